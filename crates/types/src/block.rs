@@ -1,0 +1,347 @@
+//! Blocks, headers, votes and commits.
+//!
+//! A block is final when validators holding more than two thirds of the voting
+//! power signed a precommit for its header hash: its [`Commit`]. A header plus
+//! its commit is a *checkpoint*: anyone with the genesis validator set can
+//! check it offline ([`Commit::verify`]).
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::encoding::encode;
+use crate::hash::{Hash32, domain_hash, domain_preimage, tag};
+use crate::ids::BlockHash;
+use crate::keys::{Keypair, PublicKey, Signature};
+use crate::tx::SignedTx;
+use crate::{Error, Result};
+
+/// A block header. Field order is wire format.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Header {
+    /// The chain this block belongs to.
+    pub chain_id: String,
+    /// 1 for the first block.
+    pub height: u64,
+    /// Hash of the previous header; for height 1, the genesis hash.
+    pub prev_hash: BlockHash,
+    /// Proposer's time, milliseconds since the Unix epoch; strictly increasing.
+    pub time_ms: u64,
+    /// The validator that proposed this block.
+    pub proposer: PublicKey,
+    /// Number of transactions in the block.
+    pub tx_count: u32,
+    /// RFC 9162 Merkle root over the block's transaction ids (leaf = the 32-byte id).
+    pub tx_root: Hash32,
+    /// Number of entries in the collectible log after this block.
+    pub log_size: u64,
+    /// RFC 9162 root of the collectible log after this block.
+    pub log_root: Hash32,
+    /// Hash of the validator set that signs this block's commit.
+    pub validators_hash: Hash32,
+    /// The state root after this block (docs/protocol.md, "State root").
+    pub state_root: Hash32,
+}
+
+impl Header {
+    /// The block hash: `domain_hash("keepsake/header/v1", chain_id, encode(header))`.
+    pub fn hash(&self) -> BlockHash {
+        BlockHash(domain_hash(tag::HEADER, &self.chain_id, &encode(self)).0)
+    }
+}
+
+/// A block: header and transactions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Block {
+    /// The header.
+    pub header: Header,
+    /// The transactions, in log order.
+    pub txs: Vec<SignedTx>,
+}
+
+/// The two vote kinds of Tendermint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VoteKind {
+    /// First voting step.
+    Prevote,
+    /// Second voting step; a quorum of these makes a commit.
+    Precommit,
+}
+
+/// What a vote says. Its signature covers
+/// `domain_preimage("keepsake/vote/v1", chain_id, encode(VoteData))`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoteData {
+    /// Height voted on.
+    pub height: u64,
+    /// Consensus round.
+    pub round: u32,
+    /// Prevote or precommit.
+    pub kind: VoteKind,
+    /// The block voted for, or `None` (nil).
+    pub block_hash: Option<BlockHash>,
+}
+
+impl VoteData {
+    /// Signs this vote.
+    pub fn sign(self, chain_id: &str, key: &Keypair) -> Vote {
+        let signature = key.sign(tag::VOTE, chain_id, &encode(&self));
+        Vote { data: self, validator: key.public(), signature }
+    }
+}
+
+/// A signed vote.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vote {
+    /// The vote.
+    pub data: VoteData,
+    /// Who voted.
+    pub validator: PublicKey,
+    /// The validator's signature.
+    pub signature: Signature,
+}
+
+impl Vote {
+    /// Verifies the signature.
+    pub fn verify(&self, chain_id: &str) -> Result<()> {
+        self.validator
+            .verify(tag::VOTE, chain_id, &encode(&self.data), &self.signature, "vote")
+    }
+}
+
+/// One precommit signature inside a commit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommitSignature {
+    /// The validator.
+    pub validator: PublicKey,
+    /// Its precommit signature for (height, round, Some(block_hash)).
+    pub signature: Signature,
+}
+
+/// The proof that a block is final: precommits of more than 2/3 of the power.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Commit {
+    /// Height of the block.
+    pub height: u64,
+    /// Round in which it was decided.
+    pub round: u32,
+    /// The block's header hash.
+    pub block_hash: BlockHash,
+    /// Precommit signatures, at most one per validator.
+    pub signatures: Vec<CommitSignature>,
+}
+
+impl Commit {
+    /// The vote each signature of this commit signs.
+    pub fn vote_data(&self) -> VoteData {
+        VoteData {
+            height: self.height,
+            round: self.round,
+            kind: VoteKind::Precommit,
+            block_hash: Some(self.block_hash),
+        }
+    }
+
+    /// Checks that this commit finalises `header` under `validators`:
+    /// same height and block hash, every signer a distinct validator, every
+    /// signature valid, and the signers' power more than 2/3 of the total.
+    /// Returns the signed power.
+    pub fn verify(&self, header: &Header, validators: &ValidatorSet) -> Result<u64> {
+        if self.height != header.height {
+            return Err(Error::CommitHeightMismatch { expected: header.height, got: self.height });
+        }
+        let expected = header.hash();
+        if self.block_hash != expected {
+            return Err(Error::CommitBlockMismatch { expected, got: self.block_hash });
+        }
+        let vs_hash = validators.hash(&header.chain_id);
+        if header.validators_hash != vs_hash {
+            return Err(Error::ValidatorSetMismatch { expected: vs_hash, got: header.validators_hash });
+        }
+        let message = domain_preimage(tag::VOTE, &header.chain_id, &encode(&self.vote_data()));
+        let mut seen = BTreeSet::new();
+        let mut power: u64 = 0;
+        for s in &self.signatures {
+            let validator = validators.get(&s.validator).ok_or(Error::UnknownValidator(s.validator))?;
+            if !seen.insert(s.validator) {
+                return Err(Error::DuplicateCommitSignature(s.validator));
+            }
+            s.validator.verify_message(&message, &s.signature, "commit precommit")?;
+            power = power.saturating_add(validator.power);
+        }
+        let total = validators.total_power();
+        let needed = validators.quorum_power();
+        if power < needed {
+            return Err(Error::InsufficientPower { got: power, needed, total });
+        }
+        Ok(power)
+    }
+}
+
+/// One validator: key, voting power and a display name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Validator {
+    /// Consensus key (also its libp2p identity).
+    pub public_key: PublicKey,
+    /// Voting power (> 0).
+    pub power: u64,
+    /// Organisation name, for humans.
+    pub name: String,
+}
+
+/// The validator set, in a fixed order (the proposer rotation follows it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ValidatorSet {
+    /// The validators.
+    pub validators: Vec<Validator>,
+}
+
+impl ValidatorSet {
+    /// `domain_hash("keepsake/validators/v1", chain_id, encode(validators))`.
+    pub fn hash(&self, chain_id: &str) -> Hash32 {
+        domain_hash(tag::VALIDATORS, chain_id, &encode(&self.validators))
+    }
+
+    /// The validator with this key.
+    pub fn get(&self, key: &PublicKey) -> Option<&Validator> {
+        self.validators.iter().find(|v| &v.public_key == key)
+    }
+
+    /// Sum of all power (genesis validation bounds it far below `u64::MAX`).
+    pub fn total_power(&self) -> u64 {
+        self.validators.iter().fold(0u64, |acc, v| acc.saturating_add(v.power))
+    }
+
+    /// The smallest power that is more than 2/3 of the total: `floor(2 * total / 3) + 1`.
+    pub fn quorum_power(&self) -> u64 {
+        let total = u128::from(self.total_power());
+        u64::try_from(total * 2 / 3 + 1).expect("2/3 of a u64 plus one fits in u64")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(keys: &[&Keypair]) -> ValidatorSet {
+        ValidatorSet {
+            validators: keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| Validator { public_key: k.public(), power: 1, name: format!("v{i}") })
+                .collect(),
+        }
+    }
+
+    fn header(vs: &ValidatorSet) -> Header {
+        Header {
+            chain_id: "test".into(),
+            height: 5,
+            prev_hash: BlockHash([1; 32]),
+            time_ms: 1000,
+            proposer: vs.validators[0].public_key,
+            tx_count: 0,
+            tx_root: crate::merkle::empty_root(),
+            log_size: 0,
+            log_root: crate::merkle::empty_root(),
+            validators_hash: vs.hash("test"),
+            state_root: Hash32([2; 32]),
+        }
+    }
+
+    fn commit_by(h: &Header, keys: &[&Keypair]) -> Commit {
+        let data = VoteData { height: h.height, round: 0, kind: VoteKind::Precommit, block_hash: Some(h.hash()) };
+        Commit {
+            height: h.height,
+            round: 0,
+            block_hash: h.hash(),
+            signatures: keys
+                .iter()
+                .map(|k| {
+                    let v = data.clone().sign("test", k);
+                    CommitSignature { validator: v.validator, signature: v.signature }
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn quorum_is_more_than_two_thirds() {
+        let ks: Vec<Keypair> = (0..4u8).map(|i| Keypair::from_seed([i; 32])).collect();
+        let refs: Vec<&Keypair> = ks.iter().collect();
+        let vs = set(&refs);
+        assert_eq!(vs.quorum_power(), 3);
+        let h = header(&vs);
+        assert_eq!(commit_by(&h, &refs[..3]).verify(&h, &vs).unwrap(), 3);
+        let err = commit_by(&h, &refs[..2]).verify(&h, &vs).unwrap_err();
+        assert_eq!(err, Error::InsufficientPower { got: 2, needed: 3, total: 4 });
+        let one = set(&refs[..1]);
+        assert_eq!(one.quorum_power(), 1);
+        let seven = set(&(0..7u8).map(|i| Keypair::from_seed([i; 32])).collect::<Vec<_>>().iter().collect::<Vec<_>>());
+        assert_eq!(seven.quorum_power(), 5);
+    }
+
+    #[test]
+    fn commit_rejects_duplicates_strangers_and_tampering() {
+        let ks: Vec<Keypair> = (0..4u8).map(|i| Keypair::from_seed([i; 32])).collect();
+        let refs: Vec<&Keypair> = ks.iter().collect();
+        let vs = set(&refs);
+        let h = header(&vs);
+
+        let mut dup = commit_by(&h, &refs[..3]);
+        dup.signatures[2] = dup.signatures[0].clone();
+        assert_eq!(dup.verify(&h, &vs).unwrap_err().code(), "DuplicateCommitSignature");
+
+        let stranger = Keypair::from_seed([99; 32]);
+        let c = commit_by(&h, &[refs[0], refs[1], &stranger]);
+        assert_eq!(c.verify(&h, &vs).unwrap_err(), Error::UnknownValidator(stranger.public()));
+
+        let mut bad = commit_by(&h, &refs[..3]);
+        bad.signatures[1].signature.0[0] ^= 1;
+        assert_eq!(bad.verify(&h, &vs).unwrap_err().code(), "BadSignature");
+
+        let mut other = h.clone();
+        other.time_ms += 1;
+        assert_eq!(commit_by(&h, &refs[..3]).verify(&other, &vs).unwrap_err().code(), "CommitBlockMismatch");
+
+        let mut wrong_height = commit_by(&h, &refs[..3]);
+        wrong_height.height += 1;
+        assert_eq!(wrong_height.verify(&h, &vs).unwrap_err().code(), "CommitHeightMismatch");
+
+        let other_set = set(&refs[..3]);
+        assert_eq!(commit_by(&h, &refs[..3]).verify(&h, &other_set).unwrap_err().code(), "ValidatorSetMismatch");
+    }
+}
+
+/// One entry of the collectible log: a committed transaction with the height
+/// and time of its block. The leaf bytes are `encode(LogLeaf)`, so the time
+/// is inside the leaf and cannot change unnoticed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogLeaf {
+    /// Height of the block that committed the transaction.
+    pub height: u64,
+    /// That block's `time_ms`.
+    pub time_ms: u64,
+    /// The transaction, with its signatures.
+    pub tx: SignedTx,
+}
+
+/// A header and the commit that finalises it: a quorum-signed checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checkpoint {
+    /// The header.
+    pub header: Header,
+    /// Its commit.
+    pub commit: Commit,
+}

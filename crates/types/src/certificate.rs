@@ -1,0 +1,233 @@
+//! The certificate: a JSON file a holder or auditor keeps, verifiable offline
+//! with nothing but the genesis file.
+//!
+//! Verification ([`Certificate::verify`]) walks, in order:
+//! checkpoint commit -> quorum of genesis validators -> header hash ->
+//! log root -> inclusion proofs of the mint and series leaves -> the decoded
+//! leaves -> every field of the record. The first failure is returned with a
+//! precise reason; nothing in the file is trusted before it is checked.
+
+use serde::{Deserialize, Serialize};
+
+use crate::block::{Checkpoint, LogLeaf};
+use crate::bytes::HexBytes;
+use crate::encoding::decode_canonical;
+use crate::genesis::Genesis;
+use crate::hash::Hash32;
+use crate::ids::{self, CertificateId, ContentHash, HolderId, SeriesId, TxId};
+use crate::keys::PublicKey;
+use crate::merkle;
+use crate::tx::{ReviewSubject, TxBody};
+use crate::{Error, Result};
+
+/// The `format` value of version 1 certificates.
+pub const CERTIFICATE_FORMAT: &str = "keepsake-certificate/v1";
+
+/// Largest certificate file accepted by tools, in bytes.
+pub const CERTIFICATE_FILE_MAX: usize = 256 * 1024;
+
+/// The human-readable facts a certificate attests.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateRecord {
+    /// The series.
+    pub series_id: SeriesId,
+    /// The series name.
+    pub series_name: String,
+    /// Edition number.
+    pub edition: u32,
+    /// Edition cap of the series.
+    pub max_supply: u32,
+    /// The holder commitment.
+    pub holder: HolderId,
+    /// The issuer's key.
+    pub issuer: PublicKey,
+    /// SHA-256 of the artwork.
+    pub content_hash: ContentHash,
+    /// Metadata location.
+    pub metadata_uri: String,
+    /// The reviewer that approved the series.
+    pub reviewer: PublicKey,
+    /// Height of the block that committed the mint.
+    pub height: u64,
+    /// Time of that block (ms since the Unix epoch).
+    pub time_ms: u64,
+    /// The mint transaction's id.
+    pub mint_tx: TxId,
+}
+
+/// A log entry with its inclusion proof against the checkpoint's log root.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogEntryProof {
+    /// Position in the log.
+    pub leaf_index: u64,
+    /// `encode(LogLeaf)`.
+    pub leaf: HexBytes,
+    /// RFC 9162 inclusion proof, leaf to root.
+    pub proof: Vec<Hash32>,
+}
+
+impl LogEntryProof {
+    fn verify_against(&self, checkpoint: &Checkpoint, field: &'static str, leaf_bytes_max: usize) -> Result<LogLeaf> {
+        let header = &checkpoint.header;
+        merkle::verify_inclusion(
+            &merkle::leaf_hash(&self.leaf.0),
+            self.leaf_index,
+            header.log_size,
+            &self.proof,
+            &header.log_root,
+        )
+        .map_err(|e| Error::Proof(format!("{field}: {e}")))?;
+        let leaf: LogLeaf = decode_canonical(&self.leaf.0, leaf_bytes_max, field)?;
+        if leaf.height > header.height {
+            return Err(mismatch(field, format!("leaf height {} is above the checkpoint height {}", leaf.height, header.height)));
+        }
+        Ok(leaf)
+    }
+}
+
+/// The certificate file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Certificate {
+    /// Always [`CERTIFICATE_FORMAT`].
+    pub format: String,
+    /// The chain.
+    pub chain_id: String,
+    /// The certificate id.
+    pub certificate_id: CertificateId,
+    /// What it attests.
+    pub record: CertificateRecord,
+    /// The mint transaction's log entry.
+    pub mint: LogEntryProof,
+    /// The series creation's log entry (carries the content hash and review).
+    pub series: LogEntryProof,
+    /// A quorum-signed checkpoint whose log contains both entries.
+    pub checkpoint: Checkpoint,
+}
+
+/// What a successful verification establishes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifiedCertificate {
+    /// The certificate id.
+    pub certificate_id: CertificateId,
+    /// The verified record.
+    pub record: CertificateRecord,
+    /// Checkpoint height the proof is anchored to.
+    pub checkpoint_height: u64,
+    /// Log size at that checkpoint.
+    pub log_size: u64,
+    /// Voting power that signed the checkpoint.
+    pub signed_power: u64,
+    /// Total voting power of the genesis validator set.
+    pub total_power: u64,
+}
+
+fn mismatch(field: &'static str, reason: String) -> Error {
+    Error::CertificateMismatch { field, reason }
+}
+
+fn expect_eq<T: PartialEq + std::fmt::Debug>(field: &'static str, expected: &T, got: &T) -> Result<()> {
+    if expected == got {
+        Ok(())
+    } else {
+        Err(mismatch(field, format!("record says {got:?}, log says {expected:?}")))
+    }
+}
+
+impl Certificate {
+    /// Parses a certificate file (bounded size, unknown fields refused).
+    pub fn from_json(text: &str) -> Result<Self> {
+        if text.len() > CERTIFICATE_FILE_MAX {
+            return Err(Error::TooLarge { what: "certificate file", len: text.len(), max: CERTIFICATE_FILE_MAX });
+        }
+        serde_json::from_str(text).map_err(|e| Error::Malformed { what: "certificate file", reason: e.to_string() })
+    }
+
+    /// Verifies this certificate against `genesis` alone. See the module docs
+    /// for the order of checks; docs/auditor-guide.md for the bytes.
+    pub fn verify(&self, genesis: &Genesis) -> Result<VerifiedCertificate> {
+        if self.format != CERTIFICATE_FORMAT {
+            return Err(Error::Malformed {
+                what: "certificate",
+                reason: format!("unsupported format {:?}, expected {CERTIFICATE_FORMAT:?}", self.format),
+            });
+        }
+        let chain = genesis.chain_id.as_str();
+        for got in [&self.chain_id, &self.checkpoint.header.chain_id] {
+            if got != chain {
+                return Err(Error::WrongChain { expected: chain.to_string(), got: got.clone() });
+            }
+        }
+        // Checkpoint: header hash, validator set, quorum of valid precommits.
+        let validators = genesis.validator_set();
+        let signed_power = self.checkpoint.commit.verify(&self.checkpoint.header, &validators)?;
+
+        // Both log entries are in the checkpoint's log.
+        let leaf_max = genesis.params.tx_bytes_max as usize + 64;
+        let mint_leaf = self.mint.verify_against(&self.checkpoint, "mint", leaf_max)?;
+        let series_leaf = self.series.verify_against(&self.checkpoint, "series", leaf_max)?;
+        if self.series.leaf_index >= self.mint.leaf_index {
+            return Err(mismatch("series.leaf_index", "the series must be logged before the mint".into()));
+        }
+
+        // The mint entry.
+        let r = &self.record;
+        let TxBody::Mint { series_id, edition, holder } = &mint_leaf.tx.body else {
+            return Err(mismatch("mint.leaf", format!("is a {} transaction, not a mint", mint_leaf.tx.body.kind())));
+        };
+        expect_eq("record.series_id", series_id, &r.series_id)?;
+        expect_eq("record.edition", edition, &r.edition)?;
+        expect_eq("record.holder", holder, &r.holder)?;
+        expect_eq("record.height", &mint_leaf.height, &r.height)?;
+        expect_eq("record.time_ms", &mint_leaf.time_ms, &r.time_ms)?;
+        expect_eq("record.mint_tx", &mint_leaf.tx.id(chain), &r.mint_tx)?;
+        expect_eq("certificate_id", &ids::certificate_id(chain, series_id, *edition), &self.certificate_id)?;
+        mint_leaf.tx.verify_signatures(chain)?;
+        if !mint_leaf.tx.signed_by(&r.issuer) {
+            return Err(mismatch("record.issuer", "the mint is not signed by the record's issuer".into()));
+        }
+
+        // The series entry.
+        let TxBody::CreateSeries { issuer, name, content_hash, max_supply, metadata_uri, approval } =
+            &series_leaf.tx.body
+        else {
+            return Err(mismatch(
+                "series.leaf",
+                format!("is a {} transaction, not a series creation", series_leaf.tx.body.kind()),
+            ));
+        };
+        expect_eq("record.issuer", issuer, &r.issuer)?;
+        expect_eq("record.series_name", name, &r.series_name)?;
+        expect_eq("record.series_id", &ids::series_id(chain, issuer, name), &r.series_id)?;
+        expect_eq("record.content_hash", content_hash, &r.content_hash)?;
+        expect_eq("record.max_supply", max_supply, &r.max_supply)?;
+        expect_eq("record.metadata_uri", metadata_uri, &r.metadata_uri)?;
+        expect_eq("record.reviewer", &approval.reviewer, &r.reviewer)?;
+        if r.edition == 0 || r.edition > r.max_supply {
+            return Err(mismatch("record.edition", format!("edition {} outside 1..={}", r.edition, r.max_supply)));
+        }
+        series_leaf.tx.verify_signatures(chain)?;
+        if !series_leaf.tx.signed_by(issuer) {
+            return Err(mismatch("series.leaf", "the series creation is not signed by its issuer".into()));
+        }
+        let subject = ReviewSubject {
+            issuer: *issuer,
+            name: name.clone(),
+            content_hash: *content_hash,
+            max_supply: *max_supply,
+            metadata_uri: metadata_uri.clone(),
+        };
+        subject.verify(chain, approval)?;
+
+        Ok(VerifiedCertificate {
+            certificate_id: self.certificate_id,
+            record: r.clone(),
+            checkpoint_height: self.checkpoint.header.height,
+            log_size: self.checkpoint.header.log_size,
+            signed_power,
+            total_power: validators.total_power(),
+        })
+    }
+}

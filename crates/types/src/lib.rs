@@ -1,0 +1,47 @@
+//! # keepsake-types
+//!
+//! The data of a Keepsake chain and everything needed to check it offline:
+//! keys and signatures, identifiers, transactions, blocks, votes and commits,
+//! the genesis file, the canonical encoding, the RFC 9162 collectible log and
+//! the certificate. No I/O, no clock, no randomness, no async.
+//!
+//! Good starting points:
+//! - [`TxBody`] — every transaction of the design, the forbidden
+//!   [`TxBody::Transfer`] included;
+//! - [`Header`] and [`Commit`] — a checkpoint, verified by [`Commit::verify`];
+//! - [`merkle`] — the log, its proofs and their verification;
+//! - [`Certificate::verify`] — offline verification from the genesis alone.
+//!
+//! Obligations of callers: hash and sign only through [`hash::domain_hash`],
+//! [`Keypair::sign`] and the `id`/`hash` methods (they add the domain tag and
+//! chain id), and decode untrusted bytes only through [`encoding::decode`]
+//! with a size limit. docs/protocol.md specifies every byte.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+#[doc(hidden)]
+pub mod bytes;
+pub mod block;
+pub mod certificate;
+pub mod encoding;
+mod error;
+pub mod genesis;
+pub mod hash;
+pub mod ids;
+pub mod keys;
+pub mod merkle;
+pub mod tx;
+
+pub use block::{
+    Block, Checkpoint, Commit, CommitSignature, Header, LogLeaf, Validator, ValidatorSet, Vote, VoteData, VoteKind,
+};
+pub use bytes::HexBytes;
+pub use certificate::{Certificate, CertificateRecord, LogEntryProof, VerifiedCertificate};
+pub use error::{Error, Result};
+pub use genesis::{ChainParams, Genesis};
+pub use hash::Hash32;
+pub use ids::{BlockHash, CertificateId, ContentHash, HolderId, SeriesId, TxId};
+pub use keys::{Keypair, PublicKey, Signature};
+pub use tx::{IssuerStatus, ReviewApproval, ReviewSubject, SignedTx, TxBody, TxSignature};

@@ -1,0 +1,222 @@
+//! Transactions: the bodies of the design's table and the signed envelope.
+//!
+//! The variant order of [`TxBody`] is part of the wire format (postcard writes
+//! the variant index). Append new variants at the end; never reorder.
+//!
+//! [`TxBody::Transfer`] exists on purpose. No rule ever accepts it: clients
+//! that try get the documented `TransferForbidden` rejection, and tests can
+//! prove the ban at every layer. There is no price, currency, approval,
+//! listing or owner-change field anywhere in this module.
+
+use serde::{Deserialize, Serialize};
+
+use crate::encoding::encode;
+use crate::hash::{domain_hash, domain_preimage, tag};
+use crate::ids::{CertificateId, ContentHash, HolderId, SeriesId, TxId};
+use crate::keys::{Keypair, PublicKey, Signature};
+use crate::Result;
+
+/// Whether an issuer may create series and mint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IssuerStatus {
+    /// May create series and mint.
+    Active,
+    /// May do neither until reactivated by governance.
+    Suspended,
+}
+
+/// What a content reviewer approves: exactly the series as it will be created.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewSubject {
+    /// The issuer that will create the series.
+    pub issuer: PublicKey,
+    /// The series name.
+    pub name: String,
+    /// SHA-256 of the reviewed artwork.
+    pub content_hash: ContentHash,
+    /// The edition cap.
+    pub max_supply: u32,
+    /// Where the metadata lives.
+    pub metadata_uri: String,
+}
+
+impl ReviewSubject {
+    /// The reviewer's signature over this subject on `chain_id`.
+    pub fn approve(&self, chain_id: &str, reviewer: &Keypair) -> ReviewApproval {
+        ReviewApproval {
+            reviewer: reviewer.public(),
+            signature: reviewer.sign(tag::REVIEW, chain_id, &encode(self)),
+        }
+    }
+
+    /// Verifies an approval of this subject (signature only; whether the
+    /// reviewer is registered is a ledger rule).
+    pub fn verify(&self, chain_id: &str, approval: &ReviewApproval) -> Result<()> {
+        approval
+            .reviewer
+            .verify(tag::REVIEW, chain_id, &encode(self), &approval.signature, "review approval")
+    }
+}
+
+/// A reviewer's signed approval, carried inside `CreateSeries`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewApproval {
+    /// The reviewer's key.
+    pub reviewer: PublicKey,
+    /// Signature over `domain_preimage("keepsake/review/v1", chain_id, encode(ReviewSubject))`.
+    pub signature: Signature,
+}
+
+/// Every transaction body. See docs/rules.md for the rule each must satisfy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum TxBody {
+    /// Governance (k of n): admit an issuer.
+    RegisterIssuer {
+        /// The issuer's signing key.
+        issuer: PublicKey,
+        /// Its display name (the licensed platform or museum).
+        name: String,
+        /// Governance nonce: makes otherwise identical governance actions distinct.
+        nonce: u64,
+    },
+    /// Governance (k of n): suspend or reactivate an issuer.
+    SetIssuerStatus {
+        /// The issuer.
+        issuer: PublicKey,
+        /// The new status.
+        status: IssuerStatus,
+        /// Governance nonce.
+        nonce: u64,
+    },
+    /// Governance (k of n): admit a content reviewer.
+    RegisterReviewer {
+        /// The reviewer's signing key.
+        reviewer: PublicKey,
+        /// Its display name.
+        name: String,
+        /// Governance nonce.
+        nonce: u64,
+    },
+    /// Governance (k of n): remove a content reviewer.
+    RemoveReviewer {
+        /// The reviewer.
+        reviewer: PublicKey,
+        /// Governance nonce.
+        nonce: u64,
+    },
+    /// The issuer creates a series with a reviewer's approval.
+    CreateSeries {
+        /// The issuer (must sign).
+        issuer: PublicKey,
+        /// Series name, unique per issuer (it determines the series id).
+        name: String,
+        /// SHA-256 of the artwork; one series per content hash, chain-wide.
+        content_hash: ContentHash,
+        /// Edition cap, `1 ..= max_supply_limit`.
+        max_supply: u32,
+        /// Metadata location.
+        metadata_uri: String,
+        /// The reviewer's approval of exactly these fields.
+        approval: ReviewApproval,
+    },
+    /// The series' issuer mints one edition to a holder.
+    Mint {
+        /// The series.
+        series_id: SeriesId,
+        /// Edition number, `1 ..= max_supply`.
+        edition: u32,
+        /// The holder commitment (write-once).
+        holder: HolderId,
+    },
+    /// The issuer, or k of n governors, revoke a certificate.
+    Revoke {
+        /// The certificate.
+        certificate_id: CertificateId,
+        /// Why (recorded on chain).
+        reason: String,
+    },
+    /// A change of holder. **Never valid** (`TransferForbidden`).
+    Transfer {
+        /// The certificate someone tried to transfer.
+        certificate_id: CertificateId,
+        /// The would-be new holder.
+        to: HolderId,
+    },
+}
+
+impl TxBody {
+    /// A short stable name of the kind (logs, metrics, RPC).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TxBody::RegisterIssuer { .. } => "register_issuer",
+            TxBody::SetIssuerStatus { .. } => "set_issuer_status",
+            TxBody::RegisterReviewer { .. } => "register_reviewer",
+            TxBody::RemoveReviewer { .. } => "remove_reviewer",
+            TxBody::CreateSeries { .. } => "create_series",
+            TxBody::Mint { .. } => "mint",
+            TxBody::Revoke { .. } => "revoke",
+            TxBody::Transfer { .. } => "transfer",
+        }
+    }
+
+    /// The transaction id of this body on `chain_id`.
+    pub fn id(&self, chain_id: &str) -> TxId {
+        TxId(domain_hash(tag::TX, chain_id, &encode(self)).0)
+    }
+
+    /// Signs this body with every key in `signers`.
+    pub fn sign(self, chain_id: &str, signers: &[&Keypair]) -> SignedTx {
+        let message = domain_preimage(tag::TX, chain_id, &encode(&self));
+        let signatures = signers
+            .iter()
+            .map(|k| TxSignature { signer: k.public(), signature: k.sign_message(&message) })
+            .collect();
+        SignedTx { body: self, signatures }
+    }
+}
+
+/// One signature of a transaction.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TxSignature {
+    /// Who signed.
+    pub signer: PublicKey,
+    /// Signature over `domain_preimage("keepsake/tx/v1", chain_id, encode(body))`.
+    pub signature: Signature,
+}
+
+/// A transaction: a body and the signatures of its authors.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedTx {
+    /// What the transaction does.
+    pub body: TxBody,
+    /// One or more signatures (governance actions carry k of them).
+    pub signatures: Vec<TxSignature>,
+}
+
+impl SignedTx {
+    /// The transaction id (hash of the body only).
+    pub fn id(&self, chain_id: &str) -> TxId {
+        self.body.id(chain_id)
+    }
+
+    /// Verifies every signature (strict ed25519). Which signers are *required*
+    /// is a ledger rule; this only proves that each listed signer signed.
+    pub fn verify_signatures(&self, chain_id: &str) -> Result<()> {
+        let message = domain_preimage(tag::TX, chain_id, &encode(&self.body));
+        for s in &self.signatures {
+            s.signer.verify_message(&message, &s.signature, "transaction")?;
+        }
+        Ok(())
+    }
+
+    /// Whether `key` is among the signers (signatures verified separately).
+    pub fn signed_by(&self, key: &PublicKey) -> bool {
+        self.signatures.iter().any(|s| &s.signer == key)
+    }
+}
