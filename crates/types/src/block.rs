@@ -345,3 +345,22 @@ pub struct Checkpoint {
     /// Its commit.
     pub commit: Commit,
 }
+
+/// A borrowed [`LogLeaf`]: encodes to the same bytes without cloning the
+/// transaction (postcard writes struct fields in order, with no names).
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct LogLeafRef<'a> {
+    /// See [`LogLeaf::height`].
+    pub height: u64,
+    /// See [`LogLeaf::time_ms`].
+    pub time_ms: u64,
+    /// See [`LogLeaf::tx`].
+    pub tx: &'a SignedTx,
+}
+
+impl LogLeafRef<'_> {
+    /// The leaf bytes, `encode(LogLeaf { height, time_ms, tx })`.
+    pub fn encode(&self) -> Vec<u8> {
+        encode(self)
+    }
+}

@@ -54,6 +54,9 @@ pub enum Error {
     /// A Merkle proof that does not lead to the expected root, or a proof of the wrong shape.
     #[error("log proof invalid: {0}")]
     Proof(String),
+    /// The node source failed to read a log node (a storage-layer fault).
+    #[error("log node source failed: {0}")]
+    NodeSource(String),
     /// A log node that the node source does not have (a storage-layer fault).
     #[error("log node missing at level {level} index {index}")]
     MissingLogNode { level: u8, index: u64 },
@@ -81,6 +84,7 @@ impl Error {
             Error::ValidatorSetMismatch { .. } => "ValidatorSetMismatch",
             Error::Proof(_) => "ProofMismatch",
             Error::MissingLogNode { .. } => "MissingLogNode",
+            Error::NodeSource(_) => "NodeSourceFailed",
             Error::CertificateMismatch { .. } => "CertificateMismatch",
         }
     }

@@ -35,7 +35,7 @@ pub mod merkle;
 pub mod tx;
 
 pub use block::{
-    Block, Checkpoint, Commit, CommitSignature, Header, LogLeaf, Validator, ValidatorSet, Vote, VoteData, VoteKind,
+    Block, Checkpoint, Commit, CommitSignature, Header, LogLeaf, LogLeafRef, Validator, ValidatorSet, Vote, VoteData, VoteKind,
 };
 pub use bytes::HexBytes;
 pub use certificate::{Certificate, CertificateRecord, LogEntryProof, VerifiedCertificate};

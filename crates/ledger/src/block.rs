@@ -1,0 +1,251 @@
+//! Block execution: the proposer's [`build_block`] and every validator's
+//! [`validate_block`] run the same [`execute`] over the same rules, so a block
+//! one honest node builds is a block every honest node accepts, and a block
+//! carrying any invalid transaction (a transfer, say) is invalid as a whole.
+
+use keepsake_types::merkle::{self, LogAppend, MemoryLog};
+use keepsake_types::{
+    Block, BlockHash, Genesis, Hash32, Header, LogLeafRef, PublicKey, SignedTx, TxId,
+    hash::{domain_hash, tag},
+};
+
+use crate::rules::{apply, check_stateless};
+use crate::state::{Overlay, StateDelta, StateView, TxLocation};
+use crate::{LedgerError, Result};
+
+/// The summary of the last committed block that the next block builds on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tip {
+    /// Height (0 before block 1).
+    pub height: u64,
+    /// Header hash (the genesis hash before block 1).
+    pub hash: BlockHash,
+    /// Block time (the genesis time before block 1).
+    pub time_ms: u64,
+    /// Log size after the block.
+    pub log_size: u64,
+    /// Log root after the block.
+    pub log_root: Hash32,
+    /// State root after the block.
+    pub state_root: Hash32,
+}
+
+impl Tip {
+    /// The tip before block 1.
+    pub fn genesis(genesis: &Genesis) -> Self {
+        Tip {
+            height: 0,
+            hash: genesis.hash(),
+            time_ms: genesis.genesis_time_ms,
+            log_size: 0,
+            log_root: merkle::empty_root(),
+            state_root: genesis.initial_state_root(),
+        }
+    }
+
+    /// The tip after `header`.
+    pub fn from_header(header: &Header) -> Self {
+        Tip {
+            height: header.height,
+            hash: header.hash(),
+            time_ms: header.time_ms,
+            log_size: header.log_size,
+            log_root: header.log_root,
+            state_root: header.state_root,
+        }
+    }
+}
+
+/// The result of executing a block's transactions on top of a tip.
+#[derive(Debug)]
+pub struct Executed {
+    /// The state writes.
+    pub delta: StateDelta,
+    /// New perfect-subtree log nodes, `((level, index), hash)`.
+    pub log_nodes: Vec<((u8, u64), Hash32)>,
+    /// Log size after the block.
+    pub log_size: u64,
+    /// Log root after the block.
+    pub log_root: Hash32,
+    /// State root after the block.
+    pub state_root: Hash32,
+    /// Merkle root of the block's transaction ids.
+    pub tx_root: Hash32,
+    /// The ids of the block's transactions, in order.
+    pub tx_ids: Vec<TxId>,
+}
+
+/// `state_root = domain_hash("keepsake/state/v1", chain_id, prev_state_root || sha256(encode(delta)))`.
+pub fn next_state_root(chain_id: &str, prev: &Hash32, delta: &StateDelta) -> Hash32 {
+    let mut input = Vec::with_capacity(64);
+    input.extend_from_slice(&prev.0);
+    input.extend_from_slice(&delta.digest().0);
+    domain_hash(tag::STATE, chain_id, &input)
+}
+
+/// RFC 9162 root over transaction ids (each 32-byte id is one leaf).
+pub fn tx_root(ids: &[TxId]) -> Hash32 {
+    let mut log = MemoryLog::new();
+    for id in ids {
+        log.push(&id.0);
+    }
+    log.root()
+}
+
+/// What to do with an invalid transaction.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OnInvalid {
+    /// Validation: the whole block is invalid.
+    RejectBlock,
+    /// Building: leave the transaction out.
+    Skip,
+}
+
+/// Executes `txs` at `height`/`time_ms` on top of `tip`. Returns the execution,
+/// the positions of the transactions kept, and each left-out position with
+/// its rejection (only with [`OnInvalid::Skip`]).
+fn execute_inner<V: StateView + ?Sized>(
+    view: &V,
+    genesis: &Genesis,
+    tip: &Tip,
+    height: u64,
+    time_ms: u64,
+    txs: &[SignedTx],
+    on_invalid: OnInvalid,
+) -> Result<(Executed, Vec<usize>, Vec<(usize, LedgerError)>)> {
+    let chain = genesis.chain_id.as_str();
+    let mut overlay = Overlay::new(view);
+    let mut log = LogAppend::new(view, tip.log_size);
+    let mut kept = Vec::with_capacity(txs.len());
+    let mut left_out = Vec::new();
+    let mut tx_ids = Vec::with_capacity(txs.len());
+    for (index, tx) in txs.iter().enumerate() {
+        let location = TxLocation {
+            height,
+            index: u32::try_from(kept.len()).expect("block_txs_max is a u32"),
+            leaf_index: log.size(),
+        };
+        let verdict = check_stateless(tx, genesis)
+            .and_then(|tx_id| apply(&mut overlay, genesis, tx, tx_id, location).map(|()| tx_id));
+        match verdict {
+            Ok(tx_id) => {
+                log.push_leaf(&LogLeafRef { height, time_ms, tx }.encode())?;
+                tx_ids.push(tx_id);
+                kept.push(index);
+            }
+            // Faults of the node are never a verdict on the block.
+            Err(e) if !e.is_rejection() => return Err(e),
+            Err(e) => match on_invalid {
+                OnInvalid::RejectBlock => {
+                    return Err(LedgerError::InvalidTransaction {
+                        index,
+                        tx_id: tx.id(chain),
+                        source: Box::new(e),
+                    });
+                }
+                OnInvalid::Skip => left_out.push((index, e)),
+            },
+        }
+    }
+    let log_size = log.size();
+    let log_root = log.root()?;
+    let log_nodes = log.into_new_nodes();
+    let delta = overlay.into_delta();
+    let state_root = next_state_root(chain, &tip.state_root, &delta);
+    let tx_root = tx_root(&tx_ids);
+    Ok((Executed { delta, log_nodes, log_size, log_root, state_root, tx_root, tx_ids }, kept, left_out))
+}
+
+/// Builds the next block from candidate transactions (in order), leaving out
+/// invalid ones and stopping at `block_txs_max`. Returns the block, its
+/// execution, and each left-out transaction with its rejection.
+pub fn build_block<V: StateView + ?Sized>(
+    view: &V,
+    genesis: &Genesis,
+    tip: &Tip,
+    proposer: PublicKey,
+    time_ms: u64,
+    mut candidates: Vec<SignedTx>,
+) -> Result<(Block, Executed, Vec<(SignedTx, LedgerError)>)> {
+    candidates.truncate(genesis.params.block_txs_max as usize);
+    let height = tip.height + 1;
+    let time_ms = time_ms.max(tip.time_ms + 1);
+    let (executed, kept, left_out) =
+        execute_inner(view, genesis, tip, height, time_ms, &candidates, OnInvalid::Skip)?;
+    let mut slots: Vec<Option<SignedTx>> = candidates.into_iter().map(Some).collect();
+    let txs: Vec<SignedTx> =
+        kept.iter().map(|&i| slots[i].take().expect("each position is kept at most once")).collect();
+    let left_out =
+        left_out.into_iter().map(|(i, e)| (slots[i].take().expect("left out positions are not kept"), e)).collect();
+    let header = Header {
+        chain_id: genesis.chain_id.clone(),
+        height,
+        prev_hash: tip.hash,
+        time_ms,
+        proposer,
+        tx_count: u32::try_from(txs.len()).expect("bounded by block_txs_max (u32)"),
+        tx_root: executed.tx_root,
+        log_size: executed.log_size,
+        log_root: executed.log_root,
+        validators_hash: genesis.validator_set().hash(&genesis.chain_id),
+        state_root: executed.state_root,
+    };
+    Ok((Block { header, txs }, executed, left_out))
+}
+
+/// Validates `block` as the successor of `tip` (rules B1-B11) and returns its
+/// execution, ready to be stored. Any invalid transaction invalidates the block.
+pub fn validate_block<V: StateView + ?Sized>(view: &V, genesis: &Genesis, tip: &Tip, block: &Block) -> Result<Executed> {
+    let h = &block.header;
+    // B1: the block is for this chain.
+    if h.chain_id != genesis.chain_id {
+        return Err(LedgerError::WrongChain { expected: genesis.chain_id.clone(), got: h.chain_id.clone() });
+    }
+    // B2: height = tip height + 1.
+    if h.height != tip.height + 1 {
+        return Err(LedgerError::UnexpectedHeight { expected: tip.height + 1, got: h.height });
+    }
+    // B3: prev_hash = hash of the tip (the genesis hash for block 1).
+    if h.prev_hash != tip.hash {
+        return Err(LedgerError::PrevHashMismatch { expected: tip.hash, got: h.prev_hash });
+    }
+    // B4: time strictly increases.
+    if h.time_ms <= tip.time_ms {
+        return Err(LedgerError::TimeNotIncreasing { previous: tip.time_ms, got: h.time_ms });
+    }
+    // B5: the proposer is a validator.
+    if !genesis.validators.iter().any(|v| v.public_key == h.proposer) {
+        return Err(LedgerError::UnknownProposer { proposer: h.proposer });
+    }
+    // B6: tx_count is the number of transactions, at most block_txs_max.
+    let max = genesis.params.block_txs_max;
+    if block.txs.len() != h.tx_count as usize || block.txs.len() > max as usize {
+        return Err(LedgerError::TxCountMismatch { declared: h.tx_count, got: block.txs.len(), max });
+    }
+    // B10: validators_hash is the hash of the validator set.
+    let vs_hash = genesis.validator_set().hash(&genesis.chain_id);
+    if h.validators_hash != vs_hash {
+        return Err(LedgerError::ValidatorSetMismatch { expected: vs_hash, got: h.validators_hash });
+    }
+    // B8: every transaction valid, in order.
+    let (executed, _, _) =
+        execute_inner(view, genesis, tip, h.height, h.time_ms, &block.txs, OnInvalid::RejectBlock)?;
+    // B7: tx_root over the transaction ids.
+    if h.tx_root != executed.tx_root {
+        return Err(LedgerError::TxRootMismatch { expected: executed.tx_root, got: h.tx_root });
+    }
+    // B9: log size and root after appending the block's transactions.
+    if h.log_size != executed.log_size || h.log_root != executed.log_root {
+        return Err(LedgerError::LogMismatch {
+            expected_size: executed.log_size,
+            expected_root: executed.log_root,
+            got_size: h.log_size,
+            got_root: h.log_root,
+        });
+    }
+    // B11: the state root after the block.
+    if h.state_root != executed.state_root {
+        return Err(LedgerError::StateRootMismatch { expected: executed.state_root, got: h.state_root });
+    }
+    Ok(executed)
+}

@@ -1,0 +1,210 @@
+//! The ledger's error type: one variant per validity rule (docs/rules.md
+//! numbers them), each with a stable code shared by RPC errors, logs and docs.
+
+use keepsake_types::{BlockHash, CertificateId, ContentHash, Hash32, PublicKey, SeriesId, TxId};
+
+/// Result alias of this crate.
+pub type Result<T, E = LedgerError> = std::result::Result<T, E>;
+
+/// A rule violation, or (only [`LedgerError::State`] and
+/// [`LedgerError::Invariant`]) a fault of the node itself.
+// Variant fields are named by role (expected/got/...); the variant docs say what they hold.
+#[allow(missing_docs)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LedgerError {
+    // ---- transaction rules (docs/rules.md T1-T24) ----
+    /// T1: a transfer is never valid. There is no secondary trading on Keepsake.
+    #[error("transfers are forbidden: certificate {certificate_id} can never change holder")]
+    TransferForbidden { certificate_id: CertificateId },
+    /// T2: the canonical encoding of a transaction is bounded.
+    #[error("transaction is {len} bytes, over the limit of {max}")]
+    TxTooLarge { len: usize, max: usize },
+    /// T3: a transaction is well-formed (non-empty bounded strings, 1..=32 distinct signers, ...).
+    #[error("malformed transaction: {0}")]
+    Malformed(String),
+    /// T4: every signature verifies (strict ed25519) over the transaction's domain preimage.
+    #[error("bad signature by {signer}")]
+    BadSignature { signer: PublicKey },
+    /// T5: a transaction id is committed at most once.
+    #[error("transaction {tx_id} is already committed")]
+    DuplicateTransaction { tx_id: TxId },
+    /// T6: governance actions carry signatures of at least k distinct governors.
+    #[error("governance action needs {needed} governor signatures, has {got}")]
+    InsufficientGovernanceSignatures { got: usize, needed: usize },
+    /// T7: only the parties a rule names may sign a transaction.
+    #[error("{signer} may not sign this transaction")]
+    UnauthorizedSigner { signer: PublicKey },
+    /// T8: the party a rule requires must sign.
+    #[error("transaction must be signed by {required}")]
+    MissingSignature { required: PublicKey },
+    /// T9: a governance nonce is used once.
+    #[error("governance nonce {nonce} was already used")]
+    NonceReused { nonce: u64 },
+    /// T10: an issuer key is registered once.
+    #[error("issuer {issuer} is already registered")]
+    IssuerAlreadyRegistered { issuer: PublicKey },
+    /// T11: the issuer must be registered.
+    #[error("unknown issuer {issuer}")]
+    UnknownIssuer { issuer: PublicKey },
+    /// T12: a status change must change the status.
+    #[error("issuer {issuer} already has that status")]
+    IssuerStatusUnchanged { issuer: PublicKey },
+    /// T13: only an active issuer creates series and mints.
+    #[error("issuer {issuer} is suspended")]
+    IssuerSuspended { issuer: PublicKey },
+    /// T14: a reviewer key is registered once.
+    #[error("reviewer {reviewer} is already registered")]
+    ReviewerAlreadyRegistered { reviewer: PublicKey },
+    /// T15: the reviewer must be registered and not removed.
+    #[error("unknown or removed reviewer {reviewer}")]
+    UnknownReviewer { reviewer: PublicKey },
+    /// T16: the reviewer's approval signature covers exactly this series.
+    #[error("review approval by {reviewer} does not verify for this series")]
+    InvalidReviewApproval { reviewer: PublicKey },
+    /// T17: `1 <= max_supply <= max_supply_limit`.
+    #[error("max supply {max_supply} must be between 1 and {limit}")]
+    InvalidMaxSupply { max_supply: u32, limit: u32 },
+    /// T18: a series id (issuer + name) is created once.
+    #[error("series {series_id} already exists")]
+    SeriesAlreadyExists { series_id: SeriesId },
+    /// T19: one series per content hash, chain-wide (anti-counterfeit).
+    #[error("content {content_hash} is already registered by series {series_id}")]
+    ContentAlreadyRegistered { content_hash: ContentHash, series_id: SeriesId },
+    /// T20: mints name an existing series.
+    #[error("unknown series {series_id}")]
+    UnknownSeries { series_id: SeriesId },
+    /// T21: `1 <= edition <= max_supply`: a series is never oversold.
+    #[error("edition {edition} exceeds the supply of {max_supply}")]
+    SupplyExceeded { edition: u32, max_supply: u32 },
+    /// T22: a certificate id is minted once and never reused.
+    #[error("certificate {certificate_id} already exists")]
+    DuplicateCertificate { certificate_id: CertificateId },
+    /// T23: revocations name an existing certificate.
+    #[error("unknown certificate {certificate_id}")]
+    UnknownCertificate { certificate_id: CertificateId },
+    /// T24: a certificate is revoked at most once.
+    #[error("certificate {certificate_id} is already revoked")]
+    AlreadyRevoked { certificate_id: CertificateId },
+
+    // ---- block rules (docs/rules.md B1-B11) ----
+    /// B1: the block is for this chain.
+    #[error("block is for chain {got:?}, expected {expected:?}")]
+    WrongChain { expected: String, got: String },
+    /// B2: heights follow each other.
+    #[error("block height {got}, expected {expected}")]
+    UnexpectedHeight { expected: u64, got: u64 },
+    /// B3: the block extends the current tip.
+    #[error("block builds on {got}, expected {expected}")]
+    PrevHashMismatch { expected: BlockHash, got: BlockHash },
+    /// B4: block time strictly increases.
+    #[error("block time {got} ms is not after the previous block's {previous} ms")]
+    TimeNotIncreasing { previous: u64, got: u64 },
+    /// B5: the proposer is a validator.
+    #[error("proposer {proposer} is not a validator")]
+    UnknownProposer { proposer: PublicKey },
+    /// B6: at most `block_txs_max` transactions, and `tx_count` says how many.
+    #[error("block carries {got} transactions (header says {declared}, limit {max})")]
+    TxCountMismatch { declared: u32, got: usize, max: u32 },
+    /// B7: `tx_root` is the Merkle root of the block's transaction ids.
+    #[error("tx root mismatch: header {got}, computed {expected}")]
+    TxRootMismatch { expected: Hash32, got: Hash32 },
+    /// B8: every transaction of a block is valid, in order. One invalid
+    /// transaction (a transfer, say) makes the whole block invalid.
+    #[error("transaction {index} ({tx_id}) is invalid: {source}")]
+    InvalidTransaction { index: usize, tx_id: TxId, source: Box<LedgerError> },
+    /// B9: `log_size`/`log_root` are the log after appending the block's transactions.
+    #[error("log mismatch: header has size {got_size} root {got_root}, computed size {expected_size} root {expected_root}")]
+    LogMismatch { expected_size: u64, expected_root: Hash32, got_size: u64, got_root: Hash32 },
+    /// B10: `validators_hash` is the hash of the validator set.
+    #[error("validator set hash mismatch: header {got}, expected {expected}")]
+    ValidatorSetMismatch { expected: Hash32, got: Hash32 },
+    /// B11: `state_root` is the state root after the block.
+    #[error("state root mismatch: header {got}, computed {expected}")]
+    StateRootMismatch { expected: Hash32, got: Hash32 },
+
+    // ---- faults of the node, not of the input ----
+    /// Reading state failed. Not a verdict on the input: the node must not
+    /// vote or answer as if the input were invalid.
+    #[error("state unavailable: {0}")]
+    State(String),
+    /// A broken invariant (a bug): for example an attempt to overwrite a
+    /// certificate. The node stops rather than continue.
+    #[error("ledger invariant broken: {0}")]
+    Invariant(String),
+}
+
+impl LedgerError {
+    /// The stable code (docs/rules.md).
+    pub fn code(&self) -> &'static str {
+        use LedgerError::*;
+        match self {
+            TransferForbidden { .. } => "TransferForbidden",
+            TxTooLarge { .. } => "TxTooLarge",
+            Malformed(_) => "Malformed",
+            BadSignature { .. } => "BadSignature",
+            DuplicateTransaction { .. } => "DuplicateTransaction",
+            InsufficientGovernanceSignatures { .. } => "InsufficientGovernanceSignatures",
+            UnauthorizedSigner { .. } => "UnauthorizedSigner",
+            MissingSignature { .. } => "MissingSignature",
+            NonceReused { .. } => "NonceReused",
+            IssuerAlreadyRegistered { .. } => "IssuerAlreadyRegistered",
+            UnknownIssuer { .. } => "UnknownIssuer",
+            IssuerStatusUnchanged { .. } => "IssuerStatusUnchanged",
+            IssuerSuspended { .. } => "IssuerSuspended",
+            ReviewerAlreadyRegistered { .. } => "ReviewerAlreadyRegistered",
+            UnknownReviewer { .. } => "UnknownReviewer",
+            InvalidReviewApproval { .. } => "InvalidReviewApproval",
+            InvalidMaxSupply { .. } => "InvalidMaxSupply",
+            SeriesAlreadyExists { .. } => "SeriesAlreadyExists",
+            ContentAlreadyRegistered { .. } => "ContentAlreadyRegistered",
+            UnknownSeries { .. } => "UnknownSeries",
+            SupplyExceeded { .. } => "SupplyExceeded",
+            DuplicateCertificate { .. } => "DuplicateCertificate",
+            UnknownCertificate { .. } => "UnknownCertificate",
+            AlreadyRevoked { .. } => "AlreadyRevoked",
+            WrongChain { .. } => "WrongChain",
+            UnexpectedHeight { .. } => "UnexpectedHeight",
+            PrevHashMismatch { .. } => "PrevHashMismatch",
+            TimeNotIncreasing { .. } => "TimeNotIncreasing",
+            UnknownProposer { .. } => "UnknownProposer",
+            TxCountMismatch { .. } => "TxCountMismatch",
+            TxRootMismatch { .. } => "TxRootMismatch",
+            InvalidTransaction { .. } => "InvalidTransaction",
+            LogMismatch { .. } => "LogMismatch",
+            ValidatorSetMismatch { .. } => "ValidatorSetMismatch",
+            StateRootMismatch { .. } => "StateRootMismatch",
+            State(_) => "StateUnavailable",
+            Invariant(_) => "InvariantBroken",
+        }
+    }
+
+    /// True for a verdict on the input (a rule violation); false for a fault of
+    /// the node ([`LedgerError::State`], [`LedgerError::Invariant`]).
+    pub fn is_rejection(&self) -> bool {
+        !matches!(self, LedgerError::State(_) | LedgerError::Invariant(_))
+    }
+
+    /// For [`LedgerError::InvalidTransaction`], the rule the transaction broke; otherwise itself.
+    pub fn root_cause(&self) -> &LedgerError {
+        match self {
+            LedgerError::InvalidTransaction { source, .. } => source.root_cause(),
+            other => other,
+        }
+    }
+}
+
+impl From<keepsake_types::Error> for LedgerError {
+    /// Maps errors of the types crate met while executing: a bad signature is a
+    /// rule violation; a failing log node source is a state fault.
+    fn from(e: keepsake_types::Error) -> Self {
+        match e {
+            keepsake_types::Error::BadSignature { signer, .. } => LedgerError::BadSignature { signer },
+            keepsake_types::Error::BadPublicKey(signer) => LedgerError::BadSignature { signer },
+            keepsake_types::Error::NodeSource(m) => LedgerError::State(m),
+            keepsake_types::Error::MissingLogNode { level, index } => {
+                LedgerError::State(format!("log node ({level}, {index}) missing"))
+            }
+            other => LedgerError::Malformed(other.to_string()),
+        }
+    }
+}

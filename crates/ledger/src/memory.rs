@@ -1,0 +1,95 @@
+//! An in-memory [`StateView`]: for unit tests, tools and the consensus
+//! simulator. The node itself uses the sled store.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use keepsake_types::merkle::NodeSource;
+use keepsake_types::{CertificateId, ContentHash, Hash32, PublicKey, SeriesId, TxId};
+
+use crate::block::Executed;
+use crate::state::{
+    CertificateState, IssuerRecord, RevocationRecord, ReviewerRecord, SeriesRecord, StateView, TxLocation,
+};
+use crate::{LedgerError, Result};
+
+/// Committed state held in maps, plus the log's perfect-subtree nodes.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryState {
+    issuers: BTreeMap<PublicKey, IssuerRecord>,
+    reviewers: BTreeMap<PublicKey, ReviewerRecord>,
+    series: BTreeMap<SeriesId, SeriesRecord>,
+    content_index: BTreeMap<ContentHash, SeriesId>,
+    certificates: BTreeMap<CertificateId, CertificateState>,
+    revocations: BTreeMap<CertificateId, RevocationRecord>,
+    txs: BTreeMap<TxId, TxLocation>,
+    nonces: BTreeSet<u64>,
+    log_nodes: BTreeMap<(u8, u64), Hash32>,
+}
+
+impl MemoryState {
+    /// Empty state (as at genesis).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Applies an execution, refusing (like the store) to overwrite any
+    /// insert-only record: certificates above all.
+    pub fn commit(&mut self, executed: &Executed) -> Result<()> {
+        let d = &executed.delta;
+        if let Some(id) = d.certificates.keys().find(|id| self.certificates.contains_key(id)) {
+            return Err(LedgerError::Invariant(format!("certificate {id} would be overwritten")));
+        }
+        self.issuers.extend(d.issuers.clone());
+        self.reviewers.extend(d.reviewers.clone());
+        self.series.extend(d.series.clone());
+        self.content_index.extend(d.content_index.clone());
+        self.certificates.extend(d.certificates.clone());
+        self.revocations.extend(d.revocations.clone());
+        self.txs.extend(d.txs.clone());
+        self.nonces.extend(d.governance_nonces.iter().copied());
+        self.log_nodes.extend(executed.log_nodes.iter().copied());
+        Ok(())
+    }
+
+    /// Number of stored log nodes.
+    pub fn log_node_count(&self) -> usize {
+        self.log_nodes.len()
+    }
+}
+
+impl NodeSource for MemoryState {
+    fn node(&self, level: u8, index: u64) -> keepsake_types::Result<Hash32> {
+        self.log_nodes
+            .get(&(level, index))
+            .copied()
+            .ok_or(keepsake_types::Error::MissingLogNode { level, index })
+    }
+}
+
+impl StateView for MemoryState {
+    fn issuer(&self, key: &PublicKey) -> Result<Option<IssuerRecord>> {
+        Ok(self.issuers.get(key).cloned())
+    }
+    fn reviewer(&self, key: &PublicKey) -> Result<Option<ReviewerRecord>> {
+        Ok(self.reviewers.get(key).cloned())
+    }
+    fn series(&self, id: &SeriesId) -> Result<Option<SeriesRecord>> {
+        Ok(self.series.get(id).cloned())
+    }
+    fn series_by_content(&self, content_hash: &ContentHash) -> Result<Option<SeriesId>> {
+        Ok(self.content_index.get(content_hash).copied())
+    }
+    fn certificate(&self, id: &CertificateId) -> Result<Option<CertificateState>> {
+        Ok(self.certificates.get(id).cloned())
+    }
+    fn revocation(&self, id: &CertificateId) -> Result<Option<RevocationRecord>> {
+        Ok(self.revocations.get(id).cloned())
+    }
+    fn tx_location(&self, id: &TxId) -> Result<Option<TxLocation>> {
+        Ok(self.txs.get(id).copied())
+    }
+    fn governance_nonce_used(&self, nonce: u64) -> Result<bool> {
+        Ok(self.nonces.contains(&nonce))
+    }
+}
+

@@ -1,0 +1,309 @@
+//! The ledger state: its records, the read trait the storage implements
+//! ([`StateView`]), and the write set of one block ([`StateDelta`]) built on
+//! an [`Overlay`] so that later transactions of a block see earlier ones.
+//!
+//! Certificates are **insert-only**: there is no operation anywhere that
+//! changes a certificate's holder (or any other field). Revocation is a
+//! separate record. [`Overlay::insert_certificate`] refuses to overwrite, and
+//! so does the store when it writes a delta.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use keepsake_types::merkle::NodeSource;
+use keepsake_types::{
+    CertificateId, ContentHash, HolderId, IssuerStatus, PublicKey, SeriesId, TxId, encoding,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{LedgerError, Result};
+
+/// A registered issuer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuerRecord {
+    /// Display name.
+    pub name: String,
+    /// Active or suspended.
+    pub status: IssuerStatus,
+    /// Height of registration.
+    pub registered_height: u64,
+}
+
+/// A content reviewer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewerRecord {
+    /// Display name.
+    pub name: String,
+    /// False once removed by governance (the key can never be registered again).
+    pub active: bool,
+    /// Height of registration.
+    pub registered_height: u64,
+}
+
+/// A series.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeriesRecord {
+    /// The issuer.
+    pub issuer: PublicKey,
+    /// Name (with the issuer, it determines the id).
+    pub name: String,
+    /// SHA-256 of the artwork.
+    pub content_hash: ContentHash,
+    /// Edition cap.
+    pub max_supply: u32,
+    /// Metadata location.
+    pub metadata_uri: String,
+    /// The approving reviewer.
+    pub reviewer: PublicKey,
+    /// Editions minted so far (never above `max_supply`).
+    pub minted: u32,
+    /// The creating transaction.
+    pub tx_id: TxId,
+    /// Log index of the creating transaction.
+    pub leaf_index: u64,
+    /// Height of creation.
+    pub created_height: u64,
+}
+
+/// A minted certificate. Written once, never changed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateState {
+    /// The series.
+    pub series_id: SeriesId,
+    /// Edition number.
+    pub edition: u32,
+    /// The holder commitment: write-once.
+    pub holder: HolderId,
+    /// The mint transaction.
+    pub tx_id: TxId,
+    /// Log index of the mint.
+    pub leaf_index: u64,
+    /// Height of the mint.
+    pub height: u64,
+}
+
+/// Who revoked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevokedBy {
+    /// The series' issuer.
+    Issuer,
+    /// k of n governors.
+    Governance,
+}
+
+/// A revocation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevocationRecord {
+    /// Reason given.
+    pub reason: String,
+    /// Issuer or governance.
+    pub by: RevokedBy,
+    /// The revoking transaction.
+    pub tx_id: TxId,
+    /// Its log index.
+    pub leaf_index: u64,
+    /// Its height.
+    pub height: u64,
+}
+
+/// Where a committed transaction is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxLocation {
+    /// Block height.
+    pub height: u64,
+    /// Position in the block.
+    pub index: u32,
+    /// Position in the collectible log.
+    pub leaf_index: u64,
+}
+
+/// Read access to committed state (and, through [`NodeSource`], to the log).
+///
+/// Implementations return `Err(LedgerError::State(..))` when storage fails;
+/// they never turn a read failure into "absent".
+pub trait StateView: NodeSource {
+    /// An issuer.
+    fn issuer(&self, key: &PublicKey) -> Result<Option<IssuerRecord>>;
+    /// A reviewer.
+    fn reviewer(&self, key: &PublicKey) -> Result<Option<ReviewerRecord>>;
+    /// A series.
+    fn series(&self, id: &SeriesId) -> Result<Option<SeriesRecord>>;
+    /// The series that registered a content hash.
+    fn series_by_content(&self, content_hash: &ContentHash) -> Result<Option<SeriesId>>;
+    /// A certificate.
+    fn certificate(&self, id: &CertificateId) -> Result<Option<CertificateState>>;
+    /// A certificate's revocation.
+    fn revocation(&self, id: &CertificateId) -> Result<Option<RevocationRecord>>;
+    /// Where a transaction was committed.
+    fn tx_location(&self, id: &TxId) -> Result<Option<TxLocation>>;
+    /// Whether a governance nonce was used.
+    fn governance_nonce_used(&self, nonce: u64) -> Result<bool>;
+}
+
+/// Everything one block writes. Applied atomically by the store.
+/// Maps are ordered, so `encode(delta)` is deterministic (it feeds the state root).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateDelta {
+    /// New or updated issuers.
+    pub issuers: BTreeMap<PublicKey, IssuerRecord>,
+    /// New or updated reviewers.
+    pub reviewers: BTreeMap<PublicKey, ReviewerRecord>,
+    /// New or updated series (minted counts).
+    pub series: BTreeMap<SeriesId, SeriesRecord>,
+    /// New content-hash index entries (insert-only).
+    pub content_index: BTreeMap<ContentHash, SeriesId>,
+    /// New certificates (insert-only).
+    pub certificates: BTreeMap<CertificateId, CertificateState>,
+    /// New revocations (insert-only).
+    pub revocations: BTreeMap<CertificateId, RevocationRecord>,
+    /// Committed transaction ids (insert-only).
+    pub txs: BTreeMap<TxId, TxLocation>,
+    /// Used governance nonces (insert-only).
+    pub governance_nonces: BTreeSet<u64>,
+}
+
+impl StateDelta {
+    /// SHA-256 of the canonical encoding (the input of the state root).
+    pub fn digest(&self) -> keepsake_types::Hash32 {
+        keepsake_types::hash::sha256(&encoding::encode(self))
+    }
+}
+
+/// Pending writes over a committed [`StateView`].
+pub struct Overlay<'a, V: StateView + ?Sized> {
+    base: &'a V,
+    delta: StateDelta,
+}
+
+impl<'a, V: StateView + ?Sized> Overlay<'a, V> {
+    /// An empty overlay.
+    pub fn new(base: &'a V) -> Self {
+        Self { base, delta: StateDelta::default() }
+    }
+
+    /// The committed state below.
+    pub fn base(&self) -> &'a V {
+        self.base
+    }
+
+    /// The writes so far.
+    pub fn into_delta(self) -> StateDelta {
+        self.delta
+    }
+
+    /// Writes an issuer.
+    pub fn put_issuer(&mut self, key: PublicKey, record: IssuerRecord) {
+        self.delta.issuers.insert(key, record);
+    }
+
+    /// Writes a reviewer.
+    pub fn put_reviewer(&mut self, key: PublicKey, record: ReviewerRecord) {
+        self.delta.reviewers.insert(key, record);
+    }
+
+    /// Writes a series.
+    pub fn put_series(&mut self, id: SeriesId, record: SeriesRecord) {
+        self.delta.series.insert(id, record);
+    }
+
+    /// Indexes a content hash (insert-only).
+    pub fn index_content(&mut self, content_hash: ContentHash, series: SeriesId) -> Result<()> {
+        if self.series_by_content(&content_hash)?.is_some() {
+            return Err(LedgerError::Invariant(format!("content {content_hash} indexed twice")));
+        }
+        self.delta.content_index.insert(content_hash, series);
+        Ok(())
+    }
+
+    /// Inserts a certificate. Refuses to overwrite one: the holder is
+    /// write-once, so reaching this with an existing id is a bug.
+    pub fn insert_certificate(&mut self, id: CertificateId, record: CertificateState) -> Result<()> {
+        if self.certificate(&id)?.is_some() {
+            return Err(LedgerError::Invariant(format!(
+                "attempt to overwrite certificate {id}: holders are write-once"
+            )));
+        }
+        self.delta.certificates.insert(id, record);
+        Ok(())
+    }
+
+    /// Inserts a revocation (insert-only).
+    pub fn insert_revocation(&mut self, id: CertificateId, record: RevocationRecord) -> Result<()> {
+        if self.revocation(&id)?.is_some() {
+            return Err(LedgerError::Invariant(format!("certificate {id} revoked twice")));
+        }
+        self.delta.revocations.insert(id, record);
+        Ok(())
+    }
+
+    /// Records a committed transaction.
+    pub fn insert_tx(&mut self, id: TxId, location: TxLocation) -> Result<()> {
+        if self.tx_location(&id)?.is_some() {
+            return Err(LedgerError::Invariant(format!("transaction {id} committed twice")));
+        }
+        self.delta.txs.insert(id, location);
+        Ok(())
+    }
+
+    /// Marks a governance nonce used.
+    pub fn use_nonce(&mut self, nonce: u64) {
+        self.delta.governance_nonces.insert(nonce);
+    }
+}
+
+impl<V: StateView + ?Sized> NodeSource for Overlay<'_, V> {
+    fn node(&self, level: u8, index: u64) -> keepsake_types::Result<keepsake_types::Hash32> {
+        self.base.node(level, index)
+    }
+}
+
+impl<V: StateView + ?Sized> StateView for Overlay<'_, V> {
+    fn issuer(&self, key: &PublicKey) -> Result<Option<IssuerRecord>> {
+        match self.delta.issuers.get(key) {
+            Some(r) => Ok(Some(r.clone())),
+            None => self.base.issuer(key),
+        }
+    }
+    fn reviewer(&self, key: &PublicKey) -> Result<Option<ReviewerRecord>> {
+        match self.delta.reviewers.get(key) {
+            Some(r) => Ok(Some(r.clone())),
+            None => self.base.reviewer(key),
+        }
+    }
+    fn series(&self, id: &SeriesId) -> Result<Option<SeriesRecord>> {
+        match self.delta.series.get(id) {
+            Some(r) => Ok(Some(r.clone())),
+            None => self.base.series(id),
+        }
+    }
+    fn series_by_content(&self, content_hash: &ContentHash) -> Result<Option<SeriesId>> {
+        match self.delta.content_index.get(content_hash) {
+            Some(r) => Ok(Some(*r)),
+            None => self.base.series_by_content(content_hash),
+        }
+    }
+    fn certificate(&self, id: &CertificateId) -> Result<Option<CertificateState>> {
+        match self.delta.certificates.get(id) {
+            Some(r) => Ok(Some(r.clone())),
+            None => self.base.certificate(id),
+        }
+    }
+    fn revocation(&self, id: &CertificateId) -> Result<Option<RevocationRecord>> {
+        match self.delta.revocations.get(id) {
+            Some(r) => Ok(Some(r.clone())),
+            None => self.base.revocation(id),
+        }
+    }
+    fn tx_location(&self, id: &TxId) -> Result<Option<TxLocation>> {
+        match self.delta.txs.get(id) {
+            Some(r) => Ok(Some(*r)),
+            None => self.base.tx_location(id),
+        }
+    }
+    fn governance_nonce_used(&self, nonce: u64) -> Result<bool> {
+        if self.delta.governance_nonces.contains(&nonce) {
+            return Ok(true);
+        }
+        self.base.governance_nonce_used(nonce)
+    }
+}
