@@ -1,1 +1,31 @@
-//! placeholder
+//! # keepsake (the node)
+//!
+//! The `keepsake` binary and the library behind it: configuration, key files,
+//! the mempool, the block-production engine, the JSON-RPC server with
+//! `/health` and `/metrics`, and the command line. Everything below this crate
+//! (types, ledger, store, rpc) knows nothing of tokio tasks, config files or
+//! the CLI.
+//!
+//! Good starting points: [`node::start`] (wiring; tests call it in-process on
+//! port 0), [`engine::Engine::produce`] (propose -> validate -> precommit ->
+//! commit), [`mempool::Mempool`] (admission), [`cli`] (every subcommand).
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod certificates;
+pub mod cli;
+pub mod config;
+pub mod dev;
+pub mod engine;
+pub mod keyfile;
+pub mod mempool;
+pub mod metrics;
+pub mod node;
+pub mod ops;
+pub mod rpc_server;
+
+/// The default JSON-RPC port.
+pub const DEFAULT_RPC_PORT: u16 = 8645;
+/// The default RPC URL of CLI commands (`--rpc`, or `KEEPSAKE_RPC`).
+pub const DEFAULT_RPC_URL: &str = "http://127.0.0.1:8645";

@@ -1,1 +1,87 @@
-//! placeholder
+//! # keepsake-rpc
+//!
+//! The JSON-RPC 2.0 interface of a Keepsake node, declared once: the
+//! [`KeepsakeApi`] trait generates the server trait the node implements
+//! ([`KeepsakeApiServer`]), the typed client the CLI and tests use
+//! ([`KeepsakeApiClient`], over HTTP or WebSocket), and the method names
+//! (`keepsake_submitTx`, ...). docs/rpc.md documents every method.
+//!
+//! Good starting points: [`KeepsakeApi`] for the methods, [`types`] for
+//! the JSON shapes, [`error`] for the error codes (the ledger's stable
+//! rejection codes, each with a fixed number).
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod types;
+
+pub use error::{ErrorCode, RpcErrorData, rpc_error};
+pub use jsonrpsee;
+
+use jsonrpsee::core::{RpcResult, SubscriptionResult};
+use jsonrpsee::proc_macros::rpc;
+use keepsake_types::{BlockHash, CertificateId, Genesis, PublicKey, SeriesId, SignedTx, TxId};
+
+use crate::types::{
+    BlockResponse, BlockSummary, CertificateResponse, ChainStatus, ConsistencyResponse, IssuerInfo, SeriesInfo,
+    SubmitOutcome, TxStatus,
+};
+
+/// Every method of the node's JSON-RPC API (namespace `keepsake`).
+#[rpc(server, client, namespace = "keepsake")]
+pub trait KeepsakeApi {
+    /// Submits one signed transaction. Returns its id once the mempool admits
+    /// it (admission runs every ledger rule against committed state; a
+    /// transfer is refused with `TransferForbidden`). Submitting a transaction
+    /// that is already pending is not an error.
+    #[method(name = "submitTx")]
+    async fn submit_tx(&self, tx: SignedTx) -> RpcResult<TxId>;
+
+    /// Submits up to `max_batch_txs` transactions; one outcome per
+    /// transaction, in order. A rejected one does not affect the others.
+    #[method(name = "submitTxs")]
+    async fn submit_txs(&self, txs: Vec<SignedTx>) -> RpcResult<Vec<SubmitOutcome>>;
+
+    /// Where a transaction is: pending, committed (with height and log index),
+    /// rejected (with the rule) or unknown.
+    #[method(name = "getTxStatus")]
+    async fn get_tx_status(&self, tx_id: TxId) -> RpcResult<TxStatus>;
+
+    /// The certificate of a minted collectible, with inclusion proofs against
+    /// the latest checkpoint, and its revocation if any.
+    #[method(name = "getCertificate")]
+    async fn get_certificate(&self, certificate_id: CertificateId) -> RpcResult<CertificateResponse>;
+
+    /// A series and its minted count.
+    #[method(name = "getSeries")]
+    async fn get_series(&self, series_id: SeriesId) -> RpcResult<SeriesInfo>;
+
+    /// A registered issuer.
+    #[method(name = "getIssuer")]
+    async fn get_issuer(&self, issuer: PublicKey) -> RpcResult<IssuerInfo>;
+
+    /// A committed block with its commit.
+    #[method(name = "getBlock")]
+    async fn get_block(&self, height: u64) -> RpcResult<BlockResponse>;
+
+    /// A committed block by header hash.
+    #[method(name = "getBlockByHash")]
+    async fn get_block_by_hash(&self, hash: BlockHash) -> RpcResult<BlockResponse>;
+
+    /// Chain tip, log size and root, mempool size.
+    #[method(name = "status")]
+    async fn status(&self) -> RpcResult<ChainStatus>;
+
+    /// The genesis file this node runs.
+    #[method(name = "getGenesis")]
+    async fn get_genesis(&self) -> RpcResult<Genesis>;
+
+    /// Both checkpoints and the RFC 9162 consistency proof between their logs.
+    #[method(name = "getConsistencyProof")]
+    async fn get_consistency_proof(&self, old_height: u64, new_height: u64) -> RpcResult<ConsistencyResponse>;
+
+    /// A notification per committed block (WebSocket only).
+    #[subscription(name = "subscribeBlocks" => "block", unsubscribe = "unsubscribeBlocks", item = BlockSummary)]
+    async fn subscribe_blocks(&self) -> SubscriptionResult;
+}

@@ -1,1 +1,46 @@
-//! placeholder
+//! # keepsake-store
+//!
+//! The node's database on sled 0.34.7: blocks, commits, the ledger state,
+//! the transaction and block-hash indexes and the collectible log, in one
+//! sled tree, where **committing a block is one atomic batch** followed by a
+//! flush. It is the only crate that touches the database.
+//!
+//! Good starting points:
+//! - [`Store::open`] — opens or creates the database, refuses one of another
+//!   format ([`StoreError::SchemaMismatch`]) or chain
+//!   ([`StoreError::GenesisMismatch`]), and checks that it holds whole blocks
+//!   only ([`Store::check_consistency`]);
+//! - [`Store::commit_block`] — the one write path, which also enforces the
+//!   state-layer half of the transfer ban: certificates are insert-only
+//!   ([`StoreError::HolderImmutable`]);
+//! - [`layout`] — the on-disk format, key by key (with the log tiles);
+//! - the [`keepsake_ledger::StateView`] and [`keepsake_types::merkle::NodeSource`]
+//!   impls, through which the ledger executes blocks on the committed state,
+//!   and [`Store::inclusion_proof`] / [`Store::consistency_proof`] for the RPC.
+//!
+//! Obligations of callers:
+//! - open one [`Store`] per database path and share it (`Arc<Store>`); sled
+//!   locks the path. Other data of the node (the consensus WAL) goes in
+//!   [`Store::aux_tree`], never in the chain's tree;
+//! - pass [`Store::commit_block`] only an execution of the block on this
+//!   store's current tip ([`Store::ledger_tip`]), and only a block whose commit
+//!   you verified: the store checks that block, commit and execution agree
+//!   with each other and with the tip, not the commit's signatures;
+//! - report a block as committed only after `commit_block` returned `Ok`;
+//! - treat every error for which [`StoreError::is_rejection`] is false as a
+//!   fault of the node: stop serving and building rather than carry on;
+//! - `flush` is not `fsync` (sled 0.34 uses `sync_file_range`): fine for chain
+//!   data, which peers can re-send; not for anything that guards against
+//!   double signing.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+mod error;
+pub mod layout;
+mod store;
+
+pub use error::{Result, StoreError};
+pub use layout::SCHEMA_VERSION;
+pub use store::{Store, TipRecord};

@@ -1,0 +1,179 @@
+//! The JSON shapes of the API. Hashes, keys and signatures are lowercase hex;
+//! times are milliseconds since the Unix epoch.
+
+use keepsake_types::{
+    Block, BlockHash, Certificate, Checkpoint, Commit, ContentHash, Hash32, IssuerStatus, PublicKey,
+    SeriesId, TxId,
+};
+use serde::{Deserialize, Serialize};
+
+/// A rejection as the API reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    /// Stable code (docs/rules.md), e.g. `TransferForbidden`.
+    pub code: String,
+    /// Human explanation.
+    pub message: String,
+}
+
+/// The outcome of one transaction of a `submitTxs` batch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmitOutcome {
+    /// The transaction id (computed even when rejected).
+    pub tx_id: TxId,
+    /// `None` when admitted.
+    pub error: Option<Rejection>,
+}
+
+/// The state of a transaction.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum TxStatus {
+    /// In the mempool.
+    Pending,
+    /// Final.
+    Committed {
+        /// Block height.
+        height: u64,
+        /// Position in the block.
+        index: u32,
+        /// Position in the collectible log.
+        leaf_index: u64,
+    },
+    /// Admitted, then left out of a block (for example a second mint of the
+    /// same edition that arrived while the first was pending). Remembered for
+    /// a bounded number of transactions.
+    Rejected {
+        /// Why.
+        error: Rejection,
+    },
+    /// Never seen, or forgotten.
+    Unknown,
+}
+
+/// A revocation, as reported with a certificate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevocationInfo {
+    /// Reason recorded on chain.
+    pub reason: String,
+    /// `issuer` or `governance`.
+    pub by: String,
+    /// The revoking transaction.
+    pub tx_id: TxId,
+    /// Its log index.
+    pub leaf_index: u64,
+    /// Its height.
+    pub height: u64,
+}
+
+/// A certificate and its current status.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateResponse {
+    /// The certificate file content (verifiable offline).
+    pub certificate: Certificate,
+    /// Present when the certificate was revoked.
+    pub revocation: Option<RevocationInfo>,
+}
+
+/// A series.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeriesInfo {
+    /// Id.
+    pub series_id: SeriesId,
+    /// Issuer.
+    pub issuer: PublicKey,
+    /// Name.
+    pub name: String,
+    /// Artwork hash.
+    pub content_hash: ContentHash,
+    /// Edition cap.
+    pub max_supply: u32,
+    /// Editions minted.
+    pub minted: u32,
+    /// Metadata location.
+    pub metadata_uri: String,
+    /// Approving reviewer.
+    pub reviewer: PublicKey,
+    /// Creating transaction.
+    pub tx_id: TxId,
+    /// Height of creation.
+    pub created_height: u64,
+}
+
+/// An issuer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuerInfo {
+    /// Key.
+    pub issuer: PublicKey,
+    /// Name.
+    pub name: String,
+    /// Active or suspended.
+    pub status: IssuerStatus,
+    /// Height of registration.
+    pub registered_height: u64,
+}
+
+/// A block with its commit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockResponse {
+    /// Header hash.
+    pub hash: BlockHash,
+    /// The block.
+    pub block: Block,
+    /// Its commit.
+    pub commit: Commit,
+}
+
+/// A summary of a committed block (subscription item).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockSummary {
+    /// Height.
+    pub height: u64,
+    /// Header hash.
+    pub hash: BlockHash,
+    /// Block time.
+    pub time_ms: u64,
+    /// Transactions in the block.
+    pub tx_count: u32,
+    /// Log size after the block.
+    pub log_size: u64,
+    /// Log root after the block.
+    pub log_root: Hash32,
+}
+
+/// Chain status.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainStatus {
+    /// Chain id.
+    pub chain_id: String,
+    /// Genesis hash.
+    pub genesis_hash: BlockHash,
+    /// Latest committed height (0 before block 1).
+    pub height: u64,
+    /// Latest block hash (the genesis hash before block 1).
+    pub latest_hash: BlockHash,
+    /// Latest block time.
+    pub latest_time_ms: u64,
+    /// Log size.
+    pub log_size: u64,
+    /// Log root.
+    pub log_root: Hash32,
+    /// State root.
+    pub state_root: Hash32,
+    /// Transactions waiting in the mempool.
+    pub mempool_txs: usize,
+    /// This node's validator key.
+    pub validator: PublicKey,
+}
+
+/// Two checkpoints and the consistency proof between their logs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsistencyResponse {
+    /// The older checkpoint.
+    pub old: Checkpoint,
+    /// The newer checkpoint.
+    pub new: Checkpoint,
+    /// RFC 9162 consistency proof from `old.header.log_size` to `new.header.log_size`.
+    pub proof: Vec<Hash32>,
+}
+

@@ -1,0 +1,900 @@
+//! [`Store`]: opening and recovery, the atomic block commit, and the reads
+//! the node, the RPC and the ledger ([`StateView`], [`NodeSource`]) need.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+use std::path::Path;
+use std::sync::{Mutex, PoisonError};
+
+use keepsake_ledger::{
+    CertificateState, Executed, IssuerRecord, LedgerError, RevocationRecord, ReviewerRecord, SeriesRecord,
+    StateView, Tip, TxLocation,
+};
+use keepsake_types::encoding::{decode, encode};
+use keepsake_types::genesis::VALIDATORS_MAX;
+use keepsake_types::merkle::{self, NodeSource};
+use keepsake_types::{
+    Block, BlockHash, CertificateId, Commit, ContentHash, Genesis, Hash32, Header, LogLeafRef, PublicKey,
+    SeriesId, SignedTx, TxId,
+};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tracing::{debug, info};
+
+use crate::layout::{self, NODE_BYTES, SCHEMA_VERSION, TILE_BYTES_MAX};
+use crate::{Result, StoreError};
+
+/// Largest stored commit: every genesis validator's signature and key, with room for framing.
+const COMMIT_BYTES_MAX: usize = VALIDATORS_MAX * 128 + 1024;
+/// Largest stored tip record (six fixed-size fields).
+const TIP_BYTES_MAX: usize = 256;
+/// Largest stored transaction location (three varints).
+const LOCATION_BYTES_MAX: usize = 32;
+/// Room for a block header and framing on top of the transactions.
+const BLOCK_OVERHEAD_BYTES: u64 = 64 * 1024;
+/// Room for framing on top of each transaction in a block.
+const PER_TX_OVERHEAD_BYTES: u64 = 16;
+/// Room for the fixed fields of a state record on top of the strings it
+/// copies from a transaction (which is at most `tx_bytes_max`).
+const RECORD_OVERHEAD_BYTES: u64 = 1024;
+
+/// The last committed block, as recorded under `meta/tip` in the same batch
+/// as the block. Field order is the on-disk format.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TipRecord {
+    /// Block height (at least 1: no record is written for the genesis).
+    pub height: u64,
+    /// Header hash.
+    pub hash: BlockHash,
+    /// Block time.
+    pub time_ms: u64,
+    /// Log size after the block.
+    pub log_size: u64,
+    /// Log root after the block.
+    pub log_root: Hash32,
+    /// State root after the block.
+    pub state_root: Hash32,
+}
+
+impl TipRecord {
+    /// The record of the block with this header.
+    pub fn from_header(header: &Header) -> Self {
+        TipRecord {
+            height: header.height,
+            hash: header.hash(),
+            time_ms: header.time_ms,
+            log_size: header.log_size,
+            log_root: header.log_root,
+            state_root: header.state_root,
+        }
+    }
+
+    /// The ledger's view of the same tip.
+    pub fn to_ledger_tip(&self) -> Tip {
+        Tip {
+            height: self.height,
+            hash: self.hash,
+            time_ms: self.time_ms,
+            log_size: self.log_size,
+            log_root: self.log_root,
+            state_root: self.state_root,
+        }
+    }
+}
+
+/// Decoding bounds, derived from the genesis parameters at open.
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    block_bytes_max: usize,
+    record_bytes_max: usize,
+}
+
+impl Limits {
+    /// Saturating: a genesis with absurd parameters gets a huge bound, which
+    /// only weakens a sanity check on our own data; it never wraps around.
+    fn new(genesis: &Genesis) -> Self {
+        let params = &genesis.params;
+        let per_tx = u64::from(params.tx_bytes_max).saturating_add(PER_TX_OVERHEAD_BYTES);
+        let block = per_tx.saturating_mul(u64::from(params.block_txs_max)).saturating_add(BLOCK_OVERHEAD_BYTES);
+        let record = u64::from(params.tx_bytes_max).saturating_add(RECORD_OVERHEAD_BYTES);
+        Limits {
+            block_bytes_max: usize::try_from(block).unwrap_or(usize::MAX),
+            record_bytes_max: usize::try_from(record).unwrap_or(usize::MAX),
+        }
+    }
+}
+
+/// The node's database: one sled database, one tree, one atomic batch per
+/// committed block. See the crate docs for the obligations of callers and
+/// [`crate::layout`] for the keys.
+///
+/// Reads may run concurrently with a commit. Each single read sees the
+/// store either before or after a whole block (sled applies a batch under
+/// its write lock), never half of one; a *sequence* of reads may straddle a
+/// commit and then sees a later block for the later reads.
+pub struct Store {
+    db: sled::Db,
+    genesis_hash: BlockHash,
+    genesis_tip: Tip,
+    chain_id: String,
+    limits: Limits,
+    /// Serialises [`Store::commit_block`]: the tip it checks must still be the
+    /// tip when its batch lands.
+    commit_lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("chain_id", &self.chain_id).field("genesis_hash", &self.genesis_hash).finish()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the database at `path` for the chain of `genesis`,
+    /// and checks it ([`Store::check_consistency`]) before returning it.
+    ///
+    /// Errors: [`StoreError::SchemaMismatch`] for a database of another
+    /// format, [`StoreError::GenesisMismatch`] for one of another chain,
+    /// [`StoreError::Corrupt`] for one that contradicts itself.
+    pub fn open(path: impl AsRef<Path>, genesis: &Genesis) -> Result<Store> {
+        let db = sled::Config::new().path(path.as_ref()).open()?;
+        Self::from_db(db, genesis)
+    }
+
+    /// A store in a temporary sled database, deleted on drop (tests, simulation).
+    pub fn open_temporary(genesis: &Genesis) -> Result<Store> {
+        let db = sled::Config::new().temporary(true).open()?;
+        Self::from_db(db, genesis)
+    }
+
+    fn from_db(db: sled::Db, genesis: &Genesis) -> Result<Store> {
+        let store = Store {
+            db,
+            genesis_hash: genesis.hash(),
+            genesis_tip: Tip::genesis(genesis),
+            chain_id: genesis.chain_id.clone(),
+            limits: Limits::new(genesis),
+            commit_lock: Mutex::new(()),
+        };
+        store.init_or_check_meta()?;
+        match store.check_consistency()? {
+            Some(tip) => info!(
+                height = tip.height,
+                hash = %tip.hash,
+                log_size = tip.log_size,
+                "store opened: recovered tip"
+            ),
+            None => info!(genesis = %store.genesis_hash, "store opened: no block committed yet"),
+        }
+        Ok(store)
+    }
+
+    /// Writes the meta keys of a new database, or checks those of an existing one.
+    fn init_or_check_meta(&self) -> Result<()> {
+        let Some(version) = self.db.get(layout::META_SCHEMA_VERSION)? else {
+            if let Some(first) = self.db.iter().next() {
+                let (key, _) = first?;
+                return Err(StoreError::Corrupt(format!(
+                    "database has data (first key {}) but no schema version",
+                    describe_key(&key)
+                )));
+            }
+            let mut batch = sled::Batch::default();
+            batch.insert(layout::META_SCHEMA_VERSION, &SCHEMA_VERSION.to_be_bytes()[..]);
+            batch.insert(layout::META_GENESIS_HASH, &self.genesis_hash.as_bytes()[..]);
+            self.db.apply_batch(batch)?;
+            self.db.flush()?;
+            info!(schema_version = SCHEMA_VERSION, genesis = %self.genesis_hash, "store created");
+            return Ok(());
+        };
+        let bytes: [u8; 4] = version.as_ref().try_into().map_err(|_| {
+            StoreError::Corrupt(format!("meta/schema_version is {} bytes, expected 4", version.len()))
+        })?;
+        let got = u32::from_be_bytes(bytes);
+        if got != SCHEMA_VERSION {
+            return Err(StoreError::SchemaMismatch { expected: SCHEMA_VERSION, got });
+        }
+        let stored = self
+            .db
+            .get(layout::META_GENESIS_HASH)?
+            .ok_or_else(|| StoreError::Corrupt("meta/genesis_hash is missing".into()))?;
+        let got = BlockHash(stored.as_ref().try_into().map_err(|_| {
+            StoreError::Corrupt(format!("meta/genesis_hash is {} bytes, expected 32", stored.len()))
+        })?);
+        if got != self.genesis_hash {
+            return Err(StoreError::GenesisMismatch { expected: self.genesis_hash, got });
+        }
+        Ok(())
+    }
+
+    /// Checks that the database holds whole blocks only: the tip record, the
+    /// block and commit at its height, the hash index and the log agree, and
+    /// nothing is stored past the tip. Returns the tip (`None` before block 1).
+    ///
+    /// Each block is one atomic batch, so after a crash sled recovers a prefix
+    /// of the batches and this check passes; a failure means the disk or a
+    /// bug damaged the database, and the node must not serve or build on it.
+    pub fn check_consistency(&self) -> Result<Option<TipRecord>> {
+        let tip = self.tip()?;
+        let last_block = self.last_height(layout::BLOCK)?;
+        let last_commit = self.last_height(layout::COMMIT)?;
+        let Some(tip) = tip else {
+            if let Some(h) = last_block {
+                return corrupt(format!("no tip record, but block {h} is stored"));
+            }
+            if let Some(h) = last_commit {
+                return corrupt(format!("no tip record, but the commit of block {h} is stored"));
+            }
+            if let Some(entry) = self.db.scan_prefix(layout::LOG).next() {
+                let (key, _) = entry?;
+                return corrupt(format!("no tip record, but log tile {} is stored", describe_key(&key)));
+            }
+            return Ok(None);
+        };
+        let height = tip.height;
+        if height == 0 {
+            return corrupt("tip record at height 0 (none is written before block 1)".into());
+        }
+        match last_block {
+            Some(h) if h == height => {}
+            Some(h) => return corrupt(format!("tip is block {height} but the highest stored block is {h}")),
+            None => return corrupt(format!("tip is block {height} but no block is stored")),
+        }
+        match last_commit {
+            Some(h) if h == height => {}
+            Some(h) => {
+                return corrupt(format!("tip is block {height} but the highest stored commit is of block {h}"));
+            }
+            None => return corrupt(format!("tip is block {height} but no commit is stored")),
+        }
+        let block = self.block(height)?.ok_or_else(|| StoreError::Corrupt(format!("block {height} vanished")))?;
+        let got = TipRecord::from_header(&block.header);
+        if block.header.height != height {
+            return corrupt(format!("block stored at height {height} has height {}", block.header.height));
+        }
+        if got.hash != tip.hash {
+            return corrupt(format!("block {height} hashes to {}, the tip record says {}", got.hash, tip.hash));
+        }
+        if got != tip {
+            return corrupt(format!("tip record {tip:?} does not match block {height}'s header {got:?}"));
+        }
+        let commit =
+            self.commit(height)?.ok_or_else(|| StoreError::Corrupt(format!("commit {height} vanished")))?;
+        if commit.height != height || commit.block_hash != tip.hash {
+            return corrupt(format!(
+                "commit stored at height {height} is for block {} at height {}, the tip is {}",
+                commit.block_hash, commit.height, tip.hash
+            ));
+        }
+        match self.height_of(&tip.hash)? {
+            Some(h) if h == height => {}
+            other => return corrupt(format!("hash index maps tip {} to {other:?}, expected {height}", tip.hash)),
+        }
+        self.check_log_tiles(tip.log_size)?;
+        let root = self.log_root_within(tip.log_size)?;
+        if root != tip.log_root {
+            return corrupt(format!("log of size {} has root {root}, the tip record says {}", tip.log_size, tip.log_root));
+        }
+        Ok(Some(tip))
+    }
+
+    /// Every level's last tile holds exactly the nodes a log of `size` leaves
+    /// has (`size >> level` of them), and no tile lies beyond.
+    fn check_log_tiles(&self, size: u64) -> Result<()> {
+        let mut top_level: Option<u8> = None;
+        for level in 0u8..64 {
+            let count = size >> level;
+            if count == 0 {
+                break;
+            }
+            top_level = Some(level);
+            let (last_tile, last_offset) = layout::tile_of(count - 1);
+            let expected_len = last_offset + NODE_BYTES;
+            let next_level_start = [layout::LOG, &[level + 1]].concat();
+            let found = self.db.get_lt(&next_level_start)?;
+            let Some((key, value)) = found else {
+                return corrupt(format!("log level {level} has no tile, expected {count} nodes"));
+            };
+            if key.as_ref() != layout::log_tile(level, last_tile).as_slice() {
+                return corrupt(format!(
+                    "last tile of log level {level} is {}, expected tile {last_tile} ({count} nodes)",
+                    describe_key(&key)
+                ));
+            }
+            if value.len() != expected_len {
+                return corrupt(format!(
+                    "tile {last_tile} of log level {level} is {} bytes, expected {expected_len} ({count} nodes)",
+                    value.len()
+                ));
+            }
+        }
+        // Nothing above the top level.
+        if let Some((key, _)) = self.db.get_lt(layout::prefix_end(layout::LOG))? {
+            if key.starts_with(layout::LOG) {
+                let level = key.get(layout::LOG.len()).copied();
+                if top_level.is_none() || level > top_level {
+                    return corrupt(format!(
+                        "log tile {} lies above the top level of a log of {size} leaves",
+                        describe_key(&key)
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- reads
+
+    /// The last committed block's summary; `None` before block 1.
+    pub fn tip(&self) -> Result<Option<TipRecord>> {
+        self.get_decoded(layout::META_TIP, TIP_BYTES_MAX, "tip record")
+    }
+
+    /// The tip the next block builds on: the stored tip, or
+    /// [`Tip::genesis`] before block 1. `genesis` must be the genesis the
+    /// store was opened with.
+    pub fn ledger_tip(&self, genesis: &Genesis) -> Result<Tip> {
+        let got = genesis.hash();
+        if got != self.genesis_hash {
+            return Err(StoreError::GenesisMismatch { expected: self.genesis_hash, got });
+        }
+        self.current_tip()
+    }
+
+    fn current_tip(&self) -> Result<Tip> {
+        Ok(self.tip()?.map_or_else(|| self.genesis_tip.clone(), |t| t.to_ledger_tip()))
+    }
+
+    /// The genesis hash recorded in the database.
+    pub fn genesis_hash(&self) -> BlockHash {
+        self.genesis_hash
+    }
+
+    /// The block at `height`.
+    pub fn block(&self, height: u64) -> Result<Option<Block>> {
+        self.get_decoded(&layout::block(height), self.limits.block_bytes_max, "block")
+    }
+
+    /// The commit of the block at `height`.
+    pub fn commit(&self, height: u64) -> Result<Option<Commit>> {
+        self.get_decoded(&layout::commit(height), COMMIT_BYTES_MAX, "commit")
+    }
+
+    /// The height of the committed block with this header hash.
+    pub fn height_of(&self, hash: &BlockHash) -> Result<Option<u64>> {
+        let Some(value) = self.db.get(layout::hash(hash))? else {
+            return Ok(None);
+        };
+        let bytes: [u8; 8] = value.as_ref().try_into().map_err(|_| {
+            StoreError::Corrupt(format!("hash index entry of {hash} is {} bytes, expected 8", value.len()))
+        })?;
+        Ok(Some(u64::from_be_bytes(bytes)))
+    }
+
+    /// A committed transaction, where it is, and its block's time. Reads and
+    /// decodes the whole block (blocks are stored once; see the crate docs).
+    pub fn tx(&self, id: &TxId) -> Result<Option<(SignedTx, TxLocation, u64)>> {
+        let Some(location) = self.location(id)? else {
+            return Ok(None);
+        };
+        let (block, index) = self.block_at(&location)?;
+        let time_ms = block.header.time_ms;
+        let tx = block.txs.into_iter().nth(index).expect("block_at checked the index");
+        let got = tx.id(&self.chain_id);
+        if got != *id {
+            return corrupt(format!(
+                "transaction index says {id} is at height {} index {}, but that is {got}",
+                location.height, location.index
+            ));
+        }
+        Ok(Some((tx, location, time_ms)))
+    }
+
+    /// The log leaf bytes of the transaction at `location` (as returned by
+    /// `tx_location`): `encode(LogLeaf { height, time_ms, tx })`, re-encoded
+    /// from the stored block and checked against the stored leaf hash.
+    pub fn leaf_bytes_for(&self, location: &TxLocation) -> Result<Vec<u8>> {
+        let (block, index) = self.block_at(location)?;
+        let tx = block.txs.get(index).expect("block_at checked the index");
+        let bytes = LogLeafRef { height: block.header.height, time_ms: block.header.time_ms, tx }.encode();
+        let stored = self.read_node(0, location.leaf_index)?.ok_or_else(|| {
+            StoreError::OutOfRange(format!("log leaf {} is not committed", location.leaf_index))
+        })?;
+        let computed = merkle::leaf_hash(&bytes);
+        if stored != computed {
+            return corrupt(format!(
+                "log leaf {} is {stored}, but the transaction at height {} index {} hashes to {computed}",
+                location.leaf_index, location.height, location.index
+            ));
+        }
+        Ok(bytes)
+    }
+
+    /// The block at `location.height` and the index of the transaction in it.
+    fn block_at(&self, location: &TxLocation) -> Result<(Block, usize)> {
+        let block = self
+            .block(location.height)?
+            .ok_or_else(|| StoreError::OutOfRange(format!("no block at height {}", location.height)))?;
+        let index = usize::try_from(location.index).expect("a u32 fits in usize");
+        if index >= block.txs.len() {
+            return Err(StoreError::OutOfRange(format!(
+                "block {} has {} transactions, no index {}",
+                location.height,
+                block.txs.len(),
+                location.index
+            )));
+        }
+        Ok((block, index))
+    }
+
+    /// The log root of the first `size` leaves (`size` at most the committed log size).
+    pub fn log_root(&self, size: u64) -> Result<Hash32> {
+        self.check_log_size(size)?;
+        self.log_root_within(size)
+    }
+
+    fn log_root_within(&self, size: u64) -> Result<Hash32> {
+        self.with_nodes(|nodes| merkle::root(nodes, size))
+    }
+
+    /// RFC 6962 inclusion proof of leaf `leaf_index` in the log of `log_size`
+    /// leaves (`leaf_index < log_size <=` the committed log size).
+    pub fn inclusion_proof(&self, leaf_index: u64, log_size: u64) -> Result<Vec<Hash32>> {
+        self.check_log_size(log_size)?;
+        if leaf_index >= log_size {
+            return Err(StoreError::OutOfRange(format!("leaf {leaf_index} is not below log size {log_size}")));
+        }
+        self.with_nodes(|nodes| merkle::inclusion_proof(nodes, leaf_index, log_size))
+    }
+
+    /// RFC 6962 consistency proof from `old_size` to `new_size`
+    /// (`old_size <= new_size <=` the committed log size).
+    pub fn consistency_proof(&self, old_size: u64, new_size: u64) -> Result<Vec<Hash32>> {
+        self.check_log_size(new_size)?;
+        if old_size > new_size {
+            return Err(StoreError::OutOfRange(format!("old size {old_size} is larger than new size {new_size}")));
+        }
+        self.with_nodes(|nodes| merkle::consistency_proof(nodes, old_size, new_size))
+    }
+
+    fn check_log_size(&self, size: u64) -> Result<()> {
+        let committed = self.tip()?.map_or(0, |t| t.log_size);
+        if size > committed {
+            return Err(StoreError::OutOfRange(format!("log size {size} is beyond the committed log size {committed}")));
+        }
+        Ok(())
+    }
+
+    /// Runs a `keepsake_types::merkle` computation over the stored nodes, and
+    /// gives back the store's own error (not its string) when a read failed.
+    fn with_nodes<T>(&self, f: impl FnOnce(&Nodes<'_>) -> keepsake_types::Result<T>) -> Result<T> {
+        let nodes = Nodes { store: self, fault: RefCell::new(None) };
+        f(&nodes).map_err(|e| nodes.fault.take().unwrap_or_else(|| StoreError::OutOfRange(e.to_string())))
+    }
+
+    /// Node `(level, index)`, or `None` when its tile does not hold it yet.
+    fn read_node(&self, level: u8, index: u64) -> Result<Option<Hash32>> {
+        let (tile, offset) = layout::tile_of(index);
+        let Some(bytes) = self.db.get(layout::log_tile(level, tile))? else {
+            return Ok(None);
+        };
+        check_tile(&bytes, level, tile)?;
+        Ok(bytes.get(offset..offset + NODE_BYTES).map(|s| Hash32(s.try_into().expect("a slice of 32 bytes"))))
+    }
+
+    fn location(&self, id: &TxId) -> Result<Option<TxLocation>> {
+        self.get_decoded(&layout::tx(id), LOCATION_BYTES_MAX, "transaction location")
+    }
+
+    fn get_decoded<T: DeserializeOwned>(&self, key: &[u8], max: usize, what: &'static str) -> Result<Option<T>> {
+        match self.db.get(key)? {
+            None => Ok(None),
+            Some(bytes) => decode(&bytes, max, what).map(Some).map_err(|source| StoreError::Decode { what, source }),
+        }
+    }
+
+    fn record<T: DeserializeOwned>(&self, key: &[u8], what: &'static str) -> Result<Option<T>> {
+        self.get_decoded(key, self.limits.record_bytes_max, what)
+    }
+
+    /// The height in the last key under `prefix` (`block/` or `commit/`).
+    fn last_height(&self, prefix: &[u8]) -> Result<Option<u64>> {
+        let Some((key, _)) = self.db.get_lt(layout::prefix_end(prefix))? else {
+            return Ok(None);
+        };
+        if !key.starts_with(prefix) {
+            return Ok(None);
+        }
+        layout::height_in(prefix, &key)
+            .map(Some)
+            .ok_or_else(|| StoreError::Corrupt(format!("malformed key {}", describe_key(&key))))
+    }
+
+    /// Opens another tree of the same sled database, for data that is not
+    /// part of the chain (the consensus WAL: DESIGN.md keeps it in the same
+    /// database, and sled allows one open handle per path). Writes there are
+    /// not part of any block batch, and `flush` does not fsync (see
+    /// [`Store::commit_block`]). The default tree (the chain) is refused.
+    pub fn aux_tree(&self, name: &str) -> Result<sled::Tree> {
+        if name.is_empty() || name.as_bytes() == b"__sled__default" {
+            return Err(StoreError::OutOfRange(format!("tree name {name:?} is reserved")));
+        }
+        Ok(self.db.open_tree(name)?)
+    }
+
+    // --------------------------------------------------------------- commit
+
+    /// Commits `block`, finalised by `commit`, with its execution `executed`
+    /// (from `validate_block` or `build_block` on this store's tip): one
+    /// atomic sled batch with the block, the commit, the hash and transaction
+    /// indexes, every state write, the log tiles and the new tip, then a flush.
+    ///
+    /// Refuses, writing nothing: a block that is not the next one
+    /// ([`StoreError::NotNextBlock`]); inputs that disagree with each other
+    /// ([`StoreError::InputMismatch`]); and **any write over an existing
+    /// certificate** ([`StoreError::HolderImmutable`], the state-layer half of
+    /// the transfer ban) or other insert-only record ([`StoreError::RecordExists`]).
+    /// The commit's signatures are not checked here (consensus and sync do).
+    ///
+    /// Durability: sled 0.34's `flush` writes with `sync_file_range`, not
+    /// `fsync`, so a power loss can lose the last blocks (sled still recovers a
+    /// prefix of whole batches). That is acceptable for chain data, which is
+    /// re-synced from peers; it is not for the double-sign guard, which must
+    /// be fsynced elsewhere before a vote is signed.
+    pub fn commit_block(&self, block: &Block, commit: &Commit, executed: &Executed) -> Result<()> {
+        let _committer = self.commit_lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let tip = self.current_tip()?;
+        let header = &block.header;
+        let expected_height =
+            tip.height.checked_add(1).ok_or_else(|| StoreError::Corrupt("tip height is u64::MAX".into()))?;
+        if header.height != expected_height || header.prev_hash != tip.hash {
+            return Err(StoreError::NotNextBlock {
+                expected_height,
+                got_height: header.height,
+                expected_prev: tip.hash,
+                got_prev: header.prev_hash,
+            });
+        }
+        let block_hash = header.hash();
+        self.check_commit_input(block, &block_hash, commit, executed, &tip)?;
+        for (key, what) in [(layout::block(header.height), "block"), (layout::commit(header.height), "commit")] {
+            if self.db.contains_key(&key)? {
+                return corrupt(format!("a {what} is already stored at height {} above the tip", header.height));
+            }
+        }
+
+        let delta = &executed.delta;
+        let mut batch = sled::Batch::default();
+        // Insert-only records: any existing key aborts before anything is written.
+        for (id, record) in &delta.certificates {
+            let key = layout::cert(id);
+            if self.db.contains_key(&key)? {
+                return Err(StoreError::HolderImmutable { certificate_id: *id });
+            }
+            batch.insert(key, encode(record));
+        }
+        let mut insert_only = |key: Vec<u8>, value: Vec<u8>, kind: &'static str, shown: &dyn std::fmt::Display| {
+            if self.db.contains_key(&key)? {
+                return Err(StoreError::RecordExists { kind, key: shown.to_string() });
+            }
+            batch.insert(key, value);
+            Ok(())
+        };
+        for (id, location) in &delta.txs {
+            insert_only(layout::tx(id), encode(location), "tx", id)?;
+        }
+        for (id, record) in &delta.revocations {
+            insert_only(layout::revoke(id), encode(record), "revoke", id)?;
+        }
+        for (hash, series) in &delta.content_index {
+            insert_only(layout::content(hash), encode(series), "content", hash)?;
+        }
+        for nonce in &delta.governance_nonces {
+            insert_only(layout::nonce(*nonce), Vec::new(), "nonce", nonce)?;
+        }
+        insert_only(layout::hash(&block_hash), header.height.to_be_bytes().to_vec(), "hash", &block_hash)?;
+
+        // Updatable records.
+        for (key, record) in &delta.issuers {
+            batch.insert(layout::issuer(key), encode(record));
+        }
+        for (key, record) in &delta.reviewers {
+            batch.insert(layout::reviewer(key), encode(record));
+        }
+        for (id, record) in &delta.series {
+            batch.insert(layout::series(id), encode(record));
+        }
+
+        let tiles = self.log_tiles(tip.log_size, executed)?;
+        let tile_count = tiles.len();
+        for ((level, tile), bytes) in tiles {
+            batch.insert(layout::log_tile(level, tile), bytes);
+        }
+
+        let block_bytes = encode(block);
+        if block_bytes.len() > self.limits.block_bytes_max {
+            return Err(StoreError::InputMismatch {
+                what: "encoded block size",
+                expected: format!("at most {} bytes", self.limits.block_bytes_max),
+                got: format!("{} bytes", block_bytes.len()),
+            });
+        }
+        batch.insert(layout::block(header.height), block_bytes);
+        batch.insert(layout::commit(header.height), encode(commit));
+        batch.insert(layout::META_TIP, encode(&TipRecord::from_header(header)));
+
+        self.db.apply_batch(batch)?;
+        self.db.flush()?;
+        debug!(
+            height = header.height,
+            hash = %block_hash,
+            txs = block.txs.len(),
+            log_tiles = tile_count,
+            "block committed"
+        );
+        Ok(())
+    }
+
+    /// The block, its commit and its execution describe one block on `tip`.
+    fn check_commit_input(
+        &self,
+        block: &Block,
+        block_hash: &BlockHash,
+        commit: &Commit,
+        executed: &Executed,
+        tip: &Tip,
+    ) -> Result<()> {
+        fn mismatch<T: std::fmt::Display>(what: &'static str, expected: T, got: T) -> Result<()> {
+            Err(StoreError::InputMismatch { what, expected: expected.to_string(), got: got.to_string() })
+        }
+        let header = &block.header;
+        if header.chain_id != self.chain_id {
+            return mismatch("chain id", &self.chain_id, &header.chain_id);
+        }
+        if commit.height != header.height {
+            return mismatch("commit height", header.height, commit.height);
+        }
+        if commit.block_hash != *block_hash {
+            return mismatch("commit block hash", block_hash, &commit.block_hash);
+        }
+        let tx_count = u64::try_from(block.txs.len()).expect("usize fits in u64");
+        if u64::from(header.tx_count) != tx_count {
+            return mismatch("header tx_count", tx_count, u64::from(header.tx_count));
+        }
+        if executed.tx_ids.len() != block.txs.len() {
+            return mismatch("executed transaction count", block.txs.len(), executed.tx_ids.len());
+        }
+        if executed.delta.txs.len() != block.txs.len() {
+            return mismatch("transaction index entries", block.txs.len(), executed.delta.txs.len());
+        }
+        let log_size = tip
+            .log_size
+            .checked_add(tx_count)
+            .ok_or_else(|| StoreError::InputMismatch {
+                what: "log size",
+                expected: "at most u64::MAX".into(),
+                got: "an overflowing size".into(),
+            })?;
+        if header.log_size != log_size {
+            return mismatch("header log size", log_size, header.log_size);
+        }
+        if executed.log_size != header.log_size {
+            return mismatch("executed log size", header.log_size, executed.log_size);
+        }
+        if executed.log_root != header.log_root {
+            return mismatch("executed log root", header.log_root, executed.log_root);
+        }
+        if executed.tx_root != header.tx_root {
+            return mismatch("executed tx root", header.tx_root, executed.tx_root);
+        }
+        if executed.state_root != header.state_root {
+            return mismatch("executed state root", header.state_root, executed.state_root);
+        }
+        for (id, location) in &executed.delta.txs {
+            let index = usize::try_from(location.index).expect("a u32 fits in usize");
+            let leaf = tip.log_size.checked_add(u64::from(location.index));
+            let listed = executed.tx_ids.get(index);
+            if location.height != header.height || listed != Some(id) || leaf != Some(location.leaf_index) {
+                return Err(StoreError::InputMismatch {
+                    what: "transaction location",
+                    expected: format!(
+                        "{id} at height {} index {} leaf {:?}",
+                        header.height, location.index, leaf
+                    ),
+                    got: format!("{location:?}, listed as {listed:?}"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The tiles to write for the block's new log nodes: each touched tile,
+    /// read once and extended in memory. Checks that the new nodes are
+    /// exactly those of growing the log from `old_size` to `executed.log_size`
+    /// (a log of `n` leaves has `n >> level` nodes at each level, created in
+    /// index order), so no tile can get a gap or an overlap.
+    fn log_tiles(&self, old_size: u64, executed: &Executed) -> Result<BTreeMap<(u8, u64), Vec<u8>>> {
+        let new_size = executed.log_size;
+        let mut next: BTreeMap<u8, u64> = BTreeMap::new();
+        let mut tiles: BTreeMap<(u8, u64), Vec<u8>> = BTreeMap::new();
+        for &((level, index), hash) in &executed.log_nodes {
+            if level >= 64 {
+                return Err(StoreError::InputMismatch {
+                    what: "log node level",
+                    expected: "below 64".into(),
+                    got: level.to_string(),
+                });
+            }
+            let expected = match next.entry(level) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(old_size >> level),
+            };
+            if index != *expected {
+                return Err(StoreError::InputMismatch {
+                    what: "new log node",
+                    expected: format!("({level}, {})", *expected),
+                    got: format!("({level}, {index})"),
+                });
+            }
+            *expected = expected.checked_add(1).ok_or_else(|| StoreError::InputMismatch {
+                what: "new log node",
+                expected: "an index below u64::MAX".into(),
+                got: format!("({level}, {index})"),
+            })?;
+            let (tile, offset) = layout::tile_of(index);
+            let bytes = match tiles.entry((level, tile)) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => {
+                    let stored = self.db.get(layout::log_tile(level, tile))?;
+                    if let Some(stored) = &stored {
+                        check_tile(stored, level, tile)?;
+                    }
+                    let mut bytes = Vec::with_capacity(TILE_BYTES_MAX);
+                    bytes.extend_from_slice(stored.as_deref().unwrap_or_default());
+                    e.insert(bytes)
+                }
+            };
+            if bytes.len() != offset {
+                return corrupt(format!(
+                    "tile {tile} of log level {level} is {} bytes, but node ({level}, {index}) is next",
+                    bytes.len()
+                ));
+            }
+            bytes.extend_from_slice(&hash.0);
+        }
+        for level in 0u8..64 {
+            let want = new_size >> level;
+            let old = old_size >> level;
+            let got = next.get(&level).copied().unwrap_or(old);
+            if got != want {
+                return Err(StoreError::InputMismatch {
+                    what: "log nodes at a level",
+                    expected: format!("{want} nodes at level {level} for log size {new_size}"),
+                    got: format!("{got}"),
+                });
+            }
+        }
+        Ok(tiles)
+    }
+}
+
+/// A tile is a whole number of nodes, at most 256 of them.
+fn check_tile(bytes: &[u8], level: u8, tile: u64) -> Result<()> {
+    if bytes.len() % NODE_BYTES != 0 || bytes.len() > TILE_BYTES_MAX {
+        return corrupt(format!("tile {tile} of log level {level} is {} bytes", bytes.len()));
+    }
+    Ok(())
+}
+
+fn corrupt<T>(message: String) -> Result<T> {
+    Err(StoreError::Corrupt(message))
+}
+
+/// A key for humans: its ASCII prefix, then the rest in hex.
+fn describe_key(key: &[u8]) -> String {
+    let split = key.iter().position(|&b| b == b'/').map_or(0, |i| i + 1);
+    let (prefix, rest) = key.split_at(split);
+    let prefix: String = prefix.iter().map(|&b| if b.is_ascii_graphic() { b as char } else { '?' }).collect();
+    let rest: String = rest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{prefix}{rest}")
+}
+
+/// The store as a [`NodeSource`] for one merkle computation, keeping the
+/// first read failure so the caller gets a [`StoreError`], not a string.
+struct Nodes<'a> {
+    store: &'a Store,
+    fault: RefCell<Option<StoreError>>,
+}
+
+impl NodeSource for Nodes<'_> {
+    fn node(&self, level: u8, index: u64) -> keepsake_types::Result<Hash32> {
+        match self.store.read_node(level, index) {
+            Ok(Some(hash)) => Ok(hash),
+            Ok(None) => {
+                // Callers check sizes against the committed log first, so a
+                // missing node is a damaged log, not a bad request.
+                self.fault.borrow_mut().get_or_insert_with(|| {
+                    StoreError::Corrupt(format!("log node ({level}, {index}) is missing inside the committed log"))
+                });
+                Err(keepsake_types::Error::MissingLogNode { level, index })
+            }
+            Err(e) => {
+                let message = e.to_string();
+                self.fault.borrow_mut().get_or_insert(e);
+                Err(keepsake_types::Error::NodeSource(message))
+            }
+        }
+    }
+}
+
+impl NodeSource for Store {
+    /// A stored node; [`keepsake_types::Error::MissingLogNode`] if the
+    /// committed log does not have it, [`keepsake_types::Error::NodeSource`]
+    /// if reading failed.
+    fn node(&self, level: u8, index: u64) -> keepsake_types::Result<Hash32> {
+        match self.read_node(level, index) {
+            Ok(Some(hash)) => Ok(hash),
+            Ok(None) => Err(keepsake_types::Error::MissingLogNode { level, index }),
+            Err(e) => Err(keepsake_types::Error::NodeSource(e.to_string())),
+        }
+    }
+}
+
+fn state<T>(result: Result<T>) -> keepsake_ledger::Result<T> {
+    result.map_err(|e| LedgerError::State(e.to_string()))
+}
+
+/// Committed state. Every read failure (I/O, an undecodable record) is
+/// [`LedgerError::State`], never "absent".
+impl StateView for Store {
+    fn issuer(&self, key: &PublicKey) -> keepsake_ledger::Result<Option<IssuerRecord>> {
+        state(self.record(&layout::issuer(key), "issuer record"))
+    }
+    fn reviewer(&self, key: &PublicKey) -> keepsake_ledger::Result<Option<ReviewerRecord>> {
+        state(self.record(&layout::reviewer(key), "reviewer record"))
+    }
+    fn series(&self, id: &SeriesId) -> keepsake_ledger::Result<Option<SeriesRecord>> {
+        state(self.record(&layout::series(id), "series record"))
+    }
+    fn series_by_content(&self, content_hash: &ContentHash) -> keepsake_ledger::Result<Option<SeriesId>> {
+        state(self.record(&layout::content(content_hash), "content index entry"))
+    }
+    fn certificate(&self, id: &CertificateId) -> keepsake_ledger::Result<Option<CertificateState>> {
+        state(self.record(&layout::cert(id), "certificate record"))
+    }
+    fn revocation(&self, id: &CertificateId) -> keepsake_ledger::Result<Option<RevocationRecord>> {
+        state(self.record(&layout::revoke(id), "revocation record"))
+    }
+    fn tx_location(&self, id: &TxId) -> keepsake_ledger::Result<Option<TxLocation>> {
+        state(self.location(id))
+    }
+    fn governance_nonce_used(&self, nonce: u64) -> keepsake_ledger::Result<bool> {
+        state(self.db.contains_key(layout::nonce(nonce)).map_err(StoreError::from))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_described_for_humans() {
+        assert_eq!(describe_key(&layout::block(258)), "block/0000000000000102");
+        assert_eq!(describe_key(&layout::log_tile(3, 1)), "log/030000000000000001");
+        assert_eq!(describe_key(b"\x01\x02"), "0102");
+    }
+
+    #[test]
+    fn limits_follow_the_genesis_and_saturate() {
+        let mut genesis = keepsake_ledger::testkit::TestNet::new(1).genesis;
+        let limits = Limits::new(&genesis);
+        assert_eq!(limits.record_bytes_max, 4096 + 1024);
+        assert_eq!(limits.block_bytes_max, (4096 + 16) * 10_000 + 64 * 1024);
+        genesis.params.tx_bytes_max = u32::MAX;
+        genesis.params.block_txs_max = u32::MAX;
+        // (2^32 + 16) * (2^32 - 1) overflows u64: the bound saturates instead of wrapping.
+        assert_eq!(Limits::new(&genesis).block_bytes_max, usize::MAX);
+    }
+}

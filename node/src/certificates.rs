@@ -1,0 +1,89 @@
+//! Assembles certificates from the store: the record, both log entries (the
+//! series creation and the mint) with inclusion proofs, and the latest
+//! checkpoint (header + commit) those proofs lead to.
+
+use jsonrpsee::types::ErrorObjectOwned;
+use keepsake_ledger::{RevokedBy, StateView, TxLocation};
+use keepsake_rpc::rpc_error;
+use keepsake_rpc::types::{CertificateResponse, RevocationInfo};
+use keepsake_store::Store;
+use keepsake_types::certificate::CERTIFICATE_FORMAT;
+use keepsake_types::{
+    Certificate, CertificateId, CertificateRecord, Checkpoint, Genesis, HexBytes, LogEntryProof, LogLeaf, TxBody,
+    encoding, merkle,
+};
+
+fn unavailable(e: impl std::fmt::Display) -> ErrorObjectOwned {
+    rpc_error("StateUnavailable", e.to_string())
+}
+
+fn not_found(what: String) -> ErrorObjectOwned {
+    rpc_error("NotFound", format!("{what} not found"))
+}
+
+/// The checkpoint (header + commit) at `height`.
+pub fn checkpoint(store: &Store, height: u64) -> Result<Checkpoint, ErrorObjectOwned> {
+    let block = store.block(height).map_err(unavailable)?.ok_or_else(|| not_found(format!("block {height}")))?;
+    let commit = store.commit(height).map_err(unavailable)?.ok_or_else(|| not_found(format!("commit {height}")))?;
+    Ok(Checkpoint { header: block.header, commit })
+}
+
+fn entry(store: &Store, location: &TxLocation, log_size: u64) -> Result<(LogEntryProof, LogLeaf), ErrorObjectOwned> {
+    let leaf = store.leaf_bytes_for(location).map_err(unavailable)?;
+    let decoded: LogLeaf = encoding::decode(&leaf, usize::MAX, "log leaf").map_err(unavailable)?;
+    let proof = merkle::inclusion_proof(store, location.leaf_index, log_size).map_err(unavailable)?;
+    Ok((LogEntryProof { leaf_index: location.leaf_index, leaf: HexBytes(leaf), proof }, decoded))
+}
+
+/// The certificate `id` with proofs against the latest checkpoint.
+pub fn build(store: &Store, genesis: &Genesis, id: &CertificateId) -> Result<CertificateResponse, ErrorObjectOwned> {
+    let lerr = |e: keepsake_ledger::LedgerError| rpc_error(e.code(), e.to_string());
+    let cert = store.certificate(id).map_err(lerr)?.ok_or_else(|| not_found(format!("certificate {id}")))?;
+    let series = store.series(&cert.series_id).map_err(lerr)?.ok_or_else(|| unavailable("series of a certificate missing"))?;
+    let tip = store.ledger_tip(genesis).map_err(unavailable)?;
+    let checkpoint = checkpoint(store, tip.height)?;
+    let log_size = checkpoint.header.log_size;
+
+    let mint_loc = store.tx_location(&cert.tx_id).map_err(lerr)?.ok_or_else(|| unavailable("mint transaction missing"))?;
+    let series_loc = store.tx_location(&series.tx_id).map_err(lerr)?.ok_or_else(|| unavailable("series transaction missing"))?;
+    let (mint, mint_leaf) = entry(store, &mint_loc, log_size)?;
+    let (series_entry, series_leaf) = entry(store, &series_loc, log_size)?;
+    let TxBody::CreateSeries { approval, .. } = &series_leaf.tx.body else {
+        return Err(unavailable("series transaction is not a CreateSeries"));
+    };
+
+    let record = CertificateRecord {
+        series_id: cert.series_id,
+        series_name: series.name.clone(),
+        edition: cert.edition,
+        max_supply: series.max_supply,
+        holder: cert.holder,
+        issuer: series.issuer,
+        content_hash: series.content_hash,
+        metadata_uri: series.metadata_uri.clone(),
+        reviewer: approval.reviewer,
+        height: mint_leaf.height,
+        time_ms: mint_leaf.time_ms,
+        mint_tx: cert.tx_id,
+    };
+    let certificate = Certificate {
+        format: CERTIFICATE_FORMAT.to_string(),
+        chain_id: genesis.chain_id.clone(),
+        certificate_id: *id,
+        record,
+        mint,
+        series: series_entry,
+        checkpoint,
+    };
+    let revocation = store.revocation(id).map_err(lerr)?.map(|r| RevocationInfo {
+        reason: r.reason,
+        by: match r.by {
+            RevokedBy::Issuer => "issuer".into(),
+            RevokedBy::Governance => "governance".into(),
+        },
+        tx_id: r.tx_id,
+        leaf_index: r.leaf_index,
+        height: r.height,
+    });
+    Ok(CertificateResponse { certificate, revocation })
+}

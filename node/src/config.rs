@@ -1,0 +1,180 @@
+//! The node's TOML configuration. Unknown fields are refused, so a typo is an
+//! error at start-up rather than a silently ignored setting. Relative paths
+//! are resolved against the home directory (the directory of `config.toml`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+/// Name of the config file inside a home directory.
+pub const CONFIG_FILE: &str = "config.toml";
+/// Largest config file read, in bytes.
+pub const CONFIG_FILE_MAX: u64 = 64 * 1024;
+/// Largest genesis file read, in bytes.
+pub const GENESIS_FILE_MAX: u64 = 1024 * 1024;
+
+/// The whole configuration.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Files of this node.
+    pub node: NodeSection,
+    /// JSON-RPC server.
+    #[serde(default)]
+    pub rpc: RpcSection,
+    /// Mempool limits.
+    #[serde(default)]
+    pub mempool: MempoolSection,
+    /// Block production.
+    #[serde(default)]
+    pub block: BlockSection,
+}
+
+/// `[node]`
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSection {
+    /// The genesis JSON file.
+    pub genesis_file: PathBuf,
+    /// The validator's key file (`keepsake keys generate`).
+    pub validator_key_file: PathBuf,
+    /// The sled database directory.
+    pub data_dir: PathBuf,
+}
+
+/// `[rpc]`
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RpcSection {
+    /// Listen address for JSON-RPC over HTTP and WebSocket, `/health` and `/metrics`.
+    pub listen: SocketAddr,
+    /// Largest request body, in bytes (a `submitTxs` of 1,000 mints is about 600 KB).
+    pub max_request_bytes: u32,
+    /// Largest response body, in bytes.
+    pub max_response_bytes: u32,
+    /// Most calls in one JSON-RPC batch request.
+    pub max_batch_requests: u32,
+    /// Most transactions in one `submitTxs` call.
+    pub max_batch_txs: usize,
+    /// Most simultaneous connections.
+    pub max_connections: u32,
+    /// Most block subscriptions per WebSocket connection.
+    pub max_subscriptions_per_connection: u32,
+}
+
+impl Default for RpcSection {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], crate::DEFAULT_RPC_PORT)),
+            max_request_bytes: 8 * 1024 * 1024,
+            max_response_bytes: 32 * 1024 * 1024,
+            max_batch_requests: 100,
+            max_batch_txs: 10_000,
+            max_connections: 256,
+            max_subscriptions_per_connection: 16,
+        }
+    }
+}
+
+/// `[mempool]`
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MempoolSection {
+    /// Most pending transactions.
+    pub max_txs: usize,
+    /// Most pending bytes (canonical encoding).
+    pub max_bytes: usize,
+    /// How many recent rejections of admitted transactions `getTxStatus` remembers.
+    pub rejected_memory: usize,
+}
+
+impl Default for MempoolSection {
+    fn default() -> Self {
+        Self { max_txs: 50_000, max_bytes: 64 * 1024 * 1024, rejected_memory: 100_000 }
+    }
+}
+
+/// `[block]`
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BlockSection {
+    /// After the first pending transaction arrives, wait this long for more
+    /// before proposing (batches bursts into fewer, larger blocks).
+    pub batch_wait_ms: u64,
+}
+
+impl Default for BlockSection {
+    fn default() -> Self {
+        Self { batch_wait_ms: 50 }
+    }
+}
+
+impl NodeConfig {
+    /// Reads `home/config.toml` and resolves its paths against `home`.
+    pub fn load(home: &Path) -> anyhow::Result<Self> {
+        let path = home.join(CONFIG_FILE);
+        let text = read_bounded(&path, CONFIG_FILE_MAX)?;
+        let mut config: NodeConfig =
+            toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))?;
+        config.resolve_paths(home);
+        Ok(config)
+    }
+
+    /// Makes relative paths absolute against `home`.
+    pub fn resolve_paths(&mut self, home: &Path) {
+        for p in [&mut self.node.genesis_file, &mut self.node.validator_key_file, &mut self.node.data_dir] {
+            if p.is_relative() {
+                *p = home.join(&*p);
+            }
+        }
+    }
+}
+
+/// Reads a whole file, refusing files over `max` bytes (before reading them).
+pub fn read_bounded(path: &Path, max: u64) -> anyhow::Result<String> {
+    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if meta.len() > max {
+        anyhow::bail!("{} is {} bytes, over the limit of {max}", path.display(), meta.len());
+    }
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = r#"
+[node]
+genesis_file = "genesis.json"
+validator_key_file = "keys/validator.json"
+data_dir = "data"
+
+[rpc]
+listen = "127.0.0.1:8645"
+"#;
+
+    #[test]
+    fn sample_parses_with_defaults() {
+        let c: NodeConfig = toml::from_str(SAMPLE).unwrap();
+        assert_eq!(c.rpc.max_batch_txs, 10_000);
+        assert_eq!(c.mempool, MempoolSection::default());
+    }
+
+    #[test]
+    fn unknown_fields_are_errors() {
+        let bad = SAMPLE.replace("data_dir", "dta_dir");
+        let err = toml::from_str::<NodeConfig>(&bad).unwrap_err().to_string();
+        assert!(err.contains("unknown field `dta_dir`"), "{err}");
+        let bad = format!("{SAMPLE}\n[mempool]\nmax_tx = 5\n");
+        assert!(toml::from_str::<NodeConfig>(&bad).unwrap_err().to_string().contains("unknown field"));
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_home() {
+        let mut c: NodeConfig = toml::from_str(SAMPLE).unwrap();
+        c.resolve_paths(Path::new("/srv/keepsake"));
+        assert_eq!(c.node.data_dir, PathBuf::from("/srv/keepsake/data"));
+    }
+}

@@ -1,0 +1,228 @@
+//! The mempool: a bounded FIFO of admitted transactions.
+//!
+//! Admission ([`Mempool::admit`]) runs every ledger rule against committed
+//! state (`keepsake_ledger::rules::check`): a transfer never enters
+//! (`TransferForbidden`), nor does anything else a block would refuse today.
+//! Transactions that conflict with each other while pending (two mints of
+//! one edition) are resolved by block building, which leaves the loser out;
+//! its rejection is remembered for `getTxStatus`.
+//!
+//! Limits: `max_txs` transactions and `max_bytes` bytes pending; a full pool
+//! answers `MempoolFull` (back-pressure for bursts), never drops admitted work.
+
+use std::collections::{HashMap, VecDeque};
+
+use keepsake_ledger::{LedgerError, StateView, rules};
+use keepsake_types::{Genesis, SignedTx, TxId, encoding};
+
+use crate::config::MempoolSection;
+
+/// Why a transaction was not admitted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdmitError {
+    /// A ledger rule refuses it.
+    #[error(transparent)]
+    Rejected(#[from] LedgerError),
+    /// The pool is at its limit; retry later.
+    #[error("mempool is full ({txs} transactions, {bytes} bytes pending)")]
+    Full {
+        /// Pending transactions.
+        txs: usize,
+        /// Pending bytes.
+        bytes: usize,
+    },
+}
+
+impl AdmitError {
+    /// Stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AdmitError::Rejected(e) => e.code(),
+            AdmitError::Full { .. } => "MempoolFull",
+        }
+    }
+}
+
+/// The pool.
+pub struct Mempool {
+    limits: MempoolSection,
+    order: VecDeque<TxId>,
+    txs: HashMap<TxId, (SignedTx, usize)>,
+    bytes: usize,
+    rejected: HashMap<TxId, LedgerError>,
+    rejected_order: VecDeque<TxId>,
+}
+
+impl Mempool {
+    /// An empty pool with these limits.
+    pub fn new(limits: MempoolSection) -> Self {
+        Self {
+            limits,
+            order: VecDeque::new(),
+            txs: HashMap::new(),
+            bytes: 0,
+            rejected: HashMap::new(),
+            rejected_order: VecDeque::new(),
+        }
+    }
+
+    /// Checks `tx` against committed `state` (every ledger rule). Pure CPU and
+    /// reads: call it outside the pool's lock, then [`Mempool::insert`].
+    pub fn check<V: StateView + ?Sized>(
+        state: &V,
+        genesis: &Genesis,
+        tx: &SignedTx,
+        next_height: u64,
+    ) -> Result<TxId, LedgerError> {
+        // The transfer ban, stated here as well as in the ledger: nothing
+        // downstream of the mempool ever sees a transfer from a client.
+        if let keepsake_types::TxBody::Transfer { certificate_id, .. } = &tx.body {
+            return Err(LedgerError::TransferForbidden { certificate_id: *certificate_id });
+        }
+        rules::check(state, genesis, tx, next_height)
+    }
+
+    /// Adds a checked transaction. Re-adding a pending one is a no-op.
+    pub fn insert(&mut self, tx_id: TxId, tx: SignedTx) -> Result<(), AdmitError> {
+        if self.txs.contains_key(&tx_id) {
+            return Ok(());
+        }
+        let size = encoding::encode(&tx).len();
+        if self.txs.len() >= self.limits.max_txs || self.bytes + size > self.limits.max_bytes {
+            return Err(AdmitError::Full { txs: self.txs.len(), bytes: self.bytes });
+        }
+        self.rejected.remove(&tx_id);
+        self.order.push_back(tx_id);
+        self.txs.insert(tx_id, (tx, size));
+        self.bytes += size;
+        Ok(())
+    }
+
+    /// [`Mempool::check`] then [`Mempool::insert`] (for callers that hold the
+    /// pool exclusively, such as tests).
+    pub fn admit<V: StateView + ?Sized>(
+        &mut self,
+        state: &V,
+        genesis: &Genesis,
+        tx: SignedTx,
+        next_height: u64,
+    ) -> Result<TxId, AdmitError> {
+        let id = Self::check(state, genesis, &tx, next_height)?;
+        self.insert(id, tx)?;
+        Ok(id)
+    }
+
+    /// Up to `max` pending transactions, oldest first (cloned: they stay
+    /// pending until [`Mempool::remove`]).
+    pub fn peek(&self, max: usize) -> Vec<SignedTx> {
+        self.order.iter().take(max).filter_map(|id| self.txs.get(id).map(|(tx, _)| tx.clone())).collect()
+    }
+
+    /// Removes transactions that were committed or left out of a block.
+    pub fn remove(&mut self, ids: &[TxId]) {
+        for id in ids {
+            if let Some((_, size)) = self.txs.remove(id) {
+                self.bytes -= size;
+            }
+        }
+        if !ids.is_empty() {
+            let txs = &self.txs;
+            self.order.retain(|id| txs.contains_key(id));
+        }
+    }
+
+    /// Remembers why an admitted transaction was left out of a block (bounded).
+    pub fn remember_rejection(&mut self, id: TxId, error: LedgerError) {
+        if self.rejected.insert(id, error).is_none() {
+            self.rejected_order.push_back(id);
+        }
+        while self.rejected_order.len() > self.limits.rejected_memory {
+            if let Some(old) = self.rejected_order.pop_front() {
+                self.rejected.remove(&old);
+            }
+        }
+    }
+
+    /// Whether `id` is pending.
+    pub fn contains(&self, id: &TxId) -> bool {
+        self.txs.contains_key(id)
+    }
+
+    /// The remembered rejection of `id`.
+    pub fn rejection(&self, id: &TxId) -> Option<&LedgerError> {
+        self.rejected.get(id)
+    }
+
+    /// Pending transactions.
+    pub fn len(&self) -> usize {
+        self.txs.len()
+    }
+
+    /// Whether nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        self.txs.is_empty()
+    }
+
+    /// Pending bytes.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keepsake_ledger::memory::MemoryState;
+    use keepsake_ledger::testkit::TestNet;
+    use keepsake_types::{TxBody, ids};
+
+    fn pool(max_txs: usize) -> Mempool {
+        Mempool::new(MempoolSection { max_txs, max_bytes: 1 << 20, rejected_memory: 2 })
+    }
+
+    #[test]
+    fn transfers_never_enter_the_mempool() {
+        let net = TestNet::new(1);
+        let state = MemoryState::new();
+        let mut p = pool(10);
+        let cert = ids::certificate_id(net.chain(), &net.series_id(&net.issuer, "s"), 1);
+        let tx = TxBody::Transfer { certificate_id: cert, to: TestNet::holder(2) }.sign(net.chain(), &[&net.issuer]);
+        let err = p.admit(&state, &net.genesis, tx, 1).unwrap_err();
+        assert_eq!(err.code(), "TransferForbidden");
+        assert!(p.is_empty());
+        assert!(p.peek(10).is_empty());
+    }
+
+    #[test]
+    fn admission_runs_ledger_rules_and_limits_hold() {
+        let net = TestNet::new(1);
+        let state = MemoryState::new();
+        let mut p = pool(2);
+        // Unknown issuer: the series creation is refused at admission.
+        let series = net.create_series(&net.issuer, &net.reviewer, "s", 3);
+        assert_eq!(p.admit(&state, &net.genesis, series, 1).unwrap_err().code(), "UnknownIssuer");
+        let a = net.register_issuer(&net.issuer, 1);
+        let b = net.register_reviewer(&net.reviewer, 2);
+        let c = net.register_issuer(&keepsake_ledger::testkit::key(9), 3);
+        let ida = p.admit(&state, &net.genesis, a.clone(), 1).unwrap();
+        // Idempotent re-submission.
+        assert_eq!(p.admit(&state, &net.genesis, a, 1).unwrap(), ida);
+        p.admit(&state, &net.genesis, b, 1).unwrap();
+        assert!(matches!(p.admit(&state, &net.genesis, c, 1).unwrap_err(), AdmitError::Full { txs: 2, .. }));
+        assert_eq!(p.peek(10).len(), 2);
+        p.remove(&[ida]);
+        assert_eq!(p.len(), 1);
+        assert_eq!(p.peek(10)[0].body.kind(), "register_reviewer");
+    }
+
+    #[test]
+    fn remembered_rejections_are_bounded() {
+        let mut p = pool(10);
+        let ids: Vec<TxId> = (0..3u8).map(|i| TxId([i; 32])).collect();
+        for id in &ids {
+            p.remember_rejection(*id, LedgerError::Malformed("x".into()));
+        }
+        assert!(p.rejection(&ids[0]).is_none());
+        assert!(p.rejection(&ids[2]).is_some());
+    }
+}

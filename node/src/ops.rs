@@ -1,0 +1,83 @@
+//! `/health` and `/metrics` on the RPC port, as a tower layer in front of the
+//! JSON-RPC service: `GET /health` and `GET /metrics` are answered here, every
+//! other request goes on to JSON-RPC.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use jsonrpsee::core::BoxError;
+use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse};
+use tower::{Layer, Service};
+
+use crate::node::Shared;
+
+/// The layer.
+#[derive(Clone)]
+pub struct OpsLayer {
+    shared: Arc<Shared>,
+}
+
+impl OpsLayer {
+    /// A layer answering from the node's shared state.
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+}
+
+impl<S> Layer<S> for OpsLayer {
+    type Service = Ops<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        Ops { inner, shared: self.shared.clone() }
+    }
+}
+
+/// The service.
+#[derive(Clone)]
+pub struct Ops<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+fn respond(status: u16, content_type: &'static str, body: String) -> HttpResponse {
+    HttpResponse::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .body(HttpBody::from(body))
+        .expect("static status and header values are valid")
+}
+
+impl<S, B> Service<HttpRequest<B>> for Ops<S>
+where
+    S: Service<HttpRequest<B>, Response = HttpResponse>,
+    S::Error: Into<BoxError> + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = HttpResponse;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send + 'static>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: HttpRequest<B>) -> Self::Future {
+        if request.method() == hyper::Method::GET {
+            match request.uri().path() {
+                "/health" => {
+                    let (healthy, body) = self.shared.health();
+                    let status = if healthy { 200 } else { 503 };
+                    return Box::pin(async move { Ok(respond(status, "application/json", body)) });
+                }
+                "/metrics" => {
+                    let body = self.shared.metrics.render();
+                    return Box::pin(async move { Ok(respond(200, "text/plain; version=0.0.4", body)) });
+                }
+                _ => {}
+            }
+        }
+        let fut = self.inner.call(request);
+        Box::pin(async move { fut.await.map_err(Into::into) })
+    }
+}

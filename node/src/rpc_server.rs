@@ -1,0 +1,242 @@
+//! The node's implementation of [`KeepsakeApiServer`]. Every error is an
+//! error object with a stable code (`keepsake_rpc::error`); CPU-heavy or
+//! disk-reading work runs on the blocking pool, not on the async runtime.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use jsonrpsee::PendingSubscriptionSink;
+use jsonrpsee::core::{RpcResult, SubscriptionResult, async_trait};
+use jsonrpsee::types::ErrorObjectOwned;
+use keepsake_ledger::{LedgerError, StateView};
+use keepsake_rpc::types::{
+    BlockResponse, CertificateResponse, ChainStatus, ConsistencyResponse, IssuerInfo, Rejection, SeriesInfo,
+    SubmitOutcome, TxStatus,
+};
+use keepsake_rpc::{KeepsakeApiServer, rpc_error};
+use keepsake_types::{BlockHash, CertificateId, Genesis, PublicKey, SeriesId, SignedTx, TxId, merkle};
+
+use crate::mempool::{AdmitError, Mempool};
+use crate::node::Shared;
+
+/// The RPC handlers.
+pub struct RpcImpl {
+    shared: Arc<Shared>,
+    max_batch_txs: usize,
+}
+
+impl RpcImpl {
+    /// Handlers over the node's shared state.
+    pub fn new(shared: Arc<Shared>, max_batch_txs: usize) -> Self {
+        Self { shared, max_batch_txs }
+    }
+
+    /// Runs `f` on the blocking pool.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Shared) -> RpcResult<T> + Send + 'static,
+    ) -> RpcResult<T> {
+        let shared = self.shared.clone();
+        tokio::task::spawn_blocking(move || f(&shared))
+            .await
+            .map_err(|e| rpc_error("Internal", format!("handler task failed: {e}")))?
+    }
+}
+
+fn ledger_error(e: &LedgerError) -> ErrorObjectOwned {
+    rpc_error(e.code(), e.to_string())
+}
+
+fn store_error(e: keepsake_store::StoreError) -> ErrorObjectOwned {
+    rpc_error("StateUnavailable", e.to_string())
+}
+
+fn not_found(what: impl std::fmt::Display) -> ErrorObjectOwned {
+    rpc_error("NotFound", format!("{what} not found"))
+}
+
+/// Admits one transaction: the RPC layer's own transfer check, then the
+/// mempool's admission (every ledger rule against committed state).
+fn admit(shared: &Shared, tx: SignedTx) -> Result<TxId, AdmitError> {
+    // RPC admission: a transfer is refused here, before any other work.
+    if let keepsake_types::TxBody::Transfer { certificate_id, .. } = &tx.body {
+        shared.metrics.rejected("admission", "TransferForbidden");
+        return Err(AdmitError::Rejected(LedgerError::TransferForbidden { certificate_id: *certificate_id }));
+    }
+    let next_height = shared.metrics.height.load(Relaxed) + 1;
+    let result = Mempool::check(&*shared.store, &shared.genesis, &tx, next_height)
+        .map_err(AdmitError::from)
+        .and_then(|id| shared.mempool().insert(id, tx).map(|()| id));
+    match &result {
+        Ok(_) => {
+            shared.metrics.txs_admitted.fetch_add(1, Relaxed);
+            shared.new_tx.notify_one();
+        }
+        Err(e) => shared.metrics.rejected("admission", e.code()),
+    }
+    let pool = shared.mempool();
+    shared.metrics.mempool_txs.store(pool.len() as u64, Relaxed);
+    shared.metrics.mempool_bytes.store(pool.bytes() as u64, Relaxed);
+    result
+}
+
+fn admit_error(e: &AdmitError) -> ErrorObjectOwned {
+    rpc_error(e.code(), e.to_string())
+}
+
+#[async_trait]
+impl KeepsakeApiServer for RpcImpl {
+    async fn submit_tx(&self, tx: SignedTx) -> RpcResult<TxId> {
+        self.blocking(move |s| admit(s, tx).map_err(|e| admit_error(&e))).await
+    }
+
+    async fn submit_txs(&self, txs: Vec<SignedTx>) -> RpcResult<Vec<SubmitOutcome>> {
+        if txs.len() > self.max_batch_txs {
+            return Err(rpc_error(
+                "BatchTooLarge",
+                format!("{} transactions in one call, over the limit of {}", txs.len(), self.max_batch_txs),
+            ));
+        }
+        self.blocking(move |s| {
+            let chain = s.genesis.chain_id.clone();
+            Ok(txs
+                .into_iter()
+                .map(|tx| {
+                    let tx_id = tx.id(&chain);
+                    let error = admit(s, tx).err().map(|e| Rejection { code: e.code().into(), message: e.to_string() });
+                    SubmitOutcome { tx_id, error }
+                })
+                .collect())
+        })
+        .await
+    }
+
+    async fn get_tx_status(&self, tx_id: TxId) -> RpcResult<TxStatus> {
+        self.blocking(move |s| {
+            if let Some(loc) = s.store.tx_location(&tx_id).map_err(|e| ledger_error(&e))? {
+                return Ok(TxStatus::Committed { height: loc.height, index: loc.index, leaf_index: loc.leaf_index });
+            }
+            let pool = s.mempool();
+            if pool.contains(&tx_id) {
+                return Ok(TxStatus::Pending);
+            }
+            Ok(match pool.rejection(&tx_id) {
+                Some(e) => TxStatus::Rejected { error: Rejection { code: e.code().into(), message: e.to_string() } },
+                None => TxStatus::Unknown,
+            })
+        })
+        .await
+    }
+
+    async fn get_certificate(&self, certificate_id: CertificateId) -> RpcResult<CertificateResponse> {
+        self.blocking(move |s| crate::certificates::build(&s.store, &s.genesis, &certificate_id)).await
+    }
+
+    async fn get_series(&self, series_id: SeriesId) -> RpcResult<SeriesInfo> {
+        self.blocking(move |s| {
+            let r = s.store.series(&series_id).map_err(|e| ledger_error(&e))?.ok_or_else(|| not_found(format!("series {series_id}")))?;
+            Ok(SeriesInfo {
+                series_id,
+                issuer: r.issuer,
+                name: r.name,
+                content_hash: r.content_hash,
+                max_supply: r.max_supply,
+                minted: r.minted,
+                metadata_uri: r.metadata_uri,
+                reviewer: r.reviewer,
+                tx_id: r.tx_id,
+                created_height: r.created_height,
+            })
+        })
+        .await
+    }
+
+    async fn get_issuer(&self, issuer: PublicKey) -> RpcResult<IssuerInfo> {
+        self.blocking(move |s| {
+            let r = s.store.issuer(&issuer).map_err(|e| ledger_error(&e))?.ok_or_else(|| not_found(format!("issuer {issuer}")))?;
+            Ok(IssuerInfo { issuer, name: r.name, status: r.status, registered_height: r.registered_height })
+        })
+        .await
+    }
+
+    async fn get_block(&self, height: u64) -> RpcResult<BlockResponse> {
+        self.blocking(move |s| block_at(s, height)).await
+    }
+
+    async fn get_block_by_hash(&self, hash: BlockHash) -> RpcResult<BlockResponse> {
+        self.blocking(move |s| {
+            let height = s.store.height_of(&hash).map_err(store_error)?.ok_or_else(|| not_found(format!("block {hash}")))?;
+            block_at(s, height)
+        })
+        .await
+    }
+
+    async fn status(&self) -> RpcResult<ChainStatus> {
+        self.blocking(|s| {
+            let tip = s.store.ledger_tip(&s.genesis).map_err(store_error)?;
+            Ok(ChainStatus {
+                chain_id: s.genesis.chain_id.clone(),
+                genesis_hash: s.genesis.hash(),
+                height: tip.height,
+                latest_hash: tip.hash,
+                latest_time_ms: tip.time_ms,
+                log_size: tip.log_size,
+                log_root: tip.log_root,
+                state_root: tip.state_root,
+                mempool_txs: s.mempool().len(),
+                validator: s.validator,
+            })
+        })
+        .await
+    }
+
+    async fn get_genesis(&self) -> RpcResult<Genesis> {
+        Ok((*self.shared.genesis).clone())
+    }
+
+    async fn get_consistency_proof(&self, old_height: u64, new_height: u64) -> RpcResult<ConsistencyResponse> {
+        self.blocking(move |s| {
+            if old_height == 0 || old_height > new_height {
+                return Err(rpc_error(
+                    "InvalidRange",
+                    format!("need 1 <= old_height <= new_height, got {old_height} and {new_height}"),
+                ));
+            }
+            let old = crate::certificates::checkpoint(&s.store, old_height)?;
+            let new = crate::certificates::checkpoint(&s.store, new_height)?;
+            let proof = merkle::consistency_proof(&*s.store, old.header.log_size, new.header.log_size)
+                .map_err(|e| rpc_error("StateUnavailable", e.to_string()))?;
+            Ok(ConsistencyResponse { old, new, proof })
+        })
+        .await
+    }
+
+    async fn subscribe_blocks(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
+        let mut rx = self.shared.blocks.subscribe();
+        let sink = pending.accept().await?;
+        loop {
+            tokio::select! {
+                event = rx.recv() => match event {
+                    Ok(summary) => {
+                        let msg = serde_json::value::to_raw_value(&summary)?;
+                        if sink.send(msg).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                    // A slow subscriber skips ahead rather than holding memory.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::debug!(skipped = n, "block subscriber lagged");
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(()),
+                },
+                () = sink.closed() => return Ok(()),
+            }
+        }
+    }
+}
+
+fn block_at(s: &Shared, height: u64) -> RpcResult<BlockResponse> {
+    let block = s.store.block(height).map_err(store_error)?.ok_or_else(|| not_found(format!("block {height}")))?;
+    let commit = s.store.commit(height).map_err(store_error)?.ok_or_else(|| not_found(format!("commit {height}")))?;
+    Ok(BlockResponse { hash: block.header.hash(), block, commit })
+}
