@@ -9,8 +9,8 @@ use keepsake_rpc::types::{CertificateResponse, RevocationInfo};
 use keepsake_store::Store;
 use keepsake_types::certificate::CERTIFICATE_FORMAT;
 use keepsake_types::{
-    Certificate, CertificateId, CertificateRecord, Checkpoint, Genesis, HexBytes, LogEntryProof, LogLeaf, TxBody,
-    encoding, merkle,
+    Certificate, CertificateId, CertificateRecord, Checkpoint, Genesis, HexBytes, LogEntryProof, LogLeaf,
+    TxBody, encoding, merkle,
 };
 
 fn unavailable(e: impl std::fmt::Display) -> ErrorObjectOwned {
@@ -23,12 +23,18 @@ fn not_found(what: String) -> ErrorObjectOwned {
 
 /// The checkpoint (header + commit) at `height`.
 pub fn checkpoint(store: &Store, height: u64) -> Result<Checkpoint, ErrorObjectOwned> {
-    let block = store.block(height).map_err(unavailable)?.ok_or_else(|| not_found(format!("block {height}")))?;
-    let commit = store.commit(height).map_err(unavailable)?.ok_or_else(|| not_found(format!("commit {height}")))?;
+    let block =
+        store.block(height).map_err(unavailable)?.ok_or_else(|| not_found(format!("block {height}")))?;
+    let commit =
+        store.commit(height).map_err(unavailable)?.ok_or_else(|| not_found(format!("commit {height}")))?;
     Ok(Checkpoint { header: block.header, commit })
 }
 
-fn entry(store: &Store, location: &TxLocation, log_size: u64) -> Result<(LogEntryProof, LogLeaf), ErrorObjectOwned> {
+fn entry(
+    store: &Store,
+    location: &TxLocation,
+    log_size: u64,
+) -> Result<(LogEntryProof, LogLeaf), ErrorObjectOwned> {
     let leaf = store.leaf_bytes_for(location).map_err(unavailable)?;
     let decoded: LogLeaf = encoding::decode(&leaf, usize::MAX, "log leaf").map_err(unavailable)?;
     let proof = merkle::inclusion_proof(store, location.leaf_index, log_size).map_err(unavailable)?;
@@ -36,16 +42,29 @@ fn entry(store: &Store, location: &TxLocation, log_size: u64) -> Result<(LogEntr
 }
 
 /// The certificate `id` with proofs against the latest checkpoint.
-pub fn build(store: &Store, genesis: &Genesis, id: &CertificateId) -> Result<CertificateResponse, ErrorObjectOwned> {
+pub fn build(
+    store: &Store,
+    genesis: &Genesis,
+    id: &CertificateId,
+) -> Result<CertificateResponse, ErrorObjectOwned> {
     let lerr = |e: keepsake_ledger::LedgerError| rpc_error(e.code(), e.to_string());
     let cert = store.certificate(id).map_err(lerr)?.ok_or_else(|| not_found(format!("certificate {id}")))?;
-    let series = store.series(&cert.series_id).map_err(lerr)?.ok_or_else(|| unavailable("series of a certificate missing"))?;
+    let series = store
+        .series(&cert.series_id)
+        .map_err(lerr)?
+        .ok_or_else(|| unavailable("series of a certificate missing"))?;
     let tip = store.ledger_tip(genesis).map_err(unavailable)?;
     let checkpoint = checkpoint(store, tip.height)?;
     let log_size = checkpoint.header.log_size;
 
-    let mint_loc = store.tx_location(&cert.tx_id).map_err(lerr)?.ok_or_else(|| unavailable("mint transaction missing"))?;
-    let series_loc = store.tx_location(&series.tx_id).map_err(lerr)?.ok_or_else(|| unavailable("series transaction missing"))?;
+    let mint_loc = store
+        .tx_location(&cert.tx_id)
+        .map_err(lerr)?
+        .ok_or_else(|| unavailable("mint transaction missing"))?;
+    let series_loc = store
+        .tx_location(&series.tx_id)
+        .map_err(lerr)?
+        .ok_or_else(|| unavailable("series transaction missing"))?;
     let (mint, mint_leaf) = entry(store, &mint_loc, log_size)?;
     let (series_entry, series_leaf) = entry(store, &series_loc, log_size)?;
     let TxBody::CreateSeries { approval, .. } = &series_leaf.tx.body else {

@@ -17,8 +17,8 @@ use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use keepsake_rpc::KeepsakeApiClient;
 use keepsake_rpc::types::TxStatus;
 use keepsake_types::{
-    Certificate, CertificateId, ContentHash, Genesis, HolderId, IssuerStatus, Keypair, PublicKey, ReviewSubject,
-    SeriesId, TxBody, TxId, certificate::CERTIFICATE_FILE_MAX, hash::sha256, ids,
+    Certificate, CertificateId, ContentHash, Genesis, HolderId, IssuerStatus, Keypair, PublicKey,
+    ReviewSubject, SeriesId, TxBody, TxId, certificate::CERTIFICATE_FILE_MAX, hash::sha256, ids,
 };
 
 use crate::config::{GENESIS_FILE_MAX, NodeConfig, read_bounded};
@@ -299,7 +299,8 @@ pub fn init_logging() {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("tokio runtime")?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("tokio runtime")?;
     runtime.block_on(run_async(cli))
 }
 
@@ -307,7 +308,8 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Dev { home, rpc, reset } => {
             if reset && home.exists() {
-                std::fs::remove_dir_all(&home).with_context(|| format!("cannot remove {}", home.display()))?;
+                std::fs::remove_dir_all(&home)
+                    .with_context(|| format!("cannot remove {}", home.display()))?;
             }
             let listen = rpc.unwrap_or_else(|| crate::config::RpcSection::default().listen);
             if crate::dev::init_home(&home, listen)? {
@@ -431,7 +433,13 @@ fn nonce_or_random(nonce: Option<u64>) -> anyhow::Result<u64> {
     }
 }
 
-async fn submit_and_wait(client: &HttpClient, chain: &str, body: TxBody, signers: &[Keypair], timeout: Duration) -> anyhow::Result<TxId> {
+async fn submit_and_wait(
+    client: &HttpClient,
+    chain: &str,
+    body: TxBody,
+    signers: &[Keypair],
+    timeout: Duration,
+) -> anyhow::Result<TxId> {
     let refs: Vec<&Keypair> = signers.iter().collect();
     let kind = body.kind();
     let tx = body.sign(chain, &refs);
@@ -492,23 +500,53 @@ async fn tx(command: TxCommand) -> anyhow::Result<ExitCode> {
             let body = TxBody::RemoveReviewer { reviewer, nonce: nonce_or_random(gov.nonce)? };
             send(body, &read_keys(&gov.governor_keys)?, &submit).await?;
         }
-        TxCommand::CreateSeries { key, reviewer_key, name, content_file, content_hash, max_supply, metadata_uri, submit } => {
+        TxCommand::CreateSeries {
+            key,
+            reviewer_key,
+            name,
+            content_file,
+            content_hash,
+            max_supply,
+            metadata_uri,
+            submit,
+        } => {
             let issuer = keyfile::read(&key)?;
             let reviewer = keyfile::read(&reviewer_key)?;
             let content_hash = match (content_hash, content_file) {
                 (Some(h), _) => h,
                 (None, Some(path)) => {
-                    let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+                    let bytes =
+                        std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
                     ContentHash(sha256(&bytes).0)
                 }
                 (None, None) => bail!("give --content-file or --content-hash"),
             };
             let client = client(&submit.rpc.rpc)?;
             let chain = chain_of(&client).await?.chain_id;
-            let subject = ReviewSubject { issuer: issuer.public(), name: name.clone(), content_hash, max_supply, metadata_uri: metadata_uri.clone() };
+            let subject = ReviewSubject {
+                issuer: issuer.public(),
+                name: name.clone(),
+                content_hash,
+                max_supply,
+                metadata_uri: metadata_uri.clone(),
+            };
             let approval = subject.approve(&chain, &reviewer);
-            let body = TxBody::CreateSeries { issuer: issuer.public(), name: name.clone(), content_hash, max_supply, metadata_uri, approval };
-            submit_and_wait(&client, &chain, body, &[issuer.clone()], Duration::from_secs(submit.timeout_secs)).await?;
+            let body = TxBody::CreateSeries {
+                issuer: issuer.public(),
+                name: name.clone(),
+                content_hash,
+                max_supply,
+                metadata_uri,
+                approval,
+            };
+            submit_and_wait(
+                &client,
+                &chain,
+                body,
+                std::slice::from_ref(&issuer),
+                Duration::from_secs(submit.timeout_secs),
+            )
+            .await?;
             println!("{}", ids::series_id(&chain, &issuer.public(), &name));
         }
         TxCommand::Mint { key, series, series_name, edition, holder, submit } => {
@@ -521,7 +559,8 @@ async fn tx(command: TxCommand) -> anyhow::Result<ExitCode> {
                 (None, None) => bail!("give --series or --series-name"),
             };
             let body = TxBody::Mint { series_id, edition, holder };
-            submit_and_wait(&client, &chain, body, &[issuer], Duration::from_secs(submit.timeout_secs)).await?;
+            submit_and_wait(&client, &chain, body, &[issuer], Duration::from_secs(submit.timeout_secs))
+                .await?;
             println!("{}", ids::certificate_id(&chain, &series_id, edition));
         }
         TxCommand::Revoke { keys, certificate, reason, submit } => {
@@ -551,9 +590,16 @@ async fn cert(command: CertCommand) -> anyhow::Result<ExitCode> {
             let response = client.get_certificate(id).await.map_err(describe)?;
             let json = serde_json::to_string_pretty(&response.certificate)?;
             std::fs::write(&out, json + "\n").with_context(|| format!("cannot write {}", out.display()))?;
-            eprintln!("wrote {} (checkpoint height {})", out.display(), response.certificate.checkpoint.header.height);
+            eprintln!(
+                "wrote {} (checkpoint height {})",
+                out.display(),
+                response.certificate.checkpoint.header.height
+            );
             if let Some(r) = response.revocation {
-                eprintln!("note: this certificate was REVOKED at height {} by {}: {}", r.height, r.by, r.reason);
+                eprintln!(
+                    "note: this certificate was REVOKED at height {} by {}: {}",
+                    r.height, r.by, r.reason
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -587,7 +633,10 @@ async fn cert(command: CertCommand) -> anyhow::Result<ExitCode> {
 
 /// Reads and verifies a certificate file against a genesis file.
 /// The error is `(stable code, message)`.
-pub fn verify_files(file: &Path, genesis: &Path) -> Result<keepsake_types::VerifiedCertificate, (String, String)> {
+pub fn verify_files(
+    file: &Path,
+    genesis: &Path,
+) -> Result<keepsake_types::VerifiedCertificate, (String, String)> {
     let io = |e: anyhow::Error| ("Unreadable".to_string(), format!("{e:#}"));
     let genesis_text = read_bounded(genesis, GENESIS_FILE_MAX).map_err(io)?;
     let genesis = Genesis::from_json(&genesis_text).map_err(|e| (e.code().to_string(), e.to_string()))?;

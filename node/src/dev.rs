@@ -35,7 +35,11 @@ pub fn init_home(home: &Path, listen: std::net::SocketAddr) -> anyhow::Result<bo
     let genesis = Genesis {
         chain_id: DEV_CHAIN_ID.into(),
         genesis_time_ms: crate::node::now_ms(),
-        validators: vec![Validator { public_key: validator.public(), power: 1, name: "dev-validator".into() }],
+        validators: vec![Validator {
+            public_key: validator.public(),
+            power: 1,
+            name: "dev-validator".into(),
+        }],
         governors: vec![governor.public()],
         governance_threshold: 1,
         params: ChainParams::default(),

@@ -18,7 +18,9 @@ use std::sync::Arc;
 
 use keepsake_ledger::{LedgerError, Tip, build_block, validate_block};
 use keepsake_store::Store;
-use keepsake_types::{Block, Commit, CommitSignature, Genesis, Keypair, SignedTx, TxId, ValidatorSet, VoteData, VoteKind};
+use keepsake_types::{
+    Block, Commit, CommitSignature, Genesis, Keypair, SignedTx, TxId, ValidatorSet, VoteData, VoteKind,
+};
 
 /// A fault that stops block production (never a verdict on a transaction).
 #[derive(Debug, thiserror::Error)]
@@ -87,9 +89,11 @@ impl Engine {
         let chain = self.genesis.chain_id.as_str();
         let tip = self.tip()?;
         // 1. propose
-        let (block, _, left_out) =
-            build_block(&*self.store, &self.genesis, &tip, self.key.public(), now_ms, candidates).map_err(EngineError::Ledger)?;
-        let left_out: Vec<(TxId, LedgerError)> = left_out.into_iter().map(|(tx, e)| (tx.id(chain), e)).collect();
+        let keepsake_ledger::Built { block, left_out, .. } =
+            build_block(&*self.store, &self.genesis, &tip, self.key.public(), now_ms, candidates)
+                .map_err(EngineError::Ledger)?;
+        let left_out: Vec<(TxId, LedgerError)> =
+            left_out.into_iter().map(|(tx, e)| (tx.id(chain), e)).collect();
         if block.txs.is_empty() {
             return Ok(None);
         }
@@ -103,8 +107,13 @@ impl Engine {
         };
         // 3. precommit
         let block_hash = block.header.hash();
-        let vote = VoteData { height: block.header.height, round: 0, kind: VoteKind::Precommit, block_hash: Some(block_hash) }
-            .sign(chain, &self.key);
+        let vote = VoteData {
+            height: block.header.height,
+            round: 0,
+            kind: VoteKind::Precommit,
+            block_hash: Some(block_hash),
+        }
+        .sign(chain, &self.key);
         // 4. commit: a quorum of precommits, checked like an auditor would, then stored.
         let commit = Commit {
             height: block.header.height,

@@ -45,9 +45,10 @@ pub fn write(path: &Path, key: &Keypair) -> anyhow::Result<()> {
 /// Reads a key file and checks that the public key matches the secret.
 pub fn read(path: &Path) -> anyhow::Result<Keypair> {
     let text = crate::config::read_bounded(path, 4096)?;
-    let file: KeyFile =
-        serde_json::from_str(&text).with_context(|| format!("{} is not a Keepsake key file", path.display()))?;
-    let seed = parse_hex::<32>(&file.secret_key, "secret key").with_context(|| format!("in {}", path.display()))?;
+    let file: KeyFile = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a Keepsake key file", path.display()))?;
+    let seed =
+        parse_hex::<32>(&file.secret_key, "secret key").with_context(|| format!("in {}", path.display()))?;
     let key = Keypair::from_seed(seed);
     if key.public() != file.public_key {
         bail!("{}: public_key does not match secret_key", path.display());

@@ -186,7 +186,8 @@ mod tests {
         let state = MemoryState::new();
         let mut p = pool(10);
         let cert = ids::certificate_id(net.chain(), &net.series_id(&net.issuer, "s"), 1);
-        let tx = TxBody::Transfer { certificate_id: cert, to: TestNet::holder(2) }.sign(net.chain(), &[&net.issuer]);
+        let tx = TxBody::Transfer { certificate_id: cert, to: TestNet::holder(2) }
+            .sign(net.chain(), &[&net.issuer]);
         let err = p.admit(&state, &net.genesis, tx, 1).unwrap_err();
         assert_eq!(err.code(), "TransferForbidden");
         assert!(p.is_empty());

@@ -47,11 +47,31 @@ impl Metrics {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
         };
         metric("keepsake_height", "Latest committed block height.", "gauge", &self.height.load(Relaxed));
-        metric("keepsake_blocks_committed_total", "Blocks committed by this process.", "counter", &self.blocks_committed.load(Relaxed));
-        metric("keepsake_txs_committed_total", "Transactions committed by this process.", "counter", &self.txs_committed.load(Relaxed));
-        metric("keepsake_txs_admitted_total", "Transactions admitted to the mempool.", "counter", &self.txs_admitted.load(Relaxed));
+        metric(
+            "keepsake_blocks_committed_total",
+            "Blocks committed by this process.",
+            "counter",
+            &self.blocks_committed.load(Relaxed),
+        );
+        metric(
+            "keepsake_txs_committed_total",
+            "Transactions committed by this process.",
+            "counter",
+            &self.txs_committed.load(Relaxed),
+        );
+        metric(
+            "keepsake_txs_admitted_total",
+            "Transactions admitted to the mempool.",
+            "counter",
+            &self.txs_admitted.load(Relaxed),
+        );
         metric("keepsake_mempool_txs", "Pending transactions.", "gauge", &self.mempool_txs.load(Relaxed));
-        metric("keepsake_mempool_bytes", "Pending transaction bytes.", "gauge", &self.mempool_bytes.load(Relaxed));
+        metric(
+            "keepsake_mempool_bytes",
+            "Pending transaction bytes.",
+            "gauge",
+            &self.mempool_bytes.load(Relaxed),
+        );
         let micros = self.block_commit_micros_sum.load(Relaxed);
         metric(
             "keepsake_block_commit_seconds_sum",
@@ -59,7 +79,10 @@ impl Metrics {
             "counter",
             &format_args!("{}.{:06}", micros / 1_000_000, micros % 1_000_000),
         );
-        let _ = writeln!(out, "# HELP keepsake_txs_rejected_total Rejected transactions by stage and stable code.");
+        let _ = writeln!(
+            out,
+            "# HELP keepsake_txs_rejected_total Rejected transactions by stage and stable code."
+        );
         let _ = writeln!(out, "# TYPE keepsake_txs_rejected_total counter");
         let map = self.rejections.lock().expect("metrics lock is never poisoned: no panics while held");
         for ((stage, code), n) in map.iter() {
@@ -83,6 +106,8 @@ mod tests {
         let text = m.render();
         assert!(text.contains("keepsake_height 7\n"), "{text}");
         assert!(text.contains("keepsake_block_commit_seconds_sum 1.500000\n"), "{text}");
-        assert!(text.contains("keepsake_txs_rejected_total{stage=\"admission\",code=\"TransferForbidden\"} 2\n"));
+        assert!(
+            text.contains("keepsake_txs_rejected_total{stage=\"admission\",code=\"TransferForbidden\"} 2\n")
+        );
     }
 }

@@ -60,9 +60,10 @@ impl Shared {
         let height = self.metrics.height.load(Relaxed);
         match halted {
             None => (true, serde_json::json!({"status": "ok", "height": height}).to_string()),
-            Some(reason) => {
-                (false, serde_json::json!({"status": "halted", "height": height, "reason": reason}).to_string())
-            }
+            Some(reason) => (
+                false,
+                serde_json::json!({"status": "halted", "height": height, "reason": reason}).to_string(),
+            ),
         }
     }
 }

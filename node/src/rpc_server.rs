@@ -103,7 +103,9 @@ impl KeepsakeApiServer for RpcImpl {
                 .into_iter()
                 .map(|tx| {
                     let tx_id = tx.id(&chain);
-                    let error = admit(s, tx).err().map(|e| Rejection { code: e.code().into(), message: e.to_string() });
+                    let error = admit(s, tx)
+                        .err()
+                        .map(|e| Rejection { code: e.code().into(), message: e.to_string() });
                     SubmitOutcome { tx_id, error }
                 })
                 .collect())
@@ -114,14 +116,20 @@ impl KeepsakeApiServer for RpcImpl {
     async fn get_tx_status(&self, tx_id: TxId) -> RpcResult<TxStatus> {
         self.blocking(move |s| {
             if let Some(loc) = s.store.tx_location(&tx_id).map_err(|e| ledger_error(&e))? {
-                return Ok(TxStatus::Committed { height: loc.height, index: loc.index, leaf_index: loc.leaf_index });
+                return Ok(TxStatus::Committed {
+                    height: loc.height,
+                    index: loc.index,
+                    leaf_index: loc.leaf_index,
+                });
             }
             let pool = s.mempool();
             if pool.contains(&tx_id) {
                 return Ok(TxStatus::Pending);
             }
             Ok(match pool.rejection(&tx_id) {
-                Some(e) => TxStatus::Rejected { error: Rejection { code: e.code().into(), message: e.to_string() } },
+                Some(e) => {
+                    TxStatus::Rejected { error: Rejection { code: e.code().into(), message: e.to_string() } }
+                }
                 None => TxStatus::Unknown,
             })
         })
@@ -134,7 +142,11 @@ impl KeepsakeApiServer for RpcImpl {
 
     async fn get_series(&self, series_id: SeriesId) -> RpcResult<SeriesInfo> {
         self.blocking(move |s| {
-            let r = s.store.series(&series_id).map_err(|e| ledger_error(&e))?.ok_or_else(|| not_found(format!("series {series_id}")))?;
+            let r = s
+                .store
+                .series(&series_id)
+                .map_err(|e| ledger_error(&e))?
+                .ok_or_else(|| not_found(format!("series {series_id}")))?;
             Ok(SeriesInfo {
                 series_id,
                 issuer: r.issuer,
@@ -153,7 +165,11 @@ impl KeepsakeApiServer for RpcImpl {
 
     async fn get_issuer(&self, issuer: PublicKey) -> RpcResult<IssuerInfo> {
         self.blocking(move |s| {
-            let r = s.store.issuer(&issuer).map_err(|e| ledger_error(&e))?.ok_or_else(|| not_found(format!("issuer {issuer}")))?;
+            let r = s
+                .store
+                .issuer(&issuer)
+                .map_err(|e| ledger_error(&e))?
+                .ok_or_else(|| not_found(format!("issuer {issuer}")))?;
             Ok(IssuerInfo { issuer, name: r.name, status: r.status, registered_height: r.registered_height })
         })
         .await
@@ -165,7 +181,11 @@ impl KeepsakeApiServer for RpcImpl {
 
     async fn get_block_by_hash(&self, hash: BlockHash) -> RpcResult<BlockResponse> {
         self.blocking(move |s| {
-            let height = s.store.height_of(&hash).map_err(store_error)?.ok_or_else(|| not_found(format!("block {hash}")))?;
+            let height = s
+                .store
+                .height_of(&hash)
+                .map_err(store_error)?
+                .ok_or_else(|| not_found(format!("block {hash}")))?;
             block_at(s, height)
         })
         .await
@@ -194,7 +214,11 @@ impl KeepsakeApiServer for RpcImpl {
         Ok((*self.shared.genesis).clone())
     }
 
-    async fn get_consistency_proof(&self, old_height: u64, new_height: u64) -> RpcResult<ConsistencyResponse> {
+    async fn get_consistency_proof(
+        &self,
+        old_height: u64,
+        new_height: u64,
+    ) -> RpcResult<ConsistencyResponse> {
         self.blocking(move |s| {
             if old_height == 0 || old_height > new_height {
                 return Err(rpc_error(
@@ -236,7 +260,9 @@ impl KeepsakeApiServer for RpcImpl {
 }
 
 fn block_at(s: &Shared, height: u64) -> RpcResult<BlockResponse> {
-    let block = s.store.block(height).map_err(store_error)?.ok_or_else(|| not_found(format!("block {height}")))?;
-    let commit = s.store.commit(height).map_err(store_error)?.ok_or_else(|| not_found(format!("commit {height}")))?;
+    let block =
+        s.store.block(height).map_err(store_error)?.ok_or_else(|| not_found(format!("block {height}")))?;
+    let commit =
+        s.store.commit(height).map_err(store_error)?.ok_or_else(|| not_found(format!("commit {height}")))?;
     Ok(BlockResponse { hash: block.header.hash(), block, commit })
 }

@@ -44,7 +44,14 @@ impl TestNode {
         let node = keepsake::node::start(config).await?;
         let genesis = Genesis::from_json(&std::fs::read_to_string(home.join("genesis.json"))?)?;
         let key = |n: &str| keepsake::keyfile::read(&home.join("keys").join(format!("{n}.json")));
-        Ok(TestNode { governor: key("governor")?, issuer: key("issuer")?, reviewer: key("reviewer")?, genesis, node, home })
+        Ok(TestNode {
+            governor: key("governor")?,
+            issuer: key("issuer")?,
+            reviewer: key("reviewer")?,
+            genesis,
+            node,
+            home,
+        })
     }
 
     /// Stops the node and starts a new process-equivalent on the same home.
@@ -81,7 +88,12 @@ pub async fn wait_final(client: &HttpClient, id: TxId) -> TxStatus {
 
 /// Sends raw bytes as an HTTP/1.1 POST (or GET when `body` is `None`) and
 /// returns the status code and body. For hostile-input tests only.
-pub async fn raw_http(addr: std::net::SocketAddr, method: &str, path: &str, body: Option<&[u8]>) -> (u16, String) {
+pub async fn raw_http(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&[u8]>,
+) -> (u16, String) {
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let body = body.unwrap_or_default();
     let head = format!(

@@ -55,7 +55,9 @@ fn mint(t: &TestNode, series: SeriesId, edition: u32) -> SignedTx {
 
 fn stable_code(e: &ClientError) -> String {
     match e {
-        ClientError::Call(obj) => keepsake_rpc::error::stable_code(obj).unwrap_or_else(|| format!("#{}", obj.code())),
+        ClientError::Call(obj) => {
+            keepsake_rpc::error::stable_code(obj).unwrap_or_else(|| format!("#{}", obj.code()))
+        }
         other => panic!("expected a call error, got {other}"),
     }
 }
@@ -97,7 +99,12 @@ async fn mint_certify_and_verify_offline() {
     let err = c.submit_tx(mint(&t, series, 301)).await.unwrap_err();
     assert_eq!(stable_code(&err), "SupplyExceeded");
     // A second mint of an edition: refused.
-    let err = c.submit_tx(TxBody::Mint { series_id: series, edition: 1, holder: holder(77) }.sign(t.chain(), &[&t.issuer])).await.unwrap_err();
+    let err = c
+        .submit_tx(
+            TxBody::Mint { series_id: series, edition: 1, holder: holder(77) }.sign(t.chain(), &[&t.issuer]),
+        )
+        .await
+        .unwrap_err();
     assert_eq!(stable_code(&err), "DuplicateCertificate");
     t.node.shutdown().await.unwrap();
 }
@@ -125,7 +132,10 @@ async fn transfers_are_refused_over_rpc_and_never_committed() {
         assert_eq!(c.get_tx_status(tx.id(t.chain())).await.unwrap(), TxStatus::Unknown);
     }
     // Inside a batch, only the transfer is refused.
-    let outcomes = c.submit_txs(vec![mint(&t, series, 2), transfer.clone().sign(t.chain(), &[&t.issuer])]).await.unwrap();
+    let outcomes = c
+        .submit_txs(vec![mint(&t, series, 2), transfer.clone().sign(t.chain(), &[&t.issuer])])
+        .await
+        .unwrap();
     assert!(outcomes[0].error.is_none());
     assert_eq!(outcomes[1].error.as_ref().unwrap().code, "TransferForbidden");
     assert!(matches!(wait_final(&c, outcomes[0].tx_id).await, TxStatus::Committed { .. }));
@@ -139,7 +149,10 @@ async fn transfers_are_refused_over_rpc_and_never_committed() {
     let resp = c.get_certificate(cert).await.unwrap();
     assert_eq!(resp.certificate.record.holder, holder(1));
     let metrics = raw_http(t.node.rpc_addr, "GET", "/metrics", None).await.1;
-    assert!(metrics.contains("keepsake_txs_rejected_total{stage=\"admission\",code=\"TransferForbidden\"} 3"), "{metrics}");
+    assert!(
+        metrics.contains("keepsake_txs_rejected_total{stage=\"admission\",code=\"TransferForbidden\"} 3"),
+        "{metrics}"
+    );
     t.node.shutdown().await.unwrap();
 }
 
@@ -153,13 +166,30 @@ async fn hostile_input_gets_precise_errors_and_the_node_stays_up() {
     let (_, body) = raw_http(addr, "POST", "/", Some(b"{\"jsonrpc\":\"2.0\",\"method\":")).await;
     assert!(body.contains("-32700"), "{body}");
     // Unknown method.
-    let (_, body) = raw_http(addr, "POST", "/", Some(br#"{"jsonrpc":"2.0","id":1,"method":"keepsake_nope","params":[]}"#)).await;
+    let (_, body) = raw_http(
+        addr,
+        "POST",
+        "/",
+        Some(br#"{"jsonrpc":"2.0","id":1,"method":"keepsake_nope","params":[]}"#),
+    )
+    .await;
     assert!(body.contains("-32601"), "{body}");
     // Wrong type and bad hex: invalid params, naming the problem.
-    let (_, body) = raw_http(addr, "POST", "/", Some(br#"{"jsonrpc":"2.0","id":1,"method":"keepsake_getBlock","params":["ten"]}"#)).await;
+    let (_, body) = raw_http(
+        addr,
+        "POST",
+        "/",
+        Some(br#"{"jsonrpc":"2.0","id":1,"method":"keepsake_getBlock","params":["ten"]}"#),
+    )
+    .await;
     assert!(body.contains("-32602"), "{body}");
-    let (_, body) =
-        raw_http(addr, "POST", "/", Some(br#"{"jsonrpc":"2.0","id":1,"method":"keepsake_getTxStatus","params":["zz12"]}"#)).await;
+    let (_, body) = raw_http(
+        addr,
+        "POST",
+        "/",
+        Some(br#"{"jsonrpc":"2.0","id":1,"method":"keepsake_getTxStatus","params":["zz12"]}"#),
+    )
+    .await;
     assert!(body.contains("-32602") && body.contains("hex"), "{body}");
     // An unknown field inside a transaction.
     let (_, body) = raw_http(
@@ -215,7 +245,10 @@ async fn restart_keeps_every_block_and_certificate() {
     let t = t.restart().await.unwrap();
     let c = t.client();
     let after = c.status().await.unwrap();
-    assert_eq!((after.height, after.latest_hash, after.log_root), (before.height, before.latest_hash, before.log_root));
+    assert_eq!(
+        (after.height, after.latest_hash, after.log_root),
+        (before.height, before.latest_hash, before.log_root)
+    );
     for (i, h) in (1..=before.height).enumerate() {
         assert_eq!(c.get_block(h).await.unwrap().hash, hashes[i]);
     }
@@ -247,16 +280,24 @@ async fn websocket_subscribers_see_every_block() {
     let t = TestNode::start(dir.path()).await.unwrap();
     let ws = WsClientBuilder::default().build(t.node.ws_url()).await.unwrap();
     let mut sub = ws
-        .subscribe::<BlockSummary, _>("keepsake_subscribeBlocks", jsonrpsee::rpc_params![], "keepsake_unsubscribeBlocks")
+        .subscribe::<BlockSummary, _>(
+            "keepsake_subscribeBlocks",
+            jsonrpsee::rpc_params![],
+            "keepsake_unsubscribeBlocks",
+        )
         .await
         .unwrap();
     let c = t.client();
     let id = c
-        .submit_tx(TxBody::RegisterIssuer { issuer: t.issuer.public(), name: "M".into(), nonce: 1 }.sign(t.chain(), &[&t.governor]))
+        .submit_tx(
+            TxBody::RegisterIssuer { issuer: t.issuer.public(), name: "M".into(), nonce: 1 }
+                .sign(t.chain(), &[&t.governor]),
+        )
         .await
         .unwrap();
     wait_final(&c, id).await;
-    let first = tokio::time::timeout(std::time::Duration::from_secs(10), sub.next()).await.unwrap().unwrap().unwrap();
+    let first =
+        tokio::time::timeout(std::time::Duration::from_secs(10), sub.next()).await.unwrap().unwrap().unwrap();
     assert_eq!((first.height, first.tx_count, first.log_size), (1, 1, 1));
     assert_eq!(first.hash, c.get_block(1).await.unwrap().hash);
     t.node.shutdown().await.unwrap();

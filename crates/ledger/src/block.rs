@@ -101,9 +101,16 @@ enum OnInvalid {
     Skip,
 }
 
-/// Executes `txs` at `height`/`time_ms` on top of `tip`. Returns the execution,
-/// the positions of the transactions kept, and each left-out position with
-/// its rejection (only with [`OnInvalid::Skip`]).
+/// The outcome of [`execute_inner`].
+struct Run {
+    executed: Executed,
+    /// Positions of the transactions kept.
+    kept: Vec<usize>,
+    /// Positions left out, with their rejection (only with [`OnInvalid::Skip`]).
+    left_out: Vec<(usize, LedgerError)>,
+}
+
+/// Executes `txs` at `height`/`time_ms` on top of `tip`.
 fn execute_inner<V: StateView + ?Sized>(
     view: &V,
     genesis: &Genesis,
@@ -112,7 +119,7 @@ fn execute_inner<V: StateView + ?Sized>(
     time_ms: u64,
     txs: &[SignedTx],
     on_invalid: OnInvalid,
-) -> Result<(Executed, Vec<usize>, Vec<(usize, LedgerError)>)> {
+) -> Result<Run> {
     let chain = genesis.chain_id.as_str();
     let mut overlay = Overlay::new(view);
     let mut log = LogAppend::new(view, tip.log_size);
@@ -153,12 +160,23 @@ fn execute_inner<V: StateView + ?Sized>(
     let delta = overlay.into_delta();
     let state_root = next_state_root(chain, &tip.state_root, &delta);
     let tx_root = tx_root(&tx_ids);
-    Ok((Executed { delta, log_nodes, log_size, log_root, state_root, tx_root, tx_ids }, kept, left_out))
+    let executed = Executed { delta, log_nodes, log_size, log_root, state_root, tx_root, tx_ids };
+    Ok(Run { executed, kept, left_out })
+}
+
+/// A proposal made by [`build_block`].
+#[derive(Debug)]
+pub struct Built {
+    /// The block.
+    pub block: Block,
+    /// Its execution (what storing it writes).
+    pub executed: Executed,
+    /// Candidates left out, each with the rule it broke.
+    pub left_out: Vec<(SignedTx, LedgerError)>,
 }
 
 /// Builds the next block from candidate transactions (in order), leaving out
-/// invalid ones and stopping at `block_txs_max`. Returns the block, its
-/// execution, and each left-out transaction with its rejection.
+/// invalid ones and stopping at `block_txs_max`.
 pub fn build_block<V: StateView + ?Sized>(
     view: &V,
     genesis: &Genesis,
@@ -166,17 +184,19 @@ pub fn build_block<V: StateView + ?Sized>(
     proposer: PublicKey,
     time_ms: u64,
     mut candidates: Vec<SignedTx>,
-) -> Result<(Block, Executed, Vec<(SignedTx, LedgerError)>)> {
+) -> Result<Built> {
     candidates.truncate(genesis.params.block_txs_max as usize);
     let height = tip.height + 1;
     let time_ms = time_ms.max(tip.time_ms + 1);
-    let (executed, kept, left_out) =
+    let Run { executed, kept, left_out } =
         execute_inner(view, genesis, tip, height, time_ms, &candidates, OnInvalid::Skip)?;
     let mut slots: Vec<Option<SignedTx>> = candidates.into_iter().map(Some).collect();
     let txs: Vec<SignedTx> =
         kept.iter().map(|&i| slots[i].take().expect("each position is kept at most once")).collect();
-    let left_out =
-        left_out.into_iter().map(|(i, e)| (slots[i].take().expect("left out positions are not kept"), e)).collect();
+    let left_out = left_out
+        .into_iter()
+        .map(|(i, e)| (slots[i].take().expect("left out positions are not kept"), e))
+        .collect();
     let header = Header {
         chain_id: genesis.chain_id.clone(),
         height,
@@ -190,12 +210,17 @@ pub fn build_block<V: StateView + ?Sized>(
         validators_hash: genesis.validator_set().hash(&genesis.chain_id),
         state_root: executed.state_root,
     };
-    Ok((Block { header, txs }, executed, left_out))
+    Ok(Built { block: Block { header, txs }, executed, left_out })
 }
 
 /// Validates `block` as the successor of `tip` (rules B1-B11) and returns its
 /// execution, ready to be stored. Any invalid transaction invalidates the block.
-pub fn validate_block<V: StateView + ?Sized>(view: &V, genesis: &Genesis, tip: &Tip, block: &Block) -> Result<Executed> {
+pub fn validate_block<V: StateView + ?Sized>(
+    view: &V,
+    genesis: &Genesis,
+    tip: &Tip,
+    block: &Block,
+) -> Result<Executed> {
     let h = &block.header;
     // B1: the block is for this chain.
     if h.chain_id != genesis.chain_id {
@@ -228,7 +253,7 @@ pub fn validate_block<V: StateView + ?Sized>(view: &V, genesis: &Genesis, tip: &
         return Err(LedgerError::ValidatorSetMismatch { expected: vs_hash, got: h.validators_hash });
     }
     // B8: every transaction valid, in order.
-    let (executed, _, _) =
+    let Run { executed, .. } =
         execute_inner(view, genesis, tip, h.height, h.time_ms, &block.txs, OnInvalid::RejectBlock)?;
     // B7: tx_root over the transaction ids.
     if h.tx_root != executed.tx_root {

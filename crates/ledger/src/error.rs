@@ -113,7 +113,9 @@ pub enum LedgerError {
     #[error("transaction {index} ({tx_id}) is invalid: {source}")]
     InvalidTransaction { index: usize, tx_id: TxId, source: Box<LedgerError> },
     /// B9: `log_size`/`log_root` are the log after appending the block's transactions.
-    #[error("log mismatch: header has size {got_size} root {got_root}, computed size {expected_size} root {expected_root}")]
+    #[error(
+        "log mismatch: header has size {got_size} root {got_root}, computed size {expected_size} root {expected_root}"
+    )]
     LogMismatch { expected_size: u64, expected_root: Hash32, got_size: u64, got_root: Hash32 },
     /// B10: `validators_hash` is the hash of the validator set.
     #[error("validator set hash mismatch: header {got}, expected {expected}")]

@@ -30,9 +30,9 @@ pub mod rules;
 pub mod state;
 pub mod testkit;
 
-pub use block::{Executed, Tip, build_block, validate_block};
+pub use block::{Built, Executed, Tip, build_block, validate_block};
 pub use error::{LedgerError, Result};
 pub use state::{
-    CertificateState, IssuerRecord, Overlay, RevocationRecord, RevokedBy, ReviewerRecord, SeriesRecord,
+    CertificateState, IssuerRecord, Overlay, ReviewerRecord, RevocationRecord, RevokedBy, SeriesRecord,
     StateDelta, StateView, TxLocation,
 };

@@ -8,7 +8,7 @@ use keepsake_types::{CertificateId, ContentHash, Hash32, PublicKey, SeriesId, Tx
 
 use crate::block::Executed;
 use crate::state::{
-    CertificateState, IssuerRecord, RevocationRecord, ReviewerRecord, SeriesRecord, StateView, TxLocation,
+    CertificateState, IssuerRecord, ReviewerRecord, RevocationRecord, SeriesRecord, StateView, TxLocation,
 };
 use crate::{LedgerError, Result};
 
@@ -92,4 +92,3 @@ impl StateView for MemoryState {
         Ok(self.nonces.contains(&nonce))
     }
 }
-

@@ -17,7 +17,7 @@ use keepsake_types::{
 };
 
 use crate::state::{
-    CertificateState, IssuerRecord, Overlay, RevocationRecord, RevokedBy, ReviewerRecord, SeriesRecord,
+    CertificateState, IssuerRecord, Overlay, ReviewerRecord, RevocationRecord, RevokedBy, SeriesRecord,
     StateView, TxLocation,
 };
 use crate::{LedgerError, Result};
@@ -71,7 +71,10 @@ pub fn check_stateless(tx: &SignedTx, genesis: &Genesis) -> Result<TxId> {
         return malformed("no signatures");
     }
     if tx.signatures.len() > TX_SIGNATURES_MAX {
-        return malformed(format!("{} signatures, over the limit of {TX_SIGNATURES_MAX}", tx.signatures.len()));
+        return malformed(format!(
+            "{} signatures, over the limit of {TX_SIGNATURES_MAX}",
+            tx.signatures.len()
+        ));
     }
     let signers: BTreeSet<&PublicKey> = tx.signatures.iter().map(|s| &s.signer).collect();
     if signers.len() != tx.signatures.len() {
@@ -128,7 +131,9 @@ fn require_sole_signer(tx: &SignedTx, key: &PublicKey) -> Result<()> {
 fn require_active_issuer<V: StateView + ?Sized>(view: &V, issuer: &PublicKey) -> Result<()> {
     match view.issuer(issuer)? {
         None => Err(LedgerError::UnknownIssuer { issuer: *issuer }),
-        Some(r) if r.status == IssuerStatus::Suspended => Err(LedgerError::IssuerSuspended { issuer: *issuer }),
+        Some(r) if r.status == IssuerStatus::Suspended => {
+            Err(LedgerError::IssuerSuspended { issuer: *issuer })
+        }
         Some(_) => Ok(()),
     }
 }
@@ -249,7 +254,10 @@ pub fn apply<V: StateView + ?Sized>(
             }
             // T19: one series per content hash, chain-wide.
             if let Some(existing) = overlay.series_by_content(content_hash)? {
-                return Err(LedgerError::ContentAlreadyRegistered { content_hash: *content_hash, series_id: existing });
+                return Err(LedgerError::ContentAlreadyRegistered {
+                    content_hash: *content_hash,
+                    series_id: existing,
+                });
             }
             overlay.index_content(*content_hash, series_id)?;
             overlay.put_series(
@@ -327,7 +335,13 @@ pub fn apply<V: StateView + ?Sized>(
             }
             overlay.insert_revocation(
                 *certificate_id,
-                RevocationRecord { reason: reason.clone(), by, tx_id, leaf_index: location.leaf_index, height },
+                RevocationRecord {
+                    reason: reason.clone(),
+                    by,
+                    tx_id,
+                    leaf_index: location.leaf_index,
+                    height,
+                },
             )?;
         }
         TxBody::Transfer { certificate_id, .. } => {
@@ -340,7 +354,12 @@ pub fn apply<V: StateView + ?Sized>(
 
 /// Both phases against committed state, without keeping the writes: the
 /// mempool's admission check.
-pub fn check<V: StateView + ?Sized>(view: &V, genesis: &Genesis, tx: &SignedTx, next_height: u64) -> Result<TxId> {
+pub fn check<V: StateView + ?Sized>(
+    view: &V,
+    genesis: &Genesis,
+    tx: &SignedTx,
+    next_height: u64,
+) -> Result<TxId> {
     let tx_id = check_stateless(tx, genesis)?;
     let mut overlay = Overlay::new(view);
     apply(&mut overlay, genesis, tx, tx_id, TxLocation { height: next_height, index: 0, leaf_index: 0 })?;

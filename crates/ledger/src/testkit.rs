@@ -73,7 +73,10 @@ impl TestNet {
 
     /// RegisterReviewer for `reviewer`, signed by the threshold of governors.
     pub fn register_reviewer(&self, reviewer: &Keypair, nonce: u64) -> SignedTx {
-        self.governed(TxBody::RegisterReviewer { reviewer: reviewer.public(), name: "Review board".into(), nonce }, 2)
+        self.governed(
+            TxBody::RegisterReviewer { reviewer: reviewer.public(), name: "Review board".into(), nonce },
+            2,
+        )
     }
 
     /// The content hash used for series `name` in tests.
@@ -82,7 +85,13 @@ impl TestNet {
     }
 
     /// CreateSeries by `issuer`, approved by `reviewer`.
-    pub fn create_series(&self, issuer: &Keypair, reviewer: &Keypair, name: &str, max_supply: u32) -> SignedTx {
+    pub fn create_series(
+        &self,
+        issuer: &Keypair,
+        reviewer: &Keypair,
+        name: &str,
+        max_supply: u32,
+    ) -> SignedTx {
         let subject = ReviewSubject {
             issuer: issuer.public(),
             name: name.into(),
@@ -114,7 +123,8 @@ impl TestNet {
 
     /// Mint of `edition` of `series` to holder `n`, signed by `issuer`.
     pub fn mint(&self, issuer: &Keypair, series: SeriesId, edition: u32, holder: u32) -> SignedTx {
-        TxBody::Mint { series_id: series, edition, holder: Self::holder(holder) }.sign(self.chain(), &[issuer])
+        TxBody::Mint { series_id: series, edition, holder: Self::holder(holder) }
+            .sign(self.chain(), &[issuer])
     }
 
     /// The setup every scenario starts from: issuer and reviewer registered.

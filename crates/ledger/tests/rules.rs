@@ -41,8 +41,9 @@ impl Chain {
     /// Builds, validates and commits a block; returns the rejections of left-out txs.
     fn commit(&mut self, txs: Vec<SignedTx>) -> Vec<LedgerError> {
         let proposer = self.net.validators[0].public();
-        let (block, _, left_out) =
-            build_block(&self.state, &self.net.genesis, &self.tip, proposer, self.tip.time_ms + 1000, txs).unwrap();
+        let keepsake_ledger::Built { block, left_out, .. } =
+            build_block(&self.state, &self.net.genesis, &self.tip, proposer, self.tip.time_ms + 1000, txs)
+                .unwrap();
         let executed = validate_block(&self.state, &self.net.genesis, &self.tip, &block).unwrap();
         self.state.commit(&executed).unwrap();
         self.tip = Tip::from_header(&block.header);
@@ -90,7 +91,10 @@ fn t1_transfer_is_rejected_at_every_entry_point() {
     let signed_by_issuer = transfer.clone().sign(c.net.chain(), &[&c.net.issuer]);
     let signed_by_governors = c.net.governed(transfer.clone(), 3);
     for tx in [signed_by_issuer, signed_by_governors] {
-        assert_eq!(check_stateless(&tx, &c.net.genesis).unwrap_err(), LedgerError::TransferForbidden { certificate_id: cert });
+        assert_eq!(
+            check_stateless(&tx, &c.net.genesis).unwrap_err(),
+            LedgerError::TransferForbidden { certificate_id: cert }
+        );
         assert_eq!(c.reject(tx).code(), "TransferForbidden");
     }
     // Even unsigned or with a garbage signature, the answer is the real reason.
@@ -101,7 +105,8 @@ fn t1_transfer_is_rejected_at_every_entry_point() {
     let tx = transfer.sign(c.net.chain(), &[&c.net.issuer]);
     let mut overlay = Overlay::new(&c.state);
     let loc = TxLocation { height: 9, index: 0, leaf_index: 9 };
-    let err = keepsake_ledger::rules::apply(&mut overlay, &c.net.genesis, &tx, tx.id(c.net.chain()), loc).unwrap_err();
+    let err = keepsake_ledger::rules::apply(&mut overlay, &c.net.genesis, &tx, tx.id(c.net.chain()), loc)
+        .unwrap_err();
     assert_eq!(err.code(), "TransferForbidden");
     // And the holder never changed.
     assert_eq!(c.state.certificate(&cert).unwrap().unwrap().holder, TestNet::holder(1));
@@ -113,13 +118,14 @@ fn t1_a_hand_built_block_carrying_a_transfer_is_invalid() {
     let series = c.series("apsaras", 10);
     let mint = c.net.mint(&c.net.issuer, series, 1, 1);
     let cert = ids::certificate_id(c.net.chain(), &series, 1);
-    let transfer = TxBody::Transfer { certificate_id: cert, to: TestNet::holder(2) }.sign(c.net.chain(), &[&c.net.issuer]);
+    let transfer = TxBody::Transfer { certificate_id: cert, to: TestNet::holder(2) }
+        .sign(c.net.chain(), &[&c.net.issuer]);
 
     // A malicious proposer builds a valid block, then splices the transfer in
     // and recomputes every header field it can.
     let proposer = c.net.validators[0].public();
-    let (mut block, _, _) =
-        build_block(&c.state, &c.net.genesis, &c.tip, proposer, c.tip.time_ms + 1, vec![mint]).unwrap();
+    let mut block =
+        build_block(&c.state, &c.net.genesis, &c.tip, proposer, c.tip.time_ms + 1, vec![mint]).unwrap().block;
     block.txs.push(transfer.clone());
     block.header.tx_count = 2;
     let ids: Vec<_> = block.txs.iter().map(|t| t.id(c.net.chain())).collect();
@@ -144,7 +150,9 @@ fn t1_a_hand_built_block_carrying_a_transfer_is_invalid() {
 fn t2_oversized_transactions_are_rejected() {
     let mut c = Chain::new();
     c.net.genesis.params.tx_bytes_max = 256;
-    let tx = c.net.governed(TxBody::RegisterIssuer { issuer: key(1).public(), name: "x".repeat(100), nonce: 1 }, 3);
+    let tx = c
+        .net
+        .governed(TxBody::RegisterIssuer { issuer: key(1).public(), name: "x".repeat(100), nonce: 1 }, 3);
     assert!(matches!(c.reject(tx), LedgerError::TxTooLarge { max: 256, .. }));
 }
 
@@ -155,12 +163,49 @@ fn t3_malformed_transactions_are_rejected() {
     let chain = c.net.chain().to_string();
     let g = &c.net.governors;
     let cases: Vec<(&str, SignedTx)> = vec![
-        ("empty name", resign(TxBody::RegisterIssuer { issuer: key(50).public(), name: " ".into(), nonce: 9 }, &chain, &[&g[0], &g[1]])),
-        ("long name", resign(TxBody::RegisterIssuer { issuer: key(50).public(), name: "n".repeat(129), nonce: 9 }, &chain, &[&g[0], &g[1]])),
-        ("control chars", resign(TxBody::RegisterReviewer { reviewer: key(50).public(), name: "a\u{7}b".into(), nonce: 9 }, &chain, &[&g[0], &g[1]])),
-        ("no signatures", SignedTx { body: TxBody::Mint { series_id: series, edition: 1, holder: TestNet::holder(1) }, signatures: vec![] }),
+        (
+            "empty name",
+            resign(
+                TxBody::RegisterIssuer { issuer: key(50).public(), name: " ".into(), nonce: 9 },
+                &chain,
+                &[&g[0], &g[1]],
+            ),
+        ),
+        (
+            "long name",
+            resign(
+                TxBody::RegisterIssuer { issuer: key(50).public(), name: "n".repeat(129), nonce: 9 },
+                &chain,
+                &[&g[0], &g[1]],
+            ),
+        ),
+        (
+            "control chars",
+            resign(
+                TxBody::RegisterReviewer { reviewer: key(50).public(), name: "a\u{7}b".into(), nonce: 9 },
+                &chain,
+                &[&g[0], &g[1]],
+            ),
+        ),
+        (
+            "no signatures",
+            SignedTx {
+                body: TxBody::Mint { series_id: series, edition: 1, holder: TestNet::holder(1) },
+                signatures: vec![],
+            },
+        ),
         ("edition zero", c.net.mint(&c.net.issuer, series, 0, 1)),
-        ("empty reason", resign(TxBody::Revoke { certificate_id: ids::certificate_id(&chain, &series, 1), reason: String::new() }, &chain, &[&c.net.issuer])),
+        (
+            "empty reason",
+            resign(
+                TxBody::Revoke {
+                    certificate_id: ids::certificate_id(&chain, &series, 1),
+                    reason: String::new(),
+                },
+                &chain,
+                &[&c.net.issuer],
+            ),
+        ),
     ];
     for (name, tx) in cases {
         assert_eq!(c.reject(tx).code(), "Malformed", "{name}");
@@ -172,14 +217,19 @@ fn t3_malformed_transactions_are_rejected() {
     // More than 32 signatures.
     let keys: Vec<Keypair> = (0..33).map(|i| key(150 + i)).collect();
     let refs: Vec<&Keypair> = keys.iter().collect();
-    let many = resign(TxBody::RegisterIssuer { issuer: key(52).public(), name: "m".into(), nonce: 11 }, &chain, &refs);
+    let many = resign(
+        TxBody::RegisterIssuer { issuer: key(52).public(), name: "m".into(), nonce: 11 },
+        &chain,
+        &refs,
+    );
     assert_eq!(c.reject(many).code(), "Malformed");
 }
 
 #[test]
 fn t4_a_single_bad_signature_rejects_the_transaction() {
     let mut c = Chain::new();
-    let mut tx = c.net.governed(TxBody::RegisterIssuer { issuer: key(1).public(), name: "a".into(), nonce: 1 }, 3);
+    let mut tx =
+        c.net.governed(TxBody::RegisterIssuer { issuer: key(1).public(), name: "a".into(), nonce: 1 }, 3);
     tx.signatures[2].signature.0[10] ^= 1;
     assert_eq!(c.reject(tx.clone()), LedgerError::BadSignature { signer: c.net.governors[2].public() });
     // A signature from another chain does not verify here either.
@@ -188,7 +238,10 @@ fn t4_a_single_bad_signature_rejects_the_transaction() {
     assert_eq!(c.reject(foreign).code(), "BadSignature");
     // A signer key that is not a curve point.
     let mut bogus = c.net.register_issuer(&key(1), 2);
-    bogus.signatures.push(TxSignature { signer: keepsake_types::PublicKey([0; 32]), signature: keepsake_types::Signature([0; 64]) });
+    bogus.signatures.push(TxSignature {
+        signer: keepsake_types::PublicKey([0; 32]),
+        signature: keepsake_types::Signature([0; 64]),
+    });
     assert_eq!(c.reject(bogus).code(), "BadSignature");
 }
 
@@ -213,7 +266,8 @@ fn t5_duplicate_transactions_are_rejected_across_and_within_blocks() {
 #[test]
 fn t6_governance_needs_k_of_n() {
     let mut c = Chain::new();
-    let one = c.net.governed(TxBody::RegisterIssuer { issuer: key(1).public(), name: "a".into(), nonce: 1 }, 1);
+    let one =
+        c.net.governed(TxBody::RegisterIssuer { issuer: key(1).public(), name: "a".into(), nonce: 1 }, 1);
     assert_eq!(c.reject(one), LedgerError::InsufficientGovernanceSignatures { got: 1, needed: 2 });
     for body in [
         TxBody::RegisterReviewer { reviewer: key(2).public(), name: "r".into(), nonce: 2 },
@@ -238,7 +292,11 @@ fn t7_t8_only_named_parties_sign() {
     assert_eq!(c.reject(tx), LedgerError::UnauthorizedSigner { signer: c.net.issuer.public() });
     // A mint co-signed by a stranger.
     let stranger = key(61);
-    let tx = resign(TxBody::Mint { series_id: series, edition: 1, holder: TestNet::holder(1) }, &chain, &[&c.net.issuer, &stranger]);
+    let tx = resign(
+        TxBody::Mint { series_id: series, edition: 1, holder: TestNet::holder(1) },
+        &chain,
+        &[&c.net.issuer, &stranger],
+    );
     assert_eq!(c.reject(tx), LedgerError::UnauthorizedSigner { signer: stranger.public() });
     // A mint signed by someone else only.
     let tx = c.net.mint(&stranger, series, 1, 1);
@@ -268,20 +326,32 @@ fn t10_to_t13_issuer_lifecycle() {
     let mut c = Chain::ready();
     let issuer = c.net.issuer.clone();
     // T10
-    assert_eq!(c.reject(c.net.register_issuer(&issuer, 20)), LedgerError::IssuerAlreadyRegistered { issuer: issuer.public() });
+    assert_eq!(
+        c.reject(c.net.register_issuer(&issuer, 20)),
+        LedgerError::IssuerAlreadyRegistered { issuer: issuer.public() }
+    );
     // T11
     let stranger = key(70);
-    assert_eq!(c.reject(c.net.set_issuer_status(&stranger, IssuerStatus::Suspended, 21)), LedgerError::UnknownIssuer { issuer: stranger.public() });
+    assert_eq!(
+        c.reject(c.net.set_issuer_status(&stranger, IssuerStatus::Suspended, 21)),
+        LedgerError::UnknownIssuer { issuer: stranger.public() }
+    );
     let tx = c.net.create_series(&stranger, &c.net.reviewer, "x", 1);
     assert_eq!(c.reject(tx), LedgerError::UnknownIssuer { issuer: stranger.public() });
     // T12
-    assert_eq!(c.reject(c.net.set_issuer_status(&issuer, IssuerStatus::Active, 22)), LedgerError::IssuerStatusUnchanged { issuer: issuer.public() });
+    assert_eq!(
+        c.reject(c.net.set_issuer_status(&issuer, IssuerStatus::Active, 22)),
+        LedgerError::IssuerStatusUnchanged { issuer: issuer.public() }
+    );
     // T13: a suspended issuer can neither create series nor mint.
     let series = c.series("before", 5);
     c.commit_all(vec![c.net.set_issuer_status(&issuer, IssuerStatus::Suspended, 23)]);
     let tx = c.net.create_series(&issuer, &c.net.reviewer, "during", 5);
     assert_eq!(c.reject(tx), LedgerError::IssuerSuspended { issuer: issuer.public() });
-    assert_eq!(c.reject(c.net.mint(&issuer, series, 1, 1)), LedgerError::IssuerSuspended { issuer: issuer.public() });
+    assert_eq!(
+        c.reject(c.net.mint(&issuer, series, 1, 1)),
+        LedgerError::IssuerSuspended { issuer: issuer.public() }
+    );
     // Reactivated, it mints again.
     c.commit_all(vec![c.net.set_issuer_status(&issuer, IssuerStatus::Active, 24)]);
     c.commit_all(vec![c.net.mint(&issuer, series, 1, 1)]);
@@ -294,7 +364,10 @@ fn t14_to_t16_reviewers_and_approvals() {
     let mut c = Chain::ready();
     let reviewer = c.net.reviewer.clone();
     // T14
-    assert_eq!(c.reject(c.net.register_reviewer(&reviewer, 30)), LedgerError::ReviewerAlreadyRegistered { reviewer: reviewer.public() });
+    assert_eq!(
+        c.reject(c.net.register_reviewer(&reviewer, 30)),
+        LedgerError::ReviewerAlreadyRegistered { reviewer: reviewer.public() }
+    );
     // T15: approval by an unregistered reviewer.
     let outsider = key(80);
     let tx = c.net.create_series(&c.net.issuer, &outsider, "a", 5);
@@ -375,7 +448,10 @@ fn t17_to_t19_series_rules() {
         approval: subject.approve(c.net.chain(), &c.net.reviewer),
     }
     .sign(c.net.chain(), &[&other_issuer]);
-    assert_eq!(c.reject(tx), LedgerError::ContentAlreadyRegistered { content_hash: TestNet::content("s"), series_id: id });
+    assert_eq!(
+        c.reject(tx),
+        LedgerError::ContentAlreadyRegistered { content_hash: TestNet::content("s"), series_id: id }
+    );
 }
 
 // ---------------------------------------------------------------- T20-T22 mints
@@ -384,7 +460,10 @@ fn t17_to_t19_series_rules() {
 fn t20_to_t22_mint_rules_and_the_oversold_drop() {
     let mut c = Chain::ready();
     let ghost = c.net.series_id(&c.net.issuer, "ghost");
-    assert_eq!(c.reject(c.net.mint(&c.net.issuer, ghost, 1, 1)), LedgerError::UnknownSeries { series_id: ghost });
+    assert_eq!(
+        c.reject(c.net.mint(&c.net.issuer, ghost, 1, 1)),
+        LedgerError::UnknownSeries { series_id: ghost }
+    );
 
     // A 300-unit drop receives 301 distinct mint requests in one burst.
     let series = c.series("drop", 300);
@@ -409,19 +488,31 @@ fn t23_t24_revocation() {
     let chain = c.net.chain().to_string();
     let cert = ids::certificate_id(&chain, &series, 1);
     let revoke = |reason: &str| TxBody::Revoke { certificate_id: cert, reason: reason.into() };
-    assert_eq!(c.reject(resign(revoke("r"), &chain, &[&c.net.issuer])), LedgerError::UnknownCertificate { certificate_id: cert });
+    assert_eq!(
+        c.reject(resign(revoke("r"), &chain, &[&c.net.issuer])),
+        LedgerError::UnknownCertificate { certificate_id: cert }
+    );
     c.commit_all(vec![c.net.mint(&c.net.issuer, series, 1, 1)]);
     // A stranger cannot revoke.
     let stranger = key(95);
-    assert_eq!(c.reject(resign(revoke("r"), &chain, &[&stranger])), LedgerError::MissingSignature { required: c.net.issuer.public() });
+    assert_eq!(
+        c.reject(resign(revoke("r"), &chain, &[&stranger])),
+        LedgerError::MissingSignature { required: c.net.issuer.public() }
+    );
     // One governor is not enough.
-    assert_eq!(c.reject(resign(revoke("r"), &chain, &[&c.net.governors[0]])).code(), "InsufficientGovernanceSignatures");
+    assert_eq!(
+        c.reject(resign(revoke("r"), &chain, &[&c.net.governors[0]])).code(),
+        "InsufficientGovernanceSignatures"
+    );
     // k governors may revoke.
     c.commit_all(vec![resign(revoke("court order"), &chain, &[&c.net.governors[0], &c.net.governors[1]])]);
     let r = c.state.revocation(&cert).unwrap().unwrap();
     assert_eq!((r.reason.as_str(), r.by), ("court order", keepsake_ledger::RevokedBy::Governance));
     // T24
-    assert_eq!(c.reject(resign(revoke("again"), &chain, &[&c.net.issuer])), LedgerError::AlreadyRevoked { certificate_id: cert });
+    assert_eq!(
+        c.reject(resign(revoke("again"), &chain, &[&c.net.issuer])),
+        LedgerError::AlreadyRevoked { certificate_id: cert }
+    );
     // Revocation never frees the id: the edition cannot be minted again.
     assert_eq!(c.reject(c.net.mint(&c.net.issuer, series, 1, 2)).code(), "DuplicateCertificate");
 }
@@ -447,7 +538,7 @@ fn state_holders_are_write_once() {
 fn good_block(c: &Chain) -> Block {
     let tx = c.net.create_series(&c.net.issuer, &c.net.reviewer, "b", 3);
     let proposer = c.net.validators[0].public();
-    build_block(&c.state, &c.net.genesis, &c.tip, proposer, c.tip.time_ms + 5, vec![tx]).unwrap().0
+    build_block(&c.state, &c.net.genesis, &c.tip, proposer, c.tip.time_ms + 5, vec![tx]).unwrap().block
 }
 
 #[test]
@@ -483,7 +574,9 @@ fn b6_block_size_is_bounded() {
     let mints: Vec<SignedTx> = (1..=3).map(|e| c.net.mint(&c.net.issuer, series, e, e)).collect();
     let proposer = c.net.validators[0].public();
     // The builder stops at the limit...
-    let (block, _, _) = build_block(&c.state, &c.net.genesis, &c.tip, proposer, c.tip.time_ms + 1, mints.clone()).unwrap();
+    let block = build_block(&c.state, &c.net.genesis, &c.tip, proposer, c.tip.time_ms + 1, mints.clone())
+        .unwrap()
+        .block;
     assert_eq!(block.txs.len(), 2);
     // ...and a block over it is invalid.
     let mut big = block.clone();

@@ -67,7 +67,11 @@ impl ErrorCode {
 
 /// Builds the error object for a stable code and a message.
 pub fn rpc_error(code: &str, message: impl Into<String>) -> ErrorObjectOwned {
-    ErrorObjectOwned::owned(ErrorCode::number(code), message.into(), Some(RpcErrorData { code: code.to_string() }))
+    ErrorObjectOwned::owned(
+        ErrorCode::number(code),
+        message.into(),
+        Some(RpcErrorData { code: code.to_string() }),
+    )
 }
 
 /// The stable string code of an error object received by a client, if it is a Keepsake error.

@@ -24,8 +24,8 @@ use jsonrpsee::proc_macros::rpc;
 use keepsake_types::{BlockHash, CertificateId, Genesis, PublicKey, SeriesId, SignedTx, TxId};
 
 use crate::types::{
-    BlockResponse, BlockSummary, CertificateResponse, ChainStatus, ConsistencyResponse, IssuerInfo, SeriesInfo,
-    SubmitOutcome, TxStatus,
+    BlockResponse, BlockSummary, CertificateResponse, ChainStatus, ConsistencyResponse, IssuerInfo,
+    SeriesInfo, SubmitOutcome, TxStatus,
 };
 
 /// Every method of the node's JSON-RPC API (namespace `keepsake`).
@@ -79,7 +79,8 @@ pub trait KeepsakeApi {
 
     /// Both checkpoints and the RFC 9162 consistency proof between their logs.
     #[method(name = "getConsistencyProof")]
-    async fn get_consistency_proof(&self, old_height: u64, new_height: u64) -> RpcResult<ConsistencyResponse>;
+    async fn get_consistency_proof(&self, old_height: u64, new_height: u64)
+    -> RpcResult<ConsistencyResponse>;
 
     /// A notification per committed block (WebSocket only).
     #[subscription(name = "subscribeBlocks" => "block", unsubscribe = "unsubscribeBlocks", item = BlockSummary)]

@@ -176,4 +176,3 @@ pub struct ConsistencyResponse {
     /// RFC 9162 consistency proof from `old.header.log_size` to `new.header.log_size`.
     pub proof: Vec<Hash32>,
 }
-

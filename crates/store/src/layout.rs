@@ -179,7 +179,8 @@ mod tests {
 
     #[test]
     fn no_prefix_is_a_prefix_of_another() {
-        let all = [BLOCK, COMMIT, HASH, TX, ISSUER, REVIEWER, SERIES, CONTENT, CERT, REVOKE, NONCE, LOG, b"meta/"];
+        let all =
+            [BLOCK, COMMIT, HASH, TX, ISSUER, REVIEWER, SERIES, CONTENT, CERT, REVOKE, NONCE, LOG, b"meta/"];
         for a in all {
             for b in all {
                 if a != b {

@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use keepsake_ledger::{
-    CertificateState, Executed, IssuerRecord, LedgerError, RevocationRecord, ReviewerRecord, SeriesRecord,
+    CertificateState, Executed, IssuerRecord, LedgerError, ReviewerRecord, RevocationRecord, SeriesRecord,
     StateView, Tip, TxLocation,
 };
 use keepsake_types::encoding::{decode, encode};
@@ -97,7 +98,8 @@ impl Limits {
     fn new(genesis: &Genesis) -> Self {
         let params = &genesis.params;
         let per_tx = u64::from(params.tx_bytes_max).saturating_add(PER_TX_OVERHEAD_BYTES);
-        let block = per_tx.saturating_mul(u64::from(params.block_txs_max)).saturating_add(BLOCK_OVERHEAD_BYTES);
+        let block =
+            per_tx.saturating_mul(u64::from(params.block_txs_max)).saturating_add(BLOCK_OVERHEAD_BYTES);
         let record = u64::from(params.tx_bytes_max).saturating_add(RECORD_OVERHEAD_BYTES);
         Limits {
             block_bytes_max: usize::try_from(block).unwrap_or(usize::MAX),
@@ -127,7 +129,10 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("chain_id", &self.chain_id).field("genesis_hash", &self.genesis_hash).finish()
+        f.debug_struct("Store")
+            .field("chain_id", &self.chain_id)
+            .field("genesis_hash", &self.genesis_hash)
+            .finish()
     }
 }
 
@@ -138,8 +143,13 @@ impl Store {
     /// Errors: [`StoreError::SchemaMismatch`] for a database of another
     /// format, [`StoreError::GenesisMismatch`] for one of another chain,
     /// [`StoreError::Corrupt`] for one that contradicts itself.
+    ///
+    /// sled 0.34 releases its file lock asynchronously: a background thread
+    /// of a just-dropped `Store` may hold it for a few milliseconds. So a
+    /// lock failure is retried for up to [`OPEN_LOCK_WAIT`] (in-process
+    /// restarts in tests hit this; a second live process gets the error).
     pub fn open(path: impl AsRef<Path>, genesis: &Genesis) -> Result<Store> {
-        let db = sled::Config::new().path(path.as_ref()).open()?;
+        let db = open_waiting_for_lock(&sled::Config::new().path(path.as_ref()))?;
         Self::from_db(db, genesis)
     }
 
@@ -216,7 +226,10 @@ impl Store {
     /// Each block is one atomic batch, so after a crash sled recovers a prefix
     /// of the batches and this check passes; a failure means the disk or a
     /// bug damaged the database, and the node must not serve or build on it.
+    ///
+    /// Holds off commits while it runs, so it never sees a block landing halfway through its reads.
     pub fn check_consistency(&self) -> Result<Option<TipRecord>> {
+        let _no_commit = self.commit_lock.lock().unwrap_or_else(PoisonError::into_inner);
         let tip = self.tip()?;
         let last_block = self.last_height(layout::BLOCK)?;
         let last_commit = self.last_height(layout::COMMIT)?;
@@ -245,17 +258,23 @@ impl Store {
         match last_commit {
             Some(h) if h == height => {}
             Some(h) => {
-                return corrupt(format!("tip is block {height} but the highest stored commit is of block {h}"));
+                return corrupt(format!(
+                    "tip is block {height} but the highest stored commit is of block {h}"
+                ));
             }
             None => return corrupt(format!("tip is block {height} but no commit is stored")),
         }
-        let block = self.block(height)?.ok_or_else(|| StoreError::Corrupt(format!("block {height} vanished")))?;
+        let block =
+            self.block(height)?.ok_or_else(|| StoreError::Corrupt(format!("block {height} vanished")))?;
         let got = TipRecord::from_header(&block.header);
         if block.header.height != height {
             return corrupt(format!("block stored at height {height} has height {}", block.header.height));
         }
         if got.hash != tip.hash {
-            return corrupt(format!("block {height} hashes to {}, the tip record says {}", got.hash, tip.hash));
+            return corrupt(format!(
+                "block {height} hashes to {}, the tip record says {}",
+                got.hash, tip.hash
+            ));
         }
         if got != tip {
             return corrupt(format!("tip record {tip:?} does not match block {height}'s header {got:?}"));
@@ -270,12 +289,17 @@ impl Store {
         }
         match self.height_of(&tip.hash)? {
             Some(h) if h == height => {}
-            other => return corrupt(format!("hash index maps tip {} to {other:?}, expected {height}", tip.hash)),
+            other => {
+                return corrupt(format!("hash index maps tip {} to {other:?}, expected {height}", tip.hash));
+            }
         }
         self.check_log_tiles(tip.log_size)?;
         let root = self.log_root_within(tip.log_size)?;
         if root != tip.log_root {
-            return corrupt(format!("log of size {} has root {root}, the tip record says {}", tip.log_size, tip.log_root));
+            return corrupt(format!(
+                "log of size {} has root {root}, the tip record says {}",
+                tip.log_size, tip.log_root
+            ));
         }
         Ok(Some(tip))
     }
@@ -444,7 +468,9 @@ impl Store {
     pub fn inclusion_proof(&self, leaf_index: u64, log_size: u64) -> Result<Vec<Hash32>> {
         self.check_log_size(log_size)?;
         if leaf_index >= log_size {
-            return Err(StoreError::OutOfRange(format!("leaf {leaf_index} is not below log size {log_size}")));
+            return Err(StoreError::OutOfRange(format!(
+                "leaf {leaf_index} is not below log size {log_size}"
+            )));
         }
         self.with_nodes(|nodes| merkle::inclusion_proof(nodes, leaf_index, log_size))
     }
@@ -454,7 +480,9 @@ impl Store {
     pub fn consistency_proof(&self, old_size: u64, new_size: u64) -> Result<Vec<Hash32>> {
         self.check_log_size(new_size)?;
         if old_size > new_size {
-            return Err(StoreError::OutOfRange(format!("old size {old_size} is larger than new size {new_size}")));
+            return Err(StoreError::OutOfRange(format!(
+                "old size {old_size} is larger than new size {new_size}"
+            )));
         }
         self.with_nodes(|nodes| merkle::consistency_proof(nodes, old_size, new_size))
     }
@@ -462,7 +490,9 @@ impl Store {
     fn check_log_size(&self, size: u64) -> Result<()> {
         let committed = self.tip()?.map_or(0, |t| t.log_size);
         if size > committed {
-            return Err(StoreError::OutOfRange(format!("log size {size} is beyond the committed log size {committed}")));
+            return Err(StoreError::OutOfRange(format!(
+                "log size {size} is beyond the committed log size {committed}"
+            )));
         }
         Ok(())
     }
@@ -488,10 +518,17 @@ impl Store {
         self.get_decoded(&layout::tx(id), LOCATION_BYTES_MAX, "transaction location")
     }
 
-    fn get_decoded<T: DeserializeOwned>(&self, key: &[u8], max: usize, what: &'static str) -> Result<Option<T>> {
+    fn get_decoded<T: DeserializeOwned>(
+        &self,
+        key: &[u8],
+        max: usize,
+        what: &'static str,
+    ) -> Result<Option<T>> {
         match self.db.get(key)? {
             None => Ok(None),
-            Some(bytes) => decode(&bytes, max, what).map(Some).map_err(|source| StoreError::Decode { what, source }),
+            Some(bytes) => {
+                decode(&bytes, max, what).map(Some).map_err(|source| StoreError::Decode { what, source })
+            }
         }
     }
 
@@ -559,9 +596,14 @@ impl Store {
         }
         let block_hash = header.hash();
         self.check_commit_input(block, &block_hash, commit, executed, &tip)?;
-        for (key, what) in [(layout::block(header.height), "block"), (layout::commit(header.height), "commit")] {
+        for (key, what) in
+            [(layout::block(header.height), "block"), (layout::commit(header.height), "commit")]
+        {
             if self.db.contains_key(&key)? {
-                return corrupt(format!("a {what} is already stored at height {} above the tip", header.height));
+                return corrupt(format!(
+                    "a {what} is already stored at height {} above the tip",
+                    header.height
+                ));
             }
         }
 
@@ -575,13 +617,14 @@ impl Store {
             }
             batch.insert(key, encode(record));
         }
-        let mut insert_only = |key: Vec<u8>, value: Vec<u8>, kind: &'static str, shown: &dyn std::fmt::Display| {
-            if self.db.contains_key(&key)? {
-                return Err(StoreError::RecordExists { kind, key: shown.to_string() });
-            }
-            batch.insert(key, value);
-            Ok(())
-        };
+        let mut insert_only =
+            |key: Vec<u8>, value: Vec<u8>, kind: &'static str, shown: &dyn std::fmt::Display| {
+                if self.db.contains_key(&key)? {
+                    return Err(StoreError::RecordExists { kind, key: shown.to_string() });
+                }
+                batch.insert(key, value);
+                Ok(())
+            };
         for (id, location) in &delta.txs {
             insert_only(layout::tx(id), encode(location), "tx", id)?;
         }
@@ -669,14 +712,11 @@ impl Store {
         if executed.delta.txs.len() != block.txs.len() {
             return mismatch("transaction index entries", block.txs.len(), executed.delta.txs.len());
         }
-        let log_size = tip
-            .log_size
-            .checked_add(tx_count)
-            .ok_or_else(|| StoreError::InputMismatch {
-                what: "log size",
-                expected: "at most u64::MAX".into(),
-                got: "an overflowing size".into(),
-            })?;
+        let log_size = tip.log_size.checked_add(tx_count).ok_or_else(|| StoreError::InputMismatch {
+            what: "log size",
+            expected: "at most u64::MAX".into(),
+            got: "an overflowing size".into(),
+        })?;
         if header.log_size != log_size {
             return mismatch("header log size", log_size, header.log_size);
         }
@@ -780,6 +820,26 @@ impl Store {
     }
 }
 
+/// How long [`Store::open`] waits for sled's file lock.
+pub const OPEN_LOCK_WAIT: Duration = Duration::from_secs(2);
+const OPEN_LOCK_RETRY: Duration = Duration::from_millis(10);
+
+/// Opens `config`, retrying while its file lock is held (see [`Store::open`]).
+/// sled 0.34.7 reports a held lock only as an `Other` I/O error with this text.
+fn open_waiting_for_lock(config: &sled::Config) -> Result<sled::Db> {
+    let started = Instant::now();
+    loop {
+        match config.open() {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock") && started.elapsed() < OPEN_LOCK_WAIT =>
+            {
+                std::thread::sleep(OPEN_LOCK_RETRY);
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
 /// A tile is a whole number of nodes, at most 256 of them.
 fn check_tile(bytes: &[u8], level: u8, tile: u64) -> Result<()> {
     if bytes.len() % NODE_BYTES != 0 || bytes.len() > TILE_BYTES_MAX {
@@ -816,7 +876,9 @@ impl NodeSource for Nodes<'_> {
                 // Callers check sizes against the committed log first, so a
                 // missing node is a damaged log, not a bad request.
                 self.fault.borrow_mut().get_or_insert_with(|| {
-                    StoreError::Corrupt(format!("log node ({level}, {index}) is missing inside the committed log"))
+                    StoreError::Corrupt(format!(
+                        "log node ({level}, {index}) is missing inside the committed log"
+                    ))
                 });
                 Err(keepsake_types::Error::MissingLogNode { level, index })
             }

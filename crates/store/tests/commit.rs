@@ -46,11 +46,22 @@ fn assert_same_state(chain: &Chain, reference: &MemoryState) {
         let id = chain.series(name);
         assert_eq!(store.series(&id).unwrap(), reference.series(&id).unwrap(), "series {name}");
         let content = TestNet::content(name);
-        assert_eq!(store.series_by_content(&content).unwrap(), reference.series_by_content(&content).unwrap());
+        assert_eq!(
+            store.series_by_content(&content).unwrap(),
+            reference.series_by_content(&content).unwrap()
+        );
         for edition in 0..=1001 {
             let cert = chain.cert(name, edition);
-            assert_eq!(store.certificate(&cert).unwrap(), reference.certificate(&cert).unwrap(), "{name} #{edition}");
-            assert_eq!(store.revocation(&cert).unwrap(), reference.revocation(&cert).unwrap(), "{name} #{edition}");
+            assert_eq!(
+                store.certificate(&cert).unwrap(),
+                reference.certificate(&cert).unwrap(),
+                "{name} #{edition}"
+            );
+            assert_eq!(
+                store.revocation(&cert).unwrap(),
+                reference.revocation(&cert).unwrap(),
+                "{name} #{edition}"
+            );
         }
     }
     for (block, _) in &chain.blocks {
@@ -100,7 +111,10 @@ fn store_answers_like_the_memory_state_and_log() {
     );
     assert!(store.revocation(&chain.cert("alpha", 7)).unwrap().is_some());
     assert!(store.revocation(&chain.cert("alpha", 8)).unwrap().is_none());
-    assert_eq!(store.issuer(&chain.net.issuer.public()).unwrap().expect("issuer").status, IssuerStatus::Suspended);
+    assert_eq!(
+        store.issuer(&chain.net.issuer.public()).unwrap().expect("issuer").status,
+        IssuerStatus::Suspended
+    );
     assert!(store.certificate(&chain.cert("alpha", 501)).unwrap().is_none());
 
     // The tip.
@@ -240,9 +254,15 @@ fn rewriting_a_certificate_is_refused_and_writes_nothing() {
     // edition 1 with another holder: what a transfer would have to write.
     let (block, mut executed) = chain.build(chain.mints("alpha", 2..=2));
     let commit = chain.commit_of(&block);
-    executed.delta.certificates.insert(first, CertificateState { holder: TestNet::holder(666), ..original.clone() });
+    executed
+        .delta
+        .certificates
+        .insert(first, CertificateState { holder: TestNet::holder(666), ..original.clone() });
     let err = chain.store().commit_block(&block, &commit, &executed).unwrap_err();
-    assert!(matches!(err, StoreError::HolderImmutable { certificate_id } if certificate_id == first), "{err}");
+    assert!(
+        matches!(err, StoreError::HolderImmutable { certificate_id } if certificate_id == first),
+        "{err}"
+    );
     assert_eq!(err.code(), "HolderImmutable");
     assert!(err.is_rejection());
 
@@ -263,7 +283,10 @@ fn rewriting_a_certificate_is_refused_and_writes_nothing() {
     chain.reopen();
     assert_eq!(chain.store().certificate(&first).unwrap(), Some(original));
     chain.commit_txs(chain.mints("alpha", 2..=2));
-    assert_eq!(chain.store().certificate(&chain.cert("alpha", 2)).unwrap().expect("#2").holder, TestNet::holder(2));
+    assert_eq!(
+        chain.store().certificate(&chain.cert("alpha", 2)).unwrap().expect("#2").holder,
+        TestNet::holder(2)
+    );
 }
 
 #[test]
@@ -322,7 +345,11 @@ fn other_insert_only_records_are_refused_and_write_nothing() {
         }
         assert_eq!(err.code(), "RecordExists");
         assert_eq!(chain.store().tip().unwrap(), tip_before, "{kind}: tip unchanged");
-        assert_eq!(chain.store().certificate(&chain.cert("alpha", 3)).unwrap(), None, "{kind}: nothing written");
+        assert_eq!(
+            chain.store().certificate(&chain.cert("alpha", 3)).unwrap(),
+            None,
+            "{kind}: nothing written"
+        );
     }
     assert_eq!(chain.store().series_by_content(&ContentHash([0; 32])).unwrap(), None);
     chain.commit_txs(chain.mints("alpha", 3..=3));
@@ -440,4 +467,41 @@ fn a_temporary_store_works_like_a_file_one() {
     wal.insert(b"k", b"v").unwrap();
     assert_eq!(store.tip().unwrap(), None, "the aux tree is apart from the chain");
     assert_eq!(store.aux_tree("__sled__default").unwrap_err().code(), "OutOfRange");
+}
+
+#[test]
+fn log_nodes_that_do_not_grow_the_log_exactly_are_refused() {
+    let mut chain = Chain::small(300);
+    let before = chain.store().tip().unwrap();
+    type Tamper = Box<dyn Fn(&mut Vec<((u8, u64), keepsake_types::Hash32)>)>;
+    let cases: Vec<(&str, &str, Tamper)> = vec![
+        (
+            "the last node left out",
+            "log nodes at a level",
+            Box::new(|n| {
+                n.pop();
+            }),
+        ),
+        (
+            "the first node skipped",
+            "new log node",
+            Box::new(|n| {
+                n.remove(0);
+            }),
+        ),
+        ("a node repeated", "new log node", Box::new(|n| n.insert(1, n[0]))),
+        ("a node from the past", "new log node", Box::new(|n| n[0].0.1 -= 1)),
+        ("a level beyond 63", "log node level", Box::new(|n| n.push(((64, 0), n[0].1)))),
+    ];
+    for (case, what, tamper) in cases {
+        // 303 leaves + 10: the new level-0 nodes start mid-tile 1.
+        let (block, mut executed) = chain.build(chain.mints("alpha", 301..=310));
+        let commit = chain.commit_of(&block);
+        tamper(&mut executed.log_nodes);
+        let err = chain.store().commit_block(&block, &commit, &executed).unwrap_err();
+        assert!(matches!(err, StoreError::InputMismatch { what: w, .. } if w == what), "{case}: {err:?}");
+        assert_eq!(chain.store().tip().unwrap(), before, "{case}");
+    }
+    chain.commit_txs(chain.mints("alpha", 301..=310));
+    assert_eq!(chain.store().log_root(313).unwrap(), chain.log.root());
 }

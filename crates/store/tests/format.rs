@@ -43,7 +43,8 @@ fn a_new_database_and_its_first_block_write_exactly_these_keys() {
     chain.close();
     {
         let db = chain.raw();
-        let all: Vec<(Vec<u8>, Vec<u8>)> = db.iter().map(|e| e.unwrap()).map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+        let all: Vec<(Vec<u8>, Vec<u8>)> =
+            db.iter().map(|e| e.unwrap()).map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
         assert_eq!(
             all,
             vec![

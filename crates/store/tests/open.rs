@@ -90,7 +90,10 @@ fn data_without_a_schema_version_is_refused() {
     }
     let net = keepsake_ledger::testkit::TestNet::new(1);
     let err = Store::open(dir.path(), &net.genesis).unwrap_err();
-    assert_eq!(corrupt_message(err), "database has data (first key block/0000000000000001) but no schema version");
+    assert_eq!(
+        corrupt_message(err),
+        "database has data (first key block/0000000000000001) but no schema version"
+    );
 }
 
 #[test]
@@ -132,8 +135,11 @@ fn a_tip_record_without_its_block_is_corrupt() {
     let message = damaged(|db, chain| {
         // The tip says block 2, but block 3 is stored: half of a later batch.
         let header = &chain.blocks[1].0.header;
-        db.insert(b"meta/tip", keepsake_types::encoding::encode(&keepsake_store::TipRecord::from_header(header)))
-            .unwrap();
+        db.insert(
+            b"meta/tip",
+            keepsake_types::encoding::encode(&keepsake_store::TipRecord::from_header(header)),
+        )
+        .unwrap();
     });
     assert_eq!(message, "tip is block 2 but the highest stored block is 3");
 }

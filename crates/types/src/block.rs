@@ -109,8 +109,7 @@ pub struct Vote {
 impl Vote {
     /// Verifies the signature.
     pub fn verify(&self, chain_id: &str) -> Result<()> {
-        self.validator
-            .verify(tag::VOTE, chain_id, &encode(&self.data), &self.signature, "vote")
+        self.validator.verify(tag::VOTE, chain_id, &encode(&self.data), &self.signature, "vote")
     }
 }
 
@@ -259,7 +258,8 @@ mod tests {
     }
 
     fn commit_by(h: &Header, keys: &[&Keypair]) -> Commit {
-        let data = VoteData { height: h.height, round: 0, kind: VoteKind::Precommit, block_hash: Some(h.hash()) };
+        let data =
+            VoteData { height: h.height, round: 0, kind: VoteKind::Precommit, block_hash: Some(h.hash()) };
         Commit {
             height: h.height,
             round: 0,
@@ -286,7 +286,11 @@ mod tests {
         assert_eq!(err, Error::InsufficientPower { got: 2, needed: 3, total: 4 });
         let one = set(&refs[..1]);
         assert_eq!(one.quorum_power(), 1);
-        let seven = set(&(0..7u8).map(|i| Keypair::from_seed([i; 32])).collect::<Vec<_>>().iter().collect::<Vec<_>>());
+        let seven = set(&(0..7u8)
+            .map(|i| Keypair::from_seed([i; 32]))
+            .collect::<Vec<_>>()
+            .iter()
+            .collect::<Vec<_>>());
         assert_eq!(seven.quorum_power(), 5);
     }
 
@@ -318,7 +322,10 @@ mod tests {
         assert_eq!(wrong_height.verify(&h, &vs).unwrap_err().code(), "CommitHeightMismatch");
 
         let other_set = set(&refs[..3]);
-        assert_eq!(commit_by(&h, &refs[..3]).verify(&h, &other_set).unwrap_err().code(), "ValidatorSetMismatch");
+        assert_eq!(
+            commit_by(&h, &refs[..3]).verify(&h, &other_set).unwrap_err().code(),
+            "ValidatorSetMismatch"
+        );
     }
 }
 

@@ -77,10 +77,7 @@ pub fn parse_hex<const N: usize>(text: &str, what: &'static str) -> Result<[u8; 
         });
     }
     let mut out = [0u8; N];
-    hex::decode_to_slice(digits, &mut out).map_err(|e| crate::Error::Hex {
-        what,
-        reason: e.to_string(),
-    })?;
+    hex::decode_to_slice(digits, &mut out).map_err(|e| crate::Error::Hex { what, reason: e.to_string() })?;
     Ok(out)
 }
 
@@ -119,9 +116,7 @@ pub fn deserialize_fixed<'de, D: serde::Deserializer<'de>, const N: usize>(
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 let mut out = [0u8; N];
                 for (i, slot) in out.iter_mut().enumerate() {
-                    *slot = seq
-                        .next_element()?
-                        .ok_or_else(|| A::Error::invalid_length(i, &self))?;
+                    *slot = seq.next_element()?.ok_or_else(|| A::Error::invalid_length(i, &self))?;
                 }
                 Ok(out)
             }
@@ -155,9 +150,7 @@ impl<'de> serde::Deserialize<'de> for HexBytes {
         if deserializer.is_human_readable() {
             let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(deserializer)?;
             let digits = text.strip_prefix("0x").unwrap_or(&text);
-            hex::decode(digits)
-                .map(HexBytes)
-                .map_err(|e| D::Error::custom(format!("invalid hex bytes: {e}")))
+            hex::decode(digits).map(HexBytes).map_err(|e| D::Error::custom(format!("invalid hex bytes: {e}")))
         } else {
             struct BytesVisitor;
             impl<'de> Visitor<'de> for BytesVisitor {

@@ -69,7 +69,12 @@ pub struct LogEntryProof {
 }
 
 impl LogEntryProof {
-    fn verify_against(&self, checkpoint: &Checkpoint, field: &'static str, leaf_bytes_max: usize) -> Result<LogLeaf> {
+    fn verify_against(
+        &self,
+        checkpoint: &Checkpoint,
+        field: &'static str,
+        leaf_bytes_max: usize,
+    ) -> Result<LogLeaf> {
         let header = &checkpoint.header;
         merkle::verify_inclusion(
             &merkle::leaf_hash(&self.leaf.0),
@@ -81,7 +86,10 @@ impl LogEntryProof {
         .map_err(|e| Error::Proof(format!("{field}: {e}")))?;
         let leaf: LogLeaf = decode_canonical(&self.leaf.0, leaf_bytes_max, field)?;
         if leaf.height > header.height {
-            return Err(mismatch(field, format!("leaf height {} is above the checkpoint height {}", leaf.height, header.height)));
+            return Err(mismatch(
+                field,
+                format!("leaf height {} is above the checkpoint height {}", leaf.height, header.height),
+            ));
         }
         Ok(leaf)
     }
@@ -140,9 +148,14 @@ impl Certificate {
     /// Parses a certificate file (bounded size, unknown fields refused).
     pub fn from_json(text: &str) -> Result<Self> {
         if text.len() > CERTIFICATE_FILE_MAX {
-            return Err(Error::TooLarge { what: "certificate file", len: text.len(), max: CERTIFICATE_FILE_MAX });
+            return Err(Error::TooLarge {
+                what: "certificate file",
+                len: text.len(),
+                max: CERTIFICATE_FILE_MAX,
+            });
         }
-        serde_json::from_str(text).map_err(|e| Error::Malformed { what: "certificate file", reason: e.to_string() })
+        serde_json::from_str(text)
+            .map_err(|e| Error::Malformed { what: "certificate file", reason: e.to_string() })
     }
 
     /// Verifies this certificate against `genesis` alone. See the module docs
@@ -175,7 +188,10 @@ impl Certificate {
         // The mint entry.
         let r = &self.record;
         let TxBody::Mint { series_id, edition, holder } = &mint_leaf.tx.body else {
-            return Err(mismatch("mint.leaf", format!("is a {} transaction, not a mint", mint_leaf.tx.body.kind())));
+            return Err(mismatch(
+                "mint.leaf",
+                format!("is a {} transaction, not a mint", mint_leaf.tx.body.kind()),
+            ));
         };
         expect_eq("record.series_id", series_id, &r.series_id)?;
         expect_eq("record.edition", edition, &r.edition)?;
@@ -206,7 +222,10 @@ impl Certificate {
         expect_eq("record.metadata_uri", metadata_uri, &r.metadata_uri)?;
         expect_eq("record.reviewer", &approval.reviewer, &r.reviewer)?;
         if r.edition == 0 || r.edition > r.max_supply {
-            return Err(mismatch("record.edition", format!("edition {} outside 1..={}", r.edition, r.max_supply)));
+            return Err(mismatch(
+                "record.edition",
+                format!("edition {} outside 1..={}", r.edition, r.max_supply),
+            ));
         }
         series_leaf.tx.verify_signatures(chain)?;
         if !series_leaf.tx.signed_by(issuer) {

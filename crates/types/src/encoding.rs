@@ -22,15 +22,10 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], max_len: usize, what: &'static 
     if bytes.len() > max_len {
         return Err(Error::TooLarge { what, len: bytes.len(), max: max_len });
     }
-    let (value, rest) = postcard::take_from_bytes::<T>(bytes).map_err(|e| Error::Malformed {
-        what,
-        reason: e.to_string(),
-    })?;
+    let (value, rest) = postcard::take_from_bytes::<T>(bytes)
+        .map_err(|e| Error::Malformed { what, reason: e.to_string() })?;
     if !rest.is_empty() {
-        return Err(Error::Malformed {
-            what,
-            reason: format!("{} trailing bytes", rest.len()),
-        });
+        return Err(Error::Malformed { what, reason: format!("{} trailing bytes", rest.len()) });
     }
     Ok(value)
 }
@@ -44,10 +39,7 @@ pub fn decode_canonical<T: DeserializeOwned + Serialize>(
 ) -> Result<T> {
     let value: T = decode(bytes, max_len, what)?;
     if encode(&value) != bytes {
-        return Err(Error::Malformed {
-            what,
-            reason: "not the canonical encoding".into(),
-        });
+        return Err(Error::Malformed { what, reason: "not the canonical encoding".into() });
     }
     Ok(value)
 }

@@ -155,7 +155,11 @@ mod tests {
         Genesis {
             chain_id: "keepsake-test".into(),
             genesis_time_ms: 1,
-            validators: vec![Validator { public_key: Keypair::from_seed([1; 32]).public(), power: 1, name: "a".into() }],
+            validators: vec![Validator {
+                public_key: Keypair::from_seed([1; 32]).public(),
+                power: 1,
+                name: "a".into(),
+            }],
             governors: vec![Keypair::from_seed([2; 32]).public(), Keypair::from_seed([3; 32]).public()],
             governance_threshold: 2,
             params: ChainParams::default(),
@@ -172,7 +176,8 @@ mod tests {
 
     #[test]
     fn each_genesis_rule_can_fail() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Genesis)>)> = vec![
+        type Mutation = Box<dyn Fn(&mut Genesis)>;
+        let cases: Vec<(&str, Mutation)> = vec![
             ("chain id", Box::new(|g| g.chain_id = "Bad Chain".into())),
             ("empty chain id", Box::new(|g| g.chain_id.clear())),
             ("no validators", Box::new(|g| g.validators.clear())),

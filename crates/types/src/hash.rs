@@ -99,10 +99,7 @@ mod tests {
     #[test]
     fn hex_round_trip_and_errors() {
         let h = sha256(b"abc");
-        assert_eq!(
-            h.to_hex(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(h.to_hex(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(Hash32::from_hex(&h.to_hex()).unwrap(), h);
         assert_eq!(Hash32::from_hex(&format!("0x{h}")).unwrap(), h);
         assert_eq!(Hash32::from_hex("abcd").unwrap_err().code(), "BadHex");

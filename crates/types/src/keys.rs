@@ -41,8 +41,7 @@ impl PublicKey {
     pub fn verify_message(&self, message: &[u8], signature: &Signature, what: &'static str) -> Result<()> {
         let key = VerifyingKey::from_bytes(&self.0).map_err(|_| Error::BadPublicKey(*self))?;
         let sig = ed25519_dalek::Signature::from_bytes(&signature.0);
-        key.verify_strict(message, &sig)
-            .map_err(|_| Error::BadSignature { signer: *self, what })
+        key.verify_strict(message, &sig).map_err(|_| Error::BadSignature { signer: *self, what })
     }
 
     /// Whether the 32 bytes decode to a usable ed25519 point (not small-order).
@@ -104,10 +103,7 @@ mod tests {
         )
         .unwrap();
         let kp = Keypair::from_seed(seed);
-        assert_eq!(
-            kp.public().to_hex(),
-            "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
-        );
+        assert_eq!(kp.public().to_hex(), "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
         let sig = kp.sign_message(b"");
         assert_eq!(
             sig.to_hex(),
@@ -121,7 +117,9 @@ mod tests {
         let kp = Keypair::from_seed([7; 32]);
         let sig = kp.sign(tag::TX, "c1", b"hello");
         kp.public().verify(tag::TX, "c1", b"hello", &sig, "tx").unwrap();
-        for (t, c, b) in [(tag::VOTE, "c1", &b"hello"[..]), (tag::TX, "c2", b"hello"), (tag::TX, "c1", b"hellp")] {
+        for (t, c, b) in
+            [(tag::VOTE, "c1", &b"hello"[..]), (tag::TX, "c2", b"hello"), (tag::TX, "c1", b"hellp")]
+        {
             let err = kp.public().verify(t, c, b, &sig, "tx").unwrap_err();
             assert_eq!(err.code(), "BadSignature");
         }

@@ -21,9 +21,9 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod block;
 #[doc(hidden)]
 pub mod bytes;
-pub mod block;
 pub mod certificate;
 pub mod encoding;
 mod error;
@@ -35,7 +35,8 @@ pub mod merkle;
 pub mod tx;
 
 pub use block::{
-    Block, Checkpoint, Commit, CommitSignature, Header, LogLeaf, LogLeafRef, Validator, ValidatorSet, Vote, VoteData, VoteKind,
+    Block, Checkpoint, Commit, CommitSignature, Header, LogLeaf, LogLeafRef, Validator, ValidatorSet, Vote,
+    VoteData, VoteKind,
 };
 pub use bytes::HexBytes;
 pub use certificate::{Certificate, CertificateRecord, LogEntryProof, VerifiedCertificate};

@@ -105,7 +105,11 @@ fn path<S: NodeSource + ?Sized>(src: &S, m: u64, start: u64, end: u64, out: &mut
 
 /// RFC 6962 `PROOF(old_size, D[0:new_size])`: the consistency proof.
 /// Empty when `old_size` is 0 or equals `new_size`.
-pub fn consistency_proof<S: NodeSource + ?Sized>(src: &S, old_size: u64, new_size: u64) -> Result<Vec<Hash32>> {
+pub fn consistency_proof<S: NodeSource + ?Sized>(
+    src: &S,
+    old_size: u64,
+    new_size: u64,
+) -> Result<Vec<Hash32>> {
     if old_size > new_size {
         return Err(Error::Proof(format!("old size {old_size} is larger than new size {new_size}")));
     }
@@ -144,7 +148,13 @@ fn subproof<S: NodeSource + ?Sized>(
 
 /// RFC 9162 §2.1.3.2: verifies that `leaf_hash` is leaf `index` of the tree of
 /// `size` leaves whose root is `root`.
-pub fn verify_inclusion(leaf_hash: &Hash32, index: u64, size: u64, proof: &[Hash32], root: &Hash32) -> Result<()> {
+pub fn verify_inclusion(
+    leaf_hash: &Hash32,
+    index: u64,
+    size: u64,
+    proof: &[Hash32],
+    root: &Hash32,
+) -> Result<()> {
     let fail = |why: &str| Err(Error::Proof(why.to_string()));
     if index >= size {
         return fail("leaf index is not below the tree size");
@@ -205,7 +215,11 @@ pub fn verify_consistency(
     }
     if old_size == 0 {
         // Every tree extends the empty tree.
-        return if proof.is_empty() { Ok(()) } else { fail("consistency proof from the empty tree must be empty") };
+        return if proof.is_empty() {
+            Ok(())
+        } else {
+            fail("consistency proof from the empty tree must be empty")
+        };
     }
     // Step 1.
     if proof.is_empty() {
@@ -441,16 +455,24 @@ mod tests {
     fn rfc6962_inclusion_vectors() {
         let cases: [(u64, u64, &[&str]); 4] = [
             (0, 1, &[]),
-            (0, 8, &[
-                "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
-                "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-                "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
-            ]),
-            (5, 8, &[
-                "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
-                "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
-                "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
-            ]),
+            (
+                0,
+                8,
+                &[
+                    "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+                    "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+                    "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+                ],
+            ),
+            (
+                5,
+                8,
+                &[
+                    "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+                    "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+                    "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+                ],
+            ),
             (2, 3, &["fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"]),
         ];
         let leaves = rfc_leaves();
@@ -467,20 +489,32 @@ mod tests {
     fn rfc6962_consistency_vectors() {
         let cases: [(u64, u64, &[&str]); 4] = [
             (1, 1, &[]),
-            (1, 8, &[
-                "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
-                "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-                "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
-            ]),
-            (6, 8, &[
-                "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
-                "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
-                "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
-            ]),
-            (2, 5, &[
-                "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-                "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
-            ]),
+            (
+                1,
+                8,
+                &[
+                    "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+                    "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+                    "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+                ],
+            ),
+            (
+                6,
+                8,
+                &[
+                    "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+                    "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+                    "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+                ],
+            ),
+            (
+                2,
+                5,
+                &[
+                    "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+                    "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+                ],
+            ),
         ];
         for (old, new, expected) in cases {
             let log = log_of(new as usize);

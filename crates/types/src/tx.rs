@@ -10,11 +10,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::Result;
 use crate::encoding::encode;
 use crate::hash::{domain_hash, domain_preimage, tag};
 use crate::ids::{CertificateId, ContentHash, HolderId, SeriesId, TxId};
 use crate::keys::{Keypair, PublicKey, Signature};
-use crate::Result;
 
 /// Whether an issuer may create series and mint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,9 +54,7 @@ impl ReviewSubject {
     /// Verifies an approval of this subject (signature only; whether the
     /// reviewer is registered is a ledger rule).
     pub fn verify(&self, chain_id: &str, approval: &ReviewApproval) -> Result<()> {
-        approval
-            .reviewer
-            .verify(tag::REVIEW, chain_id, &encode(self), &approval.signature, "review approval")
+        approval.reviewer.verify(tag::REVIEW, chain_id, &encode(self), &approval.signature, "review approval")
     }
 }
 

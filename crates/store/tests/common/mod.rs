@@ -12,7 +12,8 @@ use keepsake_ledger::{Executed, Tip, build_block, validate_block};
 use keepsake_store::Store;
 use keepsake_types::merkle::{MemoryLog, NodeSource};
 use keepsake_types::{
-    Block, CertificateId, Commit, CommitSignature, LogLeafRef, SeriesId, SignedTx, TxBody, VoteData, VoteKind, ids,
+    Block, CertificateId, Commit, CommitSignature, LogLeafRef, SeriesId, SignedTx, TxBody, VoteData,
+    VoteKind, ids,
 };
 use tempfile::TempDir;
 
@@ -33,7 +34,15 @@ impl Chain {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(dir.path(), &net.genesis).expect("open a new store");
         let tip = Tip::genesis(&net.genesis);
-        Chain { net, dir, store: Some(store), memory: MemoryState::new(), log: MemoryLog::new(), tip, blocks: vec![] }
+        Chain {
+            net,
+            dir,
+            store: Some(store),
+            memory: MemoryState::new(),
+            log: MemoryLog::new(),
+            tip,
+            blocks: vec![],
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -54,7 +63,18 @@ impl Chain {
     /// Opens the database behind the store's back (the store must be closed).
     pub fn raw(&self) -> sled::Db {
         assert!(self.store.is_none(), "close the store first");
-        sled::open(self.dir.path()).expect("open sled directly")
+        // sled releases its lock asynchronously after a drop (see `Store::open`).
+        let started = std::time::Instant::now();
+        loop {
+            match sled::open(self.dir.path()) {
+                Ok(db) => return db,
+                Err(e) if started.elapsed() < keepsake_store::OPEN_LOCK_WAIT => {
+                    assert!(e.to_string().contains("could not acquire lock"), "{e}");
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => panic!("open sled directly: {e}"),
+            }
+        }
     }
 
     pub fn chain_id(&self) -> &str {
@@ -68,8 +88,9 @@ impl Chain {
         let time_ms = self.net.genesis.genesis_time_ms + height * 1_000;
         let tip = self.store().ledger_tip(&self.net.genesis).expect("read the tip");
         assert_eq!(tip, self.tip, "the store's tip is the chain's tip");
-        let (block, executed, left_out) =
-            build_block(self.store(), &self.net.genesis, &tip, proposer, time_ms, txs).expect("build a block");
+        let keepsake_ledger::Built { block, executed, left_out } =
+            build_block(self.store(), &self.net.genesis, &tip, proposer, time_ms, txs)
+                .expect("build a block");
         assert!(left_out.is_empty(), "every test transaction is valid: {left_out:?}");
         (block, executed)
     }
@@ -77,7 +98,12 @@ impl Chain {
     /// The commit of `block`, signed by 3 of the 4 validators (the quorum).
     pub fn commit_of(&self, block: &Block) -> Commit {
         let hash = block.header.hash();
-        let data = VoteData { height: block.header.height, round: 0, kind: VoteKind::Precommit, block_hash: Some(hash) };
+        let data = VoteData {
+            height: block.header.height,
+            round: 0,
+            kind: VoteKind::Precommit,
+            block_hash: Some(hash),
+        };
         let signatures = self.net.validators[..3]
             .iter()
             .map(|k| {
@@ -93,7 +119,8 @@ impl Chain {
     /// Builds, validates (on the memory state), and commits the next block to the store and the references.
     pub fn commit_txs(&mut self, txs: Vec<SignedTx>) -> Block {
         let (block, executed) = self.build(txs);
-        let reference = validate_block(&self.memory, &self.net.genesis, &self.tip, &block).expect("valid block");
+        let reference =
+            validate_block(&self.memory, &self.net.genesis, &self.tip, &block).expect("valid block");
         let commit = self.commit_of(&block);
         self.store().commit_block(&block, &commit, &executed).expect("commit the block");
         self.memory.commit(&reference).expect("commit to the memory state");

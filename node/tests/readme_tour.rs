@@ -1,0 +1,99 @@
+//! The README's tour, run verbatim against the real binary: the shell block
+//! between `<!-- tour:begin -->` and `<!-- tour:end -->` is executed by bash,
+//! with `./target/release/keepsake` pointed at the binary under test and the
+//! dev chain on a free port (via `KEEPSAKE_RPC`, which every RPC command reads).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn tour_script() -> String {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let start = readme.find("<!-- tour:begin -->").expect("README has a tour:begin marker");
+    let end = readme.find("<!-- tour:end -->").expect("README has a tour:end marker");
+    let block = &readme[start..end];
+    let body = block.split("```sh").nth(1).expect("the tour is a ```sh block");
+    body.split("```").next().unwrap().to_string()
+}
+
+#[test]
+fn readme_tour_works_verbatim() {
+    let bin = env!("CARGO_BIN_EXE_keepsake");
+    let script = tour_script();
+    assert!(script.contains("KS=./target/release/keepsake\n"), "the tour must use the README's binary path");
+    let script = script.replace("KS=./target/release/keepsake\n", &format!("KS={bin}\n"));
+    let lines: Vec<&str> = script.lines().collect();
+    let last = lines.iter().rposition(|l| !l.trim().is_empty() && !l.starts_with('#')).unwrap();
+    assert!(lines[last].contains("tx transfer"), "the tour ends with the refused transfer");
+    let head = lines[..last].join("\n");
+    let full = format!("set -eu\n{head}\nset +e\n{}\necho \"transfer-exit=$?\"\n", lines[last]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut dev = KillOnDrop(
+        Command::new(bin)
+            .args(["dev", "--home", "keepsake-dev", "--rpc", "127.0.0.1:0"])
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // The first stdout line is `rpc: http://ADDR`.
+    let mut line = String::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let stdout = dev.0.stdout.take().unwrap();
+    let mut reader = BufReader::new(stdout);
+    while !line.starts_with("rpc: ") {
+        line.clear();
+        assert!(Instant::now() < deadline, "dev node did not print its address");
+        assert!(reader.read_line(&mut line).unwrap() > 0, "dev node exited early");
+    }
+    let url = line.trim_start_matches("rpc: ").trim().to_string();
+
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(&full)
+        .current_dir(dir.path())
+        .env("KEEPSAKE_RPC", &url)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "tour failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("VALID certificate"), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("edition       1 of 300"), "stdout:\n{stdout}");
+    assert!(
+        stdout.contains("transfer-exit=1"),
+        "the transfer must fail\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(stderr.contains("rejected: TransferForbidden (4001)"), "stderr:\n{stderr}");
+
+    // The tampering the README suggests is caught, naming the field.
+    let cert_path = dir.path().join("apsaras-1.json");
+    let mut cert: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cert_path).unwrap()).unwrap();
+    let holder = cert["record"]["holder"].as_str().unwrap().to_string();
+    let flipped = format!("{}{}", if holder.starts_with('0') { "1" } else { "0" }, &holder[1..]);
+    cert["record"]["holder"] = serde_json::Value::String(flipped);
+    std::fs::write(&cert_path, cert.to_string()).unwrap();
+    let out = Command::new(bin)
+        .args(["cert", "verify", "apsaras-1.json", "--genesis", "keepsake-dev/genesis.json"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("INVALID certificate: CertificateMismatch: certificate field record.holder"),
+        "{stderr}"
+    );
+}
