@@ -1,0 +1,136 @@
+//! A certificate minted on a real node verifies offline against the genesis
+//! alone, and every single-field tampering makes verification fail with the
+//! precise reason.
+
+use keepsake_rpc::KeepsakeApiClient;
+use keepsake_rpc::types::TxStatus;
+use keepsake_tests::{TestNode, wait_final};
+use keepsake_types::{
+    Certificate, ContentHash, Genesis, Hash32, Keypair, ReviewSubject, TxBody, Validator, hash::sha256, ids,
+};
+
+async fn minted_certificate() -> (TestNode, Certificate, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestNode::start(dir.path()).await.unwrap();
+    let c = t.client();
+    let chain = t.chain().to_string();
+    let subject = ReviewSubject {
+        issuer: t.issuer.public(),
+        name: "jade".into(),
+        content_hash: ContentHash(sha256(b"jade cong").0),
+        max_supply: 8,
+        metadata_uri: "https://museum.example/jade.json".into(),
+    };
+    let txs = vec![
+        TxBody::RegisterIssuer { issuer: t.issuer.public(), name: "Museum".into(), nonce: 1 }.sign(&chain, &[&t.governor]),
+        TxBody::RegisterReviewer { reviewer: t.reviewer.public(), name: "Board".into(), nonce: 2 }.sign(&chain, &[&t.governor]),
+    ];
+    for tx in txs {
+        let id = c.submit_tx(tx).await.unwrap();
+        assert!(matches!(wait_final(&c, id).await, TxStatus::Committed { .. }));
+    }
+    let create = TxBody::CreateSeries {
+        issuer: subject.issuer,
+        name: subject.name.clone(),
+        content_hash: subject.content_hash,
+        max_supply: 8,
+        metadata_uri: subject.metadata_uri.clone(),
+        approval: subject.approve(&chain, &t.reviewer),
+    }
+    .sign(&chain, &[&t.issuer]);
+    let id = c.submit_tx(create).await.unwrap();
+    wait_final(&c, id).await;
+    let series = ids::series_id(&chain, &t.issuer.public(), "jade");
+    for edition in 1..=3 {
+        let mint = TxBody::Mint { series_id: series, edition, holder: ids::holder_id("s", &format!("u{edition}")) }
+            .sign(&chain, &[&t.issuer]);
+        let id = c.submit_tx(mint).await.unwrap();
+        wait_final(&c, id).await;
+    }
+    let cert = c.get_certificate(ids::certificate_id(&chain, &series, 2)).await.unwrap().certificate;
+    (t, cert, dir)
+}
+
+/// Applies `tamper` to a copy and returns the error code verification gives.
+fn code_after(cert: &Certificate, genesis: &Genesis, tamper: impl Fn(&mut Certificate)) -> String {
+    let mut c = cert.clone();
+    tamper(&mut c);
+    assert_ne!(&c, cert, "the tampering must change something");
+    c.verify(genesis).expect_err("a tampered certificate must not verify").code().to_string()
+}
+
+fn flip(h: &mut Hash32) {
+    h.0[7] ^= 0x20;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_single_field_tampering_is_caught() {
+    let (t, cert, _dir) = minted_certificate().await;
+    let g = &t.genesis;
+    let v = cert.verify(g).unwrap();
+    assert_eq!((v.record.edition, v.record.max_supply, v.signed_power, v.total_power), (2, 8, 1, 1));
+
+    // The record: every field.
+    let mismatch = "CertificateMismatch";
+    assert_eq!(code_after(&cert, g, |c| c.record.series_id.0[0] ^= 1), mismatch);
+    assert_eq!(code_after(&cert, g, |c| c.record.series_name.push('!')), mismatch);
+    assert_eq!(code_after(&cert, g, |c| c.record.edition = 3), mismatch);
+    assert_eq!(code_after(&cert, g, |c| c.record.max_supply = 9), mismatch);
+    assert_eq!(code_after(&cert, g, |c| c.record.holder.0[0] ^= 1), mismatch);
+    assert_eq!(code_after(&cert, g, |c| c.record.issuer = Keypair::from_seed([5; 32]).public()), mismatch);
+    assert_eq!(code_after(&cert, g, |c| c.record.content_hash.0[0] ^= 1), mismatch);
+    assert_eq!(code_after(&cert, g, |c| c.record.metadata_uri.push('x')), mismatch);
+    assert_eq!(code_after(&cert, g, |c| c.record.reviewer = Keypair::from_seed([6; 32]).public()), mismatch);
+    assert_eq!(code_after(&cert, g, |c| c.record.height += 1), mismatch);
+    assert_eq!(code_after(&cert, g, |c| c.record.time_ms += 1), mismatch);
+    assert_eq!(code_after(&cert, g, |c| c.record.mint_tx.0[0] ^= 1), mismatch);
+    assert_eq!(code_after(&cert, g, |c| c.certificate_id.0[0] ^= 1), mismatch);
+
+    // The log entries and proofs.
+    assert_eq!(code_after(&cert, g, |c| c.mint.leaf.0[5] ^= 1), "ProofMismatch");
+    assert_eq!(code_after(&cert, g, |c| c.series.leaf.0[5] ^= 1), "ProofMismatch");
+    assert_eq!(code_after(&cert, g, |c| c.mint.leaf_index += 1), "ProofMismatch");
+    assert_eq!(code_after(&cert, g, |c| flip(&mut c.mint.proof[0])), "ProofMismatch");
+    assert_eq!(code_after(&cert, g, |c| flip(&mut c.series.proof[1])), "ProofMismatch");
+    assert_eq!(code_after(&cert, g, |c| { c.mint.proof.pop(); }), "ProofMismatch");
+    // Swapping the two entries: each proof verifies, but the roles do not.
+    assert_eq!(code_after(&cert, g, |c| std::mem::swap(&mut c.mint, &mut c.series)), mismatch);
+
+    // The checkpoint: header fields, commit signature, missing signature.
+    assert_eq!(code_after(&cert, g, |c| flip(&mut c.checkpoint.header.log_root)), "CommitBlockMismatch");
+    assert_eq!(code_after(&cert, g, |c| c.checkpoint.header.log_size += 1), "CommitBlockMismatch");
+    assert_eq!(code_after(&cert, g, |c| c.checkpoint.header.time_ms += 1), "CommitBlockMismatch");
+    assert_eq!(code_after(&cert, g, |c| c.checkpoint.header.height += 1), "CommitHeightMismatch");
+    assert_eq!(code_after(&cert, g, |c| c.checkpoint.commit.signatures[0].signature.0[3] ^= 1), "BadSignature");
+    assert_eq!(code_after(&cert, g, |c| c.checkpoint.commit.signatures.clear()), "InsufficientPower");
+    assert_eq!(code_after(&cert, g, |c| c.checkpoint.commit.round += 1), "BadSignature");
+    assert_eq!(code_after(&cert, g, |c| c.chain_id = "other-chain".into()), "WrongChain");
+    assert_eq!(code_after(&cert, g, |c| c.format = "keepsake-certificate/v0".into()), "Malformed");
+    // A forged commit by a key outside the genesis.
+    let forger = Keypair::from_seed([66; 32]);
+    assert_eq!(
+        code_after(&cert, g, |c| {
+            let v = c.checkpoint.commit.vote_data().sign(&c.chain_id, &forger);
+            c.checkpoint.commit.signatures[0].validator = v.validator;
+            c.checkpoint.commit.signatures[0].signature = v.signature;
+        }),
+        "UnknownValidator"
+    );
+
+    // The right certificate against the wrong genesis.
+    let mut other = g.clone();
+    other.validators = vec![Validator { public_key: forger.public(), power: 1, name: "x".into() }];
+    assert_eq!(cert.verify(&other).unwrap_err().code(), "ValidatorSetMismatch");
+    let mut other_chain = g.clone();
+    other_chain.chain_id = "keepsake-other".into();
+    assert_eq!(cert.verify(&other_chain).unwrap_err().code(), "WrongChain");
+
+    // Malformed files.
+    assert_eq!(Certificate::from_json("{").unwrap_err().code(), "Malformed");
+    let mut json: serde_json::Value = serde_json::to_value(&cert).unwrap();
+    json["price"] = serde_json::json!(100);
+    assert_eq!(Certificate::from_json(&json.to_string()).unwrap_err().code(), "Malformed");
+    let huge = format!("\"{}\"", "a".repeat(300 * 1024));
+    assert_eq!(Certificate::from_json(&huge).unwrap_err().code(), "TooLarge");
+    t.node.shutdown().await.unwrap();
+}
