@@ -10,7 +10,7 @@ use keepsake_store::Store;
 use keepsake_types::certificate::CERTIFICATE_FORMAT;
 use keepsake_types::{
     Certificate, CertificateId, CertificateRecord, Checkpoint, Genesis, HexBytes, LogEntryProof, LogLeaf,
-    TxBody, encoding, merkle,
+    TxBody, encoding,
 };
 
 fn unavailable(e: impl std::fmt::Display) -> ErrorObjectOwned {
@@ -37,7 +37,7 @@ fn entry(
 ) -> Result<(LogEntryProof, LogLeaf), ErrorObjectOwned> {
     let leaf = store.leaf_bytes_for(location).map_err(unavailable)?;
     let decoded: LogLeaf = encoding::decode(&leaf, usize::MAX, "log leaf").map_err(unavailable)?;
-    let proof = merkle::inclusion_proof(store, location.leaf_index, log_size).map_err(unavailable)?;
+    let proof = store.inclusion_proof(location.leaf_index, log_size).map_err(unavailable)?;
     Ok((LogEntryProof { leaf_index: location.leaf_index, leaf: HexBytes(leaf), proof }, decoded))
 }
 

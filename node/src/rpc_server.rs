@@ -14,7 +14,7 @@ use keepsake_rpc::types::{
     SubmitOutcome, TxStatus,
 };
 use keepsake_rpc::{KeepsakeApiServer, rpc_error};
-use keepsake_types::{BlockHash, CertificateId, Genesis, PublicKey, SeriesId, SignedTx, TxId, merkle};
+use keepsake_types::{BlockHash, CertificateId, Genesis, PublicKey, SeriesId, SignedTx, TxId};
 
 use crate::mempool::{AdmitError, Mempool};
 use crate::node::Shared;
@@ -228,8 +228,8 @@ impl KeepsakeApiServer for RpcImpl {
             }
             let old = crate::certificates::checkpoint(&s.store, old_height)?;
             let new = crate::certificates::checkpoint(&s.store, new_height)?;
-            let proof = merkle::consistency_proof(&*s.store, old.header.log_size, new.header.log_size)
-                .map_err(|e| rpc_error("StateUnavailable", e.to_string()))?;
+            let proof =
+                s.store.consistency_proof(old.header.log_size, new.header.log_size).map_err(store_error)?;
             Ok(ConsistencyResponse { old, new, proof })
         })
         .await

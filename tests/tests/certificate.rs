@@ -22,8 +22,10 @@ async fn minted_certificate() -> (TestNode, Certificate, tempfile::TempDir) {
         metadata_uri: "https://museum.example/jade.json".into(),
     };
     let txs = vec![
-        TxBody::RegisterIssuer { issuer: t.issuer.public(), name: "Museum".into(), nonce: 1 }.sign(&chain, &[&t.governor]),
-        TxBody::RegisterReviewer { reviewer: t.reviewer.public(), name: "Board".into(), nonce: 2 }.sign(&chain, &[&t.governor]),
+        TxBody::RegisterIssuer { issuer: t.issuer.public(), name: "Museum".into(), nonce: 1 }
+            .sign(&chain, &[&t.governor]),
+        TxBody::RegisterReviewer { reviewer: t.reviewer.public(), name: "Board".into(), nonce: 2 }
+            .sign(&chain, &[&t.governor]),
     ];
     for tx in txs {
         let id = c.submit_tx(tx).await.unwrap();
@@ -42,8 +44,9 @@ async fn minted_certificate() -> (TestNode, Certificate, tempfile::TempDir) {
     wait_final(&c, id).await;
     let series = ids::series_id(&chain, &t.issuer.public(), "jade");
     for edition in 1..=3 {
-        let mint = TxBody::Mint { series_id: series, edition, holder: ids::holder_id("s", &format!("u{edition}")) }
-            .sign(&chain, &[&t.issuer]);
+        let mint =
+            TxBody::Mint { series_id: series, edition, holder: ids::holder_id("s", &format!("u{edition}")) }
+                .sign(&chain, &[&t.issuer]);
         let id = c.submit_tx(mint).await.unwrap();
         wait_final(&c, id).await;
     }
@@ -92,7 +95,12 @@ async fn every_single_field_tampering_is_caught() {
     assert_eq!(code_after(&cert, g, |c| c.mint.leaf_index += 1), "ProofMismatch");
     assert_eq!(code_after(&cert, g, |c| flip(&mut c.mint.proof[0])), "ProofMismatch");
     assert_eq!(code_after(&cert, g, |c| flip(&mut c.series.proof[1])), "ProofMismatch");
-    assert_eq!(code_after(&cert, g, |c| { c.mint.proof.pop(); }), "ProofMismatch");
+    assert_eq!(
+        code_after(&cert, g, |c| {
+            c.mint.proof.pop();
+        }),
+        "ProofMismatch"
+    );
     // Swapping the two entries: each proof verifies, but the roles do not.
     assert_eq!(code_after(&cert, g, |c| std::mem::swap(&mut c.mint, &mut c.series)), mismatch);
 
@@ -101,7 +109,10 @@ async fn every_single_field_tampering_is_caught() {
     assert_eq!(code_after(&cert, g, |c| c.checkpoint.header.log_size += 1), "CommitBlockMismatch");
     assert_eq!(code_after(&cert, g, |c| c.checkpoint.header.time_ms += 1), "CommitBlockMismatch");
     assert_eq!(code_after(&cert, g, |c| c.checkpoint.header.height += 1), "CommitHeightMismatch");
-    assert_eq!(code_after(&cert, g, |c| c.checkpoint.commit.signatures[0].signature.0[3] ^= 1), "BadSignature");
+    assert_eq!(
+        code_after(&cert, g, |c| c.checkpoint.commit.signatures[0].signature.0[3] ^= 1),
+        "BadSignature"
+    );
     assert_eq!(code_after(&cert, g, |c| c.checkpoint.commit.signatures.clear()), "InsufficientPower");
     assert_eq!(code_after(&cert, g, |c| c.checkpoint.commit.round += 1), "BadSignature");
     assert_eq!(code_after(&cert, g, |c| c.chain_id = "other-chain".into()), "WrongChain");

@@ -39,6 +39,21 @@ impl MemoryState {
         if let Some(id) = d.certificates.keys().find(|id| self.certificates.contains_key(id)) {
             return Err(LedgerError::Invariant(format!("certificate {id} would be overwritten")));
         }
+        let exists = |what: &str, key: String| {
+            Err(LedgerError::Invariant(format!("{what} {key} would be overwritten")))
+        };
+        if let Some(id) = d.revocations.keys().find(|id| self.revocations.contains_key(id)) {
+            return exists("revocation", id.to_string());
+        }
+        if let Some(id) = d.txs.keys().find(|id| self.txs.contains_key(id)) {
+            return exists("transaction", id.to_string());
+        }
+        if let Some(h) = d.content_index.keys().find(|h| self.content_index.contains_key(h)) {
+            return exists("content index", h.to_string());
+        }
+        if let Some(n) = d.governance_nonces.iter().find(|n| self.nonces.contains(n)) {
+            return exists("governance nonce", n.to_string());
+        }
         self.issuers.extend(d.issuers.clone());
         self.reviewers.extend(d.reviewers.clone());
         self.series.extend(d.series.clone());
