@@ -76,10 +76,32 @@ enum Command {
         #[command(subcommand)]
         command: CertCommand,
     },
+    /// Benchmarks (programs that print figures; see docs/benchmarks.md).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Print the status of a node.
     Status {
         #[command(flatten)]
         rpc: RpcArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// Mint throughput of a one-validator node over JSON-RPC, with this
+    /// machine's signature-verification rate measured in the same run.
+    Mint {
+        /// Mints per run.
+        #[arg(long, default_value_t = 10_000)]
+        editions: u32,
+        /// Transactions per submitTxs call.
+        #[arg(long, default_value_t = 1_000)]
+        batch: usize,
+        /// Runs; the median is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
     },
 }
 
@@ -332,6 +354,10 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Tx { command } => tx(command).await,
         Command::Cert { command } => cert(command).await,
+        Command::Bench { command: BenchCommand::Mint { editions, batch, runs } } => {
+            crate::bench::run_mint(crate::bench::MintBench { editions, batch, runs }).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Status { rpc } => {
             let client = client(&rpc.rpc)?;
             let status = client.status().await.map_err(describe)?;

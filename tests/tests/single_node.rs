@@ -204,6 +204,13 @@ async fn hostile_input_gets_precise_errors_and_the_node_stays_up() {
     let huge = vec![b' '; 9 * 1024 * 1024];
     let (status, _) = raw_http(addr, "POST", "/", Some(&huge)).await;
     assert_eq!(status, 413);
+    // A JSON-RPC batch over the limit (100 calls) is refused whole; one at the limit is served.
+    let call = r#"{"jsonrpc":"2.0","id":1,"method":"keepsake_status","params":[]}"#;
+    let batch = |n: usize| format!("[{}]", vec![call; n].join(","));
+    let (_, body) = raw_http(addr, "POST", "/", Some(batch(101).as_bytes())).await;
+    assert!(body.contains("-32010"), "{body}");
+    let (_, body) = raw_http(addr, "POST", "/", Some(batch(100).as_bytes())).await;
+    assert_eq!(body.matches("\"chain_id\"").count(), 100, "{body}");
     // Too many transactions in one submitTxs.
     let c = t.client();
     let series = setup_series(&t, "s", 5).await;

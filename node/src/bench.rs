@@ -1,0 +1,201 @@
+//! `keepsake bench mint`: the single-validator mint benchmark. Starts a real
+//! node in a temporary directory (real sled, real JSON-RPC on 127.0.0.1),
+//! signs every mint up front, submits them in `submitTxs` batches and waits
+//! until all are committed. In the same run it measures this machine's
+//! strict ed25519 verification rate on one core, so throughput can be quoted
+//! as a fraction of it (figures on shared machines are noisy; ratios less so).
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use keepsake_rpc::KeepsakeApiClient;
+use keepsake_rpc::types::TxStatus;
+use keepsake_types::{ContentHash, Keypair, ReviewSubject, SignedTx, TxBody, hash::sha256, ids};
+
+/// Parameters of one benchmark.
+#[derive(Clone, Debug)]
+pub struct MintBench {
+    /// Mints per run.
+    pub editions: u32,
+    /// Transactions per `submitTxs` call.
+    pub batch: usize,
+    /// Runs (the median is reported).
+    pub runs: usize,
+}
+
+/// The figures of one run.
+#[derive(Clone, Debug)]
+pub struct MintRun {
+    /// Seconds from the first submission until every mint is committed.
+    pub seconds: f64,
+    /// Seconds spent inside `submitTxs` calls (admission).
+    pub submit_seconds: f64,
+    /// Blocks the mints were committed in.
+    pub blocks: u64,
+    /// Bytes of the database directory per mint (after the run, whole chain).
+    pub disk_bytes_per_mint: f64,
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(|a, b| a.total_cmp(b));
+    xs[xs.len() / 2]
+}
+
+/// Strict ed25519 verifications per second on one core (median of 5 rounds of 2,000).
+pub fn verify_rate() -> f64 {
+    let key = Keypair::from_seed([9; 32]);
+    let messages: Vec<Vec<u8>> = (0..2000u32).map(|i| format!("message {i}").into_bytes()).collect();
+    let sigs: Vec<_> = messages.iter().map(|m| key.sign_message(m)).collect();
+    let public = key.public();
+    let rates = (0..5)
+        .map(|_| {
+            let start = Instant::now();
+            for (m, s) in messages.iter().zip(&sigs) {
+                public.verify_message(m, s, "bench").expect("valid signature");
+            }
+            messages.len() as f64 / start.elapsed().as_secs_f64()
+        })
+        .collect();
+    median(rates)
+}
+
+fn dir_size(path: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(path) else { return 0 };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+async fn wait_committed(client: &jsonrpsee::http_client::HttpClient, id: keepsake_types::TxId) -> anyhow::Result<u64> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        match client.get_tx_status(id).await? {
+            TxStatus::Committed { height, .. } => return Ok(height),
+            TxStatus::Rejected { error } => bail!("benchmark transaction rejected: {}: {}", error.code, error.message),
+            _ if Instant::now() > deadline => bail!("benchmark transaction {id} not committed after 120 s"),
+            _ => tokio::time::sleep(Duration::from_millis(5)).await,
+        }
+    }
+}
+
+async fn one_run(params: &MintBench, run: usize) -> anyhow::Result<MintRun> {
+    let dir = tempfile_dir()?;
+    let home = dir.join("home");
+    crate::dev::init_home(&home, "127.0.0.1:0".parse().expect("valid address"))?;
+    let mut config = crate::config::NodeConfig::load(&home)?;
+    config.block.batch_wait_ms = 5;
+    let node = crate::node::start(config).await?;
+    let client = crate::cli::client(&node.rpc_url())?;
+    let key = |n: &str| crate::keyfile::read(&home.join("keys").join(format!("{n}.json")));
+    let (governor, issuer, reviewer) = (key("governor")?, key("issuer")?, key("reviewer")?);
+    let chain = node.shared.genesis.chain_id.clone();
+
+    let name = format!("bench-{run}");
+    let subject = ReviewSubject {
+        issuer: issuer.public(),
+        name: name.clone(),
+        content_hash: ContentHash(sha256(name.as_bytes()).0),
+        max_supply: params.editions,
+        metadata_uri: "https://bench.example/m.json".into(),
+    };
+    let setup = vec![
+        TxBody::RegisterIssuer { issuer: issuer.public(), name: "bench".into(), nonce: 1 }.sign(&chain, &[&governor]),
+        TxBody::RegisterReviewer { reviewer: reviewer.public(), name: "bench".into(), nonce: 2 }.sign(&chain, &[&governor]),
+    ];
+    for tx in setup {
+        let id = client.submit_tx(tx).await.map_err(crate::cli::describe)?;
+        wait_committed(&client, id).await?;
+    }
+    let create = TxBody::CreateSeries {
+        issuer: subject.issuer,
+        name: name.clone(),
+        content_hash: subject.content_hash,
+        max_supply: params.editions,
+        metadata_uri: subject.metadata_uri.clone(),
+        approval: subject.approve(&chain, &reviewer),
+    }
+    .sign(&chain, &[&issuer]);
+    let id = client.submit_tx(create).await.map_err(crate::cli::describe)?;
+    let start_height = wait_committed(&client, id).await?;
+
+    let series = ids::series_id(&chain, &issuer.public(), &name);
+    let mints: Vec<SignedTx> = (1..=params.editions)
+        .map(|e| {
+            TxBody::Mint { series_id: series, edition: e, holder: ids::holder_id("bench", &e.to_string()) }
+                .sign(&chain, &[&issuer])
+        })
+        .collect();
+    let last = mints.last().context("at least one edition")?.id(&chain);
+
+    let started = Instant::now();
+    let mut submit_seconds = 0.0;
+    for chunk in mints.chunks(params.batch) {
+        let t = Instant::now();
+        let outcomes = client.submit_txs(chunk.to_vec()).await.map_err(crate::cli::describe)?;
+        submit_seconds += t.elapsed().as_secs_f64();
+        if let Some(err) = outcomes.iter().find_map(|o| o.error.as_ref()) {
+            bail!("a benchmark mint was refused: {}: {}", err.code, err.message);
+        }
+    }
+    let end_height = wait_committed(&client, last).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let info = client.get_series(series).await.map_err(crate::cli::describe)?;
+    if info.minted != params.editions {
+        bail!("only {} of {} editions minted", info.minted, params.editions);
+    }
+    node.shutdown().await?;
+    let disk = dir_size(&home.join("data")) as f64;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(MintRun {
+        seconds,
+        submit_seconds,
+        blocks: end_height - start_height,
+        disk_bytes_per_mint: disk / f64::from(params.editions),
+    })
+}
+
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let mut nonce = [0u8; 8];
+    getrandom::getrandom(&mut nonce).context("OS randomness")?;
+    let dir = std::env::temp_dir().join(format!("keepsake-bench-{}", hex::encode(nonce)));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// Runs the benchmark and prints its figures.
+pub async fn run_mint(params: MintBench) -> anyhow::Result<()> {
+    if params.editions == 0 || params.runs == 0 || params.batch == 0 {
+        bail!("--editions, --runs and --batch must be at least 1");
+    }
+    println!("keepsake bench mint: {} editions, submitTxs batches of {}, {} run(s)", params.editions, params.batch, params.runs);
+    let verify = tokio::task::spawn_blocking(verify_rate).await?;
+    println!("ed25519 verify_strict, one core: {verify:.0}/s");
+    let mut runs = Vec::new();
+    for run in 0..params.runs {
+        let r = one_run(&params, run).await?;
+        println!(
+            "run {}: {:.3} s, {:.0} tx/s, {} blocks, admission {:.3} s, {:.0} bytes on disk per mint",
+            run + 1,
+            r.seconds,
+            f64::from(params.editions) / r.seconds,
+            r.blocks,
+            r.submit_seconds,
+            r.disk_bytes_per_mint
+        );
+        runs.push(r);
+    }
+    let secs = median(runs.iter().map(|r| r.seconds).collect());
+    let tps = f64::from(params.editions) / secs;
+    println!("median: {secs:.3} s for {} mints = {tps:.0} tx/s", params.editions);
+    println!("as a fraction of one core's verify rate: {:.3}", tps / verify);
+    println!(
+        "median disk per mint: {:.0} bytes",
+        median(runs.iter().map(|r| r.disk_bytes_per_mint).collect())
+    );
+    Ok(())
+}
