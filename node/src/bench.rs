@@ -71,12 +71,17 @@ fn dir_size(path: &std::path::Path) -> u64 {
         .sum()
 }
 
-async fn wait_committed(client: &jsonrpsee::http_client::HttpClient, id: keepsake_types::TxId) -> anyhow::Result<u64> {
+async fn wait_committed(
+    client: &jsonrpsee::http_client::HttpClient,
+    id: keepsake_types::TxId,
+) -> anyhow::Result<u64> {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         match client.get_tx_status(id).await? {
             TxStatus::Committed { height, .. } => return Ok(height),
-            TxStatus::Rejected { error } => bail!("benchmark transaction rejected: {}: {}", error.code, error.message),
+            TxStatus::Rejected { error } => {
+                bail!("benchmark transaction rejected: {}: {}", error.code, error.message)
+            }
             _ if Instant::now() > deadline => bail!("benchmark transaction {id} not committed after 120 s"),
             _ => tokio::time::sleep(Duration::from_millis(5)).await,
         }
@@ -104,8 +109,10 @@ async fn one_run(params: &MintBench, run: usize) -> anyhow::Result<MintRun> {
         metadata_uri: "https://bench.example/m.json".into(),
     };
     let setup = vec![
-        TxBody::RegisterIssuer { issuer: issuer.public(), name: "bench".into(), nonce: 1 }.sign(&chain, &[&governor]),
-        TxBody::RegisterReviewer { reviewer: reviewer.public(), name: "bench".into(), nonce: 2 }.sign(&chain, &[&governor]),
+        TxBody::RegisterIssuer { issuer: issuer.public(), name: "bench".into(), nonce: 1 }
+            .sign(&chain, &[&governor]),
+        TxBody::RegisterReviewer { reviewer: reviewer.public(), name: "bench".into(), nonce: 2 }
+            .sign(&chain, &[&governor]),
     ];
     for tx in setup {
         let id = client.submit_tx(tx).await.map_err(crate::cli::describe)?;
@@ -172,7 +179,10 @@ pub async fn run_mint(params: MintBench) -> anyhow::Result<()> {
     if params.editions == 0 || params.runs == 0 || params.batch == 0 {
         bail!("--editions, --runs and --batch must be at least 1");
     }
-    println!("keepsake bench mint: {} editions, submitTxs batches of {}, {} run(s)", params.editions, params.batch, params.runs);
+    println!(
+        "keepsake bench mint: {} editions, submitTxs batches of {}, {} run(s)",
+        params.editions, params.batch, params.runs
+    );
     let verify = tokio::task::spawn_blocking(verify_rate).await?;
     println!("ed25519 verify_strict, one core: {verify:.0}/s");
     let mut runs = Vec::new();

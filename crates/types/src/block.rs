@@ -113,6 +113,57 @@ impl Vote {
     }
 }
 
+/// What a proposer signs: `domain_preimage("keepsake/proposal/v1", chain_id,
+/// encode(ProposalData))`. The block travels beside it; its header hash is
+/// the value proposed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProposalData {
+    /// Height.
+    pub height: u64,
+    /// Round.
+    pub round: u32,
+    /// Tendermint's `validRound` (the round in which the proposer saw a
+    /// polka for this value), or `None` (-1 in the paper).
+    pub pol_round: Option<u32>,
+    /// The proposed block's header hash.
+    pub block_hash: BlockHash,
+}
+
+impl ProposalData {
+    /// Signs this proposal and attaches the block.
+    pub fn sign(self, chain_id: &str, key: &Keypair, block: Block) -> Proposal {
+        let signature = key.sign(tag::PROPOSAL, chain_id, &encode(&self));
+        Proposal { data: self, proposer: key.public(), signature, block }
+    }
+}
+
+/// A signed proposal with its block.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Proposal {
+    /// What is proposed.
+    pub data: ProposalData,
+    /// The proposer.
+    pub proposer: PublicKey,
+    /// The proposer's signature over `data`.
+    pub signature: Signature,
+    /// The proposed block (`block.header.hash() == data.block_hash` is checked by receivers).
+    pub block: Block,
+}
+
+impl Proposal {
+    /// Verifies the proposer's signature and that the block matches the signed hash.
+    pub fn verify(&self, chain_id: &str) -> Result<()> {
+        self.proposer.verify(tag::PROPOSAL, chain_id, &encode(&self.data), &self.signature, "proposal")?;
+        let got = self.block.header.hash();
+        if got != self.data.block_hash {
+            return Err(Error::CommitBlockMismatch { expected: self.data.block_hash, got });
+        }
+        Ok(())
+    }
+}
+
 /// One precommit signature inside a commit.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

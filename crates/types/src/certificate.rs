@@ -1,11 +1,12 @@
 //! The certificate: a JSON file a holder or auditor keeps, verifiable offline
 //! with nothing but the genesis file.
 //!
-//! Verification ([`Certificate::verify`]) walks, in order:
-//! checkpoint commit -> quorum of genesis validators -> header hash ->
-//! log root -> inclusion proofs of the mint and series leaves -> the decoded
-//! leaves -> every field of the record. The first failure is returned with a
-//! precise reason; nothing in the file is trusted before it is checked.
+//! Verification ([`Certificate::verify`]) walks, in order: format and chain
+//! id -> the checkpoint's commit (header hash, validator-set hash, a quorum of
+//! valid precommits of genesis validators) -> the inclusion proofs of the
+//! mint and series leaves against the header's log root -> the decoded leaves
+//! -> every field of the record. The first failure is returned with a precise
+//! reason; nothing in the file is trusted before it is checked.
 
 use serde::{Deserialize, Serialize};
 
@@ -159,7 +160,7 @@ impl Certificate {
     }
 
     /// Verifies this certificate against `genesis` alone. See the module docs
-    /// for the order of checks; docs/auditor-guide.md for the bytes.
+    /// for the order of checks; docs/protocol.md for the bytes.
     pub fn verify(&self, genesis: &Genesis) -> Result<VerifiedCertificate> {
         if self.format != CERTIFICATE_FORMAT {
             return Err(Error::Malformed {

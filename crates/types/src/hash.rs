@@ -27,6 +27,8 @@ pub mod tag {
     pub const HEADER: &str = "keepsake/header/v1";
     /// Consensus votes (prevote, precommit).
     pub const VOTE: &str = "keepsake/vote/v1";
+    /// Consensus proposals.
+    pub const PROPOSAL: &str = "keepsake/proposal/v1";
     /// A reviewer's content approval of a series.
     pub const REVIEW: &str = "keepsake/review/v1";
     /// Series id derivation.

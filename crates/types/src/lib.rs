@@ -33,6 +33,7 @@ pub mod ids;
 pub mod keys;
 pub mod merkle;
 pub mod tx;
+pub mod wire;
 
 pub use block::{
     Block, Checkpoint, Commit, CommitSignature, Header, LogLeaf, LogLeafRef, Validator, ValidatorSet, Vote,

@@ -1,0 +1,34 @@
+//! Messages between peers. Encoded with the canonical encoding; receivers
+//! decode with a size limit first, then verify every signature inside.
+
+use serde::{Deserialize, Serialize};
+
+use crate::block::{Block, Commit, Proposal, Vote};
+
+/// What travels on the consensus gossip topic.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConsensusMessage {
+    /// A signed proposal with its block.
+    Proposal(Proposal),
+    /// A signed prevote or precommit.
+    Vote(Vote),
+}
+
+impl ConsensusMessage {
+    /// The height the message is about.
+    pub fn height(&self) -> u64 {
+        match self {
+            ConsensusMessage::Proposal(p) => p.data.height,
+            ConsensusMessage::Vote(v) => v.data.height,
+        }
+    }
+}
+
+/// One item of a block-sync response: a block and the commit that finalised it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncItem {
+    /// The block.
+    pub block: Block,
+    /// Its commit.
+    pub commit: Commit,
+}
