@@ -488,6 +488,15 @@ async fn submit_and_wait(
     }
 }
 
+/// A public key given directly, or read from a key file.
+fn key_or_file(key: Option<PublicKey>, file: Option<PathBuf>, flags: &str) -> anyhow::Result<PublicKey> {
+    match (key, file) {
+        (Some(k), _) => Ok(k),
+        (None, Some(path)) => Ok(keyfile::read(&path)?.public()),
+        (None, None) => bail!("give {flags}"),
+    }
+}
+
 async fn chain_of(client: &HttpClient) -> anyhow::Result<Genesis> {
     client.get_genesis().await.map_err(describe)
 }
@@ -495,11 +504,7 @@ async fn chain_of(client: &HttpClient) -> anyhow::Result<Genesis> {
 async fn tx(command: TxCommand) -> anyhow::Result<ExitCode> {
     match command {
         TxCommand::RegisterIssuer { issuer, issuer_key, name, gov, submit } => {
-            let issuer = match (issuer, issuer_key) {
-                (Some(k), _) => k,
-                (None, Some(path)) => keyfile::read(&path)?.public(),
-                (None, None) => bail!("give --issuer or --issuer-key"),
-            };
+            let issuer = key_or_file(issuer, issuer_key, "--issuer or --issuer-key")?;
             let body = TxBody::RegisterIssuer { issuer, name, nonce: nonce_or_random(gov.nonce)? };
             send(body, &read_keys(&gov.governor_keys)?, &submit).await?;
             println!("{issuer}");
@@ -513,11 +518,7 @@ async fn tx(command: TxCommand) -> anyhow::Result<ExitCode> {
             send(body, &read_keys(&gov.governor_keys)?, &submit).await?;
         }
         TxCommand::RegisterReviewer { reviewer, reviewer_key, name, gov, submit } => {
-            let reviewer = match (reviewer, reviewer_key) {
-                (Some(k), _) => k,
-                (None, Some(path)) => keyfile::read(&path)?.public(),
-                (None, None) => bail!("give --reviewer or --reviewer-key"),
-            };
+            let reviewer = key_or_file(reviewer, reviewer_key, "--reviewer or --reviewer-key")?;
             let body = TxBody::RegisterReviewer { reviewer, name, nonce: nonce_or_random(gov.nonce)? };
             send(body, &read_keys(&gov.governor_keys)?, &submit).await?;
             println!("{reviewer}");

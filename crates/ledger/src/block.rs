@@ -14,7 +14,10 @@ use crate::state::{Overlay, StateDelta, StateView, TxLocation};
 use crate::{LedgerError, Result};
 
 /// The summary of the last committed block that the next block builds on.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The store keeps it (as `meta/tip`) in the same atomic write as the block;
+/// field order is that on-disk format (pinned by crates/store/tests/format.rs).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Tip {
     /// Height (0 before block 1).
     pub height: u64,

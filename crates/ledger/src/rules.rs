@@ -12,9 +12,7 @@
 
 use std::collections::BTreeSet;
 
-use keepsake_types::{
-    Genesis, IssuerStatus, PublicKey, ReviewSubject, SignedTx, TxBody, TxId, encoding, ids,
-};
+use keepsake_types::{Genesis, IssuerStatus, PublicKey, SignedTx, TxBody, TxId, encoding, ids};
 
 use crate::state::{
     CertificateState, IssuerRecord, Overlay, ReviewerRecord, RevocationRecord, RevokedBy, SeriesRecord,
@@ -232,13 +230,7 @@ pub fn apply<V: StateView + ?Sized>(
                 _ => return Err(LedgerError::UnknownReviewer { reviewer: approval.reviewer }),
             }
             // T16: the approval signs exactly this series.
-            let subject = ReviewSubject {
-                issuer: *issuer,
-                name: name.clone(),
-                content_hash: *content_hash,
-                max_supply: *max_supply,
-                metadata_uri: metadata_uri.clone(),
-            };
+            let (subject, _) = tx.body.review_subject().expect("the body is a CreateSeries");
             if subject.verify(chain, approval).is_err() {
                 return Err(LedgerError::InvalidReviewApproval { reviewer: approval.reviewer });
             }

@@ -9,7 +9,7 @@
 //! |-----------------------------------------|------------------------------------------------------------|------------------|
 //! | `meta/schema_version`                   | `u32` big-endian, [`SCHEMA_VERSION`]                       | at creation      |
 //! | `meta/genesis_hash`                     | the 32-byte genesis hash                                   | at creation      |
-//! | `meta/tip`                              | [`TipRecord`](crate::TipRecord): the last committed block  | every block      |
+//! | `meta/tip`                              | [`Tip`](keepsake_ledger::Tip): the last committed block  | every block      |
 //! | `block/` `height: u64 BE`               | `Block` (header and transactions)                          | insert-only      |
 //! | `commit/` `height: u64 BE`              | `Commit`                                                   | insert-only      |
 //! | `hash/` `BlockHash`                     | `height: u64 BE`                                           | insert-only      |

@@ -43,4 +43,4 @@ mod store;
 
 pub use error::{Result, StoreError};
 pub use layout::SCHEMA_VERSION;
-pub use store::{OPEN_LOCK_WAIT, Store, TipRecord};
+pub use store::{OPEN_LOCK_WAIT, Store};

@@ -16,11 +16,10 @@ use keepsake_types::encoding::{decode, encode};
 use keepsake_types::genesis::VALIDATORS_MAX;
 use keepsake_types::merkle::{self, NodeSource};
 use keepsake_types::{
-    Block, BlockHash, CertificateId, Commit, ContentHash, Genesis, Hash32, Header, LogLeafRef, PublicKey,
-    SeriesId, SignedTx, TxId,
+    Block, BlockHash, CertificateId, Commit, ContentHash, Genesis, Hash32, LogLeafRef, PublicKey, SeriesId,
+    SignedTx, TxId,
 };
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use tracing::{debug, info};
 
 use crate::layout::{self, NODE_BYTES, SCHEMA_VERSION, TILE_BYTES_MAX};
@@ -39,51 +38,6 @@ const PER_TX_OVERHEAD_BYTES: u64 = 16;
 /// Room for the fixed fields of a state record on top of the strings it
 /// copies from a transaction (which is at most `tx_bytes_max`).
 const RECORD_OVERHEAD_BYTES: u64 = 1024;
-
-/// The last committed block, as recorded under `meta/tip` in the same batch
-/// as the block. Field order is the on-disk format.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TipRecord {
-    /// Block height (at least 1: no record is written for the genesis).
-    pub height: u64,
-    /// Header hash.
-    pub hash: BlockHash,
-    /// Block time.
-    pub time_ms: u64,
-    /// Log size after the block.
-    pub log_size: u64,
-    /// Log root after the block.
-    pub log_root: Hash32,
-    /// State root after the block.
-    pub state_root: Hash32,
-}
-
-impl TipRecord {
-    /// The record of the block with this header.
-    pub fn from_header(header: &Header) -> Self {
-        TipRecord {
-            height: header.height,
-            hash: header.hash(),
-            time_ms: header.time_ms,
-            log_size: header.log_size,
-            log_root: header.log_root,
-            state_root: header.state_root,
-        }
-    }
-
-    /// The ledger's view of the same tip.
-    pub fn to_ledger_tip(&self) -> Tip {
-        Tip {
-            height: self.height,
-            hash: self.hash,
-            time_ms: self.time_ms,
-            log_size: self.log_size,
-            log_root: self.log_root,
-            state_root: self.state_root,
-        }
-    }
-}
 
 /// Decoding bounds, derived from the genesis parameters at open.
 #[derive(Clone, Copy, Debug)]
@@ -228,7 +182,7 @@ impl Store {
     /// bug damaged the database, and the node must not serve or build on it.
     ///
     /// Holds off commits while it runs, so it never sees a block landing halfway through its reads.
-    pub fn check_consistency(&self) -> Result<Option<TipRecord>> {
+    pub fn check_consistency(&self) -> Result<Option<Tip>> {
         let _no_commit = self.commit_lock.lock().unwrap_or_else(PoisonError::into_inner);
         let tip = self.tip()?;
         let last_block = self.last_height(layout::BLOCK)?;
@@ -266,7 +220,7 @@ impl Store {
         }
         let block =
             self.block(height)?.ok_or_else(|| StoreError::Corrupt(format!("block {height} vanished")))?;
-        let got = TipRecord::from_header(&block.header);
+        let got = Tip::from_header(&block.header);
         if block.header.height != height {
             return corrupt(format!("block stored at height {height} has height {}", block.header.height));
         }
@@ -352,7 +306,7 @@ impl Store {
     // ---------------------------------------------------------------- reads
 
     /// The last committed block's summary; `None` before block 1.
-    pub fn tip(&self) -> Result<Option<TipRecord>> {
+    pub fn tip(&self) -> Result<Option<Tip>> {
         self.get_decoded(layout::META_TIP, TIP_BYTES_MAX, "tip record")
     }
 
@@ -368,7 +322,7 @@ impl Store {
     }
 
     fn current_tip(&self) -> Result<Tip> {
-        Ok(self.tip()?.map_or_else(|| self.genesis_tip.clone(), |t| t.to_ledger_tip()))
+        Ok(self.tip()?.unwrap_or_else(|| self.genesis_tip.clone()))
     }
 
     /// The genesis hash recorded in the database.
@@ -666,7 +620,7 @@ impl Store {
         }
         batch.insert(layout::block(header.height), block_bytes);
         batch.insert(layout::commit(header.height), encode(commit));
-        batch.insert(layout::META_TIP, encode(&TipRecord::from_header(header)));
+        batch.insert(layout::META_TIP, encode(&Tip::from_header(header)));
 
         self.db.apply_batch(batch)?;
         self.db.flush()?;

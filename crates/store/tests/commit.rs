@@ -5,10 +5,11 @@
 mod common;
 
 use common::Chain;
+use keepsake_ledger::Tip;
 use keepsake_ledger::memory::MemoryState;
 use keepsake_ledger::testkit::TestNet;
 use keepsake_ledger::{CertificateState, StateView, TxLocation};
-use keepsake_store::{StoreError, TipRecord};
+use keepsake_store::StoreError;
 use keepsake_types::merkle::{self, NodeSource};
 use keepsake_types::{BlockHash, ContentHash, IssuerStatus, PublicKey, TxId};
 
@@ -119,7 +120,7 @@ fn store_answers_like_the_memory_state_and_log() {
 
     // The tip.
     let last = &chain.blocks[5].0.header;
-    assert_eq!(store.tip().unwrap(), Some(TipRecord::from_header(last)));
+    assert_eq!(store.tip().unwrap(), Some(Tip::from_header(last)));
     assert_eq!(store.ledger_tip(&chain.net.genesis).unwrap(), chain.tip);
 
     // Roots at every block boundary and at tile edges.

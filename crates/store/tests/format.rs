@@ -5,7 +5,8 @@
 mod common;
 
 use common::Chain;
-use keepsake_store::{SCHEMA_VERSION, TipRecord, layout};
+use keepsake_ledger::Tip;
+use keepsake_store::{SCHEMA_VERSION, layout};
 use keepsake_types::encoding::encode;
 use keepsake_types::{BlockHash, Hash32};
 
@@ -21,7 +22,7 @@ fn key_bytes_are_pinned() {
 
 #[test]
 fn tip_record_encoding_is_pinned() {
-    let tip = TipRecord {
+    let tip = Tip {
         height: 300,
         hash: BlockHash([1; 32]),
         time_ms: 2,
@@ -80,7 +81,7 @@ fn a_new_database_and_its_first_block_write_exactly_these_keys() {
     let get = |k: &[u8]| db.get(k).unwrap().expect("stored").to_vec();
     assert_eq!(get(&layout::hash(&block.header.hash())), 1u64.to_be_bytes());
     assert_eq!(get(&layout::nonce(1)), Vec::<u8>::new());
-    assert_eq!(get(b"meta/tip"), encode(&TipRecord::from_header(&block.header)));
+    assert_eq!(get(b"meta/tip"), encode(&Tip::from_header(&block.header)));
     assert_eq!(get(&layout::block(1)), encode(&block));
     assert_eq!(get(&layout::commit(1)), encode(&chain.blocks[0].1));
     let leaves: Vec<u8> = [chain.log_node(0, 0), chain.log_node(0, 1)].concat();

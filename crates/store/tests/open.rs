@@ -135,11 +135,8 @@ fn a_tip_record_without_its_block_is_corrupt() {
     let message = damaged(|db, chain| {
         // The tip says block 2, but block 3 is stored: half of a later batch.
         let header = &chain.blocks[1].0.header;
-        db.insert(
-            b"meta/tip",
-            keepsake_types::encoding::encode(&keepsake_store::TipRecord::from_header(header)),
-        )
-        .unwrap();
+        db.insert(b"meta/tip", keepsake_types::encoding::encode(&keepsake_ledger::Tip::from_header(header)))
+            .unwrap();
     });
     assert_eq!(message, "tip is block 2 but the highest stored block is 3");
 }

@@ -18,7 +18,7 @@ use crate::hash::Hash32;
 use crate::ids::{self, CertificateId, ContentHash, HolderId, SeriesId, TxId};
 use crate::keys::PublicKey;
 use crate::merkle;
-use crate::tx::{ReviewSubject, TxBody};
+use crate::tx::TxBody;
 use crate::{Error, Result};
 
 /// The `format` value of version 1 certificates.
@@ -232,13 +232,7 @@ impl Certificate {
         if !series_leaf.tx.signed_by(issuer) {
             return Err(mismatch("series.leaf", "the series creation is not signed by its issuer".into()));
         }
-        let subject = ReviewSubject {
-            issuer: *issuer,
-            name: name.clone(),
-            content_hash: *content_hash,
-            max_supply: *max_supply,
-            metadata_uri: metadata_uri.clone(),
-        };
+        let (subject, _) = series_leaf.tx.body.review_subject().expect("the body is a CreateSeries");
         subject.verify(chain, approval)?;
 
         Ok(VerifiedCertificate {

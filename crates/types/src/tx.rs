@@ -161,6 +161,26 @@ impl TxBody {
         }
     }
 
+    /// For a `CreateSeries`, the subject its reviewer approval must sign and
+    /// that approval; `None` for every other body.
+    pub fn review_subject(&self) -> Option<(ReviewSubject, &ReviewApproval)> {
+        match self {
+            TxBody::CreateSeries { issuer, name, content_hash, max_supply, metadata_uri, approval } => {
+                Some((
+                    ReviewSubject {
+                        issuer: *issuer,
+                        name: name.clone(),
+                        content_hash: *content_hash,
+                        max_supply: *max_supply,
+                        metadata_uri: metadata_uri.clone(),
+                    },
+                    approval,
+                ))
+            }
+            _ => None,
+        }
+    }
+
     /// The transaction id of this body on `chain_id`.
     pub fn id(&self, chain_id: &str) -> TxId {
         TxId(domain_hash(tag::TX, chain_id, &encode(self)).0)

@@ -8,8 +8,9 @@ use crate::block::{Block, Commit, Proposal, Vote};
 /// What travels on the consensus gossip topic.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ConsensusMessage {
-    /// A signed proposal with its block.
-    Proposal(Proposal),
+    /// A signed proposal with its block (boxed: a block is far larger than a
+    /// vote; the encoding is the same as unboxed).
+    Proposal(Box<Proposal>),
     /// A signed prevote or precommit.
     Vote(Vote),
 }
