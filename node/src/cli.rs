@@ -52,6 +52,24 @@ enum Command {
         #[arg(long)]
         home: PathBuf,
     },
+    /// Write genesis, keys and configs for N local validators (then `keepsake start --home DIR/nodeI`).
+    Testnet {
+        /// Number of validators.
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+        /// Output directory (must not hold a testnet yet).
+        #[arg(long)]
+        dir: PathBuf,
+        /// Chain id.
+        #[arg(long, default_value = "keepsake-testnet")]
+        chain_id: String,
+        /// RPC port of node0; node i listens on this + i.
+        #[arg(long, default_value_t = crate::DEFAULT_RPC_PORT)]
+        rpc_base_port: u16,
+        /// libp2p port of node0; node i listens on this + i.
+        #[arg(long, default_value_t = 26656)]
+        p2p_base_port: u16,
+    },
     /// Key files.
     Keys {
         #[command(subcommand)]
@@ -344,6 +362,18 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
             run_node(config, &home, true).await
         }
         Command::Start { home } => run_node(NodeConfig::load(&home)?, &home, false).await,
+        Command::Testnet { validators, dir, chain_id, rpc_base_port, p2p_base_port } => {
+            let spec = crate::testnet::TestnetSpec { validators, chain_id, rpc_base_port, p2p_base_port };
+            for home in crate::testnet::generate(&dir, &spec)? {
+                println!("{}", home.display());
+            }
+            eprintln!(
+                "wrote a {validators}-validator testnet in {}; run each node with: keepsake start --home {}/nodeI",
+                dir.display(),
+                dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Keys { command } => keys(command),
         Command::HolderId { account, salt } => {
             if account.is_empty() || salt.is_empty() {

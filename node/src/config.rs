@@ -30,6 +30,30 @@ pub struct NodeConfig {
     /// Block production.
     #[serde(default)]
     pub block: BlockSection,
+    /// Peer-to-peer networking.
+    #[serde(default)]
+    pub p2p: P2pSection,
+    /// Consensus timeouts.
+    #[serde(default)]
+    pub consensus: ConsensusSection,
+    /// Fault injection for tests. Never set these on a real node.
+    #[serde(default, skip_serializing_if = "TestingSection::is_off")]
+    pub testing: TestingSection,
+}
+
+/// `[testing]`: fault injection used by the cluster tests.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TestingSection {
+    /// When this validator proposes, it appends a transfer to its block
+    /// (honest validators must refuse the block).
+    pub propose_transfer: bool,
+}
+
+impl TestingSection {
+    fn is_off(&self) -> bool {
+        !self.propose_transfer
+    }
 }
 
 /// `[node]`
@@ -42,6 +66,13 @@ pub struct NodeSection {
     pub validator_key_file: PathBuf,
     /// The sled database directory.
     pub data_dir: PathBuf,
+    /// The consensus WAL and the sign-state file (fsync'ed before every signature).
+    #[serde(default = "default_consensus_dir")]
+    pub consensus_dir: PathBuf,
+}
+
+fn default_consensus_dir() -> PathBuf {
+    PathBuf::from("consensus")
 }
 
 /// `[rpc]`
@@ -100,14 +131,86 @@ impl Default for MempoolSection {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BlockSection {
-    /// After the first pending transaction arrives, wait this long for more
-    /// before proposing (batches bursts into fewer, larger blocks).
+    /// When this validator is to propose and transactions are pending, wait
+    /// this long for more before building (folds bursts into fewer, larger blocks).
     pub batch_wait_ms: u64,
 }
 
 impl Default for BlockSection {
     fn default() -> Self {
         Self { batch_wait_ms: 50 }
+    }
+}
+
+/// A peer to dial: its key (its libp2p identity) and address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerAddress {
+    /// The peer's ed25519 public key, hex.
+    pub key: keepsake_types::PublicKey,
+    /// Its TCP address.
+    pub addr: SocketAddr,
+}
+
+/// Smallest `[p2p] max_message_bytes`: a proposal must still carry a useful block.
+pub const P2P_MESSAGE_BYTES_MIN: usize = 1024 * 1024;
+/// Largest `[p2p] max_message_bytes` (the network crate's own ceiling).
+pub const P2P_MESSAGE_BYTES_MAX: usize = keepsake_network::MAX_MESSAGE_BYTES;
+
+/// `[p2p]`
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct P2pSection {
+    /// TCP listen address for libp2p.
+    pub listen: SocketAddr,
+    /// Peers to dial (and redial while disconnected).
+    pub bootstrap: Vec<PeerAddress>,
+    /// Keys allowed to connect besides the genesis validators (observers, auditors' nodes).
+    pub allow_list: Vec<keepsake_types::PublicKey>,
+    /// Most connections.
+    pub max_peers: u32,
+    /// Largest gossip message or sync response, in bytes.
+    pub max_message_bytes: usize,
+}
+
+impl Default for P2pSection {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            bootstrap: Vec::new(),
+            allow_list: Vec::new(),
+            max_peers: 64,
+            max_message_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// `[consensus]` (timeouts grow by `timeout_delta_ms` per round).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsensusSection {
+    /// Wait for a proposal in round 0.
+    pub timeout_propose_ms: u64,
+    /// Wait after 2/3+ prevotes for anything.
+    pub timeout_prevote_ms: u64,
+    /// Wait after 2/3+ precommits for anything.
+    pub timeout_precommit_ms: u64,
+    /// Added per round to each timeout.
+    pub timeout_delta_ms: u64,
+    /// A proposer with an empty mempool waits this long for a transaction
+    /// before proposing an empty block (must be below `timeout_propose_ms`).
+    pub empty_block_wait_ms: u64,
+}
+
+impl Default for ConsensusSection {
+    fn default() -> Self {
+        Self {
+            timeout_propose_ms: 3000,
+            timeout_prevote_ms: 1000,
+            timeout_precommit_ms: 1000,
+            timeout_delta_ms: 500,
+            empty_block_wait_ms: 1000,
+        }
     }
 }
 
@@ -118,13 +221,43 @@ impl NodeConfig {
         let text = read_bounded(&path, CONFIG_FILE_MAX)?;
         let mut config: NodeConfig =
             toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))?;
+        config.validate().with_context(|| format!("invalid config file {}", path.display()))?;
         config.resolve_paths(home);
         Ok(config)
     }
 
+    /// Checks relations between settings that serde cannot.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let c = &self.consensus;
+        anyhow::ensure!(
+            c.empty_block_wait_ms < c.timeout_propose_ms,
+            "consensus.empty_block_wait_ms ({}) must be below consensus.timeout_propose_ms ({})",
+            c.empty_block_wait_ms,
+            c.timeout_propose_ms
+        );
+        anyhow::ensure!(
+            self.block.batch_wait_ms < c.timeout_propose_ms,
+            "block.batch_wait_ms ({}) must be below consensus.timeout_propose_ms ({})",
+            self.block.batch_wait_ms,
+            c.timeout_propose_ms
+        );
+        anyhow::ensure!(self.rpc.max_batch_txs > 0 && self.mempool.max_txs > 0, "limits must be positive");
+        anyhow::ensure!(
+            (P2P_MESSAGE_BYTES_MIN..=P2P_MESSAGE_BYTES_MAX).contains(&self.p2p.max_message_bytes),
+            "p2p.max_message_bytes ({}) must be within {P2P_MESSAGE_BYTES_MIN}..={P2P_MESSAGE_BYTES_MAX} (a proposal carries a whole block)",
+            self.p2p.max_message_bytes
+        );
+        Ok(())
+    }
+
     /// Makes relative paths absolute against `home`.
     pub fn resolve_paths(&mut self, home: &Path) {
-        for p in [&mut self.node.genesis_file, &mut self.node.validator_key_file, &mut self.node.data_dir] {
+        for p in [
+            &mut self.node.genesis_file,
+            &mut self.node.validator_key_file,
+            &mut self.node.data_dir,
+            &mut self.node.consensus_dir,
+        ] {
             if p.is_relative() {
                 *p = home.join(&*p);
             }

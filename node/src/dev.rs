@@ -13,7 +13,10 @@ use std::path::Path;
 use anyhow::Context;
 use keepsake_types::{ChainParams, Genesis, Validator};
 
-use crate::config::{BlockSection, CONFIG_FILE, MempoolSection, NodeConfig, NodeSection, RpcSection};
+use crate::config::{
+    BlockSection, CONFIG_FILE, ConsensusSection, MempoolSection, NodeConfig, NodeSection, P2pSection, RpcSection,
+    TestingSection,
+};
 use crate::keyfile;
 
 /// The dev chain's id.
@@ -52,10 +55,14 @@ pub fn init_home(home: &Path, listen: std::net::SocketAddr) -> anyhow::Result<bo
             genesis_file: "genesis.json".into(),
             validator_key_file: "keys/validator.json".into(),
             data_dir: "data".into(),
+            consensus_dir: "consensus".into(),
         },
         rpc: RpcSection { listen, ..RpcSection::default() },
         mempool: MempoolSection::default(),
         block: BlockSection::default(),
+        p2p: P2pSection::default(),
+        consensus: ConsensusSection::default(),
+        testing: TestingSection::default(),
     };
     let text = toml::to_string_pretty(&config).expect("config serialises");
     std::fs::write(home.join(CONFIG_FILE), text)?;

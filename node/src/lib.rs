@@ -7,8 +7,8 @@
 //! the CLI.
 //!
 //! Good starting points: [`node::start`] (wiring; tests call it in-process on
-//! port 0), [`engine::Engine::produce`] (propose -> validate -> precommit ->
-//! commit), [`mempool::Mempool`] (admission), [`cli`] (every subcommand).
+//! port 0), [`driver`] (the consensus core's outputs
+//! meet the ledger, the store and the network), [`mempool::Mempool`] (admission), [`cli`] (every subcommand).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -18,13 +18,15 @@ pub mod certificates;
 pub mod cli;
 pub mod config;
 pub mod dev;
-pub mod engine;
+pub mod driver;
 pub mod keyfile;
 pub mod mempool;
 pub mod metrics;
 pub mod node;
 pub mod ops;
 pub mod rpc_server;
+pub mod testnet;
+pub mod wal;
 
 /// The default JSON-RPC port.
 pub const DEFAULT_RPC_PORT: u16 = 8645;

@@ -115,7 +115,24 @@ impl Mempool {
     /// Up to `max` pending transactions, oldest first (cloned: they stay
     /// pending until [`Mempool::remove`]).
     pub fn peek(&self, max: usize) -> Vec<SignedTx> {
-        self.order.iter().take(max).filter_map(|id| self.txs.get(id).map(|(tx, _)| tx.clone())).collect()
+        self.peek_bounded(max, usize::MAX)
+    }
+
+    /// The oldest pending transactions, at most `max` of them and at most
+    /// `bytes_max` bytes of canonical encoding in total (a proposal must fit in
+    /// one gossip message).
+    pub fn peek_bounded(&self, max: usize, bytes_max: usize) -> Vec<SignedTx> {
+        let mut bytes = 0usize;
+        let mut out = Vec::new();
+        for id in self.order.iter().take(max) {
+            let Some((tx, size)) = self.txs.get(id) else { continue };
+            bytes = bytes.saturating_add(*size);
+            if bytes > bytes_max {
+                break;
+            }
+            out.push(tx.clone());
+        }
+        out
     }
 
     /// Removes transactions that were committed or left out of a block.

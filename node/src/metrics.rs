@@ -21,9 +21,31 @@ pub struct Metrics {
     pub mempool_txs: AtomicU64,
     /// Pending bytes.
     pub mempool_bytes: AtomicU64,
-    /// Total microseconds spent building, validating, signing and storing blocks.
-    pub block_commit_micros_sum: AtomicU64,
-    /// Rejections by stable code and stage (`admission` or `block`).
+    /// Total microseconds spent storing decided blocks (one atomic write + flush each).
+    pub block_store_micros_sum: AtomicU64,
+    /// Equivocations seen (evidence kept).
+    pub equivocations: AtomicU64,
+    /// Signatures refused by the double-sign guard.
+    pub sign_refusals: AtomicU64,
+    /// Peer messages that failed to decode or verify.
+    pub p2p_invalid: AtomicU64,
+    /// Peer messages dropped because a queue was full.
+    pub p2p_dropped: AtomicU64,
+    /// Connected peers.
+    pub peers: AtomicU64,
+    /// Blocks stored through block sync.
+    pub synced_blocks: AtomicU64,
+    /// Current consensus round (0 in the normal case; higher means timeouts).
+    pub consensus_round: AtomicU64,
+    /// Consensus messages the core ignored: bad signature or key outside the set.
+    pub consensus_ignored_invalid: AtomicU64,
+    /// ... for a height after the next one, or a round too far ahead.
+    pub consensus_ignored_far_future: AtomicU64,
+    /// ... for a past height or round.
+    pub consensus_ignored_stale: AtomicU64,
+    /// ... because the buffer for the next height was full.
+    pub consensus_ignored_buffer_full: AtomicU64,
+    /// Rejections by stable code and stage (`admission`, `gossip`, `block`, `proposal`).
     rejections: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
 }
 
@@ -72,13 +94,32 @@ impl Metrics {
             "gauge",
             &self.mempool_bytes.load(Relaxed),
         );
-        let micros = self.block_commit_micros_sum.load(Relaxed);
+        metric("keepsake_equivocations_total", "Equivocations seen.", "counter", &self.equivocations.load(Relaxed));
+        metric("keepsake_sign_refusals_total", "Signatures refused by the double-sign guard.", "counter", &self.sign_refusals.load(Relaxed));
+        metric("keepsake_p2p_invalid_total", "Peer messages that failed to decode or verify.", "counter", &self.p2p_invalid.load(Relaxed));
+        metric("keepsake_p2p_dropped_total", "Peer messages dropped on a full queue.", "counter", &self.p2p_dropped.load(Relaxed));
+        metric("keepsake_peers", "Connected peers.", "gauge", &self.peers.load(Relaxed));
+        metric("keepsake_synced_blocks_total", "Blocks stored through block sync.", "counter", &self.synced_blocks.load(Relaxed));
+        metric("keepsake_consensus_round", "Current consensus round.", "gauge", &self.consensus_round.load(Relaxed));
+        let micros = self.block_store_micros_sum.load(Relaxed);
         metric(
-            "keepsake_block_commit_seconds_sum",
-            "Time spent building, validating, signing and storing blocks.",
+            "keepsake_block_store_seconds_sum",
+            "Time spent storing decided blocks (divide by keepsake_blocks_committed_total for the mean).",
             "counter",
             &format_args!("{}.{:06}", micros / 1_000_000, micros % 1_000_000),
         );
+        let _ = writeln!(
+            out,
+            "# HELP keepsake_consensus_ignored_total Consensus messages ignored by the core, by reason.\n# TYPE keepsake_consensus_ignored_total counter"
+        );
+        for (reason, value) in [
+            ("invalid", &self.consensus_ignored_invalid),
+            ("far_future", &self.consensus_ignored_far_future),
+            ("stale", &self.consensus_ignored_stale),
+            ("buffer_full", &self.consensus_ignored_buffer_full),
+        ] {
+            let _ = writeln!(out, "keepsake_consensus_ignored_total{{reason=\"{reason}\"}} {}", value.load(Relaxed));
+        }
         let _ = writeln!(
             out,
             "# HELP keepsake_txs_rejected_total Rejected transactions by stage and stable code."
@@ -100,12 +141,12 @@ mod tests {
     fn renders_prometheus_text() {
         let m = Metrics::default();
         m.height.store(7, Relaxed);
-        m.block_commit_micros_sum.store(1_500_000, Relaxed);
+        m.block_store_micros_sum.store(1_500_000, Relaxed);
         m.rejected("admission", "TransferForbidden");
         m.rejected("admission", "TransferForbidden");
         let text = m.render();
         assert!(text.contains("keepsake_height 7\n"), "{text}");
-        assert!(text.contains("keepsake_block_commit_seconds_sum 1.500000\n"), "{text}");
+        assert!(text.contains("keepsake_block_store_seconds_sum 1.500000\n"), "{text}");
         assert!(
             text.contains("keepsake_txs_rejected_total{stage=\"admission\",code=\"TransferForbidden\"} 2\n")
         );

@@ -1,50 +1,63 @@
-//! Wiring: opens the store, starts the block producer and the JSON-RPC
-//! server on the tokio runtime, and shuts both down cleanly.
+//! Wiring: opens the store, starts libp2p, the consensus driver, the
+//! network dispatcher and the JSON-RPC server on the tokio runtime, and
+//! shuts them down cleanly.
 //!
 //! [`start`] is what `keepsake start`/`dev` call and what tests call
-//! in-process with port 0: it returns a [`RunningNode`] with the bound address.
+//! in-process with port 0: it returns a [`RunningNode`] with the bound
+//! addresses. Needs a multi-threaded runtime (block execution runs in
+//! `block_in_place`).
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use jsonrpsee::server::{BatchRequestConfig, ServerBuilder, ServerConfig};
+use keepsake_consensus::{ConsensusConfig, WalEntry};
+use keepsake_network::{NetworkConfig, NetworkHandle};
+
+/// Room left in a gossip message for a proposal's header, signature and encoding overhead.
+const PROPOSAL_HEADROOM_BYTES: usize = 64 * 1024;
 use keepsake_rpc::KeepsakeApiServer;
 use keepsake_rpc::types::BlockSummary;
 use keepsake_store::Store;
-use keepsake_types::{Genesis, Keypair};
-use tokio::sync::{Notify, broadcast, watch};
+use keepsake_types::{Genesis, Keypair, SignedTx};
+use tokio::sync::{Notify, broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::{GENESIS_FILE_MAX, NodeConfig, read_bounded};
-use crate::engine::{Engine, EngineError};
+use crate::driver::DriverSettings;
 use crate::mempool::Mempool;
 use crate::metrics::Metrics;
 use crate::ops::OpsLayer;
 use crate::rpc_server::RpcImpl;
+use crate::wal::{SignStateFile, Wal};
 
 /// Capacity of the new-block broadcast (slow subscribers skip ahead).
 const BLOCK_EVENTS_CAPACITY: usize = 256;
+/// Capacity of the queue of admitted transactions waiting to be gossiped.
+const TX_GOSSIP_CAPACITY: usize = 20_000;
 
-/// State shared by the producer, the RPC handlers and `/health`.
+/// State shared by the driver, the RPC handlers and `/health`.
 pub struct Shared {
     /// The database.
     pub store: Arc<Store>,
     /// The genesis.
     pub genesis: Arc<Genesis>,
-    /// This validator's public key.
+    /// This node's key (a validator's, or an observer's).
     pub validator: keepsake_types::PublicKey,
     /// Pending transactions.
     pub mempool: Mutex<Mempool>,
     /// Metrics.
     pub metrics: Metrics,
-    /// Wakes the producer when a transaction is admitted.
+    /// Wakes a waiting proposer when a transaction is admitted.
     pub new_tx: Notify,
     /// Committed blocks, for subscriptions.
     pub blocks: broadcast::Sender<BlockSummary>,
-    /// Set when block production stopped on a fault.
+    /// Admitted transactions to gossip to the other validators.
+    pub gossip_tx: mpsc::Sender<SignedTx>,
+    /// Set when the node stopped on a fault.
     pub halted: Mutex<Option<String>>,
 }
 
@@ -58,11 +71,12 @@ impl Shared {
     pub fn health(&self) -> (bool, String) {
         let halted = self.halted.lock().expect("halted lock is never poisoned").clone();
         let height = self.metrics.height.load(Relaxed);
+        let peers = self.metrics.peers.load(Relaxed);
         match halted {
-            None => (true, serde_json::json!({"status": "ok", "height": height}).to_string()),
+            None => (true, serde_json::json!({"status": "ok", "height": height, "peers": peers}).to_string()),
             Some(reason) => (
                 false,
-                serde_json::json!({"status": "halted", "height": height, "reason": reason}).to_string(),
+                serde_json::json!({"status": "halted", "height": height, "peers": peers, "reason": reason}).to_string(),
             ),
         }
     }
@@ -72,10 +86,14 @@ impl Shared {
 pub struct RunningNode {
     /// Where JSON-RPC (HTTP and WebSocket), `/health` and `/metrics` listen.
     pub rpc_addr: SocketAddr,
+    /// Where libp2p listens.
+    pub p2p_addr: SocketAddr,
     /// Shared state (tests inspect metrics and the store through it).
     pub shared: Arc<Shared>,
+    /// The network handle.
+    pub net: NetworkHandle,
     shutdown: watch::Sender<bool>,
-    producer: JoinHandle<Result<(), EngineError>>,
+    driver: JoinHandle<anyhow::Result<()>>,
     rpc: jsonrpsee::server::ServerHandle,
 }
 
@@ -90,37 +108,44 @@ impl RunningNode {
         format!("ws://{}", self.rpc_addr)
     }
 
-    /// Runs until `stop` resolves (then shuts down cleanly) or block
-    /// production stops on a fault (then returns that fault).
+    /// This node's public key (its libp2p identity).
+    pub fn public_key(&self) -> keepsake_types::PublicKey {
+        self.shared.validator
+    }
+
+    /// Runs until `stop` resolves (then shuts down cleanly) or consensus
+    /// stops on a fault (then returns that fault).
     pub async fn run_until(mut self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
         tokio::select! {
             () = stop => {
                 tracing::info!("shutting down");
                 self.shutdown().await
             }
-            result = &mut self.producer => {
+            result = &mut self.driver => {
                 let _ = self.rpc.stop();
                 self.rpc.clone().stopped().await;
-                match result {
-                    Ok(Ok(())) => Ok(()),
-                    Ok(Err(e)) => Err(anyhow::Error::new(e).context("block production stopped")),
-                    Err(join) => Err(anyhow::anyhow!("block producer panicked: {join}")),
-                }
+                self.net.shutdown().await;
+                flatten(result)
             }
         }
     }
 
-    /// Stops the RPC server and the producer, letting an in-flight block finish
-    /// (its write is atomic either way).
+    /// Stops the RPC server, the driver and the network. An in-flight block
+    /// write finishes (it is atomic either way).
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
         let _ = self.rpc.stop();
         self.rpc.clone().stopped().await;
-        match self.producer.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(anyhow::Error::new(e).context("block production stopped")),
-            Err(join) => Err(anyhow::anyhow!("block producer panicked: {join}")),
-        }
+        let result = flatten(self.driver.await);
+        self.net.shutdown().await;
+        result
+    }
+}
+
+fn flatten(result: Result<anyhow::Result<()>, tokio::task::JoinError>) -> anyhow::Result<()> {
+    match result {
+        Ok(r) => r.context("consensus stopped"),
+        Err(join) => Err(anyhow::anyhow!("consensus task panicked: {join}")),
     }
 }
 
@@ -129,8 +154,7 @@ pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
-/// Loads the genesis and key named by `config`, opens the store and starts
-/// the producer and the RPC server.
+/// Loads the genesis and key named by `config` and starts the node.
 pub async fn start(config: NodeConfig) -> anyhow::Result<RunningNode> {
     let genesis_text = read_bounded(&config.node.genesis_file, GENESIS_FILE_MAX)?;
     let genesis = Genesis::from_json(&genesis_text)
@@ -151,11 +175,22 @@ pub async fn start_with(config: NodeConfig, genesis: Genesis, key: Keypair) -> a
             .with_context(|| format!("cannot open the database in {}", config.node.data_dir.display()))?
     };
     let store = Arc::new(store);
-    let engine = Engine::new(store.clone(), genesis.clone(), key.clone())?;
-    let tip = engine.tip()?;
-    tracing::info!(chain_id = %genesis.chain_id, height = tip.height, hash = %tip.hash, validator = %key.public(), "node starting");
+    let tip = store.ledger_tip(&genesis)?;
+    let is_validator = genesis.validator_set().get(&key.public()).is_some();
+    tracing::info!(chain_id = %genesis.chain_id, height = tip.height, hash = %tip.hash, key = %key.public(), is_validator, "node starting");
+
+    // libp2p: only genesis validators and the allow-list may connect.
+    let p2p = &config.p2p;
+    let mut net_config = NetworkConfig::new(genesis.chain_id.clone(), p2p.listen);
+    net_config.bootstrap = p2p.bootstrap.iter().map(|p| (p.key, p.addr)).collect();
+    net_config.allowed = genesis.validators.iter().map(|v| v.public_key).chain(p2p.allow_list.iter().copied()).collect();
+    net_config.max_peers = p2p.max_peers;
+    net_config.max_message_bytes = p2p.max_message_bytes;
+    let (net, net_events) = keepsake_network::start(key.secret_seed(), net_config).await.context("cannot start libp2p")?;
+    let p2p_addr = net.listen_addr().await?;
 
     let (blocks, _) = broadcast::channel(BLOCK_EVENTS_CAPACITY);
+    let (gossip_tx, gossip_rx) = mpsc::channel(TX_GOSSIP_CAPACITY);
     let shared = Arc::new(Shared {
         store,
         genesis,
@@ -164,17 +199,52 @@ pub async fn start_with(config: NodeConfig, genesis: Genesis, key: Keypair) -> a
         metrics: Metrics::default(),
         new_tx: Notify::new(),
         blocks,
+        gossip_tx,
         halted: Mutex::new(None),
     });
     shared.metrics.height.store(tip.height, Relaxed);
 
+    // Consensus: WAL and sign-state in their own fsync'ed files.
+    let consensus_dir = &config.node.consensus_dir;
+    let (wal, wal_entries) = Wal::open::<WalEntry>(&consensus_dir.join("consensus.wal"))?;
+    let sign_file = SignStateFile::new(&consensus_dir.join("sign_state.json"));
+    let c = &config.consensus;
+    let settings = DriverSettings {
+        consensus: ConsensusConfig {
+            timeout_propose_ms: c.timeout_propose_ms,
+            timeout_prevote_ms: c.timeout_prevote_ms,
+            timeout_precommit_ms: c.timeout_precommit_ms,
+            timeout_delta_ms: c.timeout_delta_ms,
+        },
+        empty_block_wait: Duration::from_millis(c.empty_block_wait_ms),
+        batch_wait: Duration::from_millis(config.block.batch_wait_ms),
+        block_bytes_max: config.p2p.max_message_bytes.saturating_sub(PROPOSAL_HEADROOM_BYTES),
+        propose_transfer: config.testing.propose_transfer,
+    };
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let producer = tokio::spawn(produce_blocks(
+    let (inbox, driver) = crate::driver::spawn(
         shared.clone(),
-        Arc::new(engine),
-        Duration::from_millis(config.block.batch_wait_ms),
+        key.clone(),
+        settings,
+        net.clone(),
+        sign_file,
+        wal,
+        wal_entries,
         shutdown_rx,
-    ));
+    )?;
+    let driver = {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let result = flatten(driver.await);
+            if let Err(e) = &result {
+                tracing::error!(error = format!("{e:#}"), "node halted");
+                *shared.halted.lock().expect("halted lock is never poisoned") = Some(format!("{e:#}"));
+            }
+            result
+        })
+    };
+    tokio::spawn(crate::driver::dispatch_network(shared.clone(), net.clone(), net_events, inbox));
+    tokio::spawn(crate::driver::gossip_transactions(net.clone(), gossip_rx));
 
     let rpc_cfg = &config.rpc;
     let server_config = ServerConfig::builder()
@@ -192,82 +262,6 @@ pub async fn start_with(config: NodeConfig, genesis: Genesis, key: Keypair) -> a
     let rpc_addr = server.local_addr().context("RPC server has no local address")?;
     let module = RpcImpl::new(shared.clone(), rpc_cfg.max_batch_txs).into_rpc();
     let rpc = server.start(module);
-    tracing::info!(%rpc_addr, "JSON-RPC listening (HTTP and WebSocket; GET /health, /metrics)");
-    Ok(RunningNode { rpc_addr, shared, shutdown, producer, rpc })
-}
-
-/// The producer loop: waits for pending transactions, then commits blocks
-/// until the mempool is empty. Returns only on shutdown or on a fault.
-async fn produce_blocks(
-    shared: Arc<Shared>,
-    engine: Arc<Engine>,
-    batch_wait: Duration,
-    mut shutdown: watch::Receiver<bool>,
-) -> Result<(), EngineError> {
-    let block_txs_max = shared.genesis.params.block_txs_max as usize;
-    loop {
-        if shared.mempool().is_empty() {
-            tokio::select! {
-                () = shared.new_tx.notified() => {}
-                _ = shutdown.changed() => return Ok(()),
-            }
-            // Let a burst accumulate into one block.
-            tokio::select! {
-                () = tokio::time::sleep(batch_wait) => {}
-                _ = shutdown.changed() => return Ok(()),
-            }
-        }
-        if *shutdown.borrow() {
-            return Ok(());
-        }
-        let candidates = shared.mempool().peek(block_txs_max);
-        if candidates.is_empty() {
-            continue;
-        }
-        let started = Instant::now();
-        let engine_for_task = engine.clone();
-        let produced = tokio::task::spawn_blocking(move || engine_for_task.produce(candidates, now_ms()))
-            .await
-            .expect("the block production task does not panic");
-        let produced = match produced {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::error!(error = %e, "block production halted");
-                *shared.halted.lock().expect("halted lock is never poisoned") = Some(e.to_string());
-                return Err(e);
-            }
-        };
-        let m = &shared.metrics;
-        m.block_commit_micros_sum.fetch_add(started.elapsed().as_micros() as u64, Relaxed);
-        let mut pool = shared.mempool();
-        match &produced {
-            Some(p) => {
-                let h = &p.block.header;
-                pool.remove(&p.committed);
-                m.height.store(h.height, Relaxed);
-                m.blocks_committed.fetch_add(1, Relaxed);
-                m.txs_committed.fetch_add(p.committed.len() as u64, Relaxed);
-                tracing::info!(height = h.height, hash = %p.commit.block_hash, txs = h.tx_count, log_size = h.log_size, "block committed");
-                let _ = shared.blocks.send(BlockSummary {
-                    height: h.height,
-                    hash: p.commit.block_hash,
-                    time_ms: h.time_ms,
-                    tx_count: h.tx_count,
-                    log_size: h.log_size,
-                    log_root: h.log_root,
-                });
-            }
-            None => tracing::debug!("no valid candidate; no block"),
-        }
-        let left_out = produced.map(|p| p.left_out).unwrap_or_default();
-        let ids: Vec<_> = left_out.iter().map(|(id, _)| *id).collect();
-        pool.remove(&ids);
-        for (id, e) in left_out {
-            tracing::info!(tx_id = %id, code = e.code(), reason = %e, "transaction left out of the block");
-            m.rejected("block", e.code());
-            pool.remember_rejection(id, e);
-        }
-        m.mempool_txs.store(pool.len() as u64, Relaxed);
-        m.mempool_bytes.store(pool.bytes() as u64, Relaxed);
-    }
+    tracing::info!(%rpc_addr, %p2p_addr, "listening: JSON-RPC (HTTP, WebSocket, GET /health, /metrics) and libp2p");
+    Ok(RunningNode { rpc_addr, p2p_addr, shared, net, shutdown, driver, rpc })
 }

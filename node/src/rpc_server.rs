@@ -64,6 +64,7 @@ fn admit(shared: &Shared, tx: SignedTx) -> Result<TxId, AdmitError> {
         return Err(AdmitError::Rejected(LedgerError::TransferForbidden { certificate_id: *certificate_id }));
     }
     let next_height = shared.metrics.height.load(Relaxed) + 1;
+    let gossip = tx.clone();
     let result = Mempool::check(&*shared.store, &shared.genesis, &tx, next_height)
         .map_err(AdmitError::from)
         .and_then(|id| shared.mempool().insert(id, tx).map(|()| id));
@@ -71,6 +72,11 @@ fn admit(shared: &Shared, tx: SignedTx) -> Result<TxId, AdmitError> {
         Ok(_) => {
             shared.metrics.txs_admitted.fetch_add(1, Relaxed);
             shared.new_tx.notify_one();
+            // The other validators learn it by gossip; if that queue is full
+            // they still get it inside our next proposal.
+            if shared.gossip_tx.try_send(gossip).is_err() {
+                shared.metrics.p2p_dropped.fetch_add(1, Relaxed);
+            }
         }
         Err(e) => shared.metrics.rejected("admission", e.code()),
     }

@@ -7,5 +7,6 @@ fn released_configs_still_parse() {
     std::fs::copy(fixture, dir.path().join("config.toml")).unwrap();
     let config = keepsake::config::NodeConfig::load(dir.path()).unwrap();
     assert_eq!(config.node.data_dir, dir.path().join("data"));
+    assert_eq!(config.node.consensus_dir, dir.path().join("consensus"));
     assert_eq!(config.rpc.max_batch_txs, 10_000);
 }

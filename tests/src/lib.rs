@@ -110,3 +110,139 @@ pub async fn raw_http(
     let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
     (status, body)
 }
+
+/// Consensus timeouts for tests: short, so faults resolve in seconds.
+pub fn fast_consensus(config: &mut NodeConfig) {
+    config.consensus.timeout_propose_ms = 1000;
+    config.consensus.timeout_prevote_ms = 300;
+    config.consensus.timeout_precommit_ms = 300;
+    config.consensus.timeout_delta_ms = 200;
+    config.consensus.empty_block_wait_ms = 200;
+    config.block.batch_wait_ms = 5;
+}
+
+/// A cluster of real validators in one process: each with its own sled
+/// database, libp2p swarm on 127.0.0.1 port 0, JSON-RPC server and
+/// consensus driver. Nodes can be stopped and restarted on their homes.
+pub struct Cluster {
+    /// The testnet directory.
+    pub dir: PathBuf,
+    /// Node homes.
+    pub homes: Vec<PathBuf>,
+    /// Running nodes (`None` while stopped).
+    pub nodes: Vec<Option<RunningNode>>,
+    /// Last known libp2p address of each node.
+    pub p2p: Vec<Option<std::net::SocketAddr>>,
+    /// The genesis.
+    pub genesis: Genesis,
+    /// Governance keys (2 of 3).
+    pub governors: Vec<Keypair>,
+    /// An issuer key (not registered until a test does it).
+    pub issuer: Keypair,
+    /// A reviewer key (not registered until a test does it).
+    pub reviewer: Keypair,
+    /// Per-node config tweaks applied at every start.
+    pub tweak: Vec<fn(&mut NodeConfig)>,
+}
+
+impl Cluster {
+    /// Writes an `n`-validator testnet under `dir` and starts every node.
+    pub async fn start(dir: &Path, n: usize) -> anyhow::Result<Self> {
+        Self::start_with(dir, n, vec![(|_: &mut NodeConfig| {}) as fn(&mut NodeConfig); n]).await
+    }
+
+    /// Like [`Cluster::start`], with a config tweak per node (fault injection).
+    pub async fn start_with(dir: &Path, n: usize, tweak: Vec<fn(&mut NodeConfig)>) -> anyhow::Result<Self> {
+        let spec = keepsake::testnet::TestnetSpec {
+            validators: n,
+            chain_id: "keepsake-cluster".into(),
+            rpc_base_port: 1,
+            p2p_base_port: 1,
+        };
+        let homes = keepsake::testnet::generate(dir, &spec)?;
+        let genesis = Genesis::from_json(&std::fs::read_to_string(dir.join("genesis.json"))?)?;
+        let governors = (1..=3)
+            .map(|i| keepsake::keyfile::read(&dir.join("governance").join(format!("governor-{i}.json"))))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut cluster = Cluster {
+            dir: dir.to_path_buf(),
+            nodes: (0..n).map(|_| None).collect(),
+            p2p: vec![None; n],
+            homes,
+            genesis,
+            governors,
+            issuer: keepsake::keyfile::read(&dir.join("keys/issuer.json"))?,
+            reviewer: keepsake::keyfile::read(&dir.join("keys/reviewer.json"))?,
+            tweak,
+        };
+        for i in 0..n {
+            cluster.start_node(i).await?;
+        }
+        Ok(cluster)
+    }
+
+    /// Starts node `i` on port 0, dialing every node whose address is known.
+    pub async fn start_node(&mut self, i: usize) -> anyhow::Result<()> {
+        let mut config = NodeConfig::load(&self.homes[i])?;
+        config.rpc.listen = "127.0.0.1:0".parse()?;
+        config.p2p.listen = "127.0.0.1:0".parse()?;
+        let keys: Vec<_> = self.genesis.validators.iter().map(|v| v.public_key).collect();
+        config.p2p.bootstrap = (0..self.homes.len())
+            .filter(|&j| j != i)
+            .filter_map(|j| self.p2p[j].map(|addr| keepsake::config::PeerAddress { key: keys[j], addr }))
+            .collect();
+        fast_consensus(&mut config);
+        (self.tweak[i])(&mut config);
+        let node = keepsake::node::start(config).await?;
+        self.p2p[i] = Some(node.p2p_addr);
+        self.nodes[i] = Some(node);
+        Ok(())
+    }
+
+    /// Stops node `i` (its data stays on disk).
+    pub async fn stop_node(&mut self, i: usize) -> anyhow::Result<()> {
+        if let Some(node) = self.nodes[i].take() {
+            node.shutdown().await?;
+        }
+        Ok(())
+    }
+
+    /// A client of node `i` (which must be running).
+    pub fn client(&self, i: usize) -> HttpClient {
+        let node = self.nodes[i].as_ref().expect("node is running");
+        keepsake::cli::client(&node.rpc_url()).expect("valid URL")
+    }
+
+    /// Indices of running nodes.
+    pub fn running(&self) -> Vec<usize> {
+        (0..self.nodes.len()).filter(|&i| self.nodes[i].is_some()).collect()
+    }
+
+    /// The chain id.
+    pub fn chain(&self) -> &str {
+        &self.genesis.chain_id
+    }
+
+    /// Waits until every node in `which` has committed `height` (bounded: 30 s).
+    pub async fn wait_height(&self, which: &[usize], height: u64) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for &i in which {
+            let c = self.client(i);
+            loop {
+                let h = c.status().await.expect("status answers").height;
+                if h >= height {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "node {i} stuck at height {h}, waiting for {height}");
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        }
+    }
+
+    /// Stops every running node.
+    pub async fn shutdown(mut self) {
+        for i in 0..self.nodes.len() {
+            let _ = self.stop_node(i).await;
+        }
+    }
+}

@@ -33,3 +33,17 @@ pub struct SyncItem {
     /// Its commit.
     pub commit: Commit,
 }
+
+/// What travels on the consensus gossip topic: a message and a resend
+/// counter. Gossip message ids are the hash of the bytes, so an identical
+/// re-publication would be dropped as a duplicate; a validator that makes no
+/// progress re-publishes its own latest messages with `resend` increased, so
+/// that peers which missed them (a restart, a healed partition) get them.
+/// Receivers ignore `resend`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsensusEnvelope {
+    /// How many times this message was published before (0 the first time).
+    pub resend: u32,
+    /// The message.
+    pub message: ConsensusMessage,
+}

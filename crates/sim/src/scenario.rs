@@ -1,0 +1,225 @@
+//! What one run looks like: every fault and parameter, drawn from the seed by
+//! [`Scenario::from_seed`]. A scenario is plain data, so a test can take the
+//! one a seed gives and change a field (more Byzantine validators than the
+//! protocol tolerates, say) to prove that the checks catch the consequence.
+
+use keepsake_consensus::ConsensusConfig;
+
+use crate::rng::Rng;
+
+/// How a validator behaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Runs the real driver logic: sign guard, WAL, ledger verdicts.
+    Honest,
+    /// Runs the real core but attacks; bypasses the sign guard and answers
+    /// every block-validity question with "valid" (it votes for anything).
+    Byzantine(Attack),
+}
+
+/// What a Byzantine validator does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attack {
+    /// Signs two different votes for every step it votes in, one for each
+    /// half of the network (even and odd validator indices), and two different
+    /// valid blocks when it proposes. Equivocators collude: they vote for the
+    /// block each half was shown.
+    Equivocate,
+    /// When it proposes, appends a signed `Transfer` to its block and fixes
+    /// the header's `tx_count` and `tx_root`, so only the ledger rules catch it.
+    ProposeTransfer,
+    /// When it proposes, corrupts a transaction signature inside its block
+    /// (adding a mint with a corrupted signature to an empty block).
+    ForgeTxSignature,
+    /// Corrupts the signature of every proposal it sends.
+    ForgeProposalSignature,
+}
+
+impl Attack {
+    /// Every attack, in the order [`Scenario::from_seed`] draws from.
+    pub const ALL: [Attack; 4] =
+        [Attack::Equivocate, Attack::ProposeTransfer, Attack::ForgeTxSignature, Attack::ForgeProposalSignature];
+}
+
+/// The network between validators before it stabilises. After
+/// [`Scenario::stable_ms`] nothing is lost any more (delays, duplicates and
+/// reordering continue).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetworkModel {
+    /// Smallest one-way delay of a message.
+    pub delay_min_ms: u64,
+    /// Largest one-way delay (delays are uniform in between, which reorders).
+    pub delay_max_ms: u64,
+    /// Probability, in thousandths, that a message is lost (before `stable_ms`).
+    pub loss_per_mille: u64,
+    /// Probability, in thousandths, that a message is delivered twice.
+    pub duplicate_per_mille: u64,
+}
+
+/// The validators split in two groups that cannot talk to each other from
+/// `start_ms` until `heal_ms`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Partition {
+    /// When the link between the groups goes down.
+    pub start_ms: u64,
+    /// When it comes back.
+    pub heal_ms: u64,
+    /// The group of each validator (`false` / `true`).
+    pub side: Vec<bool>,
+}
+
+/// An honest validator losing power and coming back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Crash {
+    /// Which validator.
+    pub node: usize,
+    /// When it stops: its memory (core, mempool, timers) is gone.
+    pub at_ms: u64,
+    /// When it starts again from its disk (blocks, WAL, sign-state).
+    pub restart_ms: u64,
+    /// Whether WAL records appended after the last fsync (the driver fsyncs
+    /// right before it signs) are lost, as a power loss may do.
+    pub lose_unsynced_wal: bool,
+    /// Fault injection to prove the double-sign check: the validator restarts
+    /// with an empty WAL and sign-state *and no sign guard*, as a node whose
+    /// operator wiped its consensus directory would. Never drawn from a seed.
+    pub amnesia: bool,
+}
+
+/// One simulated run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scenario {
+    /// The seed everything random in the run comes from.
+    pub seed: u64,
+    /// Number of validators (power 1 each, genesis order = index).
+    pub validators: usize,
+    /// The role of each validator.
+    pub roles: Vec<Role>,
+    /// Validators checked as if honest although their role attacks. Only for
+    /// tests that prove the checker catches what such a validator does.
+    pub audited_byzantine: Vec<usize>,
+    /// Delays, loss and duplication.
+    pub network: NetworkModel,
+    /// At most one partition, healed before `stable_ms`.
+    pub partition: Option<Partition>,
+    /// Crashes of honest validators, each restarted before `stable_ms`.
+    pub crashes: Vec<Crash>,
+    /// The core's timeouts.
+    pub consensus: ConsensusConfig,
+    /// How long a proposer waits before building a block from its mempool.
+    pub build_wait_ms: u64,
+    /// Period of the gossip catch-up: a validator whose (height, round) did
+    /// not change for this long sends its own messages of the height again.
+    pub gossip_interval_ms: u64,
+    /// From this time on: no partition, no loss, every honest validator up.
+    pub stable_ms: u64,
+    /// Heights every honest validator must commit beyond the highest honest
+    /// height at `stable_ms`.
+    pub progress_heights: u64,
+    /// Lowest height every honest validator must reach in any run.
+    pub min_height: u64,
+    /// Simulated time after `stable_ms` within which progress must happen.
+    pub liveness_budget_ms: u64,
+    /// Mint transactions the client submits (besides the setup ones).
+    pub mints: u32,
+}
+
+impl Scenario {
+    /// The largest number of Byzantine validators `n` tolerates: `f = (n - 1) / 3`.
+    pub fn fault_tolerance(validators: usize) -> usize {
+        validators.saturating_sub(1) / 3
+    }
+
+    /// The scenario of `seed` with `validators` validators: up to `f`
+    /// Byzantine validators with a random attack each, a random network,
+    /// maybe a partition, up to two crashes of honest validators.
+    pub fn from_seed(seed: u64, validators: usize) -> Scenario {
+        assert!(validators >= 1, "a chain needs at least one validator");
+        // Mixing in the size gives 4- and 7-validator runs of one seed
+        // unrelated randomness.
+        let mut rng = Rng::new(seed ^ (validators as u64).wrapping_mul(0xa076_1d64_78bd_642f));
+        let f = Self::fault_tolerance(validators);
+        let byzantine = rng.below(f as u64 + 1) as usize;
+        let mut roles = vec![Role::Honest; validators];
+        for &i in rng.permutation(validators).iter().take(byzantine) {
+            roles[i] = Role::Byzantine(Attack::ALL[rng.below(Attack::ALL.len() as u64) as usize]);
+        }
+        let delay_min_ms = rng.between(1, 5);
+        let network = NetworkModel {
+            delay_min_ms,
+            delay_max_ms: rng.between(20, 200),
+            loss_per_mille: [0, 0, 20, 50, 150][rng.below(5) as usize],
+            duplicate_per_mille: [0, 20, 100][rng.below(3) as usize],
+        };
+        let partition = if rng.chance(500) {
+            let start_ms = rng.between(0, 3_000);
+            let heal_ms = start_ms + rng.between(500, 4_000);
+            let mut side: Vec<bool> = (0..validators).map(|_| rng.chance(500)).collect();
+            // Both groups non-empty.
+            side[0] = false;
+            let last = validators - 1;
+            if side.iter().all(|s| !s) && last > 0 {
+                side[last] = true;
+            }
+            Some(Partition { start_ms, heal_ms, side })
+        } else {
+            None
+        };
+        let honest: Vec<usize> = (0..validators).filter(|&i| roles[i] == Role::Honest).collect();
+        let mut crashes: Vec<Crash> = Vec::new();
+        for _ in 0..rng.below(3) {
+            let node = honest[rng.below(honest.len() as u64) as usize];
+            let at_ms = rng.between(0, 4_000);
+            let restart_ms = at_ms + rng.between(100, 3_000);
+            let lose_unsynced_wal = rng.chance(500);
+            // One life at a time: skip a crash that overlaps another of the same node.
+            if crashes.iter().any(|c| c.node == node && at_ms <= c.restart_ms && c.at_ms <= restart_ms) {
+                continue;
+            }
+            crashes.push(Crash { node, at_ms, restart_ms, lose_unsynced_wal, amnesia: false });
+        }
+        let mut scenario = Scenario {
+            seed,
+            validators,
+            roles,
+            audited_byzantine: Vec::new(),
+            network,
+            partition,
+            crashes,
+            consensus: ConsensusConfig {
+                timeout_propose_ms: 1_000,
+                timeout_prevote_ms: 300,
+                timeout_precommit_ms: 300,
+                timeout_delta_ms: 200,
+            },
+            build_wait_ms: 150,
+            gossip_interval_ms: 600,
+            stable_ms: 0,
+            progress_heights: 3,
+            min_height: 4,
+            liveness_budget_ms: 60_000,
+            mints: 6,
+        };
+        scenario.stable_ms = scenario.earliest_stable_ms();
+        scenario
+    }
+
+    /// The first time at which the partition has healed and every crashed
+    /// validator is back.
+    pub fn earliest_stable_ms(&self) -> u64 {
+        let heal = self.partition.as_ref().map_or(0, |p| p.heal_ms);
+        let restart = self.crashes.iter().map(|c| c.restart_ms).max().unwrap_or(0);
+        heal.max(restart)
+    }
+
+    /// Validators audited by the checks: the honest ones and
+    /// [`Scenario::audited_byzantine`].
+    pub fn audited(&self, node: usize) -> bool {
+        self.roles[node] == Role::Honest || self.audited_byzantine.contains(&node)
+    }
+
+    /// Number of Byzantine validators.
+    pub fn byzantine_count(&self) -> usize {
+        self.roles.iter().filter(|r| **r != Role::Honest).count()
+    }
+}

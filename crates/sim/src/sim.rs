@@ -1,0 +1,227 @@
+//! The run loop: boots the validators, schedules the scenario's faults and
+//! the client's transactions, processes events in (time, sequence) order and
+//! stops when every audited validator reached the target height — or
+//! reports the first [`Violation`].
+
+use std::fmt;
+
+use keepsake_ledger::testkit::TestNet;
+use keepsake_types::TxBody;
+
+use crate::check::Violation;
+use crate::node::{Node, SERIES_NAME};
+use crate::scenario::{Role, Scenario};
+use crate::world::{EVENTS_MAX, Event, Stats, World};
+
+/// What a successful run did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimReport {
+    /// The seed.
+    pub seed: u64,
+    /// Number of validators.
+    pub validators: usize,
+    /// Number of Byzantine validators.
+    pub byzantine: usize,
+    /// When the network became stable (simulated ms).
+    pub stable_ms: u64,
+    /// The height every audited validator had to reach.
+    pub target_height: u64,
+    /// Lowest committed height among audited validators at the end.
+    pub min_height: u64,
+    /// Highest committed height among all validators at the end.
+    pub max_height: u64,
+    /// Simulated time at the end.
+    pub end_ms: u64,
+    /// Events processed.
+    pub events: u64,
+    /// Counters.
+    pub stats: Stats,
+    /// FNV-1a over the decided block hashes, in height order.
+    pub chain_digest: u64,
+    /// FNV-1a over every processed event's (time, sequence, kind).
+    pub trace_digest: u64,
+}
+
+impl fmt::Display for SimReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.stats;
+        write!(
+            f,
+            "seed={} validators={} byzantine={} heights={}..{} (target {}) stable={}ms end={}ms events={} \
+             sent={} dropped={} duplicated={} crashes={} synced={} refusals={} equivocations={} max_round={}",
+            self.seed,
+            self.validators,
+            self.byzantine,
+            self.min_height,
+            self.max_height,
+            self.target_height,
+            self.stable_ms,
+            self.end_ms,
+            self.events,
+            s.messages_sent,
+            s.messages_dropped,
+            s.messages_duplicated,
+            s.crashes,
+            s.blocks_synced,
+            s.sign_refusals,
+            s.equivocations_reported,
+            s.max_decided_round,
+        )
+    }
+}
+
+/// Runs the scenario `seed` gives for `validators` validators.
+pub fn run_seed(seed: u64, validators: usize) -> Result<SimReport, Violation> {
+    run(Scenario::from_seed(seed, validators))
+}
+
+/// What to print for a failing seed: the seed, the violation and the
+/// command that replays it exactly.
+pub fn failure_report(seed: u64, validators: usize, failure: &dyn fmt::Display) -> String {
+    format!(
+        "seed={seed} validators={validators}\n  {failure}\n  replay: KEEPSAKE_SIM_SEED={seed} \
+         KEEPSAKE_SIM_VALIDATORS={validators} cargo test -p keepsake-sim --release -- replay --nocapture"
+    )
+}
+
+/// The client's transactions: the setup (issuer, reviewer, series) early,
+/// then mints spread over the run, and one transfer that every honest
+/// mempool must leave out.
+fn client_schedule(testnet: &TestNet, mints: u32) -> Vec<(u64, keepsake_types::SignedTx)> {
+    let mut txs = Vec::new();
+    for tx in testnet.setup_txs() {
+        txs.push((10, tx));
+    }
+    txs.push((10, testnet.create_series(&testnet.issuer, &testnet.reviewer, SERIES_NAME, 1_000)));
+    let series = testnet.series_id(&testnet.issuer, SERIES_NAME);
+    for edition in 1..=mints {
+        txs.push((300 + u64::from(edition) * 400, testnet.mint(&testnet.issuer, series, edition, edition)));
+    }
+    let chain = testnet.chain().to_string();
+    let transfer = TxBody::Transfer {
+        certificate_id: keepsake_types::ids::certificate_id(&chain, &series, 1),
+        to: TestNet::holder(1_000),
+    }
+    .sign(&chain, &[&testnet.issuer]);
+    txs.push((1_500, transfer));
+    txs
+}
+
+/// Runs one scenario to the end: `Ok` with what happened when every check
+/// held, or the first violation.
+pub fn run(scenario: Scenario) -> Result<SimReport, Violation> {
+    assert_eq!(scenario.roles.len(), scenario.validators, "one role per validator");
+    let n = scenario.validators;
+    let mut world = World::new(scenario.clone());
+    let mut nodes: Vec<Node> = (0..n)
+        .map(|i| {
+            let key = world.testnet.validators[i].clone();
+            Node::new(i, key, scenario.roles[i], scenario.audited(i), &world.testnet)
+        })
+        .collect();
+    for node in &mut nodes {
+        node.boot(&mut world, false)?;
+    }
+    if let Some(p) = &scenario.partition {
+        world.schedule(p.start_ms, Event::PartitionStart { side: p.side.clone() });
+        world.schedule(p.heal_ms, Event::PartitionHeal);
+    }
+    for c in &scenario.crashes {
+        let crash = Event::Crash { node: c.node, lose_unsynced_wal: c.lose_unsynced_wal };
+        world.schedule(c.at_ms, crash);
+        world.schedule(c.restart_ms, Event::Restart { node: c.node, amnesia: c.amnesia });
+    }
+    for (at_ms, tx) in client_schedule(&world.testnet, scenario.mints) {
+        for node in 0..n {
+            let delay = world.rng.between(0, 50);
+            world.schedule(at_ms + delay, Event::SubmitTx { node, tx: Box::new(tx.clone()) });
+        }
+    }
+    // Last, so that it runs after heals and restarts scheduled at the same time.
+    world.schedule(scenario.stable_ms, Event::Stable);
+
+    let deadline_ms = scenario.stable_ms + scenario.liveness_budget_ms;
+    let audited: Vec<usize> = (0..n).filter(|&i| scenario.audited(i)).collect();
+    let mut target_height: Option<u64> = None;
+    let mut events = 0u64;
+    loop {
+        let next = world.next_time();
+        if next.is_none_or(|t| t > deadline_ms) {
+            return Err(Violation::NoProgress {
+                target_height: target_height.unwrap_or(0),
+                heights: nodes.iter().map(Node::height).collect(),
+                rounds: nodes.iter().map(|n| n.live.as_ref().map(|l| l.core.round())).collect(),
+                deadline_ms,
+            });
+        }
+        if events >= EVENTS_MAX {
+            return Err(Violation::EventLimit { events, at_ms: world.now_ms });
+        }
+        let Some(event) = world.pop() else { unreachable!("next_time saw an event") };
+        events += 1;
+        match event {
+            Event::Deliver { to, from, message } => nodes[to].on_message(&mut world, from, *message)?,
+            Event::Timer { node, life, timeout } => {
+                if nodes[node].is_current(life) {
+                    nodes[node].feed(&mut world, keepsake_consensus::Input::TimeoutElapsed(timeout))?;
+                }
+            }
+            Event::Build { node, life, height, round } => {
+                if nodes[node].is_current(life) {
+                    nodes[node].on_build(&mut world, height, round)?;
+                }
+            }
+            Event::Gossip { node, life } => {
+                if nodes[node].is_current(life) {
+                    nodes[node].on_gossip(&mut world);
+                }
+            }
+            Event::Crash { node, lose_unsynced_wal } => nodes[node].crash(&mut world, lose_unsynced_wal),
+            Event::Restart { node, amnesia } => {
+                if nodes[node].live.is_none() && !nodes[node].halted {
+                    world.stats.restarts += 1;
+                    nodes[node].boot(&mut world, amnesia)?;
+                }
+            }
+            Event::PartitionStart { side } => world.set_partition(Some(side)),
+            Event::PartitionHeal => world.set_partition(None),
+            Event::Stable => {
+                world.stable = true;
+                let highest = audited.iter().map(|&i| nodes[i].height()).max().unwrap_or(0);
+                target_height = Some((highest + scenario.progress_heights).max(scenario.min_height));
+            }
+            Event::SubmitTx { node, tx } => nodes[node].submit(&world, *tx),
+        }
+        if let Some(target) = target_height
+            && audited.iter().all(|&i| nodes[i].height() >= target)
+        {
+            let mut stats = world.stats.clone();
+            for node in &nodes {
+                let c = node.all_core_stats();
+                stats.core_invalid_messages += c.invalid_messages;
+                stats.core_stale_messages += c.stale_messages;
+                stats.core_far_future_or_dropped += c.far_future_messages + c.dropped_messages;
+            }
+            let mut chain_digest: u64 = 0xcbf2_9ce4_8422_2325;
+            for (height, hash) in world.audit.chain() {
+                for byte in height.to_le_bytes().iter().chain(hash.0.iter()) {
+                    chain_digest = (chain_digest ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+                }
+            }
+            return Ok(SimReport {
+                seed: scenario.seed,
+                validators: n,
+                byzantine: scenario.roles.iter().filter(|r| **r != Role::Honest).count(),
+                stable_ms: scenario.stable_ms,
+                target_height: target,
+                min_height: audited.iter().map(|&i| nodes[i].height()).min().unwrap_or(0),
+                max_height: nodes.iter().map(Node::height).max().unwrap_or(0),
+                end_ms: world.now_ms,
+                events,
+                stats,
+                chain_digest,
+                trace_digest: world.trace_digest,
+            });
+        }
+    }
+}

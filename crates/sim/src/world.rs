@@ -1,0 +1,233 @@
+//! The simulated world around the validators: the clock, the event queue,
+//! the network (delays, loss, duplication, partitions) and the counters.
+//! Nothing here reads a real clock or iterates a hash map: the same scenario
+//! always produces the same sequence of events.
+
+use std::collections::BTreeMap;
+
+use keepsake_consensus::Timeout;
+use keepsake_ledger::testkit::TestNet;
+use keepsake_types::wire::{ConsensusMessage, SyncItem};
+use keepsake_types::{BlockHash, SignedTx, ValidatorSet};
+
+use crate::check::Audit;
+use crate::rng::Rng;
+use crate::scenario::Scenario;
+
+/// Most events a run may process before it is declared a livelock.
+pub const EVENTS_MAX: u64 = 2_000_000;
+/// Most blocks in one sync response.
+pub const SYNC_BATCH_BLOCKS: usize = 16;
+
+/// What travels between validators.
+#[derive(Clone, Debug)]
+pub(crate) enum Message {
+    /// A signed proposal or vote.
+    Consensus(ConsensusMessage),
+    /// "Send me your blocks from this height on."
+    SyncRequest { from_height: u64 },
+    /// Blocks with their commits.
+    SyncResponse { items: Vec<SyncItem> },
+}
+
+/// Something that happens at a simulated time.
+#[derive(Clone, Debug)]
+pub(crate) enum Event {
+    /// A message arrives.
+    Deliver { to: usize, from: usize, message: Box<Message> },
+    /// A consensus timer fires (ignored if the node restarted since: `life`).
+    Timer { node: usize, life: u64, timeout: Timeout },
+    /// The proposer's build wait is over.
+    Build { node: usize, life: u64, height: u64, round: u32 },
+    /// Periodic gossip catch-up.
+    Gossip { node: usize, life: u64 },
+    /// The node loses power.
+    Crash { node: usize, lose_unsynced_wal: bool },
+    /// The node starts again from its disk.
+    Restart { node: usize, amnesia: bool },
+    /// The network splits.
+    PartitionStart { side: Vec<bool> },
+    /// The network heals.
+    PartitionHeal,
+    /// From now on: no loss; the progress target is fixed.
+    Stable,
+    /// A client hands a transaction to a validator.
+    SubmitTx { node: usize, tx: Box<SignedTx> },
+}
+
+impl Event {
+    /// A small number naming the kind of event (for the trace digest).
+    fn kind(&self) -> u64 {
+        match self {
+            Event::Deliver { to, .. } => 1 + 16 * *to as u64,
+            Event::Timer { node, .. } => 2 + 16 * *node as u64,
+            Event::Build { node, .. } => 3 + 16 * *node as u64,
+            Event::Gossip { node, .. } => 4 + 16 * *node as u64,
+            Event::Crash { node, .. } => 5 + 16 * *node as u64,
+            Event::Restart { node, .. } => 6 + 16 * *node as u64,
+            Event::PartitionStart { .. } => 7,
+            Event::PartitionHeal => 8,
+            Event::Stable => 9,
+            Event::SubmitTx { node, .. } => 10 + 16 * *node as u64,
+        }
+    }
+}
+
+/// Counters reported at the end of a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Messages handed to the network (one per recipient).
+    pub messages_sent: u64,
+    /// Messages lost (loss, partition, or the recipient was down).
+    pub messages_dropped: u64,
+    /// Extra copies delivered.
+    pub messages_duplicated: u64,
+    /// Crashes of honest validators.
+    pub crashes: u64,
+    /// Restarts from disk.
+    pub restarts: u64,
+    /// WAL records replayed at restarts.
+    pub wal_replayed: u64,
+    /// WAL records lost by a crash (unsynced tail).
+    pub wal_lost: u64,
+    /// Blocks committed through sync rather than a decision.
+    pub blocks_synced: u64,
+    /// Signatures the sign guard refused to an honest validator.
+    pub sign_refusals: u64,
+    /// `Output::Equivocation` reports by cores.
+    pub equivocations_reported: u64,
+    /// Decisions by audited validators (one per validator and height).
+    pub decisions: u64,
+    /// Highest round in which a block was decided.
+    pub max_decided_round: u32,
+    /// Client transactions left out of a proposal by `build_block`.
+    pub txs_left_out: u64,
+    /// Proposals built by Byzantine validators with an attack inside.
+    pub attacks_proposed: u64,
+    /// Messages the cores dropped as invalid (bad signature, wrong proposer...).
+    pub core_invalid_messages: u64,
+    /// Messages the cores dropped as stale.
+    pub core_stale_messages: u64,
+    /// Messages the cores dropped as too far in the future or buffer full.
+    pub core_far_future_or_dropped: u64,
+}
+
+/// The clock, the queue, the network and the shared knowledge of a run.
+pub(crate) struct World {
+    /// Simulated milliseconds since the start.
+    pub now_ms: u64,
+    queue: BTreeMap<(u64, u64), Event>,
+    seq: u64,
+    pub rng: Rng,
+    pub scenario: Scenario,
+    pub testnet: TestNet,
+    pub validators: ValidatorSet,
+    /// The side of each node while a partition is on.
+    partition: Option<Vec<bool>>,
+    /// Whether the network stopped losing messages.
+    pub stable: bool,
+    pub audit: Audit,
+    pub stats: Stats,
+    /// What the colluding equivocators showed each half of the network:
+    /// (height, round) -> (block for even validators, block for odd ones).
+    pub attack_book: BTreeMap<(u64, u32), (BlockHash, BlockHash)>,
+    /// FNV-1a over every processed event's (time, seq, kind).
+    pub trace_digest: u64,
+}
+
+impl World {
+    pub(crate) fn new(scenario: Scenario) -> World {
+        let testnet = TestNet::new(scenario.validators);
+        let validators = testnet.genesis.validator_set();
+        let rng = Rng::new(scenario.seed.rotate_left(17) ^ 0x5eed_5eed_5eed_5eed);
+        World {
+            now_ms: 0,
+            queue: BTreeMap::new(),
+            seq: 0,
+            rng,
+            scenario,
+            testnet,
+            validators,
+            partition: None,
+            stable: false,
+            audit: Audit::default(),
+            stats: Stats::default(),
+            attack_book: BTreeMap::new(),
+            trace_digest: 0xcbf2_9ce4_8422_2325,
+        }
+    }
+
+    pub(crate) fn chain(&self) -> &str {
+        &self.testnet.genesis.chain_id
+    }
+
+    /// Schedules `event` at `at_ms` (never in the past).
+    pub(crate) fn schedule(&mut self, at_ms: u64, event: Event) {
+        let at_ms = at_ms.max(self.now_ms);
+        self.seq += 1;
+        self.queue.insert((at_ms, self.seq), event);
+    }
+
+    /// Schedules `event` `delay_ms` from now.
+    pub(crate) fn schedule_in(&mut self, delay_ms: u64, event: Event) {
+        self.schedule(self.now_ms + delay_ms, event);
+    }
+
+    /// The time of the next event.
+    pub(crate) fn next_time(&self) -> Option<u64> {
+        self.queue.first_key_value().map(|((t, _), _)| *t)
+    }
+
+    /// Takes the next event, advances the clock and folds it into the trace.
+    pub(crate) fn pop(&mut self) -> Option<Event> {
+        let ((at_ms, seq), event) = self.queue.pop_first()?;
+        debug_assert!(at_ms >= self.now_ms, "time never goes back");
+        self.now_ms = at_ms;
+        for word in [at_ms, seq, event.kind()] {
+            for byte in word.to_le_bytes() {
+                self.trace_digest = (self.trace_digest ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        Some(event)
+    }
+
+    pub(crate) fn set_partition(&mut self, side: Option<Vec<bool>>) {
+        self.partition = side;
+    }
+
+    /// Hands `message` from `from` to the network for `to`: it may be lost
+    /// (loss before the network is stable, or a partition), delayed by a
+    /// random time (which reorders), or duplicated.
+    pub(crate) fn send(&mut self, from: usize, to: usize, message: Message) {
+        debug_assert_ne!(from, to, "a node feeds its own messages back, it does not send them");
+        self.stats.messages_sent += 1;
+        if let Some(side) = &self.partition
+            && side[from] != side[to]
+        {
+            self.stats.messages_dropped += 1;
+            return;
+        }
+        let network = &self.scenario.network;
+        let (loss, duplicate) = (network.loss_per_mille, network.duplicate_per_mille);
+        let (low, high) = (network.delay_min_ms, network.delay_max_ms);
+        if !self.stable && self.rng.chance(loss) {
+            self.stats.messages_dropped += 1;
+            return;
+        }
+        let copies = if self.rng.chance(duplicate) { 2 } else { 1 };
+        self.stats.messages_duplicated += copies - 1;
+        for _ in 0..copies {
+            let delay = self.rng.between(low, high);
+            self.schedule_in(delay, Event::Deliver { to, from, message: Box::new(message.clone()) });
+        }
+    }
+
+    /// Sends to every validator but `from`.
+    pub(crate) fn broadcast(&mut self, from: usize, message: &Message) {
+        for to in 0..self.scenario.validators {
+            if to != from {
+                self.send(from, to, message.clone());
+            }
+        }
+    }
+}
