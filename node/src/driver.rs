@@ -28,7 +28,7 @@ use keepsake_consensus::{
     Consensus, ConsensusConfig, ConsensusStats, Input, Output, SignGuard, SignedStep, Timeout, WalEntry,
 };
 use keepsake_ledger::{Built, Executed, LedgerError, build_block, validate_block};
-use keepsake_network::{NetworkEvent, NetworkHandle, Topic};
+use keepsake_network::{GossipId, GossipVerdict, NetworkEvent, NetworkHandle, Topic};
 use keepsake_rpc::types::BlockSummary;
 use keepsake_types::wire::{ConsensusEnvelope, ConsensusMessage, SyncItem};
 use keepsake_types::{
@@ -71,6 +71,8 @@ pub struct DriverSettings {
 pub enum DriverEvent {
     /// A consensus message from a peer (already decoded, signatures not yet checked).
     Consensus {
+        /// Its gossip id, for the forward-or-not verdict.
+        id: GossipId,
         /// The peer that forwarded it.
         from: PublicKey,
         /// The message.
@@ -538,12 +540,14 @@ impl Driver {
 
     async fn on_event(&mut self, event: DriverEvent) -> anyhow::Result<()> {
         match event {
-            DriverEvent::Consensus { from, message } => {
+            DriverEvent::Consensus { id, from, message } => {
                 let height = message.height();
                 let current = self.core.height();
                 if height == current {
                     let digest = keepsake_types::Hash32(sha2::Sha256::digest(encoding::encode(&message)).into());
                     if self.seen.contains(&digest) {
+                        // A re-publication: forward it for peers that missed it, feed nothing.
+                        self.net.validated(id, GossipVerdict::Accept);
                         return Ok(());
                     }
                     if self.seen.len() < SEEN_MESSAGES_MAX {
@@ -554,16 +558,24 @@ impl Driver {
                 if height > current {
                     self.maybe_sync(Some(from));
                 }
-                let verified = match &message {
-                    ConsensusMessage::Proposal(p) => p.verify(self.chain()),
-                    ConsensusMessage::Vote(v) => v.verify(self.chain()),
+                // Signatures are checked here once, so that the forwarder of a forged message
+                // can be blamed; the core checks them again (it trusts no caller).
+                let (signer, verified) = match &message {
+                    ConsensusMessage::Proposal(p) => (p.proposer, p.verify(self.chain())),
+                    ConsensusMessage::Vote(v) => (v.validator, v.verify(self.chain())),
                 };
-                if let Err(e) = verified {
-                    tracing::debug!(peer = %from, error = %e, "dropping a consensus message with a bad signature");
+                let refusal = match verified {
+                    Err(_) => Some("bad consensus signature"),
+                    Ok(()) if self.validators.get(&signer).is_none() => Some("consensus message from a non-validator"),
+                    Ok(()) => None,
+                };
+                if let Some(reason) = refusal {
+                    tracing::debug!(peer = %from, %signer, reason, "dropping a consensus message");
                     self.shared.metrics.p2p_invalid.fetch_add(1, Relaxed);
-                    self.net.report_invalid(from, "bad consensus signature").await;
+                    self.net.validated(id, GossipVerdict::Reject(reason));
                     return Ok(());
                 }
+                self.net.validated(id, GossipVerdict::Accept);
                 let input = match message {
                     ConsensusMessage::Proposal(p) => Input::Proposal(p),
                     ConsensusMessage::Vote(v) => Input::Vote(v),
@@ -688,21 +700,21 @@ pub async fn dispatch_network(
     tokio::spawn(ingest_transactions(shared.clone(), net.clone(), ingest_rx));
     while let Some(event) = events.recv().await {
         match event {
-            NetworkEvent::Gossip { from, topic: Topic::Txs, data } => {
-                if ingest_tx.try_send((from, data)).is_err() {
+            NetworkEvent::Gossip { id, topic: Topic::Txs, data, .. } => {
+                if ingest_tx.try_send((id, data)).is_err() {
                     shared.metrics.p2p_dropped.fetch_add(1, Relaxed);
                 }
             }
-            NetworkEvent::Gossip { from, topic: Topic::Consensus, data } => {
+            NetworkEvent::Gossip { id, from, topic: Topic::Consensus, data } => {
                 match encoding::decode::<ConsensusEnvelope>(&data, msg_max, "consensus message") {
                     Ok(ConsensusEnvelope { message, .. }) => {
-                        if inbox.events.try_send(DriverEvent::Consensus { from, message }).is_err() {
+                        if inbox.events.try_send(DriverEvent::Consensus { id, from, message }).is_err() {
                             shared.metrics.p2p_dropped.fetch_add(1, Relaxed);
                         }
                     }
                     Err(_) => {
                         shared.metrics.p2p_invalid.fetch_add(1, Relaxed);
-                        net.report_invalid(from, "undecodable consensus message").await;
+                        net.validated(id, GossipVerdict::Reject("undecodable consensus message"));
                     }
                 }
             }
@@ -745,7 +757,7 @@ const TX_INGEST_BATCH: usize = 256;
 
 /// Admits gossiped transactions into the mempool, in batches on the blocking
 /// pool (a burst of 10,000 must not become 10,000 blocking tasks).
-async fn ingest_transactions(shared: Arc<Shared>, net: NetworkHandle, mut rx: mpsc::Receiver<(PublicKey, Vec<u8>)>) {
+async fn ingest_transactions(shared: Arc<Shared>, net: NetworkHandle, mut rx: mpsc::Receiver<(GossipId, Vec<u8>)>) {
     let tx_max = shared.genesis.params.tx_bytes_max as usize;
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
@@ -756,32 +768,50 @@ async fn ingest_transactions(shared: Arc<Shared>, net: NetworkHandle, mut rx: mp
             }
         }
         let shared2 = shared.clone();
-        let garbage = tokio::task::spawn_blocking(move || {
-            let mut garbage = Vec::new();
-            for (from, data) in batch {
-                let Ok(tx) = encoding::decode::<SignedTx>(&data, tx_max, "transaction") else {
-                    garbage.push(from);
-                    continue;
-                };
-                let next = shared2.metrics.height.load(Relaxed) + 1;
-                match crate::mempool::Mempool::check(&*shared2.store, &shared2.genesis, &tx, next) {
-                    Ok(id) => {
-                        if shared2.mempool().insert(id, tx).is_ok() {
-                            shared2.new_tx.notify_one();
-                        }
-                    }
-                    Err(e) => shared2.metrics.rejected("gossip", e.code()),
-                }
+        let verdicts = tokio::task::spawn_blocking(move || {
+            let mut verdicts = Vec::with_capacity(batch.len());
+            for (id, data) in batch {
+                let verdict = admit_gossiped(&shared2, &data, tx_max);
+                verdicts.push((id, verdict));
             }
-            garbage
+            verdicts
         })
         .await
         .unwrap_or_default();
-        for from in garbage {
-            shared.metrics.p2p_invalid.fetch_add(1, Relaxed);
-            net.report_invalid(from, "undecodable transaction").await;
+        for (id, verdict) in verdicts {
+            if let GossipVerdict::Reject(_) = verdict {
+                shared.metrics.p2p_invalid.fetch_add(1, Relaxed);
+            }
+            net.validated(id, verdict);
         }
     }
+}
+
+/// The mempool check for a gossiped transaction, and whether to forward it.
+/// Garbage no honest node would pass on (undecodable, bad signature, a
+/// transfer: a phase-1 failure) is rejected and blames the forwarder; a
+/// phase-2 failure (already committed, supply reached, ...) can be a matter
+/// of timing, so it is only not forwarded.
+fn admit_gossiped(shared: &Shared, data: &[u8], tx_max: usize) -> GossipVerdict {
+    let Ok(tx) = encoding::decode::<SignedTx>(data, tx_max, "transaction") else {
+        return GossipVerdict::Reject("undecodable transaction");
+    };
+    let id = match keepsake_ledger::rules::check_stateless(&tx, &shared.genesis) {
+        Ok(id) => id,
+        Err(e) => {
+            shared.metrics.rejected("gossip", e.code());
+            return GossipVerdict::Reject("transaction breaks a stateless rule");
+        }
+    };
+    let next = shared.metrics.height.load(Relaxed) + 1;
+    if let Err(e) = keepsake_ledger::rules::check_stateful(&*shared.store, &shared.genesis, &tx, id, next) {
+        shared.metrics.rejected("gossip", e.code());
+        return GossipVerdict::Ignore;
+    }
+    if shared.mempool().insert(id, tx).is_ok() {
+        shared.new_tx.notify_one();
+    }
+    GossipVerdict::Accept
 }
 
 /// Forwards transactions admitted over RPC to the transaction gossip topic.

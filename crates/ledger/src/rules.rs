@@ -353,7 +353,22 @@ pub fn check<V: StateView + ?Sized>(
     next_height: u64,
 ) -> Result<TxId> {
     let tx_id = check_stateless(tx, genesis)?;
+    check_stateful(view, genesis, tx, tx_id, next_height)?;
+    Ok(tx_id)
+}
+
+/// Phase 2 alone against committed state, for a transaction that passed
+/// [`check_stateless`] (whose result `tx_id` is): a failure here may be a
+/// matter of timing (another node may not have committed what this one has),
+/// unlike a phase-1 failure, which no honest node would ever pass on.
+pub fn check_stateful<V: StateView + ?Sized>(
+    view: &V,
+    genesis: &Genesis,
+    tx: &SignedTx,
+    tx_id: TxId,
+    next_height: u64,
+) -> Result<()> {
     let mut overlay = Overlay::new(view);
     apply(&mut overlay, genesis, tx, tx_id, TxLocation { height: next_height, index: 0, leaf_index: 0 })?;
-    Ok(tx_id)
+    Ok(())
 }

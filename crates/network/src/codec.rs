@@ -68,9 +68,9 @@ pub(crate) fn encode_request(request: SyncRequest) -> [u8; REQUEST_LEN] {
 }
 
 pub(crate) fn decode_request(payload: &[u8]) -> io::Result<SyncRequest> {
-    let bytes: [u8; REQUEST_LEN] = payload
-        .try_into()
-        .map_err(|_| invalid(format!("request payload of {} bytes, expected {REQUEST_LEN}", payload.len())))?;
+    let bytes: [u8; REQUEST_LEN] = payload.try_into().map_err(|_| {
+        invalid(format!("request payload of {} bytes, expected {REQUEST_LEN}", payload.len()))
+    })?;
     let mut height = [0u8; 8];
     height.copy_from_slice(&bytes[..8]);
     let mut max = [0u8; 4];
@@ -168,12 +168,7 @@ impl request_response::Codec for SyncCodec {
         write_frame(io, &encode_request(req)).await
     }
 
-    async fn write_response<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-        res: Vec<Vec<u8>>,
-    ) -> io::Result<()>
+    async fn write_response<T>(&mut self, _: &StreamProtocol, io: &mut T, res: Vec<Vec<u8>>) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {

@@ -14,13 +14,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use libp2p::PeerId;
 use libp2p::core::transport::PortUse;
 use libp2p::core::{Endpoint, Multiaddr};
 use libp2p::swarm::{
-    ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler, THandlerInEvent,
-    THandlerOutEvent, ToSwarm, dummy,
+    ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler, THandlerInEvent, THandlerOutEvent,
+    ToSwarm, dummy,
 };
-use libp2p::PeerId;
 
 use crate::keys::public_key_from_peer_id;
 use crate::stats::{Counters, bump};
@@ -114,7 +114,12 @@ impl Gate {
         None
     }
 
-    fn check(&mut self, peer: &PeerId, direction: &'static str, addr: &Multiaddr) -> Result<(), ConnectionDenied> {
+    fn check(
+        &mut self,
+        peer: &PeerId,
+        direction: &'static str,
+        addr: &Multiaddr,
+    ) -> Result<(), ConnectionDenied> {
         let Some(refusal) = self.verdict(peer) else {
             return Ok(());
         };

@@ -17,8 +17,8 @@ const IDENTITY_MULTIHASH: u64 = 0x00;
 
 /// The libp2p identity of a node whose Keepsake key is `Keypair::from_seed(seed)`.
 pub fn identity_keypair(seed: [u8; 32]) -> Result<identity::Keypair, NetworkError> {
-    let secret = ed25519::SecretKey::try_from_bytes(seed)
-        .map_err(|e| NetworkError::InvalidIdentity(e.to_string()))?;
+    let secret =
+        ed25519::SecretKey::try_from_bytes(seed).map_err(|e| NetworkError::InvalidIdentity(e.to_string()))?;
     Ok(identity::Keypair::from(ed25519::Keypair::from(secret)))
 }
 

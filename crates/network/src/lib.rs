@@ -23,7 +23,8 @@
 //! - **Permissioned.** Only keys in [`NetworkConfig::allowed`] may connect, at most
 //!   [`NetworkConfig::max_peers`] of them. Other connections are refused right after the Noise
 //!   handshake authenticates the remote key and before any protocol runs on the connection; they
-//!   are logged and counted and never produce [`NetworkEvent::PeerConnected`] on the refusing side.
+//!   are logged and counted. [`NetworkEvent::PeerConnected`] is emitted only once the remote has
+//!   shown it accepted us too, so neither side of a refused connection reports it.
 //! - **Unsigned, content-addressed gossip.** Payloads are signed by the application, so gossipsub
 //!   signs nothing and message ids are SHA-256 of the payload: identical bytes are delivered once.
 //!   The application must verify every payload and may [`NetworkHandle::report_invalid`] the
@@ -53,8 +54,8 @@ pub use config::{
 pub use error::NetworkError;
 pub use keys::{identity_keypair, peer_id_from_public_key, public_key_from_peer_id};
 pub use service::{
-    GOSSIP_HEARTBEAT, IDLE_CONNECTION_TIMEOUT, NetworkEvent, NetworkHandle, STRIKE_BAN, SYNC_TIMEOUT,
-    SyncReply, start,
+    GOSSIP_HEARTBEAT, GossipId, GossipVerdict, IDLE_CONNECTION_TIMEOUT, NetworkEvent, NetworkHandle,
+    STRIKE_BAN, SYNC_TIMEOUT, SyncReply, start,
 };
 pub use stats::NetworkStats;
 

@@ -48,6 +48,9 @@ const MESH_OUTBOUND_MIN: usize = 2;
 const MESH_N_LOW: usize = 4;
 const MESH_N: usize = 8;
 const MESH_N_HIGH: usize = 12;
+// gossipsub's own consistency rules, checked at compile time.
+const _: () = assert!(MESH_OUTBOUND_MIN <= MESH_N_LOW && MESH_N_LOW <= MESH_N && MESH_N <= MESH_N_HIGH);
+const _: () = assert!(2 * MESH_OUTBOUND_MIN <= MESH_N);
 /// How long a message id is remembered: re-publishing identical bytes within this window is a
 /// no-op, and so is receiving them again.
 const DUPLICATE_CACHE_TIME: Duration = Duration::from_secs(30);
@@ -72,7 +75,13 @@ pub enum NetworkEvent {
     /// A gossip message on `topic`, at most `max_message_bytes` long. `from` is the peer that
     /// forwarded it (the propagation source), not necessarily its author: authenticate the
     /// payload itself. A node never receives its own publications.
+    ///
+    /// The message is **not forwarded** to other peers until the application calls
+    /// [`NetworkHandle::validated`] with `id`: honest nodes never relay garbage, so whoever
+    /// hands us an invalid message is its originator and may fairly get a strike.
     Gossip {
+        /// Pass to [`NetworkHandle::validated`] once the payload is checked.
+        id: GossipId,
         /// The forwarding peer.
         from: PublicKey,
         /// The topic it arrived on.
@@ -92,11 +101,35 @@ pub enum NetworkEvent {
         /// Where to put the answer.
         reply: SyncReply,
     },
-    /// The first connection to this peer opened. (A dialer may briefly see this for a peer that
-    /// then refuses it, followed by [`NetworkEvent::PeerDisconnected`].)
+    /// A peer is connected and has accepted us: emitted once per peer when, on its first
+    /// connection, its identify information or first gossipsub subscription arrives (a dialer's
+    /// handshake completes before the remote's gate can refuse it, so the transport-level
+    /// "connection established" alone proves nothing).
     PeerConnected(PublicKey),
-    /// The last connection to this peer closed.
+    /// The last connection to a peer previously reported by [`NetworkEvent::PeerConnected`]
+    /// closed.
     PeerDisconnected(PublicKey),
+}
+
+/// Identifies a received gossip message awaiting the application's verdict.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GossipId {
+    message_id: MessageId,
+    source: PeerId,
+}
+
+/// What the application decided about a received gossip message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GossipVerdict {
+    /// Valid: forward it through the mesh.
+    Accept,
+    /// Not forwarded, nobody blamed (e.g. valid but stale, or refused by a rule that depends on
+    /// this node's state, which an honest forwarder may not share yet).
+    Ignore,
+    /// Garbage no honest node would forward (undecodable, bad signature, a transfer): dropped,
+    /// gossipsub penalises the forwarder and it gets a strike as with
+    /// [`NetworkHandle::report_invalid`].
+    Reject(&'static str),
 }
 
 /// The answer slot of a [`NetworkEvent::SyncRequest`].
@@ -116,17 +149,34 @@ impl SyncReply {
 }
 
 enum Command {
-    Publish { topic: Topic, data: Vec<u8>, reply: oneshot::Sender<Result<(), NetworkError>> },
+    Publish {
+        topic: Topic,
+        data: Vec<u8>,
+        reply: oneshot::Sender<Result<(), NetworkError>>,
+    },
     RequestBlocks {
         peer: PublicKey,
         from_height: u64,
         max_blocks: u32,
         reply: oneshot::Sender<Result<Vec<Vec<u8>>, NetworkError>>,
     },
-    ConnectedPeers { reply: oneshot::Sender<Vec<PublicKey>> },
-    ListenAddr { reply: oneshot::Sender<SocketAddr> },
-    ReportInvalid { peer: PublicKey, reason: &'static str },
-    Shutdown { done: oneshot::Sender<()> },
+    ConnectedPeers {
+        reply: oneshot::Sender<Vec<PublicKey>>,
+    },
+    ListenAddr {
+        reply: oneshot::Sender<SocketAddr>,
+    },
+    ReportInvalid {
+        peer: PublicKey,
+        reason: &'static str,
+    },
+    Validated {
+        id: GossipId,
+        verdict: GossipVerdict,
+    },
+    Shutdown {
+        done: oneshot::Sender<()>,
+    },
 }
 
 /// A cloneable handle to the network task. Every call is a command on a bounded channel with a
@@ -147,6 +197,7 @@ impl std::fmt::Debug for Command {
             Command::ConnectedPeers { .. } => "ConnectedPeers",
             Command::ListenAddr { .. } => "ListenAddr",
             Command::ReportInvalid { .. } => "ReportInvalid",
+            Command::Validated { .. } => "Validated",
             Command::Shutdown { .. } => "Shutdown",
         };
         f.write_str(name)
@@ -173,7 +224,12 @@ impl NetworkHandle {
     pub async fn publish(&self, topic: Topic, data: Vec<u8>) -> Result<(), NetworkError> {
         if data.len() > self.max_message_bytes {
             bump(&self.counters.gossip_dropped_oversized);
-            tracing::warn!(size = data.len(), max = self.max_message_bytes, ?topic, "refusing to publish oversized message");
+            tracing::warn!(
+                size = data.len(),
+                max = self.max_message_bytes,
+                ?topic,
+                "refusing to publish oversized message"
+            );
             return Err(NetworkError::MessageTooLarge { size: data.len(), max: self.max_message_bytes });
         }
         self.call(|reply| Command::Publish { topic, data, reply }).await?
@@ -201,7 +257,8 @@ impl NetworkHandle {
         }
     }
 
-    /// The keys of the peers with at least one open connection.
+    /// The keys of the connected peers, as reported by [`NetworkEvent::PeerConnected`] (and not
+    /// yet by [`NetworkEvent::PeerDisconnected`]).
     pub async fn connected_peers(&self) -> Result<Vec<PublicKey>, NetworkError> {
         self.call(|reply| Command::ConnectedPeers { reply }).await
     }
@@ -210,6 +267,14 @@ impl NetworkHandle {
     /// was unspecified, e.g. `0.0.0.0`).
     pub async fn listen_addr(&self) -> Result<SocketAddr, NetworkError> {
         self.call(|reply| Command::ListenAddr { reply }).await
+    }
+
+    /// The application's verdict on a gossip message (see [`GossipVerdict`]). Never waits: if the
+    /// command queue is full the verdict is dropped and the message expires unforwarded.
+    pub fn validated(&self, id: GossipId, verdict: GossipVerdict) {
+        if self.commands.try_send(Command::Validated { id, verdict }).is_err() {
+            tracing::debug!("gossip verdict dropped: command queue full or network stopped");
+        }
     }
 
     /// Records that `peer` sent something invalid (bad signature, undecodable payload, ...).
@@ -280,9 +345,11 @@ fn build_behaviour(
     allowed: HashSet<PeerId>,
     counters: Arc<Counters>,
 ) -> Result<Behaviour, NetworkError> {
-    let mut gossipsub =
-        gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, gossipsub_config(config.max_message_bytes)?)
-            .map_err(|e| NetworkError::InvalidConfig(format!("gossipsub: {e}")))?;
+    let mut gossipsub = gossipsub::Behaviour::new(
+        MessageAuthenticity::Anonymous,
+        gossipsub_config(config.max_message_bytes)?,
+    )
+    .map_err(|e| NetworkError::InvalidConfig(format!("gossipsub: {e}")))?;
     for topic in Topic::ALL {
         gossipsub
             .subscribe(&IdentTopic::new(topic.name(&config.chain_id)))
@@ -392,15 +459,20 @@ pub async fn start(
                 SwarmEvent::ListenerClosed { reason, .. } => {
                     return Err(NetworkError::Listen(format!("listener closed: {reason:?}")));
                 }
-                SwarmEvent::ListenerError { error, .. } => return Err(NetworkError::Listen(error.to_string())),
+                SwarmEvent::ListenerError { error, .. } => {
+                    return Err(NetworkError::Listen(error.to_string()));
+                }
                 other => tracing::trace!(?other, "swarm event before listening"),
             }
         }
     })
     .await
     .map_err(|_| NetworkError::Listen("no listen address reported".into()))??;
-    let listen_addr =
-        if config.listen.ip().is_unspecified() { SocketAddr::new(config.listen.ip(), bound.port()) } else { bound };
+    let listen_addr = if config.listen.ip().is_unspecified() {
+        SocketAddr::new(config.listen.ip(), bound.port())
+    } else {
+        bound
+    };
     tracing::info!(key = %local_key, %listen_addr, chain = %config.chain_id, "network listening");
 
     let (commands_tx, commands_rx) = mpsc::channel(COMMAND_CAPACITY);
@@ -420,10 +492,15 @@ pub async fn start(
         replies: FuturesUnordered::new(),
         strikes: HashMap::new(),
         bootstrap,
+        announced: HashSet::new(),
     };
     tokio::spawn(event_loop.run());
-    let handle =
-        NetworkHandle { commands: commands_tx, counters, local_key, max_message_bytes: config.max_message_bytes };
+    let handle = NetworkHandle {
+        commands: commands_tx,
+        counters,
+        local_key,
+        max_message_bytes: config.max_message_bytes,
+    };
     Ok((handle, events_rx))
 }
 
@@ -453,6 +530,8 @@ struct EventLoop {
     replies: FuturesUnordered<PendingReply>,
     strikes: HashMap<PeerId, u32>,
     bootstrap: Vec<BootstrapPeer>,
+    /// Peers reported by `PeerConnected`: connected, and proven to have accepted us.
+    announced: HashSet<PeerId>,
 }
 
 fn key_of(peer: &PeerId) -> Option<PublicKey> {
@@ -499,8 +578,10 @@ impl EventLoop {
         match self.events.try_send(event) {
             Ok(()) => {}
             Err(TrySendError::Full(event)) => {
-                let dropped = self.counters.events_dropped_full.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                let peer_event = matches!(event, NetworkEvent::PeerConnected(_) | NetworkEvent::PeerDisconnected(_));
+                let dropped =
+                    self.counters.events_dropped_full.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                let peer_event =
+                    matches!(event, NetworkEvent::PeerConnected(_) | NetworkEvent::PeerDisconnected(_));
                 if peer_event || dropped.is_power_of_two() {
                     tracing::warn!(dropped_total = dropped, ?event, "event channel full, event dropped");
                 }
@@ -510,8 +591,22 @@ impl EventLoop {
     }
 
     fn update_peer_count(&self) {
-        let n = self.swarm.connected_peers().count() as u64;
+        let n = self.announced.len() as u64;
         self.counters.peers_connected.store(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Reports `peer` as connected the first time it shows it accepted the connection.
+    fn announce(&mut self, peer: PeerId, proof: &'static str) {
+        if !self.swarm.is_connected(&peer) || self.announced.contains(&peer) {
+            return;
+        }
+        let Some(key) = key_of(&peer) else {
+            return;
+        };
+        self.announced.insert(peer);
+        self.update_peer_count();
+        tracing::info!(peer = %key, proof, "peer connected");
+        self.emit(NetworkEvent::PeerConnected(key));
     }
 
     fn topic_of(&self, hash: &TopicHash) -> Option<Topic> {
@@ -540,21 +635,24 @@ impl EventLoop {
                 if let Some(b) = self.bootstrap.iter_mut().find(|b| b.peer == peer_id) {
                     b.backoff = REDIAL_BACKOFF_MIN;
                 }
-                if num_established.get() == 1 {
-                    self.update_peer_count();
-                    if let Some(key) = key_of(&peer_id) {
-                        tracing::info!(peer = %key, addr = %endpoint.get_remote_address(), "peer connected");
-                        self.emit(NetworkEvent::PeerConnected(key));
-                    }
-                }
+                tracing::debug!(
+                    peer = ?key_of(&peer_id),
+                    addr = %endpoint.get_remote_address(),
+                    connections = num_established.get(),
+                    "connection established"
+                );
             }
             SwarmEvent::ConnectionClosed { peer_id, num_established, cause, .. } => {
                 if num_established == 0 {
-                    self.update_peer_count();
                     self.strikes.remove(&peer_id);
-                    if let Some(key) = key_of(&peer_id) {
-                        tracing::info!(peer = %key, cause = ?cause, "peer disconnected");
-                        self.emit(NetworkEvent::PeerDisconnected(key));
+                    if self.announced.remove(&peer_id) {
+                        self.update_peer_count();
+                        if let Some(key) = key_of(&peer_id) {
+                            tracing::info!(peer = %key, cause = ?cause, "peer disconnected");
+                            self.emit(NetworkEvent::PeerDisconnected(key));
+                        }
+                    } else {
+                        tracing::debug!(peer = ?key_of(&peer_id), cause = ?cause, "connection closed before the peer accepted us");
                     }
                 }
             }
@@ -583,25 +681,26 @@ impl EventLoop {
                 } else if topic.is_none() {
                     MessageAcceptance::Ignore
                 } else {
+                    // Pending: forwarded only once the application accepts it (`validated`).
                     MessageAcceptance::Accept
                 };
-                // Accepting lets gossipsub forward it through the mesh; the application still
-                // verifies the payload (and reports garbage with `report_invalid`).
-                self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
-                    &message_id,
-                    &propagation_source,
-                    acceptance,
-                );
                 let (Some(topic), MessageAcceptance::Accept) = (topic, acceptance) else {
+                    self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
+                        &message_id,
+                        &propagation_source,
+                        acceptance,
+                    );
                     return;
                 };
                 bump(&self.counters.gossip_received);
                 if let Some(from) = key_of(&propagation_source) {
-                    self.emit(NetworkEvent::Gossip { from, topic, data: message.data });
+                    let id = GossipId { message_id, source: propagation_source };
+                    self.emit(NetworkEvent::Gossip { id, from, topic, data: message.data });
                 }
             }
             gossipsub::Event::Subscribed { peer_id, topic, .. } => {
                 tracing::debug!(peer = ?key_of(&peer_id), %topic, "peer subscribed");
+                self.announce(peer_id, "gossipsub subscription");
             }
             gossipsub::Event::GossipsubNotSupported { peer_id } => {
                 tracing::warn!(peer = ?key_of(&peer_id), "peer does not speak gossipsub");
@@ -626,6 +725,7 @@ impl EventLoop {
                 } else {
                     tracing::debug!(peer = ?key_of(&peer_id), agent = %info.agent_version, "identified peer");
                 }
+                self.announce(peer_id, "identify");
             }
             other => tracing::trace!(?other, "identify event"),
         }
@@ -676,7 +776,12 @@ impl EventLoop {
         }
     }
 
-    fn on_sync_request(&mut self, peer: PeerId, request: SyncRequest, channel: ResponseChannel<Vec<Vec<u8>>>) {
+    fn on_sync_request(
+        &mut self,
+        peer: PeerId,
+        request: SyncRequest,
+        channel: ResponseChannel<Vec<Vec<u8>>>,
+    ) {
         let Some(from) = key_of(&peer) else {
             return;
         };
@@ -703,11 +808,20 @@ impl EventLoop {
         }));
     }
 
-    fn send_sync_response(&mut self, channel: ResponseChannel<Vec<Vec<u8>>>, max_blocks: u32, items: Vec<Vec<u8>>) {
+    fn send_sync_response(
+        &mut self,
+        channel: ResponseChannel<Vec<Vec<u8>>>,
+        max_blocks: u32,
+        items: Vec<Vec<u8>>,
+    ) {
         let offered = items.len();
         let items = fit_response(items, max_blocks, self.max_message_bytes);
         if items.len() < offered {
-            tracing::debug!(offered, sent = items.len(), "sync response trimmed to max_blocks / max_message_bytes");
+            tracing::debug!(
+                offered,
+                sent = items.len(),
+                "sync response trimmed to max_blocks / max_message_bytes"
+            );
         }
         if self.swarm.behaviour_mut().sync.send_response(channel, items).is_err() {
             tracing::debug!("sync requester gone before the response");
@@ -727,16 +841,35 @@ impl EventLoop {
                         return ControlFlow::Continue(());
                     }
                 };
-                let id = self.swarm.behaviour_mut().sync.send_request(&peer_id, SyncRequest { from_height, max_blocks });
+                let id = self
+                    .swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_request(&peer_id, SyncRequest { from_height, max_blocks });
                 self.outbound.insert(id, (max_blocks, reply));
             }
             Command::ConnectedPeers { reply } => {
-                let _ = reply.send(self.swarm.connected_peers().filter_map(key_of).collect());
+                let _ = reply.send(self.announced.iter().filter_map(key_of).collect());
             }
             Command::ListenAddr { reply } => {
                 let _ = reply.send(self.listen_addr);
             }
             Command::ReportInvalid { peer, reason } => self.report_invalid(peer, reason),
+            Command::Validated { id, verdict } => {
+                let acceptance = match verdict {
+                    GossipVerdict::Accept => MessageAcceptance::Accept,
+                    GossipVerdict::Ignore => MessageAcceptance::Ignore,
+                    GossipVerdict::Reject(_) => MessageAcceptance::Reject,
+                };
+                self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
+                    &id.message_id,
+                    &id.source,
+                    acceptance,
+                );
+                if let (GossipVerdict::Reject(reason), Some(peer)) = (verdict, key_of(&id.source)) {
+                    self.report_invalid(peer, reason);
+                }
+            }
             Command::Shutdown { done } => return ControlFlow::Break(done),
         }
         ControlFlow::Continue(())
@@ -823,8 +956,6 @@ mod tests {
 
     #[test]
     fn gossipsub_parameters_are_accepted() {
-        assert!(MESH_OUTBOUND_MIN <= MESH_N_LOW && MESH_N_LOW <= MESH_N && MESH_N <= MESH_N_HIGH);
-        assert!(2 * MESH_OUTBOUND_MIN <= MESH_N);
         let config = gossipsub_config(8 << 20).unwrap();
         assert_eq!(config.mesh_n(), MESH_N);
         assert_eq!(config.max_transmit_size(), (8 << 20) + GOSSIP_ENVELOPE_HEADROOM);

@@ -11,7 +11,7 @@
 //! | `ScheduleTimeout` | a timer event | |
 //! | `Decide` | verify the commit, re-check validity, commit through `MemoryState::commit`, `StartHeight` | |
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use keepsake_consensus::{Consensus, ConsensusStats, Input, Output, SignGuard, SignedStep, WalEntry};
 use keepsake_ledger::memory::MemoryState;
@@ -19,7 +19,8 @@ use keepsake_ledger::testkit::TestNet;
 use keepsake_ledger::{Executed, LedgerError, Tip, build_block, validate_block};
 use keepsake_types::wire::{ConsensusMessage, SyncItem};
 use keepsake_types::{
-    Block, BlockHash, Commit, Keypair, Proposal, ProposalData, SignedTx, TxBody, TxId, Vote, VoteData, ids,
+    Block, BlockHash, Commit, Keypair, Proposal, ProposalData, PublicKey, SignedTx, TxBody, TxId, Vote, VoteData,
+    VoteKind, ids,
 };
 
 use crate::check::Violation;
@@ -38,6 +39,8 @@ const LEFT_OUT_MAX: u8 = 3;
 const OWN_MESSAGES_MAX: usize = 6;
 /// Most inputs one external input may cause (core <-> driver ping-pong).
 const FEED_INPUTS_MAX: usize = 10_000;
+/// Most prevotes of one height remembered for relaying.
+const PREVOTES_SEEN_MAX: usize = 4096;
 /// Least time between two sync requests of one node.
 const SYNC_RETRY_MS: u64 = 1_000;
 
@@ -85,12 +88,22 @@ pub(crate) struct Live {
     highest_seen: (u64, usize),
     /// No sync request before this time.
     sync_wait_until_ms: u64,
+    /// Prevotes of the current height seen so far (first per validator and
+    /// round), to relay the evidence of a lock (see [`Node::on_gossip`]).
+    prevotes_seen: BTreeMap<(u32, PublicKey), Vote>,
 }
 
 impl Live {
     fn executed(&mut self, hash: &BlockHash) -> Option<Executed> {
         let i = self.executed.iter().position(|(h, _)| h == hash)?;
         Some(self.executed.swap_remove(i).1)
+    }
+
+    fn remember_prevote(&mut self, vote: &Vote) {
+        let current = vote.data.height == self.core.height() && vote.data.kind == VoteKind::Prevote;
+        if current && self.prevotes_seen.len() < PREVOTES_SEEN_MAX {
+            self.prevotes_seen.entry((vote.data.round, vote.validator)).or_insert_with(|| vote.clone());
+        }
     }
 
     fn remember_own(&mut self, message: ConsensusMessage) {
@@ -208,6 +221,7 @@ impl Node {
             last_progress: (0, 0),
             highest_seen: (0, self.index),
             sync_wait_until_ms: 0,
+            prevotes_seen: BTreeMap::new(),
         });
         let height = self.disk.tip.height + 1;
         self.feed(w, Input::StartHeight { height })?;
@@ -283,7 +297,10 @@ impl Node {
             if !live.replaying && !matches!(input, Input::StartHeight { .. }) {
                 self.disk.wal.push((live.core.height().max(1), WalEntry::Input(input.clone())));
             }
+            let dbg = std::env::var("SIMDBG").is_ok();
+            if dbg { eprintln!("{} n{} h{} r{} IN {}", w.now_ms, self.index, live.core.height(), live.core.round(), short_in(&input)); }
             for output in live.core.handle(input) {
+                if dbg { eprintln!("{} n{}   OUT {}", w.now_ms, self.index, short_out(&output)); }
                 self.on_output(w, output, &mut queue)?;
             }
         }
@@ -361,7 +378,8 @@ impl Node {
             return true;
         }
         let Some(live) = self.live.as_mut() else { return false };
-        if live.guard.check(step).is_err() {
+        if let Err(e) = live.guard.check(step) {
+            if std::env::var("SIMDBG").is_ok() { eprintln!("{} n{} REFUSED {e}", w.now_ms, self.index); }
             w.stats.sign_refusals += 1;
             return false;
         }
@@ -452,6 +470,9 @@ impl Node {
         }
         self.signed(w, &step)?;
         let vote: Vote = data.clone().sign(&chain, &self.key);
+        if let Some(live) = self.live.as_mut() {
+            live.remember_prevote(&vote);
+        }
         if self.attack() == Some(Attack::Equivocate) {
             // Colluding equivocators vote for what each half was shown;
             // otherwise the two halves get the vote and its opposite.
@@ -521,6 +542,7 @@ impl Node {
             live.executed.clear();
             live.pending_build = None;
             live.own_messages.clear();
+            live.prevotes_seen.clear();
             live.mempool.retain(|p| !committed.contains(&p.id));
         }
         Ok(())
@@ -594,8 +616,16 @@ impl Node {
     }
 
     /// Gossip catch-up: when our (height, round) did not move for a whole
-    /// interval, send our own messages of the height again, and fetch blocks
+    /// interval, send our own messages of the height again, relay the
+    /// prevotes that justify our lock and our valid value, and fetch blocks
     /// from a peer that is ahead.
+    ///
+    /// The relay is what Tendermint's liveness argument assumes of gossip
+    /// ("a message a correct process received is eventually received by every
+    /// correct process"): without it, a validator locked on a value whose
+    /// polka contained a vote the others never received (a Byzantine vote sent
+    /// to a few, or a vote lost before the network healed) can never be
+    /// unlocked, because nobody else can accept the re-proposal (L28).
     pub(crate) fn on_gossip(&mut self, w: &mut World) {
         let Some(live) = self.live.as_mut() else { return };
         let progress = (live.core.height(), live.core.round());
@@ -605,7 +635,13 @@ impl Node {
         if stuck {
             let messages: Vec<ConsensusMessage> =
                 live.own_messages.iter().filter(|m| m.height() == progress.0).cloned().collect();
-            for message in messages {
+            let mut justified: Vec<(u32, BlockHash)> = live.core.valid().into_iter().collect();
+            justified.extend(live.core.locked().filter(|l| Some(*l) != live.core.valid()));
+            let relayed = live.prevotes_seen.values().filter(|v| {
+                justified.iter().any(|(round, value)| v.data.round == *round && v.data.block_hash == Some(*value))
+            });
+            let relayed: Vec<ConsensusMessage> = relayed.cloned().map(ConsensusMessage::Vote).collect();
+            for message in messages.into_iter().chain(relayed) {
                 w.broadcast(self.index, &Message::Consensus(message));
             }
             if ahead.0 > progress.0 {
@@ -645,7 +681,12 @@ impl Node {
                 // the simulator wants to exercise exactly that.
                 let input = match message {
                     ConsensusMessage::Proposal(p) => Input::Proposal(p),
-                    ConsensusMessage::Vote(v) => Input::Vote(v),
+                    ConsensusMessage::Vote(v) => {
+                        if let Some(live) = self.live.as_mut() {
+                            live.remember_prevote(&v);
+                        }
+                        Input::Vote(v)
+                    }
                 };
                 self.feed(w, input)
             }
@@ -691,6 +732,7 @@ impl Node {
         let fresh = self.fresh_core(w);
         let Some(live) = self.live.as_mut() else { return Ok(()) };
         let old = std::mem::replace(&mut live.core, fresh);
+        live.prevotes_seen.clear();
         add_stats(&mut self.core_stats, old.stats());
         self.feed(w, Input::StartHeight { height: self.disk.tip.height + 1 })?;
         if full {
@@ -706,4 +748,26 @@ fn fix_tx_summary(chain: &str, block: &mut Block) {
     block.header.tx_count = u32::try_from(block.txs.len()).expect("a handful of transactions");
     let ids: Vec<TxId> = block.txs.iter().map(|t| t.id(chain)).collect();
     block.header.tx_root = keepsake_ledger::block::tx_root(&ids);
+}
+
+fn hx(h: &BlockHash) -> String { format!("{}", h).chars().take(6).collect() }
+fn short_in(i: &Input) -> String {
+    match i {
+        Input::StartHeight { height } => format!("Start {height}"),
+        Input::BlockBuilt { height, round, block } => format!("Built {height}/{round} {}", hx(&block.header.hash())),
+        Input::Proposal(p) => format!("Proposal {}/{} pol={:?} {} by {}", p.data.height, p.data.round, p.data.pol_round, hx(&p.data.block_hash), p.proposer),
+        Input::ProposalVerdict { height, round, block_hash, valid } => format!("Verdict {height}/{round} {} {valid}", hx(block_hash)),
+        Input::Vote(v) => format!("Vote {:?} {}/{} {:?} by {}", v.data.kind, v.data.height, v.data.round, v.data.block_hash.as_ref().map(hx), v.validator),
+        Input::TimeoutElapsed(t) => format!("Timeout {:?}", t),
+    }
+}
+fn short_out(o: &Output) -> String {
+    match o {
+        Output::Vote(v) => format!("Vote {:?} {}/{} {:?}", v.kind, v.height, v.round, v.block_hash.as_ref().map(hx)),
+        Output::Propose { data, .. } => format!("Propose {:?}", data),
+        Output::Decide { block, commit } => format!("Decide {} r{}", block.header.height, commit.round),
+        Output::ValidateBlock { height, round, block } => format!("Validate {height}/{round} {}", hx(&block.header.hash())),
+        Output::ScheduleTimeout { timeout, duration_ms } => format!("Sched {:?} {duration_ms}", timeout),
+        o => format!("{:?}", o).chars().take(80).collect(),
+    }
 }
