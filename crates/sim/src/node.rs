@@ -88,9 +88,9 @@ pub(crate) struct Live {
     highest_seen: (u64, usize),
     /// No sync request before this time.
     sync_wait_until_ms: u64,
-    /// Prevotes of the current height seen so far (first per validator and
-    /// round), to relay the evidence of a lock (see [`Node::on_gossip`]).
-    prevotes_seen: BTreeMap<(u32, PublicKey), Vote>,
+    /// Prevotes of the current height seen so far (every distinct one: an
+    /// equivocator's too), to relay the evidence of a lock (see [`Node::on_gossip`]).
+    prevotes_seen: BTreeMap<(u32, PublicKey, Option<BlockHash>), Vote>,
 }
 
 impl Live {
@@ -102,7 +102,7 @@ impl Live {
     fn remember_prevote(&mut self, vote: &Vote) {
         let current = vote.data.height == self.core.height() && vote.data.kind == VoteKind::Prevote;
         if current && self.prevotes_seen.len() < PREVOTES_SEEN_MAX {
-            self.prevotes_seen.entry((vote.data.round, vote.validator)).or_insert_with(|| vote.clone());
+            self.prevotes_seen.entry((vote.data.round, vote.validator, vote.data.block_hash)).or_insert_with(|| vote.clone());
         }
     }
 
@@ -294,6 +294,9 @@ impl Node {
                 "one input caused more than {FEED_INPUTS_MAX} follow-up inputs: a core/driver loop"
             );
             let Some(live) = self.live.as_mut() else { return Ok(()) };
+            if let Input::Vote(vote) = &input {
+                live.remember_prevote(vote);
+            }
             if !live.replaying && !matches!(input, Input::StartHeight { .. }) {
                 self.disk.wal.push((live.core.height().max(1), WalEntry::Input(input.clone())));
             }
@@ -470,9 +473,6 @@ impl Node {
         }
         self.signed(w, &step)?;
         let vote: Vote = data.clone().sign(&chain, &self.key);
-        if let Some(live) = self.live.as_mut() {
-            live.remember_prevote(&vote);
-        }
         if self.attack() == Some(Attack::Equivocate) {
             // Colluding equivocators vote for what each half was shown;
             // otherwise the two halves get the vote and its opposite.
@@ -681,12 +681,7 @@ impl Node {
                 // the simulator wants to exercise exactly that.
                 let input = match message {
                     ConsensusMessage::Proposal(p) => Input::Proposal(p),
-                    ConsensusMessage::Vote(v) => {
-                        if let Some(live) = self.live.as_mut() {
-                            live.remember_prevote(&v);
-                        }
-                        Input::Vote(v)
-                    }
+                    ConsensusMessage::Vote(v) => Input::Vote(v),
                 };
                 self.feed(w, input)
             }

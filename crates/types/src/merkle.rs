@@ -65,7 +65,7 @@ pub fn range_hash<S: NodeSource + ?Sized>(src: &S, start: u64, end: u64) -> Resu
     if n == 0 {
         return Ok(empty_root());
     }
-    if n.is_power_of_two() && start % n == 0 {
+    if n.is_power_of_two() && start.is_multiple_of(n) {
         return src.node(n.trailing_zeros() as u8, start >> n.trailing_zeros());
     }
     let k = split_point(n);
