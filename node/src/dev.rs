@@ -14,8 +14,8 @@ use anyhow::Context;
 use keepsake_types::{ChainParams, Genesis, Validator};
 
 use crate::config::{
-    BlockSection, CONFIG_FILE, ConsensusSection, MempoolSection, NodeConfig, NodeSection, P2pSection, RpcSection,
-    TestingSection,
+    BlockSection, CONFIG_FILE, ConsensusSection, MempoolSection, NodeConfig, NodeSection, P2pSection,
+    RpcSection, TestingSection,
 };
 use crate::keyfile;
 

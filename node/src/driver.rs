@@ -23,7 +23,6 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use sha2::Digest;
 use keepsake_consensus::{
     Consensus, ConsensusConfig, ConsensusStats, Input, Output, SignGuard, SignedStep, Timeout, WalEntry,
 };
@@ -34,6 +33,7 @@ use keepsake_types::wire::{ConsensusEnvelope, ConsensusMessage, SyncItem};
 use keepsake_types::{
     Block, BlockHash, Commit, Keypair, PublicKey, SignedTx, TxBody, ValidatorSet, encoding,
 };
+use sha2::Digest;
 use tokio::sync::{mpsc, watch};
 
 use crate::node::{Shared, now_ms};
@@ -71,8 +71,8 @@ pub struct DriverSettings {
 pub enum DriverEvent {
     /// A consensus message from a peer (already decoded, signatures not yet checked).
     Consensus {
-        /// Its gossip id, for the forward-or-not verdict.
-        id: GossipId,
+        /// Its gossip id, for the forward-or-not verdict (boxed: it is large).
+        id: Box<GossipId>,
         /// The peer that forwarded it.
         from: PublicKey,
         /// The message.
@@ -144,7 +144,8 @@ pub fn spawn(
     let validators = shared.genesis.validator_set();
     let last_signed: Option<SignedStep> = sign_file.load()?;
     let me = validators.get(&key.public()).map(|v| v.public_key);
-    let core = Consensus::new(shared.genesis.chain_id.clone(), validators.clone(), me, settings.consensus.clone());
+    let core =
+        Consensus::new(shared.genesis.chain_id.clone(), validators.clone(), me, settings.consensus.clone());
     let (timeouts_tx, timeouts_rx) = mpsc::channel(CHANNEL_CAPACITY);
     let (events_tx, events_rx) = mpsc::channel(CHANNEL_CAPACITY);
     let driver = Driver {
@@ -391,7 +392,12 @@ impl Driver {
         self.resends = self.resends.saturating_add(1);
         let messages: Vec<ConsensusMessage> = self.own.iter().flatten().cloned().collect();
         if !messages.is_empty() {
-            tracing::debug!(height = mark.0, round = mark.1, resend = self.resends, "no progress: re-publishing our consensus messages");
+            tracing::debug!(
+                height = mark.0,
+                round = mark.1,
+                resend = self.resends,
+                "no progress: re-publishing our consensus messages"
+            );
         }
         for message in messages {
             self.gossip(ConsensusEnvelope { resend: self.resends, message }).await;
@@ -427,7 +433,14 @@ impl Driver {
         self.pending_build = None;
         let tip = self.tip()?;
         let built = tokio::task::block_in_place(|| {
-            build_block(&*self.shared.store, &self.shared.genesis, &tip, self.key.public(), now_ms(), candidates)
+            build_block(
+                &*self.shared.store,
+                &self.shared.genesis,
+                &tip,
+                self.key.public(),
+                now_ms(),
+                candidates,
+            )
         });
         let Built { mut block, executed, left_out } = match built {
             Ok(b) => b,
@@ -464,7 +477,10 @@ impl Driver {
         block.header.tx_count = block.txs.len() as u32;
         let ids: Vec<_> = block.txs.iter().map(|t| t.id(&chain)).collect();
         block.header.tx_root = keepsake_ledger::block::tx_root(&ids);
-        tracing::warn!(height = block.header.height, "FAULT INJECTION: proposing a block that carries a transfer");
+        tracing::warn!(
+            height = block.header.height,
+            "FAULT INJECTION: proposing a block that carries a transfer"
+        );
     }
 
     /// The ledger's verdict on a proposed block. Faults of the node are errors, not verdicts.
@@ -474,7 +490,9 @@ impl Driver {
             return Ok(true);
         }
         let tip = self.tip()?;
-        let result = tokio::task::block_in_place(|| validate_block(&*self.shared.store, &self.shared.genesis, &tip, block));
+        let result = tokio::task::block_in_place(|| {
+            validate_block(&*self.shared.store, &self.shared.genesis, &tip, block)
+        });
         match result {
             Ok(executed) => {
                 self.executed.insert(hash, executed);
@@ -493,13 +511,17 @@ impl Driver {
     /// Stores a decided block with its commit.
     fn commit(&mut self, block: Block, commit: Commit) -> anyhow::Result<()> {
         let hash = block.header.hash();
-        commit.verify(&block.header, &self.validators).context("the core decided with a commit that does not verify")?;
+        commit
+            .verify(&block.header, &self.validators)
+            .context("the core decided with a commit that does not verify")?;
         let executed = match self.executed.remove(&hash) {
             Some(e) => e,
             None => {
                 let tip = self.tip()?;
-                tokio::task::block_in_place(|| validate_block(&*self.shared.store, &self.shared.genesis, &tip, &block))
-                    .map_err(|e: LedgerError| anyhow::anyhow!("a decided block does not validate: {e}"))?
+                tokio::task::block_in_place(|| {
+                    validate_block(&*self.shared.store, &self.shared.genesis, &tip, &block)
+                })
+                .map_err(|e: LedgerError| anyhow::anyhow!("a decided block does not validate: {e}"))?
             }
         };
         let started = Instant::now();
@@ -541,10 +563,12 @@ impl Driver {
     async fn on_event(&mut self, event: DriverEvent) -> anyhow::Result<()> {
         match event {
             DriverEvent::Consensus { id, from, message } => {
+                let id = *id;
                 let height = message.height();
                 let current = self.core.height();
                 if height == current {
-                    let digest = keepsake_types::Hash32(sha2::Sha256::digest(encoding::encode(&message)).into());
+                    let digest =
+                        keepsake_types::Hash32(sha2::Sha256::digest(encoding::encode(&message)).into());
                     if self.seen.contains(&digest) {
                         // A re-publication: forward it for peers that missed it, feed nothing.
                         self.net.validated(id, GossipVerdict::Accept);
@@ -566,7 +590,9 @@ impl Driver {
                 };
                 let refusal = match verified {
                     Err(_) => Some("bad consensus signature"),
-                    Ok(()) if self.validators.get(&signer).is_none() => Some("consensus message from a non-validator"),
+                    Ok(()) if self.validators.get(&signer).is_none() => {
+                        Some("consensus message from a non-validator")
+                    }
                     Ok(()) => None,
                 };
                 if let Some(reason) = refusal {
@@ -629,7 +655,9 @@ impl Driver {
     /// Verifies and stores synced blocks (commit against the validator set,
     /// then every ledger rule), then restarts consensus at the new height.
     async fn apply_synced(&mut self, from: PublicKey, items: Vec<Vec<u8>>) -> anyhow::Result<()> {
-        let max_item = self.shared.genesis.params.block_txs_max as usize * self.shared.genesis.params.tx_bytes_max as usize + 64 * 1024;
+        let max_item = self.shared.genesis.params.block_txs_max as usize
+            * self.shared.genesis.params.tx_bytes_max as usize
+            + 64 * 1024;
         let mut applied = 0u64;
         for bytes in items {
             let item: SyncItem = match encoding::decode(&bytes, max_item, "sync item") {
@@ -660,7 +688,9 @@ impl Driver {
                 }
                 Err(e) => return Err(anyhow::Error::new(e).context("validating a synced block failed")),
             };
-            tokio::task::block_in_place(|| self.shared.store.commit_block(&item.block, &item.commit, &executed))?;
+            tokio::task::block_in_place(|| {
+                self.shared.store.commit_block(&item.block, &item.commit, &executed)
+            })?;
             self.after_commit(&item.block, &executed.tx_ids)?;
             applied += 1;
         }
@@ -708,7 +738,11 @@ pub async fn dispatch_network(
             NetworkEvent::Gossip { id, from, topic: Topic::Consensus, data } => {
                 match encoding::decode::<ConsensusEnvelope>(&data, msg_max, "consensus message") {
                     Ok(ConsensusEnvelope { message, .. }) => {
-                        if inbox.events.try_send(DriverEvent::Consensus { id, from, message }).is_err() {
+                        if inbox
+                            .events
+                            .try_send(DriverEvent::Consensus { id: Box::new(id), from, message })
+                            .is_err()
+                        {
                             shared.metrics.p2p_dropped.fetch_add(1, Relaxed);
                         }
                     }
@@ -725,7 +759,9 @@ pub async fn dispatch_network(
                     let mut bytes = 0usize;
                     let end = from_height.saturating_add(u64::from(max_blocks.min(SYNC_BATCH_BLOCKS)));
                     for h in from_height..end {
-                        let (Ok(Some(block)), Ok(Some(commit))) = (shared.store.block(h), shared.store.commit(h)) else {
+                        let (Ok(Some(block)), Ok(Some(commit))) =
+                            (shared.store.block(h), shared.store.commit(h))
+                        else {
                             break;
                         };
                         let item = encoding::encode(&SyncItem { block, commit });
@@ -757,7 +793,11 @@ const TX_INGEST_BATCH: usize = 256;
 
 /// Admits gossiped transactions into the mempool, in batches on the blocking
 /// pool (a burst of 10,000 must not become 10,000 blocking tasks).
-async fn ingest_transactions(shared: Arc<Shared>, net: NetworkHandle, mut rx: mpsc::Receiver<(GossipId, Vec<u8>)>) {
+async fn ingest_transactions(
+    shared: Arc<Shared>,
+    net: NetworkHandle,
+    mut rx: mpsc::Receiver<(GossipId, Vec<u8>)>,
+) {
     let tx_max = shared.genesis.params.tx_bytes_max as usize;
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];

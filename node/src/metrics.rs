@@ -94,13 +94,43 @@ impl Metrics {
             "gauge",
             &self.mempool_bytes.load(Relaxed),
         );
-        metric("keepsake_equivocations_total", "Equivocations seen.", "counter", &self.equivocations.load(Relaxed));
-        metric("keepsake_sign_refusals_total", "Signatures refused by the double-sign guard.", "counter", &self.sign_refusals.load(Relaxed));
-        metric("keepsake_p2p_invalid_total", "Peer messages that failed to decode or verify.", "counter", &self.p2p_invalid.load(Relaxed));
-        metric("keepsake_p2p_dropped_total", "Peer messages dropped on a full queue.", "counter", &self.p2p_dropped.load(Relaxed));
+        metric(
+            "keepsake_equivocations_total",
+            "Equivocations seen.",
+            "counter",
+            &self.equivocations.load(Relaxed),
+        );
+        metric(
+            "keepsake_sign_refusals_total",
+            "Signatures refused by the double-sign guard.",
+            "counter",
+            &self.sign_refusals.load(Relaxed),
+        );
+        metric(
+            "keepsake_p2p_invalid_total",
+            "Peer messages that failed to decode or verify.",
+            "counter",
+            &self.p2p_invalid.load(Relaxed),
+        );
+        metric(
+            "keepsake_p2p_dropped_total",
+            "Peer messages dropped on a full queue.",
+            "counter",
+            &self.p2p_dropped.load(Relaxed),
+        );
         metric("keepsake_peers", "Connected peers.", "gauge", &self.peers.load(Relaxed));
-        metric("keepsake_synced_blocks_total", "Blocks stored through block sync.", "counter", &self.synced_blocks.load(Relaxed));
-        metric("keepsake_consensus_round", "Current consensus round.", "gauge", &self.consensus_round.load(Relaxed));
+        metric(
+            "keepsake_synced_blocks_total",
+            "Blocks stored through block sync.",
+            "counter",
+            &self.synced_blocks.load(Relaxed),
+        );
+        metric(
+            "keepsake_consensus_round",
+            "Current consensus round.",
+            "gauge",
+            &self.consensus_round.load(Relaxed),
+        );
         let micros = self.block_store_micros_sum.load(Relaxed);
         metric(
             "keepsake_block_store_seconds_sum",
@@ -118,7 +148,11 @@ impl Metrics {
             ("stale", &self.consensus_ignored_stale),
             ("buffer_full", &self.consensus_ignored_buffer_full),
         ] {
-            let _ = writeln!(out, "keepsake_consensus_ignored_total{{reason=\"{reason}\"}} {}", value.load(Relaxed));
+            let _ = writeln!(
+                out,
+                "keepsake_consensus_ignored_total{{reason=\"{reason}\"}} {}",
+                value.load(Relaxed)
+            );
         }
         let _ = writeln!(
             out,

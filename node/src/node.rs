@@ -76,7 +76,8 @@ impl Shared {
             None => (true, serde_json::json!({"status": "ok", "height": height, "peers": peers}).to_string()),
             Some(reason) => (
                 false,
-                serde_json::json!({"status": "halted", "height": height, "peers": peers, "reason": reason}).to_string(),
+                serde_json::json!({"status": "halted", "height": height, "peers": peers, "reason": reason})
+                    .to_string(),
             ),
         }
     }
@@ -183,10 +184,12 @@ pub async fn start_with(config: NodeConfig, genesis: Genesis, key: Keypair) -> a
     let p2p = &config.p2p;
     let mut net_config = NetworkConfig::new(genesis.chain_id.clone(), p2p.listen);
     net_config.bootstrap = p2p.bootstrap.iter().map(|p| (p.key, p.addr)).collect();
-    net_config.allowed = genesis.validators.iter().map(|v| v.public_key).chain(p2p.allow_list.iter().copied()).collect();
+    net_config.allowed =
+        genesis.validators.iter().map(|v| v.public_key).chain(p2p.allow_list.iter().copied()).collect();
     net_config.max_peers = p2p.max_peers;
     net_config.max_message_bytes = p2p.max_message_bytes;
-    let (net, net_events) = keepsake_network::start(key.secret_seed(), net_config).await.context("cannot start libp2p")?;
+    let (net, net_events) =
+        keepsake_network::start(key.secret_seed(), net_config).await.context("cannot start libp2p")?;
     let p2p_addr = net.listen_addr().await?;
 
     let (blocks, _) = broadcast::channel(BLOCK_EVENTS_CAPACITY);

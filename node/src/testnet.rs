@@ -16,8 +16,8 @@ use anyhow::{Context, bail};
 use keepsake_types::{ChainParams, Genesis, Keypair, Validator};
 
 use crate::config::{
-    BlockSection, ConsensusSection, MempoolSection, NodeConfig, NodeSection, P2pSection, PeerAddress, RpcSection,
-    TestingSection,
+    BlockSection, ConsensusSection, MempoolSection, NodeConfig, NodeSection, P2pSection, PeerAddress,
+    RpcSection, TestingSection,
 };
 use crate::keyfile;
 
@@ -114,10 +114,16 @@ mod tests {
     #[test]
     fn writes_n_homes_that_load_and_see_each_other() {
         let dir = tempfile::tempdir().unwrap();
-        let spec = TestnetSpec { validators: 4, chain_id: "keepsake-testnet".into(), rpc_base_port: 18645, p2p_base_port: 26656 };
+        let spec = TestnetSpec {
+            validators: 4,
+            chain_id: "keepsake-testnet".into(),
+            rpc_base_port: 18645,
+            p2p_base_port: 26656,
+        };
         let homes = generate(dir.path(), &spec).unwrap();
         assert_eq!(homes.len(), 4);
-        let genesis = Genesis::from_json(&std::fs::read_to_string(dir.path().join("genesis.json")).unwrap()).unwrap();
+        let genesis =
+            Genesis::from_json(&std::fs::read_to_string(dir.path().join("genesis.json")).unwrap()).unwrap();
         assert_eq!(genesis.validators.len(), 4);
         for (i, home) in homes.iter().enumerate() {
             let c = NodeConfig::load(home).unwrap();

@@ -82,7 +82,11 @@ impl Wal {
     /// Appends a record (not yet durable: see [`Wal::sync`]).
     pub fn append<T: Serialize>(&mut self, height: u64, entry: &T) -> anyhow::Result<()> {
         let payload = postcard::to_stdvec(&(height, entry)).context("WAL entry does not encode")?;
-        anyhow::ensure!(payload.len() <= WAL_RECORD_MAX, "WAL record of {} bytes is over the limit", payload.len());
+        anyhow::ensure!(
+            payload.len() <= WAL_RECORD_MAX,
+            "WAL record of {} bytes is over the limit",
+            payload.len()
+        );
         let mut record = Vec::with_capacity(8 + payload.len());
         record.extend_from_slice(&(payload.len() as u32).to_be_bytes());
         record.extend_from_slice(&checksum(&payload));
@@ -119,10 +123,9 @@ impl SignStateFile {
     /// Reads the last signed step, `None` if the validator never signed.
     pub fn load<T: DeserializeOwned>(&self) -> anyhow::Result<Option<T>> {
         match std::fs::read_to_string(&self.path) {
-            Ok(text) => Ok(Some(
-                serde_json::from_str(&text)
-                    .with_context(|| format!("sign-state file {} is damaged; refusing to sign blind", self.path.display()))?,
-            )),
+            Ok(text) => Ok(Some(serde_json::from_str(&text).with_context(|| {
+                format!("sign-state file {} is damaged; refusing to sign blind", self.path.display())
+            })?)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e).with_context(|| format!("cannot read {}", self.path.display())),
         }

@@ -78,7 +78,8 @@ async fn n4_a_mint_commits_the_same_block_everywhere_and_certifies_with_a_quorum
     c.wait_height(&[0, 1, 2, 3], height).await;
     assert_same_chain(&c, height).await;
     // The certificate, fetched from another validator, verifies offline with a 3-of-4 quorum.
-    let cert = c.client(2).get_certificate(ids::certificate_id(c.chain(), &series, 1)).await.unwrap().certificate;
+    let cert =
+        c.client(2).get_certificate(ids::certificate_id(c.chain(), &series, 1)).await.unwrap().certificate;
     let v = cert.verify(&c.genesis).unwrap();
     assert!(v.signed_power >= 3 && v.total_power == 4, "{v:?}");
     c.shutdown().await;
@@ -98,7 +99,10 @@ async fn n4f1_one_validator_down_the_chain_goes_on_and_it_catches_up_and_votes_a
     // Restarted, node 3 catches up by sync...
     c.start_node(3).await.unwrap();
     c.wait_height(&[3], last).await;
-    assert!(c.nodes[3].as_ref().unwrap().shared.metrics.synced_blocks.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    assert!(
+        c.nodes[3].as_ref().unwrap().shared.metrics.synced_blocks.load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+    );
     assert_same_chain(&c, last).await;
     // ...and votes again: with node 0 down, 3 of 4 (nodes 1, 2, 3) are needed for every block.
     c.stop_node(0).await.unwrap();
@@ -130,7 +134,9 @@ async fn n4f2_two_down_the_chain_stops_without_forking_and_resumes() {
     // They return: the pending mint commits and all four agree on every block.
     c.start_node(2).await.unwrap();
     c.start_node(3).await.unwrap();
-    let TxStatus::Committed { height, .. } = wait_final(&c.client(0), id).await else { panic!("not committed") };
+    let TxStatus::Committed { height, .. } = wait_final(&c.client(0), id).await else {
+        panic!("not committed")
+    };
     c.wait_height(&[0, 1, 2, 3], height).await;
     assert_same_chain(&c, height).await;
     c.shutdown().await;
@@ -152,7 +158,8 @@ async fn a_node_whose_key_is_not_in_the_genesis_cannot_connect() {
     config.node.data_dir = home.join("data");
     config.node.consensus_dir = home.join("consensus");
     config.node.genesis_file = home.join("genesis.json");
-    keepsake::keyfile::write(&config.node.validator_key_file, &keepsake::keyfile::generate().unwrap()).unwrap();
+    keepsake::keyfile::write(&config.node.validator_key_file, &keepsake::keyfile::generate().unwrap())
+        .unwrap();
     config.rpc.listen = "127.0.0.1:0".parse().unwrap();
     config.p2p.listen = "127.0.0.1:0".parse().unwrap();
     let keys: Vec<_> = c.genesis.validators.iter().map(|v| v.public_key).collect();
@@ -163,7 +170,8 @@ async fn a_node_whose_key_is_not_in_the_genesis_cannot_connect() {
     // Wait (bounded) until the validators have refused it at least once each way it tried.
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let refused: u64 = (0..4).map(|i| c.nodes[i].as_ref().unwrap().net.stats().connections_refused_not_allowed).sum();
+        let refused: u64 =
+            (0..4).map(|i| c.nodes[i].as_ref().unwrap().net.stats().connections_refused_not_allowed).sum();
         if refused >= 1 {
             break;
         }
@@ -173,7 +181,13 @@ async fn a_node_whose_key_is_not_in_the_genesis_cannot_connect() {
     // It is connected to nobody and learned nothing.
     let peers = stranger.net.connected_peers().await.unwrap();
     assert!(peers.is_empty(), "stranger connected to {peers:?}");
-    assert_eq!(keepsake_rpc::KeepsakeApiClient::status(&keepsake::cli::client(&stranger.rpc_url()).unwrap()).await.unwrap().height, 0);
+    assert_eq!(
+        keepsake_rpc::KeepsakeApiClient::status(&keepsake::cli::client(&stranger.rpc_url()).unwrap())
+            .await
+            .unwrap()
+            .height,
+        0
+    );
     assert!(h >= 1);
     stranger.shutdown().await.unwrap();
     c.shutdown().await;
@@ -196,12 +210,20 @@ async fn a_validator_proposing_a_transfer_never_gets_it_committed_and_the_chain_
     let client = c.client(2);
     for h in 1..=last {
         let b = client.get_block(h).await.unwrap().block;
-        assert!(b.txs.iter().all(|tx| !matches!(tx.body, TxBody::Transfer { .. })), "height {h} carries a transfer");
-        assert_ne!(b.header.proposer, c.genesis.validators[1].public_key, "the Byzantine proposer's block at {h} was committed");
+        assert!(
+            b.txs.iter().all(|tx| !matches!(tx.body, TxBody::Transfer { .. })),
+            "height {h} carries a transfer"
+        );
+        assert_ne!(
+            b.header.proposer, c.genesis.validators[1].public_key,
+            "the Byzantine proposer's block at {h} was committed"
+        );
     }
     // Honest validators saw (and refused) its proposals.
-    let refused: u64 =
-        [0, 2, 3].iter().map(|&i| c.nodes[i].as_ref().unwrap().shared.metrics.rejections("proposal", "TransferForbidden")).sum();
+    let refused: u64 = [0, 2, 3]
+        .iter()
+        .map(|&i| c.nodes[i].as_ref().unwrap().shared.metrics.rejections("proposal", "TransferForbidden"))
+        .sum();
     assert!(refused > 0, "no honest validator ever saw a transfer proposal");
     c.shutdown().await;
 }

@@ -289,15 +289,15 @@ impl Store {
             }
         }
         // Nothing above the top level.
-        if let Some((key, _)) = self.db.get_lt(layout::prefix_end(layout::LOG))? {
-            if key.starts_with(layout::LOG) {
-                let level = key.get(layout::LOG.len()).copied();
-                if top_level.is_none() || level > top_level {
-                    return corrupt(format!(
-                        "log tile {} lies above the top level of a log of {size} leaves",
-                        describe_key(&key)
-                    ));
-                }
+        if let Some((key, _)) = self.db.get_lt(layout::prefix_end(layout::LOG))?
+            && key.starts_with(layout::LOG)
+        {
+            let level = key.get(layout::LOG.len()).copied();
+            if top_level.is_none() || level > top_level {
+                return corrupt(format!(
+                    "log tile {} lies above the top level of a log of {size} leaves",
+                    describe_key(&key)
+                ));
             }
         }
         Ok(())
@@ -796,7 +796,7 @@ fn open_waiting_for_lock(config: &sled::Config) -> Result<sled::Db> {
 
 /// A tile is a whole number of nodes, at most 256 of them.
 fn check_tile(bytes: &[u8], level: u8, tile: u64) -> Result<()> {
-    if bytes.len() % NODE_BYTES != 0 || bytes.len() > TILE_BYTES_MAX {
+    if !bytes.len().is_multiple_of(NODE_BYTES) || bytes.len() > TILE_BYTES_MAX {
         return corrupt(format!("tile {tile} of log level {level} is {} bytes", bytes.len()));
     }
     Ok(())

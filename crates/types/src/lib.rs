@@ -36,8 +36,8 @@ pub mod tx;
 pub mod wire;
 
 pub use block::{
-    Block, Checkpoint, Commit, CommitSignature, Header, LogLeaf, LogLeafRef, Proposal, ProposalData, Validator,
-    ValidatorSet, Vote, VoteData, VoteKind,
+    Block, Checkpoint, Commit, CommitSignature, Header, LogLeaf, LogLeafRef, Proposal, ProposalData,
+    Validator, ValidatorSet, Vote, VoteData, VoteKind,
 };
 pub use bytes::HexBytes;
 pub use certificate::{Certificate, CertificateRecord, LogEntryProof, VerifiedCertificate};
