@@ -593,7 +593,12 @@ impl Driver {
                     Ok(()) if self.validators.get(&signer).is_none() => {
                         Some("consensus message from a non-validator")
                     }
-                    Ok(()) => None,
+                    Ok(()) => match &message {
+                        ConsensusMessage::Proposal(p) if !body_matches_header(self.chain(), &p.block) => {
+                            Some("proposal whose transactions do not match its header")
+                        }
+                        _ => None,
+                    },
                 };
                 if let Some(reason) = refusal {
                     tracing::debug!(peer = %from, %signer, reason, "dropping a consensus message");
@@ -706,6 +711,17 @@ impl Driver {
         }
         Ok(())
     }
+}
+
+/// The signed proposal covers the block's header only. A relay could swap the
+/// transactions of an honest proposal; the core caches verdicts by header
+/// hash, so a tampered copy seen first would make us prevote nil on an honest
+/// block. Checking `tx_count` and `tx_root` against the body here (cheap: one
+/// hash per transaction) lets only the genuine body reach the core.
+fn body_matches_header(chain_id: &str, block: &Block) -> bool {
+    let ids: Vec<_> = block.txs.iter().map(|t| t.id(chain_id)).collect();
+    block.header.tx_count as usize == block.txs.len()
+        && keepsake_ledger::block::tx_root(&ids) == block.header.tx_root
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

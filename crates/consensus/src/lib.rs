@@ -19,7 +19,9 @@ mod votes;
 pub use guard::{SignGuard, SignRefused, SignedStep};
 pub use machine::{Consensus, ConsensusStats};
 
-use keepsake_types::{Block, BlockHash, Commit, Proposal, ProposalData, PublicKey, ValidatorSet, Vote, VoteData};
+use keepsake_types::{
+    Block, BlockHash, Commit, Proposal, ProposalData, PublicKey, ValidatorSet, Vote, VoteData,
+};
 use serde::{Deserialize, Serialize};
 
 /// Messages kept for the next height (they arrive while we still finish

@@ -21,14 +21,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use keepsake_types::{
-    Block, BlockHash, Commit, CommitSignature, Proposal, ProposalData, PublicKey, ValidatorSet, Vote, VoteData,
-    VoteKind,
+    Block, BlockHash, Commit, CommitSignature, Proposal, ProposalData, PublicKey, ValidatorSet, Vote,
+    VoteData, VoteKind,
 };
 
 use crate::votes::{Added, Powers, VoteKeeper};
-use crate::{
-    ConsensusConfig, FUTURE_MESSAGES_MAX, Input, Output, ROUNDS_AHEAD_MAX, Step, Timeout, proposer,
-};
+use crate::{ConsensusConfig, FUTURE_MESSAGES_MAX, Input, Output, ROUNDS_AHEAD_MAX, Step, Timeout, proposer};
 
 /// Counters of what the core dropped, for metrics.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -107,7 +105,12 @@ pub struct Consensus {
 impl Consensus {
     /// A core for `validators`; `me` is our key when we are one of them
     /// (`None`: follow and decide, never propose or vote).
-    pub fn new(chain_id: String, validators: ValidatorSet, me: Option<PublicKey>, config: ConsensusConfig) -> Self {
+    pub fn new(
+        chain_id: String,
+        validators: ValidatorSet,
+        me: Option<PublicKey>,
+        config: ConsensusConfig,
+    ) -> Self {
         let powers = Powers::new(&validators);
         let me = me.filter(|k| powers.of(k).is_some());
         Consensus {
@@ -312,7 +315,8 @@ impl Consensus {
             Step::Prevote => self.config.timeout_prevote_ms,
             Step::Precommit => self.config.timeout_precommit_ms,
         };
-        let duration_ms = base.saturating_add(u64::from(self.round).saturating_mul(self.config.timeout_delta_ms));
+        let duration_ms =
+            base.saturating_add(u64::from(self.round).saturating_mul(self.config.timeout_delta_ms));
         out.push(Output::ScheduleTimeout {
             timeout: Timeout { height: self.height, round: self.round, step },
             duration_ms,
@@ -332,7 +336,10 @@ impl Consensus {
             return;
         }
         let block_hash = block.header.hash();
-        out.push(Output::Propose { data: ProposalData { height, round, pol_round: None, block_hash }, block });
+        out.push(Output::Propose {
+            data: ProposalData { height, round, pol_round: None, block_hash },
+            block,
+        });
     }
 
     // ----- Messages ----------------------------------------------------------------------------
@@ -418,10 +425,13 @@ impl Consensus {
                         }
                         self.run_rules(out);
                     }
-                    Added::Duplicate | Added::EquivocationAgain => {}
+                    Added::Duplicate => {}
+                    // The conflicting vote counts too, for its own value.
+                    Added::EquivocationAgain => self.run_rules(out),
                     Added::Equivocation(evidence) => {
                         self.stats.equivocations += 1;
                         out.push(Output::Equivocation(*evidence));
+                        self.run_rules(out);
                     }
                 }
             }
@@ -504,7 +514,12 @@ impl Consensus {
         let found = self.proposals.iter().find(|(r, p)| {
             let v = p.data.block_hash;
             self.verdicts.get(&v) == Some(&true)
-                && self.powers.is_quorum(self.votes.power_for(&self.powers, **r, VoteKind::Precommit, Some(v)))
+                && self.powers.is_quorum(self.votes.power_for(
+                    &self.powers,
+                    **r,
+                    VoteKind::Precommit,
+                    Some(v),
+                ))
         });
         let Some((&round, p)) = found else { return false };
         let block_hash = p.data.block_hash;
@@ -514,8 +529,7 @@ impl Consensus {
             .validators
             .iter()
             .filter(|v| seen.insert(v.public_key))
-            .filter_map(|v| self.votes.get(round, VoteKind::Precommit, &v.public_key))
-            .filter(|vote| vote.data.block_hash == Some(block_hash))
+            .filter_map(|v| self.votes.get(round, VoteKind::Precommit, &v.public_key, Some(block_hash)))
             .map(|vote| CommitSignature { validator: vote.validator, signature: vote.signature })
             .collect();
         let commit = Commit { height: self.height, round, block_hash, signatures };
@@ -559,7 +573,8 @@ impl Consensus {
             }
             // L28: a proposal backed by 2f+1 prevotes for it in vr < round_p.
             Some(vr) => {
-                if !self.powers.is_quorum(self.votes.power_for(&self.powers, vr, VoteKind::Prevote, Some(v))) {
+                if !self.powers.is_quorum(self.votes.power_for(&self.powers, vr, VoteKind::Prevote, Some(v)))
+                {
                     return false;
                 }
                 let free = self.locked.is_none_or(|(lr, locked)| lr <= vr || locked == v);
@@ -593,7 +608,8 @@ impl Consensus {
             return false;
         }
         let Some((v, _, Some(true))) = self.current_proposal() else { return false };
-        if !self.powers.is_quorum(self.votes.power_for(&self.powers, self.round, VoteKind::Prevote, Some(v))) {
+        if !self.powers.is_quorum(self.votes.power_for(&self.powers, self.round, VoteKind::Prevote, Some(v)))
+        {
             return false;
         }
         self.polka_value_seen.insert(self.round);

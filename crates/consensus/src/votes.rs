@@ -1,4 +1,4 @@
-//! The votes of one height: at most one per (validator, round, kind), with
+//! The votes of one height, per (round, kind) and validator, with
 //! equivocation detection and power tallies. Ordered maps only, so that
 //! nothing observable depends on hashing order.
 
@@ -48,6 +48,15 @@ impl Powers {
     }
 }
 
+/// Conflicting votes (a validator's second, third... different vote for one
+/// round and kind) kept per height. They are counted for the value they name,
+/// as the paper counts every message received (quorum intersection keeps that
+/// safe: two quorums share an honest validator, and honest ones never
+/// equivocate). Without them, an equivocator that shows `v` to some of us and
+/// `nil` to others can leave honest validators locked on different values
+/// forever. The bound keeps a flood of them from exhausting memory.
+pub(crate) const CONFLICTING_VOTES_MAX: usize = 1024;
+
 /// What [`VoteKeeper::add`] did with a vote.
 #[derive(Debug)]
 pub(crate) enum Added {
@@ -56,51 +65,64 @@ pub(crate) enum Added {
     /// The identical vote was already counted.
     Duplicate,
     /// A different vote of the same validator for the same round and kind,
-    /// seen for the first time: report it. The first vote stays counted.
+    /// seen for the first time: report it. Both votes are counted (each for
+    /// its own value) while [`CONFLICTING_VOTES_MAX`] allows.
     Equivocation(Box<Evidence>),
-    /// A further conflicting vote of an equivocation already reported.
+    /// A further conflicting vote of an equivocation already reported (counted
+    /// too, within the bound).
     EquivocationAgain,
 }
 
 /// The votes of one height.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct VoteKeeper {
-    votes: BTreeMap<(u32, VoteKind), BTreeMap<PublicKey, Vote>>,
+    /// Per (round, kind) and validator, its distinct votes, first one first.
+    votes: BTreeMap<(u32, VoteKind), BTreeMap<PublicKey, Vec<Vote>>>,
     reported: BTreeSet<(PublicKey, u32, VoteKind)>,
+    conflicting: usize,
 }
 
 impl VoteKeeper {
     /// Adds a vote whose signature and validator were checked by the caller.
     pub(crate) fn add(&mut self, vote: Vote) -> Added {
         let key = (vote.data.round, vote.data.kind);
-        let by_validator = self.votes.entry(key).or_default();
-        match by_validator.get(&vote.validator) {
-            None => {
-                by_validator.insert(vote.validator, vote);
-                Added::New
-            }
-            Some(first) if first.data == vote.data => Added::Duplicate,
-            Some(first) => {
-                if self.reported.insert((vote.validator, vote.data.round, vote.data.kind)) {
-                    Added::Equivocation(Box::new(Evidence { first: first.clone(), second: vote }))
-                } else {
-                    Added::EquivocationAgain
-                }
-            }
+        let mine = self.votes.entry(key).or_default().entry(vote.validator).or_default();
+        let Some(first) = mine.first() else {
+            mine.push(vote);
+            return Added::New;
+        };
+        if mine.iter().any(|v| v.data == vote.data) {
+            return Added::Duplicate;
+        }
+        let evidence = Evidence { first: first.clone(), second: vote.clone() };
+        if self.conflicting < CONFLICTING_VOTES_MAX {
+            self.conflicting += 1;
+            mine.push(vote);
+        }
+        if self.reported.insert((evidence.second.validator, key.0, key.1)) {
+            Added::Equivocation(Box::new(evidence))
+        } else {
+            Added::EquivocationAgain
         }
     }
 
-    /// The counted votes of `(round, kind)`, by validator.
+    /// Every counted vote of `(round, kind)`.
     fn of(&self, round: u32, kind: VoteKind) -> impl Iterator<Item = &Vote> {
-        self.votes.get(&(round, kind)).into_iter().flat_map(|m| m.values())
+        self.votes.get(&(round, kind)).into_iter().flat_map(|m| m.values().flatten())
     }
 
-    /// The counted vote of `validator` for `(round, kind)`.
-    pub(crate) fn get(&self, round: u32, kind: VoteKind, validator: &PublicKey) -> Option<&Vote> {
-        self.votes.get(&(round, kind)).and_then(|m| m.get(validator))
+    /// The counted vote of `validator` for `(round, kind, value)`.
+    pub(crate) fn get(
+        &self,
+        round: u32,
+        kind: VoteKind,
+        validator: &PublicKey,
+        value: Option<BlockHash>,
+    ) -> Option<&Vote> {
+        self.votes.get(&(round, kind))?.get(validator)?.iter().find(|v| v.data.block_hash == value)
     }
 
-    /// Power of the `(round, kind)` votes for `value` (`None`: nil).
+    /// Power of the validators that voted `value` (`None`: nil) in `(round, kind)`.
     pub(crate) fn power_for(
         &self,
         powers: &Powers,
@@ -108,17 +130,22 @@ impl VoteKeeper {
         kind: VoteKind,
         value: Option<BlockHash>,
     ) -> u64 {
+        // One vote per validator and value, so no validator is counted twice.
         powers.sum(self.of(round, kind).filter(|v| v.data.block_hash == value).map(|v| &v.validator))
     }
 
-    /// Power of all `(round, kind)` votes, whatever their value.
+    /// Power of the validators that voted in `(round, kind)`, whatever the value.
     pub(crate) fn power_any(&self, powers: &Powers, round: u32, kind: VoteKind) -> u64 {
-        powers.sum(self.of(round, kind).map(|v| &v.validator))
+        powers.sum(self.votes.get(&(round, kind)).into_iter().flat_map(|m| m.keys()))
     }
 
     /// Validators that sent a vote of either kind in `round`.
     pub(crate) fn voters(&self, round: u32) -> BTreeSet<PublicKey> {
-        self.of(round, VoteKind::Prevote).chain(self.of(round, VoteKind::Precommit)).map(|v| v.validator).collect()
+        [VoteKind::Prevote, VoteKind::Precommit]
+            .iter()
+            .filter_map(|k| self.votes.get(&(round, *k)))
+            .flat_map(|m| m.keys().copied())
+            .collect()
     }
 
     /// Rounds after `round` in which some vote was counted, ascending.

@@ -23,8 +23,10 @@ fn n4f0_happy_path_decides_every_height_in_round_0() {
         assert_eq!(commit.signatures.len(), 3, "decided on the third precommit");
     }
     // The observer (node 4) decided too and never asked to sign anything.
-    assert!(!c.log.iter().any(|(i, o)| *i == 4
-        && matches!(o, Output::Vote(_) | Output::Propose { .. } | Output::BuildBlock { .. })));
+    assert!(
+        !c.log.iter().any(|(i, o)| *i == 4
+            && matches!(o, Output::Vote(_) | Output::Propose { .. } | Output::BuildBlock { .. }))
+    );
     assert!(c.evidence.is_empty());
 }
 
@@ -90,5 +92,34 @@ fn same_inputs_same_outputs() {
         let b = run(seed);
         assert!(!a.is_empty());
         assert_eq!(a, b, "seed {seed}");
+    }
+}
+
+#[test]
+fn n4f1_equivocating_validator_is_reported_and_cannot_break_agreement() {
+    for seed in 0..=60u64 {
+        let mut c = Cluster::new(4, 1, seed);
+        c.last_height = 3;
+        let byzantine = (seed as usize) % 4;
+        c.equivocators.insert(byzantine);
+        c.start(1);
+        c.run(40);
+        c.check_safety();
+        assert!(c.all_decided(3), "seed {seed}: no progress");
+        assert!(!c.evidence.is_empty(), "seed {seed}");
+        let byzantine_key = c.fx.pk(byzantine);
+        assert!(
+            c.evidence
+                .iter()
+                .all(|e| e.first.validator == byzantine_key && e.second.validator == byzantine_key)
+        );
+        // Once per (validator, height, round, kind) at each node.
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, o) in &c.log {
+            if let Output::Equivocation(e) = o {
+                let d = &e.first.data;
+                assert!(seen.insert((*i, d.height, d.round, d.kind)), "seed {seed}: reported twice");
+            }
+        }
     }
 }

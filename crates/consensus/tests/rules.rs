@@ -4,7 +4,9 @@
 mod common;
 
 use common::*;
-use keepsake_consensus::{ConsensusConfig, FUTURE_MESSAGES_MAX, Input, Output, ROUNDS_AHEAD_MAX, Step, Timeout};
+use keepsake_consensus::{
+    ConsensusConfig, FUTURE_MESSAGES_MAX, Input, Output, ROUNDS_AHEAD_MAX, Step, Timeout,
+};
 use keepsake_types::{Keypair, VoteData, VoteKind};
 
 const H: u64 = 1;
@@ -63,7 +65,8 @@ fn l22_happy_path_with_the_proposer_building_and_deciding() {
     let b = fx.block(H, 1);
     let v = Some(b.header.hash());
     let out = core.handle(Input::BlockBuilt { height: H, round: 0, block: b.clone() });
-    let expected_data = keepsake_types::ProposalData { height: H, round: 0, pol_round: None, block_hash: b.header.hash() };
+    let expected_data =
+        keepsake_types::ProposalData { height: H, round: 0, pol_round: None, block_hash: b.header.hash() };
     assert_eq!(out, vec![Output::Propose { data: expected_data, block: b.clone() }]);
     // A second BlockBuilt for the same round does not make a second proposal.
     assert!(core.handle(Input::BlockBuilt { height: H, round: 0, block: fx.block(H, 2) }).is_empty());
@@ -121,9 +124,24 @@ fn l49_decides_exactly_once_and_then_ignores_the_height() {
     let b = fx.block(H, 1);
     let v = Some(b.header.hash());
     feed(&mut core, [Input::StartHeight { height: H }, fx.proposal(H, 0, None, &b), verdict(H, 0, &b, true)]);
-    let out = feed(&mut core, (0..4).map(|j| fx.precommit(j, H, 0, v)));
-    assert_eq!(out.iter().filter(|o| matches!(o, Output::Decide { .. })).count(), 1);
-    // The 4th precommit arrived after the decision: stale.
+    // One precommit for nil first: it must not end up in the commit.
+    let out = feed(
+        &mut core,
+        [fx.precommit(3, H, 0, None)].into_iter().chain((0..3).map(|j| fx.precommit(j, H, 0, v))),
+    );
+    let decides: Vec<_> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Decide { block, commit } => Some((block, commit)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(decides.len(), 1);
+    let (block, commit) = decides[0];
+    assert_eq!(commit.verify(&block.header, &fx.vs).expect("commit verifies"), 3);
+    assert_eq!(core.stats().stale_messages, 0);
+    // A precommit arriving after the decision is stale.
+    core.handle(fx.precommit(3, H, 0, v));
     assert_eq!(core.stats().stale_messages, 1);
     // Anything more of this height does nothing.
     let out = feed(
@@ -235,7 +253,9 @@ fn l57_propose_timeout_prevotes_nil_and_mismatched_timeouts_are_ignored() {
     let fx = Fixture::new(4);
     let mut core = fx.core(fx.non_proposer(H, 0));
     core.handle(Input::StartHeight { height: H });
-    for stale in [timeout(H, 1, Step::Propose), timeout(H + 1, 0, Step::Propose), timeout(H, 0, Step::Prevote)] {
+    for stale in
+        [timeout(H, 1, Step::Propose), timeout(H + 1, 0, Step::Propose), timeout(H, 0, Step::Prevote)]
+    {
         assert!(core.handle(stale).is_empty());
     }
     let out = core.handle(timeout(H, 0, Step::Propose));
@@ -283,7 +303,8 @@ fn l44_polka_nil_precommits_nil_and_l47_schedules_timeout_precommit_once() {
     assert_eq!(count(Step::Precommit), 1, "L47 once");
     assert_eq!(
         all.iter().find_map(|o| match o {
-            Output::ScheduleTimeout { timeout, duration_ms } if timeout.step == Step::Precommit => Some(*duration_ms),
+            Output::ScheduleTimeout { timeout, duration_ms } if timeout.step == Step::Precommit =>
+                Some(*duration_ms),
             _ => None,
         }),
         Some(1000)
@@ -406,7 +427,10 @@ fn l28_polka_older_than_the_lock_does_not_unlock() {
     let w = Some(w_block.header.hash());
     // Round 0: polka for w that we do not see in time. Round 1: we lock on v.
     let mut core = fx.core(i);
-    feed(&mut core, [Input::StartHeight { height: H }, timeout(H, 0, Step::Propose), timeout(H, 0, Step::Prevote)]);
+    feed(
+        &mut core,
+        [Input::StartHeight { height: H }, timeout(H, 0, Step::Propose), timeout(H, 0, Step::Prevote)],
+    );
     feed(&mut core, [timeout(H, 0, Step::Precommit)]);
     let v = Some(v_block.header.hash());
     let out = feed(&mut core, [fx.proposal(H, 1, None, &v_block), verdict(H, 1, &v_block, true)]);
@@ -461,7 +485,12 @@ fn l36_polka_after_precommitting_nil_updates_valid_value_and_the_next_proposer_r
     assert_eq!(
         out[0],
         Output::Propose {
-            data: keepsake_types::ProposalData { height: H, round: 1, pol_round: Some(0), block_hash: b.header.hash() },
+            data: keepsake_types::ProposalData {
+                height: H,
+                round: 1,
+                pol_round: Some(0),
+                block_hash: b.header.hash()
+            },
             block: b.clone(),
         }
     );
@@ -503,7 +532,7 @@ fn l55_counts_power_not_heads() {
 }
 
 #[test]
-fn equivocation_is_reported_once_and_the_first_vote_kept() {
+fn equivocation_is_reported_once_per_validator_round_and_kind() {
     let fx = Fixture::new(4);
     let mut core = fx.core(0);
     core.handle(Input::StartHeight { height: H });
@@ -514,7 +543,10 @@ fn equivocation_is_reported_once_and_the_first_vote_kept() {
     assert!(core.handle(first.clone()).is_empty(), "identical duplicate is silent");
     let out = core.handle(second.clone());
     let (Input::Vote(f), Input::Vote(s)) = (&first, &second) else { unreachable!() };
-    assert_eq!(out, vec![Output::Equivocation(keepsake_consensus::Evidence { first: f.clone(), second: s.clone() })]);
+    assert_eq!(
+        out,
+        vec![Output::Equivocation(keepsake_consensus::Evidence { first: f.clone(), second: s.clone() })]
+    );
     assert!(core.handle(third).is_empty());
     assert!(core.handle(second).is_empty());
     assert_eq!(core.stats().equivocations, 1);
@@ -534,7 +566,8 @@ fn bad_signatures_strangers_and_wrong_proposers_are_dropped_and_counted() {
     let Input::Vote(mut forged) = fx.prevote(2, H, 0, None) else { unreachable!() };
     forged.signature.0[0] ^= 1;
     let stranger = Keypair::from_seed([99; 32]);
-    let strange = VoteData { height: H, round: 0, kind: VoteKind::Prevote, block_hash: None }.sign(CHAIN, &stranger);
+    let strange =
+        VoteData { height: H, round: 0, kind: VoteKind::Prevote, block_hash: None }.sign(CHAIN, &stranger);
     let wrong_proposer = fx.proposal_by(fx.non_proposer(H, 0), H, 0, None, &b);
     let Input::Proposal(mut bad_sig) = fx.proposal(H, 0, None, &b) else { unreachable!() };
     bad_sig.signature.0[5] ^= 1;
@@ -598,6 +631,11 @@ fn next_height_messages_are_buffered_and_replayed_on_start_height() {
     feed(&mut core, [fx.prevote(0, H + 2, 0, None), fx.prevote(0, H - 1, 0, None)]);
     assert_eq!(core.stats().far_future_messages, 1);
     assert_eq!(core.stats().stale_messages, 1);
+    // Even many copies of one message take one slot.
+    for _ in 0..FUTURE_MESSAGES_MAX + 1 {
+        core.handle(fx.prevote(0, H + 1, 0, None));
+    }
+    assert_eq!(core.stats().dropped_messages, 0);
 
     let out = core.handle(Input::StartHeight { height: H + 1 });
     assert!(out.contains(&Output::ValidateBlock { height: H + 1, round: 0, block: b.clone() }), "{out:?}");
@@ -683,7 +721,10 @@ fn observer_never_votes_or_proposes_but_decides() {
     );
     out.extend(feed(&mut core, (0..4).map(|j| fx.prevote(j, H, 1, v))));
     out.extend(feed(&mut core, (0..3).map(|j| fx.precommit(j, H, 1, v))));
-    assert!(!out.iter().any(|o| matches!(o, Output::Vote(_) | Output::Propose { .. } | Output::BuildBlock { .. })));
+    assert!(
+        !out.iter()
+            .any(|o| matches!(o, Output::Vote(_) | Output::Propose { .. } | Output::BuildBlock { .. }))
+    );
     assert!(out.iter().any(|o| matches!(o, Output::Decide { .. })));
 }
 
@@ -691,8 +732,12 @@ fn observer_never_votes_or_proposes_but_decides() {
 fn a_key_outside_the_set_is_an_observer() {
     let fx = Fixture::new(4);
     let stranger = Keypair::from_seed([42; 32]);
-    let mut core =
-        keepsake_consensus::Consensus::new(CHAIN.into(), fx.vs.clone(), Some(stranger.public()), ConsensusConfig::default());
+    let mut core = keepsake_consensus::Consensus::new(
+        CHAIN.into(),
+        fx.vs.clone(),
+        Some(stranger.public()),
+        ConsensusConfig::default(),
+    );
     let out = feed(&mut core, [Input::StartHeight { height: H }, timeout(H, 0, Step::Propose)]);
     assert!(votes(&out).is_empty());
 }
@@ -710,4 +755,68 @@ fn timeouts_saturate() {
     core.handle(Input::StartHeight { height: H });
     let out = core.handle(timeout(H, 0, Step::Precommit));
     assert!(out.iter().any(|o| matches!(o, Output::ScheduleTimeout { duration_ms: u64::MAX, .. })));
+}
+
+#[test]
+fn l36_polka_seen_in_step_propose_locks_once_we_prevote() {
+    // Round 1's proposal carries pol_round 0 without a polka in round 0, so
+    // neither L22 nor L28 applies; a polka for it in round 1 must still make
+    // us lock and precommit it as soon as we prevote (on timeoutPropose).
+    let fx = Fixture::new(4);
+    let i = 0;
+    let mut core = fx.core(i);
+    let b = fx.block(H, 1);
+    let v = Some(b.header.hash());
+    feed(&mut core, [Input::StartHeight { height: H }, timeout(H, 0, Step::Precommit)]);
+    assert_eq!(core.round(), 1);
+    let out = feed(
+        &mut core,
+        [fx.proposal(H, 1, Some(0), &b), verdict(H, 1, &b, true)]
+            .into_iter()
+            .chain((1..4).map(|j| fx.prevote(j, H, 1, v))),
+    );
+    assert!(votes(&out).is_empty(), "{out:?}");
+    assert_eq!(core.step(), Step::Propose);
+    let out = core.handle(timeout(H, 1, Step::Propose));
+    assert_eq!(
+        votes(&out),
+        vec![vote_data(H, 1, VoteKind::Prevote, None), vote_data(H, 1, VoteKind::Precommit, v)]
+    );
+    assert_eq!(core.locked(), Some((1, b.header.hash())));
+    assert_eq!(core.valid(), Some((1, b.header.hash())));
+}
+
+#[test]
+fn an_equivocators_second_vote_still_counts_for_its_value() {
+    // As in the paper, every received message counts: the Byzantine
+    // validator 2 showed us nil first, but its prevote for v (relayed by
+    // others) completes the polka the rest of the network saw.
+    let fx = Fixture::new(4);
+    let i = 3;
+    let mut core = fx.core(i);
+    let b = fx.block(H, 1);
+    let v = Some(b.header.hash());
+    let out = feed(
+        &mut core,
+        [Input::StartHeight { height: H }, fx.proposal(H, 0, None, &b), verdict(H, 0, &b, true)],
+    );
+    assert_eq!(votes(&out), vec![vote_data(H, 0, VoteKind::Prevote, v)]);
+    let out = feed(&mut core, [fx.prevote(2, H, 0, None), fx.prevote(0, H, 0, v), fx.prevote(1, H, 0, v)]);
+    assert!(votes(&out).is_empty(), "2 for v (ours not back yet), 1 for nil");
+    let out = core.handle(fx.prevote(2, H, 0, v));
+    assert!(matches!(&out[0], Output::Equivocation(_)), "{out:?}");
+    assert_eq!(votes(&out), vec![vote_data(H, 0, VoteKind::Precommit, v)]);
+    // The same holds for precommits, and the commit carries the matching signature.
+    let out =
+        feed(&mut core, [fx.precommit(2, H, 0, None), fx.precommit(0, H, 0, v), fx.precommit(1, H, 0, v)]);
+    assert!(!out.iter().any(|o| matches!(o, Output::Decide { .. })));
+    let out = core.handle(fx.precommit(2, H, 0, v));
+    let commit = out
+        .iter()
+        .find_map(|o| match o {
+            Output::Decide { commit, .. } => Some(commit.clone()),
+            _ => None,
+        })
+        .expect("decides");
+    assert_eq!(commit.verify(&b.header, &fx.vs).expect("commit verifies"), 3);
 }

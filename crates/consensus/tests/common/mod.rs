@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use keepsake_consensus::{Consensus, ConsensusConfig, Evidence, Input, Output, Step, Timeout, proposer};
 use keepsake_types::{
-    Block, BlockHash, Commit, Hash32, Header, Keypair, ProposalData, PublicKey, Validator, ValidatorSet, VoteData,
-    VoteKind,
+    Block, BlockHash, Commit, Hash32, Header, Keypair, ProposalData, PublicKey, Validator, ValidatorSet,
+    VoteData, VoteKind,
 };
 
 pub const CHAIN: &str = "keepsake-test";
@@ -134,7 +134,13 @@ pub fn feed(core: &mut Consensus, inputs: impl IntoIterator<Item = Input>) -> Ve
 /// Signs `Output::Vote` / `Output::Propose` of validator `i` and feeds them
 /// back (as the driver does); returns every output including the ones caused
 /// by the feedback. Validation requests are answered with `valid`.
-pub fn feed_back(fx: &Fixture, i: usize, core: &mut Consensus, first: Vec<Output>, valid: bool) -> Vec<Output> {
+pub fn feed_back(
+    fx: &Fixture,
+    i: usize,
+    core: &mut Consensus,
+    first: Vec<Output>,
+    valid: bool,
+) -> Vec<Output> {
     let mut all = Vec::new();
     let mut pending: VecDeque<Output> = first.into();
     while let Some(o) = pending.pop_front() {
@@ -181,8 +187,18 @@ pub struct Cluster {
     pub invalid: BTreeSet<BlockHash>,
     /// Nodes whose built blocks are invalid (a Byzantine proposer slipping in a transfer).
     pub bad_proposers: BTreeSet<usize>,
+    /// Byzantine nodes that sign two different votes for every step: the
+    /// requested one to even nodes, the opposite one (nil <-> their own
+    /// value) to odd nodes.
+    pub equivocators: BTreeSet<usize>,
     /// Nodes that are down (receive and send nothing).
     pub down: BTreeSet<usize>,
+    /// Every proposal and vote ever sent, for nodes that catch up (the
+    /// gossip layer's retransmission: messages that reached a node's old
+    /// core are given to its fresh one).
+    pub history: Vec<Input>,
+    /// How many times a node caught up by sync.
+    pub synced: usize,
     /// Stop feeding `StartHeight` after this height is decided.
     pub last_height: u64,
     rng: u64,
@@ -195,7 +211,12 @@ impl Cluster {
             .map(|i| Node { core: fx.core(i), key: Some(i), decisions: BTreeMap::new(), timers: Vec::new() })
             .collect();
         for _ in 0..observers {
-            nodes.push(Node { core: fx.observer(), key: None, decisions: BTreeMap::new(), timers: Vec::new() });
+            nodes.push(Node {
+                core: fx.observer(),
+                key: None,
+                decisions: BTreeMap::new(),
+                timers: Vec::new(),
+            });
         }
         Cluster {
             fx,
@@ -205,8 +226,11 @@ impl Cluster {
             evidence: Vec::new(),
             invalid: BTreeSet::new(),
             bad_proposers: BTreeSet::new(),
+            equivocators: BTreeSet::new(),
             down: BTreeSet::new(),
             last_height: 1,
+            synced: 0,
+            history: Vec::new(),
             rng: seed,
         }
     }
@@ -228,6 +252,7 @@ impl Cluster {
     }
 
     fn broadcast(&mut self, input: Input) {
+        self.history.push(input.clone());
         for j in 0..self.nodes.len() {
             if !self.down.contains(&j) {
                 self.queue.push((j, input.clone()));
@@ -261,8 +286,25 @@ impl Cluster {
                     self.broadcast(Input::Proposal(Box::new(data.sign(CHAIN, key, block))));
                 }
                 Output::Vote(data) => {
-                    let key = &self.fx.keys[self.nodes[i].key.expect("observers never vote")];
-                    self.broadcast(Input::Vote(data.sign(CHAIN, key)));
+                    let key = self.fx.keys[self.nodes[i].key.expect("observers never vote")].clone();
+                    if self.equivocators.contains(&i) {
+                        let mut other = data.clone();
+                        other.block_hash = match data.block_hash {
+                            Some(_) => None,
+                            None => Some(self.fx.block(data.height, 999).header.hash()),
+                        };
+                        let (a, b) =
+                            (Input::Vote(data.sign(CHAIN, &key)), Input::Vote(other.sign(CHAIN, &key)));
+                        self.history.extend([a.clone(), b.clone()]);
+                        for j in 0..self.nodes.len() {
+                            if !self.down.contains(&j) {
+                                self.queue.push((j, if j % 2 == 0 { a.clone() } else { b.clone() }));
+                                self.queue.push((j, if j % 2 == 0 { b.clone() } else { a.clone() }));
+                            }
+                        }
+                    } else {
+                        self.broadcast(Input::Vote(data.sign(CHAIN, &key)));
+                    }
                 }
                 Output::ScheduleTimeout { timeout, .. } => self.nodes[i].timers.push(timeout),
                 Output::Decide { block, commit } => {
@@ -286,8 +328,41 @@ impl Cluster {
         }
     }
 
-    /// Fires every pending timer (as if enough time passed), then runs until quiet.
+    /// Catch-up, as the node's driver does it: a node still deciding a height
+    /// that another node already decided fetches the block with its commit,
+    /// checks the commit and restarts a fresh core at the next height.
+    pub fn sync(&mut self) {
+        for i in 0..self.nodes.len() {
+            let h = self.nodes[i].core.height();
+            if self.down.contains(&i) || self.nodes[i].decisions.contains_key(&h) {
+                continue;
+            }
+            let Some(found) = self.nodes.iter().find_map(|n| n.decisions.get(&h).map(|d| d[0].clone()))
+            else {
+                continue;
+            };
+            found.1.verify(&found.0.header, &self.fx.vs).expect("synced commit verifies");
+            self.synced += 1;
+            let n = &mut self.nodes[i];
+            n.decisions.entry(h).or_default().push(found);
+            n.core = match n.key {
+                Some(k) => self.fx.core(k),
+                None => self.fx.observer(),
+            };
+            n.timers.clear();
+            if h < self.last_height {
+                self.queue.push((i, Input::StartHeight { height: h + 1 }));
+                for m in &self.history {
+                    self.queue.push((i, m.clone()));
+                }
+            }
+        }
+    }
+
+    /// Fires every pending timer (as if enough time passed), lets lagging
+    /// nodes catch up, then runs until quiet.
     pub fn fire_timers(&mut self) {
+        self.sync();
         for i in 0..self.nodes.len() {
             let timers = std::mem::take(&mut self.nodes[i].timers);
             for t in timers {
