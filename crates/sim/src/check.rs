@@ -114,10 +114,16 @@ impl fmt::Display for Violation {
                 write!(f, "VALIDITY: validator {node} decided an invalid block at height {height}: {reason}")
             }
             Violation::TransferDecided { node, height } => {
-                write!(f, "VALIDITY: validator {node} decided a block containing a transfer at height {height}")
+                write!(
+                    f,
+                    "VALIDITY: validator {node} decided a block containing a transfer at height {height}"
+                )
             }
             Violation::InvalidCommit { node, height, reason } => {
-                write!(f, "COMMIT: validator {node} decided height {height} with a commit that does not verify: {reason}")
+                write!(
+                    f,
+                    "COMMIT: validator {node} decided height {height} with a commit that does not verify: {reason}"
+                )
             }
             Violation::DoubleSign { node, height, round, step, first, second } => write!(
                 f,
@@ -130,7 +136,9 @@ impl fmt::Display for Violation {
             Violation::EventLimit { events, at_ms } => {
                 write!(f, "EVENT LIMIT: {events} events processed by {at_ms} ms")
             }
-            Violation::LedgerFault { node, reason } => write!(f, "LEDGER FAULT at validator {node}: {reason}"),
+            Violation::LedgerFault { node, reason } => {
+                write!(f, "LEDGER FAULT at validator {node}: {reason}")
+            }
         }
     }
 }
@@ -198,19 +206,30 @@ mod tests {
         let mut audit = Audit::default();
         audit.decided(0, 1, BlockHash([1; 32])).unwrap();
         audit.decided(1, 1, BlockHash([1; 32])).unwrap();
-        assert!(matches!(audit.decided(2, 1, BlockHash([2; 32])), Err(Violation::Agreement { height: 1, .. })));
+        assert!(matches!(
+            audit.decided(2, 1, BlockHash([2; 32])),
+            Err(Violation::Agreement { height: 1, .. })
+        ));
 
         let vote = |b: u8| {
             SignedStep::for_vote(
                 "c",
-                &VoteData { height: 3, round: 1, kind: VoteKind::Prevote, block_hash: Some(BlockHash([b; 32])) },
+                &VoteData {
+                    height: 3,
+                    round: 1,
+                    kind: VoteKind::Prevote,
+                    block_hash: Some(BlockHash([b; 32])),
+                },
             )
         };
         audit.signed(0, &vote(1)).unwrap();
         audit.signed(0, &vote(1)).unwrap();
         audit.signed(1, &vote(2)).unwrap();
         let err = audit.signed(0, &vote(2)).unwrap_err();
-        assert!(matches!(err, Violation::DoubleSign { node: 0, height: 3, round: 1, step: Step::Prevote, .. }));
+        assert!(matches!(
+            err,
+            Violation::DoubleSign { node: 0, height: 3, round: 1, step: Step::Prevote, .. }
+        ));
         assert!(err.to_string().starts_with("DOUBLE-SIGN"));
     }
 }

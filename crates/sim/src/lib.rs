@@ -22,9 +22,11 @@
 //! 3. `node.rs` is one validator: the core plus a driver that does what
 //!    `node/src/driver.rs` does — build and validate blocks with the ledger,
 //!    the sign guard and the WAL before every signature, broadcast, feed our
-//!    own messages back, commit decided blocks, gossip catch-up (re-send our
-//!    messages of the height when stuck) and block sync (commit verified, then
-//!    every ledger rule). A crash keeps only the disk: committed blocks, the
+//!    own messages back, commit decided blocks, gossip catch-up (when stuck,
+//!    re-send our messages of the height — also those replayed from the WAL —
+//!    and relay the prevotes that justify our lock, as Tendermint's gossip
+//!    assumption requires) and block sync (commit verified, then every ledger
+//!    rule). A crash keeps only the disk: committed blocks, the
 //!    WAL (maybe minus its unsynced tail) and the sign-state; a restart replays
 //!    the WAL into a fresh core. Byzantine validators wrap the same driver.
 //! 4. `check.rs` holds the properties checked on every seed and the
@@ -40,7 +42,10 @@
 //! cargo test -p keepsake-sim                              # 500 seeds x {4, 7} validators
 //! KEEPSAKE_SIM_SEEDS=20000 cargo test -p keepsake-sim --release
 //! KEEPSAKE_SIM_SEED=42 KEEPSAKE_SIM_VALIDATORS=7 cargo test -p keepsake-sim --release -- replay --nocapture
+//! KEEPSAKE_SIM_TRACE=1 KEEPSAKE_SIM_SEED=42 cargo test -p keepsake-sim --release -- replay --nocapture  # every core input/output
 //! ```
+//!
+//! `KEEPSAKE_SIM_SEED_BASE` shifts the sweep to other seeds.
 //!
 //! ```
 //! let report = keepsake_sim::run_seed(1, 4).expect("every property holds");
@@ -61,5 +66,5 @@ mod world;
 pub use check::Violation;
 pub use rng::Rng;
 pub use scenario::{Attack, Crash, NetworkModel, Partition, Role, Scenario};
-pub use sim::{SimReport, failure_report, run, run_seed};
+pub use sim::{SimReport, failure_report, run, run_seed, run_traced};
 pub use world::Stats;

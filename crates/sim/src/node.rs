@@ -19,12 +19,12 @@ use keepsake_ledger::testkit::TestNet;
 use keepsake_ledger::{Executed, LedgerError, Tip, build_block, validate_block};
 use keepsake_types::wire::{ConsensusMessage, SyncItem};
 use keepsake_types::{
-    Block, BlockHash, Commit, Keypair, Proposal, ProposalData, PublicKey, SignedTx, TxBody, TxId, Vote, VoteData,
-    VoteKind, ids,
+    Block, BlockHash, Commit, Keypair, Proposal, ProposalData, PublicKey, SignedTx, TxBody, TxId, Vote,
+    VoteData, VoteKind, ids,
 };
 
 use crate::check::Violation;
-use crate::scenario::{Attack, Role};
+use crate::scenario::{Attack, Role, Scenario};
 use crate::world::{Event, Message, SYNC_BATCH_BLOCKS, World};
 
 /// Name of the series the simulated client creates and mints from.
@@ -102,11 +102,16 @@ impl Live {
     fn remember_prevote(&mut self, vote: &Vote) {
         let current = vote.data.height == self.core.height() && vote.data.kind == VoteKind::Prevote;
         if current && self.prevotes_seen.len() < PREVOTES_SEEN_MAX {
-            self.prevotes_seen.entry((vote.data.round, vote.validator, vote.data.block_hash)).or_insert_with(|| vote.clone());
+            self.prevotes_seen
+                .entry((vote.data.round, vote.validator, vote.data.block_hash))
+                .or_insert_with(|| vote.clone());
         }
     }
 
     fn remember_own(&mut self, message: ConsensusMessage) {
+        if message.height() != self.core.height() || self.own_messages.contains(&message) {
+            return;
+        }
         if self.own_messages.len() == OWN_MESSAGES_MAX {
             self.own_messages.pop_front();
         }
@@ -129,6 +134,9 @@ pub(crate) struct Node {
     pub halted: bool,
     /// Sign guard off (amnesia fault injection).
     unguarded: bool,
+    /// Answers every validity question with "valid" without asking the
+    /// ledger (fault injection: a broken driver).
+    skips_validation: bool,
     /// Counters of cores that were replaced (crash, sync).
     pub core_stats: ConsensusStats,
 }
@@ -146,12 +154,13 @@ fn add_stats(into: &mut ConsensusStats, from: &ConsensusStats) {
 }
 
 impl Node {
-    pub(crate) fn new(index: usize, key: Keypair, role: Role, audited: bool, testnet: &TestNet) -> Node {
+    pub(crate) fn new(index: usize, key: Keypair, scenario: &Scenario, testnet: &TestNet) -> Node {
         Node {
+            skips_validation: scenario.skip_validation.contains(&index),
             index,
             key,
-            role,
-            audited,
+            role: scenario.roles[index],
+            audited: scenario.audited(index),
             disk: Disk {
                 state: MemoryState::new(),
                 tip: Tip::genesis(&testnet.genesis),
@@ -297,20 +306,45 @@ impl Node {
             if let Input::Vote(vote) = &input {
                 live.remember_prevote(vote);
             }
+            // Our own signed messages, also those replayed from the WAL after
+            // a restart (the guard lets us re-sign only the last one, but
+            // peers may have missed the earlier ones): gossip catch-up
+            // re-sends them. Byzantine validators do not bother.
+            let me = self.key.public();
+            if self.role == Role::Honest {
+                match &input {
+                    Input::Vote(v) if v.validator == me => {
+                        live.remember_own(ConsensusMessage::Vote(v.clone()))
+                    }
+                    Input::Proposal(p) if p.proposer == me => {
+                        live.remember_own(ConsensusMessage::Proposal(p.clone()))
+                    }
+                    _ => {}
+                }
+            }
             if !live.replaying && !matches!(input, Input::StartHeight { .. }) {
                 self.disk.wal.push((live.core.height().max(1), WalEntry::Input(input.clone())));
             }
-            let dbg = std::env::var("SIMDBG").is_ok();
-            if dbg { eprintln!("{} n{} h{} r{} IN {}", w.now_ms, self.index, live.core.height(), live.core.round(), short_in(&input)); }
+            if w.tracing() {
+                let (height, round) = (live.core.height(), live.core.round());
+                w.trace(format!("n{} h{height} r{round} in  {}", self.index, describe_input(&input)));
+            }
             for output in live.core.handle(input) {
-                if dbg { eprintln!("{} n{}   OUT {}", w.now_ms, self.index, short_out(&output)); }
+                if w.tracing() {
+                    w.trace(format!("n{}          out {}", self.index, describe_output(&output)));
+                }
                 self.on_output(w, output, &mut queue)?;
             }
         }
         Ok(())
     }
 
-    fn on_output(&mut self, w: &mut World, output: Output, queue: &mut VecDeque<Input>) -> Result<(), Violation> {
+    fn on_output(
+        &mut self,
+        w: &mut World,
+        output: Output,
+        queue: &mut VecDeque<Input>,
+    ) -> Result<(), Violation> {
         let index = self.index;
         let life = self.life;
         match output {
@@ -318,14 +352,21 @@ impl Node {
                 let Some(live) = self.live.as_mut() else { return Ok(()) };
                 live.pending_build = Some((height, round));
                 if !live.replaying {
-                    w.schedule_in(w.scenario.build_wait_ms, Event::Build { node: index, life, height, round });
+                    w.schedule_in(
+                        w.scenario.build_wait_ms,
+                        Event::Build { node: index, life, height, round },
+                    );
                 }
             }
             Output::ValidateBlock { height, round, block } => {
                 let block_hash = block.header.hash();
-                let valid = self.validate(w, &block)?;
-                // A Byzantine validator votes for anything.
-                let valid = valid || self.attack().is_some();
+                // A Byzantine validator votes for anything; a broken driver
+                // (fault injection) does not even ask the ledger.
+                let valid = if self.skips_validation {
+                    true
+                } else {
+                    self.validate(w, &block)? || self.attack().is_some()
+                };
                 queue.push_back(Input::ProposalVerdict { height, round, block_hash, valid });
             }
             Output::Propose { data, block } => self.propose(w, data, block, queue)?,
@@ -381,8 +422,10 @@ impl Node {
             return true;
         }
         let Some(live) = self.live.as_mut() else { return false };
-        if let Err(e) = live.guard.check(step) {
-            if std::env::var("SIMDBG").is_ok() { eprintln!("{} n{} REFUSED {e}", w.now_ms, self.index); }
+        if let Err(refused) = live.guard.check(step) {
+            if w.tracing() {
+                w.trace(format!("n{} sign guard: {refused}", self.index));
+            }
             w.stats.sign_refusals += 1;
             return false;
         }
@@ -420,7 +463,6 @@ impl Node {
         }
         self.signed(w, &step)?;
         let proposal = Box::new(data.clone().sign(&chain, &self.key, block.clone()));
-        let mut gossiped = Some(ConsensusMessage::Proposal(proposal.clone()));
         match self.attack() {
             Some(Attack::Equivocate) => {
                 // A second valid block: same transactions, one millisecond later.
@@ -442,10 +484,16 @@ impl Node {
                         w.stats.attacks_proposed += 1;
                         let a = Message::Consensus(ConsensusMessage::Proposal(proposal.clone()));
                         self.send_to_half(w, false, &a);
-                        self.send_to_half(w, true, &Message::Consensus(ConsensusMessage::Proposal(proposal_b)));
-                        gossiped = None;
+                        self.send_to_half(
+                            w,
+                            true,
+                            &Message::Consensus(ConsensusMessage::Proposal(proposal_b)),
+                        );
                     }
-                    _ => w.broadcast(self.index, &Message::Consensus(ConsensusMessage::Proposal(proposal.clone()))),
+                    _ => w.broadcast(
+                        self.index,
+                        &Message::Consensus(ConsensusMessage::Proposal(proposal.clone())),
+                    ),
                 }
             }
             Some(Attack::ForgeProposalSignature) => {
@@ -453,13 +501,9 @@ impl Node {
                 forged.signature.0[0] ^= 0x01;
                 w.stats.attacks_proposed += 1;
                 let message = ConsensusMessage::Proposal(Box::new(forged));
-                w.broadcast(self.index, &Message::Consensus(message.clone()));
-                gossiped = Some(message);
+                w.broadcast(self.index, &Message::Consensus(message));
             }
             _ => w.broadcast(self.index, &Message::Consensus(ConsensusMessage::Proposal(proposal.clone()))),
-        }
-        if let (Some(live), Some(message)) = (self.live.as_mut(), gossiped) {
-            live.remember_own(message);
         }
         queue.push_back(Input::Proposal(proposal));
         Ok(())
@@ -493,11 +537,7 @@ impl Node {
                 self.send_to_half(w, odd_half, &Message::Consensus(ConsensusMessage::Vote(signed)));
             }
         } else {
-            let message = ConsensusMessage::Vote(vote.clone());
-            w.broadcast(self.index, &Message::Consensus(message.clone()));
-            if let Some(live) = self.live.as_mut() {
-                live.remember_own(message);
-            }
+            w.broadcast(self.index, &Message::Consensus(ConsensusMessage::Vote(vote.clone())));
         }
         queue.push_back(Input::Vote(vote));
         Ok(())
@@ -518,7 +558,11 @@ impl Node {
             None => match validate_block(&self.disk.state, &w.testnet.genesis, &self.disk.tip, &block) {
                 Ok(e) => e,
                 Err(e) if e.is_rejection() && self.audited => {
-                    return Err(Violation::InvalidBlockDecided { node: self.index, height, reason: e.to_string() });
+                    return Err(Violation::InvalidBlockDecided {
+                        node: self.index,
+                        height,
+                        reason: e.to_string(),
+                    });
                 }
                 Err(e) if e.is_rejection() => {
                     self.halt();
@@ -560,11 +604,13 @@ impl Node {
         if live.core.height() != height || live.core.round() != round {
             return Ok(());
         }
-        let candidates: Vec<SignedTx> = live.mempool.iter().take(BLOCK_TXS_MAX).map(|p| p.tx.clone()).collect();
+        let candidates: Vec<SignedTx> =
+            live.mempool.iter().take(BLOCK_TXS_MAX).map(|p| p.tx.clone()).collect();
         let genesis = &w.testnet.genesis;
         let now = genesis.genesis_time_ms + w.now_ms;
-        let built = build_block(&self.disk.state, genesis, &self.disk.tip, self.key.public(), now, candidates)
-            .map_err(|e| ledger_fault(self.index, e))?;
+        let built =
+            build_block(&self.disk.state, genesis, &self.disk.tip, self.key.public(), now, candidates)
+                .map_err(|e| ledger_fault(self.index, e))?;
         let chain = w.chain().to_string();
         for (tx, _) in &built.left_out {
             w.stats.txs_left_out += 1;
@@ -638,7 +684,9 @@ impl Node {
             let mut justified: Vec<(u32, BlockHash)> = live.core.valid().into_iter().collect();
             justified.extend(live.core.locked().filter(|l| Some(*l) != live.core.valid()));
             let relayed = live.prevotes_seen.values().filter(|v| {
-                justified.iter().any(|(round, value)| v.data.round == *round && v.data.block_hash == Some(*value))
+                justified
+                    .iter()
+                    .any(|(round, value)| v.data.round == *round && v.data.block_hash == Some(*value))
             });
             let relayed: Vec<ConsensusMessage> = relayed.cloned().map(ConsensusMessage::Vote).collect();
             for message in messages.into_iter().chain(relayed) {
@@ -661,7 +709,12 @@ impl Node {
     }
 
     /// A message from `from` arrives.
-    pub(crate) fn on_message(&mut self, w: &mut World, from: usize, message: Message) -> Result<(), Violation> {
+    pub(crate) fn on_message(
+        &mut self,
+        w: &mut World,
+        from: usize,
+        message: Message,
+    ) -> Result<(), Violation> {
         let Some(live) = self.live.as_mut() else {
             w.stats.messages_dropped += 1;
             return Ok(());
@@ -745,24 +798,85 @@ fn fix_tx_summary(chain: &str, block: &mut Block) {
     block.header.tx_root = keepsake_ledger::block::tx_root(&ids);
 }
 
-fn hx(h: &BlockHash) -> String { format!("{}", h).chars().take(6).collect() }
-fn short_in(i: &Input) -> String {
-    match i {
-        Input::StartHeight { height } => format!("Start {height}"),
-        Input::BlockBuilt { height, round, block } => format!("Built {height}/{round} {}", hx(&block.header.hash())),
-        Input::Proposal(p) => format!("Proposal {}/{} pol={:?} {} by {}", p.data.height, p.data.round, p.data.pol_round, hx(&p.data.block_hash), p.proposer),
-        Input::ProposalVerdict { height, round, block_hash, valid } => format!("Verdict {height}/{round} {} {valid}", hx(block_hash)),
-        Input::Vote(v) => format!("Vote {:?} {}/{} {:?} by {}", v.data.kind, v.data.height, v.data.round, v.data.block_hash.as_ref().map(hx), v.validator),
-        Input::TimeoutElapsed(t) => format!("Timeout {:?}", t),
+/// The first 3 bytes of a hash, in hex.
+fn short(hash: &BlockHash) -> String {
+    hash.0[..3].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A short name for a validator key: its index in the test network.
+fn who(key: &PublicKey) -> String {
+    let first: String = key.0[..3].iter().map(|b| format!("{b:02x}")).collect();
+    format!("key {first}")
+}
+
+fn value(hash: &Option<BlockHash>) -> String {
+    hash.as_ref().map_or_else(|| "nil".to_string(), short)
+}
+
+/// One line per core input, for the trace.
+fn describe_input(input: &Input) -> String {
+    match input {
+        Input::StartHeight { height } => format!("StartHeight {height}"),
+        Input::BlockBuilt { height, round, block } => {
+            format!("BlockBuilt {height}/{round} {}", short(&block.header.hash()))
+        }
+        Input::Proposal(p) => format!(
+            "Proposal {}/{} pol={:?} {} by {}",
+            p.data.height,
+            p.data.round,
+            p.data.pol_round,
+            short(&p.data.block_hash),
+            who(&p.proposer)
+        ),
+        Input::ProposalVerdict { height, round, block_hash, valid } => {
+            format!("Verdict {height}/{round} {} valid={valid}", short(block_hash))
+        }
+        Input::Vote(v) => format!(
+            "{:?} {}/{} {} by {}",
+            v.data.kind,
+            v.data.height,
+            v.data.round,
+            value(&v.data.block_hash),
+            who(&v.validator)
+        ),
+        Input::TimeoutElapsed(t) => format!("Timeout {:?} {}/{}", t.step, t.height, t.round),
     }
 }
-fn short_out(o: &Output) -> String {
-    match o {
-        Output::Vote(v) => format!("Vote {:?} {}/{} {:?}", v.kind, v.height, v.round, v.block_hash.as_ref().map(hx)),
-        Output::Propose { data, .. } => format!("Propose {:?}", data),
-        Output::Decide { block, commit } => format!("Decide {} r{}", block.header.height, commit.round),
-        Output::ValidateBlock { height, round, block } => format!("Validate {height}/{round} {}", hx(&block.header.hash())),
-        Output::ScheduleTimeout { timeout, duration_ms } => format!("Sched {:?} {duration_ms}", timeout),
-        o => format!("{:?}", o).chars().take(80).collect(),
+
+/// One line per core output, for the trace.
+fn describe_output(output: &Output) -> String {
+    match output {
+        Output::BuildBlock { height, round } => format!("BuildBlock {height}/{round}"),
+        Output::ValidateBlock { height, round, block } => {
+            format!("ValidateBlock {height}/{round} {}", short(&block.header.hash()))
+        }
+        Output::Propose { data, .. } => format!(
+            "Propose {}/{} pol={:?} {}",
+            data.height,
+            data.round,
+            data.pol_round,
+            short(&data.block_hash)
+        ),
+        Output::Vote(v) => format!("{:?} {}/{} {}", v.kind, v.height, v.round, value(&v.block_hash)),
+        Output::ScheduleTimeout { timeout, duration_ms } => {
+            format!(
+                "ScheduleTimeout {:?} {}/{} in {duration_ms} ms",
+                timeout.step, timeout.height, timeout.round
+            )
+        }
+        Output::Decide { block, commit } => format!(
+            "Decide {} {} round {} ({} signatures)",
+            block.header.height,
+            short(&block.header.hash()),
+            commit.round,
+            commit.signatures.len()
+        ),
+        Output::Equivocation(e) => format!(
+            "Equivocation by {} at {}/{} {:?}",
+            who(&e.first.validator),
+            e.first.data.height,
+            e.first.data.round,
+            e.first.data.kind
+        ),
     }
 }

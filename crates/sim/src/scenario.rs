@@ -37,8 +37,12 @@ pub enum Attack {
 
 impl Attack {
     /// Every attack, in the order [`Scenario::from_seed`] draws from.
-    pub const ALL: [Attack; 4] =
-        [Attack::Equivocate, Attack::ProposeTransfer, Attack::ForgeTxSignature, Attack::ForgeProposalSignature];
+    pub const ALL: [Attack; 4] = [
+        Attack::Equivocate,
+        Attack::ProposeTransfer,
+        Attack::ForgeTxSignature,
+        Attack::ForgeProposalSignature,
+    ];
 }
 
 /// The network between validators before it stabilises. After
@@ -98,6 +102,10 @@ pub struct Scenario {
     /// Validators checked as if honest although their role attacks. Only for
     /// tests that prove the checker catches what such a validator does.
     pub audited_byzantine: Vec<usize>,
+    /// Validators whose driver answers every validity question with "valid"
+    /// without asking the ledger (a broken driver). Only for tests that prove
+    /// the validity checks catch the consequence.
+    pub skip_validation: Vec<usize>,
     /// Delays, loss and duplication.
     pub network: NetworkModel,
     /// At most one partition, healed before `stable_ms`.
@@ -183,6 +191,7 @@ impl Scenario {
             validators,
             roles,
             audited_byzantine: Vec::new(),
+            skip_validation: Vec::new(),
             network,
             partition,
             crashes,

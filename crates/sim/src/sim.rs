@@ -110,17 +110,31 @@ fn client_schedule(testnet: &TestNet, mints: u32) -> Vec<(u64, keepsake_types::S
 /// Runs one scenario to the end: `Ok` with what happened when every check
 /// held, or the first violation.
 pub fn run(scenario: Scenario) -> Result<SimReport, Violation> {
+    let mut world = World::new(scenario.clone());
+    simulate(&mut world, &scenario)
+}
+
+/// [`run`], also returning a trace: every input and output of every core and
+/// every fault, one line each, stamped with the simulated time. For replaying
+/// a failing seed (`KEEPSAKE_SIM_TRACE=1` in the `replay` test).
+pub fn run_traced(scenario: Scenario) -> (Result<SimReport, Violation>, Vec<String>) {
+    let mut world = World::new(scenario.clone());
+    world.enable_trace();
+    let result = simulate(&mut world, &scenario);
+    (result, world.take_trace())
+}
+
+fn simulate(world: &mut World, scenario: &Scenario) -> Result<SimReport, Violation> {
     assert_eq!(scenario.roles.len(), scenario.validators, "one role per validator");
     let n = scenario.validators;
-    let mut world = World::new(scenario.clone());
     let mut nodes: Vec<Node> = (0..n)
         .map(|i| {
             let key = world.testnet.validators[i].clone();
-            Node::new(i, key, scenario.roles[i], scenario.audited(i), &world.testnet)
+            Node::new(i, key, scenario, &world.testnet)
         })
         .collect();
     for node in &mut nodes {
-        node.boot(&mut world, false)?;
+        node.boot(world, false)?;
     }
     if let Some(p) = &scenario.partition {
         world.schedule(p.start_ms, Event::PartitionStart { side: p.side.clone() });
@@ -159,28 +173,33 @@ pub fn run(scenario: Scenario) -> Result<SimReport, Violation> {
         }
         let Some(event) = world.pop() else { unreachable!("next_time saw an event") };
         events += 1;
+        if world.tracing()
+            && !matches!(event, Event::Deliver { .. } | Event::Timer { .. } | Event::Gossip { .. })
+        {
+            world.trace(format!("event {event:?}").chars().take(200).collect());
+        }
         match event {
-            Event::Deliver { to, from, message } => nodes[to].on_message(&mut world, from, *message)?,
+            Event::Deliver { to, from, message } => nodes[to].on_message(world, from, *message)?,
             Event::Timer { node, life, timeout } => {
                 if nodes[node].is_current(life) {
-                    nodes[node].feed(&mut world, keepsake_consensus::Input::TimeoutElapsed(timeout))?;
+                    nodes[node].feed(world, keepsake_consensus::Input::TimeoutElapsed(timeout))?;
                 }
             }
             Event::Build { node, life, height, round } => {
                 if nodes[node].is_current(life) {
-                    nodes[node].on_build(&mut world, height, round)?;
+                    nodes[node].on_build(world, height, round)?;
                 }
             }
             Event::Gossip { node, life } => {
                 if nodes[node].is_current(life) {
-                    nodes[node].on_gossip(&mut world);
+                    nodes[node].on_gossip(world);
                 }
             }
-            Event::Crash { node, lose_unsynced_wal } => nodes[node].crash(&mut world, lose_unsynced_wal),
+            Event::Crash { node, lose_unsynced_wal } => nodes[node].crash(world, lose_unsynced_wal),
             Event::Restart { node, amnesia } => {
                 if nodes[node].live.is_none() && !nodes[node].halted {
                     world.stats.restarts += 1;
-                    nodes[node].boot(&mut world, amnesia)?;
+                    nodes[node].boot(world, amnesia)?;
                 }
             }
             Event::PartitionStart { side } => world.set_partition(Some(side)),
@@ -190,7 +209,7 @@ pub fn run(scenario: Scenario) -> Result<SimReport, Violation> {
                 let highest = audited.iter().map(|&i| nodes[i].height()).max().unwrap_or(0);
                 target_height = Some((highest + scenario.progress_heights).max(scenario.min_height));
             }
-            Event::SubmitTx { node, tx } => nodes[node].submit(&world, *tx),
+            Event::SubmitTx { node, tx } => nodes[node].submit(world, *tx),
         }
         if let Some(target) = target_height
             && audited.iter().all(|&i| nodes[i].height() >= target)

@@ -16,6 +16,8 @@ use crate::scenario::Scenario;
 
 /// Most events a run may process before it is declared a livelock.
 pub const EVENTS_MAX: u64 = 2_000_000;
+/// Most lines of a trace.
+pub const TRACE_LINES_MAX: usize = 1_000_000;
 /// Most blocks in one sync response.
 pub const SYNC_BATCH_BLOCKS: usize = 16;
 
@@ -133,6 +135,8 @@ pub(crate) struct World {
     pub attack_book: BTreeMap<(u64, u32), (BlockHash, BlockHash)>,
     /// FNV-1a over every processed event's (time, seq, kind).
     pub trace_digest: u64,
+    /// Every core input and output, when asked for ([`crate::run_traced`]).
+    trace: Option<Vec<String>>,
 }
 
 impl World {
@@ -154,7 +158,31 @@ impl World {
             stats: Stats::default(),
             attack_book: BTreeMap::new(),
             trace_digest: 0xcbf2_9ce4_8422_2325,
+            trace: None,
         }
+    }
+
+    /// Starts recording a trace.
+    pub(crate) fn enable_trace(&mut self) {
+        self.trace = Some(Vec::new());
+    }
+
+    /// Whether a trace is recorded (callers skip formatting otherwise).
+    pub(crate) fn tracing(&self) -> bool {
+        self.trace.as_ref().is_some_and(|t| t.len() < TRACE_LINES_MAX)
+    }
+
+    /// Appends a line, stamped with the simulated time.
+    pub(crate) fn trace(&mut self, line: String) {
+        let now = self.now_ms;
+        if let Some(t) = self.trace.as_mut().filter(|t| t.len() < TRACE_LINES_MAX) {
+            t.push(format!("{now:>7} {line}"));
+        }
+    }
+
+    /// The recorded trace.
+    pub(crate) fn take_trace(&mut self) -> Vec<String> {
+        self.trace.take().unwrap_or_default()
     }
 
     pub(crate) fn chain(&self) -> &str {

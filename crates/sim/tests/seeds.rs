@@ -7,10 +7,12 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use keepsake_sim::{Attack, Role, Scenario, SimReport, Violation, failure_report, run, run_seed};
+use keepsake_sim::{Attack, Role, Scenario, SimReport, Violation, failure_report, run, run_seed, run_traced};
 
 fn env_u64(name: &str) -> Option<u64> {
-    std::env::var(name).ok().map(|v| v.trim().parse().unwrap_or_else(|_| panic!("{name}={v} is not a number")))
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().parse().unwrap_or_else(|_| panic!("{name}={v} is not a number")))
 }
 
 /// Runs `count` seeds; prints every failing seed with its replay command and
@@ -66,13 +68,21 @@ fn seeds_7_validators() {
 #[test]
 fn replay() {
     let Some(seed) = env_u64("KEEPSAKE_SIM_SEED") else {
-        eprintln!("replay: set KEEPSAKE_SIM_SEED (and KEEPSAKE_SIM_VALIDATORS, default 4) to replay one seed");
+        eprintln!(
+            "replay: set KEEPSAKE_SIM_SEED (and KEEPSAKE_SIM_VALIDATORS, default 4) to replay one seed"
+        );
         return;
     };
     let validators = env_u64("KEEPSAKE_SIM_VALIDATORS").unwrap_or(4) as usize;
     let scenario = Scenario::from_seed(seed, validators);
     eprintln!("{scenario:#?}");
-    match run(scenario) {
+    let (result, trace) = run_traced(scenario);
+    if std::env::var_os("KEEPSAKE_SIM_TRACE").is_some() {
+        for line in trace {
+            eprintln!("{line}");
+        }
+    }
+    match result {
         Ok(report) => eprintln!("OK {report}\n{:#?}", report.stats),
         Err(violation) => panic!("{}", failure_report(seed, validators, &violation)),
     }
@@ -94,7 +104,10 @@ fn same_seed_same_run() {
 fn seeds_cover_every_fault() {
     let scenarios: Vec<Scenario> = (0..200).map(|s| Scenario::from_seed(s, 7)).collect();
     for attack in Attack::ALL {
-        assert!(scenarios.iter().any(|s| s.roles.contains(&Role::Byzantine(attack))), "{attack:?} never drawn");
+        assert!(
+            scenarios.iter().any(|s| s.roles.contains(&Role::Byzantine(attack))),
+            "{attack:?} never drawn"
+        );
     }
     assert!(scenarios.iter().any(|s| s.byzantine_count() == 2));
     assert!(scenarios.iter().any(|s| s.partition.is_some()));
@@ -127,16 +140,38 @@ fn checker_catches_disagreement_beyond_f() {
     assert!(hits > 0, "two equivocators of four never split the honest validators");
 }
 
-/// Proof that the validity checks can fail: three transfer proposers of
-/// four get a transfer decided by the honest one.
+/// Proof that the validity checks can fail. The core never decides a block
+/// its driver called invalid (L49 needs `valid(v)`), even when more than f
+/// validators precommit it, so the checks are proved with broken drivers that
+/// answer "valid" without asking the ledger: a transfer, and a forged
+/// transaction signature, then get decided — and are caught.
 #[test]
-fn checker_catches_an_invalid_decision_beyond_f() {
+fn checker_catches_an_invalid_decision() {
+    for (attack, expect_transfer) in [(Attack::ProposeTransfer, true), (Attack::ForgeTxSignature, false)] {
+        let mut s = calm(5, vec![Role::Honest, Role::Byzantine(attack), Role::Honest, Role::Honest]);
+        s.skip_validation = vec![0, 2, 3];
+        let result = run(s);
+        let caught = match result {
+            Err(Violation::TransferDecided { .. }) => expect_transfer,
+            Err(Violation::InvalidBlockDecided { ref reason, .. }) => {
+                !expect_transfer && reason.contains("signature")
+            }
+            _ => false,
+        };
+        assert!(caught, "{attack:?}: expected the invalid decision to be caught, got {result:?}");
+    }
+}
+
+/// With the ledger's verdict honoured, more than f transfer proposers still
+/// get no transfer decided: the honest validator's core refuses to decide a
+/// block its ledger rejected, whatever the precommits say.
+#[test]
+fn no_transfer_even_beyond_f() {
     let transfer = Role::Byzantine(Attack::ProposeTransfer);
-    let result = run(calm(5, vec![Role::Honest, transfer, transfer, transfer]));
-    assert!(
-        matches!(result, Err(Violation::TransferDecided { node: 0, .. })),
-        "expected the transfer to be caught, got {result:?}"
-    );
+    let mut s = calm(5, vec![Role::Honest, transfer, transfer, transfer]);
+    s.liveness_budget_ms = 10_000;
+    let result = run(s);
+    assert!(matches!(result, Err(Violation::NoProgress { .. })), "got {result:?}");
 }
 
 /// Proof that the double-sign check can fail: an equivocator audited as if
@@ -187,7 +222,11 @@ fn checker_catches_a_double_sign_after_amnesia() {
 #[test]
 fn checker_catches_no_progress() {
     let mut s = calm(9, vec![Role::Honest; 4]);
-    s.partition = Some(keepsake_sim::Partition { start_ms: 0, heal_ms: 1_000_000, side: vec![false, false, true, true] });
+    s.partition = Some(keepsake_sim::Partition {
+        start_ms: 0,
+        heal_ms: 1_000_000,
+        side: vec![false, false, true, true],
+    });
     s.stable_ms = 1_000;
     s.liveness_budget_ms = 10_000;
     // The heal event comes after the deadline: the network is still split.
