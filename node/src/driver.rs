@@ -44,6 +44,8 @@ pub const SYNC_BATCH_BLOCKS: u32 = 64;
 /// Most message hashes remembered per height for dropping duplicates (beyond it,
 /// duplicates reach the core, which ignores them; only the WAL grows).
 const SEEN_MESSAGES_MAX: usize = 100_000;
+/// Most prevotes of one height kept for re-publishing a polka.
+const PREVOTES_KEPT_MAX: usize = 4096;
 /// Most equivocation evidence kept in memory.
 pub const EVIDENCE_MAX: usize = 1000;
 /// Capacity of the driver's input channels.
@@ -120,6 +122,8 @@ struct Driver {
     /// Our latest proposal, prevote and precommit of the current height, re-published while
     /// the core makes no progress (peers that were down or cut off missed them).
     own: [Option<ConsensusMessage>; 3],
+    /// Non-nil prevotes of the current height (bounded by `PREVOTES_KEPT_MAX`).
+    prevotes: Vec<keepsake_types::Vote>,
     /// Times `own` was re-published at this (height, round).
     resends: u32,
     /// (height, round) at the previous resend tick.
@@ -169,6 +173,7 @@ pub fn spawn(
         evidence: VecDeque::new(),
         stats_base: ConsensusStats::default(),
         own: [None, None, None],
+        prevotes: Vec::new(),
         resends: 0,
         resend_mark: (0, 0),
         seen: HashSet::new(),
@@ -246,12 +251,41 @@ impl Driver {
             if !self.replaying && is_logged(&input) {
                 self.wal.append(self.core.height().max(1), &WalEntry::Input(input.clone()))?;
             }
+            self.remember(&input);
             for output in self.core.handle(input) {
                 self.on_output(output, &mut queue).await?;
             }
         }
         self.publish_stats();
         Ok(())
+    }
+
+    /// Keeps what [`Driver::resend_if_stuck`] may need to re-publish: our own
+    /// signed messages (also those replayed from the WAL: the guard lets a
+    /// restarted validator re-sign only its very last message, so earlier ones
+    /// of the height come back from the WAL, not from a new signature), and the
+    /// prevotes of the current height (bounded), from which the polka behind
+    /// our lock or valid value is re-published.
+    fn remember(&mut self, input: &Input) {
+        let me = self.key.public();
+        match input {
+            Input::Proposal(p) if p.proposer == me && p.data.height == self.core.height() => {
+                self.own[0] = Some(ConsensusMessage::Proposal(p.clone()));
+            }
+            Input::Vote(v) if v.data.height == self.core.height() => {
+                if v.validator == me {
+                    let slot = if v.data.kind == keepsake_types::VoteKind::Prevote { 1 } else { 2 };
+                    self.own[slot] = Some(ConsensusMessage::Vote(v.clone()));
+                }
+                if v.data.kind == keepsake_types::VoteKind::Prevote
+                    && v.data.block_hash.is_some()
+                    && self.prevotes.len() < PREVOTES_KEPT_MAX
+                {
+                    self.prevotes.push(v.clone());
+                }
+            }
+            _ => {}
+        }
     }
 
     /// Mirrors the core's counters into the node's metrics.
@@ -390,7 +424,20 @@ impl Driver {
             return;
         }
         self.resends = self.resends.saturating_add(1);
-        let messages: Vec<ConsensusMessage> = self.own.iter().flatten().cloned().collect();
+        let mut messages: Vec<ConsensusMessage> = self.own.iter().flatten().cloned().collect();
+        // Tendermint also assumes that what one correct validator received, every correct
+        // validator eventually receives: a validator locked on a value whose polka others never
+        // saw (a vote lost before a partition healed) could otherwise never be followed. So the
+        // prevotes behind our lock and our valid value travel again too.
+        let polkas: Vec<(u32, keepsake_types::BlockHash)> =
+            [self.core.locked(), self.core.valid()].into_iter().flatten().collect();
+        for vote in &self.prevotes {
+            if polkas.iter().any(|(r, h)| vote.data.round == *r && vote.data.block_hash == Some(*h))
+                && vote.validator != self.key.public()
+            {
+                messages.push(ConsensusMessage::Vote(vote.clone()));
+            }
+        }
         if !messages.is_empty() {
             tracing::debug!(
                 height = mark.0,
@@ -535,6 +582,7 @@ impl Driver {
         self.wal.reset()?;
         self.executed.clear();
         self.own = [None, None, None];
+        self.prevotes.clear();
         self.seen.clear();
         self.pending_build = None;
         let m = &self.shared.metrics;
