@@ -642,7 +642,12 @@ impl Driver {
                         Some("consensus message from a non-validator")
                     }
                     Ok(()) => match &message {
-                        ConsensusMessage::Proposal(p) if !body_matches_header(self.chain(), &p.block) => {
+                        // Hashing every transaction of a large block is CPU work: off the runtime.
+                        ConsensusMessage::Proposal(p)
+                            if !tokio::task::block_in_place(|| {
+                                body_matches_header(self.chain(), &p.block)
+                            }) =>
+                        {
                             Some("proposal whose transactions do not match its header")
                         }
                         _ => None,
