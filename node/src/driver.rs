@@ -147,9 +147,7 @@ pub fn spawn(
 ) -> anyhow::Result<(DriverInbox, tokio::task::JoinHandle<anyhow::Result<()>>)> {
     let validators = shared.genesis.validator_set();
     let last_signed: Option<SignedStep> = sign_file.load()?;
-    let me = validators.get(&key.public()).map(|v| v.public_key);
-    let core =
-        Consensus::new(shared.genesis.chain_id.clone(), validators.clone(), me, settings.consensus.clone());
+    let core = new_core(&shared.genesis.chain_id, &validators, &key, &settings.consensus);
     let (timeouts_tx, timeouts_rx) = mpsc::channel(CHANNEL_CAPACITY);
     let (events_tx, events_rx) = mpsc::channel(CHANNEL_CAPACITY);
     let driver = Driver {
@@ -180,6 +178,12 @@ pub fn spawn(
     };
     let task = tokio::spawn(driver.run(wal_entries, timeouts_rx, events_rx, shutdown));
     Ok((DriverInbox { events: events_tx }, task))
+}
+
+/// A core for this node: a voting member when its key is in the set, an observer otherwise.
+fn new_core(chain_id: &str, validators: &ValidatorSet, key: &Keypair, config: &ConsensusConfig) -> Consensus {
+    let me = validators.get(&key.public()).map(|v| v.public_key);
+    Consensus::new(chain_id.to_string(), validators.clone(), me, config.clone())
 }
 
 fn is_logged(input: &Input) -> bool {
@@ -307,12 +311,7 @@ impl Driver {
         self.stats_base.stale_messages += old.stale_messages;
         self.stats_base.dropped_messages += old.dropped_messages;
         self.stats_base.equivocations += old.equivocations;
-        self.core = Consensus::new(
-            self.chain().to_string(),
-            self.validators.clone(),
-            self.validators.get(&self.key.public()).map(|v| v.public_key),
-            self.settings.consensus.clone(),
-        );
+        self.core = new_core(self.chain(), &self.validators, &self.key, &self.settings.consensus);
     }
 
     async fn on_output(&mut self, output: Output, queue: &mut VecDeque<Input>) -> anyhow::Result<()> {
@@ -615,8 +614,10 @@ impl Driver {
                 let height = message.height();
                 let current = self.core.height();
                 if height == current {
-                    let digest =
-                        keepsake_types::Hash32(sha2::Sha256::digest(encoding::encode(&message)).into());
+                    // Re-encoding a proposal is as large as its block: off the runtime.
+                    let digest = tokio::task::block_in_place(|| {
+                        keepsake_types::Hash32(sha2::Sha256::digest(encoding::encode(&message)).into())
+                    });
                     if self.seen.contains(&digest) {
                         // A re-publication: forward it for peers that missed it, feed nothing.
                         self.net.validated(id, GossipVerdict::Accept);
