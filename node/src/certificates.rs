@@ -9,8 +9,8 @@ use keepsake_rpc::types::{CertificateResponse, RevocationInfo};
 use keepsake_store::Store;
 use keepsake_types::certificate::CERTIFICATE_FORMAT;
 use keepsake_types::{
-    Certificate, CertificateId, CertificateRecord, Checkpoint, Genesis, HexBytes, LogEntryProof, LogLeaf,
-    TxBody, encoding,
+    Certificate, CertificateId, CertificateRecord, CertificateStatus, Checkpoint, Genesis, HexBytes,
+    LogEntryProof, LogLeaf, TxBody, encoding,
 };
 
 fn unavailable(e: impl std::fmt::Display) -> ErrorObjectOwned {
@@ -93,6 +93,7 @@ pub fn build(
         mint,
         series: series_entry,
         checkpoint,
+        previous: None,
     };
     let revocation = store.revocation(id).map_err(lerr)?.map(|r| RevocationInfo {
         reason: r.reason,
@@ -105,4 +106,31 @@ pub fn build(
         height: r.height,
     });
     Ok(CertificateResponse { certificate, revocation })
+}
+
+/// The status of certificate `id` at the latest checkpoint: a revocation
+/// comes with its log entry and inclusion proof, so the answer can be checked
+/// offline ([`CertificateStatus::verify`]).
+pub fn status(
+    store: &Store,
+    genesis: &Genesis,
+    id: &CertificateId,
+) -> Result<CertificateStatus, ErrorObjectOwned> {
+    let lerr = |e: keepsake_ledger::LedgerError| rpc_error(e.code(), e.to_string());
+    if store.certificate(id).map_err(lerr)?.is_none() {
+        return Err(not_found(format!("certificate {id}")));
+    }
+    let tip = store.ledger_tip(genesis).map_err(unavailable)?;
+    let checkpoint = checkpoint(store, tip.height)?;
+    let revocation = match store.revocation(id).map_err(lerr)? {
+        None => None,
+        Some(r) => {
+            let location = store
+                .tx_location(&r.tx_id)
+                .map_err(lerr)?
+                .ok_or_else(|| unavailable("revocation transaction missing"))?;
+            Some(entry(store, &location, checkpoint.header.log_size)?.0)
+        }
+    };
+    Ok(CertificateStatus { certificate_id: *id, checkpoint, revocation })
 }

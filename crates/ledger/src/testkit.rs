@@ -2,9 +2,11 @@
 //! keys and builders for correctly signed transactions. Real keys and real
 //! signatures; nothing here is a mock.
 
+use crate::block::{Tip, build_block};
+use crate::memory::MemoryState;
 use keepsake_types::{
-    ChainParams, ContentHash, Genesis, HolderId, IssuerStatus, Keypair, ReviewSubject, SeriesId, SignedTx,
-    TxBody, Validator, hash::sha256, ids,
+    Block, ChainParams, Commit, CommitSignature, ContentHash, Genesis, Header, HolderId, IssuerStatus,
+    Keypair, ReviewSubject, SeriesId, SignedTx, TxBody, Validator, VoteData, VoteKind, hash::sha256, ids,
 };
 
 /// Deterministic key `n` of a test network (never use outside tests and dev chains).
@@ -130,5 +132,65 @@ impl TestNet {
     /// The setup every scenario starts from: issuer and reviewer registered.
     pub fn setup_txs(&self) -> Vec<SignedTx> {
         vec![self.register_issuer(&self.issuer, 1), self.register_reviewer(&self.reviewer, 2)]
+    }
+}
+
+impl TestNet {
+    /// A commit for `header` in `round`, signed by the first `signers` validators.
+    pub fn commit_for(&self, header: &Header, round: u32, signers: usize) -> Commit {
+        let data = VoteData {
+            height: header.height,
+            round,
+            kind: VoteKind::Precommit,
+            block_hash: Some(header.hash()),
+        };
+        let signatures = self
+            .validators
+            .iter()
+            .take(signers)
+            .map(|k| {
+                let vote = data.clone().sign(self.chain(), k);
+                CommitSignature { validator: vote.validator, signature: vote.signature }
+            })
+            .collect();
+        Commit { height: header.height, round, block_hash: header.hash(), signatures }
+    }
+}
+
+/// A chain grown in memory by [`TestNet`]'s validators: each block built by
+/// the ledger on the replayed state, one second after the previous one, and
+/// committed by every validator. Deterministic: the same calls give the same
+/// bytes (ed25519 signatures are deterministic).
+pub struct TestChain {
+    /// The network.
+    pub net: TestNet,
+    /// The state after the last block.
+    pub state: MemoryState,
+    /// The tip after the last block.
+    pub tip: Tip,
+    /// Every block with its commit, from height 1.
+    pub blocks: Vec<(Block, Commit)>,
+}
+
+impl TestChain {
+    /// An empty chain of `net`.
+    pub fn new(net: TestNet) -> Self {
+        let tip = Tip::genesis(&net.genesis);
+        TestChain { net, state: MemoryState::new(), tip, blocks: Vec::new() }
+    }
+
+    /// Builds, commits and applies the next block from `txs`; panics if any
+    /// transaction is invalid (a test chain has only valid blocks).
+    pub fn push(&mut self, txs: Vec<SignedTx>) -> &(Block, Commit) {
+        let proposer = self.net.validators[(self.tip.height as usize) % self.net.validators.len()].public();
+        let time = self.tip.time_ms + 1000;
+        let built = build_block(&self.state, &self.net.genesis, &self.tip, proposer, time, txs)
+            .expect("the test chain builds");
+        assert!(built.left_out.is_empty(), "test chain transaction left out: {:?}", built.left_out);
+        self.state.commit(&built.executed).expect("the test chain applies");
+        let commit = self.net.commit_for(&built.block.header, 0, self.net.validators.len());
+        self.tip = Tip::from_header(&built.block.header);
+        self.blocks.push((built.block, commit));
+        self.blocks.last().expect("just pushed")
     }
 }

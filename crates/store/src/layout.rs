@@ -32,11 +32,36 @@
 //! `n` transactions rewrites about `2n/256 + log2(size)` tiles instead of
 //! inserting `2n` nodes one key each.
 //!
+//! **Evidence.** Equivocation evidence ([`keepsake_types::DoubleVote`]) is
+//! not chain data: it lives in the sled tree [`EVIDENCE_TREE`], keyed by
+//! [`evidence`] (`height: u64 BE` `round: u32 BE` `kind: u8` `validator`),
+//! value `encode(DoubleVote)`, at most [`EVIDENCE_STORED_MAX`] records.
+//!
 //! No prefix is a prefix of another, so `scan_prefix` on one never sees
 //! another's keys. Changing anything in this table requires a new
 //! [`SCHEMA_VERSION`]; `tests/format.rs` pins the bytes.
 
-use keepsake_types::{BlockHash, CertificateId, ContentHash, PublicKey, SeriesId, TxId};
+use keepsake_types::{BlockHash, CertificateId, ContentHash, PublicKey, SeriesId, TxId, Vote, VoteKind};
+
+/// The sled tree of equivocation evidence.
+pub const EVIDENCE_TREE: &str = "evidence";
+/// Most evidence records kept.
+pub const EVIDENCE_STORED_MAX: usize = 10_000;
+/// Largest evidence record (two votes: about 2 x 150 bytes).
+pub const EVIDENCE_BYTES_MAX: usize = 1024;
+
+/// The evidence key of the step `vote` is for.
+pub fn evidence(vote: &Vote) -> Vec<u8> {
+    let mut key = Vec::with_capacity(8 + 4 + 1 + 32);
+    key.extend_from_slice(&vote.data.height.to_be_bytes());
+    key.extend_from_slice(&vote.data.round.to_be_bytes());
+    key.push(match vote.data.kind {
+        VoteKind::Prevote => 0,
+        VoteKind::Precommit => 1,
+    });
+    key.extend_from_slice(vote.validator.as_bytes());
+    key
+}
 
 /// The on-disk format version this build reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;

@@ -13,6 +13,7 @@
 //! - [`Store::commit_block`] — the one write path, which also enforces the
 //!   state-layer half of the transfer ban: certificates are insert-only
 //!   ([`StoreError::HolderImmutable`]);
+//! - [`ChainReader`] — the raw records of a data directory, for auditors;
 //! - [`layout`] — the on-disk format, key by key (with the log tiles);
 //! - the [`keepsake_ledger::StateView`] and [`keepsake_types::merkle::NodeSource`]
 //!   impls, through which the ledger executes blocks on the committed state,
@@ -39,8 +40,10 @@
 
 mod error;
 pub mod layout;
+mod reader;
 mod store;
 
 pub use error::{Result, StoreError};
 pub use layout::SCHEMA_VERSION;
+pub use reader::ChainReader;
 pub use store::{OPEN_LOCK_WAIT, Store};

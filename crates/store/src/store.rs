@@ -16,13 +16,15 @@ use keepsake_types::encoding::{decode, encode};
 use keepsake_types::genesis::VALIDATORS_MAX;
 use keepsake_types::merkle::{self, NodeSource};
 use keepsake_types::{
-    Block, BlockHash, CertificateId, Commit, ContentHash, Genesis, Hash32, LogLeafRef, PublicKey, SeriesId,
-    SignedTx, TxId,
+    Block, BlockHash, CertificateId, Commit, ContentHash, DoubleVote, Genesis, Hash32, LogLeafRef, PublicKey,
+    SeriesId, SignedTx, TxId,
 };
 use serde::de::DeserializeOwned;
 use tracing::{debug, info};
 
-use crate::layout::{self, NODE_BYTES, SCHEMA_VERSION, TILE_BYTES_MAX};
+use crate::layout::{
+    self, EVIDENCE_BYTES_MAX, EVIDENCE_STORED_MAX, EVIDENCE_TREE, NODE_BYTES, SCHEMA_VERSION, TILE_BYTES_MAX,
+};
 use crate::{Result, StoreError};
 
 /// Largest stored commit: every genesis validator's signature and key, with room for framing.
@@ -153,24 +155,7 @@ impl Store {
             info!(schema_version = SCHEMA_VERSION, genesis = %self.genesis_hash, "store created");
             return Ok(());
         };
-        let bytes: [u8; 4] = version.as_ref().try_into().map_err(|_| {
-            StoreError::Corrupt(format!("meta/schema_version is {} bytes, expected 4", version.len()))
-        })?;
-        let got = u32::from_be_bytes(bytes);
-        if got != SCHEMA_VERSION {
-            return Err(StoreError::SchemaMismatch { expected: SCHEMA_VERSION, got });
-        }
-        let stored = self
-            .db
-            .get(layout::META_GENESIS_HASH)?
-            .ok_or_else(|| StoreError::Corrupt("meta/genesis_hash is missing".into()))?;
-        let got = BlockHash(stored.as_ref().try_into().map_err(|_| {
-            StoreError::Corrupt(format!("meta/genesis_hash is {} bytes, expected 32", stored.len()))
-        })?);
-        if got != self.genesis_hash {
-            return Err(StoreError::GenesisMismatch { expected: self.genesis_hash, got });
-        }
-        Ok(())
+        check_meta(&self.db, &version, self.genesis_hash)
     }
 
     /// Checks that the database holds whole blocks only: the tip record, the
@@ -515,6 +500,39 @@ impl Store {
         Ok(self.db.open_tree(name)?)
     }
 
+    // ------------------------------------------------------------- evidence
+
+    /// Keeps `evidence` of an equivocation (already verified by the caller)
+    /// in the [`EVIDENCE_TREE`], one record per (validator, height, round,
+    /// step), for auditors (`keepsake_getEvidence`, `keepsake audit`).
+    /// Returns false when that step's evidence is already kept or when
+    /// [`EVIDENCE_STORED_MAX`] records are kept (the oldest evidence is the
+    /// one that matters, and the bound stops a flood from filling the disk).
+    pub fn record_evidence(&self, evidence: &DoubleVote) -> Result<bool> {
+        let tree = self.aux_tree(EVIDENCE_TREE)?;
+        if tree.len() >= EVIDENCE_STORED_MAX {
+            return Ok(false);
+        }
+        let key = layout::evidence(&evidence.first);
+        let inserted = tree.compare_and_swap(key, None as Option<&[u8]>, Some(encode(evidence)))?.is_ok();
+        tree.flush()?;
+        Ok(inserted)
+    }
+
+    /// Up to `limit` kept equivocation evidence records, oldest step first.
+    pub fn evidence(&self, limit: usize) -> Result<Vec<DoubleVote>> {
+        let tree = self.aux_tree(EVIDENCE_TREE)?;
+        let mut out = Vec::new();
+        for entry in tree.iter().take(limit) {
+            let (_, value) = entry?;
+            out.push(
+                decode(&value, EVIDENCE_BYTES_MAX, "evidence")
+                    .map_err(|source| StoreError::Decode { what: "evidence", source })?,
+            );
+        }
+        Ok(out)
+    }
+
     // --------------------------------------------------------------- commit
 
     /// Commits `block`, finalised by `commit`, with its execution `executed`
@@ -780,7 +798,7 @@ const OPEN_LOCK_RETRY: Duration = Duration::from_millis(10);
 
 /// Opens `config`, retrying while its file lock is held (see [`Store::open`]).
 /// sled 0.34.7 reports a held lock only as an `Other` I/O error with this text.
-fn open_waiting_for_lock(config: &sled::Config) -> Result<sled::Db> {
+pub(crate) fn open_waiting_for_lock(config: &sled::Config) -> Result<sled::Db> {
     let started = Instant::now();
     loop {
         match config.open() {
@@ -889,6 +907,28 @@ impl StateView for Store {
     fn governance_nonce_used(&self, nonce: u64) -> keepsake_ledger::Result<bool> {
         state(self.db.contains_key(layout::nonce(nonce)).map_err(StoreError::from))
     }
+}
+
+/// Checks the meta keys of an existing database (whose schema version record
+/// is `version`): this build's schema, and the chain of `genesis_hash`.
+pub(crate) fn check_meta(db: &sled::Db, version: &[u8], genesis_hash: BlockHash) -> Result<()> {
+    let bytes: [u8; 4] = version.try_into().map_err(|_| {
+        StoreError::Corrupt(format!("meta/schema_version is {} bytes, expected 4", version.len()))
+    })?;
+    let got = u32::from_be_bytes(bytes);
+    if got != SCHEMA_VERSION {
+        return Err(StoreError::SchemaMismatch { expected: SCHEMA_VERSION, got });
+    }
+    let stored = db
+        .get(layout::META_GENESIS_HASH)?
+        .ok_or_else(|| StoreError::Corrupt("meta/genesis_hash is missing".into()))?;
+    let got = BlockHash(stored.as_ref().try_into().map_err(|_| {
+        StoreError::Corrupt(format!("meta/genesis_hash is {} bytes, expected 32", stored.len()))
+    })?);
+    if got != genesis_hash {
+        return Err(StoreError::GenesisMismatch { expected: genesis_hash, got });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

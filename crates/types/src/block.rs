@@ -113,6 +113,42 @@ impl Vote {
     }
 }
 
+/// Two votes by one validator for the same height, round and step but for
+/// different blocks: proof that the validator equivocated (a Byzantine fault;
+/// honest validators never do it, docs/consensus.md rule S1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DoubleVote {
+    /// One vote.
+    pub first: Vote,
+    /// The conflicting vote.
+    pub second: Vote,
+}
+
+impl DoubleVote {
+    /// Checks that this is real evidence: the same validator of `validators`,
+    /// the same (height, round, kind), different values, both signatures valid.
+    pub fn verify(&self, chain_id: &str, validators: &ValidatorSet) -> Result<()> {
+        let (a, b) = (&self.first, &self.second);
+        let bad =
+            |why: &str| Err(Error::Malformed { what: "equivocation evidence", reason: why.to_string() });
+        if a.validator != b.validator {
+            return bad("the two votes are by different validators");
+        }
+        if validators.get(&a.validator).is_none() {
+            return Err(Error::UnknownValidator(a.validator));
+        }
+        if (a.data.height, a.data.round, a.data.kind) != (b.data.height, b.data.round, b.data.kind) {
+            return bad("the two votes are for different steps");
+        }
+        if a.data.block_hash == b.data.block_hash {
+            return bad("the two votes are for the same value");
+        }
+        a.verify(chain_id)?;
+        b.verify(chain_id)
+    }
+}
+
 /// What a proposer signs: `domain_preimage("keepsake/proposal/v1", chain_id,
 /// encode(ProposalData))`. The block travels beside it; its header hash is
 /// the value proposed.

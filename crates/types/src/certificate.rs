@@ -5,8 +5,17 @@
 //! id -> the checkpoint's commit (header hash, validator-set hash, a quorum of
 //! valid precommits of genesis validators) -> the inclusion proofs of the
 //! mint and series leaves against the header's log root -> the decoded leaves
-//! -> every field of the record. The first failure is returned with a precise
+//! -> every field of the record. A refreshed certificate also carries the
+//! checkpoint it was verified at before ([`CheckpointLink`]), and the
+//! RFC 9162 consistency proof from that older log to the newer one is checked
+//! right after the checkpoint. The first failure is returned with a precise
 //! reason; nothing in the file is trusted before it is checked.
+//!
+//! [`CertificateStatus`] is a node's answer to "is this certificate still
+//! active?": a revocation comes with its own inclusion proof and is verified
+//! like the certificate; an "active" answer proves only that the node showed
+//! a real checkpoint (an append-only log proves presence, not absence; the
+//! full answer is `keepsake audit`, docs/auditor-guide.md).
 
 use serde::{Deserialize, Serialize};
 
@@ -114,6 +123,21 @@ pub struct Certificate {
     pub series: LogEntryProof,
     /// A quorum-signed checkpoint whose log contains both entries.
     pub checkpoint: Checkpoint,
+    /// Set by `keepsake cert refresh`: the checkpoint this certificate was
+    /// anchored to before, linked to `checkpoint` by a consistency proof.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<CheckpointLink>,
+}
+
+/// An older checkpoint and the proof that the certificate's current log
+/// extends it (nothing in the older log was rewritten or dropped).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointLink {
+    /// The older checkpoint.
+    pub checkpoint: Checkpoint,
+    /// RFC 9162 consistency proof from the older log size to the newer one.
+    pub consistency: Vec<Hash32>,
 }
 
 /// What a successful verification establishes.
@@ -127,6 +151,10 @@ pub struct VerifiedCertificate {
     pub checkpoint_height: u64,
     /// Log size at that checkpoint.
     pub log_size: u64,
+    /// Position of the mint in the log.
+    pub mint_leaf_index: u64,
+    /// Height of the older checkpoint a refreshed certificate is linked to.
+    pub previous_height: Option<u64>,
     /// Voting power that signed the checkpoint.
     pub signed_power: u64,
     /// Total voting power of the genesis validator set.
@@ -177,6 +205,16 @@ impl Certificate {
         // Checkpoint: header hash, validator set, quorum of valid precommits.
         let validators = genesis.validator_set();
         let signed_power = self.checkpoint.commit.verify(&self.checkpoint.header, &validators)?;
+        // A refreshed certificate: the older checkpoint, and the log growing from it.
+        if let Some(link) = &self.previous {
+            link.verify(genesis, &self.checkpoint)?;
+            if self.mint.leaf_index >= link.checkpoint.header.log_size {
+                return Err(mismatch(
+                    "previous.checkpoint",
+                    "the older checkpoint's log does not contain the mint".into(),
+                ));
+            }
+        }
 
         // Both log entries are in the checkpoint's log.
         let leaf_max = genesis.params.tx_bytes_max as usize + 64;
@@ -240,8 +278,171 @@ impl Certificate {
             record: r.clone(),
             checkpoint_height: self.checkpoint.header.height,
             log_size: self.checkpoint.header.log_size,
+            mint_leaf_index: self.mint.leaf_index,
+            previous_height: self.previous.as_ref().map(|p| p.checkpoint.header.height),
             signed_power,
             total_power: validators.total_power(),
+        })
+    }
+}
+
+/// Verifies that `checkpoint` is a quorum-signed checkpoint of `genesis`'s chain.
+fn verify_checkpoint(genesis: &Genesis, checkpoint: &Checkpoint) -> Result<u64> {
+    if checkpoint.header.chain_id != genesis.chain_id {
+        return Err(Error::WrongChain {
+            expected: genesis.chain_id.clone(),
+            got: checkpoint.header.chain_id.clone(),
+        });
+    }
+    checkpoint.commit.verify(&checkpoint.header, &genesis.validator_set())
+}
+
+impl CheckpointLink {
+    /// Checks the older checkpoint (its own quorum) and the consistency proof
+    /// from its log to the log of `newer`.
+    pub fn verify(&self, genesis: &Genesis, newer: &Checkpoint) -> Result<()> {
+        verify_checkpoint(genesis, &self.checkpoint)?;
+        let (old, new) = (&self.checkpoint.header, &newer.header);
+        if old.height >= new.height {
+            return Err(mismatch(
+                "previous.checkpoint",
+                format!("height {} is not below the checkpoint height {}", old.height, new.height),
+            ));
+        }
+        merkle::verify_consistency(
+            old.log_size,
+            new.log_size,
+            &old.log_root,
+            &new.log_root,
+            &self.consistency,
+        )
+        .map_err(|e| Error::Inconsistent {
+            old_height: old.height,
+            new_height: new.height,
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// Who revoked a certificate (rules T7/T8 for `Revoke`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Revoker {
+    /// The series' issuer, alone.
+    Issuer,
+    /// At least `governance_threshold` distinct governors of the genesis.
+    Governance,
+}
+
+/// A node's answer to "what is the status of this certificate?"
+/// (`keepsake_getCertificateStatus`), checkable offline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateStatus {
+    /// The certificate asked about.
+    pub certificate_id: CertificateId,
+    /// The checkpoint the answer is given at.
+    pub checkpoint: Checkpoint,
+    /// The revocation's log entry and its inclusion proof against
+    /// `checkpoint`; `None` when the node says the certificate is active.
+    pub revocation: Option<LogEntryProof>,
+}
+
+/// A verified revocation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifiedRevocation {
+    /// Reason recorded on chain.
+    pub reason: String,
+    /// Who revoked.
+    pub by: Revoker,
+    /// Height of the revoking block.
+    pub height: u64,
+    /// Its time.
+    pub time_ms: u64,
+    /// The revoking transaction.
+    pub tx_id: TxId,
+    /// Its position in the log.
+    pub leaf_index: u64,
+}
+
+/// What verifying a [`CertificateStatus`] establishes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifiedStatus {
+    /// The certificate.
+    pub certificate_id: CertificateId,
+    /// Height of the (verified) checkpoint of the answer.
+    pub checkpoint_height: u64,
+    /// `Some` when revoked: proven by the revocation's inclusion proof.
+    /// `None` when the node says "active": the checkpoint is genuine, but
+    /// the absence of a revocation is the node's word (see the module docs).
+    pub revocation: Option<VerifiedRevocation>,
+}
+
+impl CertificateStatus {
+    /// Verifies this answer for the certificate `cert` (already verified
+    /// against the same `genesis`): the checkpoint's quorum, and for a
+    /// revocation its inclusion proof, that it revokes this certificate, its
+    /// signatures and that its signers had the authority (rules T7/T8).
+    pub fn verify(&self, genesis: &Genesis, cert: &VerifiedCertificate) -> Result<VerifiedStatus> {
+        let chain = genesis.chain_id.as_str();
+        if self.certificate_id != cert.certificate_id {
+            return Err(mismatch(
+                "certificate_id",
+                format!("the answer is about {}, not {}", self.certificate_id, cert.certificate_id),
+            ));
+        }
+        verify_checkpoint(genesis, &self.checkpoint)?;
+        let Some(entry) = &self.revocation else {
+            return Ok(VerifiedStatus {
+                certificate_id: self.certificate_id,
+                checkpoint_height: self.checkpoint.header.height,
+                revocation: None,
+            });
+        };
+        let leaf_max = genesis.params.tx_bytes_max as usize + 64;
+        let leaf = entry.verify_against(&self.checkpoint, "revocation", leaf_max)?;
+        let TxBody::Revoke { certificate_id, reason } = &leaf.tx.body else {
+            return Err(mismatch(
+                "revocation.leaf",
+                format!("is a {} transaction, not a revocation", leaf.tx.body.kind()),
+            ));
+        };
+        expect_eq("revocation.certificate_id", certificate_id, &self.certificate_id)?;
+        if entry.leaf_index <= cert.mint_leaf_index {
+            return Err(mismatch("revocation.leaf_index", "the revocation is logged before the mint".into()));
+        }
+        leaf.tx.verify_signatures(chain)?;
+        // T7/T8 (Revoke): the issuer alone, or k distinct governors and nobody else.
+        let signers: Vec<&PublicKey> = leaf.tx.signatures.iter().map(|s| &s.signer).collect();
+        let by = if signers == [&cert.record.issuer] {
+            Revoker::Issuer
+        } else {
+            let mut governors: Vec<&PublicKey> = signers.clone();
+            governors.sort();
+            governors.dedup();
+            let all_governors = signers.iter().all(|s| genesis.governors.contains(s));
+            if !all_governors
+                || governors.len() != signers.len()
+                || governors.len() < genesis.governance_threshold as usize
+            {
+                return Err(mismatch(
+                    "revocation.leaf",
+                    "signed neither by the issuer alone nor by enough distinct governors".into(),
+                ));
+            }
+            Revoker::Governance
+        };
+        Ok(VerifiedStatus {
+            certificate_id: self.certificate_id,
+            checkpoint_height: self.checkpoint.header.height,
+            revocation: Some(VerifiedRevocation {
+                reason: reason.clone(),
+                by,
+                height: leaf.height,
+                time_ms: leaf.time_ms,
+                tx_id: leaf.tx.id(chain),
+                leaf_index: entry.leaf_index,
+            }),
         })
     }
 }

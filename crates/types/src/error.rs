@@ -60,6 +60,10 @@ pub enum Error {
     /// A log node that the node source does not have (a storage-layer fault).
     #[error("log node missing at level {level} index {index}")]
     MissingLogNode { level: u8, index: u64 },
+    /// Two checkpoints whose logs are not one the prefix of the other: the
+    /// newer one rewrote or dropped history (or the proof is wrong).
+    #[error("log at height {new_height} is not consistent with the log at height {old_height}: {reason}")]
+    Inconsistent { old_height: u64, new_height: u64, reason: String },
     /// A certificate whose content does not match its log leaf or checkpoint.
     #[error("certificate field {field} does not match: {reason}")]
     CertificateMismatch { field: &'static str, reason: String },
@@ -85,6 +89,7 @@ impl Error {
             Error::Proof(_) => "ProofMismatch",
             Error::MissingLogNode { .. } => "MissingLogNode",
             Error::NodeSource(_) => "NodeSourceFailed",
+            Error::Inconsistent { .. } => "ConsistencyMismatch",
             Error::CertificateMismatch { .. } => "CertificateMismatch",
         }
     }

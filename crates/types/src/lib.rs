@@ -36,11 +36,14 @@ pub mod tx;
 pub mod wire;
 
 pub use block::{
-    Block, Checkpoint, Commit, CommitSignature, Header, LogLeaf, LogLeafRef, Proposal, ProposalData,
-    Validator, ValidatorSet, Vote, VoteData, VoteKind,
+    Block, Checkpoint, Commit, CommitSignature, DoubleVote, Header, LogLeaf, LogLeafRef, Proposal,
+    ProposalData, Validator, ValidatorSet, Vote, VoteData, VoteKind,
 };
 pub use bytes::HexBytes;
-pub use certificate::{Certificate, CertificateRecord, LogEntryProof, VerifiedCertificate};
+pub use certificate::{
+    Certificate, CertificateRecord, CertificateStatus, CheckpointLink, LogEntryProof, Revoker,
+    VerifiedCertificate, VerifiedRevocation, VerifiedStatus,
+};
 pub use error::{Error, Result};
 pub use genesis::{ChainParams, Genesis};
 pub use hash::Hash32;

@@ -1,0 +1,442 @@
+//! Replaying a chain from genesis, trusting nothing but the genesis.
+//!
+//! Each block goes through, in order:
+//! 1. decoding within the genesis' bounds (raw sources);
+//! 2. the independent checks of the mission's rules, on the transactions
+//!    as they are, before any ledger code runs: no transfer (T1), no
+//!    certificate minted twice (the write-once holder), editions within the
+//!    series cap (T20/T21). They repeat the ledger on purpose: an audit must
+//!    not depend on the one implementation it audits for the rules that
+//!    matter most;
+//! 3. the commit: more than 2/3 of the genesis voting power signed a
+//!    precommit for exactly this header ([`Commit::verify`]);
+//! 4. the ledger's own block validation on the replayed state (rules B1-B11,
+//!    every transaction's signatures and rules T1-T24, log and state roots);
+//! 5. an RFC 9162 consistency proof from the previous checkpoint's log to
+//!    this one's, computed on the replayed log and verified against the two
+//!    headers' roots.
+//!
+//! The first block that fails step 1, 3 or 4 stops the replay: the state
+//! after it is unknown, so nothing later can be judged.
+
+use std::collections::BTreeMap;
+
+use keepsake_ledger::memory::MemoryState;
+use keepsake_ledger::{Tip, validate_block};
+use keepsake_types::encoding::decode;
+use keepsake_types::merkle;
+use keepsake_types::{
+    Block, CertificateId, Commit, DoubleVote, Genesis, Header, HolderId, PublicKey, SeriesId, TxBody,
+    ValidatorSet, ids,
+};
+
+use crate::report::{Anomaly, AnomalyKind, IssuerSummary, Report, SeriesSummary};
+
+/// Whether replay goes on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// The block passed; feed the next one.
+    Continue,
+    /// Replay stopped on an anomaly (or had stopped before); later blocks are not checked.
+    Stopped,
+}
+
+/// Bytes of per-block and per-transaction framing allowed above the genesis'
+/// transaction size bound when decoding a raw block.
+const BLOCK_OVERHEAD_BYTES: u64 = 64 * 1024;
+/// Largest raw commit: a signature and key per validator plus framing.
+const COMMIT_BYTES_MAX: usize = 16 * 1024 + 100 * 128;
+
+#[derive(Clone, Debug)]
+struct SeriesCount {
+    issuer: PublicKey,
+    name: String,
+    max_supply: u32,
+    minted: u32,
+    revoked: u32,
+}
+
+/// The replaying auditor. Feed it blocks in height order from 1 with
+/// [`Auditor::feed`] (decoded) or [`Auditor::feed_raw`] (bytes from an
+/// untrusted source), then call [`Auditor::report`].
+pub struct Auditor {
+    genesis: Genesis,
+    validators: ValidatorSet,
+    state: MemoryState,
+    tip: Tip,
+    stopped_at: Option<u64>,
+    source_height: u64,
+    anomalies: Vec<Anomaly>,
+    transactions: BTreeMap<String, u64>,
+    commit_signatures: u64,
+    evidence_checked: u64,
+    /// certificate -> (series, holder), from the mints seen (independent of the ledger).
+    holders: BTreeMap<CertificateId, (SeriesId, HolderId)>,
+    issuers: BTreeMap<PublicKey, IssuerSummary>,
+    series: BTreeMap<SeriesId, SeriesCount>,
+}
+
+impl std::fmt::Debug for Auditor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auditor")
+            .field("chain_id", &self.genesis.chain_id)
+            .field("height", &self.tip.height)
+            .field("stopped_at", &self.stopped_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Auditor {
+    /// An auditor of the chain of `genesis` (which must be valid), at height 0.
+    pub fn new(genesis: Genesis) -> Self {
+        Auditor {
+            validators: genesis.validator_set(),
+            tip: Tip::genesis(&genesis),
+            genesis,
+            state: MemoryState::new(),
+            stopped_at: None,
+            source_height: 0,
+            anomalies: Vec::new(),
+            transactions: BTreeMap::new(),
+            commit_signatures: 0,
+            evidence_checked: 0,
+            holders: BTreeMap::new(),
+            issuers: BTreeMap::new(),
+            series: BTreeMap::new(),
+        }
+    }
+
+    /// The last verified height (0 before block 1).
+    pub fn height(&self) -> u64 {
+        self.tip.height
+    }
+
+    /// The tip after the last verified block.
+    pub fn tip(&self) -> &Tip {
+        &self.tip
+    }
+
+    /// True once an anomaly stopped the replay.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped_at.is_some()
+    }
+
+    /// Anomalies found so far.
+    pub fn anomalies(&self) -> &[Anomaly] {
+        &self.anomalies
+    }
+
+    /// Records the highest height the source offers (for the report).
+    pub fn set_source_height(&mut self, height: u64) {
+        self.source_height = self.source_height.max(height);
+    }
+
+    /// Records an anomaly found by the caller (a source that runs another
+    /// chain, say).
+    pub fn record(&mut self, kind: AnomalyKind, height: Option<u64>, cause: Option<String>, message: String) {
+        self.anomalies.push(Anomaly { kind, height, cause, message });
+    }
+
+    fn stop(&mut self, height: u64, kind: AnomalyKind, cause: Option<&str>, message: String) -> Flow {
+        self.record(kind, Some(height), cause.map(str::to_string), message);
+        self.stopped_at.get_or_insert(height);
+        Flow::Stopped
+    }
+
+    /// Feeds the raw records of `height` as a source stores them (`None`
+    /// when absent): decodes them within the genesis' bounds, then
+    /// [`Auditor::feed`].
+    pub fn feed_raw(&mut self, height: u64, block: Option<&[u8]>, commit: Option<&[u8]>) -> Flow {
+        if self.is_stopped() {
+            return Flow::Stopped;
+        }
+        self.set_source_height(height);
+        let Some(block) = block else {
+            return self.stop(
+                height,
+                AnomalyKind::MissingBlock,
+                None,
+                format!("no block stored at height {height}"),
+            );
+        };
+        let Some(commit) = commit else {
+            return self.stop(
+                height,
+                AnomalyKind::MissingCommit,
+                None,
+                format!("no commit stored for block {height}"),
+            );
+        };
+        let p = &self.genesis.params;
+        let block_max = (u64::from(p.tx_bytes_max) + 64)
+            .saturating_mul(u64::from(p.block_txs_max))
+            .saturating_add(BLOCK_OVERHEAD_BYTES);
+        let block: Block = match decode(block, usize::try_from(block_max).unwrap_or(usize::MAX), "block") {
+            Ok(b) => b,
+            Err(e) => return self.stop(height, AnomalyKind::Malformed, Some(e.code()), e.to_string()),
+        };
+        let commit: Commit = match decode(commit, COMMIT_BYTES_MAX, "commit") {
+            Ok(c) => c,
+            Err(e) => return self.stop(height, AnomalyKind::Malformed, Some(e.code()), e.to_string()),
+        };
+        if block.header.height != height {
+            let got = block.header.height;
+            return self.stop(
+                height,
+                AnomalyKind::BlockInvalid,
+                Some("UnexpectedHeight"),
+                format!("the block stored at height {height} says it is block {got}"),
+            );
+        }
+        self.feed(&block, &commit)
+    }
+
+    /// Verifies `block` with its `commit` as the next block (see the module
+    /// docs for the checks) and, when it passes, applies it.
+    pub fn feed(&mut self, block: &Block, commit: &Commit) -> Flow {
+        if self.is_stopped() {
+            return Flow::Stopped;
+        }
+        let height = block.header.height;
+        self.set_source_height(height);
+        self.independent_checks(block);
+
+        if let Err(e) = commit.verify(&block.header, &self.validators) {
+            return self.stop(
+                height,
+                AnomalyKind::CommitInvalid,
+                Some(e.code()),
+                format!("block {} is not proven final: {e}", block.header.hash()),
+            );
+        }
+        let executed = match validate_block(&self.state, &self.genesis, &self.tip, block) {
+            Ok(executed) => executed,
+            Err(e) => {
+                let cause = e.root_cause().code();
+                return self.stop(height, AnomalyKind::BlockInvalid, Some(cause), e.to_string());
+            }
+        };
+        if let Err(e) = self.state.commit(&executed) {
+            return self.stop(height, AnomalyKind::BlockInvalid, Some(e.code()), e.to_string());
+        }
+        self.check_consistency(&block.header);
+        self.commit_signatures += commit.signatures.len() as u64;
+        self.count(block);
+        self.tip = Tip::from_header(&block.header);
+        Flow::Continue
+    }
+
+    /// Consecutive checkpoints: the replayed log at the new size extends the
+    /// old one (RFC 9162 §2.1.4), checked against the headers' roots.
+    fn check_consistency(&mut self, header: &Header) {
+        let (old_size, old_root) = (self.tip.log_size, self.tip.log_root);
+        let verdict = merkle::consistency_proof(&self.state, old_size, header.log_size).and_then(|proof| {
+            merkle::verify_consistency(old_size, header.log_size, &old_root, &header.log_root, &proof)
+        });
+        if let Err(e) = verdict {
+            let previous = self.tip.height;
+            self.record(
+                AnomalyKind::Inconsistent,
+                Some(header.height),
+                Some(e.code().to_string()),
+                format!("log at height {} does not extend the log at height {previous}: {e}", header.height),
+            );
+        }
+    }
+
+    /// The mission's rules, checked again without the ledger.
+    fn independent_checks(&mut self, block: &Block) {
+        let chain = self.genesis.chain_id.clone();
+        let height = block.header.height;
+        for (index, tx) in block.txs.iter().enumerate() {
+            match &tx.body {
+                TxBody::Transfer { certificate_id, to } => self.record(
+                    AnomalyKind::TransferCommitted,
+                    Some(height),
+                    None,
+                    format!("transaction {index} transfers certificate {certificate_id} to {to}"),
+                ),
+                TxBody::Mint { series_id, edition, holder } => {
+                    let id = ids::certificate_id(&chain, series_id, *edition);
+                    if let Some((_, first)) = self.holders.get(&id) {
+                        self.record(
+                            AnomalyKind::HolderChanged,
+                            Some(height),
+                            None,
+                            format!(
+                                "transaction {index} mints certificate {id} again, to {holder} (first holder {first})"
+                            ),
+                        );
+                    } else {
+                        self.holders.insert(id, (*series_id, *holder));
+                    }
+                    if let Some(s) = self.series.get(series_id)
+                        && (*edition == 0 || *edition > s.max_supply)
+                    {
+                        let max = s.max_supply;
+                        self.record(
+                            AnomalyKind::SupplyExceeded,
+                            Some(height),
+                            None,
+                            format!(
+                                "transaction {index} mints edition {edition} of a series capped at {max}"
+                            ),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn issuer(&mut self, key: &PublicKey) -> &mut IssuerSummary {
+        self.issuers.entry(*key).or_insert_with(|| IssuerSummary {
+            issuer: *key,
+            name: String::new(),
+            series: 0,
+            minted: 0,
+            revoked: 0,
+        })
+    }
+
+    /// Counts a verified block's transactions per kind, issuer and series.
+    fn count(&mut self, block: &Block) {
+        let chain = self.genesis.chain_id.clone();
+        for tx in &block.txs {
+            *self.transactions.entry(tx.body.kind().to_string()).or_default() += 1;
+            match &tx.body {
+                TxBody::RegisterIssuer { issuer, name, .. } => {
+                    self.issuer(issuer).name = name.clone();
+                }
+                TxBody::CreateSeries { issuer, name, max_supply, .. } => {
+                    self.issuer(issuer).series += 1;
+                    self.series.insert(
+                        ids::series_id(&chain, issuer, name),
+                        SeriesCount {
+                            issuer: *issuer,
+                            name: name.clone(),
+                            max_supply: *max_supply,
+                            minted: 0,
+                            revoked: 0,
+                        },
+                    );
+                }
+                TxBody::Mint { series_id, .. } => {
+                    if let Some(s) = self.series.get_mut(series_id) {
+                        s.minted += 1;
+                        let issuer = s.issuer;
+                        self.issuer(&issuer).minted += 1;
+                    }
+                }
+                TxBody::Revoke { certificate_id, .. } => {
+                    if let Some((series_id, _)) = self.holders.get(certificate_id)
+                        && let Some(s) = self.series.get_mut(series_id)
+                    {
+                        s.revoked += 1;
+                        let issuer = s.issuer;
+                        self.issuer(&issuer).revoked += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Checks one equivocation evidence record kept by the source: real
+    /// evidence is reported as [`AnomalyKind::Equivocation`] (a validator
+    /// misbehaved), a record that does not verify as
+    /// [`AnomalyKind::InvalidEvidence`].
+    pub fn check_evidence(&mut self, evidence: &DoubleVote) {
+        self.evidence_checked += 1;
+        let (v, d) = (&evidence.first.validator, &evidence.first.data);
+        match evidence.verify(&self.genesis.chain_id, &self.validators) {
+            Ok(()) => self.record(
+                AnomalyKind::Equivocation,
+                Some(d.height),
+                None,
+                format!("validator {v} signed two different {:?} votes in round {}", d.kind, d.round),
+            ),
+            Err(e) => self.record(
+                AnomalyKind::InvalidEvidence,
+                Some(d.height),
+                Some(e.code().to_string()),
+                format!("evidence record against {v} does not verify: {e}"),
+            ),
+        }
+    }
+
+    /// Checks one raw evidence record (see [`Auditor::check_evidence`]).
+    pub fn check_evidence_raw(&mut self, bytes: &[u8]) {
+        match decode::<DoubleVote>(bytes, 4096, "evidence") {
+            Ok(e) => self.check_evidence(&e),
+            Err(e) => {
+                self.evidence_checked += 1;
+                self.record(AnomalyKind::InvalidEvidence, None, Some(e.code().to_string()), e.to_string());
+            }
+        }
+    }
+
+    /// Compares the source's own record of its tip with the replayed chain
+    /// (call after feeding every block).
+    pub fn check_claimed_tip(&mut self, claimed: &Tip) {
+        if self.is_stopped() || claimed == &self.tip {
+            return;
+        }
+        self.record(
+            AnomalyKind::TipMismatch,
+            Some(claimed.height),
+            None,
+            format!(
+                "the source says its tip is height {} ({}), the replay ends at height {} ({})",
+                claimed.height, claimed.hash, self.tip.height, self.tip.hash
+            ),
+        );
+    }
+
+    /// The report. Supply caps are checked once more here, on the totals.
+    pub fn report(mut self) -> Report {
+        let over: Vec<(SeriesId, u32, u32)> = self
+            .series
+            .iter()
+            .filter(|(_, s)| s.minted > s.max_supply)
+            .map(|(id, s)| (*id, s.minted, s.max_supply))
+            .collect();
+        for (id, minted, max) in over {
+            self.record(
+                AnomalyKind::SupplyExceeded,
+                None,
+                None,
+                format!("series {id} has {minted} editions minted, over its cap of {max}"),
+            );
+        }
+        let series = self
+            .series
+            .iter()
+            .map(|(id, s)| SeriesSummary {
+                series_id: *id,
+                issuer: s.issuer,
+                name: s.name.clone(),
+                max_supply: s.max_supply,
+                minted: s.minted,
+                revoked: s.revoked,
+            })
+            .collect();
+        Report {
+            passed: self.anomalies.is_empty(),
+            chain_id: self.genesis.chain_id.clone(),
+            genesis_hash: self.genesis.hash(),
+            verified_height: self.tip.height,
+            source_height: self.source_height.max(self.tip.height),
+            stopped_at: self.stopped_at,
+            transactions: self.transactions,
+            commit_signatures: self.commit_signatures,
+            log_size: self.tip.log_size,
+            log_root: self.tip.log_root,
+            state_root: self.tip.state_root,
+            evidence_checked: self.evidence_checked,
+            issuers: self.issuers.into_values().collect(),
+            series,
+            anomalies: self.anomalies,
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! The audit report: counts per issuer and series, and every anomaly found.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use keepsake_types::{BlockHash, Hash32, PublicKey, SeriesId};
+use serde::{Deserialize, Serialize};
+
+/// The kinds of anomaly an audit reports. The names are stable codes
+/// (docs/auditor-guide.md); never rename one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum AnomalyKind {
+    /// The source has no block (or no commit) at a height below its last one.
+    MissingBlock,
+    /// The source has a block but no commit for it.
+    MissingCommit,
+    /// A stored block or commit does not decode (canonically, within bounds).
+    Malformed,
+    /// A commit does not prove its block final under the genesis validators
+    /// (`cause`: `InsufficientPower`, `BadSignature`, `CommitBlockMismatch`, ...).
+    CommitInvalid,
+    /// A block breaks a block or transaction rule (`cause`: the ledger's code,
+    /// e.g. `PrevHashMismatch`, `LogMismatch`, `TransferForbidden`).
+    BlockInvalid,
+    /// A committed block contains a transfer (independent check of rule T1).
+    TransferCommitted,
+    /// A certificate minted twice: its holder would have changed
+    /// (independent check of the write-once holder).
+    HolderChanged,
+    /// A series with more editions than its cap, or an edition outside
+    /// `1..=max_supply` (independent check of rules T20/T21).
+    SupplyExceeded,
+    /// Two consecutive checkpoints whose logs are not one a prefix of the other.
+    Inconsistent,
+    /// The source's own tip record disagrees with the replayed chain.
+    TipMismatch,
+    /// Verified proof that a validator signed two different votes for one step.
+    Equivocation,
+    /// An evidence record that does not verify (the source keeps garbage).
+    InvalidEvidence,
+    /// The source runs another chain than the auditor's genesis.
+    ChainMismatch,
+}
+
+impl AnomalyKind {
+    /// The stable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            AnomalyKind::MissingBlock => "MissingBlock",
+            AnomalyKind::MissingCommit => "MissingCommit",
+            AnomalyKind::Malformed => "Malformed",
+            AnomalyKind::CommitInvalid => "CommitInvalid",
+            AnomalyKind::BlockInvalid => "BlockInvalid",
+            AnomalyKind::TransferCommitted => "TransferCommitted",
+            AnomalyKind::HolderChanged => "HolderChanged",
+            AnomalyKind::SupplyExceeded => "SupplyExceeded",
+            AnomalyKind::Inconsistent => "Inconsistent",
+            AnomalyKind::TipMismatch => "TipMismatch",
+            AnomalyKind::Equivocation => "Equivocation",
+            AnomalyKind::InvalidEvidence => "InvalidEvidence",
+            AnomalyKind::ChainMismatch => "ChainMismatch",
+        }
+    }
+}
+
+impl fmt::Display for AnomalyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// One thing found wrong.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Anomaly {
+    /// What kind.
+    pub kind: AnomalyKind,
+    /// The height it was found at, when it concerns a block.
+    pub height: Option<u64>,
+    /// The underlying error code (of the types or ledger crate), when there is one.
+    pub cause: Option<String>,
+    /// A precise human explanation.
+    pub message: String,
+}
+
+impl fmt::Display for Anomaly {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.kind)?;
+        if let Some(h) = self.height {
+            write!(f, " at height {h}")?;
+        }
+        if let Some(c) = &self.cause {
+            write!(f, " ({c})")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Counts for one issuer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuerSummary {
+    /// The issuer's key.
+    pub issuer: PublicKey,
+    /// Its registered name.
+    pub name: String,
+    /// Series created.
+    pub series: u64,
+    /// Editions minted over all its series.
+    pub minted: u64,
+    /// Its certificates revoked (by it or by governance).
+    pub revoked: u64,
+}
+
+/// Counts for one series.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeriesSummary {
+    /// The series id.
+    pub series_id: SeriesId,
+    /// Its issuer.
+    pub issuer: PublicKey,
+    /// Its name.
+    pub name: String,
+    /// Edition cap.
+    pub max_supply: u32,
+    /// Editions minted.
+    pub minted: u32,
+    /// Certificates revoked.
+    pub revoked: u32,
+}
+
+/// What an audit established.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    /// True when no anomaly was found.
+    pub passed: bool,
+    /// The chain audited.
+    pub chain_id: String,
+    /// Its genesis hash.
+    pub genesis_hash: BlockHash,
+    /// Last height whose block and commit passed every check (0: none).
+    pub verified_height: u64,
+    /// Highest height the source offered.
+    pub source_height: u64,
+    /// Height at which replay stopped on an anomaly, if it did.
+    pub stopped_at: Option<u64>,
+    /// Transactions verified, by kind (`mint`, `revoke`, ...).
+    pub transactions: BTreeMap<String, u64>,
+    /// Commit signatures verified.
+    pub commit_signatures: u64,
+    /// Log size after the last verified block.
+    pub log_size: u64,
+    /// Log root after the last verified block.
+    pub log_root: Hash32,
+    /// State root after the last verified block.
+    pub state_root: Hash32,
+    /// Equivocation evidence records verified.
+    pub evidence_checked: u64,
+    /// Per issuer.
+    pub issuers: Vec<IssuerSummary>,
+    /// Per series.
+    pub series: Vec<SeriesSummary>,
+    /// Everything found wrong, in the order found.
+    pub anomalies: Vec<Anomaly>,
+}
+
+impl fmt::Display for Report {
+    /// The human summary printed by `keepsake audit`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verdict = if self.passed { "PASS" } else { "FAIL" };
+        writeln!(f, "audit {verdict}: chain {} (genesis {})", self.chain_id, self.genesis_hash)?;
+        writeln!(f, "  blocks verified: {} of {}", self.verified_height, self.source_height)?;
+        if let Some(h) = self.stopped_at {
+            writeln!(f, "  replay stopped at height {h}: later blocks cannot be checked")?;
+        }
+        let txs: u64 = self.transactions.values().sum();
+        let kinds: Vec<String> = self.transactions.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        writeln!(f, "  transactions: {txs} ({})", kinds.join(", "))?;
+        writeln!(f, "  commit signatures verified: {}", self.commit_signatures)?;
+        writeln!(f, "  log: {} entries, root {}", self.log_size, self.log_root)?;
+        writeln!(f, "  equivocation evidence checked: {}", self.evidence_checked)?;
+        for i in &self.issuers {
+            writeln!(
+                f,
+                "  issuer {} ({}): {} series, {} minted, {} revoked",
+                i.name, i.issuer, i.series, i.minted, i.revoked
+            )?;
+        }
+        for s in &self.series {
+            writeln!(
+                f,
+                "  series {} ({}): {}/{} minted, {} revoked",
+                s.name, s.series_id, s.minted, s.max_supply, s.revoked
+            )?;
+        }
+        if self.anomalies.is_empty() {
+            writeln!(f, "  anomalies: none")?;
+        } else {
+            writeln!(f, "  anomalies: {}", self.anomalies.len())?;
+            for a in &self.anomalies {
+                writeln!(f, "  - {a}")?;
+            }
+        }
+        Ok(())
+    }
+}
