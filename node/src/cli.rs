@@ -17,8 +17,8 @@ use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use keepsake_rpc::KeepsakeApiClient;
 use keepsake_rpc::types::TxStatus;
 use keepsake_types::{
-    Certificate, CertificateId, ContentHash, Genesis, HolderId, IssuerStatus, Keypair, PublicKey,
-    ReviewSubject, SeriesId, TxBody, TxId, certificate::CERTIFICATE_FILE_MAX, hash::sha256, ids,
+    Certificate, CertificateId, CertificateStatus, ContentHash, Genesis, HolderId, IssuerStatus, Keypair,
+    PublicKey, ReviewSubject, SeriesId, TxBody, TxId, certificate::CERTIFICATE_FILE_MAX, hash::sha256, ids,
 };
 
 use crate::config::{GENESIS_FILE_MAX, NodeConfig, read_bounded};
@@ -94,6 +94,9 @@ enum Command {
         #[command(subcommand)]
         command: CertCommand,
     },
+    /// Re-verify a whole chain from genesis, trusting nothing but the genesis
+    /// file (exit 0: pass, 1: anomaly or alert, 2: could not audit).
+    Audit(AuditArgs),
     /// Benchmarks (programs that print figures; see docs/benchmarks.md).
     Bench {
         #[command(subcommand)]
@@ -104,6 +107,32 @@ enum Command {
         #[command(flatten)]
         rpc: RpcArgs,
     },
+}
+
+#[derive(Args, Debug)]
+struct AuditArgs {
+    /// The chain's genesis file (the only thing trusted).
+    #[arg(long)]
+    genesis: PathBuf,
+    /// A stopped node's data directory (HOME/data) or a copy of it.
+    #[arg(long, conflicts_with = "rpc", required_unless_present = "rpc")]
+    data_dir: Option<PathBuf>,
+    /// A node's JSON-RPC URL; repeat with --follow to watch several nodes.
+    #[arg(long)]
+    rpc: Vec<String>,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// After the audit, keep following the nodes: replay each new block of
+    /// the first, check every node's new checkpoints for forks and rewrites.
+    #[arg(long, requires = "rpc")]
+    follow: bool,
+    /// Polling interval of --follow, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    poll_ms: u64,
+    /// With --follow: stop, passing, once every node reached this height.
+    #[arg(long, requires = "follow")]
+    until_height: Option<u64>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -317,6 +346,40 @@ enum CertCommand {
         #[command(flatten)]
         rpc: RpcArgs,
     },
+    /// Re-anchor a certificate to the node's latest checkpoint, linked to its
+    /// old checkpoint by a consistency proof (verified before writing).
+    Refresh {
+        /// The certificate file.
+        file: PathBuf,
+        /// The chain's genesis file (the only thing trusted).
+        #[arg(long)]
+        genesis: PathBuf,
+        /// Where to write the refreshed certificate (default: over FILE).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+    /// Ask a node whether a certificate is active or revoked, and verify the
+    /// answer offline (a revocation carries its own inclusion proof).
+    Status {
+        /// The certificate file.
+        file: PathBuf,
+        /// The chain's genesis file (the only thing trusted).
+        #[arg(long)]
+        genesis: PathBuf,
+        /// Verify this saved answer instead of asking a node.
+        #[arg(long)]
+        answer: Option<PathBuf>,
+        /// Save the node's answer to this file (to verify again later, offline).
+        #[arg(long, conflicts_with = "answer")]
+        save: Option<PathBuf>,
+        /// Print the verdict as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
     /// Verify a certificate offline against a genesis file.
     Verify {
         /// The certificate file.
@@ -384,6 +447,13 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Tx { command } => tx(command).await,
         Command::Cert { command } => cert(command).await,
+        Command::Audit(args) => Ok(match audit(args).await {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("audit could not run: {e:#}");
+                ExitCode::from(2)
+            }
+        }),
         Command::Bench { command: BenchCommand::Mint { editions, batch, runs } } => {
             crate::bench::run_mint(crate::bench::MintBench { editions, batch, runs }).await?;
             Ok(ExitCode::SUCCESS)
@@ -660,6 +730,12 @@ async fn cert(command: CertCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        CertCommand::Refresh { file, genesis, out, rpc } => {
+            refresh(&file, &genesis, out.as_deref(), &rpc.rpc).await
+        }
+        CertCommand::Status { file, genesis, answer, save, json, rpc } => {
+            status(&file, &genesis, answer.as_deref(), save.as_deref(), json, &rpc.rpc).await
+        }
         CertCommand::Verify { file, genesis, json } => {
             let verdict = verify_files(&file, &genesis);
             match (&verdict, json) {
@@ -680,12 +756,176 @@ async fn cert(command: CertCommand) -> anyhow::Result<ExitCode> {
                         "  checkpoint    height {}, log size {}, signed by power {} of {}",
                         v.checkpoint_height, v.log_size, v.signed_power, v.total_power
                     );
+                    if let Some(h) = v.previous_height {
+                        println!("  refreshed     from checkpoint height {h} (log consistency proven)");
+                    }
                 }
                 (Err((code, message)), false) => eprintln!("INVALID certificate: {code}: {message}"),
             }
             Ok(if verdict.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
     }
+}
+
+async fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
+    use crate::audit::{FollowEnd, FollowOptions, Progress};
+    let genesis = read_genesis(&args.genesis)?;
+    let mut progress = Progress::new("audit", !args.json);
+    if args.follow {
+        let options = FollowOptions {
+            poll: Duration::from_millis(args.poll_ms.max(10)),
+            until_height: args.until_height,
+        };
+        let end = crate::audit::follow(&genesis, &args.rpc, &options, &mut progress).await?;
+        let failed = !matches!(end, FollowEnd::Reached);
+        match (&end, args.json) {
+            (FollowEnd::Reached, false) => println!("follow ended: every node reached the requested height"),
+            (FollowEnd::Anomalies(list), false) => {
+                for a in list {
+                    println!("ANOMALY {a}");
+                }
+            }
+            (FollowEnd::Alert(alert), false) => println!("ALERT {alert}"),
+            (FollowEnd::Reached, true) => println!("{}", serde_json::json!({"passed": true})),
+            (FollowEnd::Anomalies(list), true) => {
+                println!("{}", serde_json::json!({"passed": false, "anomalies": list}))
+            }
+            (FollowEnd::Alert(alert), true) => {
+                println!("{}", serde_json::json!({"passed": false, "alert": alert}))
+            }
+        }
+        if let FollowEnd::Alert(alert) = &end {
+            tracing::error!(%alert, "monitor alert");
+        }
+        return Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS });
+    }
+    let report = match (&args.data_dir, args.rpc.as_slice()) {
+        (Some(dir), _) => {
+            let (genesis, dir) = (genesis.clone(), dir.clone());
+            tokio::task::spawn_blocking(move || crate::audit::audit_data_dir(&genesis, &dir, &mut progress))
+                .await
+                .context("audit task")??
+        }
+        (None, [url]) => match crate::audit::audit_rpc(&genesis, url, None, &mut progress).await? {
+            Ok(auditor) => auditor.report(),
+            Err(alert) => bail!("unexpected monitor alert without a monitor: {alert}"),
+        },
+        (None, _) => bail!("give one --rpc URL (several only with --follow) or --data-dir"),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{report}");
+    }
+    Ok(if report.passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn read_genesis(path: &Path) -> anyhow::Result<Genesis> {
+    let text = read_bounded(path, GENESIS_FILE_MAX)?;
+    Genesis::from_json(&text).with_context(|| format!("invalid genesis file {}", path.display()))
+}
+
+/// `keepsake cert refresh`: the new certificate has the node's latest
+/// checkpoint and carries the old one, linked by a consistency proof. The
+/// node must still show the old checkpoint unchanged.
+async fn refresh(file: &Path, genesis: &Path, out: Option<&Path>, rpc: &str) -> anyhow::Result<ExitCode> {
+    let genesis = read_genesis(genesis)?;
+    let old = read_certificate(file)?;
+    old.verify(&genesis)
+        .map_err(|e| anyhow::anyhow!("the certificate to refresh is invalid: {}: {e}", e.code()))?;
+    let client = client(rpc)?;
+    let fresh = client.get_certificate(old.certificate_id).await.map_err(describe)?.certificate;
+    let (old_h, new_h) = (old.checkpoint.header.height, fresh.checkpoint.header.height);
+    if new_h <= old_h {
+        eprintln!(
+            "already current: the node's latest checkpoint is height {new_h}, the certificate's is {old_h}"
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let link = client.get_consistency_proof(old_h, new_h).await.map_err(describe)?;
+    if link.old.header != old.checkpoint.header {
+        bail!(
+            "the node now shows header {} at height {old_h}, the certificate was checked at {}: the chain was rewritten (or the node is lying); keep the old certificate as evidence",
+            link.old.header.hash(),
+            old.checkpoint.header.hash()
+        );
+    }
+    if link.new.header != fresh.checkpoint.header {
+        bail!("the node answered two different headers at height {new_h}; retry");
+    }
+    let refreshed = Certificate {
+        previous: Some(keepsake_types::CheckpointLink {
+            checkpoint: old.checkpoint.clone(),
+            consistency: link.proof,
+        }),
+        ..fresh
+    };
+    let v = refreshed
+        .verify(&genesis)
+        .map_err(|e| anyhow::anyhow!("the refreshed certificate does not verify: {}: {e}", e.code()))?;
+    if refreshed.record != old.record {
+        bail!("the node's record of this certificate differs from the old certificate's record");
+    }
+    let target = out.unwrap_or(file);
+    let json = serde_json::to_string_pretty(&refreshed)? + "\n";
+    std::fs::write(target, json).with_context(|| format!("cannot write {}", target.display()))?;
+    eprintln!(
+        "refreshed {}: checkpoint height {old_h} -> {} (log {} -> {} entries, consistency proven)",
+        target.display(),
+        v.checkpoint_height,
+        old.checkpoint.header.log_size,
+        v.log_size
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `keepsake cert status`: the node's (or a saved) answer, verified offline.
+async fn status(
+    file: &Path,
+    genesis: &Path,
+    answer: Option<&Path>,
+    save: Option<&Path>,
+    json: bool,
+    rpc: &str,
+) -> anyhow::Result<ExitCode> {
+    let genesis = read_genesis(genesis)?;
+    let cert = read_certificate(file)?;
+    let verified = cert
+        .verify(&genesis)
+        .map_err(|e| anyhow::anyhow!("the certificate is invalid: {}: {e}", e.code()))?;
+    let status: CertificateStatus = match answer {
+        Some(path) => serde_json::from_str(&read_bounded(path, CERTIFICATE_FILE_MAX as u64)?)
+            .with_context(|| format!("{} is not a certificate status answer", path.display()))?,
+        None => client(rpc)?.get_certificate_status(cert.certificate_id).await.map_err(describe)?,
+    };
+    if let Some(path) = save {
+        std::fs::write(path, serde_json::to_string_pretty(&status)? + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let verdict = status.verify(&genesis, &verified);
+    match (&verdict, json) {
+        (Ok(v), true) => println!("{}", serde_json::json!({"valid": true, "status": v})),
+        (Err(e), true) => {
+            println!("{}", serde_json::json!({"valid": false, "code": e.code(), "reason": e.to_string()}))
+        }
+        (Ok(v), false) => match &v.revocation {
+            Some(r) => println!(
+                "REVOKED certificate {} at height {} by {:?}: {} (proven by log entry {}, checkpoint height {})",
+                v.certificate_id, r.height, r.by, r.reason, r.leaf_index, v.checkpoint_height
+            ),
+            None => println!(
+                "ACTIVE certificate {} according to the node at checkpoint height {} (the checkpoint is genuine; the absence of a revocation is the node's word, see `keepsake audit`)",
+                v.certificate_id, v.checkpoint_height
+            ),
+        },
+        (Err(e), false) => eprintln!("INVALID status answer: {}: {e}", e.code()),
+    }
+    Ok(if verdict.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn read_certificate(path: &Path) -> anyhow::Result<Certificate> {
+    let text = read_bounded(path, CERTIFICATE_FILE_MAX as u64)?;
+    Certificate::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {}: {e}", path.display(), e.code()))
 }
 
 /// Reads and verifies a certificate file against a genesis file.

@@ -9,7 +9,7 @@
 //! | `Propose` / `Vote` | **sign guard** (never double-sign) -> `fdatasync` the WAL -> durably store the sign-state -> sign -> gossip -> feed back |
 //! | `ScheduleTimeout` | a tokio timer that feeds `TimeoutElapsed` back |
 //! | `Decide` | store the block and its commit atomically, clean the mempool, notify subscribers, start the next height |
-//! | `Equivocation` | log, count, keep the evidence (bounded) |
+//! | `Equivocation` | log, count, keep the evidence (bounded, in memory and in the store's evidence tree for auditors) |
 //!
 //! Every input of the current height is appended to the WAL before the core
 //! sees it; on restart the WAL is replayed into a fresh core, so the validator
@@ -368,6 +368,14 @@ impl Driver {
                 self.shared.metrics.equivocations.fetch_add(1, Relaxed);
                 if self.evidence.len() == EVIDENCE_MAX {
                     self.evidence.pop_front();
+                }
+                let kept = keepsake_types::DoubleVote {
+                    first: evidence.first.clone(),
+                    second: evidence.second.clone(),
+                };
+                // Kept for auditors; a failure to keep it is logged, never fatal.
+                if let Err(e) = tokio::task::block_in_place(|| self.shared.store.record_evidence(&kept)) {
+                    tracing::error!(error = %e, "cannot store equivocation evidence");
                 }
                 self.evidence.push_back(evidence);
             }

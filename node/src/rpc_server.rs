@@ -14,10 +14,15 @@ use keepsake_rpc::types::{
     SubmitOutcome, TxStatus,
 };
 use keepsake_rpc::{KeepsakeApiServer, rpc_error};
-use keepsake_types::{BlockHash, CertificateId, Genesis, PublicKey, SeriesId, SignedTx, TxId};
+use keepsake_types::{
+    BlockHash, CertificateId, CertificateStatus, DoubleVote, Genesis, PublicKey, SeriesId, SignedTx, TxId,
+};
 
 use crate::mempool::{AdmitError, Mempool};
 use crate::node::Shared;
+
+/// Most evidence records returned by one `getEvidence` call.
+pub const EVIDENCE_PER_CALL_MAX: u32 = 1000;
 
 /// The RPC handlers.
 pub struct RpcImpl {
@@ -144,6 +149,15 @@ impl KeepsakeApiServer for RpcImpl {
 
     async fn get_certificate(&self, certificate_id: CertificateId) -> RpcResult<CertificateResponse> {
         self.blocking(move |s| crate::certificates::build(&s.store, &s.genesis, &certificate_id)).await
+    }
+
+    async fn get_certificate_status(&self, certificate_id: CertificateId) -> RpcResult<CertificateStatus> {
+        self.blocking(move |s| crate::certificates::status(&s.store, &s.genesis, &certificate_id)).await
+    }
+
+    async fn get_evidence(&self, limit: u32) -> RpcResult<Vec<DoubleVote>> {
+        let limit = limit.min(EVIDENCE_PER_CALL_MAX) as usize;
+        self.blocking(move |s| s.store.evidence(limit).map_err(store_error)).await
     }
 
     async fn get_series(&self, series_id: SeriesId) -> RpcResult<SeriesInfo> {

@@ -149,6 +149,24 @@ impl Monitor {
         checkpoint: &Checkpoint,
         consistency: Option<&[Hash32]>,
     ) -> Result<Observed, Alert> {
+        self.check(source, checkpoint, consistency, false)
+    }
+
+    /// Records a block the [`crate::Auditor`] replayed from `source` (its log
+    /// is verified by the replay, so no consistency proof is needed): it is
+    /// checked for forks against everything seen, and becomes the source's
+    /// latest checkpoint if it is above it.
+    pub fn record_replayed(&mut self, source: &str, checkpoint: &Checkpoint) -> Result<Observed, Alert> {
+        self.check(source, checkpoint, None, true)
+    }
+
+    fn check(
+        &mut self,
+        source: &str,
+        checkpoint: &Checkpoint,
+        consistency: Option<&[Hash32]>,
+        replayed: bool,
+    ) -> Result<Observed, Alert> {
         let header = &checkpoint.header;
         let height = header.height;
         let bad = |cause: &str, message: String| Alert::BadCheckpoint {
@@ -166,6 +184,14 @@ impl Monitor {
         // Forks: against the verified headers at this height, below and above.
         let known = match self.seen.get(&height) {
             Some(seen) if seen.hash == hash => true,
+            Some(seen) if seen.source == source => {
+                return Err(Alert::Rewrite {
+                    source: source.to_string(),
+                    old_height: height,
+                    new_height: height,
+                    message: format!("it now shows header {hash} where it showed {} before", seen.hash),
+                });
+            }
             Some(seen) => {
                 return Err(Alert::Fork {
                     height,
@@ -196,6 +222,8 @@ impl Monitor {
 
         // Rewrites and regressions: against this source's latest checkpoint.
         let outcome = match self.latest.get(source) {
+            Some(old) if replayed && old.height >= height => Observed::Known,
+            _ if replayed => Observed::Advanced,
             Some(old) if old.height > height => {
                 return Err(Alert::Regressed { source: source.to_string(), from: old.height, to: height });
             }
@@ -225,6 +253,6 @@ impl Monitor {
         if outcome == Observed::Advanced {
             self.latest.insert(source.to_string(), header.clone());
         }
-        Ok(if known && outcome == Observed::Known { Observed::Known } else { outcome })
+        Ok(outcome)
     }
 }

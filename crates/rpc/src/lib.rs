@@ -21,7 +21,9 @@ pub use jsonrpsee;
 
 use jsonrpsee::core::{RpcResult, SubscriptionResult};
 use jsonrpsee::proc_macros::rpc;
-use keepsake_types::{BlockHash, CertificateId, Genesis, PublicKey, SeriesId, SignedTx, TxId};
+use keepsake_types::{
+    BlockHash, CertificateId, CertificateStatus, DoubleVote, Genesis, PublicKey, SeriesId, SignedTx, TxId,
+};
 
 use crate::types::{
     BlockResponse, BlockSummary, CertificateResponse, ChainStatus, ConsistencyResponse, IssuerInfo,
@@ -52,6 +54,19 @@ pub trait KeepsakeApi {
     /// the latest checkpoint, and its revocation if any.
     #[method(name = "getCertificate")]
     async fn get_certificate(&self, certificate_id: CertificateId) -> RpcResult<CertificateResponse>;
+
+    /// The certificate's status at the latest checkpoint, checkable offline:
+    /// a revocation comes with its log entry and inclusion proof
+    /// (`CertificateStatus::verify`). An "active" answer proves only that the
+    /// checkpoint is genuine, not the absence of a revocation.
+    #[method(name = "getCertificateStatus")]
+    async fn get_certificate_status(&self, certificate_id: CertificateId) -> RpcResult<CertificateStatus>;
+
+    /// Equivocation evidence this node has seen and kept (two conflicting
+    /// votes of one validator for one step), oldest first, at most `limit`
+    /// (capped at 1,000 per call).
+    #[method(name = "getEvidence")]
+    async fn get_evidence(&self, limit: u32) -> RpcResult<Vec<DoubleVote>>;
 
     /// A series and its minted count.
     #[method(name = "getSeries")]
