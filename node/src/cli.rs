@@ -825,22 +825,19 @@ fn read_genesis(path: &Path) -> anyhow::Result<Genesis> {
     Genesis::from_json(&text).with_context(|| format!("invalid genesis file {}", path.display()))
 }
 
-/// `keepsake cert refresh`: the new certificate has the node's latest
-/// checkpoint and carries the old one, linked by a consistency proof. The
-/// node must still show the old checkpoint unchanged.
-async fn refresh(file: &Path, genesis: &Path, out: Option<&Path>, rpc: &str) -> anyhow::Result<ExitCode> {
-    let genesis = read_genesis(genesis)?;
-    let old = read_certificate(file)?;
-    old.verify(&genesis)
-        .map_err(|e| anyhow::anyhow!("the certificate to refresh is invalid: {}: {e}", e.code()))?;
-    let client = client(rpc)?;
+/// Re-anchors `old` (already verified against `genesis`) to the node's
+/// latest checkpoint: the result carries the old checkpoint, linked by the
+/// node's consistency proof, and is verified before it is returned. The node
+/// must still show the old checkpoint unchanged. `None`: already current.
+pub async fn refresh_certificate(
+    client: &HttpClient,
+    genesis: &Genesis,
+    old: &Certificate,
+) -> anyhow::Result<Option<Certificate>> {
     let fresh = client.get_certificate(old.certificate_id).await.map_err(describe)?.certificate;
     let (old_h, new_h) = (old.checkpoint.header.height, fresh.checkpoint.header.height);
     if new_h <= old_h {
-        eprintln!(
-            "already current: the node's latest checkpoint is height {new_h}, the certificate's is {old_h}"
-        );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(None);
     }
     let link = client.get_consistency_proof(old_h, new_h).await.map_err(describe)?;
     if link.old.header != old.checkpoint.header {
@@ -860,21 +857,38 @@ async fn refresh(file: &Path, genesis: &Path, out: Option<&Path>, rpc: &str) -> 
         }),
         ..fresh
     };
-    let v = refreshed
-        .verify(&genesis)
+    refreshed
+        .verify(genesis)
         .map_err(|e| anyhow::anyhow!("the refreshed certificate does not verify: {}: {e}", e.code()))?;
     if refreshed.record != old.record {
         bail!("the node's record of this certificate differs from the old certificate's record");
     }
+    Ok(Some(refreshed))
+}
+
+/// `keepsake cert refresh`.
+async fn refresh(file: &Path, genesis: &Path, out: Option<&Path>, rpc: &str) -> anyhow::Result<ExitCode> {
+    let genesis = read_genesis(genesis)?;
+    let old = read_certificate(file)?;
+    old.verify(&genesis)
+        .map_err(|e| anyhow::anyhow!("the certificate to refresh is invalid: {}: {e}", e.code()))?;
+    let Some(refreshed) = refresh_certificate(&client(rpc)?, &genesis, &old).await? else {
+        eprintln!(
+            "already current: the node has no checkpoint above height {}",
+            old.checkpoint.header.height
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
     let target = out.unwrap_or(file);
     let json = serde_json::to_string_pretty(&refreshed)? + "\n";
     std::fs::write(target, json).with_context(|| format!("cannot write {}", target.display()))?;
     eprintln!(
-        "refreshed {}: checkpoint height {old_h} -> {} (log {} -> {} entries, consistency proven)",
+        "refreshed {}: checkpoint height {} -> {} (log {} -> {} entries, consistency proven)",
         target.display(),
-        v.checkpoint_height,
+        old.checkpoint.header.height,
+        refreshed.checkpoint.header.height,
         old.checkpoint.header.log_size,
-        v.log_size
+        refreshed.checkpoint.header.log_size
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -10,7 +10,9 @@ use keepsake::config::NodeConfig;
 use keepsake::node::RunningNode;
 use keepsake_rpc::KeepsakeApiClient;
 use keepsake_rpc::types::TxStatus;
-use keepsake_types::{Genesis, Keypair, TxId};
+use keepsake_types::{
+    ContentHash, Genesis, Keypair, ReviewSubject, SeriesId, SignedTx, TxBody, TxId, hash::sha256, ids,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A node in a temporary home, with the dev keys.
@@ -245,4 +247,42 @@ impl Cluster {
             let _ = self.stop_node(i).await;
         }
     }
+}
+
+/// Cluster helper: registers the issuer and reviewer (2-of-3 governance) and creates a series, through node `via`.
+pub async fn setup_series(c: &Cluster, via: usize, name: &str, max_supply: u32) -> SeriesId {
+    let client = c.client(via);
+    let chain = c.chain();
+    let gov = [&c.governors[0], &c.governors[1]];
+    for body in [
+        TxBody::RegisterIssuer { issuer: c.issuer.public(), name: "Museum".into(), nonce: 1 },
+        TxBody::RegisterReviewer { reviewer: c.reviewer.public(), name: "Board".into(), nonce: 2 },
+    ] {
+        let id = client.submit_tx(body.sign(chain, &gov)).await.unwrap();
+        assert!(matches!(wait_final(&client, id).await, TxStatus::Committed { .. }));
+    }
+    let subject = ReviewSubject {
+        issuer: c.issuer.public(),
+        name: name.into(),
+        content_hash: ContentHash(sha256(name.as_bytes()).0),
+        max_supply,
+        metadata_uri: "https://museum.example/m.json".into(),
+    };
+    let tx = TxBody::CreateSeries {
+        issuer: subject.issuer,
+        name: name.into(),
+        content_hash: subject.content_hash,
+        max_supply,
+        metadata_uri: subject.metadata_uri.clone(),
+        approval: subject.approve(chain, &c.reviewer),
+    }
+    .sign(chain, &[&c.issuer]);
+    let id = client.submit_tx(tx).await.unwrap();
+    assert!(matches!(wait_final(&client, id).await, TxStatus::Committed { .. }));
+    ids::series_id(chain, &c.issuer.public(), name)
+}
+
+pub fn mint(c: &Cluster, series: SeriesId, edition: u32) -> SignedTx {
+    TxBody::Mint { series_id: series, edition, holder: ids::holder_id("salt", &format!("u{edition}")) }
+        .sign(c.chain(), &[&c.issuer])
 }

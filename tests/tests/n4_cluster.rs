@@ -7,46 +7,8 @@ use std::time::{Duration, Instant};
 
 use keepsake_rpc::KeepsakeApiClient;
 use keepsake_rpc::types::TxStatus;
-use keepsake_tests::{Cluster, fast_consensus, wait_final};
-use keepsake_types::{ContentHash, ReviewSubject, SeriesId, SignedTx, TxBody, hash::sha256, ids};
-
-/// Registers the issuer and reviewer (2-of-3 governance) and creates a series, through node `via`.
-async fn setup_series(c: &Cluster, via: usize, name: &str, max_supply: u32) -> SeriesId {
-    let client = c.client(via);
-    let chain = c.chain();
-    let gov = [&c.governors[0], &c.governors[1]];
-    for body in [
-        TxBody::RegisterIssuer { issuer: c.issuer.public(), name: "Museum".into(), nonce: 1 },
-        TxBody::RegisterReviewer { reviewer: c.reviewer.public(), name: "Board".into(), nonce: 2 },
-    ] {
-        let id = client.submit_tx(body.sign(chain, &gov)).await.unwrap();
-        assert!(matches!(wait_final(&client, id).await, TxStatus::Committed { .. }));
-    }
-    let subject = ReviewSubject {
-        issuer: c.issuer.public(),
-        name: name.into(),
-        content_hash: ContentHash(sha256(name.as_bytes()).0),
-        max_supply,
-        metadata_uri: "https://museum.example/m.json".into(),
-    };
-    let tx = TxBody::CreateSeries {
-        issuer: subject.issuer,
-        name: name.into(),
-        content_hash: subject.content_hash,
-        max_supply,
-        metadata_uri: subject.metadata_uri.clone(),
-        approval: subject.approve(chain, &c.reviewer),
-    }
-    .sign(chain, &[&c.issuer]);
-    let id = client.submit_tx(tx).await.unwrap();
-    assert!(matches!(wait_final(&client, id).await, TxStatus::Committed { .. }));
-    ids::series_id(chain, &c.issuer.public(), name)
-}
-
-fn mint(c: &Cluster, series: SeriesId, edition: u32) -> SignedTx {
-    TxBody::Mint { series_id: series, edition, holder: ids::holder_id("salt", &format!("u{edition}")) }
-        .sign(c.chain(), &[&c.issuer])
-}
+use keepsake_tests::{Cluster, fast_consensus, mint, setup_series, wait_final};
+use keepsake_types::{SeriesId, TxBody, ids};
 
 /// Mints `edition` through node `via` and returns the committing height.
 async fn mint_and_wait(c: &Cluster, via: usize, series: SeriesId, edition: u32) -> u64 {

@@ -1,0 +1,335 @@
+//! The auditor toolkit against real nodes: `keepsake audit` over JSON-RPC
+//! and over a data directory of a 4-validator cluster (clean, then copies
+//! corrupted three ways), the follow mode facing two nodes that fork, and
+//! revocation status proofs and certificate refresh on a real node.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use keepsake::audit::{FollowEnd, FollowOptions, Progress, audit_data_dir, audit_rpc, follow};
+use keepsake_audit::{Alert, AnomalyKind, Report};
+use keepsake_rpc::KeepsakeApiClient;
+use keepsake_rpc::types::TxStatus;
+use keepsake_store::layout;
+use keepsake_tests::{Cluster, TestNode, mint, setup_series, wait_final};
+use keepsake_types::encoding::{decode, encode};
+use keepsake_types::{
+    Block, Certificate, Commit, CommitSignature, Keypair, Revoker, TxBody, VoteData, VoteKind, ids,
+};
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Opens a copied data directory with sled itself and rewrites one record.
+fn rewrite<T: serde::Serialize + serde::de::DeserializeOwned>(
+    dir: &Path,
+    key: Vec<u8>,
+    f: impl FnOnce(&mut T),
+) {
+    let db = sled::open(dir).unwrap();
+    let mut value: T = decode(&db.get(&key).unwrap().expect("record exists"), usize::MAX, "record").unwrap();
+    f(&mut value);
+    db.insert(key, encode(&value)).unwrap();
+    db.flush().unwrap();
+}
+
+fn first_anomaly(r: &Report) -> (AnomalyKind, Option<u64>, Option<String>) {
+    assert!(!r.passed, "the audit should fail:\n{r}");
+    let a = &r.anomalies[0];
+    (a.kind, a.height, a.cause.clone())
+}
+
+/// Runs the real command line in a thread of its own (it builds its own runtime).
+fn cli(args: &[&str]) -> ExitCode {
+    let args: Vec<String> =
+        std::iter::once("keepsake").chain(args.iter().copied()).map(String::from).collect();
+    std::thread::spawn(move || keepsake::cli::run(keepsake::cli::Cli::parse_from(args)).unwrap())
+        .join()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_passes_on_a_clean_cluster_and_pinpoints_corrupted_data_dirs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Cluster::start(dir.path(), 4).await.unwrap();
+    let series = setup_series(&c, 0, "jade", 10).await;
+    let client = c.client(0);
+    let mut mint_height = 0;
+    for edition in 1..=4 {
+        let id = client.submit_tx(mint(&c, series, edition)).await.unwrap();
+        let TxStatus::Committed { height, .. } = wait_final(&client, id).await else {
+            panic!("mint {edition}")
+        };
+        mint_height = height;
+    }
+    let revoke =
+        TxBody::Revoke { certificate_id: ids::certificate_id(c.chain(), &series, 4), reason: "test".into() }
+            .sign(c.chain(), &[&c.issuer]);
+    let id = client.submit_tx(revoke).await.unwrap();
+    let TxStatus::Committed { height: revoked_at, .. } = wait_final(&client, id).await else {
+        panic!("revoke")
+    };
+    c.wait_height(&[0, 1, 2, 3], revoked_at + 3).await;
+
+    // Over RPC: everything verifies, with exact counts.
+    let url = c.nodes[1].as_ref().unwrap().rpc_url();
+    let report = audit_rpc(&c.genesis, &url, None, &mut Progress::hidden()).await.unwrap().unwrap().report();
+    assert!(report.passed, "{report}");
+    assert!(report.verified_height >= revoked_at + 3);
+    assert_eq!(report.transactions.get("mint"), Some(&4));
+    assert_eq!(report.series.len(), 1);
+    assert_eq!((report.series[0].minted, report.series[0].max_supply, report.series[0].revoked), (4, 10, 1));
+    assert_eq!((report.issuers[0].name.as_str(), report.issuers[0].minted), ("Museum", 4));
+
+    // A stopped node's data directory: clean.
+    c.stop_node(3).await.unwrap();
+    let data = c.homes[3].join("data");
+    let genesis = c.genesis.clone();
+    let report = audit_data_dir(&genesis, &data, &mut Progress::hidden()).unwrap();
+    assert!(report.passed, "{report}");
+    let tip = report.verified_height;
+    assert_eq!(report.source_height, tip);
+
+    // Copy 1: a forged block. The issuer's key re-signs edition 2 to another
+    // holder; the header's tx root is recomputed; the old commit no longer fits.
+    let forged = dir.path().join("forged");
+    copy_dir(&data, &forged);
+    let issuer = c.issuer.clone();
+    let chain = c.chain().to_string();
+    rewrite(&forged, layout::block(mint_height), |b: &mut Block| {
+        let TxBody::Mint { series_id, edition, .. } = b.txs[0].body.clone() else { panic!("a mint block") };
+        b.txs[0] = TxBody::Mint { series_id, edition, holder: ids::holder_id("salt", "mallory") }
+            .sign(&chain, &[&issuer]);
+        let ids: Vec<_> = b.txs.iter().map(|t| t.id(&chain)).collect();
+        b.header.tx_root = keepsake_ledger::block::tx_root(&ids);
+    });
+    let r = audit_data_dir(&genesis, &forged, &mut Progress::hidden()).unwrap();
+    assert_eq!(
+        first_anomaly(&r),
+        (AnomalyKind::CommitInvalid, Some(mint_height), Some("CommitBlockMismatch".into()))
+    );
+    assert_eq!(r.verified_height, mint_height - 1);
+
+    // Copy 2: a rewritten historical block, re-signed by every validator key
+    // (a colluding supermajority): it is valid alone, its successor no longer links.
+    let rewritten = dir.path().join("rewritten");
+    copy_dir(&data, &rewritten);
+    let keys: Vec<Keypair> =
+        c.homes.iter().map(|h| keepsake::keyfile::read(&h.join("keys/validator.json")).unwrap()).collect();
+    let target = tip - 1;
+    let mut new_header = None;
+    rewrite(&rewritten, layout::block(target), |b: &mut Block| {
+        assert!(b.txs.is_empty(), "an empty block near the tip");
+        b.header.time_ms += 1;
+        new_header = Some(b.header.clone());
+    });
+    let header = new_header.unwrap();
+    rewrite(&rewritten, layout::commit(target), |cm: &mut Commit| {
+        let data = VoteData {
+            height: target,
+            round: cm.round,
+            kind: VoteKind::Precommit,
+            block_hash: Some(header.hash()),
+        };
+        cm.block_hash = header.hash();
+        cm.signatures = keys
+            .iter()
+            .map(|k| {
+                let v = data.clone().sign(&chain, k);
+                CommitSignature { validator: v.validator, signature: v.signature }
+            })
+            .collect();
+    });
+    let r = audit_data_dir(&genesis, &rewritten, &mut Progress::hidden()).unwrap();
+    assert_eq!(first_anomaly(&r), (AnomalyKind::BlockInvalid, Some(tip), Some("PrevHashMismatch".into())));
+    assert_eq!(r.verified_height, tip - 1);
+
+    // Copy 3: commit signatures removed below the quorum.
+    let stripped = dir.path().join("stripped");
+    copy_dir(&data, &stripped);
+    rewrite(&stripped, layout::commit(mint_height), |cm: &mut Commit| cm.signatures.truncate(2));
+    let r = audit_data_dir(&genesis, &stripped, &mut Progress::hidden()).unwrap();
+    assert_eq!(
+        first_anomaly(&r),
+        (AnomalyKind::CommitInvalid, Some(mint_height), Some("InsufficientPower".into()))
+    );
+
+    // The command line: exit 0 on the clean copy, 1 on a corrupted one, 2 when it cannot audit.
+    let g = dir.path().join("genesis.json");
+    let (g, clean, bad) = (g.to_str().unwrap(), data.to_str().unwrap(), stripped.to_str().unwrap());
+    assert_eq!(cli(&["audit", "--genesis", g, "--data-dir", clean, "--json"]), ExitCode::SUCCESS);
+    assert_eq!(cli(&["audit", "--genesis", g, "--data-dir", bad]), ExitCode::FAILURE);
+    let missing = dir.path().join("nothing-here");
+    assert_eq!(cli(&["audit", "--genesis", g, "--data-dir", missing.to_str().unwrap()]), ExitCode::from(2));
+    assert!(!missing.exists(), "auditing must not create a database");
+    c.shutdown().await;
+}
+
+/// Two dev nodes from one home: the same genesis and the same validator key,
+/// each deciding its own blocks. Both chains carry valid commits: a fork.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_detects_a_fork_between_two_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (home_a, home_b) = (dir.path().join("a"), dir.path().join("b"));
+    keepsake::dev::init_home(&home_a, "127.0.0.1:0".parse().unwrap()).unwrap();
+    copy_dir(&home_a, &home_b);
+    let a = TestNode::start_existing(home_a).await.unwrap();
+    let b = TestNode::start_existing(home_b).await.unwrap();
+    let (url_a, url_b) = (a.node.rpc_url(), b.node.rpc_url());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while a.client().status().await.unwrap().height < 2 || b.client().status().await.unwrap().height < 2 {
+        assert!(Instant::now() < deadline, "dev nodes do not produce blocks");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // One honest node alone: followed until it grows by two blocks, no alert.
+    let target = a.client().status().await.unwrap().height + 2;
+    let options = FollowOptions { poll: Duration::from_millis(50), until_height: Some(target) };
+    let end = tokio::time::timeout(
+        Duration::from_secs(20),
+        follow(&a.genesis, std::slice::from_ref(&url_a), &options, &mut Progress::hidden()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(matches!(end, FollowEnd::Reached), "{end:?}");
+
+    // Both: the monitor sees two quorum-signed headers for one height.
+    let options = FollowOptions { poll: Duration::from_millis(50), until_height: Some(u64::MAX) };
+    let end = tokio::time::timeout(
+        Duration::from_secs(20),
+        follow(&a.genesis, &[url_a.clone(), url_b.clone()], &options, &mut Progress::hidden()),
+    )
+    .await
+    .expect("the fork is found before the timeout")
+    .unwrap();
+    let FollowEnd::Alert(Alert::Fork { first, second, .. }) = &end else {
+        panic!("expected a fork, got {end:?}")
+    };
+    assert_eq!(first.0, url_a);
+    assert!(second.0.starts_with(&url_b), "{second:?}");
+    assert_ne!(first.1, second.1);
+    a.node.shutdown().await.unwrap();
+    b.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_status_is_proven_and_refresh_links_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestNode::start(dir.path()).await.unwrap();
+    let c = t.client();
+    let chain = t.chain().to_string();
+    let gov = [&t.governor];
+    for body in [
+        TxBody::RegisterIssuer { issuer: t.issuer.public(), name: "Museum".into(), nonce: 1 },
+        TxBody::RegisterReviewer { reviewer: t.reviewer.public(), name: "Board".into(), nonce: 2 },
+    ] {
+        wait_final(&c, c.submit_tx(body.sign(&chain, &gov)).await.unwrap()).await;
+    }
+    let subject = keepsake_types::ReviewSubject {
+        issuer: t.issuer.public(),
+        name: "crane".into(),
+        content_hash: keepsake_types::ContentHash([7; 32]),
+        max_supply: 5,
+        metadata_uri: "https://museum.example/crane.json".into(),
+    };
+    let create = TxBody::CreateSeries {
+        issuer: subject.issuer,
+        name: subject.name.clone(),
+        content_hash: subject.content_hash,
+        max_supply: 5,
+        metadata_uri: subject.metadata_uri.clone(),
+        approval: subject.approve(&chain, &t.reviewer),
+    }
+    .sign(&chain, &[&t.issuer]);
+    wait_final(&c, c.submit_tx(create).await.unwrap()).await;
+    let series = ids::series_id(&chain, &t.issuer.public(), "crane");
+    for edition in 1..=2 {
+        let tx =
+            TxBody::Mint { series_id: series, edition, holder: ids::holder_id("s", &edition.to_string()) }
+                .sign(&chain, &[&t.issuer]);
+        wait_final(&c, c.submit_tx(tx).await.unwrap()).await;
+    }
+    let (one, two) = (ids::certificate_id(&chain, &series, 1), ids::certificate_id(&chain, &series, 2));
+    let old: Certificate = c.get_certificate(one).await.unwrap().certificate;
+    let revoke =
+        TxBody::Revoke { certificate_id: two, reason: "stolen artwork".into() }.sign(&chain, &[&t.issuer]);
+    wait_final(&c, c.submit_tx(revoke).await.unwrap()).await;
+
+    // Revoked: proven by the revocation's own inclusion proof.
+    let cert_two = c.get_certificate(two).await.unwrap().certificate.verify(&t.genesis).unwrap();
+    let answer = c.get_certificate_status(two).await.unwrap();
+    let v = answer.verify(&t.genesis, &cert_two).unwrap();
+    let r = v.revocation.expect("revoked");
+    assert_eq!((r.reason.as_str(), r.by), ("stolen artwork", Revoker::Issuer));
+    // A node that doctors the answer: a changed proof or leaf is refused.
+    let mut doctored = answer.clone();
+    doctored.revocation.as_mut().unwrap().leaf.0[3] ^= 1;
+    assert_eq!(doctored.verify(&t.genesis, &cert_two).unwrap_err().code(), "ProofMismatch");
+    // The answer is about the certificate asked for, not another.
+    let cert_one = old.verify(&t.genesis).unwrap();
+    assert_eq!(answer.verify(&t.genesis, &cert_one).unwrap_err().code(), "CertificateMismatch");
+    // Active: the checkpoint is genuine, no revocation is claimed.
+    let active = c.get_certificate_status(one).await.unwrap().verify(&t.genesis, &cert_one).unwrap();
+    assert!(active.revocation.is_none());
+
+    // Refresh: the old certificate re-anchored to the latest checkpoint.
+    let refreshed =
+        keepsake::cli::refresh_certificate(&c, &t.genesis, &old).await.unwrap().expect("newer checkpoint");
+    let v = refreshed.verify(&t.genesis).unwrap();
+    assert_eq!(v.previous_height, Some(old.checkpoint.header.height));
+    assert!(v.checkpoint_height > old.checkpoint.header.height);
+    assert_eq!(v.record, cert_one.record);
+    // A doctored link is refused with the consistency code.
+    let mut bad = refreshed.clone();
+    let link = bad.previous.as_mut().unwrap();
+    link.consistency.push(keepsake_types::Hash32([1; 32]));
+    assert_eq!(bad.verify(&t.genesis).unwrap_err().code(), "ConsistencyMismatch");
+    // An old checkpoint that is not older is refused.
+    let mut bad = refreshed.clone();
+    bad.previous.as_mut().unwrap().checkpoint = refreshed.checkpoint.clone();
+    assert_eq!(bad.verify(&t.genesis).unwrap_err().code(), "CertificateMismatch");
+
+    // The command line: status verified from a saved answer, offline.
+    let cert_file = dir.path().join("two.json");
+    std::fs::write(
+        &cert_file,
+        serde_json::to_string(&c.get_certificate(two).await.unwrap().certificate).unwrap(),
+    )
+    .unwrap();
+    let saved = dir.path().join("answer.json");
+    std::fs::write(&saved, serde_json::to_string(&answer).unwrap()).unwrap();
+    let genesis_file = t.home.join("genesis.json");
+    let args = |answer: &Path| {
+        vec![
+            "cert".to_string(),
+            "status".into(),
+            cert_file.to_str().unwrap().into(),
+            "--genesis".into(),
+            genesis_file.to_str().unwrap().into(),
+            "--answer".into(),
+            answer.to_str().unwrap().into(),
+        ]
+    };
+    let run = |a: Vec<String>| {
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        cli(&refs)
+    };
+    assert_eq!(run(args(&saved)), ExitCode::SUCCESS);
+    let doctored_file = dir.path().join("doctored.json");
+    std::fs::write(&doctored_file, serde_json::to_string(&doctored).unwrap()).unwrap();
+    assert_eq!(run(args(&doctored_file)), ExitCode::FAILURE);
+    t.node.shutdown().await.unwrap();
+}
