@@ -213,3 +213,82 @@ fn every_status_fixture_gets_its_exact_verdict() {
         assert_eq!(&got, expected, "{answer} for {cert:?}");
     }
 }
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Every intermediate value of verifying `valid.json` by hand, in the order
+/// docs/auditor-guide.md walks through them: `(name, hex)`.
+fn worked_example() -> Vec<(String, String)> {
+    use keepsake_types::encoding::{decode, encode};
+    use keepsake_types::hash::{domain_preimage, tag};
+    use keepsake_types::{LogLeaf, merkle};
+    let genesis = Genesis::from_json(&read("genesis.json")).unwrap();
+    let cert = Certificate::from_json(&read("valid.json")).unwrap();
+    let chain = genesis.chain_id.as_str();
+    let h = &cert.checkpoint.header;
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut put = |name: &str, value: String| out.push((name.to_string(), value));
+
+    // Step 1: the trust anchor.
+    put("genesis hash", genesis.hash().to_string());
+    put("validator set hash", genesis.validator_set().hash(chain).to_string());
+    // Step 2: the header and its hash.
+    put("encode(header)", hex(&encode(h)));
+    put("header preimage prefix", hex(&domain_preimage(tag::HEADER, chain, &[])));
+    put("block hash", h.hash().to_string());
+    // Step 3: what each commit signature signs.
+    let vote = cert.checkpoint.commit.vote_data();
+    put("encode(vote data)", hex(&encode(&vote)));
+    put("vote preimage", hex(&domain_preimage(tag::VOTE, chain, &encode(&vote))));
+    // Step 4: the mint's inclusion proof, step by step (RFC 9162 §2.1.3.2).
+    let leaf = &cert.mint.leaf.0;
+    let mut r = merkle::leaf_hash(leaf);
+    put("mint leaf hash", r.to_string());
+    let (mut fn_, mut sn) = (cert.mint.leaf_index, h.log_size - 1);
+    for (i, p) in cert.mint.proof.iter().enumerate() {
+        if fn_ & 1 == 1 || fn_ == sn {
+            r = merkle::node_hash(p, &r);
+            if fn_ & 1 == 0 {
+                while fn_ & 1 == 0 && fn_ != 0 {
+                    fn_ >>= 1;
+                    sn >>= 1;
+                }
+            }
+        } else {
+            r = merkle::node_hash(&r, p);
+        }
+        fn_ >>= 1;
+        sn >>= 1;
+        put(&format!("mint path step {}", i + 1), r.to_string());
+    }
+    assert_eq!(r, h.log_root, "the walk ends at the log root");
+    // Step 5: the decoded leaf, its transaction id and the ids of the record.
+    let decoded: LogLeaf = decode(leaf, usize::MAX, "leaf").unwrap();
+    put("encode(mint body)", hex(&encode(&decoded.tx.body)));
+    put("mint tx id", decoded.tx.id(chain).to_string());
+    put("mint signature preimage", hex(&domain_preimage(tag::TX, chain, &encode(&decoded.tx.body))));
+    put(
+        "certificate id",
+        ids::certificate_id(chain, &cert.record.series_id, cert.record.edition).to_string(),
+    );
+    put("series id", ids::series_id(chain, &cert.record.issuer, &cert.record.series_name).to_string());
+    out
+}
+
+#[test]
+fn the_auditor_guide_worked_example_matches_the_fixture() {
+    let guide_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/auditor-guide.md");
+    let guide = std::fs::read_to_string(&guide_path).unwrap();
+    let rows = worked_example();
+    if std::env::var_os("KEEPSAKE_PRINT_EXAMPLE").is_some() {
+        for (name, value) in &rows {
+            println!("| {name} | `{value}` |");
+        }
+    }
+    for (name, value) in &rows {
+        let row = format!("| {name} | `{value}` |");
+        assert!(guide.contains(&row), "docs/auditor-guide.md lacks the row:\n{row}");
+    }
+}
