@@ -115,9 +115,10 @@ struct AuditArgs {
     #[arg(long)]
     genesis: PathBuf,
     /// A stopped node's data directory (HOME/data) or a copy of it.
-    #[arg(long, conflicts_with = "rpc", required_unless_present = "rpc")]
+    #[arg(long, conflicts_with = "rpc")]
     data_dir: Option<PathBuf>,
     /// A node's JSON-RPC URL; repeat with --follow to watch several nodes.
+    /// Without --rpc and --data-dir: $KEEPSAKE_RPC, else http://127.0.0.1:8645.
     #[arg(long)]
     rpc: Vec<String>,
     /// Print the report as JSON on stdout.
@@ -125,7 +126,7 @@ struct AuditArgs {
     json: bool,
     /// After the audit, keep following the nodes: replay each new block of
     /// the first, check every node's new checkpoints for forks and rewrites.
-    #[arg(long, requires = "rpc")]
+    #[arg(long, conflicts_with = "data_dir")]
     follow: bool,
     /// Polling interval of --follow, in milliseconds.
     #[arg(long, default_value_t = 1000)]
@@ -767,9 +768,12 @@ async fn cert(command: CertCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
+async fn audit(mut args: AuditArgs) -> anyhow::Result<ExitCode> {
     use crate::audit::{FollowEnd, FollowOptions, Progress};
     let genesis = read_genesis(&args.genesis)?;
+    if args.data_dir.is_none() && args.rpc.is_empty() {
+        args.rpc.push(std::env::var("KEEPSAKE_RPC").unwrap_or_else(|_| crate::DEFAULT_RPC_URL.to_string()));
+    }
     let mut progress = Progress::new("audit", !args.json);
     if args.follow {
         let options = FollowOptions {

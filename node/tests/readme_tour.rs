@@ -71,6 +71,8 @@ fn readme_tour_works_verbatim() {
     assert!(out.status.success(), "tour failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains("VALID certificate"), "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains("edition       1 of 300"), "stdout:\n{stdout}");
+    assert!(stdout.contains("audit PASS"), "stdout:\n{stdout}");
+    assert!(stdout.contains("series Flying Apsaras"), "stdout:\n{stdout}");
     assert!(
         stdout.contains("transfer-exit=1"),
         "the transfer must fail\nstdout:\n{stdout}\nstderr:\n{stderr}"
