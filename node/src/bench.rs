@@ -89,6 +89,18 @@ async fn wait_committed(
 }
 
 async fn one_run(params: &MintBench, run: usize) -> anyhow::Result<MintRun> {
+    let (dir, r, _) = mint_chain(params, run).await?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(r)
+}
+
+/// Builds a dev chain with `params.editions` mints in a new temporary
+/// directory and stops its node. Returns the directory (the data is in
+/// `DIR/home/data`), the run's figures and the certificate of edition 1.
+async fn mint_chain(
+    params: &MintBench,
+    run: usize,
+) -> anyhow::Result<(std::path::PathBuf, MintRun, keepsake_types::Certificate)> {
     let dir = tempfile_dir()?;
     let home = dir.join("home");
     crate::dev::init_home(&home, "127.0.0.1:0".parse().expect("valid address"))?;
@@ -155,15 +167,88 @@ async fn one_run(params: &MintBench, run: usize) -> anyhow::Result<MintRun> {
     if info.minted != params.editions {
         bail!("only {} of {} editions minted", info.minted, params.editions);
     }
+    let certificate = client
+        .get_certificate(ids::certificate_id(&chain, &series, 1))
+        .await
+        .map_err(crate::cli::describe)?;
     node.shutdown().await?;
     let disk = dir_size(&home.join("data")) as f64;
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(MintRun {
+    let figures = MintRun {
         seconds,
         submit_seconds,
         blocks: end_height - start_height,
         disk_bytes_per_mint: disk / f64::from(params.editions),
+    };
+    Ok((dir, figures, certificate.certificate))
+}
+
+/// `keepsake bench audit`: builds a dev chain of `editions` mints, then
+/// times `keepsake audit --data-dir` over it `runs` times and offline
+/// certificate verification on one core, with the verify rate of the same run.
+pub async fn run_audit(editions: u32, runs: usize) -> anyhow::Result<()> {
+    if editions == 0 || runs == 0 {
+        bail!("--editions and --runs must be at least 1");
+    }
+    println!("keepsake bench audit: a dev chain of {editions} mints, {runs} audit run(s)");
+    let verify = tokio::task::spawn_blocking(verify_rate).await?;
+    println!("ed25519 verify_strict, one core: {verify:.0}/s");
+    let (dir, built, certificate) = mint_chain(&MintBench { editions, batch: 1000, runs: 1 }, 0).await?;
+    let home = dir.join("home");
+    let genesis_text =
+        crate::config::read_bounded(&home.join("genesis.json"), crate::config::GENESIS_FILE_MAX)?;
+    let genesis = keepsake_types::Genesis::from_json(&genesis_text)?;
+    println!("chain built: {} mint blocks", built.blocks);
+    let data = home.join("data");
+    let mut seconds = Vec::new();
+    let mut last_report = None;
+    for run in 0..runs {
+        let (g, d) = (genesis.clone(), data.clone());
+        let (secs, report) = tokio::task::spawn_blocking(move || {
+            let t = Instant::now();
+            let r = crate::audit::audit_data_dir(&g, &d, &mut crate::audit::Progress::hidden());
+            (t.elapsed().as_secs_f64(), r)
+        })
+        .await?;
+        let report = report?;
+        if !report.passed {
+            bail!("the audit of the benchmark chain failed:\n{report}");
+        }
+        let txs: u64 = report.transactions.values().sum();
+        println!(
+            "audit run {}: {secs:.3} s for {} blocks and {txs} transactions = {:.0} tx/s",
+            run + 1,
+            report.verified_height,
+            txs as f64 / secs
+        );
+        seconds.push(secs);
+        last_report = Some(report);
+    }
+    let report = last_report.context("at least one run")?;
+    let txs: u64 = report.transactions.values().sum();
+    let secs = median(seconds);
+    let tps = txs as f64 / secs;
+    println!("audit median: {secs:.3} s = {tps:.0} tx/s = {:.3} of one core's verify rate", tps / verify);
+
+    // Offline certificate verification, one core.
+    let rounds: Vec<f64> = tokio::task::spawn_blocking(move || {
+        (0..5)
+            .map(|_| {
+                let t = Instant::now();
+                for _ in 0..500 {
+                    certificate.verify(&genesis).expect("the benchmark certificate verifies");
+                }
+                500.0 / t.elapsed().as_secs_f64()
+            })
+            .collect()
     })
+    .await?;
+    let per_sec = median(rounds);
+    println!(
+        "certificate verify (offline, one core, 1-validator checkpoint): {per_sec:.0}/s = {:.3} of the verify rate",
+        per_sec / verify
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
 }
 
 fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {

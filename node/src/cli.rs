@@ -151,6 +151,16 @@ enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// Whole-chain audit speed (`keepsake audit --data-dir`) over a dev chain
+    /// of mints, and offline certificate verifications per second.
+    Audit {
+        /// Mints in the chain.
+        #[arg(long, default_value_t = 10_000)]
+        editions: u32,
+        /// Audit runs; the median is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -457,6 +467,10 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
         }),
         Command::Bench { command: BenchCommand::Mint { editions, batch, runs } } => {
             crate::bench::run_mint(crate::bench::MintBench { editions, batch, runs }).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { command: BenchCommand::Audit { editions, runs } } => {
+            crate::bench::run_audit(editions, runs).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Status { rpc } => {

@@ -1,0 +1,1629 @@
+// Keepsake certificate verifier for browsers and Node.js 20: no dependencies,
+// no build step. Written from docs/protocol.md and crates/types/src
+// (certificate.rs, block.rs, merkle.rs, tx.rs, ids.rs, hash.rs, keys.rs,
+// genesis.rs, error.rs). Error codes are the stable codes of error.rs, and the
+// checks run in the order of Certificate::verify, so the first failure has the
+// same code as the Rust verifier's.
+//
+// Strictness notes (Rust is the reference):
+// - Ed25519: Rust uses ed25519-dalek 2.x `verify_strict`. WebCrypto only does
+//   plain RFC 8032 verification (OpenSSL/BoringSSL: S < l and the cofactorless
+//   equation, compared against the R bytes). The extra strict rules are done
+//   here, before WebCrypto is asked: the key must decompress the dalek way (y
+//   taken mod p, x = 0 with the sign bit set accepted) else BadPublicKey; S < l;
+//   R must decompress and be canonically encoded; neither A nor R may be of
+//   small order. A key whose encoding is non-canonical (y >= p) is accepted by
+//   dalek but may be refused by WebCrypto, so such keys (and every key when
+//   WebCrypto has no Ed25519) are checked by the small BigInt implementation
+//   below ([S]B - [k]A == R, k = SHA-512(R || A || M) mod l, A as given).
+//   What is left to WebCrypto is the RFC 8032 equation itself, which both
+//   compute identically for the inputs that reach it. The BigInt path is not
+//   constant time; it only verifies public data.
+// - JSON: serde_json + `deny_unknown_fields` semantics are reproduced by a
+//   small parser: unknown, duplicate or missing fields, wrong types, integers
+//   that are negative, fractional, exponent-form or out of range, lone
+//   surrogates and trailing characters are Malformed; integers are BigInt, so
+//   u64 values above 2^53 are exact. (serde also accepts a struct written as a
+//   JSON array of its fields in order; so does this parser.)
+// - Postcard: leaves are decoded strictly (minimal varints that fit their type,
+//   valid UTF-8, 0/1 tags, known variants, no trailing bytes), which is what
+//   `decode_canonical` (encode(decode(b)) == b) amounts to for these types.
+
+// ---------------------------------------------------------------------------
+// Errors
+
+/** An error with the stable code of crates/types/src/error.rs. */
+export class VerifyError extends Error {
+  constructor(code, message, step) {
+    super(message);
+    this.name = "VerifyError";
+    this.code = code;
+    if (step) this.step = step;
+  }
+}
+
+const fail = (code, message) => {
+  throw new VerifyError(code, message);
+};
+const mismatch = (field, reason) =>
+  fail("CertificateMismatch", `certificate field ${field} does not match: ${reason}`);
+
+// ---------------------------------------------------------------------------
+// Bytes and hex
+
+const te = new TextEncoder();
+const utf8 = (s) => te.encode(s);
+
+/** Lowercase hex of bytes. */
+export function toHex(bytes) {
+  let s = "";
+  for (const b of bytes) s += (b < 16 ? "0" : "") + b.toString(16);
+  return s;
+}
+
+/** Bytes of an even-length hex string (either case). Throws on bad input. */
+export function fromHex(text) {
+  if (typeof text !== "string" || text.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(text)) {
+    throw new Error("invalid hex");
+  }
+  const out = new Uint8Array(text.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(text.substr(2 * i, 2), 16);
+  return out;
+}
+
+export function concat(...parts) {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+export function bytesEqual(a, b) {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+const short = (bytes) => {
+  const h = toHex(bytes);
+  return h.length > 16 ? `${h.slice(0, 8)}…${h.slice(-4)}` : h;
+};
+
+// ---------------------------------------------------------------------------
+// Hashing (WebCrypto)
+
+const subtle = () => {
+  const s = globalThis.crypto && globalThis.crypto.subtle;
+  if (!s) throw new Error("WebCrypto (crypto.subtle) is not available: use https or localhost");
+  return s;
+};
+
+export async function sha256(bytes) {
+  return new Uint8Array(await subtle().digest("SHA-256", bytes));
+}
+
+async function sha512(bytes) {
+  return new Uint8Array(await subtle().digest("SHA-512", bytes));
+}
+
+/** Domain tags (hash.rs `tag`). */
+export const TAG = Object.freeze({
+  TX: "keepsake/tx/v1",
+  HEADER: "keepsake/header/v1",
+  VOTE: "keepsake/vote/v1",
+  PROPOSAL: "keepsake/proposal/v1",
+  REVIEW: "keepsake/review/v1",
+  SERIES_ID: "keepsake/series-id/v1",
+  CERTIFICATE_ID: "keepsake/certificate-id/v1",
+  HOLDER: "keepsake/holder/v1",
+  GENESIS: "keepsake/genesis/v1",
+  VALIDATORS: "keepsake/validators/v1",
+  STATE: "keepsake/state/v1",
+});
+
+/** u8(len(tag)) || tag || u8(len(chain_id)) || chain_id || bytes */
+export function domainPreimage(tag, chainId, bytes) {
+  const t = utf8(tag);
+  const c = utf8(chainId);
+  if (t.length > 255 || c.length > 255) throw new Error("framed field over 255 bytes");
+  return concat([t.length], t, [c.length], c, bytes);
+}
+
+export async function domainHash(tag, chainId, bytes) {
+  return sha256(domainPreimage(tag, chainId, bytes));
+}
+
+// ---------------------------------------------------------------------------
+// Postcard encoding (the subset of docs/protocol.md §1)
+
+/** Unsigned LEB128, minimal. Accepts a number or a BigInt. */
+export function varint(n) {
+  let v = BigInt(n);
+  if (v < 0n) throw new Error("negative varint");
+  const out = [];
+  for (;;) {
+    const low = Number(v & 0x7fn);
+    v >>= 7n;
+    if (v === 0n) {
+      out.push(low);
+      return Uint8Array.from(out);
+    }
+    out.push(low | 0x80);
+  }
+}
+
+/** varint(byte length) || UTF-8 bytes */
+export function pstr(s) {
+  const b = utf8(s);
+  return concat(varint(b.length), b);
+}
+
+/** encode(Header): the 11 fields in order (block.rs). */
+export function encodeHeader(h) {
+  return concat(
+    pstr(h.chain_id),
+    varint(h.height),
+    h.prev_hash,
+    varint(h.time_ms),
+    h.proposer,
+    varint(h.tx_count),
+    h.tx_root,
+    varint(h.log_size),
+    h.log_root,
+    h.validators_hash,
+    h.state_root,
+  );
+}
+
+/** encode(VoteData{height, round, kind, block_hash}); kind 0 prevote, 1 precommit; hash null = nil. */
+export function encodeVoteData(height, round, kind, blockHash) {
+  return concat(
+    varint(height),
+    varint(round),
+    [kind],
+    blockHash ? concat([1], blockHash) : Uint8Array.of(0),
+  );
+}
+
+/** encode(Vec<Validator>) */
+export function encodeValidators(validators) {
+  return concat(
+    varint(validators.length),
+    ...validators.map((v) => concat(v.public_key, varint(v.power), pstr(v.name))),
+  );
+}
+
+/** encode(Genesis) (genesis.rs). */
+export function encodeGenesis(g) {
+  return concat(
+    pstr(g.chain_id),
+    varint(g.genesis_time_ms),
+    encodeValidators(g.validators),
+    varint(g.governors.length),
+    ...g.governors,
+    varint(g.governance_threshold),
+    varint(g.params.max_supply_limit),
+    varint(g.params.block_txs_max),
+    varint(g.params.tx_bytes_max),
+  );
+}
+
+/** encode(ReviewSubject{issuer, name, content_hash, max_supply, metadata_uri}) */
+export function encodeReviewSubject(s) {
+  return concat(s.issuer, pstr(s.name), s.content_hash, varint(s.max_supply), pstr(s.metadata_uri));
+}
+
+const TX_KINDS = [
+  "register_issuer",
+  "set_issuer_status",
+  "register_reviewer",
+  "remove_reviewer",
+  "create_series",
+  "mint",
+  "revoke",
+  "transfer",
+];
+
+/** encode(TxBody) from {kind, ...fields} (the shape decodeTxBody returns). */
+export function encodeTxBody(b) {
+  const index = TX_KINDS.indexOf(b.kind);
+  if (index < 0) throw new Error(`unknown transaction kind ${b.kind}`);
+  const head = varint(index);
+  switch (b.kind) {
+    case "register_issuer":
+      return concat(head, b.issuer, pstr(b.name), varint(b.nonce));
+    case "set_issuer_status":
+      return concat(head, b.issuer, varint(b.status === "suspended" ? 1 : 0), varint(b.nonce));
+    case "register_reviewer":
+      return concat(head, b.reviewer, pstr(b.name), varint(b.nonce));
+    case "remove_reviewer":
+      return concat(head, b.reviewer, varint(b.nonce));
+    case "create_series":
+      return concat(
+        head,
+        encodeReviewSubject(b),
+        b.approval.reviewer,
+        b.approval.signature,
+      );
+    case "mint":
+      return concat(head, b.series_id, varint(b.edition), b.holder);
+    case "revoke":
+      return concat(head, b.certificate_id, pstr(b.reason));
+    case "transfer":
+      return concat(head, b.certificate_id, b.to);
+  }
+  throw new Error("unreachable");
+}
+
+/** encode(SignedTx) */
+export function encodeSignedTx(tx) {
+  return concat(
+    encodeTxBody(tx.body),
+    varint(tx.signatures.length),
+    ...tx.signatures.map((s) => concat(s.signer, s.signature)),
+  );
+}
+
+/** encode(LogLeaf{height, time_ms, tx}) */
+export function encodeLogLeaf(leaf) {
+  return concat(varint(leaf.height), varint(leaf.time_ms), encodeSignedTx(leaf.tx));
+}
+
+// ---------------------------------------------------------------------------
+// Strict postcard decoding (decode_canonical semantics)
+
+const utf8Strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+class Reader {
+  constructor(bytes, what) {
+    this.d = bytes;
+    this.i = 0;
+    this.what = what;
+  }
+  bad(reason) {
+    fail("Malformed", `malformed ${this.what}: ${reason}`);
+  }
+  raw(n) {
+    if (n > BigInt(this.d.length - this.i)) this.bad("unexpected end of input");
+    const k = Number(n);
+    const out = this.d.subarray(this.i, this.i + k);
+    this.i += k;
+    return out;
+  }
+  /** A minimal varint of at most `bits` bits (postcard: 5 bytes for u32, 10 for u64). */
+  uint(bits) {
+    const maxBytes = Math.ceil(bits / 7);
+    let n = 0n;
+    for (let k = 0; k < maxBytes; k++) {
+      if (this.i >= this.d.length) this.bad("unexpected end of input");
+      const b = this.d[this.i++];
+      n |= BigInt(b & 0x7f) << BigInt(7 * k);
+      if ((b & 0x80) === 0) {
+        if (k > 0 && b === 0) this.bad("not the canonical encoding (over-long varint)");
+        if (n >> BigInt(bits) !== 0n) this.bad("varint out of range");
+        return n;
+      }
+    }
+    this.bad("varint too long");
+  }
+  u32() {
+    return this.uint(32);
+  }
+  u64() {
+    return this.uint(64);
+  }
+  text() {
+    const b = this.raw(this.u64());
+    try {
+      return utf8Strict.decode(b);
+    } catch {
+      this.bad("invalid UTF-8");
+    }
+  }
+  b32() {
+    return this.raw(32n);
+  }
+  b64() {
+    return this.raw(64n);
+  }
+}
+
+function readTxBody(r) {
+  const v = r.u32();
+  switch (Number(v)) {
+    case 0:
+      return { kind: "register_issuer", issuer: r.b32(), name: r.text(), nonce: r.u64() };
+    case 1: {
+      const issuer = r.b32();
+      const s = r.u32();
+      if (s > 1n) r.bad(`unknown IssuerStatus variant ${s}`);
+      return { kind: "set_issuer_status", issuer, status: s === 0n ? "active" : "suspended", nonce: r.u64() };
+    }
+    case 2:
+      return { kind: "register_reviewer", reviewer: r.b32(), name: r.text(), nonce: r.u64() };
+    case 3:
+      return { kind: "remove_reviewer", reviewer: r.b32(), nonce: r.u64() };
+    case 4:
+      return {
+        kind: "create_series",
+        issuer: r.b32(),
+        name: r.text(),
+        content_hash: r.b32(),
+        max_supply: r.u32(),
+        metadata_uri: r.text(),
+        approval: { reviewer: r.b32(), signature: r.b64() },
+      };
+    case 5:
+      return { kind: "mint", series_id: r.b32(), edition: r.u32(), holder: r.b32() };
+    case 6:
+      return { kind: "revoke", certificate_id: r.b32(), reason: r.text() };
+    case 7:
+      return { kind: "transfer", certificate_id: r.b32(), to: r.b32() };
+  }
+  r.bad(`unknown TxBody variant ${v}`);
+}
+
+function readSignedTx(r) {
+  const start = r.i;
+  const body = readTxBody(r);
+  const bodyBytes = r.d.slice(start, r.i);
+  const n = r.u64();
+  const signatures = [];
+  for (let k = 0n; k < n; k++) signatures.push({ signer: r.b32(), signature: r.b64() });
+  return { body, signatures, bodyBytes };
+}
+
+/**
+ * decode_canonical::<LogLeaf>: size bound first (TooLarge), then strict
+ * decoding (Malformed). `tx.bodyBytes` is encode(body), sliced from the leaf.
+ */
+export function decodeLogLeaf(bytes, maxLen, what = "log leaf") {
+  if (bytes.length > maxLen) {
+    fail("TooLarge", `${what} is ${bytes.length} bytes, over the limit of ${maxLen}`);
+  }
+  const r = new Reader(bytes, what);
+  const height = r.u64();
+  const time_ms = r.u64();
+  const tx = readSignedTx(r);
+  if (r.i !== bytes.length) r.bad(`${bytes.length - r.i} trailing bytes`);
+  return { height, time_ms, tx };
+}
+
+/** Strict decoding of encode(SignedTx) (for tools; same rules as leaves). */
+export function decodeSignedTx(bytes, maxLen, what = "transaction") {
+  if (bytes.length > maxLen) {
+    fail("TooLarge", `${what} is ${bytes.length} bytes, over the limit of ${maxLen}`);
+  }
+  const r = new Reader(bytes, what);
+  const tx = readSignedTx(r);
+  if (r.i !== bytes.length) r.bad(`${bytes.length - r.i} trailing bytes`);
+  return tx;
+}
+
+// ---------------------------------------------------------------------------
+// Ids (ids.rs)
+
+export const txId = (chainId, bodyBytes) => domainHash(TAG.TX, chainId, bodyBytes);
+export const seriesId = (chainId, issuer, name) =>
+  domainHash(TAG.SERIES_ID, chainId, concat(issuer, pstr(name)));
+export const certificateId = (chainId, series, edition) =>
+  domainHash(TAG.CERTIFICATE_ID, chainId, concat(series, varint(edition)));
+export const holderId = (salt, account) => domainHash(TAG.HOLDER, "", concat(pstr(salt), pstr(account)));
+export const blockHash = (header) => domainHash(TAG.HEADER, header.chain_id, encodeHeader(header));
+export const validatorsHash = (chainId, validators) =>
+  domainHash(TAG.VALIDATORS, chainId, encodeValidators(validators));
+export const genesisHash = (g) => domainHash(TAG.GENESIS, g.chain_id, encodeGenesis(g));
+
+// ---------------------------------------------------------------------------
+// RFC 9162 Merkle log (merkle.rs)
+
+export const PROOF_HASHES_MAX = 66;
+
+export const leafHash = (leaf) => sha256(concat([0], leaf));
+export const nodeHash = (left, right) => sha256(concat([1], left, right));
+
+const isPow2 = (n) => n > 0n && (n & (n - 1n)) === 0n;
+
+/** RFC 9162 §2.1.3.2. Throws ProofMismatch. Sizes and indices are BigInt. */
+export async function verifyInclusion(lh, index, size, proof, root) {
+  const bad = (why) => fail("ProofMismatch", `log proof invalid: ${why}`);
+  index = BigInt(index);
+  size = BigInt(size);
+  if (index >= size) bad("leaf index is not below the tree size");
+  if (proof.length > PROOF_HASHES_MAX) bad("inclusion proof is too long");
+  let fn = index;
+  let sn = size - 1n;
+  let r = lh;
+  for (const p of proof) {
+    if (sn === 0n) bad("inclusion proof is longer than the tree is deep");
+    if ((fn & 1n) === 1n || fn === sn) {
+      r = await nodeHash(p, r);
+      if ((fn & 1n) === 0n) {
+        while ((fn & 1n) === 0n && fn !== 0n) {
+          fn >>= 1n;
+          sn >>= 1n;
+        }
+      }
+    } else {
+      r = await nodeHash(r, p);
+    }
+    fn >>= 1n;
+    sn >>= 1n;
+  }
+  if (sn !== 0n) bad("inclusion proof is shorter than the tree is deep");
+  if (!bytesEqual(r, root)) bad("inclusion proof does not lead to the log root");
+}
+
+/** RFC 9162 §2.1.4.2. Throws ProofMismatch (callers re-code it). */
+export async function verifyConsistency(oldSize, newSize, oldRoot, newRoot, proof) {
+  const bad = (why) => fail("ProofMismatch", `log proof invalid: ${why}`);
+  oldSize = BigInt(oldSize);
+  newSize = BigInt(newSize);
+  if (oldSize > newSize) bad("old tree is larger than the new tree");
+  if (proof.length > PROOF_HASHES_MAX) bad("consistency proof is too long");
+  if (oldSize === newSize) {
+    if (proof.length !== 0) bad("consistency proof between equal sizes must be empty");
+    if (!bytesEqual(oldRoot, newRoot)) bad("equal sizes but different roots");
+    return;
+  }
+  if (oldSize === 0n) {
+    if (proof.length !== 0) bad("consistency proof from the empty tree must be empty");
+    return;
+  }
+  if (proof.length === 0) bad("consistency proof is empty");
+  const path = isPow2(oldSize) ? [oldRoot, ...proof] : [...proof];
+  let fn = oldSize - 1n;
+  let sn = newSize - 1n;
+  while ((fn & 1n) === 1n) {
+    fn >>= 1n;
+    sn >>= 1n;
+  }
+  let fr = path[0];
+  let sr = path[0];
+  for (const c of path.slice(1)) {
+    if (sn === 0n) bad("consistency proof is longer than needed");
+    if ((fn & 1n) === 1n || fn === sn) {
+      fr = await nodeHash(c, fr);
+      sr = await nodeHash(c, sr);
+      if ((fn & 1n) === 0n) {
+        while ((fn & 1n) === 0n && fn !== 0n) {
+          fn >>= 1n;
+          sn >>= 1n;
+        }
+      }
+    } else {
+      sr = await nodeHash(sr, c);
+    }
+    fn >>= 1n;
+    sn >>= 1n;
+  }
+  if (sn !== 0n) bad("consistency proof is shorter than needed");
+  if (!bytesEqual(fr, oldRoot)) bad("consistency proof does not reproduce the old root");
+  if (!bytesEqual(sr, newRoot)) bad("consistency proof does not reproduce the new root");
+}
+
+// ---------------------------------------------------------------------------
+// Ed25519 (curve arithmetic for the strict checks and the fallback verifier)
+
+const P = (1n << 255n) - 19n;
+const L = (1n << 252n) + 27742317777372353535851937790883648493n;
+const md = (a) => {
+  const r = a % P;
+  return r < 0n ? r + P : r;
+};
+function powMod(b, e) {
+  let r = 1n;
+  b = md(b);
+  while (e > 0n) {
+    if (e & 1n) r = (r * b) % P;
+    b = (b * b) % P;
+    e >>= 1n;
+  }
+  return r;
+}
+const inv = (a) => powMod(a, P - 2n);
+const D = md(-121665n * inv(121666n));
+const D2 = md(2n * D);
+const SQRT_M1 = powMod(2n, (P - 1n) / 4n);
+
+const bytesToIntLE = (b) => {
+  let n = 0n;
+  for (let i = b.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(b[i]);
+  return n;
+};
+const intToBytesLE = (n, len) => {
+  const out = new Uint8Array(len);
+  for (let i = 0; i < len; i++) {
+    out[i] = Number(n & 0xffn);
+    n >>= 8n;
+  }
+  return out;
+};
+
+/**
+ * Point decompression as curve25519-dalek does it: y is the low 255 bits
+ * (taken mod p), x the root of the right parity (x = 0 with the sign bit set is
+ * accepted). Returns an extended point [X, Y, Z, T] or null.
+ */
+export function decompressPoint(bytes) {
+  const yRaw = bytesToIntLE(bytes) & ((1n << 255n) - 1n);
+  const y = md(yRaw);
+  const sign = BigInt(bytes[31] >> 7);
+  const u = md(y * y - 1n);
+  const v = md(D * y * y + 1n);
+  // x = u v^3 (u v^7)^((p-5)/8)
+  const v3 = (v * v * v) % P;
+  const v7 = (v3 * v3 * v) % P;
+  let x = (((u * v3) % P) * powMod(u * v7, (P - 5n) / 8n)) % P;
+  const vxx = (v * x * x) % P;
+  if (vxx !== u) {
+    if (vxx === md(-u)) x = (x * SQRT_M1) % P;
+    else return null;
+  }
+  if ((x & 1n) !== sign) x = md(-x);
+  return [x, y, 1n, (x * y) % P];
+}
+
+function pointAdd(p1, p2) {
+  const [X1, Y1, Z1, T1] = p1;
+  const [X2, Y2, Z2, T2] = p2;
+  const A = md((Y1 - X1) * (Y2 - X2));
+  const B = md((Y1 + X1) * (Y2 + X2));
+  const C = md(T1 * D2 * T2);
+  const Dd = md(Z1 * 2n * Z2);
+  const E = B - A;
+  const F = Dd - C;
+  const G = Dd + C;
+  const H = B + A;
+  return [md(E * F), md(G * H), md(F * G), md(E * H)];
+}
+const IDENTITY = [0n, 1n, 1n, 0n];
+const isIdentity = (p) => md(p[0]) === 0n && md(p[1] - p[2]) === 0n;
+const negate = (p) => [md(-p[0]), p[1], p[2], md(-p[3])];
+
+function scalarMult(k, p) {
+  let r = IDENTITY;
+  let q = p;
+  while (k > 0n) {
+    if (k & 1n) r = pointAdd(r, q);
+    q = pointAdd(q, q);
+    k >>= 1n;
+  }
+  return r;
+}
+
+function encodePoint(p) {
+  const zi = inv(p[2]);
+  const x = md(p[0] * zi);
+  const y = md(p[1] * zi);
+  return intToBytesLE(y | ((x & 1n) << 255n), 32);
+}
+
+/** [8]P == identity */
+export function isSmallOrder(p) {
+  let q = p;
+  for (let i = 0; i < 3; i++) q = pointAdd(q, q);
+  return isIdentity(q);
+}
+
+const BASE = (() => {
+  const y = md(4n * inv(5n));
+  return decompressPoint(intToBytesLE(y, 32));
+})();
+
+/** PublicKey::is_valid_point: decompresses and is not of small order. */
+export function isValidPoint(key) {
+  const p = decompressPoint(key);
+  return p !== null && !isSmallOrder(p);
+}
+
+const isCanonicalY = (bytes) => (bytesToIntLE(bytes) & ((1n << 255n) - 1n)) < P;
+
+/** Cofactorless RFC 8032 check in BigInt: encode([S]B - [k]A) == R. */
+async function equationHolds(A, keyBytes, msg, sig) {
+  const k = bytesToIntLE(await sha512(concat(sig.subarray(0, 32), keyBytes, msg))) % L;
+  const s = bytesToIntLE(sig.subarray(32));
+  const r = pointAdd(scalarMult(s, BASE), scalarMult(k, negate(A)));
+  return bytesEqual(encodePoint(r), sig.subarray(0, 32));
+}
+
+// RFC 8032 §7.1 TEST 1 (empty message): probes WebCrypto Ed25519 once.
+const PROBE_KEY = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+const PROBE_SIG =
+  "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b";
+let webEd25519 = null; // a Promise<boolean> once probed
+
+async function probeWebEd25519() {
+  try {
+    const key = await subtle().importKey("raw", fromHex(PROBE_KEY), { name: "Ed25519" }, false, ["verify"]);
+    return (await subtle().verify({ name: "Ed25519" }, key, fromHex(PROBE_SIG), new Uint8Array(0))) === true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether WebCrypto Ed25519 is used for the RFC 8032 equation (else BigInt). */
+export function webCryptoEd25519() {
+  if (webEd25519 === null) webEd25519 = probeWebEd25519();
+  return webEd25519;
+}
+
+/** Forces the BigInt path (false) or re-enables auto-detection (undefined); for tests. */
+export function _setWebCryptoEd25519(enabled) {
+  webEd25519 = enabled === false ? Promise.resolve(false) : null;
+}
+
+async function webcryptoVerify(keyBytes, msg, sig) {
+  if (!(await webCryptoEd25519())) return null;
+  try {
+    const key = await subtle().importKey("raw", keyBytes, { name: "Ed25519" }, false, ["verify"]);
+    return await subtle().verify({ name: "Ed25519" }, key, sig, msg);
+  } catch {
+    return null; // this key refused by WebCrypto: the BigInt path decides
+  }
+}
+
+/**
+ * PublicKey::verify_message (ed25519-dalek verify_strict). Throws
+ * BadPublicKey or BadSignature; `what` names the signed object.
+ */
+export async function verifyStrict(keyBytes, msg, sig, what = "message") {
+  const A = decompressPoint(keyBytes);
+  if (!A) fail("BadPublicKey", `invalid ed25519 public key ${toHex(keyBytes)}`);
+  const badSig = () => fail("BadSignature", `bad signature by ${toHex(keyBytes)} on ${what}`);
+  if (sig.length !== 64) badSig();
+  if (bytesToIntLE(sig.subarray(32)) >= L) badSig();
+  const Rb = sig.subarray(0, 32);
+  const R = decompressPoint(Rb);
+  if (!R) badSig();
+  if (isSmallOrder(R) || isSmallOrder(A)) badSig();
+  // The recomputed R is always canonically encoded: a non-canonical R never matches.
+  if (!bytesEqual(encodePoint(R), Rb)) badSig();
+  let ok = null;
+  if (isCanonicalY(keyBytes)) ok = await webcryptoVerify(keyBytes, msg, sig);
+  if (ok === null) ok = await equationHolds(A, keyBytes, msg, sig);
+  if (!ok) badSig();
+}
+
+// ---------------------------------------------------------------------------
+// Strict JSON (serde_json + deny_unknown_fields)
+
+const MAX_DEPTH = 128;
+
+class JsonReader {
+  constructor(text) {
+    this.s = text;
+    this.i = 0;
+    this.depth = 0;
+  }
+  err(msg) {
+    // Line/column like serde_json, for humans.
+    const before = this.s.slice(0, this.i);
+    const line = before.split("\n").length;
+    const col = this.i - before.lastIndexOf("\n");
+    throw new JsonError(`${msg} at line ${line} column ${col}`);
+  }
+  ws() {
+    for (;;) {
+      const c = this.s.charCodeAt(this.i);
+      if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) this.i++;
+      else return;
+    }
+  }
+  value() {
+    this.ws();
+    const c = this.s[this.i];
+    if (c === undefined) this.err("EOF while parsing a value");
+    if (c === "{") return this.object();
+    if (c === "[") return this.array();
+    if (c === '"') return { t: "str", v: this.string(), at: this.i };
+    if (c === "-" || (c >= "0" && c <= "9")) return this.number();
+    for (const [word, node] of [
+      ["true", { t: "bool", v: true }],
+      ["false", { t: "bool", v: false }],
+      ["null", { t: "null" }],
+    ]) {
+      if (this.s.startsWith(word, this.i)) {
+        this.i += word.length;
+        return node;
+      }
+    }
+    this.err("expected value");
+  }
+  nest() {
+    if (++this.depth > MAX_DEPTH) this.err("recursion limit exceeded");
+  }
+  object() {
+    this.nest();
+    this.i++;
+    const entries = [];
+    this.ws();
+    if (this.s[this.i] === "}") {
+      this.i++;
+      this.depth--;
+      return { t: "obj", entries };
+    }
+    for (;;) {
+      this.ws();
+      if (this.s[this.i] !== '"') this.err("key must be a string");
+      const key = this.string();
+      this.ws();
+      if (this.s[this.i] !== ":") this.err("expected `:`");
+      this.i++;
+      entries.push([key, this.value()]);
+      this.ws();
+      const c = this.s[this.i++];
+      if (c === ",") continue;
+      if (c === "}") break;
+      this.i--;
+      this.err(c === undefined ? "EOF while parsing an object" : "expected `,` or `}`");
+    }
+    this.depth--;
+    return { t: "obj", entries };
+  }
+  array() {
+    this.nest();
+    this.i++;
+    const items = [];
+    this.ws();
+    if (this.s[this.i] === "]") {
+      this.i++;
+      this.depth--;
+      return { t: "arr", items };
+    }
+    for (;;) {
+      items.push(this.value());
+      this.ws();
+      const c = this.s[this.i++];
+      if (c === ",") continue;
+      if (c === "]") break;
+      this.i--;
+      this.err(c === undefined ? "EOF while parsing a list" : "expected `,` or `]`");
+    }
+    this.depth--;
+    return { t: "arr", items };
+  }
+  hex4() {
+    const h = this.s.slice(this.i, this.i + 4);
+    if (!/^[0-9a-fA-F]{4}$/.test(h)) this.err("invalid escape");
+    this.i += 4;
+    return parseInt(h, 16);
+  }
+  string() {
+    this.i++; // opening quote
+    let out = "";
+    let start = this.i;
+    for (;;) {
+      const c = this.s.charCodeAt(this.i);
+      if (Number.isNaN(c)) this.err("EOF while parsing a string");
+      if (c === 0x22) {
+        out += this.s.slice(start, this.i);
+        this.i++;
+        return out;
+      }
+      if (c < 0x20) this.err("control character (\\u0000-\\u001F) found while parsing a string");
+      if (c >= 0xd800 && c <= 0xdfff) {
+        // Raw text: only a well-formed pair can come from UTF-8.
+        const d = this.s.charCodeAt(this.i + 1);
+        if (c > 0xdbff || !(d >= 0xdc00 && d <= 0xdfff)) this.err("invalid unicode code point");
+        this.i += 2;
+        continue;
+      }
+      if (c !== 0x5c) {
+        this.i++;
+        continue;
+      }
+      out += this.s.slice(start, this.i);
+      this.i++;
+      const e = this.s[this.i++];
+      const simple = { '"': '"', "\\": "\\", "/": "/", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" };
+      if (e in simple) out += simple[e];
+      else if (e === "u") {
+        const u = this.hex4();
+        if (u >= 0xdc00 && u <= 0xdfff) this.err("lone trailing surrogate in hex escape");
+        if (u >= 0xd800 && u <= 0xdbff) {
+          if (this.s[this.i] !== "\\" || this.s[this.i + 1] !== "u") {
+            this.err("lone leading surrogate in hex escape");
+          }
+          this.i += 2;
+          const lo = this.hex4();
+          if (!(lo >= 0xdc00 && lo <= 0xdfff)) this.err("lone leading surrogate in hex escape");
+          out += String.fromCharCode(u, lo);
+        } else out += String.fromCharCode(u);
+      } else {
+        this.i--;
+        this.err("invalid escape");
+      }
+      start = this.i;
+    }
+  }
+  number() {
+    const m = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/.exec(this.s.slice(this.i, this.i + 1100));
+    if (!m) this.err("invalid number");
+    // serde_json refuses a leading zero followed by a digit.
+    const after = this.s[this.i + m[0].length];
+    if (m[1] === "0" && after >= "0" && after <= "9") this.err("invalid number");
+    if ((!m[2] && after === ".") || (!m[3] && (after === "e" || after === "E"))) this.err("invalid number");
+    this.i += m[0].length;
+    const integer = !m[0].startsWith("-") && !m[2] && !m[3];
+    return { t: "num", raw: m[0], integer };
+  }
+}
+
+class JsonError extends Error {}
+
+/** Parses JSON into a tree that keeps duplicate keys and exact number text. */
+function parseJsonTree(text) {
+  const r = new JsonReader(text);
+  const v = r.value();
+  r.ws();
+  if (r.i !== text.length) r.err("trailing characters");
+  return v;
+}
+
+// Schema types.
+const U64 = { k: "uint", bits: 64n, name: "u64" };
+const U32 = { k: "uint", bits: 32n, name: "u32" };
+const STR = { k: "str" };
+const H32 = (name) => ({ k: "fixed", n: 32, name });
+const SIG = { k: "fixed", n: 64, name: "Signature" };
+const HEXBYTES = { k: "hexbytes" };
+const vec = (of) => ({ k: "vec", of });
+const opt = (of) => ({ k: "opt", of });
+// fields: [name, type, default?]; `default` true: #[serde(default)] (missing -> null).
+const struct = (name, fields) => ({ k: "struct", name, fields });
+
+const describe = (node) =>
+  ({ obj: "map", arr: "sequence", str: "string", num: "number", bool: "boolean", null: "null" })[node.t];
+
+function convert(node, type, path) {
+  const bad = (why) => {
+    throw new JsonError(`${path || "value"}: ${why}`);
+  };
+  switch (type.k) {
+    case "uint": {
+      if (node.t !== "num") bad(`invalid type: ${describe(node)}, expected ${type.name}`);
+      if (!node.integer) bad(`invalid value: ${node.raw}, expected ${type.name}`);
+      const v = BigInt(node.raw);
+      if (v >> type.bits !== 0n) bad(`invalid value: ${node.raw}, expected ${type.name}`);
+      return v;
+    }
+    case "str":
+      if (node.t !== "str") bad(`invalid type: ${describe(node)}, expected a string`);
+      return node.v;
+    case "fixed": {
+      if (node.t !== "str") bad(`invalid type: ${describe(node)}, expected a string`);
+      const digits = node.v.startsWith("0x") ? node.v.slice(2) : node.v;
+      const len = utf8(digits).length;
+      if (len !== 2 * type.n) bad(`invalid hex for ${type.name}: expected ${2 * type.n} hex digits, got ${len}`);
+      try {
+        return fromHex(digits);
+      } catch {
+        bad(`invalid hex for ${type.name}: invalid character`);
+      }
+      break;
+    }
+    case "hexbytes": {
+      if (node.t !== "str") bad(`invalid type: ${describe(node)}, expected a string`);
+      const digits = node.v.startsWith("0x") ? node.v.slice(2) : node.v;
+      try {
+        return fromHex(digits);
+      } catch {
+        bad("invalid hex bytes");
+      }
+      break;
+    }
+    case "vec":
+      if (node.t !== "arr") bad(`invalid type: ${describe(node)}, expected a sequence`);
+      return node.items.map((item, i) => convert(item, type.of, `${path}[${i}]`));
+    case "opt":
+      return node.t === "null" ? null : convert(node, type.of, path);
+    case "struct": {
+      const out = {};
+      const prefix = path ? `${path}.` : "";
+      if (node.t === "arr") {
+        // serde's visit_seq: fields in order; only #[serde(default)] fields may be missing.
+        type.fields.forEach(([name, ft, dflt], i) => {
+          if (i < node.items.length) out[name] = convert(node.items[i], ft, prefix + name);
+          else if (dflt) out[name] = null;
+          else bad(`invalid length ${node.items.length}, expected struct ${type.name} with ${type.fields.length} elements`);
+        });
+        if (node.items.length > type.fields.length) bad("trailing characters");
+        return out;
+      }
+      if (node.t !== "obj") bad(`invalid type: ${describe(node)}, expected struct ${type.name}`);
+      const byName = new Map(type.fields.map((f) => [f[0], f]));
+      const seen = new Set();
+      for (const [key, value] of node.entries) {
+        const f = byName.get(key);
+        if (!f) {
+          bad(`unknown field \`${key}\`, expected one of ${type.fields.map((x) => `\`${x[0]}\``).join(", ")}`);
+        }
+        if (seen.has(key)) bad(`duplicate field \`${key}\``);
+        seen.add(key);
+        out[key] = convert(value, f[1], prefix + key);
+      }
+      for (const [name, ft, dflt] of type.fields) {
+        if (seen.has(name)) continue;
+        // serde: a missing Option field is None; #[serde(default)] gives the default.
+        if (dflt || ft.k === "opt") out[name] = null;
+        else bad(`missing field \`${name}\``);
+      }
+      return out;
+    }
+  }
+  throw new Error("unreachable");
+}
+
+const HEADER = struct("Header", [
+  ["chain_id", STR],
+  ["height", U64],
+  ["prev_hash", H32("BlockHash")],
+  ["time_ms", U64],
+  ["proposer", H32("PublicKey")],
+  ["tx_count", U32],
+  ["tx_root", H32("Hash32")],
+  ["log_size", U64],
+  ["log_root", H32("Hash32")],
+  ["validators_hash", H32("Hash32")],
+  ["state_root", H32("Hash32")],
+]);
+const COMMIT = struct("Commit", [
+  ["height", U64],
+  ["round", U32],
+  ["block_hash", H32("BlockHash")],
+  ["signatures", vec(struct("CommitSignature", [["validator", H32("PublicKey")], ["signature", SIG]]))],
+]);
+const CHECKPOINT = struct("Checkpoint", [
+  ["header", HEADER],
+  ["commit", COMMIT],
+]);
+const LOG_ENTRY = struct("LogEntryProof", [
+  ["leaf_index", U64],
+  ["leaf", HEXBYTES],
+  ["proof", vec(H32("Hash32"))],
+]);
+const RECORD = struct("CertificateRecord", [
+  ["series_id", H32("SeriesId")],
+  ["series_name", STR],
+  ["edition", U32],
+  ["max_supply", U32],
+  ["holder", H32("HolderId")],
+  ["issuer", H32("PublicKey")],
+  ["content_hash", H32("ContentHash")],
+  ["metadata_uri", STR],
+  ["reviewer", H32("PublicKey")],
+  ["height", U64],
+  ["time_ms", U64],
+  ["mint_tx", H32("TxId")],
+]);
+const CERTIFICATE = struct("Certificate", [
+  ["format", STR],
+  ["chain_id", STR],
+  ["certificate_id", H32("CertificateId")],
+  ["record", RECORD],
+  ["mint", LOG_ENTRY],
+  ["series", LOG_ENTRY],
+  ["checkpoint", CHECKPOINT],
+  [
+    "previous",
+    opt(struct("CheckpointLink", [["checkpoint", CHECKPOINT], ["consistency", vec(H32("Hash32"))]])),
+    true,
+  ],
+]);
+const STATUS = struct("CertificateStatus", [
+  ["certificate_id", H32("CertificateId")],
+  ["checkpoint", CHECKPOINT],
+  ["revocation", opt(LOG_ENTRY)],
+]);
+const GENESIS = struct("Genesis", [
+  ["chain_id", STR],
+  ["genesis_time_ms", U64],
+  ["validators", vec(struct("Validator", [["public_key", H32("PublicKey")], ["power", U64], ["name", STR]]))],
+  ["governors", vec(H32("PublicKey"))],
+  ["governance_threshold", U32],
+  ["params", struct("ChainParams", [["max_supply_limit", U32], ["block_txs_max", U32], ["tx_bytes_max", U32]])],
+]);
+
+function parseTyped(text, type) {
+  return convert(parseJsonTree(text), type, "");
+}
+
+const utf8Len = (s) => utf8(s).length;
+
+function toText(input, what) {
+  if (typeof input === "string") {
+    if (typeof input.isWellFormed === "function" && !input.isWellFormed()) {
+      throw new JsonError(`${what} is not valid UTF-8 text`);
+    }
+    return input;
+  }
+  const bytes = input instanceof ArrayBuffer ? new Uint8Array(input) : input;
+  if (bytes instanceof Uint8Array) {
+    try {
+      return utf8Strict.decode(bytes);
+    } catch {
+      throw new JsonError(`${what} is not valid UTF-8`);
+    }
+  }
+  throw new JsonError(`${what} must be text`);
+}
+
+// ---------------------------------------------------------------------------
+// Genesis (genesis.rs)
+
+export const CERTIFICATE_FORMAT = "keepsake-certificate/v1";
+export const CERTIFICATE_FILE_MAX = 256 * 1024;
+
+function validateGenesis(g) {
+  const bad = (m) => fail("InvalidGenesis", `invalid genesis: ${m}`);
+  if (!/^[a-z0-9-]{1,64}$/.test(g.chain_id)) {
+    bad(`chain id ${JSON.stringify(g.chain_id)} must be 1 to 64 characters of [a-z0-9-]`);
+  }
+  if (g.validators.length === 0 || g.validators.length > 100) {
+    bad(`needs 1 to 100 validators, has ${g.validators.length}`);
+  }
+  const keys = new Set();
+  let total = 0n;
+  for (const v of g.validators) {
+    const k = toHex(v.public_key);
+    if (keys.has(k)) bad(`validator ${k} listed twice`);
+    keys.add(k);
+    if (!isValidPoint(v.public_key)) bad(`validator key ${k} is not a valid ed25519 key`);
+    if (v.power === 0n) bad(`validator ${k} has zero power`);
+    total += v.power;
+  }
+  if (total > 1n << 60n) bad(`total voting power ${total} exceeds ${1n << 60n}`);
+  if (g.governors.length === 0 || g.governors.length > 32) {
+    bad(`needs 1 to 32 governors, has ${g.governors.length}`);
+  }
+  if (new Set(g.governors.map(toHex)).size !== g.governors.length) bad("a governor is listed twice");
+  for (const gov of g.governors) {
+    if (!isValidPoint(gov)) bad(`governor key ${toHex(gov)} is not a valid ed25519 key`);
+  }
+  const k = g.governance_threshold;
+  if (k === 0n || k > BigInt(g.governors.length)) {
+    bad(`governance threshold ${k} must be between 1 and the number of governors (${g.governors.length})`);
+  }
+  const p = g.params;
+  if (p.max_supply_limit === 0n || p.block_txs_max === 0n || p.tx_bytes_max < 256n) {
+    bad("params: max_supply_limit and block_txs_max must be > 0, tx_bytes_max >= 256");
+  }
+}
+
+const genesisCache = new WeakMap();
+
+/**
+ * Genesis::from_json + validate. Accepts the JSON text (string or bytes), a
+ * plain object (e.g. from JSON.parse or an RPC answer) or the result of an
+ * earlier call. Returns {genesis, hash, hashHex}; throws InvalidGenesis.
+ */
+export async function loadGenesis(input) {
+  if (input && typeof input === "object" && input.__keepsakeGenesis) return input;
+  if (input && typeof input === "object" && genesisCache.has(input)) return genesisCache.get(input);
+  let text;
+  try {
+    if (typeof input === "string" || input instanceof Uint8Array || input instanceof ArrayBuffer) {
+      text = toText(input, "genesis");
+    } else if (input && typeof input === "object") {
+      text = JSON.stringify(input, (_, v) => (typeof v === "bigint" ? Number(v) : v));
+    } else {
+      throw new JsonError("no genesis given");
+    }
+  } catch (e) {
+    fail("InvalidGenesis", `invalid genesis: ${e.message}`);
+  }
+  let genesis;
+  try {
+    genesis = parseTyped(text, GENESIS);
+  } catch (e) {
+    if (e instanceof JsonError) fail("InvalidGenesis", `invalid genesis: ${e.message}`);
+    throw e;
+  }
+  validateGenesis(genesis);
+  const hash = await genesisHash(genesis);
+  const loaded = { __keepsakeGenesis: true, genesis, hash, hashHex: toHex(hash) };
+  if (input && typeof input === "object") genesisCache.set(input, loaded);
+  return loaded;
+}
+
+// ---------------------------------------------------------------------------
+// Checkpoints (Commit::verify, verify_checkpoint)
+
+const totalPower = (validators) => validators.reduce((a, v) => a + v.power, 0n);
+const U64_MAX = (1n << 64n) - 1n;
+
+/**
+ * Commit::verify(header, validators): returns {signedPower, total, needed,
+ * blockHash, signers}. Throws the first failure, in the Rust order.
+ */
+export async function verifyCommit(header, commit, validators) {
+  if (commit.height !== header.height) {
+    fail("CommitHeightMismatch", `commit height mismatch: expected ${header.height}, got ${commit.height}`);
+  }
+  const expected = await blockHash(header);
+  if (!bytesEqual(commit.block_hash, expected)) {
+    fail("CommitBlockMismatch", `commit is for block ${toHex(commit.block_hash)}, expected ${toHex(expected)}`);
+  }
+  const vsHash = await validatorsHash(header.chain_id, validators);
+  if (!bytesEqual(header.validators_hash, vsHash)) {
+    fail(
+      "ValidatorSetMismatch",
+      `header validator set hash ${toHex(header.validators_hash)} does not match the expected set ${toHex(vsHash)}`,
+    );
+  }
+  const message = domainPreimage(
+    TAG.VOTE,
+    header.chain_id,
+    encodeVoteData(commit.height, commit.round, 1, commit.block_hash),
+  );
+  const seen = new Set();
+  let power = 0n;
+  const signers = [];
+  for (const s of commit.signatures) {
+    const hex = toHex(s.validator);
+    const v = validators.find((x) => bytesEqual(x.public_key, s.validator));
+    if (!v) fail("UnknownValidator", `commit signed by ${hex}, which is not a validator`);
+    if (seen.has(hex)) fail("DuplicateCommitSignature", `validator ${hex} signed the commit twice`);
+    seen.add(hex);
+    await verifyStrict(s.validator, message, s.signature, "commit precommit");
+    power += v.power;
+    if (power > U64_MAX) power = U64_MAX;
+    signers.push(v.name);
+  }
+  const total = totalPower(validators);
+  const needed = (total * 2n) / 3n + 1n;
+  if (power < needed) {
+    fail(
+      "InsufficientPower",
+      `commit carries voting power ${power}, needs at least ${needed} (more than 2/3 of ${total})`,
+    );
+  }
+  return { signedPower: power, total, needed, blockHash: expected, signers };
+}
+
+async function verifyCheckpoint(genesis, checkpoint) {
+  if (checkpoint.header.chain_id !== genesis.chain_id) {
+    fail(
+      "WrongChain",
+      `wrong chain: expected ${JSON.stringify(genesis.chain_id)}, got ${JSON.stringify(checkpoint.header.chain_id)}`,
+    );
+  }
+  return verifyCommit(checkpoint.header, checkpoint.commit, genesis.validators);
+}
+
+// ---------------------------------------------------------------------------
+// Certificates (Certificate::verify)
+
+/** The steps shown by the page, in order. */
+export const STEPS = Object.freeze([
+  { id: "file", label: "Certificate file" },
+  { id: "chain", label: "Chain" },
+  { id: "checkpoint", label: "Checkpoint signed by a quorum" },
+  { id: "consistency", label: "Link to the previous checkpoint" },
+  { id: "inclusion", label: "Entries included in the log" },
+  { id: "record", label: "Record matches the log" },
+]);
+
+class Steps {
+  constructor(defs) {
+    this.list = defs.map((d) => ({ id: d.id, label: d.label, status: "skipped", detail: "" }));
+  }
+  get(id) {
+    return this.list.find((s) => s.id === id);
+  }
+  notReached() {
+    for (const s of this.list) if (s.status === "skipped" && !s.detail) s.detail = "not checked: verification stopped earlier";
+  }
+  set(id, status, detail) {
+    const s = this.get(id);
+    s.status = status;
+    s.detail = detail;
+  }
+}
+
+const num = (b) => (b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b.toString());
+
+function recordOut(r) {
+  return {
+    series_id: toHex(r.series_id),
+    series_name: r.series_name,
+    edition: num(r.edition),
+    max_supply: num(r.max_supply),
+    holder: toHex(r.holder),
+    issuer: toHex(r.issuer),
+    content_hash: toHex(r.content_hash),
+    metadata_uri: r.metadata_uri,
+    reviewer: toHex(r.reviewer),
+    height: num(r.height),
+    time_ms: num(r.time_ms),
+    mint_tx: toHex(r.mint_tx),
+  };
+}
+
+const dbg = (v) => (v instanceof Uint8Array ? toHex(v) : typeof v === "string" ? JSON.stringify(v) : String(v));
+
+function expectEq(field, logValue, recordValue) {
+  const same =
+    logValue instanceof Uint8Array ? bytesEqual(logValue, recordValue) : logValue === recordValue;
+  if (!same) mismatch(field, `record says ${dbg(recordValue)}, log says ${dbg(logValue)}`);
+}
+
+async function entryInclusion(entry, header, field) {
+  try {
+    await verifyInclusion(await leafHash(entry.leaf), entry.leaf_index, header.log_size, entry.proof, header.log_root);
+  } catch (e) {
+    if (e instanceof VerifyError) throw new VerifyError(e.code, `log proof invalid: ${field}: ${e.message.replace(/^log proof invalid: /, "")}`);
+    throw e;
+  }
+}
+
+function entryDecode(entry, header, field, leafMax) {
+  const leaf = decodeLogLeaf(entry.leaf, leafMax, field);
+  if (leaf.height > header.height) {
+    mismatch(field, `leaf height ${leaf.height} is above the checkpoint height ${header.height}`);
+  }
+  return leaf;
+}
+
+async function settle(promise) {
+  try {
+    return { value: await promise };
+  } catch (e) {
+    if (e instanceof VerifyError) return { error: e };
+    throw e;
+  }
+}
+
+/**
+ * Verifies a certificate file against a genesis (text, plain object or the
+ * result of loadGenesis). Never throws for bad input: returns
+ * { ok: true, certificateId, record, checkpointHeight, logSize, mintLeafIndex,
+ *   signedPower, totalPower, previousHeight, steps }
+ * or { ok: false, code, message, step, steps }.
+ */
+export async function verifyCertificate(certificateJsonText, genesisObject) {
+  const steps = new Steps(STEPS);
+  let current = "file";
+  const failed = (e, step = current) => {
+    steps.set(step, "failed", e.message);
+    steps.notReached();
+    return { ok: false, code: e.code, message: e.message, step, steps: steps.list };
+  };
+  try {
+    // Trust anchor first: without a valid genesis nothing can be checked.
+    let g;
+    try {
+      g = await loadGenesis(genesisObject);
+    } catch (e) {
+      if (e instanceof VerifyError) return failed(e, "chain");
+      throw e;
+    }
+    const genesis = g.genesis;
+    const chain = genesis.chain_id;
+
+    // 1. The file: size, JSON shape (unknown fields refused), format.
+    let cert;
+    {
+      let text;
+      try {
+        text = toText(certificateJsonText, "certificate file");
+      } catch (e) {
+        fail("Malformed", `malformed certificate file: ${e.message}`);
+      }
+      const len = utf8Len(text);
+      if (len > CERTIFICATE_FILE_MAX) {
+        fail("TooLarge", `certificate file is ${len} bytes, over the limit of ${CERTIFICATE_FILE_MAX}`);
+      }
+      try {
+        cert = parseTyped(text, CERTIFICATE);
+      } catch (e) {
+        if (e instanceof JsonError) fail("Malformed", `malformed certificate file: ${e.message}`);
+        throw e;
+      }
+      if (cert.format !== CERTIFICATE_FORMAT) {
+        fail(
+          "Malformed",
+          `malformed certificate: unsupported format ${JSON.stringify(cert.format)}, expected ${JSON.stringify(CERTIFICATE_FORMAT)}`,
+        );
+      }
+      steps.set("file", "passed", `${CERTIFICATE_FORMAT}, ${len} bytes`);
+    }
+
+    // 2. The chain.
+    current = "chain";
+    for (const got of [cert.chain_id, cert.checkpoint.header.chain_id]) {
+      if (got !== chain) {
+        fail("WrongChain", `wrong chain: expected ${JSON.stringify(chain)}, got ${JSON.stringify(got)}`);
+      }
+    }
+    steps.set("chain", "passed", `${chain} (genesis ${g.hashHex})`);
+
+    // 3. The checkpoint: header hash, validator set, quorum of precommits.
+    current = "checkpoint";
+    const header = cert.checkpoint.header;
+    const commit = await verifyCommit(header, cert.checkpoint.commit, genesis.validators);
+    steps.set(
+      "checkpoint",
+      "passed",
+      `block ${header.height} (${short(commit.blockHash)}), validator set matches the genesis, ` +
+        `${cert.checkpoint.commit.signatures.length} valid precommits, power ${commit.signedPower} of ` +
+        `${commit.total} (needs ${commit.needed})`,
+    );
+
+    // 4. A refreshed certificate: the older checkpoint and the log growing from it.
+    current = "consistency";
+    const link = cert.previous;
+    if (link) {
+      await verifyCheckpoint(genesis, link.checkpoint);
+      const [old, neu] = [link.checkpoint.header, header];
+      if (old.height >= neu.height) {
+        mismatch("previous.checkpoint", `height ${old.height} is not below the checkpoint height ${neu.height}`);
+      }
+      try {
+        await verifyConsistency(old.log_size, neu.log_size, old.log_root, neu.log_root, link.consistency);
+      } catch (e) {
+        if (!(e instanceof VerifyError)) throw e;
+        fail(
+          "ConsistencyMismatch",
+          `log at height ${neu.height} is not consistent with the log at height ${old.height}: ` +
+            e.message.replace(/^log proof invalid: /, ""),
+        );
+      }
+      if (cert.mint.leaf_index >= old.log_size) {
+        mismatch("previous.checkpoint", "the older checkpoint's log does not contain the mint");
+      }
+      steps.set(
+        "consistency",
+        "passed",
+        `block ${old.height} (log size ${old.log_size}) is a prefix of block ${neu.height} (log size ${neu.log_size})`,
+      );
+    } else {
+      steps.set("consistency", "skipped", "not a refreshed certificate");
+    }
+
+    // 5./6. Both entries in the checkpoint's log, decoded, in the Rust order:
+    // mint inclusion, mint leaf, series inclusion, series leaf.
+    current = "inclusion";
+    const leafMax = Number(genesis.params.tx_bytes_max) + 64;
+    await entryInclusion(cert.mint, header, "mint");
+    const seriesIncl = await settle(entryInclusion(cert.series, header, "series"));
+    const inclusionDetail =
+      `mint at index ${cert.mint.leaf_index} and series at index ${cert.series.leaf_index} ` +
+      `lead to the log root ${short(header.log_root)} (size ${header.log_size})`;
+    let mintLeaf;
+    try {
+      mintLeaf = entryDecode(cert.mint, header, "mint", leafMax);
+    } catch (e) {
+      if (!(e instanceof VerifyError)) throw e;
+      // Rust stops at the mint leaf; still show what the series proof says.
+      if (seriesIncl.error) steps.set("inclusion", "failed", seriesIncl.error.message);
+      else steps.set("inclusion", "passed", inclusionDetail);
+      return failed(e, "record");
+    }
+    if (seriesIncl.error) throw seriesIncl.error;
+    steps.set("inclusion", "passed", inclusionDetail);
+
+    current = "record";
+    const seriesLeaf = entryDecode(cert.series, header, "series", leafMax);
+    if (cert.series.leaf_index >= cert.mint.leaf_index) {
+      mismatch("series.leaf_index", "the series must be logged before the mint");
+    }
+
+    // The mint entry.
+    const r = cert.record;
+    const m = mintLeaf.tx.body;
+    if (m.kind !== "mint") mismatch("mint.leaf", `is a ${m.kind} transaction, not a mint`);
+    expectEq("record.series_id", m.series_id, r.series_id);
+    expectEq("record.edition", m.edition, r.edition);
+    expectEq("record.holder", m.holder, r.holder);
+    expectEq("record.height", mintLeaf.height, r.height);
+    expectEq("record.time_ms", mintLeaf.time_ms, r.time_ms);
+    expectEq("record.mint_tx", await txId(chain, mintLeaf.tx.bodyBytes), r.mint_tx);
+    expectEq("certificate_id", await certificateId(chain, m.series_id, m.edition), cert.certificate_id);
+    const mintMsg = domainPreimage(TAG.TX, chain, mintLeaf.tx.bodyBytes);
+    for (const s of mintLeaf.tx.signatures) await verifyStrict(s.signer, mintMsg, s.signature, "transaction");
+    if (!mintLeaf.tx.signatures.some((s) => bytesEqual(s.signer, r.issuer))) {
+      mismatch("record.issuer", "the mint is not signed by the record's issuer");
+    }
+
+    // The series entry.
+    const s = seriesLeaf.tx.body;
+    if (s.kind !== "create_series") {
+      mismatch("series.leaf", `is a ${s.kind} transaction, not a series creation`);
+    }
+    expectEq("record.issuer", s.issuer, r.issuer);
+    expectEq("record.series_name", s.name, r.series_name);
+    expectEq("record.series_id", await seriesId(chain, s.issuer, s.name), r.series_id);
+    expectEq("record.content_hash", s.content_hash, r.content_hash);
+    expectEq("record.max_supply", s.max_supply, r.max_supply);
+    expectEq("record.metadata_uri", s.metadata_uri, r.metadata_uri);
+    expectEq("record.reviewer", s.approval.reviewer, r.reviewer);
+    if (r.edition === 0n || r.edition > r.max_supply) {
+      mismatch("record.edition", `edition ${r.edition} outside 1..=${r.max_supply}`);
+    }
+    const seriesMsg = domainPreimage(TAG.TX, chain, seriesLeaf.tx.bodyBytes);
+    for (const x of seriesLeaf.tx.signatures) await verifyStrict(x.signer, seriesMsg, x.signature, "transaction");
+    if (!seriesLeaf.tx.signatures.some((x) => bytesEqual(x.signer, s.issuer))) {
+      mismatch("series.leaf", "the series creation is not signed by its issuer");
+    }
+    await verifyStrict(
+      s.approval.reviewer,
+      domainPreimage(TAG.REVIEW, chain, encodeReviewSubject(s)),
+      s.approval.signature,
+      "review approval",
+    );
+    steps.set(
+      "record",
+      "passed",
+      `${r.series_name} #${r.edition} of ${r.max_supply}: every field matches the mint (block ${r.height}) ` +
+        `and the series creation; issuer and reviewer signatures valid`,
+    );
+
+    const result = {
+      ok: true,
+      certificateId: toHex(cert.certificate_id),
+      record: recordOut(r),
+      checkpointHeight: num(header.height),
+      logSize: num(header.log_size),
+      mintLeafIndex: num(cert.mint.leaf_index),
+      signedPower: num(commit.signedPower),
+      totalPower: num(commit.total),
+      previousHeight: link ? num(link.checkpoint.header.height) : null,
+      genesisHash: g.hashHex,
+      steps: steps.list,
+    };
+    // Exact values for verifyStatus (not enumerable: the result stays JSON-serialisable).
+    Object.defineProperty(result, "_exact", {
+      value: { certificateId: cert.certificate_id, issuer: r.issuer, mintLeafIndex: cert.mint.leaf_index },
+    });
+    return result;
+  } catch (e) {
+    if (e instanceof VerifyError) return failed(e, e.step || current);
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Status answers (CertificateStatus::verify)
+
+export const STATUS_STEPS = Object.freeze([
+  { id: "file", label: "Answer file" },
+  { id: "certificate", label: "About this certificate" },
+  { id: "checkpoint", label: "Checkpoint signed by a quorum" },
+  { id: "revocation", label: "Revocation" },
+]);
+
+/**
+ * Verifies a node's status answer (keepsake_getCertificateStatus) for a
+ * certificate already verified by verifyCertificate against the same genesis.
+ * Returns { ok: true, status: "revoked" | "active", certificateId,
+ * checkpointHeight, revocation, steps } or { ok: false, code, message, step, steps }.
+ * "active" is the node's word: the checkpoint is genuine, the absence of a
+ * revocation is not proven.
+ */
+export async function verifyStatus(statusJsonText, genesisObject, verifiedCertificateResult) {
+  const steps = new Steps(STATUS_STEPS);
+  let current = "file";
+  const failed = (e, step = current) => {
+    steps.set(step, "failed", e.message);
+    steps.notReached();
+    return { ok: false, code: e.code, message: e.message, step, steps: steps.list };
+  };
+  try {
+    const cert = verifiedCertificateResult;
+    if (!cert || !cert.ok || !cert._exact) {
+      fail("CertificateMismatch", "the certificate was not verified: verify it first");
+    }
+    let g;
+    try {
+      g = await loadGenesis(genesisObject);
+    } catch (e) {
+      if (e instanceof VerifyError) return failed(e, "checkpoint");
+      throw e;
+    }
+    const genesis = g.genesis;
+    const chain = genesis.chain_id;
+    let st;
+    try {
+      st = parseTyped(toText(statusJsonText, "status answer"), STATUS);
+    } catch (e) {
+      if (e instanceof JsonError) fail("Malformed", `malformed certificate status: ${e.message}`);
+      throw e;
+    }
+    steps.set("file", "passed", st.revocation ? "the node says: revoked" : "the node says: active");
+
+    current = "certificate";
+    if (!bytesEqual(st.certificate_id, cert._exact.certificateId)) {
+      mismatch(
+        "certificate_id",
+        `the answer is about ${toHex(st.certificate_id)}, not ${toHex(cert._exact.certificateId)}`,
+      );
+    }
+    steps.set("certificate", "passed", toHex(st.certificate_id));
+
+    current = "checkpoint";
+    const cp = await verifyCheckpoint(genesis, st.checkpoint);
+    const header = st.checkpoint.header;
+    steps.set("checkpoint", "passed", `block ${header.height}, power ${cp.signedPower} of ${cp.total}`);
+
+    current = "revocation";
+    const entry = st.revocation;
+    if (!entry) {
+      steps.set(
+        "revocation",
+        "skipped",
+        `none shown: active at block ${header.height} on the node's word (absence is not proven)`,
+      );
+      return {
+        ok: true,
+        status: "active",
+        certificateId: toHex(st.certificate_id),
+        checkpointHeight: num(header.height),
+        revocation: null,
+        steps: steps.list,
+      };
+    }
+    const leafMax = Number(genesis.params.tx_bytes_max) + 64;
+    await entryInclusion(entry, header, "revocation");
+    const leaf = entryDecode(entry, header, "revocation", leafMax);
+    const b = leaf.tx.body;
+    if (b.kind !== "revoke") mismatch("revocation.leaf", `is a ${b.kind} transaction, not a revocation`);
+    expectEq("revocation.certificate_id", b.certificate_id, st.certificate_id);
+    if (entry.leaf_index <= cert._exact.mintLeafIndex) {
+      mismatch("revocation.leaf_index", "the revocation is logged before the mint");
+    }
+    const msg = domainPreimage(TAG.TX, chain, leaf.tx.bodyBytes);
+    for (const s of leaf.tx.signatures) await verifyStrict(s.signer, msg, s.signature, "transaction");
+    const signers = leaf.tx.signatures.map((s) => toHex(s.signer));
+    let by;
+    if (signers.length === 1 && signers[0] === toHex(cert._exact.issuer)) {
+      by = "issuer";
+    } else {
+      const governors = new Set(genesis.governors.map(toHex));
+      const distinct = new Set(signers);
+      if (
+        !signers.every((x) => governors.has(x)) ||
+        distinct.size !== signers.length ||
+        BigInt(distinct.size) < genesis.governance_threshold
+      ) {
+        mismatch("revocation.leaf", "signed neither by the issuer alone nor by enough distinct governors");
+      }
+      by = "governance";
+    }
+    const revocation = {
+      reason: b.reason,
+      by,
+      height: num(leaf.height),
+      time_ms: num(leaf.time_ms),
+      tx_id: toHex(await txId(chain, leaf.tx.bodyBytes)),
+      leaf_index: num(entry.leaf_index),
+    };
+    steps.set(
+      "revocation",
+      "passed",
+      `revoked at block ${revocation.height} by the ${by}: ${JSON.stringify(b.reason)}`,
+    );
+    return {
+      ok: true,
+      status: "revoked",
+      certificateId: toHex(st.certificate_id),
+      checkpointHeight: num(header.height),
+      revocation,
+      steps: steps.list,
+    };
+  } catch (e) {
+    if (e instanceof VerifyError) return failed(e, current);
+    throw e;
+  }
+}
+
+/** Parses a header/commit JSON object of an RPC answer (tools, the page). */
+export function parseCheckpoint(value) {
+  return parseTyped(typeof value === "string" ? value : JSON.stringify(value), CHECKPOINT);
+}
