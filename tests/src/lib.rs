@@ -249,24 +249,31 @@ impl Cluster {
     }
 }
 
-/// Cluster helper: registers the issuer and reviewer (2-of-3 governance) and creates a series, through node `via`.
-pub async fn setup_series(c: &Cluster, via: usize, name: &str, max_supply: u32) -> SeriesId {
-    let client = c.client(via);
-    let chain = c.chain();
-    let gov = [&c.governors[0], &c.governors[1]];
+/// Registers `issuer` and `reviewer` (signed by `governors`) and creates
+/// the series `name`, approved by the reviewer, through `client`; waits for
+/// each to commit. Returns the series id.
+pub async fn register_and_create_series(
+    client: &HttpClient,
+    chain: &str,
+    governors: &[&Keypair],
+    issuer: &Keypair,
+    reviewer: &Keypair,
+    name: &str,
+    max_supply: u32,
+) -> SeriesId {
     for body in [
-        TxBody::RegisterIssuer { issuer: c.issuer.public(), name: "Museum".into(), nonce: 1 },
-        TxBody::RegisterReviewer { reviewer: c.reviewer.public(), name: "Board".into(), nonce: 2 },
+        TxBody::RegisterIssuer { issuer: issuer.public(), name: "Museum".into(), nonce: 1 },
+        TxBody::RegisterReviewer { reviewer: reviewer.public(), name: "Board".into(), nonce: 2 },
     ] {
-        let id = client.submit_tx(body.sign(chain, &gov)).await.unwrap();
-        assert!(matches!(wait_final(&client, id).await, TxStatus::Committed { .. }));
+        let id = client.submit_tx(body.sign(chain, governors)).await.unwrap();
+        assert!(matches!(wait_final(client, id).await, TxStatus::Committed { .. }));
     }
     let subject = ReviewSubject {
-        issuer: c.issuer.public(),
+        issuer: issuer.public(),
         name: name.into(),
         content_hash: ContentHash(sha256(name.as_bytes()).0),
         max_supply,
-        metadata_uri: "https://museum.example/m.json".into(),
+        metadata_uri: format!("https://museum.example/{name}.json"),
     };
     let tx = TxBody::CreateSeries {
         issuer: subject.issuer,
@@ -274,14 +281,39 @@ pub async fn setup_series(c: &Cluster, via: usize, name: &str, max_supply: u32) 
         content_hash: subject.content_hash,
         max_supply,
         metadata_uri: subject.metadata_uri.clone(),
-        approval: subject.approve(chain, &c.reviewer),
+        approval: subject.approve(chain, reviewer),
     }
-    .sign(chain, &[&c.issuer]);
+    .sign(chain, &[issuer]);
     let id = client.submit_tx(tx).await.unwrap();
-    assert!(matches!(wait_final(&client, id).await, TxStatus::Committed { .. }));
-    ids::series_id(chain, &c.issuer.public(), name)
+    assert!(matches!(wait_final(client, id).await, TxStatus::Committed { .. }));
+    ids::series_id(chain, &issuer.public(), name)
 }
 
+/// Cluster helper: registers the issuer and reviewer (2-of-3 governance) and creates a series, through node `via`.
+pub async fn setup_series(c: &Cluster, via: usize, name: &str, max_supply: u32) -> SeriesId {
+    let gov = [&c.governors[0], &c.governors[1]];
+    register_and_create_series(&c.client(via), c.chain(), &gov, &c.issuer, &c.reviewer, name, max_supply)
+        .await
+}
+
+impl TestNode {
+    /// Registers the dev issuer and reviewer and creates a series.
+    pub async fn setup_series(&self, name: &str, max_supply: u32) -> SeriesId {
+        let gov = [&self.governor];
+        register_and_create_series(
+            &self.client(),
+            self.chain(),
+            &gov,
+            &self.issuer,
+            &self.reviewer,
+            name,
+            max_supply,
+        )
+        .await
+    }
+}
+
+/// Cluster helper: a mint of `edition` of `series` to a test holder, signed by the issuer.
 pub fn mint(c: &Cluster, series: SeriesId, edition: u32) -> SignedTx {
     TxBody::Mint { series_id: series, edition, holder: ids::holder_id("salt", &format!("u{edition}")) }
         .sign(c.chain(), &[&c.issuer])

@@ -231,31 +231,7 @@ async fn revocation_status_is_proven_and_refresh_links_checkpoints() {
     let t = TestNode::start(dir.path()).await.unwrap();
     let c = t.client();
     let chain = t.chain().to_string();
-    let gov = [&t.governor];
-    for body in [
-        TxBody::RegisterIssuer { issuer: t.issuer.public(), name: "Museum".into(), nonce: 1 },
-        TxBody::RegisterReviewer { reviewer: t.reviewer.public(), name: "Board".into(), nonce: 2 },
-    ] {
-        wait_final(&c, c.submit_tx(body.sign(&chain, &gov)).await.unwrap()).await;
-    }
-    let subject = keepsake_types::ReviewSubject {
-        issuer: t.issuer.public(),
-        name: "crane".into(),
-        content_hash: keepsake_types::ContentHash([7; 32]),
-        max_supply: 5,
-        metadata_uri: "https://museum.example/crane.json".into(),
-    };
-    let create = TxBody::CreateSeries {
-        issuer: subject.issuer,
-        name: subject.name.clone(),
-        content_hash: subject.content_hash,
-        max_supply: 5,
-        metadata_uri: subject.metadata_uri.clone(),
-        approval: subject.approve(&chain, &t.reviewer),
-    }
-    .sign(&chain, &[&t.issuer]);
-    wait_final(&c, c.submit_tx(create).await.unwrap()).await;
-    let series = ids::series_id(&chain, &t.issuer.public(), "crane");
+    let series = t.setup_series("crane", 5).await;
     for edition in 1..=2 {
         let tx =
             TxBody::Mint { series_id: series, edition, holder: ids::holder_id("s", &edition.to_string()) }

@@ -8,45 +8,10 @@ use jsonrpsee::ws_client::WsClientBuilder;
 use keepsake_rpc::KeepsakeApiClient;
 use keepsake_rpc::types::{BlockSummary, TxStatus};
 use keepsake_tests::{TestNode, raw_http, wait_final};
-use keepsake_types::{
-    Certificate, ContentHash, HolderId, ReviewSubject, SeriesId, SignedTx, TxBody, hash::sha256, ids, merkle,
-};
+use keepsake_types::{Certificate, HolderId, SeriesId, SignedTx, TxBody, ids, merkle};
 
 fn holder(n: u32) -> HolderId {
     ids::holder_id("platform-salt", &format!("user-{n}"))
-}
-
-/// Registers the dev issuer and reviewer and creates a series; returns its id.
-async fn setup_series(t: &TestNode, name: &str, max_supply: u32) -> SeriesId {
-    let c = t.client();
-    let chain = t.chain();
-    for body in [
-        TxBody::RegisterIssuer { issuer: t.issuer.public(), name: "Museum".into(), nonce: 1 },
-        TxBody::RegisterReviewer { reviewer: t.reviewer.public(), name: "Review board".into(), nonce: 2 },
-    ] {
-        let id = c.submit_tx(body.sign(chain, &[&t.governor])).await.unwrap();
-        assert!(matches!(wait_final(&c, id).await, TxStatus::Committed { .. }));
-    }
-    let subject = ReviewSubject {
-        issuer: t.issuer.public(),
-        name: name.into(),
-        content_hash: ContentHash(sha256(name.as_bytes()).0),
-        max_supply,
-        metadata_uri: format!("https://museum.example/{name}.json"),
-    };
-    let approval = subject.approve(chain, &t.reviewer);
-    let tx = TxBody::CreateSeries {
-        issuer: subject.issuer,
-        name: subject.name.clone(),
-        content_hash: subject.content_hash,
-        max_supply,
-        metadata_uri: subject.metadata_uri.clone(),
-        approval,
-    }
-    .sign(chain, &[&t.issuer]);
-    let id = c.submit_tx(tx).await.unwrap();
-    assert!(matches!(wait_final(&c, id).await, TxStatus::Committed { .. }));
-    ids::series_id(chain, &t.issuer.public(), name)
 }
 
 fn mint(t: &TestNode, series: SeriesId, edition: u32) -> SignedTx {
@@ -67,7 +32,7 @@ async fn mint_certify_and_verify_offline() {
     let dir = tempfile::tempdir().unwrap();
     let t = TestNode::start(dir.path()).await.unwrap();
     let c = t.client();
-    let series = setup_series(&t, "apsaras", 300).await;
+    let series = t.setup_series("apsaras", 300).await;
 
     // A burst of 50 mints in one submitTxs call.
     let txs: Vec<SignedTx> = (1..=50).map(|e| mint(&t, series, e)).collect();
@@ -114,7 +79,7 @@ async fn transfers_are_refused_over_rpc_and_never_committed() {
     let dir = tempfile::tempdir().unwrap();
     let t = TestNode::start(dir.path()).await.unwrap();
     let c = t.client();
-    let series = setup_series(&t, "cranes", 10).await;
+    let series = t.setup_series("cranes", 10).await;
     let id = c.submit_tx(mint(&t, series, 1)).await.unwrap();
     assert!(matches!(wait_final(&c, id).await, TxStatus::Committed { .. }));
     let cert = ids::certificate_id(t.chain(), &series, 1);
@@ -213,7 +178,7 @@ async fn hostile_input_gets_precise_errors_and_the_node_stays_up() {
     assert_eq!(body.matches("\"chain_id\"").count(), 100, "{body}");
     // Too many transactions in one submitTxs.
     let c = t.client();
-    let series = setup_series(&t, "s", 5).await;
+    let series = t.setup_series("s", 5).await;
     let many: Vec<SignedTx> = (0..10_001).map(|i| mint(&t, series, 1 + i % 5)).collect();
     let err = c.submit_txs(many).await.unwrap_err();
     assert_eq!(stable_code(&err), "BatchTooLarge");
@@ -236,7 +201,7 @@ async fn restart_keeps_every_block_and_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let t = TestNode::start(dir.path()).await.unwrap();
     let c = t.client();
-    let series = setup_series(&t, "bronze", 20).await;
+    let series = t.setup_series("bronze", 20).await;
     let outcomes = c.submit_txs((1..=10).map(|e| mint(&t, series, e)).collect()).await.unwrap();
     for o in &outcomes {
         wait_final(&c, o.tx_id).await;
