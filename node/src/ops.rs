@@ -1,6 +1,9 @@
-//! `/health` and `/metrics` on the RPC port, as a tower layer in front of the
-//! JSON-RPC service: `GET /health` and `GET /metrics` are answered here, every
-//! other request goes on to JSON-RPC.
+//! `/health`, `/metrics` and the explorer page on the RPC port, as a tower
+//! layer in front of the JSON-RPC service: `GET /health`, `GET /metrics`
+//! and the page's static files (embedded in the binary from `web/`, so the
+//! page works offline on a LAN, with no CDN) are answered here; every other
+//! request (JSON-RPC `POST /`, the WebSocket upgrade `GET /`) goes on to
+//! JSON-RPC.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -48,6 +51,35 @@ fn respond(status: u16, content_type: &'static str, body: String) -> HttpRespons
         .expect("static status and header values are valid")
 }
 
+/// The explorer's files: `(path, content type, content)`. Served with a
+/// strict Content-Security-Policy: only this origin's scripts, styles and
+/// JSON-RPC, no inline script, no external resource.
+const ASSETS: &[(&str, &str, &str)] = &[
+    ("/", "text/html; charset=utf-8", include_str!("../../web/index.html")),
+    ("/index.html", "text/html; charset=utf-8", include_str!("../../web/index.html")),
+    ("/app.js", "text/javascript; charset=utf-8", include_str!("../../web/app.js")),
+    ("/verify.js", "text/javascript; charset=utf-8", include_str!("../../web/verify.js")),
+    ("/style.css", "text/css; charset=utf-8", include_str!("../../web/style.css")),
+];
+
+/// The Content-Security-Policy of the explorer's files.
+pub const EXPLORER_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+fn asset(path: &str) -> Option<HttpResponse> {
+    let (_, content_type, body) = ASSETS.iter().find(|(p, _, _)| *p == path)?;
+    Some(
+        HttpResponse::builder()
+            .status(200)
+            .header("content-type", *content_type)
+            .header("content-security-policy", EXPLORER_CSP)
+            .header("x-content-type-options", "nosniff")
+            .header("cache-control", "no-cache")
+            .body(HttpBody::from(*body))
+            .expect("static status and header values are valid"),
+    )
+}
+
 impl<S, B> Service<HttpRequest<B>> for Ops<S>
 where
     S: Service<HttpRequest<B>, Response = HttpResponse>,
@@ -73,6 +105,11 @@ where
                 "/metrics" => {
                     let body = self.shared.metrics.render();
                     return Box::pin(async move { Ok(respond(200, "text/plain; version=0.0.4", body)) });
+                }
+                path if !request.headers().contains_key(hyper::header::UPGRADE) => {
+                    if let Some(response) = asset(path) {
+                        return Box::pin(async move { Ok(response) });
+                    }
                 }
                 _ => {}
             }

@@ -10,8 +10,8 @@ use jsonrpsee::core::{RpcResult, SubscriptionResult, async_trait};
 use jsonrpsee::types::ErrorObjectOwned;
 use keepsake_ledger::{LedgerError, StateView};
 use keepsake_rpc::types::{
-    BlockResponse, CertificateResponse, ChainStatus, ConsistencyResponse, IssuerInfo, Rejection, SeriesInfo,
-    SubmitOutcome, TxStatus,
+    BlockResponse, CertificateResponse, ChainStatus, ConsistencyResponse, IssuerInfo, RecentTx, Rejection,
+    SeriesInfo, SubmitOutcome, TxStatus,
 };
 use keepsake_rpc::{KeepsakeApiServer, rpc_error};
 use keepsake_types::{
@@ -20,6 +20,30 @@ use keepsake_types::{
 
 use crate::mempool::{AdmitError, Mempool};
 use crate::node::Shared;
+
+/// Most records returned by one `listSeries`, `listIssuers` or `recentTransactions` call.
+pub const LIST_PER_CALL_MAX: u32 = 100;
+/// Most blocks `recentTransactions` reads back from the tip.
+const RECENT_BLOCKS_SCANNED_MAX: u64 = 1000;
+
+fn series_info(series_id: SeriesId, r: keepsake_ledger::SeriesRecord) -> SeriesInfo {
+    SeriesInfo {
+        series_id,
+        issuer: r.issuer,
+        name: r.name,
+        content_hash: r.content_hash,
+        max_supply: r.max_supply,
+        minted: r.minted,
+        metadata_uri: r.metadata_uri,
+        reviewer: r.reviewer,
+        tx_id: r.tx_id,
+        created_height: r.created_height,
+    }
+}
+
+fn issuer_info(issuer: PublicKey, r: keepsake_ledger::IssuerRecord) -> IssuerInfo {
+    IssuerInfo { issuer, name: r.name, status: r.status, registered_height: r.registered_height }
+}
 
 /// Most evidence records returned by one `getEvidence` call.
 pub const EVIDENCE_PER_CALL_MAX: u32 = 1000;
@@ -160,6 +184,46 @@ impl KeepsakeApiServer for RpcImpl {
         self.blocking(move |s| s.store.evidence(limit).map_err(store_error)).await
     }
 
+    async fn list_series(&self, after: Option<SeriesId>, limit: u32) -> RpcResult<Vec<SeriesInfo>> {
+        let limit = limit.min(LIST_PER_CALL_MAX) as usize;
+        self.blocking(move |s| {
+            let page = s.store.series_page(after.as_ref(), limit).map_err(store_error)?;
+            Ok(page.into_iter().map(|(id, r)| series_info(id, r)).collect())
+        })
+        .await
+    }
+
+    async fn list_issuers(&self, after: Option<PublicKey>, limit: u32) -> RpcResult<Vec<IssuerInfo>> {
+        let limit = limit.min(LIST_PER_CALL_MAX) as usize;
+        self.blocking(move |s| {
+            let page = s.store.issuers_page(after.as_ref(), limit).map_err(store_error)?;
+            Ok(page.into_iter().map(|(issuer, r)| issuer_info(issuer, r)).collect())
+        })
+        .await
+    }
+
+    async fn recent_transactions(&self, limit: u32) -> RpcResult<Vec<RecentTx>> {
+        let limit = limit.min(LIST_PER_CALL_MAX) as usize;
+        self.blocking(move |s| {
+            let tip = s.store.ledger_tip(&s.genesis).map_err(store_error)?;
+            let chain = s.genesis.chain_id.as_str();
+            let mut out = Vec::new();
+            let lowest = tip.height.saturating_sub(RECENT_BLOCKS_SCANNED_MAX).max(1);
+            for height in (lowest..=tip.height).rev() {
+                let Some(block) = s.store.block(height).map_err(store_error)? else { break };
+                for tx in block.txs.into_iter().rev() {
+                    if out.len() == limit {
+                        return Ok(out);
+                    }
+                    let tx_id = tx.id(chain);
+                    out.push(RecentTx { height, time_ms: block.header.time_ms, tx_id, body: tx.body });
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn get_series(&self, series_id: SeriesId) -> RpcResult<SeriesInfo> {
         self.blocking(move |s| {
             let r = s
@@ -167,18 +231,7 @@ impl KeepsakeApiServer for RpcImpl {
                 .series(&series_id)
                 .map_err(|e| ledger_error(&e))?
                 .ok_or_else(|| not_found(format!("series {series_id}")))?;
-            Ok(SeriesInfo {
-                series_id,
-                issuer: r.issuer,
-                name: r.name,
-                content_hash: r.content_hash,
-                max_supply: r.max_supply,
-                minted: r.minted,
-                metadata_uri: r.metadata_uri,
-                reviewer: r.reviewer,
-                tx_id: r.tx_id,
-                created_height: r.created_height,
-            })
+            Ok(series_info(series_id, r))
         })
         .await
     }
@@ -190,7 +243,7 @@ impl KeepsakeApiServer for RpcImpl {
                 .issuer(&issuer)
                 .map_err(|e| ledger_error(&e))?
                 .ok_or_else(|| not_found(format!("issuer {issuer}")))?;
-            Ok(IssuerInfo { issuer, name: r.name, status: r.status, registered_height: r.registered_height })
+            Ok(issuer_info(issuer, r))
         })
         .await
     }

@@ -274,3 +274,64 @@ async fn websocket_subscribers_see_every_block() {
     assert_eq!(first.hash, c.get_block(1).await.unwrap().hash);
     t.node.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explorer_listings_page_through_series_issuers_and_recent_transactions() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestNode::start(dir.path()).await.unwrap();
+    let c = t.client();
+    let first = t.setup_series("jade", 5).await;
+    // Three more series by the same issuer (the setup registered it once).
+    let mut ids_seen = vec![first];
+    for name in ["bronze", "lacquer", "silk"] {
+        let subject = keepsake_types::ReviewSubject {
+            issuer: t.issuer.public(),
+            name: name.into(),
+            content_hash: keepsake_types::ContentHash(keepsake_types::hash::sha256(name.as_bytes()).0),
+            max_supply: 3,
+            metadata_uri: format!("https://museum.example/{name}.json"),
+        };
+        let tx = TxBody::CreateSeries {
+            issuer: subject.issuer,
+            name: name.into(),
+            content_hash: subject.content_hash,
+            max_supply: 3,
+            metadata_uri: subject.metadata_uri.clone(),
+            approval: subject.approve(t.chain(), &t.reviewer),
+        }
+        .sign(t.chain(), &[&t.issuer]);
+        wait_final(&c, c.submit_tx(tx).await.unwrap()).await;
+        ids_seen.push(ids::series_id(t.chain(), &t.issuer.public(), name));
+    }
+    let id = c.submit_tx(mint(&t, first, 1)).await.unwrap();
+    wait_final(&c, id).await;
+
+    // Pages of 3, then the rest: every series once, in id order.
+    let page1 = c.list_series(None, 3).await.unwrap();
+    assert_eq!(page1.len(), 3);
+    let page2 = c.list_series(Some(page1[2].series_id), 3).await.unwrap();
+    assert_eq!(page2.len(), 1);
+    let mut listed: Vec<_> = page1.iter().chain(&page2).map(|s| s.series_id).collect();
+    assert!(listed.windows(2).all(|w| w[0] < w[1]), "id order");
+    listed.sort();
+    ids_seen.sort();
+    assert_eq!(listed, ids_seen);
+    let jade = page1.iter().chain(&page2).find(|s| s.series_id == first).unwrap();
+    assert_eq!((jade.name.as_str(), jade.minted, jade.max_supply), ("jade", 1, 5));
+    // The limit is capped.
+    assert!(c.list_series(None, 1_000_000).await.unwrap().len() <= 100);
+
+    let issuers = c.list_issuers(None, 10).await.unwrap();
+    assert_eq!(issuers.len(), 1);
+    assert_eq!((issuers[0].issuer, issuers[0].name.as_str()), (t.issuer.public(), "Museum"));
+    assert!(c.list_issuers(Some(t.issuer.public()), 10).await.unwrap().is_empty());
+
+    // Newest first: the mint, then the last series creation.
+    let recent = c.recent_transactions(2).await.unwrap();
+    assert_eq!(recent.len(), 2);
+    assert_eq!(recent[0].tx_id, id);
+    assert!(matches!(recent[0].body, TxBody::Mint { edition: 1, .. }));
+    assert!(matches!(&recent[1].body, TxBody::CreateSeries { name, .. } if name == "silk"));
+    assert!(recent[0].height >= recent[1].height);
+    t.node.shutdown().await.unwrap();
+}

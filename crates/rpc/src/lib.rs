@@ -26,7 +26,7 @@ use keepsake_types::{
 };
 
 use crate::types::{
-    BlockResponse, BlockSummary, CertificateResponse, ChainStatus, ConsistencyResponse, IssuerInfo,
+    BlockResponse, BlockSummary, CertificateResponse, ChainStatus, ConsistencyResponse, IssuerInfo, RecentTx,
     SeriesInfo, SubmitOutcome, TxStatus,
 };
 
@@ -67,6 +67,21 @@ pub trait KeepsakeApi {
     /// (capped at 1,000 per call).
     #[method(name = "getEvidence")]
     async fn get_evidence(&self, limit: u32) -> RpcResult<Vec<DoubleVote>>;
+
+    /// A page of series in id order, after `after` (from the start when
+    /// `null`), at most `limit` (capped at 100).
+    #[method(name = "listSeries")]
+    async fn list_series(&self, after: Option<SeriesId>, limit: u32) -> RpcResult<Vec<SeriesInfo>>;
+
+    /// A page of registered issuers in key order, after `after`, at most
+    /// `limit` (capped at 100).
+    #[method(name = "listIssuers")]
+    async fn list_issuers(&self, after: Option<PublicKey>, limit: u32) -> RpcResult<Vec<IssuerInfo>>;
+
+    /// The latest committed transactions, newest first, at most `limit`
+    /// (capped at 100), from the last 1,000 blocks at most.
+    #[method(name = "recentTransactions")]
+    async fn recent_transactions(&self, limit: u32) -> RpcResult<Vec<RecentTx>>;
 
     /// A series and its minted count.
     #[method(name = "getSeries")]

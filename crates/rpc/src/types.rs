@@ -3,7 +3,7 @@
 
 use keepsake_types::{
     Block, BlockHash, Certificate, Checkpoint, Commit, ContentHash, Hash32, IssuerStatus, PublicKey,
-    SeriesId, TxId,
+    SeriesId, TxBody, TxId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -98,6 +98,19 @@ pub struct SeriesInfo {
     pub tx_id: TxId,
     /// Height of creation.
     pub created_height: u64,
+}
+
+/// A committed transaction, as the explorer lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentTx {
+    /// Block height.
+    pub height: u64,
+    /// Block time.
+    pub time_ms: u64,
+    /// Transaction id.
+    pub tx_id: TxId,
+    /// The body (holders appear only as their salted commitment).
+    pub body: TxBody,
 }
 
 /// An issuer.

@@ -500,6 +500,59 @@ impl Store {
         Ok(self.db.open_tree(name)?)
     }
 
+    // -------------------------------------------------------------- listing
+
+    /// Up to `limit` records under `prefix` whose 32-byte key suffix is
+    /// strictly after `after` (all when `None`), in key order: a page of a
+    /// listing, for explorers.
+    fn page<T: DeserializeOwned>(
+        &self,
+        prefix: &[u8],
+        after: Option<[u8; 32]>,
+        limit: usize,
+        what: &'static str,
+    ) -> Result<Vec<([u8; 32], T)>> {
+        let mut start = prefix.to_vec();
+        if let Some(a) = after {
+            start.extend_from_slice(&a);
+            start.push(0); // the first key after `a` itself
+        }
+        let mut out = Vec::new();
+        for entry in self.db.range(start..).take(limit) {
+            let (key, value) = entry?;
+            if !key.starts_with(prefix) {
+                break;
+            }
+            let suffix: [u8; 32] = key[prefix.len()..]
+                .try_into()
+                .map_err(|_| StoreError::Corrupt(format!("malformed key {}", describe_key(&key))))?;
+            let record = decode(&value, self.limits.record_bytes_max, what)
+                .map_err(|source| StoreError::Decode { what, source })?;
+            out.push((suffix, record));
+        }
+        Ok(out)
+    }
+
+    /// A page of registered issuers, by key (see [`Store::series_page`]).
+    pub fn issuers_page(
+        &self,
+        after: Option<&PublicKey>,
+        limit: usize,
+    ) -> Result<Vec<(PublicKey, IssuerRecord)>> {
+        let page = self.page(layout::ISSUER, after.map(|k| *k.as_bytes()), limit, "issuer record")?;
+        Ok(page.into_iter().map(|(k, r)| (PublicKey(k), r)).collect())
+    }
+
+    /// A page of series, by id: at most `limit`, starting after `after`.
+    pub fn series_page(
+        &self,
+        after: Option<&SeriesId>,
+        limit: usize,
+    ) -> Result<Vec<(SeriesId, SeriesRecord)>> {
+        let page = self.page(layout::SERIES, after.map(|k| *k.as_bytes()), limit, "series record")?;
+        Ok(page.into_iter().map(|(k, r)| (SeriesId(k), r)).collect())
+    }
+
     // ------------------------------------------------------------- evidence
 
     /// Keeps `evidence` of an equivocation (already verified by the caller)
