@@ -1,0 +1,172 @@
+// Browser checks of the explorer page, run by tests/tests/browser.rs against
+// a real node: headless Debian Chromium driven by playwright-core.
+// Environment (set by the Rust test):
+//   KEEPSAKE_URL          the node's http://127.0.0.1:PORT (page and JSON-RPC)
+//   KEEPSAKE_CHROMIUM     the Chromium binary
+//   KEEPSAKE_FIXTURES     tests/fixtures/certificates
+//   KEEPSAKE_CERT_FILE    a certificate file fetched from the node (active)
+//   KEEPSAKE_ACTIVE_ID    its id
+//   KEEPSAKE_REVOKED_ID   a revoked certificate's id on the node
+//   KEEPSAKE_SCREENSHOTS  where screenshots go
+// Prints one line per check and "ALL BROWSER CHECKS PASSED"; exits 1 on the
+// first failure.
+
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`missing ${k}`);
+  return v;
+};
+const URL_ = env("KEEPSAKE_URL");
+const FIXTURES = env("KEEPSAKE_FIXTURES");
+const SHOTS = env("KEEPSAKE_SCREENSHOTS");
+const ACTIVE = env("KEEPSAKE_ACTIVE_ID");
+const REVOKED = env("KEEPSAKE_REVOKED_ID");
+const CERT_FILE = env("KEEPSAKE_CERT_FILE");
+const TIMEOUT = 15_000;
+
+/** The step of the page that must be marked failed for each stable code. */
+const STEP_OF = {
+  Malformed: "file",
+  TooLarge: "file",
+  WrongChain: "chain",
+  CommitHeightMismatch: "checkpoint",
+  CommitBlockMismatch: "checkpoint",
+  ValidatorSetMismatch: "checkpoint",
+  UnknownValidator: "checkpoint",
+  DuplicateCommitSignature: "checkpoint",
+  BadSignature: "checkpoint",
+  InsufficientPower: "checkpoint",
+  ConsistencyMismatch: "consistency",
+  ProofMismatch: "inclusion",
+  CertificateMismatch: "record",
+};
+
+let checks = 0;
+function ok(cond, what) {
+  if (!cond) throw new Error(`FAILED: ${what}`);
+  checks += 1;
+  console.log(`ok ${checks} - ${what}`);
+}
+
+async function verdict(page) {
+  const el = page.locator("[data-verdict]").first();
+  await el.waitFor({ timeout: TIMEOUT });
+  return { verdict: await el.getAttribute("data-verdict"), text: await el.innerText() };
+}
+
+async function failedSteps(page) {
+  return page.locator('[data-step][data-status="failed"]').evaluateAll((els) => els.map((e) => e.getAttribute("data-step")));
+}
+
+async function open(page, hash) {
+  await page.goto(`${URL_}/${hash}`);
+  await page.locator(`main[data-view]`).waitFor({ timeout: TIMEOUT });
+}
+
+/** Verifies `file` in the verify panel; returns the verdict and failed steps. */
+async function verifyFile(page, file) {
+  await page.evaluate(() => document.getElementById("result")?.replaceChildren());
+  await page.getByLabel("certificate file").setInputFiles(file);
+  await page.locator("#result [data-verdict]").waitFor({ timeout: TIMEOUT });
+  return { ...(await verdict(page)), failed: await failedSteps(page) };
+}
+
+const browser = await chromium.launch({ executablePath: env("KEEPSAKE_CHROMIUM"), args: ["--no-sandbox"] });
+try {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+
+  // 1. The overview shows the chain, served by the node itself.
+  await open(page, "#/");
+  await page.locator("[data-height]").first().waitFor({ timeout: TIMEOUT });
+  const title = await page.locator("h1").first().innerText();
+  ok(title.includes("keepsake-dev"), `overview names the chain (${title})`);
+  const rows = await page.locator("[data-height]").count();
+  ok(rows >= 1, `overview lists ${rows} latest blocks`);
+  await page.screenshot({ path: join(SHOTS, "overview.png"), fullPage: true });
+
+  // 2. A minted certificate's page: verified in the browser, status proven.
+  await open(page, `#/cert/${ACTIVE}`);
+  let v = await verdict(page);
+  ok(v.verdict === "genuine", `the active certificate's page says genuine`);
+  await page.locator("[data-status-verdict]").waitFor({ timeout: TIMEOUT });
+  ok((await page.locator("[data-status-verdict]").getAttribute("data-status-verdict")) === "active", "its status is active");
+  ok((await page.locator("body").innerText()).includes("Flying Apsaras"), "the record shows the series name");
+  await page.screenshot({ path: join(SHOTS, "certificate.png"), fullPage: true });
+  await open(page, `#/cert/${REVOKED}`);
+  v = await verdict(page);
+  await page.locator("[data-status-verdict]").waitFor({ timeout: TIMEOUT });
+  ok(
+    v.verdict === "genuine" && (await page.locator("[data-status-verdict]").getAttribute("data-status-verdict")) === "revoked",
+    "the revoked certificate is genuine and its revocation is proven",
+  );
+
+  // 3. The verify panel, against the node's genesis: the real certificate.
+  await open(page, "#/verify");
+  let r = await verifyFile(page, CERT_FILE);
+  ok(r.verdict === "genuine" && r.failed.length === 0, "verify panel: the node's certificate is genuine");
+  await page.screenshot({ path: join(SHOTS, "verify.png"), fullPage: true });
+
+  // 4. Every golden fixture, against the fixtures' genesis loaded from disk.
+  const expected = JSON.parse(readFileSync(join(FIXTURES, "expected.json"), "utf8"));
+  let loadedGenesis = null;
+  for (const { file, genesis, verdict: want } of expected.certificates) {
+    if (loadedGenesis !== genesis) {
+      await page.getByLabel("genesis file").setInputFiles(join(FIXTURES, genesis));
+      await page.locator("[data-genesis]").getByText(genesis).waitFor({ timeout: TIMEOUT });
+      loadedGenesis = genesis;
+    }
+    r = await verifyFile(page, join(FIXTURES, file));
+    if (want === "valid") {
+      ok(r.verdict === "genuine", `${file} against ${genesis}: genuine`);
+    } else {
+      ok(
+        r.verdict === "not-genuine" && r.text.includes(want) && r.failed.includes(STEP_OF[want]),
+        `${file} against ${genesis}: not genuine, ${want}, step "${STEP_OF[want]}" failed (got ${r.verdict}, steps ${r.failed})`,
+      );
+      if (file === "tampered-record.json") await page.screenshot({ path: join(SHOTS, "verify-tampered.png"), fullPage: true });
+    }
+  }
+
+  // 5. A lying node: its getCertificate answer is doctored (another holder).
+  // The page must still say "not genuine": the verdict never rests on the node.
+  const liar = await context.newPage();
+  await liar.route(`${URL_}/`, async (route) => {
+    const request = route.request();
+    const body = request.method() === "POST" ? JSON.parse(request.postData() || "{}") : {};
+    if (body.method !== "keepsake_getCertificate") return route.continue();
+    const response = await route.fetch();
+    const json = await response.json();
+    const holder = json.result.certificate.record.holder;
+    json.result.certificate.record.holder = (holder[0] === "0" ? "1" : "0") + holder.slice(1);
+    await route.fulfill({ response, json });
+  });
+  await open(liar, `#/cert/${ACTIVE}`);
+  v = await verdict(liar);
+  ok(v.verdict === "not-genuine" && v.text.includes("CertificateMismatch"), "a doctored node answer is rejected: not genuine");
+  ok((await failedSteps(liar)).includes("record"), "the record step is marked failed");
+  await liar.screenshot({ path: join(SHOTS, "lying-node.png"), fullPage: true });
+
+  // 6. Phone width, dark scheme.
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, colorScheme: "dark" });
+  const p = await phone.newPage();
+  await open(p, `#/cert/${ACTIVE}`);
+  ok((await verdict(p)).verdict === "genuine", "phone, dark: the certificate page works");
+  const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  ok(overflow <= 1, `phone: no horizontal scrolling (overflow ${overflow}px)`);
+  await p.screenshot({ path: join(SHOTS, "phone-dark.png"), fullPage: true });
+
+  ok(errors.length === 0, `no uncaught page errors (${errors.join("; ")})`);
+  console.log(`ALL BROWSER CHECKS PASSED (${checks} checks)`);
+} catch (e) {
+  console.log(e.stack || String(e));
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
