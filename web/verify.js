@@ -5,6 +5,13 @@
 // checks run in the order of Certificate::verify, so the first failure has the
 // same code as the Rust verifier's.
 //
+// Insecure contexts: browsers expose crypto.subtle only in a secure context
+// (https or localhost). When the page is opened over plain http on another
+// address (e.g. http://192.168.1.20:8645/), crypto.subtle is undefined; then
+// SHA-256 and SHA-512 come from the small FIPS 180-4 implementations below
+// (sha256js, sha512js) and Ed25519 from the BigInt verifier, with the same
+// verdicts, only slower. WebCrypto is used whenever it is present.
+//
 // Strictness notes (Rust is the reference):
 // - Ed25519: Rust uses ed25519-dalek 2.x `verify_strict`. WebCrypto only does
 //   plain RFC 8032 verification (OpenSSL/BoringSSL: S < l and the cofactorless
@@ -14,8 +21,9 @@
 //   R must decompress and be canonically encoded; neither A nor R may be of
 //   small order. A key whose encoding is non-canonical (y >= p) is accepted by
 //   dalek but may be refused by WebCrypto, so such keys (and every key when
-//   WebCrypto has no Ed25519) are checked by the small BigInt implementation
-//   below ([S]B - [k]A == R, k = SHA-512(R || A || M) mod l, A as given).
+//   WebCrypto has no Ed25519, or there is no crypto.subtle at all) are checked
+//   by the small BigInt implementation below ([S]B - [k]A == R,
+//   k = SHA-512(R || A || M) mod l, A as given).
 //   What is left to WebCrypto is the RFC 8032 equation itself, which both
 //   compute identically for the inputs that reach it. The BigInt path is not
 //   constant time; it only verifies public data.
@@ -95,20 +103,209 @@ const short = (bytes) => {
 };
 
 // ---------------------------------------------------------------------------
-// Hashing (WebCrypto)
+// Hashing (WebCrypto when present, else the FIPS 180-4 code below)
 
-const subtle = () => {
-  const s = globalThis.crypto && globalThis.crypto.subtle;
-  if (!s) throw new Error("WebCrypto (crypto.subtle) is not available: use https or localhost");
-  return s;
-};
-
-export async function sha256(bytes) {
-  return new Uint8Array(await subtle().digest("SHA-256", bytes));
+/**
+ * WebCrypto's SubtleCrypto, or null. Browsers only expose crypto.subtle in a
+ * secure context (https, localhost); on plain http to a LAN address it is
+ * undefined and the pure-JS hashes and the BigInt Ed25519 path are used.
+ */
+function webSubtle() {
+  const c = globalThis.crypto;
+  return (c && c.subtle) || null;
 }
 
+/** Bytes of a BufferSource (what WebCrypto's digest accepts). */
+function bufferBytes(data) {
+  if (data instanceof Uint8Array) return data;
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  throw new TypeError("expected bytes (an ArrayBuffer or a typed array)");
+}
+
+// FIPS 180-4 §4.2.2, §4.2.3, §5.3.3, §5.3.5: the constants are the first 64
+// bits of the fractional parts of the cube roots (K) and square roots (H0) of
+// the first 80 (8) primes; SHA-256's are the first 32 bits of the same values.
+// They are derived here with exact BigInt integer roots, not typed in.
+const SHA_CONSTANTS = (() => {
+  const primes = [];
+  for (let n = 2; primes.length < 80; n++) if (primes.every((p) => n % p !== 0)) primes.push(n);
+  // floor(n^(1/k)) by Newton's method from above
+  const iroot = (n, k) => {
+    const kb = BigInt(k);
+    let x = 1n << BigInt(Math.ceil(n.toString(2).length / k));
+    for (;;) {
+      const y = ((kb - 1n) * x + n / x ** (kb - 1n)) / kb;
+      if (y >= x) return x;
+      x = y;
+    }
+  };
+  // fractional bits: floor(p^(1/k) * 2^64) mod 2^64, as [high 32, low 32] words
+  const frac64 = (p, k) => {
+    const v = iroot(BigInt(p) << BigInt(64 * k), k) & 0xffffffffffffffffn;
+    return [Number(v >> 32n) | 0, Number(v & 0xffffffffn) | 0];
+  };
+  const K512 = new Int32Array(160);
+  primes.forEach((p, t) => K512.set(frac64(p, 3), 2 * t));
+  const H512 = new Int32Array(16);
+  primes.slice(0, 8).forEach((p, i) => H512.set(frac64(p, 2), 2 * i));
+  const K256 = new Int32Array(64).map((_, t) => K512[2 * t]);
+  const H256 = new Int32Array(8).map((_, i) => H512[2 * i]);
+  return { K256, H256, K512, H512 };
+})();
+
+/** Pads per FIPS 180-4 §5.1: 0x80, zeros, then the bit length big-endian. */
+function shaPad(msg, blockSize) {
+  const n = msg.length;
+  // 9 (SHA-256) or 17 (SHA-512) bytes at least: 0x80 and the 64/128-bit length
+  const buf = new Uint8Array(Math.ceil((n + 1 + blockSize / 8) / blockSize) * blockSize);
+  buf.set(msg);
+  buf[n] = 0x80;
+  const dv = new DataView(buf.buffer);
+  // bit length n * 8 < 2^56: the low 64 bits suffice, the rest stay zero
+  dv.setUint32(buf.length - 8, Math.floor(n / 0x20000000));
+  dv.setUint32(buf.length - 4, (n << 3) >>> 0);
+  return dv;
+}
+
+/** SHA-256 (FIPS 180-4 §6.2) in plain JS; synchronous. */
+export function sha256js(data) {
+  const { K256: K, H256 } = SHA_CONSTANTS;
+  const dv = shaPad(bufferBytes(data), 64);
+  const H = Int32Array.from(H256);
+  const W = new Int32Array(64);
+  const rotr = (x, n) => (x >>> n) | (x << (32 - n));
+  for (let off = 0; off < dv.byteLength; off += 64) {
+    for (let t = 0; t < 16; t++) W[t] = dv.getInt32(off + 4 * t);
+    for (let t = 16; t < 64; t++) {
+      const x = W[t - 15];
+      const y = W[t - 2];
+      const s0 = rotr(x, 7) ^ rotr(x, 18) ^ (x >>> 3);
+      const s1 = rotr(y, 17) ^ rotr(y, 19) ^ (y >>> 10);
+      W[t] = (s1 + W[t - 7] + s0 + W[t - 16]) | 0;
+    }
+    let [a, b, c, d, e, f, g, h] = H;
+    for (let t = 0; t < 64; t++) {
+      const S1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25);
+      const ch = (e & f) ^ (~e & g);
+      const T1 = (h + S1 + ch + K[t] + W[t]) | 0;
+      const S0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22);
+      const maj = (a & b) ^ (a & c) ^ (b & c);
+      const T2 = (S0 + maj) | 0;
+      h = g;
+      g = f;
+      f = e;
+      e = (d + T1) | 0;
+      d = c;
+      c = b;
+      b = a;
+      a = (T1 + T2) | 0;
+    }
+    H[0] += a;
+    H[1] += b;
+    H[2] += c;
+    H[3] += d;
+    H[4] += e;
+    H[5] += f;
+    H[6] += g;
+    H[7] += h;
+  }
+  const out = new Uint8Array(32);
+  const ov = new DataView(out.buffer);
+  for (let i = 0; i < 8; i++) ov.setInt32(4 * i, H[i]);
+  return out;
+}
+
+/**
+ * SHA-512 (FIPS 180-4 §6.4) in plain JS; synchronous. Each 64-bit word is a
+ * pair of 32-bit halves [high, low]; additions carry from the low half (taken
+ * unsigned) into the high one.
+ */
+export function sha512js(data) {
+  const { K512: K, H512 } = SHA_CONSTANTS;
+  const dv = shaPad(bufferBytes(data), 128);
+  const H = Int32Array.from(H512);
+  const W = new Int32Array(160);
+  const TWO32 = 4294967296;
+  for (let off = 0; off < dv.byteLength; off += 128) {
+    for (let i = 0; i < 32; i++) W[i] = dv.getInt32(off + 4 * i);
+    for (let t = 16; t < 80; t++) {
+      // σ0(x) = ROTR^1 ^ ROTR^8 ^ SHR^7 of W[t-15]
+      let xh = W[2 * (t - 15)];
+      let xl = W[2 * (t - 15) + 1];
+      const s0h = ((xh >>> 1) | (xl << 31)) ^ ((xh >>> 8) | (xl << 24)) ^ (xh >>> 7);
+      const s0l = ((xl >>> 1) | (xh << 31)) ^ ((xl >>> 8) | (xh << 24)) ^ ((xl >>> 7) | (xh << 25));
+      // σ1(x) = ROTR^19 ^ ROTR^61 ^ SHR^6 of W[t-2]
+      xh = W[2 * (t - 2)];
+      xl = W[2 * (t - 2) + 1];
+      const s1h = ((xh >>> 19) | (xl << 13)) ^ ((xl >>> 29) | (xh << 3)) ^ (xh >>> 6);
+      const s1l = ((xl >>> 19) | (xh << 13)) ^ ((xh >>> 29) | (xl << 3)) ^ ((xl >>> 6) | (xh << 26));
+      const lo = (s1l >>> 0) + (W[2 * (t - 7) + 1] >>> 0) + (s0l >>> 0) + (W[2 * (t - 16) + 1] >>> 0);
+      W[2 * t] = s1h + W[2 * (t - 7)] + s0h + W[2 * (t - 16)] + Math.floor(lo / TWO32);
+      W[2 * t + 1] = lo;
+    }
+    let [ah, al, bh, bl, ch, cl, dh, dl, eh, el, fh, fl, gh, gl, hh, hl] = H;
+    for (let t = 0; t < 80; t++) {
+      // Σ1(e) = ROTR^14 ^ ROTR^18 ^ ROTR^41
+      const S1h = ((eh >>> 14) | (el << 18)) ^ ((eh >>> 18) | (el << 14)) ^ ((el >>> 9) | (eh << 23));
+      const S1l = ((el >>> 14) | (eh << 18)) ^ ((el >>> 18) | (eh << 14)) ^ ((eh >>> 9) | (el << 23));
+      const chh = (eh & fh) ^ (~eh & gh);
+      const chl = (el & fl) ^ (~el & gl);
+      const t1lo = (hl >>> 0) + (S1l >>> 0) + (chl >>> 0) + (K[2 * t + 1] >>> 0) + (W[2 * t + 1] >>> 0);
+      const T1h = (hh + S1h + chh + K[2 * t] + W[2 * t] + Math.floor(t1lo / TWO32)) | 0;
+      const T1l = t1lo | 0;
+      // Σ0(a) = ROTR^28 ^ ROTR^34 ^ ROTR^39
+      const S0h = ((ah >>> 28) | (al << 4)) ^ ((al >>> 2) | (ah << 30)) ^ ((al >>> 7) | (ah << 25));
+      const S0l = ((al >>> 28) | (ah << 4)) ^ ((ah >>> 2) | (al << 30)) ^ ((ah >>> 7) | (al << 25));
+      const majh = (ah & bh) ^ (ah & ch) ^ (bh & ch);
+      const majl = (al & bl) ^ (al & cl) ^ (bl & cl);
+      const t2lo = (S0l >>> 0) + (majl >>> 0);
+      const T2h = (S0h + majh + Math.floor(t2lo / TWO32)) | 0;
+      const T2l = t2lo | 0;
+      hh = gh;
+      hl = gl;
+      gh = fh;
+      gl = fl;
+      fh = eh;
+      fl = el;
+      const elo = (dl >>> 0) + (T1l >>> 0);
+      eh = (dh + T1h + Math.floor(elo / TWO32)) | 0;
+      el = elo | 0;
+      dh = ch;
+      dl = cl;
+      ch = bh;
+      cl = bl;
+      bh = ah;
+      bl = al;
+      const alo = (T1l >>> 0) + (T2l >>> 0);
+      ah = (T1h + T2h + Math.floor(alo / TWO32)) | 0;
+      al = alo | 0;
+    }
+    const v = [ah, al, bh, bl, ch, cl, dh, dl, eh, el, fh, fl, gh, gl, hh, hl];
+    for (let i = 0; i < 16; i += 2) {
+      const lo = (H[i + 1] >>> 0) + (v[i + 1] >>> 0);
+      H[i] = H[i] + v[i] + Math.floor(lo / TWO32);
+      H[i + 1] = lo;
+    }
+  }
+  const out = new Uint8Array(64);
+  const ov = new DataView(out.buffer);
+  for (let i = 0; i < 16; i++) ov.setInt32(4 * i, H[i]);
+  return out;
+}
+
+/** SHA-256 of bytes: WebCrypto's digest when available, else sha256js. */
+export async function sha256(bytes) {
+  const s = webSubtle();
+  if (s && typeof s.digest === "function") return new Uint8Array(await s.digest("SHA-256", bytes));
+  return sha256js(bytes);
+}
+
+/** SHA-512 of bytes: WebCrypto's digest when available, else sha512js. */
 async function sha512(bytes) {
-  return new Uint8Array(await subtle().digest("SHA-512", bytes));
+  const s = webSubtle();
+  if (s && typeof s.digest === "function") return new Uint8Array(await s.digest("SHA-512", bytes));
+  return sha512js(bytes);
 }
 
 /** Domain tags (hash.rs `tag`). */
@@ -636,20 +833,32 @@ async function equationHolds(A, keyBytes, msg, sig) {
 const PROBE_KEY = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
 const PROBE_SIG =
   "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b";
-let webEd25519 = null; // a Promise<boolean> once probed
+let webEd25519 = null; // a Promise<boolean> once probed (only while crypto.subtle exists)
 
-async function probeWebEd25519() {
+/** crypto.subtle if it has what Ed25519 verification needs, else null. */
+function webSubtleEd25519() {
+  const s = webSubtle();
+  return s && typeof s.importKey === "function" && typeof s.verify === "function" ? s : null;
+}
+
+async function probeWebEd25519(s) {
   try {
-    const key = await subtle().importKey("raw", fromHex(PROBE_KEY), { name: "Ed25519" }, false, ["verify"]);
-    return (await subtle().verify({ name: "Ed25519" }, key, fromHex(PROBE_SIG), new Uint8Array(0))) === true;
+    const key = await s.importKey("raw", fromHex(PROBE_KEY), { name: "Ed25519" }, false, ["verify"]);
+    return (await s.verify({ name: "Ed25519" }, key, fromHex(PROBE_SIG), new Uint8Array(0))) === true;
   } catch {
     return false;
   }
 }
 
-/** Whether WebCrypto Ed25519 is used for the RFC 8032 equation (else BigInt). */
+/**
+ * Whether WebCrypto Ed25519 is used for the RFC 8032 equation (else BigInt):
+ * false without crypto.subtle (insecure context) or when it lacks Ed25519.
+ */
 export function webCryptoEd25519() {
-  if (webEd25519 === null) webEd25519 = probeWebEd25519();
+  if (webEd25519 !== null) return webEd25519;
+  const s = webSubtleEd25519();
+  if (!s) return Promise.resolve(false); // not cached: only a missing crypto.subtle
+  webEd25519 = probeWebEd25519(s);
   return webEd25519;
 }
 
@@ -660,9 +869,11 @@ export function _setWebCryptoEd25519(enabled) {
 
 async function webcryptoVerify(keyBytes, msg, sig) {
   if (!(await webCryptoEd25519())) return null;
+  const s = webSubtleEd25519();
+  if (!s) return null; // crypto.subtle went away after the probe: BigInt
   try {
-    const key = await subtle().importKey("raw", keyBytes, { name: "Ed25519" }, false, ["verify"]);
-    return await subtle().verify({ name: "Ed25519" }, key, sig, msg);
+    const key = await s.importKey("raw", keyBytes, { name: "Ed25519" }, false, ["verify"]);
+    return await s.verify({ name: "Ed25519" }, key, sig, msg);
   } catch {
     return null; // this key refused by WebCrypto: the BigInt path decides
   }

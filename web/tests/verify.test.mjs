@@ -6,6 +6,7 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
 
 import {
   verifyCertificate,
@@ -17,6 +18,9 @@ import {
   fromHex,
   concat,
   sha256,
+  sha256js,
+  sha512js,
+  webCryptoEd25519,
   domainPreimage,
   TAG,
   holderId,
@@ -44,6 +48,7 @@ const read = (name) => readFileSync(new URL(name, FIXTURES), "utf8");
 const expected = JSON.parse(read("expected.json"));
 
 const certVerdict = (r) => (r.ok ? "valid" : r.code);
+const utf8 = (text) => new TextEncoder().encode(text);
 
 /** Expects `promise` to reject with a VerifyError of `code`. */
 async function rejectsWith(promise, code) {
@@ -128,6 +133,128 @@ describe("golden fixtures (expected.json)", () => {
     } finally {
       _setWebCryptoEd25519(undefined);
     }
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Insecure context: no crypto.subtle, so the pure-JS SHA-2 and the BigInt
+// Ed25519 path must give exactly the Rust verdicts.
+
+/**
+ * Runs `fn` with globalThis.crypto replaced by `replacement` (Node 20 defines
+ * it as a configurable getter on globalThis), then puts the original back.
+ */
+async function withCrypto(replacement, fn) {
+  const saved = Object.getOwnPropertyDescriptor(globalThis, "crypto");
+  Object.defineProperty(globalThis, "crypto", { value: replacement, configurable: true, writable: true });
+  _setWebCryptoEd25519(undefined); // detect afresh, as a page loaded over plain http would
+  try {
+    return await fn();
+  } finally {
+    Object.defineProperty(globalThis, "crypto", saved);
+    _setWebCryptoEd25519(undefined);
+  }
+}
+
+// A browser's insecure context has crypto (getRandomValues) without subtle;
+// also check with no crypto object at all.
+const NO_SUBTLE = {
+  "no globalThis.crypto": undefined,
+  "crypto without subtle": { getRandomValues: (a) => a },
+};
+
+describe("without crypto.subtle (plain http on a LAN address)", () => {
+  for (const [name, replacement] of Object.entries(NO_SUBTLE)) {
+    test(`every certificate and status fixture gets its expected verdict (${name})`, async () => {
+      await withCrypto(replacement, async () => {
+        assert.equal(globalThis.crypto?.subtle, undefined);
+        assert.equal(await webCryptoEd25519(), false);
+        const seen = { certificates: 0, statuses: 0 };
+        for (const { file, genesis, verdict } of expected.certificates) {
+          const r = await verifyCertificate(read(file), JSON.parse(read(genesis)));
+          assert.equal(certVerdict(r), verdict, `${file} against ${genesis}: ${r.message}`);
+          seen.certificates++;
+        }
+        for (const { certificate, file, verdict } of expected.statuses) {
+          const genesis = read("genesis.json");
+          const cert = await verifyCertificate(read(certificate), genesis);
+          assert.ok(cert.ok, cert.message);
+          const r = await verifyStatus(read(file), genesis, cert);
+          assert.equal(r.ok ? r.status : r.code, verdict, `${file} for ${certificate}: ${r.message}`);
+          seen.statuses++;
+        }
+        assert.deepEqual(seen, { certificates: expected.certificates.length, statuses: expected.statuses.length });
+        assert.ok(seen.certificates > 0 && seen.statuses > 0);
+        // the hash used by the verifier is the pure-JS one here
+        assert.deepEqual(await sha256(utf8("abc")), sha256js(utf8("abc")));
+      });
+      // and WebCrypto is back afterwards
+      assert.equal(typeof globalThis.crypto.subtle.digest, "function");
+    });
+  }
+});
+
+describe("pure-JS SHA-256 and SHA-512 (FIPS 180-4)", () => {
+  const A448 = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+  // FIPS 180-4 examples (NIST CSRC "Examples with Intermediate Values") and the NIST short-message vectors.
+  const SHA256_VECTORS = [
+    ["abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"],
+    ["", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"],
+    [A448, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"],
+  ];
+  const SHA512_VECTORS = [
+    [
+      "abc",
+      "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f",
+    ],
+    [
+      "",
+      "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e",
+    ],
+    [
+      A448,
+      "204a8fc6dda82f0a0ced7beb8e08a41657c16ef468b228a8279be331a703c33596fd15c13b1b07f9aa1d3bea57789ca031ad85c7a71dd70354ec631238ca3445",
+    ],
+  ];
+
+  test("NIST vectors: abc, empty, 448-bit message", () => {
+    for (const [msg, digest] of SHA256_VECTORS) assert.equal(toHex(sha256js(utf8(msg))), digest, `SHA-256 ${JSON.stringify(msg)}`);
+    for (const [msg, digest] of SHA512_VECTORS) assert.equal(toHex(sha512js(utf8(msg))), digest, `SHA-512 ${JSON.stringify(msg)}`);
+  });
+
+  test("NIST vector: SHA-256 of one million 'a'", () => {
+    assert.equal(
+      toHex(sha256js(new Uint8Array(1_000_000).fill(0x61))),
+      "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0",
+    );
+  });
+
+  test("same as node:crypto createHash for every length 0..300", () => {
+    // deterministic pseudo-random bytes (xorshift32), so a failure is reproducible
+    let x = 0x9e3779b9;
+    const next = () => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return x & 0xff;
+    };
+    for (let n = 0; n <= 300; n++) {
+      const msg = Uint8Array.from({ length: n }, next);
+      assert.equal(toHex(sha256js(msg)), createHash("sha256").update(msg).digest("hex"), `SHA-256, ${n} bytes`);
+      assert.equal(toHex(sha512js(msg)), createHash("sha512").update(msg).digest("hex"), `SHA-512, ${n} bytes`);
+    }
+  });
+
+  test("accepts what WebCrypto's digest accepts (subarrays, ArrayBuffer, DataView)", async () => {
+    const all = utf8(`xx${A448}yy`);
+    const sub = all.subarray(2, 2 + A448.length);
+    const buf = sub.slice().buffer;
+    for (const input of [sub, buf, new DataView(buf)]) {
+      assert.equal(toHex(sha256js(input)), SHA256_VECTORS[2][1]);
+      assert.equal(toHex(sha512js(input)), SHA512_VECTORS[2][1]);
+      assert.equal(toHex(await sha256(input)), SHA256_VECTORS[2][1]); // WebCrypto here
+    }
+    assert.throws(() => sha256js([1, 2, 3]), TypeError);
   });
 });
 
