@@ -1,11 +1,13 @@
 // Keepsake explorer: a small single-page app served by the node at GET /,
 // talking to the node's JSON-RPC 2.0 endpoint (POST / on the same origin).
-// Views (location.hash): overview "#/", a certificate "#/cert/<id>", and
-// "#/verify" (a certificate file verified in this browser with verify.js).
+// Views (location.hash): overview "#/" (updated live over the node's
+// WebSocket subscription), a series "#/series/<id>", a certificate
+// "#/cert/<id>", and "#/verify" (a certificate file verified in this browser
+// with verify.js).
 // Nothing from the network is inserted as HTML: every text goes through
 // textContent.
 
-import { verifyCertificate, verifyStatus, loadGenesis } from "./verify.js";
+import { verifyCertificate, verifyStatus, loadGenesis, certificateId, toHex, fromHex } from "./verify.js";
 
 // ---------------------------------------------------------------------------
 // Small helpers
@@ -147,9 +149,304 @@ function statusLine(st) {
 // ---------------------------------------------------------------------------
 // Views
 
+// Overview: refreshed in place (live updates): each section is re-rendered
+// only when its data changed, so the search box, focus and scroll stay put.
+
+const RECENT_BLOCKS = 10; // blocks listed, and the window of the validators' signing count
+const RECENT_TXS = 20;
+const LIST_MAX = 100;
+
+// Committed blocks never change: fetched once, kept for the next refreshes.
+const blockCache = new Map();
+async function getBlock(height) {
+  if (!blockCache.has(height)) {
+    const b = await rpc("keepsake_getBlock", [height]);
+    blockCache.set(height, b);
+    if (blockCache.size > 4 * RECENT_BLOCKS) blockCache.delete(Math.min(...blockCache.keys()));
+  }
+  return blockCache.get(height);
+}
+
+const certIdHex = async (chainId, seriesHex, edition) => toHex(await certificateId(chainId, fromHex(seriesHex), edition));
+const txKind = (body) => Object.keys(body)[0];
+const table = (heads, rows) =>
+  h(
+    "div",
+    { class: "card table-wrap" },
+    h("table", {}, h("thead", {}, h("tr", {}, heads.map(([label, cls]) => h("th", { class: cls }, label)))), h("tbody", {}, rows)),
+  );
+const empty = (text) => h("p", { class: "card muted" }, text);
+
+/** Everything the overview shows, fetched in parallel. */
+async function overviewData() {
+  const [status, genesis, issuers, series, recent] = await Promise.all([
+    rpc("keepsake_status"),
+    getNodeGenesis(),
+    rpc("keepsake_listIssuers", [null, LIST_MAX]),
+    rpc("keepsake_listSeries", [null, LIST_MAX]),
+    rpc("keepsake_recentTransactions", [RECENT_TXS]),
+  ]);
+  const heights = [];
+  for (let k = Number(status.height); k >= 1 && heights.length < RECENT_BLOCKS; k--) heights.push(k);
+  const blocks = (await Promise.all(heights.map((k) => getBlock(k).catch(() => null)))).filter(Boolean);
+  // Certificate ids of the listed mints, computed here (docs/protocol.md §4.4).
+  const chainId = genesis.loaded.genesis.chain_id;
+  const certIds = await Promise.all(recent.map((t) => (t.body.mint ? certIdHex(chainId, t.body.mint.series_id, t.body.mint.edition) : null)));
+  return { status, genesis, issuers, series, recent: recent.map((t, i) => ({ ...t, certId: certIds[i] })), blocks };
+}
+
+function statsSection(d) {
+  const g = d.genesis.loaded;
+  const sameGenesis = g.hashHex === String(d.status.genesis_hash).toLowerCase();
+  return [
+    h(
+      "div",
+      { class: "grid" },
+      [
+        ["height", d.status.height],
+        ["log entries", d.status.log_size],
+        ["validators", g.genesis.validators.length],
+        ["mempool", d.status.mempool_txs],
+      ].map(([k, v]) => h("div", { class: "card stat", "data-stat": k }, h("b", {}, String(v)), h("span", {}, k))),
+    ),
+    h(
+      "div",
+      { class: "card" },
+      kv([
+        ["Latest block", [hex(d.status.latest_hash), h("br"), time(d.status.latest_time_ms)]],
+        ["Log root", hex(d.status.log_root)],
+        [
+          "Genesis",
+          [
+            hex(g.hashHex),
+            h("br"),
+            h("span", { class: sameGenesis ? "muted" : "error" }, sameGenesis ? "hash computed here from the node's genesis file" : `the node claims ${d.status.genesis_hash}`),
+          ],
+        ],
+        ["This node", hex(d.status.validator)],
+      ]),
+    ),
+  ];
+}
+
+function validatorsSection(d) {
+  const n = d.blocks.length;
+  const signed = new Map();
+  for (const b of d.blocks) {
+    for (const s of b.commit.signatures) {
+      const key = String(s.validator).toLowerCase();
+      signed.set(key, (signed.get(key) || 0) + 1);
+    }
+  }
+  return [
+    h("h2", {}, "Validators"),
+    table(
+      [["Name"], ["Power"], [`Signed (last ${n} blocks)`], ["Key", "hide-sm"]],
+      d.genesis.raw.validators.map((v) => {
+        const c = signed.get(String(v.public_key).toLowerCase()) || 0;
+        return h(
+          "tr",
+          { "data-validator": v.public_key, "data-signed": c },
+          h("td", {}, v.name),
+          h("td", {}, String(v.power)),
+          h("td", { class: c < n ? "warn" : null }, `signed ${c}/${n}`),
+          h("td", { class: "hide-sm" }, shortHex(v.public_key)),
+        );
+      }),
+    ),
+  ];
+}
+
+function issuersSection(d) {
+  return [
+    h("h2", {}, "Issuers"),
+    d.issuers.length
+      ? table(
+          [["Name"], ["Status"], ["Registered"], ["Key", "hide-sm"]],
+          d.issuers.map((i) =>
+            h(
+              "tr",
+              { "data-issuer": i.issuer },
+              h("td", {}, i.name),
+              h("td", {}, h("span", { class: `badge ${i.status === "active" ? "ok" : "bad"}` }, i.status)),
+              h("td", {}, `block ${i.registered_height}`),
+              h("td", { class: "hide-sm" }, shortHex(i.issuer)),
+            ),
+          ),
+        )
+      : empty("No issuer registered yet."),
+  ];
+}
+
+function seriesSection(d, issuerName) {
+  return [
+    h("h2", {}, "Series"),
+    d.series.length
+      ? table(
+          [["Name"], ["Minted / max"], ["Issuer", "hide-sm"], ["Created", "hide-sm"]],
+          d.series.map((s) =>
+            h(
+              "tr",
+              { "data-series-id": s.series_id },
+              h("td", {}, h("a", { href: `#/series/${s.series_id}` }, s.name)),
+              h("td", {}, `${s.minted} / ${s.max_supply}`),
+              h("td", { class: "hide-sm" }, issuerName(s.issuer)),
+              h("td", { class: "hide-sm" }, `block ${s.created_height}`),
+            ),
+          ),
+        )
+      : empty("No series created yet."),
+  ];
+}
+
+/** One line of recent activity: what happened, with links where a page exists. */
+function activityLine(t, seriesName, certLabel) {
+  const kind = txKind(t.body);
+  const b = t.body[kind] || {};
+  const cert = (id, label) => h("a", { href: `#/cert/${id}` }, label || shortHex(id));
+  switch (kind) {
+    case "mint":
+      return [
+        h("span", { class: "badge ok" }, "mint"),
+        " ",
+        cert(t.certId, `${seriesName(b.series_id)} #${b.edition}`),
+        h("span", { class: "muted" }, " to holder commitment "),
+        shortHex(b.holder),
+      ];
+    case "revoke":
+      return [h("span", { class: "badge bad" }, "revocation"), " ", cert(b.certificate_id, certLabel(b.certificate_id)), `: “${b.reason}”`];
+    case "create_series":
+      return [h("span", { class: "badge" }, "new series"), " ", b.name, ` (${b.max_supply} editions)`];
+    case "register_issuer":
+      return [h("span", { class: "badge" }, "issuer registered"), " ", b.name];
+    case "set_issuer_status":
+      return [h("span", { class: "badge" }, "issuer status"), " ", shortHex(b.issuer), ` → ${b.status}`];
+    case "register_reviewer":
+      return [h("span", { class: "badge" }, "reviewer registered"), " ", b.name];
+    case "remove_reviewer":
+      return [h("span", { class: "badge" }, "reviewer removed"), " ", shortHex(b.reviewer)];
+    default:
+      return [h("span", { class: "badge" }, kind)];
+  }
+}
+
+function activitySection(d, seriesName) {
+  // A revocation of a certificate minted in the listed window is named like its mint.
+  const minted = new Map(d.recent.filter((t) => t.certId).map((t) => [t.certId, `${seriesName(t.body.mint.series_id)} #${t.body.mint.edition}`]));
+  return [
+    h("h2", {}, "Recent activity"),
+    d.recent.length
+      ? h(
+          "ul",
+          { class: "card activity" },
+          d.recent.map((t) =>
+            h(
+              "li",
+              { "data-tx-kind": txKind(t.body), "data-tx-id": t.tx_id },
+              h("div", {}, activityLine(t, seriesName, (id) => minted.get(id))),
+              h("small", { class: "muted" }, `block ${t.height} · ${time(t.time_ms)}`),
+            ),
+          ),
+        )
+      : empty("No transactions yet."),
+  ];
+}
+
+function blocksSection(d) {
+  return [
+    h("h2", {}, "Latest blocks"),
+    table(
+      [["Height"], ["Hash"], ["Time", "hide-sm"], ["Transactions"], ["Signatures", "hide-sm"]],
+      d.blocks.map((b) =>
+        h(
+          "tr",
+          { "data-height": b.block.header.height },
+          h("td", {}, String(b.block.header.height)),
+          h("td", {}, shortHex(b.hash)),
+          h("td", { class: "hide-sm" }, time(b.block.header.time_ms)),
+          h("td", {}, b.block.txs.length ? b.block.txs.map((t) => txKind(t.body).replaceAll("_", " ")).join(", ") : "—"),
+          h("td", { class: "hide-sm" }, String(b.commit.signatures.length)),
+        ),
+      ),
+    ),
+  ];
+}
+
+/** Calls `fn` at most once per `ms`, never twice at once; extra calls fold into one. */
+function throttled(fn, ms) {
+  let last = 0;
+  let timer = null;
+  let running = false;
+  let again = false;
+  const run = async () => {
+    timer = null;
+    if (running) return void (again = true);
+    running = true;
+    last = Date.now();
+    try {
+      await fn();
+    } finally {
+      running = false;
+      if (again) (again = false), schedule();
+    }
+  };
+  const schedule = () => {
+    if (!timer) timer = setTimeout(run, Math.max(0, last + ms - Date.now()));
+  };
+  schedule.cancel = () => clearTimeout(timer);
+  return schedule;
+}
+
+/**
+ * Subscribes to committed blocks over the node's WebSocket (same address);
+ * reconnects with exponential backoff. Returns a function that stops it.
+ */
+function subscribeBlocks(onBlock, onLive) {
+  let ws = null;
+  let timer = null;
+  let stopped = false;
+  let delay = 1000;
+  const retry = () => {
+    onLive(false);
+    if (stopped) return;
+    timer = setTimeout(connect, delay);
+    delay = Math.min(delay * 2, 30_000);
+  };
+  function connect() {
+    if (stopped) return;
+    try {
+      ws = new WebSocket(`${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/`);
+    } catch {
+      return retry();
+    }
+    ws.onopen = () => ws.send(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "keepsake_subscribeBlocks", params: [] }));
+    ws.onmessage = (e) => {
+      let msg;
+      try {
+        msg = JSON.parse(e.data);
+      } catch {
+        return;
+      }
+      if (msg.id === 1) {
+        if (msg.error) ws.close();
+        else (delay = 1000), onLive(true);
+      } else if (msg.method === "keepsake_block" && msg.params && msg.params.result) onBlock(msg.params.result);
+    };
+    ws.onclose = () => ((ws = null), retry());
+  }
+  connect();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+    if (ws) (ws.onclose = null), ws.close();
+    onLive(false);
+  };
+}
+
+// The running live subscription of the overview, stopped by the router on leaving it.
+let stopLive = null;
+
 async function overview(view) {
-  const [status, genesis] = await Promise.all([rpc("keepsake_status"), getNodeGenesis()]);
-  const g = genesis.loaded;
   const search = h("input", { type: "text", placeholder: "certificate id (64 hex digits)", "aria-label": "certificate id" });
   const go = (e) => {
     e.preventDefault();
@@ -158,85 +455,125 @@ async function overview(view) {
     else search.setCustomValidity("64 hex digits"), search.reportValidity();
   };
   search.addEventListener("input", () => search.setCustomValidity(""));
-  const sameGenesis = g.hashHex === String(status.genesis_hash).toLowerCase();
 
-  const heights = [];
-  for (let k = Number(status.height); k >= 1 && heights.length < 10; k--) heights.push(k);
-  const blocks = await Promise.all(heights.map((k) => rpc("keepsake_getBlock", [k]).catch(() => null)));
+  const d = await overviewData();
+  if (!view.isConnected) return; // the user moved on meanwhile: no subscription
+  const title = h("h1", {}, `Chain ${d.status.chain_id}`);
+  const live = h("span", { class: "live", "data-live": "off", role: "status", title: "live updates: connecting" }, "live");
+  // Refreshed parts: aria-live off, so screen readers are not told every block.
+  const part = (name) => h(name ? "section" : "div", { "data-section": name || null, "aria-live": "off" });
+  const parts = { stats: part(), validators: part("validators"), issuers: part("issuers"), series: part("series"), activity: part("activity"), blocks: part("blocks") };
+  const shown = {};
+
+  function render(d) {
+    const issuers = new Map(d.issuers.map((i) => [i.issuer, i.name]));
+    const issuerName = (k) => issuers.get(k) || shortHex(k);
+    const names = new Map(d.series.map((s) => [s.series_id, s.name]));
+    const seriesName = (id) => names.get(id) || `series ${id.slice(0, 8)}…`;
+    const sections = {
+      stats: [() => statsSection(d), [d.status, d.genesis.loaded.hashHex]],
+      validators: [() => validatorsSection(d), d.blocks.map((b) => b.hash)],
+      issuers: [() => issuersSection(d), d.issuers],
+      series: [() => seriesSection(d, issuerName), [d.series, d.issuers]],
+      activity: [() => activitySection(d, seriesName), [d.recent.map((t) => t.tx_id), d.series]],
+      blocks: [() => blocksSection(d), d.blocks.map((b) => b.hash)],
+    };
+    for (const [name, [draw, key]] of Object.entries(sections)) {
+      const k = JSON.stringify(key);
+      if (shown[name] !== k) (shown[name] = k), fill(parts[name], draw());
+    }
+  }
+
+  render(d);
+  fill(view,
+    h("div", { class: "title-row" }, title, live),
+    h("form", { class: "search card", onsubmit: go }, search, h("button", { type: "submit" }, "Open")),
+    Object.values(parts),
+  );
+
+  const refresh = throttled(async () => {
+    if (!view.isConnected || document.hidden) return; // a hidden tab catches up when shown
+    try {
+      const fresh = await overviewData();
+      if (view.isConnected) render(fresh);
+      live.title = "live updates: on";
+    } catch (e) {
+      live.title = `live updates: last refresh failed: ${e.message}`;
+    }
+  }, 1000);
+  const setLive = (on) => {
+    live.dataset.live = on ? "on" : "off";
+    live.textContent = on ? "live" : "offline";
+    if (!on) live.title = "live updates: reconnecting";
+  };
+  const stopSocket = subscribeBlocks(() => refresh(), (on) => {
+    setLive(on);
+    if (on) refresh(); // blocks may have passed while disconnected
+  });
+  const onVisible = () => document.hidden || refresh();
+  document.addEventListener("visibilitychange", onVisible);
+  stopLive = () => {
+    stopSocket();
+    refresh.cancel();
+    document.removeEventListener("visibilitychange", onVisible);
+  };
+}
+
+async function seriesView(view, id) {
+  fill(view, h("h1", {}, "Series"), h("p", { class: "hex" }, id), h("p", { class: "muted" }, "Loading…"));
+  const [s, genesis] = await Promise.all([rpc("keepsake_getSeries", [id]), getNodeGenesis()]);
+  let issuerName = null;
+  try {
+    issuerName = (await rpc("keepsake_getIssuer", [s.issuer])).name;
+  } catch {
+    /* optional: the key alone is shown */
+  }
+  const chainId = genesis.loaded.genesis.chain_id;
+  const shown = Math.min(Number(s.minted), 100);
+  const editions = await Promise.all(Array.from({ length: shown }, (_, i) => certIdHex(chainId, s.series_id, i + 1)));
+  let uri = s.metadata_uri;
+  try {
+    const u = new URL(s.metadata_uri);
+    if (u.protocol === "https:" || u.protocol === "http:") uri = h("a", { href: u.href, rel: "noopener noreferrer nofollow", target: "_blank" }, s.metadata_uri);
+  } catch {
+    /* not a URL: shown as text */
+  }
 
   fill(view,
-    h("h1", {}, `Chain ${status.chain_id}`),
-    h("form", { class: "search card", onsubmit: go }, search, h("button", { type: "submit" }, "Open")),
-    h(
-      "div",
-      { class: "grid" },
-      [
-        ["height", status.height],
-        ["log entries", status.log_size],
-        ["validators", g.genesis.validators.length],
-        ["mempool", status.mempool_txs],
-      ].map(([k, v]) => h("div", { class: "card stat" }, h("b", {}, String(v)), h("span", {}, k))),
-    ),
+    h("h1", {}, s.name),
+    h("p", { class: "hex" }, s.series_id),
     h(
       "div",
       { class: "card" },
       kv([
-        ["Latest block", [hex(status.latest_hash), h("br"), time(status.latest_time_ms)]],
-        ["Log root", hex(status.log_root)],
-        [
-          "Genesis",
-          [
-            hex(g.hashHex),
-            h("br"),
-            h("span", { class: sameGenesis ? "muted" : "error" }, sameGenesis ? "hash computed here from the node's genesis file" : `the node claims ${status.genesis_hash}`),
-          ],
-        ],
-        ["This node", hex(status.validator)],
+        ["Minted", h("span", { "data-minted": s.minted }, `${s.minted} / ${s.max_supply}`)],
+        ["Issuer", [issuerName ? [issuerName, h("br")] : null, hex(s.issuer)]],
+        ["Content hash", hex(s.content_hash)],
+        ["Metadata", uri],
+        ["Reviewer", hex(s.reviewer)],
+        ["Created", `block ${s.created_height}`],
+        ["Creating transaction", hex(s.tx_id)],
       ]),
     ),
-    h("h2", {}, "Validators"),
+    h("h2", {}, "Editions"),
     h(
       "div",
-      { class: "card table-wrap" },
-      h(
-        "table",
-        {},
-        h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Power"), h("th", {}, "Key"))),
-        h(
-          "tbody",
-          {},
-          genesis.raw.validators.map((v) => h("tr", {}, h("td", {}, v.name), h("td", {}, String(v.power)), h("td", {}, shortHex(v.public_key)))),
-        ),
-      ),
-    ),
-    h("h2", {}, "Latest blocks"),
-    h(
-      "div",
-      { class: "card table-wrap" },
-      h(
-        "table",
-        {},
-        h(
-          "thead",
-          {},
-          h("tr", {}, h("th", {}, "Height"), h("th", {}, "Hash"), h("th", { class: "hide-sm" }, "Time"), h("th", {}, "Transactions"), h("th", {}, "Signatures")),
-        ),
-        h(
-          "tbody",
-          {},
-          blocks.filter(Boolean).map((b) =>
+      { class: "card" },
+      shown
+        ? [
             h(
-              "tr",
-              { "data-height": b.block.header.height },
-              h("td", {}, String(b.block.header.height)),
-              h("td", {}, shortHex(b.hash)),
-              h("td", { class: "hide-sm" }, time(b.block.header.time_ms)),
-              h("td", {}, b.block.txs.length ? b.block.txs.map((t) => Object.keys(t.body)[0]).join(", ") : "—"),
-              h("td", {}, String(b.commit.signatures.length)),
+              "p",
+              { class: "muted" },
+              `Editions 1 to ${shown}${s.minted > shown ? ` (of ${s.minted} minted)` : ""}; their certificate ids are computed in this browser. ` +
+                "An issuer may mint editions out of order: a number not minted yet opens a not-found page.",
             ),
-          ),
-        ),
-      ),
+            h(
+              "ul",
+              { class: "editions" },
+              editions.map((cid, i) => h("li", { "data-edition": i + 1 }, h("a", { href: `#/cert/${cid}`, title: cid }, `#${i + 1}`))),
+            ),
+          ]
+        : h("p", { class: "muted" }, "No edition minted yet."),
     ),
   );
 }
@@ -406,12 +743,14 @@ async function verifyView(view) {
 async function route() {
   // Each route renders into a fresh element: a slow answer for a previous
   // view then lands in a detached element instead of over the current view.
+  if (stopLive) stopLive(), (stopLive = null);
   const main = document.getElementById("view");
   const view = h("div");
   fill(main, view);
   const hash = location.hash || "#/";
   const cert = /^#\/cert\/((?:0x)?[0-9a-fA-F]{64})$/.exec(hash);
-  const name = cert ? "cert" : hash === "#/verify" ? "verify" : "overview";
+  const series = /^#\/series\/((?:0x)?[0-9a-fA-F]{64})$/.exec(hash);
+  const name = cert ? "cert" : series ? "series" : hash === "#/verify" ? "verify" : "overview";
   for (const a of document.querySelectorAll("nav a")) {
     if (a.dataset.nav === name) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
@@ -419,6 +758,7 @@ async function route() {
   main.dataset.view = name;
   try {
     if (cert) await certificateView(view, cert[1].replace(/^0x/, "").toLowerCase());
+    else if (series) await seriesView(view, series[1].replace(/^0x/, "").toLowerCase());
     else if (name === "verify") await verifyView(view);
     else await overview(view);
   } catch (e) {

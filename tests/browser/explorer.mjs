@@ -81,6 +81,9 @@ try {
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => /Content.Security.Policy/i.test(m.text()) && errors.push(m.text()));
+  const sockets = []; // the page's WebSockets (live updates)
+  page.on("websocket", (ws) => sockets.push(ws));
 
   // 1. The overview shows the chain, served by the node itself.
   await open(page, "#/");
@@ -90,6 +93,84 @@ try {
   const rows = await page.locator("[data-height]").count();
   ok(rows >= 1, `overview lists ${rows} latest blocks`);
   await page.screenshot({ path: join(SHOTS, "overview.png"), fullPage: true });
+
+  // 1b. The overview's sections: validators with their signing, issuers,
+  // series with minted/max, recent mints and revocations.
+  const section = (name) => page.locator(`[data-section="${name}"]`);
+  const validators = await section("validators").locator("[data-validator]").evaluateAll((els) =>
+    els.map((e) => ({ key: e.getAttribute("data-validator"), signed: Number(e.getAttribute("data-signed")), text: e.innerText })),
+  );
+  ok(validators.length >= 1 && validators.every((v) => v.signed >= 1 && /signed \d+\/\d+/.test(v.text)), `validators signed recent blocks (${validators.map((v) => v.signed)})`);
+  ok((await section("issuers").innerText()).includes("Museum"), "the issuers section lists Museum");
+  const seriesRow = section("series").locator("[data-series-id]", { hasText: "Flying Apsaras" });
+  ok((await seriesRow.count()) === 1, "the series section lists Flying Apsaras");
+  ok((await seriesRow.innerText()).includes("2 / 300"), `it shows minted / max: ${await seriesRow.innerText()}`);
+  const seriesId = await seriesRow.getAttribute("data-series-id");
+  ok(/^[0-9a-f]{64}$/.test(seriesId), "its row carries the series id");
+  const activity = section("activity");
+  ok((await activity.locator('[data-tx-kind="mint"]').count()) === 2, "the activity section shows the two mints");
+  ok((await activity.locator('[data-tx-kind="revoke"]').count()) === 1, "and the revocation");
+  const mintLinks = await activity.locator('[data-tx-kind="mint"] a').evaluateAll((els) => els.map((a) => a.getAttribute("href")));
+  ok(
+    mintLinks.includes(`#/cert/${ACTIVE}`) && mintLinks.includes(`#/cert/${REVOKED}`),
+    "the mints link to their certificates (ids computed in the browser equal the node's)",
+  );
+  ok(
+    (await activity.locator('[data-tx-kind="revoke"] a').getAttribute("href")) === `#/cert/${REVOKED}` &&
+      (await activity.locator('[data-tx-kind="revoke"]').innerText()).includes("minted in error"),
+    "the revocation links to the revoked certificate and gives its reason",
+  );
+
+  // 1c. Live updates over the WebSocket: the indicator turns on, the height
+  // grows with the next blocks, and what the user typed stays.
+  await page.locator('[data-live="on"]').waitFor({ timeout: TIMEOUT });
+  ok(true, "the live indicator is on");
+  await page.getByLabel("certificate id").fill("abc");
+  const heightOf = async () => Number(await page.locator('[data-stat="height"] b').innerText());
+  const h0 = await heightOf();
+  await page.waitForFunction((h) => Number(document.querySelector('[data-stat="height"] b').textContent) > h, h0, { timeout: TIMEOUT });
+  const h1 = await heightOf();
+  ok(h1 > h0, `the displayed height grows live (${h0} → ${h1})`);
+  ok(Number(await page.locator("[data-height]").first().getAttribute("data-height")) >= h1, "the latest block row follows");
+  ok((await page.getByLabel("certificate id").inputValue()) === "abc", "the search box keeps its text across live updates");
+
+  // 1c'. The socket drops: the indicator turns off, the page reconnects (backoff) and is live again.
+  const flaky = await context.newPage();
+  flaky.on("pageerror", (e) => errors.push(e.message));
+  let connections = 0;
+  await flaky.routeWebSocket(/.*/, (ws) => {
+    connections += 1;
+    if (connections > 1) return void ws.connectToServer();
+    ws.onMessage((m) => {
+      ws.send(JSON.stringify({ jsonrpc: "2.0", id: JSON.parse(m).id, result: 1 }));
+      setTimeout(() => ws.close(), 1500);
+    });
+  });
+  await open(flaky, "#/");
+  await flaky.locator('[data-live="on"]').waitFor({ timeout: TIMEOUT });
+  await flaky.locator('[data-live="off"]').waitFor({ timeout: TIMEOUT });
+  ok(true, "a dropped socket turns the live indicator off");
+  await flaky.locator('[data-live="on"]').waitFor({ timeout: TIMEOUT });
+  const fh = Number(await flaky.locator('[data-stat="height"] b').innerText());
+  await flaky.waitForFunction((h) => Number(document.querySelector('[data-stat="height"] b').textContent) > h, fh, { timeout: TIMEOUT });
+  ok(connections === 2, "the page reconnects by itself and is live again");
+  await flaky.close();
+
+  // 1d. The series page, and its editions' certificate pages.
+  await seriesRow.locator("a").click();
+  await page.locator('main[data-view="series"] h1', { hasText: "Flying Apsaras" }).waitFor({ timeout: TIMEOUT });
+  const seriesText = await page.locator("main").innerText();
+  ok(seriesText.includes("2 / 300") && seriesText.includes("Museum") && seriesText.includes(seriesId), "the series page: minted / max, issuer name, id");
+  const metadata = page.locator('main a[href^="https://museum.example/"]');
+  ok((await metadata.count()) === 1, "its https metadata URI is a link");
+  await page.waitForTimeout(300);
+  ok(sockets.length >= 1 && sockets.every((ws) => ws.isClosed()), `leaving the overview closes the live socket (${sockets.length})`);
+  ok((await page.locator("[data-live]").count()) === 0, "no live indicator outside the overview");
+  const editionLinks = await page.locator("[data-edition] a").evaluateAll((els) => els.map((a) => a.getAttribute("href")));
+  ok(editionLinks.length === 2 && editionLinks[0] === `#/cert/${ACTIVE}` && editionLinks[1] === `#/cert/${REVOKED}`, "it links editions 1 and 2");
+  await page.screenshot({ path: join(SHOTS, "series.png"), fullPage: true });
+  await page.locator('[data-edition="1"] a').click();
+  ok((await verdict(page)).verdict === "genuine", "edition 1's link opens its certificate page: genuine");
 
   // 2. A minted certificate's page: verified in the browser, status proven.
   await open(page, `#/cert/${ACTIVE}`);
@@ -161,6 +242,15 @@ try {
   const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   ok(overflow <= 1, `phone: no horizontal scrolling (overflow ${overflow}px)`);
   await p.screenshot({ path: join(SHOTS, "phone-dark.png"), fullPage: true });
+  for (const [hash, shot] of [["#/", "phone-overview-dark.png"], [`#/series/${seriesId}`, "phone-series-dark.png"]]) {
+    await open(p, hash);
+    await p.locator(hash === "#/" ? "[data-section=activity] [data-tx-kind]" : "[data-edition]").first().waitFor({ timeout: TIMEOUT });
+    const over = await p.evaluate(() =>
+      Math.max(document.documentElement.scrollWidth - window.innerWidth, ...[...document.querySelectorAll(".table-wrap")].map((e) => e.scrollWidth - e.clientWidth)),
+    );
+    ok(over <= 1, `phone: ${hash} has no horizontal scrolling, its tables neither (overflow ${over}px)`);
+    await p.screenshot({ path: join(SHOTS, shot), fullPage: true });
+  }
 
   ok(errors.length === 0, `no uncaught page errors (${errors.join("; ")})`);
   console.log(`ALL BROWSER CHECKS PASSED (${checks} checks)`);

@@ -770,3 +770,14 @@ describe("strict ed25519", () => {
     });
   }
 });
+
+// The explorer computes certificate ids itself (series page, activity links):
+// certificateId must give the id the Rust code put in the golden certificate.
+test("certificateId matches the fixture valid.json (edition 2)", async () => {
+  const cert = JSON.parse(read("valid.json"));
+  assert.equal(cert.record.edition, 2);
+  assert.equal(
+    toHex(await certificateId("keepsake-test", fromHex(cert.record.series_id), cert.record.edition)),
+    cert.certificate_id,
+  );
+});
