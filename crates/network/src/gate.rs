@@ -45,6 +45,8 @@ pub(crate) enum Refusal {
     TooManyPending,
     #[error("peer is cooling down after too many invalid messages")]
     Banned,
+    #[error("peer is blocked by this node's operator")]
+    Blocked,
 }
 
 /// The connection gate. See the module documentation.
@@ -55,6 +57,8 @@ pub(crate) struct Gate {
     established: HashMap<PeerId, usize>,
     pending_inbound: HashSet<ConnectionId>,
     banned: HashMap<PeerId, Instant>,
+    /// Refused until the operator lifts it ([`Gate::set_blocked`]).
+    blocked: HashSet<PeerId>,
     warned: HashMap<PeerId, Instant>,
     counters: Arc<Counters>,
 }
@@ -75,6 +79,7 @@ impl Gate {
             established: HashMap::new(),
             pending_inbound: HashSet::new(),
             banned: HashMap::new(),
+            blocked: HashSet::new(),
             warned: HashMap::new(),
             counters,
         }
@@ -83,6 +88,17 @@ impl Gate {
     /// Refuses connections of `peer` until `until`.
     pub fn ban(&mut self, peer: PeerId, until: Instant) {
         self.banned.insert(peer, until);
+    }
+
+    /// Replaces the set of blocked peers: their connections are refused
+    /// until a later call leaves them out.
+    pub fn set_blocked(&mut self, peers: HashSet<PeerId>) {
+        self.blocked = peers;
+    }
+
+    /// Whether `peer` is blocked by the operator.
+    pub fn is_blocked(&self, peer: &PeerId) -> bool {
+        self.blocked.contains(peer)
     }
 
     /// Whether `peer` is in a cool-down (expired entries are removed).
@@ -100,6 +116,9 @@ impl Gate {
     fn verdict(&mut self, peer: &PeerId) -> Option<Refusal> {
         if !self.allowed.contains(peer) {
             return Some(Refusal::NotAllowed);
+        }
+        if self.blocked.contains(peer) {
+            return Some(Refusal::Blocked);
         }
         if self.is_banned(peer) {
             return Some(Refusal::Banned);
@@ -125,7 +144,7 @@ impl Gate {
         };
         match refusal {
             Refusal::NotAllowed => bump(&self.counters.connections_refused_not_allowed),
-            Refusal::Banned => bump(&self.counters.connections_refused_banned),
+            Refusal::Banned | Refusal::Blocked => bump(&self.counters.connections_refused_banned),
             Refusal::TooManyPeers | Refusal::TooManyConnections | Refusal::TooManyPending => {
                 bump(&self.counters.connections_refused_max_peers)
             }

@@ -174,6 +174,10 @@ enum Command {
         id: GossipId,
         verdict: GossipVerdict,
     },
+    SetBlocked {
+        peers: Vec<PublicKey>,
+        reply: oneshot::Sender<()>,
+    },
     Shutdown {
         done: oneshot::Sender<()>,
     },
@@ -198,6 +202,7 @@ impl std::fmt::Debug for Command {
             Command::ListenAddr { .. } => "ListenAddr",
             Command::ReportInvalid { .. } => "ReportInvalid",
             Command::Validated { .. } => "Validated",
+            Command::SetBlocked { .. } => "SetBlocked",
             Command::Shutdown { .. } => "Shutdown",
         };
         f.write_str(name)
@@ -285,6 +290,15 @@ impl NetworkHandle {
         if self.commands.send(Command::ReportInvalid { peer, reason }).await.is_err() {
             tracing::debug!(%peer, reason, "report_invalid after shutdown");
         }
+    }
+
+    /// Blocks exactly `peers` (replacing the previous set; empty lifts every
+    /// block): their connections are closed now, and refused and not dialled
+    /// until a later call leaves them out. Peers no longer blocked are
+    /// redialled at once. An operator's quarantine of a misbehaving
+    /// organisation's node, and the partition tool of the fault tests.
+    pub async fn set_blocked(&self, peers: Vec<PublicKey>) -> Result<(), NetworkError> {
+        self.call(|reply| Command::SetBlocked { peers, reply }).await
     }
 
     /// Stops the network task, closes the listener and every connection, and waits until the
@@ -870,6 +884,23 @@ impl EventLoop {
                     self.report_invalid(peer, reason);
                 }
             }
+            Command::SetBlocked { peers, reply } => {
+                let blocked: HashSet<PeerId> =
+                    peers.iter().filter_map(|k| peer_id_from_public_key(k).ok()).collect();
+                for peer in &blocked {
+                    let _ = self.swarm.disconnect_peer_id(*peer);
+                }
+                let now = Instant::now();
+                for b in &mut self.bootstrap {
+                    if !blocked.contains(&b.peer) && self.swarm.behaviour_mut().gate.is_blocked(&b.peer) {
+                        b.next_attempt = now;
+                        b.backoff = REDIAL_BACKOFF_MIN;
+                    }
+                }
+                tracing::info!(peers = blocked.len(), "blocked peers set");
+                self.swarm.behaviour_mut().gate.set_blocked(blocked);
+                let _ = reply.send(());
+            }
             Command::Shutdown { done } => return ControlFlow::Break(done),
         }
         ControlFlow::Continue(())
@@ -934,7 +965,8 @@ impl EventLoop {
             if self.swarm.is_connected(&b.peer) || now < b.next_attempt {
                 continue;
             }
-            if self.swarm.behaviour_mut().gate.is_banned(&b.peer) {
+            let gate = &mut self.swarm.behaviour_mut().gate;
+            if gate.is_blocked(&b.peer) || gate.is_banned(&b.peer) {
                 continue;
             }
             let opts = DialOpts::peer_id(b.peer)
