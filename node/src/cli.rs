@@ -97,6 +97,11 @@ enum Command {
     /// Re-verify a whole chain from genesis, trusting nothing but the genesis
     /// file (exit 0: pass, 1: anomaly or alert, 2: could not audit).
     Audit(AuditArgs),
+    /// Recovery tools for a stopped node (docs/operations.md).
+    Repair {
+        #[command(subcommand)]
+        command: RepairCommand,
+    },
     /// Benchmarks (programs that print figures; see docs/benchmarks.md).
     Bench {
         #[command(subcommand)]
@@ -134,6 +139,24 @@ struct AuditArgs {
     /// With --follow: stop, passing, once every node reached this height.
     #[arg(long, requires = "follow")]
     until_height: Option<u64>,
+}
+
+#[derive(Subcommand, Debug)]
+enum RepairCommand {
+    /// Write a safe sign-state for a validator whose sign-state file was lost
+    /// or damaged: it will not sign at or below any height it may have
+    /// signed at (its WAL, its store's tip + 1, the network's height + 1).
+    SignState {
+        /// The validator's home directory (the node must be stopped).
+        #[arg(long)]
+        home: PathBuf,
+        /// Another node of the chain, asked for the network's height (strongly advised).
+        #[arg(long)]
+        rpc: Option<String>,
+        /// Raise an intact sign-state too.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -458,6 +481,23 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Tx { command } => tx(command).await,
         Command::Cert { command } => cert(command).await,
+        Command::Repair { command: RepairCommand::SignState { home, rpc, force } } => {
+            if rpc.is_none() {
+                eprintln!(
+                    "warning: without --rpc the network's height is unknown; if this node's store was restored \
+                     from an old backup, the floor may be too low. Give --rpc of another node."
+                );
+            }
+            let r = crate::repair::repair_sign_state(&home, rpc.as_deref(), force).await?;
+            println!(
+                "sign-state written: this validator will not sign at or below height {} (WAL height {}, store height {}, network height {})",
+                r.floor,
+                r.wal_height,
+                r.store_height,
+                r.network_height.map_or("unknown".to_string(), |h| h.to_string())
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Audit(args) => Ok(match audit(args).await {
             Ok(code) => code,
             Err(e) => {

@@ -25,6 +25,7 @@ pub mod mempool;
 pub mod metrics;
 pub mod node;
 pub mod ops;
+pub mod repair;
 pub mod rpc_server;
 pub mod testnet;
 pub mod wal;

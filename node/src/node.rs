@@ -155,6 +155,35 @@ pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
+/// The consensus WAL, in the consensus directory.
+pub const WAL_FILE: &str = "consensus.wal";
+/// The sign-state file, in the consensus directory.
+pub const SIGN_STATE_FILE: &str = "sign_state.json";
+
+/// A validator with history (blocks in its store, or a WAL) but no sign-state
+/// file may have signed before and lost the record of it (a deleted or lost
+/// consensus directory, a restore that left it out): signing blind could
+/// double-sign. Refuse to start, and say how to recover
+/// (docs/operations.md, "Lost sign-state").
+fn check_sign_state(
+    sign_file: &SignStateFile,
+    is_validator: bool,
+    store_height: u64,
+    wal_records: usize,
+) -> anyhow::Result<()> {
+    let last: Option<keepsake_consensus::SignedStep> = sign_file.load()?;
+    if is_validator && last.is_none() && (store_height > 0 || wal_records > 0) {
+        anyhow::bail!(
+            "the sign-state file {} is missing, but this validator has history (store at height {store_height}, \
+             {wal_records} WAL records): it may have signed before, and signing without the record could \
+             double-sign. If the consensus directory was lost, run `keepsake repair sign-state --home <home> \
+             --rpc <another node>` (see docs/operations.md); never copy a sign-state from another machine",
+            sign_file.path().display()
+        );
+    }
+    Ok(())
+}
+
 /// Loads the genesis and key named by `config` and starts the node.
 pub async fn start(config: NodeConfig) -> anyhow::Result<RunningNode> {
     let genesis_text = read_bounded(&config.node.genesis_file, GENESIS_FILE_MAX)?;
@@ -179,6 +208,12 @@ pub async fn start_with(config: NodeConfig, genesis: Genesis, key: Keypair) -> a
     let tip = store.ledger_tip(&genesis)?;
     let is_validator = genesis.validator_set().get(&key.public()).is_some();
     tracing::info!(chain_id = %genesis.chain_id, height = tip.height, hash = %tip.hash, key = %key.public(), is_validator, "node starting");
+
+    // Consensus: WAL and sign-state in their own fsync'ed files, checked before anything starts.
+    let consensus_dir = &config.node.consensus_dir;
+    let (wal, wal_entries) = Wal::open::<WalEntry>(&consensus_dir.join(WAL_FILE))?;
+    let sign_file = SignStateFile::new(&consensus_dir.join(SIGN_STATE_FILE));
+    check_sign_state(&sign_file, is_validator, tip.height, wal_entries.len())?;
 
     // libp2p: only genesis validators and the allow-list may connect.
     let p2p = &config.p2p;
@@ -207,10 +242,6 @@ pub async fn start_with(config: NodeConfig, genesis: Genesis, key: Keypair) -> a
     });
     shared.metrics.height.store(tip.height, Relaxed);
 
-    // Consensus: WAL and sign-state in their own fsync'ed files.
-    let consensus_dir = &config.node.consensus_dir;
-    let (wal, wal_entries) = Wal::open::<WalEntry>(&consensus_dir.join("consensus.wal"))?;
-    let sign_file = SignStateFile::new(&consensus_dir.join("sign_state.json"));
     let c = &config.consensus;
     let settings = DriverSettings {
         consensus: ConsensusConfig {

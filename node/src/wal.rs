@@ -120,6 +120,11 @@ impl SignStateFile {
         Self { path: path.to_path_buf() }
     }
 
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Reads the last signed step, `None` if the validator never signed.
     pub fn load<T: DeserializeOwned>(&self) -> anyhow::Result<Option<T>> {
         match std::fs::read_to_string(&self.path) {

@@ -232,3 +232,85 @@ async fn hostile_peers_are_cut_off_and_never_stall_consensus() {
     }
     c.shutdown().await;
 }
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// No node kept evidence of anybody signing two different votes for one step.
+async fn assert_no_equivocation(c: &Cluster) {
+    for i in c.running() {
+        let evidence = c.client(i).get_evidence(1000).await.unwrap();
+        assert!(evidence.is_empty(), "node {i} saw equivocation: {evidence:?}");
+    }
+}
+
+/// With `down` stopped, only three validators run: every block needs `needed`'s
+/// precommit, so a mint committing proves `needed` votes. Then `down` restarts.
+async fn votes_again(c: &mut Cluster, needed: usize, down: usize, series: SeriesId, edition: u32) {
+    c.stop_node(down).await.unwrap();
+    let via = (0..4).find(|&i| i != needed && i != down).unwrap();
+    mint_via(c, via, series, edition).await;
+    c.start_node(down).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restored_backups_and_a_repaired_sign_state_rejoin_without_double_signing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Cluster::start(dir.path(), 4).await.unwrap();
+    let series = setup_series(&c, 0, "lacquer", 100).await;
+    mint_via(&c, 0, series, 1).await;
+
+    // Backup: stop, copy the data directory, start again.
+    c.stop_node(3).await.unwrap();
+    let backup = dir.path().join("backup-data");
+    copy_dir(&c.homes[3].join("data"), &backup);
+    c.start_node(3).await.unwrap();
+    for edition in 2..=4 {
+        mint_via(&c, 0, series, edition).await;
+    }
+    let target = height(&c, 0).await;
+    c.wait_height(&[3], target).await;
+
+    // Restore the older backup (the consensus directory, with the sign-state, stays).
+    c.stop_node(3).await.unwrap();
+    std::fs::remove_dir_all(c.homes[3].join("data")).unwrap();
+    copy_dir(&backup, &c.homes[3].join("data"));
+    c.start_node(3).await.unwrap();
+    let target = height(&c, 0).await;
+    c.wait_height(&[3], target).await;
+    votes_again(&mut c, 3, 0, series, 5).await;
+    assert_no_fork(&c).await;
+    assert_no_equivocation(&c).await;
+
+    // A lost sign-state: the node refuses to start, the repair makes it safe, it rejoins.
+    c.stop_node(2).await.unwrap();
+    std::fs::remove_file(c.homes[2].join("consensus").join("sign_state.json")).unwrap();
+    let refused = c.start_node(2).await.expect_err("a validator with history and no sign-state must not start");
+    assert!(format!("{refused:#}").contains("keepsake repair sign-state"), "{refused:#}");
+    let network = height(&c, 0).await;
+    let url = c.nodes[0].as_ref().unwrap().rpc_url();
+    let repaired = keepsake::repair::repair_sign_state(&c.homes[2], Some(&url), false).await.unwrap();
+    assert!(repaired.floor > network, "{repaired:?}");
+    // An intact sign-state is not touched without --force.
+    let again = keepsake::repair::repair_sign_state(&c.homes[2], Some(&url), false).await.unwrap_err();
+    assert!(format!("{again:#}").contains("intact"), "{again:#}");
+    c.start_node(2).await.unwrap();
+    // It sits out every height up to the floor (the other three decide them), then votes again.
+    c.wait_height(&[0, 1, 2, 3], repaired.floor).await;
+    votes_again(&mut c, 2, 1, series, 6).await;
+    let target = height(&c, 0).await;
+    c.wait_height(&[0, 1, 2, 3], target).await;
+    assert_no_fork(&c).await;
+    assert_no_equivocation(&c).await;
+    c.shutdown().await;
+}
