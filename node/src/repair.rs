@@ -4,13 +4,14 @@
 //!
 //! A validator signs only at height `local tip + 1`, and records every
 //! signature in the sign-state file before it leaves the node. Without that
-//! record, the heights it may have signed at are bounded by: the heights in
-//! its consensus WAL (fdatasync'ed before each signature), its store's tip
-//! + 1, and — if the store lost blocks or was restored from an old backup —
-//! the network's current height + 1 (nobody signs above the height being
-//! decided). The repair writes a sign-state that forbids signing at or below
-//! the largest of these, so the validator sits out at most that height and
-//! then votes again; it never signs twice.
+//! record, the heights it may have signed at are bounded by three numbers:
+//! the heights in its consensus WAL (fdatasync'ed before each signature),
+//! its store's tip plus one, and — if the store lost blocks or was restored
+//! from an old backup — the network's current height plus one (nobody signs
+//! above the height being decided). The repair writes a sign-state that
+//! forbids signing at or below the largest of these: the validator sits out
+//! the heights up to it (the others decide them) and then votes again; it
+//! never signs twice.
 
 use std::path::Path;
 
