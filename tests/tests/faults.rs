@@ -295,7 +295,8 @@ async fn restored_backups_and_a_repaired_sign_state_rejoin_without_double_signin
     // A lost sign-state: the node refuses to start, the repair makes it safe, it rejoins.
     c.stop_node(2).await.unwrap();
     std::fs::remove_file(c.homes[2].join("consensus").join("sign_state.json")).unwrap();
-    let refused = c.start_node(2).await.expect_err("a validator with history and no sign-state must not start");
+    let refused =
+        c.start_node(2).await.expect_err("a validator with history and no sign-state must not start");
     assert!(format!("{refused:#}").contains("keepsake repair sign-state"), "{refused:#}");
     let network = height(&c, 0).await;
     let url = c.nodes[0].as_ref().unwrap().rpc_url();
@@ -308,6 +309,18 @@ async fn restored_backups_and_a_repaired_sign_state_rejoin_without_double_signin
     // It sits out every height up to the floor (the other three decide them), then votes again.
     c.wait_height(&[0, 1, 2, 3], repaired.floor).await;
     votes_again(&mut c, 2, 1, series, 6).await;
+
+    // A torn sign-state (half written): refused as damaged, repaired the same way.
+    c.stop_node(1).await.unwrap();
+    let path = c.homes[1].join("consensus").join("sign_state.json");
+    let text = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &text[..text.len() / 2]).unwrap();
+    let refused = c.start_node(1).await.expect_err("a damaged sign-state must not be trusted");
+    assert!(format!("{refused:#}").contains("damaged"), "{refused:#}");
+    let repaired = keepsake::repair::repair_sign_state(&c.homes[1], Some(&url), false).await.unwrap();
+    c.start_node(1).await.unwrap();
+    c.wait_height(&[0, 1, 2, 3], repaired.floor).await;
+    votes_again(&mut c, 1, 2, series, 7).await;
     let target = height(&c, 0).await;
     c.wait_height(&[0, 1, 2, 3], target).await;
     assert_no_fork(&c).await;

@@ -295,8 +295,9 @@ impl NetworkHandle {
     /// Blocks exactly `peers` (replacing the previous set; empty lifts every
     /// block): their connections are closed now, and refused and not dialled
     /// until a later call leaves them out. Peers no longer blocked are
-    /// redialled at once. An operator's quarantine of a misbehaving
-    /// organisation's node, and the partition tool of the fault tests.
+    /// redialled at once. The partition tool of the fault tests
+    /// (tests/tests/faults.rs), and the building block of an operator
+    /// quarantine (not exposed in the configuration or the RPC yet).
     pub async fn set_blocked(&self, peers: Vec<PublicKey>) -> Result<(), NetworkError> {
         self.call(|reply| Command::SetBlocked { peers, reply }).await
     }
