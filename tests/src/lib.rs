@@ -318,3 +318,18 @@ pub fn mint(c: &Cluster, series: SeriesId, edition: u32) -> SignedTx {
     TxBody::Mint { series_id: series, edition, holder: ids::holder_id("salt", &format!("u{edition}")) }
         .sign(c.chain(), &[&c.issuer])
 }
+
+/// Copies the directory `from` into `to` (created), recursively: backups and
+/// corruption experiments on a stopped node's data directory.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}

@@ -13,24 +13,11 @@ use keepsake_audit::{Alert, AnomalyKind, Report};
 use keepsake_rpc::KeepsakeApiClient;
 use keepsake_rpc::types::TxStatus;
 use keepsake_store::layout;
-use keepsake_tests::{Cluster, TestNode, mint, setup_series, wait_final};
+use keepsake_tests::{Cluster, TestNode, copy_dir, mint, setup_series, wait_final};
 use keepsake_types::encoding::{decode, encode};
 use keepsake_types::{
     Block, Certificate, Commit, CommitSignature, Keypair, Revoker, TxBody, VoteData, VoteKind, ids,
 };
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
 
 /// Opens a copied data directory with sled itself and rewrites one record.
 fn rewrite<T: serde::Serialize + serde::de::DeserializeOwned>(

@@ -13,7 +13,7 @@ use keepsake::config::NodeConfig;
 use keepsake_network::{NetworkConfig, Topic};
 use keepsake_rpc::KeepsakeApiClient;
 use keepsake_rpc::types::TxStatus;
-use keepsake_tests::{Cluster, mint, setup_series, wait_final};
+use keepsake_tests::{Cluster, copy_dir, mint, setup_series, wait_final};
 use keepsake_types::{Keypair, PublicKey, SeriesId};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -231,19 +231,6 @@ async fn hostile_peers_are_cut_off_and_never_stall_consensus() {
         n.shutdown().await;
     }
     c.shutdown().await;
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// No node kept evidence of anybody signing two different votes for one step.
