@@ -6,6 +6,7 @@
 //! HOME/genesis.json        chain id "keepsake-dev", 1 validator, 1-of-1 governance
 //! HOME/keys/validator.json governor.json issuer.json reviewer.json
 //! HOME/data/               the sled database
+//! HOME/consensus/          WAL and sign-state ("never signed" at creation)
 //! ```
 
 use std::path::Path;
@@ -66,5 +67,6 @@ pub fn init_home(home: &Path, listen: std::net::SocketAddr) -> anyhow::Result<bo
     };
     let text = toml::to_string_pretty(&config).expect("config serialises");
     std::fs::write(home.join(CONFIG_FILE), text)?;
+    crate::repair::write_never_signed(&home.join("consensus"))?;
     Ok(true)
 }

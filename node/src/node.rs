@@ -160,11 +160,13 @@ pub const WAL_FILE: &str = "consensus.wal";
 /// The sign-state file, in the consensus directory.
 pub const SIGN_STATE_FILE: &str = "sign_state.json";
 
-/// A validator with history (blocks in its store, or a WAL) but no sign-state
-/// file may have signed before and lost the record of it (a deleted or lost
-/// consensus directory, a restore that left it out): signing blind could
-/// double-sign. Refuse to start, and say how to recover
-/// (docs/operations.md, "Lost sign-state").
+/// A validator without a sign-state file must not start: it cannot tell
+/// "never signed" from "lost the record of what it signed", and signing
+/// blind could double-sign. New homes get a "never signed" record
+/// (`keepsake dev`, `keepsake testnet`, or `keepsake repair sign-state
+/// --new-validator` for a home set up by hand); a lost one is repaired from
+/// the network (docs/operations.md, "Lost sign-state"). A damaged file is
+/// refused by `load`.
 fn check_sign_state(
     sign_file: &SignStateFile,
     is_validator: bool,
@@ -172,12 +174,12 @@ fn check_sign_state(
     wal_records: usize,
 ) -> anyhow::Result<()> {
     let last: Option<keepsake_consensus::SignedStep> = sign_file.load()?;
-    if is_validator && last.is_none() && (store_height > 0 || wal_records > 0) {
+    if is_validator && last.is_none() {
         anyhow::bail!(
-            "the sign-state file {} is missing, but this validator has history (store at height {store_height}, \
-             {wal_records} WAL records): it may have signed before, and signing without the record could \
-             double-sign. If the consensus directory was lost, run `keepsake repair sign-state --home <home> \
-             --rpc <another node>` (see docs/operations.md); never copy a sign-state from another machine",
+            "the sign-state file {} is missing (store at height {store_height}, {wal_records} WAL records). \
+             If this validator key has never signed, run `keepsake repair sign-state --home <home> \
+             --new-validator`; if its consensus directory was lost, run `keepsake repair sign-state --home \
+             <home> --rpc <another node>` (docs/operations.md). Never copy a sign-state from another machine",
             sign_file.path().display()
         );
     }

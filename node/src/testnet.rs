@@ -7,6 +7,7 @@
 //! DIR/keys/{issuer,reviewer}.json    convenience keys for trying the chain
 //! DIR/node{i}/config.toml            RPC on rpc_base_port + i, libp2p on p2p_base_port + i
 //! DIR/node{i}/keys/validator.json
+//! DIR/node{i}/consensus/sign_state.json  "never signed" (see node/src/repair.rs)
 //! ```
 
 use std::net::SocketAddr;
@@ -102,6 +103,8 @@ pub fn generate(dir: &Path, spec: &TestnetSpec) -> anyhow::Result<Vec<PathBuf>> 
             testing: TestingSection::default(),
         };
         std::fs::write(home.join(crate::config::CONFIG_FILE), toml::to_string_pretty(&config)?)?;
+        // A new key has never signed (node.rs refuses to start a validator without this record).
+        crate::repair::write_never_signed(&home.join("consensus"))?;
         homes.push(home);
     }
     Ok(homes)

@@ -107,6 +107,17 @@ impl Wal {
     }
 }
 
+/// What reading the sign-state file found.
+#[derive(Debug)]
+pub enum SignStateRead<T> {
+    /// No file.
+    Missing,
+    /// A record that parses.
+    Intact(T),
+    /// A file that does not parse (torn, truncated, garbage).
+    Damaged(String),
+}
+
 /// The validator's last signed step, in its own small file, replaced
 /// atomically (write a temporary file, fsync it, rename it over, fsync the
 /// directory) so that it survives power loss in either its old or new form.
@@ -132,6 +143,23 @@ impl SignStateFile {
                 format!("sign-state file {} is damaged; refusing to sign blind", self.path.display())
             })?)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", self.path.display())),
+        }
+    }
+
+    /// Reads the file, telling a missing file, an intact record and a
+    /// damaged one apart; an I/O error (permissions, a failing disk) is an
+    /// error, never mistaken for damage.
+    pub fn read<T: DeserializeOwned>(&self) -> anyhow::Result<SignStateRead<T>> {
+        match std::fs::read_to_string(&self.path) {
+            Ok(text) => Ok(match serde_json::from_str(&text) {
+                Ok(v) => SignStateRead::Intact(v),
+                Err(e) => SignStateRead::Damaged(e.to_string()),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SignStateRead::Missing),
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                Ok(SignStateRead::Damaged(e.to_string()))
+            }
             Err(e) => Err(e).with_context(|| format!("cannot read {}", self.path.display())),
         }
     }

@@ -10,6 +10,7 @@
 use std::time::{Duration, Instant};
 
 use keepsake::config::NodeConfig;
+use keepsake::repair::RepairMode::{Network, NewValidator, Offline};
 use keepsake_network::{NetworkConfig, Topic};
 use keepsake_rpc::KeepsakeApiClient;
 use keepsake_rpc::types::TxStatus;
@@ -287,10 +288,15 @@ async fn restored_backups_and_a_repaired_sign_state_rejoin_without_double_signin
     assert!(format!("{refused:#}").contains("keepsake repair sign-state"), "{refused:#}");
     let network = height(&c, 0).await;
     let url = c.nodes[0].as_ref().unwrap().rpc_url();
-    let repaired = keepsake::repair::repair_sign_state(&c.homes[2], Some(&url), false).await.unwrap();
+    let repaired =
+        keepsake::repair::repair_sign_state(&c.homes[2], Network(std::slice::from_ref(&url)), false)
+            .await
+            .unwrap();
     assert!(repaired.floor > network, "{repaired:?}");
     // An intact sign-state is not touched without --force.
-    let again = keepsake::repair::repair_sign_state(&c.homes[2], Some(&url), false).await.unwrap_err();
+    let again = keepsake::repair::repair_sign_state(&c.homes[2], Network(std::slice::from_ref(&url)), false)
+        .await
+        .unwrap_err();
     assert!(format!("{again:#}").contains("intact"), "{again:#}");
     c.start_node(2).await.unwrap();
     // It sits out every height up to the floor (the other three decide them), then votes again.
@@ -304,10 +310,38 @@ async fn restored_backups_and_a_repaired_sign_state_rejoin_without_double_signin
     std::fs::write(&path, &text[..text.len() / 2]).unwrap();
     let refused = c.start_node(1).await.expect_err("a damaged sign-state must not be trusted");
     assert!(format!("{refused:#}").contains("damaged"), "{refused:#}");
-    let repaired = keepsake::repair::repair_sign_state(&c.homes[1], Some(&url), false).await.unwrap();
+    let repaired =
+        keepsake::repair::repair_sign_state(&c.homes[1], Network(std::slice::from_ref(&url)), false)
+            .await
+            .unwrap();
     c.start_node(1).await.unwrap();
     c.wait_height(&[0, 1, 2, 3], repaired.floor).await;
     votes_again(&mut c, 1, 2, series, 7).await;
+
+    // A new disk with only the key kept: no data, no consensus directory. Refused, then repaired
+    // from the network (the node's own store says nothing any more).
+    c.stop_node(3).await.unwrap();
+    let sign_state = c.homes[3].join("consensus").join("sign_state.json");
+    let last: keepsake_consensus::SignedStep =
+        serde_json::from_str(&std::fs::read_to_string(&sign_state).unwrap()).unwrap();
+    // --force never lowers an intact record; --new-validator is refused for a home with history.
+    let raised = keepsake::repair::repair_sign_state(&c.homes[3], Offline, true).await.unwrap();
+    assert_eq!(raised.previous_height, Some(last.height));
+    assert!(raised.floor >= last.height, "{raised:?} lowered {last:?}");
+    let err = keepsake::repair::repair_sign_state(&c.homes[3], NewValidator, true).await.unwrap_err();
+    assert!(format!("{err:#}").contains("has history"), "{err:#}");
+    std::fs::remove_dir_all(c.homes[3].join("data")).unwrap();
+    std::fs::remove_dir_all(c.homes[3].join("consensus")).unwrap();
+    let refused = c.start_node(3).await.expect_err("a validator without a sign-state must not start");
+    assert!(format!("{refused:#}").contains("is missing"), "{refused:#}");
+    let repaired =
+        keepsake::repair::repair_sign_state(&c.homes[3], Network(std::slice::from_ref(&url)), false)
+            .await
+            .unwrap();
+    assert!(repaired.floor > repaired.store_height && repaired.store_height == 0, "{repaired:?}");
+    c.start_node(3).await.unwrap();
+    c.wait_height(&[0, 1, 2, 3], repaired.floor).await;
+    votes_again(&mut c, 3, 1, series, 8).await;
     let target = height(&c, 0).await;
     c.wait_height(&[0, 1, 2, 3], target).await;
     assert_no_fork(&c).await;
