@@ -1761,6 +1761,13 @@ export async function verifyStatus(statusJsonText, genesisObject, verifiedCertif
     current = "checkpoint";
     const cp = await verifyCheckpoint(genesis, st.checkpoint);
     const header = st.checkpoint.header;
+    // As CertificateStatus::verify: an answer whose log does not contain the mint is stale.
+    if (header.log_size <= cert._exact.mintLeafIndex) {
+      mismatch(
+        "checkpoint",
+        `the answer's log (${header.log_size} entries) does not contain the mint (entry ${cert._exact.mintLeafIndex})`,
+      );
+    }
     steps.set("checkpoint", "passed", `block ${header.height}, power ${cp.signedPower} of ${cp.total}`);
 
     current = "revocation";

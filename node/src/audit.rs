@@ -138,17 +138,31 @@ async fn replay_rpc(
                 one_by_one
             }
         };
+        let expected = end - height + 1;
+        if blocks.len() as u64 != expected {
+            let missing = height + blocks.len() as u64;
+            auditor.stop(
+                missing,
+                AnomalyKind::MissingBlock,
+                None,
+                format!("asked for blocks {height}..={end}, the node answered {} of them", blocks.len()),
+            );
+            return Ok(Ok(last));
+        }
         for (h, b) in (height..=end).zip(blocks) {
             if b.block.header.height != h {
-                auditor.record(
+                let got = b.block.header.height;
+                auditor.stop(
+                    h,
                     AnomalyKind::BlockInvalid,
-                    Some(h),
-                    Some("UnexpectedHeight".into()),
-                    format!("asked for block {h}, the node answered block {}", b.block.header.height),
+                    Some("UnexpectedHeight"),
+                    format!("asked for block {h}, the node answered block {got}"),
                 );
                 return Ok(Ok(last));
             }
-            if auditor.feed(&b.block, &b.commit) == Flow::Stopped {
+            // Signature checks and block execution: off the async runtime's workers.
+            let flow = tokio::task::block_in_place(|| auditor.feed(&b.block, &b.commit));
+            if flow == Flow::Stopped {
                 return Ok(Ok(last));
             }
             let checkpoint = Checkpoint { header: b.block.header, commit: b.commit };

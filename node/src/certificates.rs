@@ -120,9 +120,13 @@ pub fn status(
     if store.certificate(id).map_err(lerr)?.is_none() {
         return Err(not_found(format!("certificate {id}")));
     }
+    // The revocation first, then the tip: a revocation committed in between
+    // is then inside the checkpoint's log (the other order could ask for a
+    // proof past the tip).
+    let revocation = store.revocation(id).map_err(lerr)?;
     let tip = store.ledger_tip(genesis).map_err(unavailable)?;
     let checkpoint = checkpoint(store, tip.height)?;
-    let revocation = match store.revocation(id).map_err(lerr)? {
+    let revocation = match revocation {
         None => None,
         Some(r) => {
             let location = store

@@ -955,7 +955,10 @@ async fn refresh(file: &Path, genesis: &Path, out: Option<&Path>, rpc: &str) -> 
     };
     let target = out.unwrap_or(file);
     let json = serde_json::to_string_pretty(&refreshed)? + "\n";
-    std::fs::write(target, json).with_context(|| format!("cannot write {}", target.display()))?;
+    // Write beside, then rename over: the holder's file is never left half written.
+    let tmp = target.with_extension("json.tmp");
+    std::fs::write(&tmp, json).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, target).with_context(|| format!("cannot replace {}", target.display()))?;
     eprintln!(
         "refreshed {}: checkpoint height {} -> {} (log {} -> {} entries, consistency proven)",
         target.display(),

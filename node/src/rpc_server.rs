@@ -208,7 +208,7 @@ impl KeepsakeApiServer for RpcImpl {
             let tip = s.store.ledger_tip(&s.genesis).map_err(store_error)?;
             let chain = s.genesis.chain_id.as_str();
             let mut out = Vec::new();
-            let lowest = tip.height.saturating_sub(RECENT_BLOCKS_SCANNED_MAX).max(1);
+            let lowest = tip.height.saturating_sub(RECENT_BLOCKS_SCANNED_MAX - 1).max(1);
             for height in (lowest..=tip.height).rev() {
                 let Some(block) = s.store.block(height).map_err(store_error)? else { break };
                 for tx in block.txs.into_iter().rev() {

@@ -244,6 +244,14 @@ async fn revocation_status_is_proven_and_refresh_links_checkpoints() {
     // The answer is about the certificate asked for, not another.
     let cert_one = old.verify(&t.genesis).unwrap();
     assert_eq!(answer.verify(&t.genesis, &cert_one).unwrap_err().code(), "CertificateMismatch");
+    // A stale answer, at a checkpoint whose log does not contain the mint yet, is refused.
+    let early = c.get_block(1).await.unwrap();
+    let stale = keepsake_types::CertificateStatus {
+        certificate_id: one,
+        checkpoint: keepsake_types::Checkpoint { header: early.block.header, commit: early.commit },
+        revocation: None,
+    };
+    assert_eq!(stale.verify(&t.genesis, &cert_one).unwrap_err().code(), "CertificateMismatch");
     // Active: the checkpoint is genuine, no revocation is claimed.
     let active = c.get_certificate_status(one).await.unwrap().verify(&t.genesis, &cert_one).unwrap();
     assert!(active.revocation.is_none());

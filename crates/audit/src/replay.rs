@@ -2,21 +2,23 @@
 //!
 //! Each block goes through, in order:
 //! 1. decoding within the genesis' bounds (raw sources);
-//! 2. the independent checks of the mission's rules, on the transactions
-//!    as they are, before any ledger code runs: no transfer (T1), no
-//!    certificate minted twice (the write-once holder), editions within the
-//!    series cap (T20/T21). They repeat the ledger on purpose: an audit must
-//!    not depend on the one implementation it audits for the rules that
-//!    matter most;
-//! 3. the commit: more than 2/3 of the genesis voting power signed a
-//!    precommit for exactly this header ([`Commit::verify`]);
+//! 2. the commit: more than 2/3 of the genesis voting power signed a
+//!    precommit for exactly this header ([`Commit::verify`]). A block
+//!    without one was never committed, so nothing in it is blamed on the
+//!    chain;
+//! 3. the independent checks of the mission's rules, on the committed
+//!    transactions as they are, before any ledger code runs: no transfer
+//!    (T1), no certificate minted twice (the write-once holder), editions
+//!    within the series cap (T20/T21). They repeat the ledger on purpose: an
+//!    audit must not depend on the one implementation it audits for the
+//!    rules that matter most;
 //! 4. the ledger's own block validation on the replayed state (rules B1-B11,
-//!    every transaction's signatures and rules T1-T24, log and state roots);
-//! 5. an RFC 9162 consistency proof from the previous checkpoint's log to
-//!    this one's, computed on the replayed log and verified against the two
-//!    headers' roots.
+//!    every transaction's signatures and rules T1-T24, and the log and state
+//!    roots recomputed from the replay: so consecutive checkpoints' logs are
+//!    consistent by construction; the cross-node check of consistency proofs
+//!    is the [`crate::Monitor`]'s).
 //!
-//! The first block that fails step 1, 3 or 4 stops the replay: the state
+//! The first block that fails step 1, 2 or 4 stops the replay: the state
 //! after it is unknown, so nothing later can be judged.
 
 use std::collections::BTreeMap;
@@ -24,10 +26,9 @@ use std::collections::BTreeMap;
 use keepsake_ledger::memory::MemoryState;
 use keepsake_ledger::{Tip, validate_block};
 use keepsake_types::encoding::decode;
-use keepsake_types::merkle;
 use keepsake_types::{
-    Block, CertificateId, Commit, DoubleVote, Genesis, Header, HolderId, PublicKey, SeriesId, TxBody,
-    ValidatorSet, ids,
+    Block, CertificateId, Commit, DoubleVote, Genesis, HolderId, PublicKey, SeriesId, TxBody, ValidatorSet,
+    ids,
 };
 
 use crate::report::{Anomaly, AnomalyKind, IssuerSummary, Report, SeriesSummary};
@@ -137,7 +138,9 @@ impl Auditor {
         self.anomalies.push(Anomaly { kind, height, cause, message });
     }
 
-    fn stop(&mut self, height: u64, kind: AnomalyKind, cause: Option<&str>, message: String) -> Flow {
+    /// Records an anomaly that makes the rest of the chain unverifiable (a
+    /// source that answers the wrong block, say) and stops the replay.
+    pub fn stop(&mut self, height: u64, kind: AnomalyKind, cause: Option<&str>, message: String) -> Flow {
         self.record(kind, Some(height), cause.map(str::to_string), message);
         self.stopped_at.get_or_insert(height);
         Flow::Stopped
@@ -199,8 +202,6 @@ impl Auditor {
         }
         let height = block.header.height;
         self.set_source_height(height);
-        self.independent_checks(block);
-
         if let Err(e) = commit.verify(&block.header, &self.validators) {
             return self.stop(
                 height,
@@ -209,6 +210,7 @@ impl Auditor {
                 format!("block {} is not proven final: {e}", block.header.hash()),
             );
         }
+        self.independent_checks(block);
         let executed = match validate_block(&self.state, &self.genesis, &self.tip, block) {
             Ok(executed) => executed,
             Err(e) => {
@@ -219,29 +221,10 @@ impl Auditor {
         if let Err(e) = self.state.commit(&executed) {
             return self.stop(height, AnomalyKind::BlockInvalid, Some(e.code()), e.to_string());
         }
-        self.check_consistency(&block.header);
         self.commit_signatures += commit.signatures.len() as u64;
         self.count(block);
         self.tip = Tip::from_header(&block.header);
         Flow::Continue
-    }
-
-    /// Consecutive checkpoints: the replayed log at the new size extends the
-    /// old one (RFC 9162 §2.1.4), checked against the headers' roots.
-    fn check_consistency(&mut self, header: &Header) {
-        let (old_size, old_root) = (self.tip.log_size, self.tip.log_root);
-        let verdict = merkle::consistency_proof(&self.state, old_size, header.log_size).and_then(|proof| {
-            merkle::verify_consistency(old_size, header.log_size, &old_root, &header.log_root, &proof)
-        });
-        if let Err(e) = verdict {
-            let previous = self.tip.height;
-            self.record(
-                AnomalyKind::Inconsistent,
-                Some(header.height),
-                Some(e.code().to_string()),
-                format!("log at height {} does not extend the log at height {previous}: {e}", header.height),
-            );
-        }
     }
 
     /// The mission's rules, checked again without the ledger.
@@ -256,6 +239,15 @@ impl Auditor {
                     None,
                     format!("transaction {index} transfers certificate {certificate_id} to {to}"),
                 ),
+                TxBody::CreateSeries { issuer, name, max_supply, .. } => {
+                    self.series.entry(ids::series_id(&chain, issuer, name)).or_insert_with(|| SeriesCount {
+                        issuer: *issuer,
+                        name: name.clone(),
+                        max_supply: *max_supply,
+                        minted: 0,
+                        revoked: 0,
+                    });
+                }
                 TxBody::Mint { series_id, edition, holder } => {
                     let id = ids::certificate_id(&chain, series_id, *edition);
                     if let Some((_, first)) = self.holders.get(&id) {
@@ -301,26 +293,14 @@ impl Auditor {
 
     /// Counts a verified block's transactions per kind, issuer and series.
     fn count(&mut self, block: &Block) {
-        let chain = self.genesis.chain_id.clone();
         for tx in &block.txs {
             *self.transactions.entry(tx.body.kind().to_string()).or_default() += 1;
             match &tx.body {
                 TxBody::RegisterIssuer { issuer, name, .. } => {
                     self.issuer(issuer).name = name.clone();
                 }
-                TxBody::CreateSeries { issuer, name, max_supply, .. } => {
-                    self.issuer(issuer).series += 1;
-                    self.series.insert(
-                        ids::series_id(&chain, issuer, name),
-                        SeriesCount {
-                            issuer: *issuer,
-                            name: name.clone(),
-                            max_supply: *max_supply,
-                            minted: 0,
-                            revoked: 0,
-                        },
-                    );
-                }
+                // The series record itself was made by `independent_checks`, in order.
+                TxBody::CreateSeries { issuer, .. } => self.issuer(issuer).series += 1,
                 TxBody::Mint { series_id, .. } => {
                     if let Some(s) = self.series.get_mut(series_id) {
                         s.minted += 1;

@@ -14,7 +14,7 @@ pub enum AnomalyKind {
     MissingBlock,
     /// The source has a block but no commit for it.
     MissingCommit,
-    /// A stored block or commit does not decode (canonically, within bounds).
+    /// A stored block or commit does not decode (within the genesis' bounds, no trailing bytes).
     Malformed,
     /// A commit does not prove its block final under the genesis validators
     /// (`cause`: `InsufficientPower`, `BadSignature`, `CommitBlockMismatch`, ...).
@@ -30,8 +30,6 @@ pub enum AnomalyKind {
     /// A series with more editions than its cap, or an edition outside
     /// `1..=max_supply` (independent check of rules T20/T21).
     SupplyExceeded,
-    /// Two consecutive checkpoints whose logs are not one a prefix of the other.
-    Inconsistent,
     /// The source's own tip record disagrees with the replayed chain.
     TipMismatch,
     /// Verified proof that a validator signed two different votes for one step.
@@ -54,7 +52,6 @@ impl AnomalyKind {
             AnomalyKind::TransferCommitted => "TransferCommitted",
             AnomalyKind::HolderChanged => "HolderChanged",
             AnomalyKind::SupplyExceeded => "SupplyExceeded",
-            AnomalyKind::Inconsistent => "Inconsistent",
             AnomalyKind::TipMismatch => "TipMismatch",
             AnomalyKind::Equivocation => "Equivocation",
             AnomalyKind::InvalidEvidence => "InvalidEvidence",

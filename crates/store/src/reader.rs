@@ -7,7 +7,10 @@
 //! reported.
 //!
 //! Only the meta keys are checked (this build's schema, the auditor's
-//! genesis), because without them nothing else can be read at all.
+//! genesis), because without them nothing else can be read at all; a key
+//! under `block/` or `commit/` that is not a height (the wrong length) makes
+//! [`ChainReader::last_height`] fail with `Corrupt`, and the audit then
+//! stops with that error instead of a report.
 //!
 //! sled has no read-only mode and locks its directory: audit a stopped
 //! node's directory, or a copy of it (docs/auditor-guide.md).

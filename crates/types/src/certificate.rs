@@ -380,7 +380,8 @@ pub struct VerifiedStatus {
 
 impl CertificateStatus {
     /// Verifies this answer for the certificate `cert` (already verified
-    /// against the same `genesis`): the checkpoint's quorum, and for a
+    /// against the same `genesis`): the checkpoint's quorum, that its log
+    /// contains the mint (an older answer is stale), and for a
     /// revocation its inclusion proof, that it revokes this certificate, its
     /// signatures and that its signers had the authority (rules T7/T8).
     pub fn verify(&self, genesis: &Genesis, cert: &VerifiedCertificate) -> Result<VerifiedStatus> {
@@ -392,6 +393,17 @@ impl CertificateStatus {
             ));
         }
         verify_checkpoint(genesis, &self.checkpoint)?;
+        // An answer at a checkpoint whose log does not even contain the mint
+        // says nothing about this certificate (a stale answer).
+        if self.checkpoint.header.log_size <= cert.mint_leaf_index {
+            return Err(mismatch(
+                "checkpoint",
+                format!(
+                    "the answer's log ({} entries) does not contain the mint (entry {})",
+                    self.checkpoint.header.log_size, cert.mint_leaf_index
+                ),
+            ));
+        }
         let Some(entry) = &self.revocation else {
             return Ok(VerifiedStatus {
                 certificate_id: self.certificate_id,
