@@ -58,13 +58,11 @@ async fn n4f1_one_validator_down_the_chain_goes_on_and_it_catches_up_and_votes_a
         last = mint_and_wait(&c, 0, series, e).await;
     }
     c.wait_height(&[0, 1, 2], last).await;
-    // Restarted, node 3 catches up by sync...
+    // Restarted, node 3 catches up: by block sync, or — when the gap is only a few blocks old —
+    // by deciding them from the recent consensus messages gossipsub still replays to a new peer
+    // (both are legitimate; which one wins is timing). It ends with the same chain...
     c.start_node(3).await.unwrap();
     c.wait_height(&[3], last).await;
-    assert!(
-        c.nodes[3].as_ref().unwrap().shared.metrics.synced_blocks.load(std::sync::atomic::Ordering::Relaxed)
-            > 0
-    );
     assert_same_chain(&c, last).await;
     // ...and votes again: with node 0 down, 3 of 4 (nodes 1, 2, 3) are needed for every block.
     c.stop_node(0).await.unwrap();
