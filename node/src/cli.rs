@@ -184,6 +184,32 @@ enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// A drop on a real local cluster: N validator processes, a burst of
+    /// mints through JSON-RPC until sold out on every validator, then finality
+    /// latency under a steady load; with this machine's verification bound.
+    Drop {
+        /// Validator processes to start.
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+        /// Editions of the drop (all submitted at once).
+        #[arg(long, default_value_t = 10_000)]
+        editions: u32,
+        /// Transactions per submitTxs call during the burst.
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+        /// Offered mints per second in the steady phase (0 skips it).
+        #[arg(long, default_value_t = 1_000)]
+        rate: u32,
+        /// Seconds of steady load.
+        #[arg(long, default_value_t = 30)]
+        seconds: u32,
+        /// Print the figures as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Keep the cluster directory (homes, logs) after the run.
+        #[arg(long)]
+        keep: bool,
+    },
     /// Whole-chain audit speed (`keepsake audit --data-dir`) over a dev chain
     /// of mints, and offline certificate verifications per second.
     Audit {
@@ -523,6 +549,13 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
         }),
         Command::Bench { command: BenchCommand::Mint { editions, batch, runs } } => {
             crate::bench::run_mint(crate::bench::MintBench { editions, batch, runs }).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            command: BenchCommand::Drop { validators, editions, batch, rate, seconds, json, keep },
+        } => {
+            let params = crate::bench::drop::DropBench { validators, editions, batch, rate, seconds, json, keep };
+            crate::bench::drop::run(params).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { command: BenchCommand::Audit { editions, runs } } => {

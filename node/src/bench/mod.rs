@@ -5,6 +5,8 @@
 //! strict ed25519 verification rate on one core, so throughput can be quoted
 //! as a fraction of it (figures on shared machines are noisy; ratios less so).
 
+pub mod drop;
+
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -36,7 +38,7 @@ pub struct MintRun {
     pub disk_bytes_per_mint: f64,
 }
 
-fn median(mut xs: Vec<f64>) -> f64 {
+pub(crate) fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(|a, b| a.total_cmp(b));
     xs[xs.len() / 2]
 }
@@ -59,7 +61,7 @@ pub fn verify_rate() -> f64 {
     median(rates)
 }
 
-fn dir_size(path: &std::path::Path) -> u64 {
+pub(crate) fn dir_size(path: &std::path::Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(path) else { return 0 };
     entries
         .flatten()
@@ -251,7 +253,7 @@ pub async fn run_audit(editions: u32, runs: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+pub(crate) fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     let mut nonce = [0u8; 8];
     getrandom::getrandom(&mut nonce).context("OS randomness")?;
     let dir = std::env::temp_dir().join(format!("keepsake-bench-{}", hex::encode(nonce)));

@@ -1,0 +1,749 @@
+//! `keepsake bench drop`: a collectible drop on a real local consortium.
+//!
+//! Starts `--validators` real `keepsake start` processes (each with its own
+//! sled store, libp2p swarm and JSON-RPC server on 127.0.0.1), registers an
+//! issuer and a series, signs every mint up front, then:
+//!
+//! 1. **Drop**: submits `--editions` mints through `keepsake_submitTxs`
+//!    (spread over every validator's RPC, as a platform's front ends would),
+//!    and times the first submission until the series is sold out on **every**
+//!    validator.
+//! 2. **Steady load**: offers `--rate` mints per second for `--seconds`
+//!    seconds and measures finality latency: submission until the block that
+//!    holds the mint is committed on the node that received it (the node's
+//!    `subscribeBlocks` notification).
+//!
+//! In the same run, before the cluster starts, it measures this machine's
+//! ed25519 batch-verification rate on all cores: each validator verifies each
+//! transaction at least once, so `rate / validators` bounds the cluster's
+//! throughput, and the drop's tx/s is printed as a fraction of it. It also
+//! reports bytes on disk per mint and each validator's peak RSS.
+//! See docs/benchmarks.md for results and how to read them.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use jsonrpsee::http_client::HttpClient;
+use keepsake_rpc::KeepsakeApiClient;
+use keepsake_types::{ContentHash, Keypair, ReviewSubject, SignedTx, TxBody, TxId, hash::sha256, ids};
+use serde::Serialize;
+
+use super::{dir_size, median, tempfile_dir, verify_rate};
+
+/// Parameters of `keepsake bench drop`.
+#[derive(Clone, Debug)]
+pub struct DropBench {
+    /// Validator processes.
+    pub validators: usize,
+    /// Editions of the drop (all minted in the burst).
+    pub editions: u32,
+    /// Transactions per `submitTxs` call in the burst.
+    pub batch: usize,
+    /// Offered load of the steady phase, mints per second (0 skips it).
+    pub rate: u32,
+    /// Length of the steady phase, seconds.
+    pub seconds: u32,
+    /// Print the figures as JSON on stdout (progress goes to stderr).
+    pub json: bool,
+    /// Keep the cluster's directory (homes and logs) after the run.
+    pub keep: bool,
+}
+
+/// The figures of one run (`--json` prints this).
+#[derive(Clone, Debug, Serialize)]
+pub struct DropReport {
+    /// Validator processes.
+    pub validators: usize,
+    /// Cores of this machine (`available_parallelism`).
+    pub cores: usize,
+    /// ed25519 batch verification (batches of 64) on all cores, signatures/s.
+    pub batch_verify_rate_all_cores: f64,
+    /// Strict single verification on one core, signatures/s (what consensus uses).
+    pub strict_verify_rate_one_core: f64,
+    /// `batch_verify_rate_all_cores / validators`: the cluster's bound, tx/s.
+    pub bound_tx_per_s: f64,
+    /// The burst.
+    pub drop: DropFigures,
+    /// The steady phase (absent with `--rate 0`).
+    pub steady: Option<SteadyFigures>,
+    /// Per validator, after the run.
+    pub nodes: Vec<NodeFigures>,
+    /// Median over validators of bytes of `data/` per certificate on the chain.
+    pub disk_bytes_per_mint: f64,
+}
+
+/// The burst's figures.
+#[derive(Clone, Debug, Serialize)]
+pub struct DropFigures {
+    /// Mints in the drop.
+    pub editions: u32,
+    /// Seconds from the first submission until the last validator shows the series sold out.
+    pub seconds_all_nodes: f64,
+    /// The same, per validator.
+    pub seconds_per_node: Vec<f64>,
+    /// Seconds spent in `submitTxs` calls (admission), the slowest front end.
+    pub submit_seconds: f64,
+    /// `editions / seconds_all_nodes`.
+    pub tx_per_s: f64,
+    /// `tx_per_s / bound_tx_per_s`.
+    pub fraction_of_bound: f64,
+    /// Blocks that carried the drop.
+    pub blocks: u64,
+    /// `MempoolFull` answers that were retried.
+    pub mempool_full_retries: u64,
+}
+
+/// The steady phase's figures.
+#[derive(Clone, Debug, Serialize)]
+pub struct SteadyFigures {
+    /// Offered mints per second.
+    pub offered_tx_per_s: u32,
+    /// Seconds of offered load.
+    pub seconds: u32,
+    /// Mints submitted (and committed).
+    pub txs: usize,
+    /// Finality latency, submission until committed on the receiving node, ms.
+    pub p50_ms: f64,
+    /// 99th percentile, ms.
+    pub p99_ms: f64,
+    /// Largest, ms.
+    pub max_ms: f64,
+    /// Blocks committed during the phase.
+    pub blocks: u64,
+}
+
+/// One validator's figures.
+#[derive(Clone, Debug, Serialize)]
+pub struct NodeFigures {
+    /// `nodeI`.
+    pub name: String,
+    /// Peak resident set (VmHWM), MiB.
+    pub peak_rss_mib: f64,
+    /// Bytes of its `data/` directory after the run.
+    pub disk_bytes: u64,
+}
+
+/// The validator processes; dropping this kills any still running.
+struct Cluster {
+    dir: PathBuf,
+    homes: Vec<PathBuf>,
+    children: Vec<Child>,
+    keep: bool,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+impl Cluster {
+    /// Peak RSS of validator `i` in MiB, from `/proc/PID/status` (Linux).
+    fn peak_rss_mib(&self, i: usize) -> f64 {
+        let path = format!("/proc/{}/status", self.children[i].id());
+        let status = std::fs::read_to_string(path).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    }
+
+    /// SIGTERM (a clean stop: sled flushes) and wait, then SIGKILL any straggler.
+    fn stop(&mut self) {
+        for c in &self.children {
+            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for c in &mut self.children {
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn exited(&mut self) -> Option<(usize, String)> {
+        self.children.iter_mut().enumerate().find_map(|(i, c)| match c.try_wait() {
+            Ok(Some(status)) => Some((i, status.to_string())),
+            _ => None,
+        })
+    }
+}
+
+/// `n` consecutive ports starting at the returned base that can be bound now
+/// (below the ephemeral range, so outgoing connections do not take them).
+fn free_port_base(n: usize, avoid: Option<u16>) -> anyhow::Result<u16> {
+    for _ in 0..500 {
+        let mut r = [0u8; 2];
+        getrandom::getrandom(&mut r).context("OS randomness")?;
+        let base = 20_000 + u16::from_le_bytes(r) % 10_000;
+        if avoid.is_some_and(|a| base.abs_diff(a) < n as u16 + 1) {
+            continue;
+        }
+        let held: Option<Vec<std::net::TcpListener>> = (0..n as u16)
+            .map(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).ok())
+            .collect();
+        if held.is_some() {
+            return Ok(base);
+        }
+    }
+    bail!("found no {n} consecutive free ports between 20000 and 30000")
+}
+
+fn start_cluster(validators: usize, keep: bool) -> anyhow::Result<(Cluster, Vec<String>)> {
+    let dir = tempfile_dir()?;
+    let rpc_base = free_port_base(validators, None)?;
+    let p2p_base = free_port_base(validators, Some(rpc_base))?;
+    let spec = crate::testnet::TestnetSpec {
+        validators,
+        chain_id: "keepsake-bench".into(),
+        rpc_base_port: rpc_base,
+        p2p_base_port: p2p_base,
+    };
+    let homes = crate::testnet::generate(&dir, &spec)?;
+    let exe = std::env::current_exe().context("the path of this keepsake binary")?;
+    let mut cluster = Cluster { dir: dir.clone(), homes: homes.clone(), children: Vec::new(), keep };
+    for (i, home) in homes.iter().enumerate() {
+        let log = std::fs::File::create(dir.join(format!("node{i}.log")))?;
+        let child = Command::new(&exe)
+            .arg("start")
+            .arg("--home")
+            .arg(home)
+            .env("RUST_LOG", std::env::var("KEEPSAKE_BENCH_NODE_LOG").unwrap_or_else(|_| "warn".into()))
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {} start --home {}", exe.display(), home.display()))?;
+        cluster.children.push(child);
+    }
+    let urls = (0..validators).map(|i| format!("http://127.0.0.1:{}", rpc_base as usize + i)).collect();
+    Ok((cluster, urls))
+}
+
+/// Progress goes to stderr with `--json` (stdout is the report), else stdout.
+struct Say(bool);
+
+impl Say {
+    fn line(&self, text: impl AsRef<str>) {
+        if self.0 {
+            eprintln!("{}", text.as_ref());
+        } else {
+            println!("{}", text.as_ref());
+        }
+    }
+}
+
+/// ed25519 batch verification (batches of 64, the size the library's
+/// documentation and MEASURED.md use) on every core at once, signatures/s.
+/// Median of 3 rounds of about 0.6 s.
+pub fn batch_verify_rate_all_cores() -> (usize, f64) {
+    use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey, verify_batch};
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let keys: Vec<SigningKey> = (0..64u8).map(|i| SigningKey::from_bytes(&[i.wrapping_add(1); 32])).collect();
+    let messages: Vec<Vec<u8>> = (0..64u32).map(|i| format!("drop mint {i}").into_bytes()).collect();
+    let sigs: Vec<Signature> = keys.iter().zip(&messages).map(|(k, m)| k.sign(m)).collect();
+    let publics: Vec<VerifyingKey> = keys.iter().map(SigningKey::verifying_key).collect();
+    let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+    let rounds = (0..3)
+        .map(|_| {
+            let start = Instant::now();
+            let per_thread = 150;
+            std::thread::scope(|s| {
+                for _ in 0..cores {
+                    s.spawn(|| {
+                        for _ in 0..per_thread {
+                            verify_batch(&refs, &sigs, &publics).expect("valid batch");
+                        }
+                    });
+                }
+            });
+            (cores * per_thread * 64) as f64 / start.elapsed().as_secs_f64()
+        })
+        .collect();
+    (cores, median(rounds))
+}
+
+/// Signs mints of editions `range` of `series` on all cores.
+fn sign_mints(chain: &str, issuer: &Keypair, series: keepsake_types::SeriesId, editions: u32) -> Vec<SignedTx> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+    let per = editions.div_ceil(cores);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..cores)
+            .map(|c| {
+                let (lo, hi) = (c * per + 1, ((c + 1) * per).min(editions));
+                s.spawn(move || {
+                    (lo..=hi)
+                        .map(|e| {
+                            TxBody::Mint {
+                                series_id: series,
+                                edition: e,
+                                holder: ids::holder_id("drop-buyer", &e.to_string()),
+                            }
+                            .sign(chain, &[issuer])
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().expect("signing thread")).collect()
+    })
+}
+
+async fn wait_committed_everywhere(clients: &[HttpClient], id: TxId) -> anyhow::Result<u64> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut height = 0;
+    for c in clients {
+        loop {
+            match c.get_tx_status(id).await {
+                Ok(keepsake_rpc::types::TxStatus::Committed { height: h, .. }) => {
+                    height = height.max(h);
+                    break;
+                }
+                Ok(keepsake_rpc::types::TxStatus::Rejected { error }) => {
+                    bail!("setup transaction rejected: {}: {}", error.code, error.message)
+                }
+                _ if Instant::now() > deadline => bail!("setup transaction {id} not committed after 60 s"),
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    }
+    Ok(height)
+}
+
+/// Submits `txs` to `client` in `submitTxs` calls of `batch`, retrying
+/// `MempoolFull` answers; any other refusal fails the benchmark. Returns the
+/// seconds spent in calls and the number of retries.
+async fn submit_all(client: HttpClient, txs: Vec<SignedTx>, batch: usize) -> anyhow::Result<(f64, u64)> {
+    let mut spent = 0.0;
+    let mut retries = 0;
+    for chunk in txs.chunks(batch) {
+        let mut pending = chunk.to_vec();
+        while !pending.is_empty() {
+            let t = Instant::now();
+            let outcomes = client.submit_txs(pending.clone()).await.map_err(crate::cli::describe)?;
+            spent += t.elapsed().as_secs_f64();
+            let mut again = Vec::new();
+            for (tx, o) in pending.into_iter().zip(outcomes) {
+                match o.error {
+                    None => {}
+                    Some(e) if e.code == "MempoolFull" => again.push(tx),
+                    Some(e) => bail!("a drop mint was refused: {}: {}", e.code, e.message),
+                }
+            }
+            if !again.is_empty() {
+                retries += again.len() as u64;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            pending = again;
+        }
+    }
+    Ok((spent, retries))
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Runs the benchmark and prints its table (or JSON).
+pub async fn run(params: DropBench) -> anyhow::Result<()> {
+    if params.validators == 0 || params.editions == 0 || params.batch == 0 {
+        bail!("--validators, --editions and --batch must be at least 1");
+    }
+    let say = Say(params.json);
+    say.line(format!(
+        "keepsake bench drop: {} validators, a {}-edition drop, then {} mints/s for {} s",
+        params.validators, params.editions, params.rate, params.seconds
+    ));
+    let (cores, batch_rate) = tokio::task::spawn_blocking(batch_verify_rate_all_cores).await?;
+    let strict = tokio::task::spawn_blocking(verify_rate).await?;
+    let bound = batch_rate / params.validators as f64;
+    say.line(format!(
+        "this machine: {cores} cores; ed25519 batch verify on all cores {batch_rate:.0}/s; \
+         strict verify on one core {strict:.0}/s; bound for {} validators {bound:.0} tx/s",
+        params.validators
+    ));
+
+    let (mut cluster, urls) = start_cluster(params.validators, params.keep)?;
+    say.line(format!("cluster directory: {}", cluster.dir.display()));
+    let clients: Vec<HttpClient> = urls.iter().map(|u| crate::cli::client(u)).collect::<anyhow::Result<_>>()?;
+    // Ready: every node answers and block 1 is committed everywhere.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for (i, c) in clients.iter().enumerate() {
+        loop {
+            if let Some((j, status)) = cluster.exited() {
+                bail!("node{j} exited ({status}); see {}", cluster.dir.join(format!("node{j}.log")).display());
+            }
+            match c.status().await {
+                Ok(s) if s.height >= 1 => break,
+                _ if Instant::now() > deadline => bail!("node{i} did not commit block 1 within 60 s"),
+                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+    say.line("cluster up: block 1 committed on every validator");
+
+    let key = |p: &str| crate::keyfile::read(&cluster.dir.join(p));
+    let (g1, g2) = (key("governance/governor-1.json")?, key("governance/governor-2.json")?);
+    let (issuer, reviewer) = (key("keys/issuer.json")?, key("keys/reviewer.json")?);
+    let chain = clients[0].status().await.map_err(crate::cli::describe)?.chain_id;
+    for tx in [
+        TxBody::RegisterIssuer { issuer: issuer.public(), name: "drop issuer".into(), nonce: 1 }
+            .sign(&chain, &[&g1, &g2]),
+        TxBody::RegisterReviewer { reviewer: reviewer.public(), name: "drop reviewer".into(), nonce: 2 }
+            .sign(&chain, &[&g1, &g2]),
+    ] {
+        let id = clients[0].submit_tx(tx).await.map_err(crate::cli::describe)?;
+        wait_committed_everywhere(&clients, id).await?;
+    }
+    let create = |name: &str, supply: u32| {
+        let subject = ReviewSubject {
+            issuer: issuer.public(),
+            name: name.into(),
+            content_hash: ContentHash(sha256(name.as_bytes()).0),
+            max_supply: supply,
+            metadata_uri: "https://bench.example/drop.json".into(),
+        };
+        TxBody::CreateSeries {
+            issuer: issuer.public(),
+            name: name.into(),
+            content_hash: subject.content_hash,
+            max_supply: supply,
+            metadata_uri: subject.metadata_uri.clone(),
+            approval: subject.approve(&chain, &reviewer),
+        }
+        .sign(&chain, &[&issuer])
+    };
+    let steady_total = params.rate.saturating_mul(params.seconds);
+    let mut series_txs = vec![create("the drop", params.editions)];
+    if steady_total > 0 {
+        series_txs.push(create("steady", steady_total));
+    }
+    let mut start_height = 0;
+    for tx in series_txs {
+        let id = clients[0].submit_tx(tx).await.map_err(crate::cli::describe)?;
+        start_height = wait_committed_everywhere(&clients, id).await?;
+    }
+    let drop_series = ids::series_id(&chain, &issuer.public(), "the drop");
+    let steady_series = ids::series_id(&chain, &issuer.public(), "steady");
+
+    let t = Instant::now();
+    let (c2, i2) = (chain.clone(), issuer.clone());
+    let editions = params.editions;
+    let mints = tokio::task::spawn_blocking(move || sign_mints(&c2, &i2, drop_series, editions)).await?;
+    let (c3, i3) = (chain.clone(), issuer.clone());
+    let steady = tokio::task::spawn_blocking(move || sign_mints(&c3, &i3, steady_series, steady_total)).await?;
+    say.line(format!(
+        "signed {} drop mints and {} steady mints up front in {:.2} s",
+        mints.len(),
+        steady.len(),
+        t.elapsed().as_secs_f64()
+    ));
+
+    // ---- The drop -------------------------------------------------------
+    let n = clients.len();
+    let mut shares: Vec<Vec<SignedTx>> = vec![Vec::new(); n];
+    for (i, tx) in mints.into_iter().enumerate() {
+        shares[i % n].push(tx);
+    }
+    let started = Instant::now();
+    let submitters: Vec<_> = shares
+        .into_iter()
+        .zip(&clients)
+        .map(|(share, c)| tokio::spawn(submit_all(c.clone(), share, params.batch)))
+        .collect();
+    let mut done_at: Vec<Option<f64>> = vec![None; n];
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut last_progress = Instant::now();
+    while done_at.iter().any(Option::is_none) {
+        for (i, c) in clients.iter().enumerate() {
+            if done_at[i].is_some() {
+                continue;
+            }
+            if let Ok(info) = c.get_series(drop_series).await
+                && info.minted >= params.editions
+            {
+                done_at[i] = Some(started.elapsed().as_secs_f64());
+            }
+        }
+        if let Some((j, status)) = cluster.exited() {
+            bail!("node{j} exited during the drop ({status}); see its log in {}", cluster.dir.display());
+        }
+        if Instant::now() > deadline {
+            bail!("the drop was not sold out on every validator within 600 s");
+        }
+        if last_progress.elapsed() > Duration::from_secs(5) {
+            last_progress = Instant::now();
+            let mut minted = Vec::new();
+            for c in &clients {
+                minted.push(c.get_series(drop_series).await.map(|s| s.minted).unwrap_or(0));
+            }
+            say.line(format!("  ... {:.0} s, minted per validator: {minted:?}", started.elapsed().as_secs_f64()));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut submit_seconds: f64 = 0.0;
+    let mut retries = 0;
+    for s in submitters {
+        let (spent, r) = s.await??;
+        submit_seconds = submit_seconds.max(spent);
+        retries += r;
+    }
+    let per_node: Vec<f64> = done_at.iter().map(|d| d.expect("all done")).collect();
+    let all = per_node.iter().copied().fold(0.0, f64::max);
+    let drop_end_height = clients[0].status().await.map_err(crate::cli::describe)?.height;
+    let tps = f64::from(params.editions) / all;
+    let drop = DropFigures {
+        editions: params.editions,
+        seconds_all_nodes: all,
+        seconds_per_node: per_node,
+        submit_seconds,
+        tx_per_s: tps,
+        fraction_of_bound: tps / bound,
+        blocks: count_blocks_with(&clients[0], start_height + 1, drop_end_height, drop_series).await?,
+        mempool_full_retries: retries,
+    };
+    say.line(format!(
+        "drop: {} mints sold out on all {n} validators in {all:.3} s = {tps:.0} tx/s = {:.3} of the bound",
+        params.editions, drop.fraction_of_bound
+    ));
+
+    // ---- Steady load ----------------------------------------------------
+    let steady_figures = if steady.is_empty() {
+        None
+    } else {
+        Some(steady_phase(&params, &clients, &urls, steady, &chain, steady_series, &say).await?)
+    };
+
+    let mut nodes: Vec<NodeFigures> = (0..n)
+        .map(|i| NodeFigures { name: format!("node{i}"), peak_rss_mib: cluster.peak_rss_mib(i), disk_bytes: 0 })
+        .collect();
+    cluster.stop();
+    for (i, f) in nodes.iter_mut().enumerate() {
+        f.disk_bytes = dir_size(&cluster.homes[i].join("data"));
+    }
+    let certificates = f64::from(params.editions) + f64::from(steady_total);
+    let disk = median(nodes.iter().map(|f| f.disk_bytes as f64 / certificates).collect());
+    let report = DropReport {
+        validators: n,
+        cores,
+        batch_verify_rate_all_cores: batch_rate,
+        strict_verify_rate_one_core: strict,
+        bound_tx_per_s: bound,
+        drop,
+        steady: steady_figures,
+        nodes,
+        disk_bytes_per_mint: disk,
+    };
+    if params.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_table(&report);
+    }
+    if params.keep {
+        say.line(format!("kept {}", cluster.dir.display()));
+    }
+    Ok(())
+}
+
+/// Blocks in `from..=to` that hold at least one mint of `series`.
+async fn count_blocks_with(
+    client: &HttpClient,
+    from: u64,
+    to: u64,
+    series: keepsake_types::SeriesId,
+) -> anyhow::Result<u64> {
+    let mut blocks = 0;
+    for h in from..=to {
+        let b = client.get_block(h).await.map_err(crate::cli::describe)?;
+        if b.block.txs.iter().any(|t| matches!(&t.body, TxBody::Mint { series_id, .. } if *series_id == series)) {
+            blocks += 1;
+        }
+    }
+    Ok(blocks)
+}
+
+/// The steady phase: `rate` mints per second in 10 ms ticks, each tick's
+/// mints to one validator in turn; finality from each node's block stream.
+async fn steady_phase(
+    params: &DropBench,
+    clients: &[HttpClient],
+    urls: &[String],
+    txs: Vec<SignedTx>,
+    chain: &str,
+    series: keepsake_types::SeriesId,
+    say: &Say,
+) -> anyhow::Result<SteadyFigures> {
+    use jsonrpsee::ws_client::WsClientBuilder;
+    let n = clients.len();
+    // Commit times per (node, height), from each node's subscription.
+    let commits: Arc<Mutex<HashMap<(usize, u64), Instant>>> = Arc::default();
+    let mut subs = Vec::new();
+    for (i, url) in urls.iter().enumerate() {
+        let ws = WsClientBuilder::default().build(url.replace("http://", "ws://")).await?;
+        let mut sub = ws.subscribe_blocks().await.map_err(crate::cli::describe)?;
+        let commits = commits.clone();
+        subs.push(tokio::spawn(async move {
+            let _ws = ws;
+            while let Some(Ok(b)) = sub.next().await {
+                commits.lock().expect("not poisoned").insert((i, b.height), Instant::now());
+            }
+        }));
+    }
+    let first_height = clients[0].status().await.map_err(crate::cli::describe)?.height + 1;
+    let per_tick = (params.rate as usize).div_ceil(100).max(1);
+    let mut ticker = tokio::time::interval(Duration::from_millis(10));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut submitted: HashMap<TxId, (usize, Instant)> = HashMap::with_capacity(txs.len());
+    let mut in_flight = Vec::new();
+    let started = Instant::now();
+    for (tick, chunk) in txs.chunks(per_tick).enumerate() {
+        ticker.tick().await;
+        let node = tick % n;
+        let now = Instant::now();
+        for tx in chunk {
+            submitted.insert(tx.id(chain), (node, now));
+        }
+        let (c, chunk) = (clients[node].clone(), chunk.to_vec());
+        in_flight.push(tokio::spawn(async move { c.submit_txs(chunk).await }));
+    }
+    let offered_secs = started.elapsed().as_secs_f64();
+    for f in in_flight {
+        let outcomes = f.await?.map_err(crate::cli::describe)?;
+        if let Some(e) = outcomes.iter().find_map(|o| o.error.as_ref()) {
+            bail!("a steady-load mint was refused: {}: {}", e.code, e.message);
+        }
+    }
+    say.line(format!("steady: offered {} mints in {offered_secs:.1} s", txs.len()));
+    let total = txs.len() as u32;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for c in clients {
+        while c.get_series(series).await.map(|s| s.minted).unwrap_or(0) < total {
+            if Instant::now() > deadline {
+                bail!("the steady load was not committed on every validator within 120 s of its end");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    // Give the subscriptions a moment to deliver the last notifications.
+    let last_height = clients[0].status().await.map_err(crate::cli::describe)?.height;
+    let wait_until = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < wait_until {
+        let have = commits.lock().expect("not poisoned");
+        if (0..n).all(|i| have.contains_key(&(i, last_height))) {
+            break;
+        }
+        drop(have);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for s in subs {
+        s.abort();
+    }
+    let commits = commits.lock().expect("not poisoned").clone();
+    let mut latencies = Vec::with_capacity(submitted.len());
+    let mut blocks = 0;
+    for h in first_height..=last_height {
+        let b = clients[0].get_block(h).await.map_err(crate::cli::describe)?;
+        blocks += 1;
+        for tx in &b.block.txs {
+            let Some((node, at)) = submitted.get(&tx.id(chain)) else { continue };
+            let Some(done) = commits.get(&(*node, h)) else {
+                bail!("node{node} sent no notification for block {h}");
+            };
+            latencies.push(done.saturating_duration_since(*at).as_secs_f64() * 1000.0);
+        }
+    }
+    if latencies.len() != submitted.len() {
+        bail!("found {} of {} steady mints in blocks {first_height}..={last_height}", latencies.len(), submitted.len());
+    }
+    latencies.sort_by(f64::total_cmp);
+    Ok(SteadyFigures {
+        offered_tx_per_s: params.rate,
+        seconds: params.seconds,
+        txs: latencies.len(),
+        p50_ms: percentile(&latencies, 50.0),
+        p99_ms: percentile(&latencies, 99.0),
+        max_ms: latencies.last().copied().unwrap_or(f64::NAN),
+        blocks,
+    })
+}
+
+fn print_table(r: &DropReport) {
+    let d = &r.drop;
+    println!();
+    println!("{:<52} {:>14}", "figure", "value");
+    println!("{}", "-".repeat(67));
+    let row = |k: &str, v: String| println!("{k:<52} {v:>14}");
+    row("validators (processes on this machine)", r.validators.to_string());
+    row("cores", r.cores.to_string());
+    row("batch verify, all cores (sig/s)", format!("{:.0}", r.batch_verify_rate_all_cores));
+    row("strict verify, one core (sig/s)", format!("{:.0}", r.strict_verify_rate_one_core));
+    row("bound = batch rate / validators (tx/s)", format!("{:.0}", r.bound_tx_per_s));
+    row(&format!("drop of {}: sold out on all validators (s)", d.editions), format!("{:.3}", d.seconds_all_nodes));
+    row("drop throughput (tx/s)", format!("{:.0}", d.tx_per_s));
+    row("drop throughput / bound", format!("{:.3}", d.fraction_of_bound));
+    row("drop admission, slowest front end (s)", format!("{:.3}", d.submit_seconds));
+    row("blocks carrying the drop", d.blocks.to_string());
+    row("MempoolFull retries", d.mempool_full_retries.to_string());
+    if let Some(s) = &r.steady {
+        row(&format!("steady {} tx/s for {} s: finality p50 (ms)", s.offered_tx_per_s, s.seconds), format!("{:.1}", s.p50_ms));
+        row("steady finality p99 (ms)", format!("{:.1}", s.p99_ms));
+        row("steady finality max (ms)", format!("{:.1}", s.max_ms));
+        row("steady blocks", s.blocks.to_string());
+    }
+    row("bytes on disk per certificate (median node)", format!("{:.0}", r.disk_bytes_per_mint));
+    for f in &r.nodes {
+        row(&format!("{} peak RSS (MiB)", f.name), format!("{:.1}", f.peak_rss_mib));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        let xs: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&xs, 50.0), 50.0);
+        assert_eq!(percentile(&xs, 99.0), 99.0);
+        assert_eq!(percentile(&xs, 100.0), 100.0);
+        assert_eq!(percentile(&[7.0], 99.0), 7.0);
+        assert!(percentile(&[], 50.0).is_nan());
+    }
+
+    #[test]
+    fn signing_covers_every_edition_once() {
+        let issuer = Keypair::from_seed([3; 32]);
+        let series = keepsake_types::SeriesId([1; 32]);
+        let txs = sign_mints("c", &issuer, series, 11);
+        let mut editions: Vec<u32> = txs
+            .iter()
+            .map(|t| match t.body {
+                TxBody::Mint { edition, .. } => edition,
+                _ => 0,
+            })
+            .collect();
+        editions.sort_unstable();
+        assert_eq!(editions, (1..=11).collect::<Vec<_>>());
+    }
+}
