@@ -4,8 +4,8 @@
 //!
 //! | core output | what the driver does |
 //! |---|---|
-//! | `BuildBlock` | `ledger::build_block` from the mempool (waits up to `empty_block_wait_ms` for a transaction first) |
-//! | `ValidateBlock` | `ledger::validate_block` on committed state; the verdict goes back in |
+//! | `BuildBlock` | `ledger::build_block_memo` from the mempool (waits up to `empty_block_wait_ms` for a transaction first) |
+//! | `ValidateBlock` | `ledger::validate_block_memo` on committed state (signatures verified at admission are not verified again); the verdict goes back in |
 //! | `Propose` / `Vote` | **sign guard** (never double-sign) -> `fdatasync` the WAL -> durably store the sign-state -> sign -> gossip -> feed back |
 //! | `ScheduleTimeout` | a tokio timer that feeds `TimeoutElapsed` back |
 //! | `Decide` | store the block and its commit atomically, clean the mempool, notify subscribers, start the next height |
@@ -26,7 +26,7 @@ use anyhow::Context;
 use keepsake_consensus::{
     Consensus, ConsensusConfig, ConsensusStats, Input, Output, SignGuard, SignedStep, Timeout, WalEntry,
 };
-use keepsake_ledger::{Built, Executed, LedgerError, build_block, validate_block};
+use keepsake_ledger::{Built, Executed, LedgerError, build_block_memo, validate_block_memo};
 use keepsake_network::{GossipId, GossipVerdict, NetworkEvent, NetworkHandle, Topic};
 use keepsake_rpc::types::BlockSummary;
 use keepsake_types::wire::{ConsensusEnvelope, ConsensusMessage, SyncItem};
@@ -486,20 +486,30 @@ impl Driver {
         let candidates = self.shared.mempool().peek_bounded(block_txs_max, self.settings.block_bytes_max);
         self.pending_build = None;
         let tip = self.tip()?;
+        let started = Instant::now();
         let built = tokio::task::block_in_place(|| {
-            build_block(
+            build_block_memo(
                 &*self.shared.store,
                 &self.shared.genesis,
                 &tip,
                 self.key.public(),
                 now_ms(),
                 candidates,
+                &self.shared.verified,
             )
         });
         let Built { mut block, executed, left_out } = match built {
             Ok(b) => b,
             Err(e) => return Err(anyhow::Error::new(e).context("building a block failed")),
         };
+        tracing::debug!(
+            height,
+            round,
+            txs = block.txs.len(),
+            left_out = left_out.len(),
+            micros = started.elapsed().as_micros() as u64,
+            "built our proposal"
+        );
         {
             let mut pool = self.shared.mempool();
             for (tx, e) in left_out {
@@ -544,9 +554,16 @@ impl Driver {
             return Ok(true);
         }
         let tip = self.tip()?;
+        let started = Instant::now();
         let result = tokio::task::block_in_place(|| {
-            validate_block(&*self.shared.store, &self.shared.genesis, &tip, block)
+            validate_block_memo(&*self.shared.store, &self.shared.genesis, &tip, block, &self.shared.verified)
         });
+        tracing::debug!(
+            height = block.header.height,
+            txs = block.txs.len(),
+            micros = started.elapsed().as_micros() as u64,
+            "validated a proposal"
+        );
         match result {
             Ok(executed) => {
                 self.executed.insert(hash, executed);
@@ -573,13 +590,14 @@ impl Driver {
             None => {
                 let tip = self.tip()?;
                 tokio::task::block_in_place(|| {
-                    validate_block(&*self.shared.store, &self.shared.genesis, &tip, &block)
+                    validate_block_memo(&*self.shared.store, &self.shared.genesis, &tip, &block, &self.shared.verified)
                 })
                 .map_err(|e: LedgerError| anyhow::anyhow!("a decided block does not validate: {e}"))?
             }
         };
         let started = Instant::now();
         tokio::task::block_in_place(|| self.shared.store.commit_block(&block, &commit, &executed))?;
+        tracing::debug!(height = block.header.height, micros = started.elapsed().as_micros() as u64, "stored a block");
         self.shared.metrics.block_store_micros_sum.fetch_add(started.elapsed().as_micros() as u64, Relaxed);
         self.after_commit(&block, &executed.tx_ids)
     }
@@ -745,7 +763,7 @@ impl Driver {
                 break;
             }
             let executed = match tokio::task::block_in_place(|| {
-                validate_block(&*self.shared.store, &self.shared.genesis, &tip, &item.block)
+                validate_block_memo(&*self.shared.store, &self.shared.genesis, &tip, &item.block, &self.shared.verified)
             }) {
                 Ok(e) => e,
                 Err(e) if e.is_rejection() => {
@@ -914,8 +932,11 @@ fn admit_gossiped(shared: &Shared, data: &[u8], tx_max: usize) -> GossipVerdict 
     let Ok(tx) = encoding::decode::<SignedTx>(data, tx_max, "transaction") else {
         return GossipVerdict::Reject("undecodable transaction");
     };
-    let id = match keepsake_ledger::rules::check_stateless(&tx, &shared.genesis) {
-        Ok(id) => id,
+    let id = match keepsake_ledger::rules::check_stateless_memo(&tx, &shared.genesis, &shared.verified) {
+        Ok(checked) => {
+            shared.remember_verified(checked.digest);
+            checked.tx_id
+        }
         Err(e) => {
             shared.metrics.rejected("gossip", e.code());
             return GossipVerdict::Reject("transaction breaks a stateless rule");

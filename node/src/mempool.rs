@@ -10,10 +10,12 @@
 //! Limits: `max_txs` transactions and `max_bytes` bytes pending; a full pool
 //! answers `MempoolFull` (back-pressure for bursts), never drops admitted work.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Mutex;
 
+use keepsake_ledger::rules::{Stateless, VerifiedMemo};
 use keepsake_ledger::{LedgerError, StateView, rules};
-use keepsake_types::{Genesis, SignedTx, TxId, encoding};
+use keepsake_types::{Genesis, Hash32, SignedTx, TxId, encoding};
 
 use crate::config::MempoolSection;
 
@@ -66,20 +68,24 @@ impl Mempool {
         }
     }
 
-    /// Checks `tx` against committed `state` (every ledger rule). Pure CPU and
-    /// reads: call it outside the pool's lock, then [`Mempool::insert`].
+    /// Checks `tx` against committed `state` (every ledger rule; T4 skipped
+    /// for bytes `memo` knows). Pure CPU and reads: call it outside the pool's
+    /// lock, then [`Mempool::insert`] and [`VerifiedSet::remember`].
     pub fn check<V: StateView + ?Sized>(
         state: &V,
         genesis: &Genesis,
         tx: &SignedTx,
         next_height: u64,
-    ) -> Result<TxId, LedgerError> {
+        memo: &dyn VerifiedMemo,
+    ) -> Result<Stateless, LedgerError> {
         // The transfer ban, stated here as well as in the ledger: nothing
         // downstream of the mempool ever sees a transfer from a client.
         if let keepsake_types::TxBody::Transfer { certificate_id, .. } = &tx.body {
             return Err(LedgerError::TransferForbidden { certificate_id: *certificate_id });
         }
-        rules::check(state, genesis, tx, next_height)
+        let checked = rules::check_stateless_memo(tx, genesis, memo)?;
+        rules::check_stateful(state, genesis, tx, checked.tx_id, next_height)?;
+        Ok(checked)
     }
 
     /// Adds a checked transaction. Re-adding a pending one is a no-op.
@@ -107,7 +113,7 @@ impl Mempool {
         tx: SignedTx,
         next_height: u64,
     ) -> Result<TxId, AdmitError> {
-        let id = Self::check(state, genesis, &tx, next_height)?;
+        let id = Self::check(state, genesis, &tx, next_height, &())?.tx_id;
         self.insert(id, tx)?;
         Ok(id)
     }
@@ -186,6 +192,63 @@ impl Mempool {
     }
 }
 
+/// The node's [`VerifiedMemo`]: digests of transactions whose signatures
+/// passed T4 here (at RPC or gossip admission), so building or validating the
+/// block that carries them does not verify them again. Bounded: the oldest
+/// digest is forgotten first (a forgotten one is simply verified again).
+/// Shared by admission (RPC handlers, gossip ingestion) and the driver; each
+/// call takes the lock briefly.
+pub struct VerifiedSet {
+    inner: Mutex<VerifiedInner>,
+}
+
+struct VerifiedInner {
+    capacity: usize,
+    set: HashSet<Hash32>,
+    order: VecDeque<Hash32>,
+}
+
+impl VerifiedSet {
+    /// An empty memo of at most `capacity` digests.
+    pub fn new(capacity: usize) -> Self {
+        Self { inner: Mutex::new(VerifiedInner { capacity, set: HashSet::new(), order: VecDeque::new() }) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VerifiedInner> {
+        self.inner.lock().expect("verified-set lock poisoned: a panic happened while it was held")
+    }
+
+    /// Remembers a digest that passed T4.
+    pub fn remember(&self, digest: Hash32) {
+        let mut m = self.lock();
+        if m.capacity == 0 || !m.set.insert(digest) {
+            return;
+        }
+        m.order.push_back(digest);
+        while m.order.len() > m.capacity {
+            if let Some(old) = m.order.pop_front() {
+                m.set.remove(&old);
+            }
+        }
+    }
+
+    /// Digests remembered.
+    pub fn len(&self) -> usize {
+        self.lock().set.len()
+    }
+
+    /// Whether nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.lock().set.is_empty()
+    }
+}
+
+impl VerifiedMemo for VerifiedSet {
+    fn verified(&self, digest: &Hash32) -> bool {
+        self.lock().set.contains(digest)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,6 +294,31 @@ mod tests {
         p.remove(&[ida]);
         assert_eq!(p.len(), 1);
         assert_eq!(p.peek(10)[0].body.kind(), "register_reviewer");
+    }
+
+    #[test]
+    fn the_verified_memo_skips_only_the_exact_bytes_it_saw() {
+        let net = TestNet::new(1);
+        let memo = VerifiedSet::new(2);
+        let tx = net.register_issuer(&net.issuer, 1);
+        let first = rules::check_stateless_memo(&tx, &net.genesis, &memo).unwrap();
+        assert!(first.verified_now);
+        memo.remember(first.digest);
+        let again = rules::check_stateless_memo(&tx, &net.genesis, &memo).unwrap();
+        assert!(!again.verified_now, "known bytes are not verified twice");
+        // Same body (same tx id), one flipped signature byte: a different
+        // digest, so T4 runs and refuses it.
+        let mut forged = tx.clone();
+        forged.signatures[0].signature.0[5] ^= 1;
+        assert_eq!(forged.id(net.chain()), tx.id(net.chain()));
+        let err = rules::check_stateless_memo(&forged, &net.genesis, &memo).unwrap_err();
+        assert_eq!(err.code(), "BadSignature");
+        // Bounded: the oldest digest is forgotten first.
+        memo.remember(Hash32([1; 32]));
+        memo.remember(Hash32([2; 32]));
+        assert_eq!(memo.len(), 2);
+        assert!(!memo.verified(&first.digest));
+        assert!(memo.verified(&Hash32([2; 32])));
     }
 
     #[test]

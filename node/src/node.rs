@@ -28,7 +28,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{GENESIS_FILE_MAX, NodeConfig, read_bounded};
 use crate::driver::DriverSettings;
-use crate::mempool::Mempool;
+use crate::mempool::{Mempool, VerifiedSet};
 use crate::metrics::Metrics;
 use crate::ops::OpsLayer;
 use crate::rpc_server::RpcImpl;
@@ -49,6 +49,8 @@ pub struct Shared {
     pub validator: keepsake_types::PublicKey,
     /// Pending transactions.
     pub mempool: Mutex<Mempool>,
+    /// Digests of transactions whose signatures passed T4 here (verify once per node).
+    pub verified: VerifiedSet,
     /// Metrics.
     pub metrics: Metrics,
     /// Wakes a waiting proposer when a transaction is admitted.
@@ -65,6 +67,11 @@ impl Shared {
     /// Locks the mempool. A poisoned lock means a panic while holding it: a bug.
     pub fn mempool(&self) -> std::sync::MutexGuard<'_, Mempool> {
         self.mempool.lock().expect("mempool lock poisoned: a panic happened while it was held")
+    }
+
+    /// Remembers that the transaction with this digest passed T4 here.
+    pub fn remember_verified(&self, digest: keepsake_types::Hash32) {
+        self.verified.remember(digest);
     }
 
     /// `(healthy, JSON body)` for `/health`.
@@ -236,6 +243,8 @@ pub async fn start_with(config: NodeConfig, genesis: Genesis, key: Keypair) -> a
         genesis,
         validator: key.public(),
         mempool: Mutex::new(Mempool::new(config.mempool.clone())),
+        // Twice the pool: admitted transactions stay known until their block is validated.
+        verified: VerifiedSet::new(config.mempool.max_txs.saturating_mul(2)),
         metrics: Metrics::default(),
         new_tx: Notify::new(),
         blocks,

@@ -94,9 +94,12 @@ fn admit(shared: &Shared, tx: SignedTx) -> Result<TxId, AdmitError> {
     }
     let next_height = shared.metrics.height.load(Relaxed) + 1;
     let gossip = tx.clone();
-    let result = Mempool::check(&*shared.store, &shared.genesis, &tx, next_height)
+    let result = Mempool::check(&*shared.store, &shared.genesis, &tx, next_height, &shared.verified)
         .map_err(AdmitError::from)
-        .and_then(|id| shared.mempool().insert(id, tx).map(|()| id));
+        .and_then(|checked| {
+            shared.remember_verified(checked.digest);
+            shared.mempool().insert(checked.tx_id, tx).map(|()| checked.tx_id)
+        });
     match &result {
         Ok(_) => {
             shared.metrics.txs_admitted.fetch_add(1, Relaxed);

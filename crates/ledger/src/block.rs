@@ -9,7 +9,7 @@ use keepsake_types::{
     hash::{domain_hash, tag},
 };
 
-use crate::rules::{apply, check_stateless};
+use crate::rules::{VerifiedMemo, apply, check_stateless_memo};
 use crate::state::{Overlay, StateDelta, StateView, TxLocation};
 use crate::{LedgerError, Result};
 
@@ -122,6 +122,7 @@ fn execute_inner<V: StateView + ?Sized>(
     time_ms: u64,
     txs: &[SignedTx],
     on_invalid: OnInvalid,
+    memo: &dyn VerifiedMemo,
 ) -> Result<Run> {
     let chain = genesis.chain_id.as_str();
     let mut overlay = Overlay::new(view);
@@ -135,8 +136,8 @@ fn execute_inner<V: StateView + ?Sized>(
             index: u32::try_from(kept.len()).expect("block_txs_max is a u32"),
             leaf_index: log.size(),
         };
-        let verdict = check_stateless(tx, genesis)
-            .and_then(|tx_id| apply(&mut overlay, genesis, tx, tx_id, location).map(|()| tx_id));
+        let verdict = check_stateless_memo(tx, genesis, memo)
+            .and_then(|s| apply(&mut overlay, genesis, tx, s.tx_id, location).map(|()| s.tx_id));
         match verdict {
             Ok(tx_id) => {
                 log.push_leaf(&LogLeafRef { height, time_ms, tx }.encode())?;
@@ -186,13 +187,27 @@ pub fn build_block<V: StateView + ?Sized>(
     tip: &Tip,
     proposer: PublicKey,
     time_ms: u64,
+    candidates: Vec<SignedTx>,
+) -> Result<Built> {
+    build_block_memo(view, genesis, tip, proposer, time_ms, candidates, &())
+}
+
+/// [`build_block`] with a memo of transactions whose signatures this node
+/// verified before (rules::VerifiedMemo); the block built is the same.
+pub fn build_block_memo<V: StateView + ?Sized>(
+    view: &V,
+    genesis: &Genesis,
+    tip: &Tip,
+    proposer: PublicKey,
+    time_ms: u64,
     mut candidates: Vec<SignedTx>,
+    memo: &dyn VerifiedMemo,
 ) -> Result<Built> {
     candidates.truncate(genesis.params.block_txs_max as usize);
     let height = tip.height + 1;
     let time_ms = time_ms.max(tip.time_ms + 1);
     let Run { executed, kept, left_out } =
-        execute_inner(view, genesis, tip, height, time_ms, &candidates, OnInvalid::Skip)?;
+        execute_inner(view, genesis, tip, height, time_ms, &candidates, OnInvalid::Skip, memo)?;
     let mut slots: Vec<Option<SignedTx>> = candidates.into_iter().map(Some).collect();
     let txs: Vec<SignedTx> =
         kept.iter().map(|&i| slots[i].take().expect("each position is kept at most once")).collect();
@@ -223,6 +238,18 @@ pub fn validate_block<V: StateView + ?Sized>(
     genesis: &Genesis,
     tip: &Tip,
     block: &Block,
+) -> Result<Executed> {
+    validate_block_memo(view, genesis, tip, block, &())
+}
+
+/// [`validate_block`] with a memo of transactions whose signatures this node
+/// verified before (rules::VerifiedMemo); the verdict is the same.
+pub fn validate_block_memo<V: StateView + ?Sized>(
+    view: &V,
+    genesis: &Genesis,
+    tip: &Tip,
+    block: &Block,
+    memo: &dyn VerifiedMemo,
 ) -> Result<Executed> {
     let h = &block.header;
     // B1: the block is for this chain.
@@ -257,7 +284,7 @@ pub fn validate_block<V: StateView + ?Sized>(
     }
     // B8: every transaction valid, in order.
     let Run { executed, .. } =
-        execute_inner(view, genesis, tip, h.height, h.time_ms, &block.txs, OnInvalid::RejectBlock)?;
+        execute_inner(view, genesis, tip, h.height, h.time_ms, &block.txs, OnInvalid::RejectBlock, memo)?;
     // B7: tx_root over the transaction ids.
     if h.tx_root != executed.tx_root {
         return Err(LedgerError::TxRootMismatch { expected: executed.tx_root, got: h.tx_root });

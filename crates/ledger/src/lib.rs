@@ -30,7 +30,7 @@ pub mod rules;
 pub mod state;
 pub mod testkit;
 
-pub use block::{Built, Executed, Tip, build_block, validate_block};
+pub use block::{Built, Executed, Tip, build_block, build_block_memo, validate_block, validate_block_memo};
 pub use error::{LedgerError, Result};
 pub use state::{
     CertificateState, IssuerRecord, Overlay, ReviewerRecord, RevocationRecord, RevokedBy, SeriesRecord,

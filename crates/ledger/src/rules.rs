@@ -12,7 +12,7 @@
 
 use std::collections::BTreeSet;
 
-use keepsake_types::{Genesis, IssuerStatus, PublicKey, SignedTx, TxBody, TxId, encoding, ids};
+use keepsake_types::{Genesis, Hash32, IssuerStatus, PublicKey, SignedTx, TxBody, TxId, encoding, hash::sha256, ids};
 
 use crate::state::{
     CertificateState, IssuerRecord, Overlay, ReviewerRecord, RevocationRecord, RevokedBy, SeriesRecord,
@@ -47,8 +47,51 @@ fn check_text(field: &str, value: &str, max: usize) -> Result<()> {
     Ok(())
 }
 
+/// Signed transactions whose signatures this node has already verified
+/// (T4), by [`signed_digest`]. Verification is a deterministic function of
+/// the exact bytes (body, signer keys, signatures), so a transaction whose
+/// digest is known gets the same T4 verdict without the curve arithmetic:
+/// each validator verifies each transaction once (at admission), not again
+/// when it builds or validates the block. The memo is local to a node and
+/// never shared; a node that forgot a digest simply verifies again.
+pub trait VerifiedMemo {
+    /// Whether the transaction with this [`signed_digest`] passed T4 here before.
+    fn verified(&self, digest: &Hash32) -> bool;
+}
+
+/// No memo: every signature is verified (audits, tests, the simulator).
+impl VerifiedMemo for () {
+    fn verified(&self, _: &Hash32) -> bool {
+        false
+    }
+}
+
+/// SHA-256 of the transaction's whole canonical encoding (body *and*
+/// signatures): the memo's key. Unlike the transaction id, it changes with
+/// any signature byte, so a forged signature on a known body never hits.
+pub fn signed_digest(encoded_tx: &[u8]) -> Hash32 {
+    sha256(encoded_tx)
+}
+
+/// What phase 1 learned about a transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stateless {
+    /// The transaction id.
+    pub tx_id: TxId,
+    /// Its [`signed_digest`] (to remember it in a [`VerifiedMemo`]).
+    pub digest: Hash32,
+    /// Whether the signatures were verified now (false: the memo knew them).
+    pub verified_now: bool,
+}
+
 /// Phase 1: the rules that need no state. Returns the transaction id.
 pub fn check_stateless(tx: &SignedTx, genesis: &Genesis) -> Result<TxId> {
+    check_stateless_memo(tx, genesis, &()).map(|s| s.tx_id)
+}
+
+/// Phase 1 with a memo of transactions verified before (T4 is skipped for a
+/// known [`signed_digest`]; every other rule is checked as always).
+pub fn check_stateless_memo(tx: &SignedTx, genesis: &Genesis, memo: &dyn VerifiedMemo) -> Result<Stateless> {
     let chain = genesis.chain_id.as_str();
 
     // T1: "Transfer — signed by anyone — valid: never." Checked before anything
@@ -58,7 +101,8 @@ pub fn check_stateless(tx: &SignedTx, genesis: &Genesis) -> Result<TxId> {
     }
 
     // T2: the canonical encoding is at most `tx_bytes_max` bytes.
-    let len = encoding::encode(tx).len();
+    let encoded = encoding::encode(tx);
+    let len = encoded.len();
     let max = genesis.params.tx_bytes_max as usize;
     if len > max {
         return Err(LedgerError::TxTooLarge { len, max });
@@ -95,9 +139,14 @@ pub fn check_stateless(tx: &SignedTx, genesis: &Genesis) -> Result<TxId> {
         TxBody::SetIssuerStatus { .. } | TxBody::RemoveReviewer { .. } | TxBody::Transfer { .. } => {}
     }
 
-    // T4: every signature verifies, strictly, over the transaction's domain preimage.
-    tx.verify_signatures(chain)?;
-    Ok(tx.id(chain))
+    // T4: every signature verifies, strictly, over the transaction's domain
+    // preimage (unless these exact bytes verified here before: VerifiedMemo).
+    let digest = signed_digest(&encoded);
+    let verified_now = !memo.verified(&digest);
+    if verified_now {
+        tx.verify_signatures(chain)?;
+    }
+    Ok(Stateless { tx_id: tx.id(chain), digest, verified_now })
 }
 
 /// T6/T7: the signers are distinct governors, at least k of them.

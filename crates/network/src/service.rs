@@ -508,6 +508,7 @@ pub async fn start(
         strikes: HashMap::new(),
         bootstrap,
         announced: HashSet::new(),
+        peer_keys: HashMap::new(),
     };
     tokio::spawn(event_loop.run());
     let handle = NetworkHandle {
@@ -547,7 +548,13 @@ struct EventLoop {
     bootstrap: Vec<BootstrapPeer>,
     /// Peers reported by `PeerConnected`: connected, and proven to have accepted us.
     announced: HashSet<PeerId>,
+    /// Keys of peers seen on gossip (decoding a peer id checks the curve
+    /// point: too slow for every message of a burst). Bounded by [`PEER_KEYS_MAX`].
+    peer_keys: HashMap<PeerId, PublicKey>,
 }
+
+/// Most entries of [`EventLoop::peer_keys`] (cleared when full).
+const PEER_KEYS_MAX: usize = 1024;
 
 fn key_of(peer: &PeerId) -> Option<PublicKey> {
     // Every connected peer passed the gate, hence has an ed25519 key; be defensive anyway.
@@ -555,6 +562,19 @@ fn key_of(peer: &PeerId) -> Option<PublicKey> {
 }
 
 impl EventLoop {
+    /// [`key_of`], remembered per peer (the hot path of gossip).
+    fn gossip_key(&mut self, peer: &PeerId) -> Option<PublicKey> {
+        if let Some(key) = self.peer_keys.get(peer) {
+            return Some(*key);
+        }
+        let key = key_of(peer)?;
+        if self.peer_keys.len() >= PEER_KEYS_MAX {
+            self.peer_keys.clear();
+        }
+        self.peer_keys.insert(*peer, key);
+        Some(key)
+    }
+
     async fn run(mut self) {
         let mut redial = tokio::time::interval(REDIAL_TICK);
         redial.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -708,7 +728,7 @@ impl EventLoop {
                     return;
                 };
                 bump(&self.counters.gossip_received);
-                if let Some(from) = key_of(&propagation_source) {
+                if let Some(from) = self.gossip_key(&propagation_source) {
                     let id = GossipId { message_id, source: propagation_source };
                     self.emit(NetworkEvent::Gossip { id, from, topic, data: message.data });
                 }
