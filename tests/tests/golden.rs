@@ -199,6 +199,29 @@ fn every_certificate_fixture_gets_its_exact_verdict() {
     }
 }
 
+/// The batch verifier remembers proven checkpoints and series entries: after
+/// it has accepted every valid fixture, each tampered one (many share the
+/// valid one's checkpoint or series bytes, or differ from it in one
+/// signature) must still get its exact verdict, and valid ones stay valid.
+#[test]
+fn the_batch_verifier_gives_every_fixture_the_same_verdict_after_seeing_the_valid_ones() {
+    let mut verifiers: std::collections::HashMap<&str, keepsake_types::CertificateVerifier> =
+        std::collections::HashMap::new();
+    let valid_first = CERTIFICATE_VERDICTS.iter().filter(|v| v.2 == "valid");
+    let rest = CERTIFICATE_VERDICTS.iter().filter(|v| v.2 != "valid");
+    for (file, genesis, expected) in valid_first.clone().chain(rest).chain(valid_first) {
+        let v = verifiers.entry(genesis).or_insert_with(|| {
+            keepsake_types::CertificateVerifier::new(Genesis::from_json(&read(genesis)).unwrap())
+        });
+        let got = match Certificate::from_json(&read(file)).and_then(|c| v.verify(&c)) {
+            Ok(_) => "valid".to_string(),
+            Err(e) => e.code().to_string(),
+        };
+        assert_eq!(&got, expected, "{file} against {genesis}, batch verifier");
+    }
+    assert!(verifiers["genesis.json"].checkpoints_proven() >= 1, "the valid fixtures were remembered");
+}
+
 #[test]
 fn every_status_fixture_gets_its_exact_verdict() {
     let genesis = Genesis::from_json(&read("genesis.json")).unwrap();

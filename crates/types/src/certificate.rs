@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::block::{Checkpoint, LogLeaf};
 use crate::bytes::HexBytes;
-use crate::encoding::decode_canonical;
+use crate::encoding::{decode_canonical, encode};
 use crate::genesis::Genesis;
 use crate::hash::Hash32;
 use crate::ids::{self, CertificateId, ContentHash, HolderId, SeriesId, TxId};
@@ -190,6 +190,10 @@ impl Certificate {
     /// Verifies this certificate against `genesis` alone. See the module docs
     /// for the order of checks; docs/protocol.md for the bytes.
     pub fn verify(&self, genesis: &Genesis) -> Result<VerifiedCertificate> {
+        self.verify_inner(genesis, None)
+    }
+
+    fn verify_inner(&self, genesis: &Genesis, mut memo: Option<&mut Proven>) -> Result<VerifiedCertificate> {
         if self.format != CERTIFICATE_FORMAT {
             return Err(Error::Malformed {
                 what: "certificate",
@@ -204,7 +208,13 @@ impl Certificate {
         }
         // Checkpoint: header hash, validator set, quorum of valid precommits.
         let validators = genesis.validator_set();
-        let signed_power = self.checkpoint.commit.verify(&self.checkpoint.header, &validators)?;
+        // A checkpoint proven before (the same header and commit bytes) has the same verdict.
+        let checkpoint_key = memo.as_ref().map(|_| proven_key(&[&encode(&self.checkpoint)]));
+        let known = memo.as_ref().zip(checkpoint_key.as_ref()).and_then(|(m, k)| m.checkpoints.get(k).copied());
+        let signed_power = match known {
+            Some(power) => power,
+            None => self.checkpoint.commit.verify(&self.checkpoint.header, &validators)?,
+        };
         // A refreshed certificate: the older checkpoint, and the log growing from it.
         if let Some(link) = &self.previous {
             link.verify(genesis, &self.checkpoint)?;
@@ -266,12 +276,21 @@ impl Certificate {
                 format!("edition {} outside 1..={}", r.edition, r.max_supply),
             ));
         }
-        series_leaf.tx.verify_signatures(chain)?;
         if !series_leaf.tx.signed_by(issuer) {
             return Err(mismatch("series.leaf", "the series creation is not signed by its issuer".into()));
         }
-        let (subject, _) = series_leaf.tx.body.review_subject().expect("the body is a CreateSeries");
-        subject.verify(chain, approval)?;
+        // The series entry's signatures (issuer, reviewer) are the same for every
+        // edition: proven once per exact leaf bytes when a memo is kept.
+        let series_key = memo.as_ref().map(|_| proven_key(&[&self.series.leaf.0]));
+        let series_known = memo.as_ref().zip(series_key.as_ref()).is_some_and(|(m, k)| m.series.contains(k));
+        if !series_known {
+            series_leaf.tx.verify_signatures(chain)?;
+            let (subject, _) = series_leaf.tx.body.review_subject().expect("the body is a CreateSeries");
+            subject.verify(chain, approval)?;
+        }
+        if let (Some(m), Some(c), Some(s)) = (memo.as_deref_mut(), checkpoint_key, series_key) {
+            m.remember(c, signed_power, s);
+        }
 
         Ok(VerifiedCertificate {
             certificate_id: self.certificate_id,
@@ -283,6 +302,68 @@ impl Certificate {
             signed_power,
             total_power: validators.total_power(),
         })
+    }
+}
+
+/// Most checkpoints and series entries a [`CertificateVerifier`] remembers
+/// (each; when full, it forgets everything and starts again).
+pub const VERIFIER_MEMO_MAX: usize = 100_000;
+
+/// What a [`CertificateVerifier`] has proven: checkpoints (by the hash of
+/// their exact encoding) with their signed power, and series entries (by the
+/// hash of their exact leaf bytes).
+#[derive(Default)]
+struct Proven {
+    checkpoints: std::collections::HashMap<Hash32, u64>,
+    series: std::collections::HashSet<Hash32>,
+}
+
+impl Proven {
+    fn remember(&mut self, checkpoint: Hash32, power: u64, series: Hash32) {
+        if self.checkpoints.len() >= VERIFIER_MEMO_MAX || self.series.len() >= VERIFIER_MEMO_MAX {
+            *self = Proven::default();
+        }
+        self.checkpoints.insert(checkpoint, power);
+        self.series.insert(series);
+    }
+}
+
+fn proven_key(parts: &[&[u8]]) -> Hash32 {
+    let mut bytes = Vec::new();
+    for p in parts {
+        bytes.extend_from_slice(&(p.len() as u64).to_be_bytes());
+        bytes.extend_from_slice(p);
+    }
+    crate::hash::sha256(&bytes)
+}
+
+/// Verifies many certificates of one chain (an auditor checking a whole drop,
+/// a platform re-checking its holders' files). Each certificate gets every
+/// check of [`Certificate::verify`], in the same order and with the same
+/// errors; what is the same across certificates is proven once: a
+/// checkpoint's quorum of precommits (keyed by its exact bytes) and a series
+/// entry's issuer and reviewer signatures (keyed by its exact leaf bytes).
+/// What differs per certificate — the inclusion proofs, the mint's
+/// signature, every record field — is checked each time.
+pub struct CertificateVerifier {
+    genesis: Genesis,
+    proven: Proven,
+}
+
+impl CertificateVerifier {
+    /// A verifier for the chain of `genesis` (the only thing trusted).
+    pub fn new(genesis: Genesis) -> Self {
+        Self { genesis, proven: Proven::default() }
+    }
+
+    /// [`Certificate::verify`], remembering what this certificate proved.
+    pub fn verify(&mut self, certificate: &Certificate) -> Result<VerifiedCertificate> {
+        certificate.verify_inner(&self.genesis, Some(&mut self.proven))
+    }
+
+    /// Checkpoints remembered (for tests and progress output).
+    pub fn checkpoints_proven(&self) -> usize {
+        self.proven.checkpoints.len()
     }
 }
 

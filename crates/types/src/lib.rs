@@ -41,7 +41,7 @@ pub use block::{
 };
 pub use bytes::HexBytes;
 pub use certificate::{
-    Certificate, CertificateRecord, CertificateStatus, CheckpointLink, LogEntryProof, Revoker,
+    Certificate, CertificateRecord, CertificateVerifier, CertificateStatus, CheckpointLink, LogEntryProof, Revoker,
     VerifiedCertificate, VerifiedRevocation, VerifiedStatus,
 };
 pub use error::{Error, Result};
