@@ -210,6 +210,19 @@ enum BenchCommand {
         #[arg(long)]
         keep: bool,
     },
+    /// Offline certificate verifications per second on one core, one by one
+    /// and as a batch, for certificates of a real local cluster.
+    Verify {
+        /// Validator processes of the chain the certificates come from.
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+        /// Certificates to mint and verify.
+        #[arg(long, default_value_t = 2_000)]
+        certificates: u32,
+        /// Print the figures as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Whole-chain audit speed (`keepsake audit --data-dir`) over a dev chain
     /// of mints, and offline certificate verifications per second.
     Audit {
@@ -556,6 +569,10 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let params = crate::bench::drop::DropBench { validators, editions, batch, rate, seconds, json, keep };
             crate::bench::drop::run(params).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { command: BenchCommand::Verify { validators, certificates, json } } => {
+            crate::bench::verify::run(validators, certificates, json).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { command: BenchCommand::Audit { editions, runs } } => {

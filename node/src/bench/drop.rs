@@ -128,7 +128,7 @@ pub struct NodeFigures {
 }
 
 /// The validator processes; dropping this kills any still running.
-struct Cluster {
+pub(crate) struct Cluster {
     dir: PathBuf,
     homes: Vec<PathBuf>,
     children: Vec<Child>,
@@ -160,7 +160,7 @@ impl Cluster {
     }
 
     /// SIGTERM (a clean stop: sled flushes) and wait, then SIGKILL any straggler.
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         for c in &self.children {
             let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
         }
@@ -237,11 +237,88 @@ fn start_cluster(validators: usize, keep: bool) -> anyhow::Result<(Cluster, Vec<
     Ok((cluster, urls))
 }
 
+/// A running local consortium with its issuer and reviewer registered.
+pub(crate) struct Consortium {
+    pub(crate) cluster: Cluster,
+    pub(crate) urls: Vec<String>,
+    pub(crate) clients: Vec<HttpClient>,
+    pub(crate) chain: String,
+    pub(crate) issuer: Keypair,
+    reviewer: Keypair,
+}
+
+impl Consortium {
+    /// Starts `validators` processes, waits for block 1 everywhere, and
+    /// registers the testnet's issuer and reviewer (2-of-3 governance).
+    pub(crate) async fn launch(validators: usize, keep: bool, say: &Say) -> anyhow::Result<Self> {
+        let (mut cluster, urls) = start_cluster(validators, keep)?;
+        say.line(format!("cluster directory: {}", cluster.dir.display()));
+        let clients: Vec<HttpClient> =
+            urls.iter().map(|u| crate::cli::client(u)).collect::<anyhow::Result<_>>()?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        for (i, c) in clients.iter().enumerate() {
+            loop {
+                if let Some((j, status)) = cluster.exited() {
+                    bail!("node{j} exited ({status}); see {}", cluster.dir.join(format!("node{j}.log")).display());
+                }
+                match c.status().await {
+                    Ok(s) if s.height >= 1 => break,
+                    _ if Instant::now() > deadline => bail!("node{i} did not commit block 1 within 60 s"),
+                    _ => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+            }
+        }
+        say.line("cluster up: block 1 committed on every validator");
+        let key = |p: &str| crate::keyfile::read(&cluster.dir.join(p));
+        let (g1, g2) = (key("governance/governor-1.json")?, key("governance/governor-2.json")?);
+        let (issuer, reviewer) = (key("keys/issuer.json")?, key("keys/reviewer.json")?);
+        let chain = clients[0].status().await.map_err(crate::cli::describe)?.chain_id;
+        for tx in [
+            TxBody::RegisterIssuer { issuer: issuer.public(), name: "drop issuer".into(), nonce: 1 }
+                .sign(&chain, &[&g1, &g2]),
+            TxBody::RegisterReviewer { reviewer: reviewer.public(), name: "drop reviewer".into(), nonce: 2 }
+                .sign(&chain, &[&g1, &g2]),
+        ] {
+            let id = clients[0].submit_tx(tx).await.map_err(crate::cli::describe)?;
+            wait_committed_everywhere(&clients, id).await?;
+        }
+        Ok(Self { cluster, urls, clients, chain, issuer, reviewer })
+    }
+
+    /// Creates the series `name` of `supply` editions (reviewed), committed
+    /// everywhere; returns the height that committed it.
+    pub(crate) async fn create_series(&self, name: &str, supply: u32) -> anyhow::Result<u64> {
+        let subject = ReviewSubject {
+            issuer: self.issuer.public(),
+            name: name.into(),
+            content_hash: ContentHash(sha256(name.as_bytes()).0),
+            max_supply: supply,
+            metadata_uri: "https://bench.example/drop.json".into(),
+        };
+        let tx = TxBody::CreateSeries {
+            issuer: subject.issuer,
+            name: name.into(),
+            content_hash: subject.content_hash,
+            max_supply: supply,
+            metadata_uri: subject.metadata_uri.clone(),
+            approval: subject.approve(&self.chain, &self.reviewer),
+        }
+        .sign(&self.chain, &[&self.issuer]);
+        let id = self.clients[0].submit_tx(tx).await.map_err(crate::cli::describe)?;
+        wait_committed_everywhere(&self.clients, id).await
+    }
+
+    /// The id of this issuer's series `name`.
+    pub(crate) fn series_id(&self, name: &str) -> keepsake_types::SeriesId {
+        ids::series_id(&self.chain, &self.issuer.public(), name)
+    }
+}
+
 /// Progress goes to stderr with `--json` (stdout is the report), else stdout.
-struct Say(bool);
+pub(crate) struct Say(pub(crate) bool);
 
 impl Say {
-    fn line(&self, text: impl AsRef<str>) {
+    pub(crate) fn line(&self, text: impl AsRef<str>) {
         if self.0 {
             eprintln!("{}", text.as_ref());
         } else {
@@ -281,7 +358,7 @@ pub fn batch_verify_rate_all_cores() -> (usize, f64) {
 }
 
 /// Signs mints of editions `range` of `series` on all cores.
-fn sign_mints(chain: &str, issuer: &Keypair, series: keepsake_types::SeriesId, editions: u32) -> Vec<SignedTx> {
+pub(crate) fn sign_mints(chain: &str, issuer: &Keypair, series: keepsake_types::SeriesId, editions: u32) -> Vec<SignedTx> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
     let per = editions.div_ceil(cores);
     std::thread::scope(|s| {
@@ -330,7 +407,7 @@ async fn wait_committed_everywhere(clients: &[HttpClient], id: TxId) -> anyhow::
 /// Submits `txs` to `client` in `submitTxs` calls of `batch`, retrying
 /// `MempoolFull` answers; any other refusal fails the benchmark. Returns the
 /// seconds spent in calls and the number of retries.
-async fn submit_all(client: HttpClient, txs: Vec<SignedTx>, batch: usize) -> anyhow::Result<(f64, u64)> {
+pub(crate) async fn submit_all(client: HttpClient, txs: Vec<SignedTx>, batch: usize) -> anyhow::Result<(f64, u64)> {
     let mut spent = 0.0;
     let mut retries = 0;
     for chunk in txs.chunks(batch) {
@@ -384,66 +461,13 @@ pub async fn run(params: DropBench) -> anyhow::Result<()> {
         params.validators
     ));
 
-    let (mut cluster, urls) = start_cluster(params.validators, params.keep)?;
-    say.line(format!("cluster directory: {}", cluster.dir.display()));
-    let clients: Vec<HttpClient> = urls.iter().map(|u| crate::cli::client(u)).collect::<anyhow::Result<_>>()?;
-    // Ready: every node answers and block 1 is committed everywhere.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    for (i, c) in clients.iter().enumerate() {
-        loop {
-            if let Some((j, status)) = cluster.exited() {
-                bail!("node{j} exited ({status}); see {}", cluster.dir.join(format!("node{j}.log")).display());
-            }
-            match c.status().await {
-                Ok(s) if s.height >= 1 => break,
-                _ if Instant::now() > deadline => bail!("node{i} did not commit block 1 within 60 s"),
-                _ => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
-    }
-    say.line("cluster up: block 1 committed on every validator");
-
-    let key = |p: &str| crate::keyfile::read(&cluster.dir.join(p));
-    let (g1, g2) = (key("governance/governor-1.json")?, key("governance/governor-2.json")?);
-    let (issuer, reviewer) = (key("keys/issuer.json")?, key("keys/reviewer.json")?);
-    let chain = clients[0].status().await.map_err(crate::cli::describe)?.chain_id;
-    for tx in [
-        TxBody::RegisterIssuer { issuer: issuer.public(), name: "drop issuer".into(), nonce: 1 }
-            .sign(&chain, &[&g1, &g2]),
-        TxBody::RegisterReviewer { reviewer: reviewer.public(), name: "drop reviewer".into(), nonce: 2 }
-            .sign(&chain, &[&g1, &g2]),
-    ] {
-        let id = clients[0].submit_tx(tx).await.map_err(crate::cli::describe)?;
-        wait_committed_everywhere(&clients, id).await?;
-    }
-    let create = |name: &str, supply: u32| {
-        let subject = ReviewSubject {
-            issuer: issuer.public(),
-            name: name.into(),
-            content_hash: ContentHash(sha256(name.as_bytes()).0),
-            max_supply: supply,
-            metadata_uri: "https://bench.example/drop.json".into(),
-        };
-        TxBody::CreateSeries {
-            issuer: issuer.public(),
-            name: name.into(),
-            content_hash: subject.content_hash,
-            max_supply: supply,
-            metadata_uri: subject.metadata_uri.clone(),
-            approval: subject.approve(&chain, &reviewer),
-        }
-        .sign(&chain, &[&issuer])
-    };
+    let mut net = Consortium::launch(params.validators, params.keep, &say).await?;
     let steady_total = params.rate.saturating_mul(params.seconds);
-    let mut series_txs = vec![create("the drop", params.editions)];
+    let mut start_height = net.create_series("the drop", params.editions).await?;
     if steady_total > 0 {
-        series_txs.push(create("steady", steady_total));
+        start_height = net.create_series("steady", steady_total).await?;
     }
-    let mut start_height = 0;
-    for tx in series_txs {
-        let id = clients[0].submit_tx(tx).await.map_err(crate::cli::describe)?;
-        start_height = wait_committed_everywhere(&clients, id).await?;
-    }
+    let (clients, urls, chain, issuer) = (net.clients.clone(), net.urls.clone(), net.chain.clone(), net.issuer.clone());
     let drop_series = ids::series_id(&chain, &issuer.public(), "the drop");
     let steady_series = ids::series_id(&chain, &issuer.public(), "steady");
 
@@ -486,8 +510,8 @@ pub async fn run(params: DropBench) -> anyhow::Result<()> {
                 done_at[i] = Some(started.elapsed().as_secs_f64());
             }
         }
-        if let Some((j, status)) = cluster.exited() {
-            bail!("node{j} exited during the drop ({status}); see its log in {}", cluster.dir.display());
+        if let Some((j, status)) = net.cluster.exited() {
+            bail!("node{j} exited during the drop ({status}); see its log in {}", net.cluster.dir.display());
         }
         if Instant::now() > deadline {
             bail!("the drop was not sold out on every validator within 600 s");
@@ -536,11 +560,11 @@ pub async fn run(params: DropBench) -> anyhow::Result<()> {
     };
 
     let mut nodes: Vec<NodeFigures> = (0..n)
-        .map(|i| NodeFigures { name: format!("node{i}"), peak_rss_mib: cluster.peak_rss_mib(i), disk_bytes: 0 })
+        .map(|i| NodeFigures { name: format!("node{i}"), peak_rss_mib: net.cluster.peak_rss_mib(i), disk_bytes: 0 })
         .collect();
-    cluster.stop();
+    net.cluster.stop();
     for (i, f) in nodes.iter_mut().enumerate() {
-        f.disk_bytes = dir_size(&cluster.homes[i].join("data"));
+        f.disk_bytes = dir_size(&net.cluster.homes[i].join("data"));
     }
     let certificates = f64::from(params.editions) + f64::from(steady_total);
     let disk = median(nodes.iter().map(|f| f.disk_bytes as f64 / certificates).collect());
@@ -561,7 +585,7 @@ pub async fn run(params: DropBench) -> anyhow::Result<()> {
         print_table(&report);
     }
     if params.keep {
-        say.line(format!("kept {}", cluster.dir.display()));
+        say.line(format!("kept {}", net.cluster.dir.display()));
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! as a fraction of it (figures on shared machines are noisy; ratios less so).
 
 pub mod drop;
+pub mod verify;
 
 use std::time::{Duration, Instant};
 
