@@ -567,7 +567,8 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench {
             command: BenchCommand::Drop { validators, editions, batch, rate, seconds, json, keep },
         } => {
-            let params = crate::bench::drop::DropBench { validators, editions, batch, rate, seconds, json, keep };
+            let params =
+                crate::bench::drop::DropBench { validators, editions, batch, rate, seconds, json, keep };
             crate::bench::drop::run(params).await?;
             Ok(ExitCode::SUCCESS)
         }

@@ -590,14 +590,24 @@ impl Driver {
             None => {
                 let tip = self.tip()?;
                 tokio::task::block_in_place(|| {
-                    validate_block_memo(&*self.shared.store, &self.shared.genesis, &tip, &block, &self.shared.verified)
+                    validate_block_memo(
+                        &*self.shared.store,
+                        &self.shared.genesis,
+                        &tip,
+                        &block,
+                        &self.shared.verified,
+                    )
                 })
                 .map_err(|e: LedgerError| anyhow::anyhow!("a decided block does not validate: {e}"))?
             }
         };
         let started = Instant::now();
         tokio::task::block_in_place(|| self.shared.store.commit_block(&block, &commit, &executed))?;
-        tracing::debug!(height = block.header.height, micros = started.elapsed().as_micros() as u64, "stored a block");
+        tracing::debug!(
+            height = block.header.height,
+            micros = started.elapsed().as_micros() as u64,
+            "stored a block"
+        );
         self.shared.metrics.block_store_micros_sum.fetch_add(started.elapsed().as_micros() as u64, Relaxed);
         self.after_commit(&block, &executed.tx_ids)
     }
@@ -763,7 +773,13 @@ impl Driver {
                 break;
             }
             let executed = match tokio::task::block_in_place(|| {
-                validate_block_memo(&*self.shared.store, &self.shared.genesis, &tip, &item.block, &self.shared.verified)
+                validate_block_memo(
+                    &*self.shared.store,
+                    &self.shared.genesis,
+                    &tip,
+                    &item.block,
+                    &self.shared.verified,
+                )
             }) {
                 Ok(e) => e,
                 Err(e) if e.is_rejection() => {

@@ -12,7 +12,9 @@
 
 use std::collections::BTreeSet;
 
-use keepsake_types::{Genesis, Hash32, IssuerStatus, PublicKey, SignedTx, TxBody, TxId, encoding, hash::sha256, ids};
+use keepsake_types::{
+    Genesis, Hash32, IssuerStatus, PublicKey, SignedTx, TxBody, TxId, encoding, hash::sha256, ids,
+};
 
 use crate::state::{
     CertificateState, IssuerRecord, Overlay, ReviewerRecord, RevocationRecord, RevokedBy, SeriesRecord,

@@ -210,7 +210,8 @@ impl Certificate {
         let validators = genesis.validator_set();
         // A checkpoint proven before (the same header and commit bytes) has the same verdict.
         let checkpoint_key = memo.as_ref().map(|_| proven_key(&[&encode(&self.checkpoint)]));
-        let known = memo.as_ref().zip(checkpoint_key.as_ref()).and_then(|(m, k)| m.checkpoints.get(k).copied());
+        let known =
+            memo.as_ref().zip(checkpoint_key.as_ref()).and_then(|(m, k)| m.checkpoints.get(k).copied());
         let signed_power = match known {
             Some(power) => power,
             None => self.checkpoint.commit.verify(&self.checkpoint.header, &validators)?,

@@ -41,8 +41,8 @@ pub use block::{
 };
 pub use bytes::HexBytes;
 pub use certificate::{
-    Certificate, CertificateRecord, CertificateVerifier, CertificateStatus, CheckpointLink, LogEntryProof, Revoker,
-    VerifiedCertificate, VerifiedRevocation, VerifiedStatus,
+    Certificate, CertificateRecord, CertificateStatus, CertificateVerifier, CheckpointLink, LogEntryProof,
+    Revoker, VerifiedCertificate, VerifiedRevocation, VerifiedStatus,
 };
 pub use error::{Error, Result};
 pub use genesis::{ChainParams, Genesis};

@@ -195,9 +195,8 @@ fn free_port_base(n: usize, avoid: Option<u16>) -> anyhow::Result<u16> {
         if avoid.is_some_and(|a| base.abs_diff(a) < n as u16 + 1) {
             continue;
         }
-        let held: Option<Vec<std::net::TcpListener>> = (0..n as u16)
-            .map(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).ok())
-            .collect();
+        let held: Option<Vec<std::net::TcpListener>> =
+            (0..n as u16).map(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).ok()).collect();
         if held.is_some() {
             return Ok(base);
         }
@@ -259,7 +258,10 @@ impl Consortium {
         for (i, c) in clients.iter().enumerate() {
             loop {
                 if let Some((j, status)) = cluster.exited() {
-                    bail!("node{j} exited ({status}); see {}", cluster.dir.join(format!("node{j}.log")).display());
+                    bail!(
+                        "node{j} exited ({status}); see {}",
+                        cluster.dir.join(format!("node{j}.log")).display()
+                    );
                 }
                 match c.status().await {
                     Ok(s) if s.height >= 1 => break,
@@ -358,7 +360,12 @@ pub fn batch_verify_rate_all_cores() -> (usize, f64) {
 }
 
 /// Signs mints of editions `range` of `series` on all cores.
-pub(crate) fn sign_mints(chain: &str, issuer: &Keypair, series: keepsake_types::SeriesId, editions: u32) -> Vec<SignedTx> {
+pub(crate) fn sign_mints(
+    chain: &str,
+    issuer: &Keypair,
+    series: keepsake_types::SeriesId,
+    editions: u32,
+) -> Vec<SignedTx> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
     let per = editions.div_ceil(cores);
     std::thread::scope(|s| {
@@ -407,7 +414,11 @@ async fn wait_committed_everywhere(clients: &[HttpClient], id: TxId) -> anyhow::
 /// Submits `txs` to `client` in `submitTxs` calls of `batch`, retrying
 /// `MempoolFull` answers; any other refusal fails the benchmark. Returns the
 /// seconds spent in calls and the number of retries.
-pub(crate) async fn submit_all(client: HttpClient, txs: Vec<SignedTx>, batch: usize) -> anyhow::Result<(f64, u64)> {
+pub(crate) async fn submit_all(
+    client: HttpClient,
+    txs: Vec<SignedTx>,
+    batch: usize,
+) -> anyhow::Result<(f64, u64)> {
     let mut spent = 0.0;
     let mut retries = 0;
     for chunk in txs.chunks(batch) {
@@ -467,7 +478,8 @@ pub async fn run(params: DropBench) -> anyhow::Result<()> {
     if steady_total > 0 {
         start_height = net.create_series("steady", steady_total).await?;
     }
-    let (clients, urls, chain, issuer) = (net.clients.clone(), net.urls.clone(), net.chain.clone(), net.issuer.clone());
+    let (clients, urls, chain, issuer) =
+        (net.clients.clone(), net.urls.clone(), net.chain.clone(), net.issuer.clone());
     let drop_series = ids::series_id(&chain, &issuer.public(), "the drop");
     let steady_series = ids::series_id(&chain, &issuer.public(), "steady");
 
@@ -476,7 +488,8 @@ pub async fn run(params: DropBench) -> anyhow::Result<()> {
     let editions = params.editions;
     let mints = tokio::task::spawn_blocking(move || sign_mints(&c2, &i2, drop_series, editions)).await?;
     let (c3, i3) = (chain.clone(), issuer.clone());
-    let steady = tokio::task::spawn_blocking(move || sign_mints(&c3, &i3, steady_series, steady_total)).await?;
+    let steady =
+        tokio::task::spawn_blocking(move || sign_mints(&c3, &i3, steady_series, steady_total)).await?;
     say.line(format!(
         "signed {} drop mints and {} steady mints up front in {:.2} s",
         mints.len(),
@@ -522,7 +535,10 @@ pub async fn run(params: DropBench) -> anyhow::Result<()> {
             for c in &clients {
                 minted.push(c.get_series(drop_series).await.map(|s| s.minted).unwrap_or(0));
             }
-            say.line(format!("  ... {:.0} s, minted per validator: {minted:?}", started.elapsed().as_secs_f64()));
+            say.line(format!(
+                "  ... {:.0} s, minted per validator: {minted:?}",
+                started.elapsed().as_secs_f64()
+            ));
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -560,7 +576,11 @@ pub async fn run(params: DropBench) -> anyhow::Result<()> {
     };
 
     let mut nodes: Vec<NodeFigures> = (0..n)
-        .map(|i| NodeFigures { name: format!("node{i}"), peak_rss_mib: net.cluster.peak_rss_mib(i), disk_bytes: 0 })
+        .map(|i| NodeFigures {
+            name: format!("node{i}"),
+            peak_rss_mib: net.cluster.peak_rss_mib(i),
+            disk_bytes: 0,
+        })
         .collect();
     net.cluster.stop();
     for (i, f) in nodes.iter_mut().enumerate() {
@@ -600,7 +620,11 @@ async fn count_blocks_with(
     let mut blocks = 0;
     for h in from..=to {
         let b = client.get_block(h).await.map_err(crate::cli::describe)?;
-        if b.block.txs.iter().any(|t| matches!(&t.body, TxBody::Mint { series_id, .. } if *series_id == series)) {
+        if b.block
+            .txs
+            .iter()
+            .any(|t| matches!(&t.body, TxBody::Mint { series_id, .. } if *series_id == series))
+        {
             blocks += 1;
         }
     }
@@ -698,7 +722,11 @@ async fn steady_phase(
         }
     }
     if latencies.len() != submitted.len() {
-        bail!("found {} of {} steady mints in blocks {first_height}..={last_height}", latencies.len(), submitted.len());
+        bail!(
+            "found {} of {} steady mints in blocks {first_height}..={last_height}",
+            latencies.len(),
+            submitted.len()
+        );
     }
     latencies.sort_by(f64::total_cmp);
     Ok(SteadyFigures {
@@ -723,14 +751,20 @@ fn print_table(r: &DropReport) {
     row("batch verify, all cores (sig/s)", format!("{:.0}", r.batch_verify_rate_all_cores));
     row("strict verify, one core (sig/s)", format!("{:.0}", r.strict_verify_rate_one_core));
     row("bound = batch rate / validators (tx/s)", format!("{:.0}", r.bound_tx_per_s));
-    row(&format!("drop of {}: sold out on all validators (s)", d.editions), format!("{:.3}", d.seconds_all_nodes));
+    row(
+        &format!("drop of {}: sold out on all validators (s)", d.editions),
+        format!("{:.3}", d.seconds_all_nodes),
+    );
     row("drop throughput (tx/s)", format!("{:.0}", d.tx_per_s));
     row("drop throughput / bound", format!("{:.3}", d.fraction_of_bound));
     row("drop admission, slowest front end (s)", format!("{:.3}", d.submit_seconds));
     row("blocks carrying the drop", d.blocks.to_string());
     row("MempoolFull retries", d.mempool_full_retries.to_string());
     if let Some(s) = &r.steady {
-        row(&format!("steady {} tx/s for {} s: finality p50 (ms)", s.offered_tx_per_s, s.seconds), format!("{:.1}", s.p50_ms));
+        row(
+            &format!("steady {} tx/s for {} s: finality p50 (ms)", s.offered_tx_per_s, s.seconds),
+            format!("{:.1}", s.p50_ms),
+        );
         row("steady finality p99 (ms)", format!("{:.1}", s.p99_ms));
         row("steady finality max (ms)", format!("{:.1}", s.max_ms));
         row("steady blocks", s.blocks.to_string());

@@ -54,7 +54,8 @@ pub async fn run(validators: usize, certificates: u32, json: bool) -> anyhow::Re
     net.create_series("verified", certificates).await?;
     let series = net.series_id("verified");
     let (chain, issuer) = (net.chain.clone(), net.issuer.clone());
-    let mints = tokio::task::spawn_blocking(move || sign_mints(&chain, &issuer, series, certificates)).await?;
+    let mints =
+        tokio::task::spawn_blocking(move || sign_mints(&chain, &issuer, series, certificates)).await?;
     submit_all(net.clients[0].clone(), mints, 1000).await?;
     let client = &net.clients[0];
     let deadline = Instant::now() + std::time::Duration::from_secs(300);
