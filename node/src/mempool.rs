@@ -88,6 +88,15 @@ impl Mempool {
         Ok(checked)
     }
 
+    /// `Err(Full)` when no transaction can be added now (checked before the
+    /// admission work; [`Mempool::insert`] checks again with the size).
+    pub fn has_room(&self) -> Result<(), AdmitError> {
+        if self.txs.len() >= self.limits.max_txs || self.bytes >= self.limits.max_bytes {
+            return Err(AdmitError::Full { txs: self.txs.len(), bytes: self.bytes });
+        }
+        Ok(())
+    }
+
     /// Adds a checked transaction. Re-adding a pending one is a no-op.
     pub fn insert(&mut self, tx_id: TxId, tx: SignedTx) -> Result<(), AdmitError> {
         if self.txs.contains_key(&tx_id) {
@@ -290,6 +299,7 @@ mod tests {
         assert_eq!(p.admit(&state, &net.genesis, a, 1).unwrap(), ida);
         p.admit(&state, &net.genesis, b, 1).unwrap();
         assert!(matches!(p.admit(&state, &net.genesis, c, 1).unwrap_err(), AdmitError::Full { txs: 2, .. }));
+        assert!(matches!(p.has_room(), Err(AdmitError::Full { txs: 2, .. })));
         assert_eq!(p.peek(10).len(), 2);
         p.remove(&[ida]);
         assert_eq!(p.len(), 1);

@@ -92,6 +92,12 @@ fn admit(shared: &Shared, tx: SignedTx) -> Result<TxId, AdmitError> {
         shared.metrics.rejected("admission", "TransferForbidden");
         return Err(AdmitError::Rejected(LedgerError::TransferForbidden { certificate_id: *certificate_id }));
     }
+    // A full pool answers before any signature work: clients retrying a burst
+    // must not cost the node a verification per retry.
+    if let Err(full) = shared.mempool().has_room() {
+        shared.metrics.rejected("admission", full.code());
+        return Err(full);
+    }
     let next_height = shared.metrics.height.load(Relaxed) + 1;
     let gossip = tx.clone();
     let result = Mempool::check(&*shared.store, &shared.genesis, &tx, next_height, &shared.verified)

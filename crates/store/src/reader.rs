@@ -46,7 +46,8 @@ impl ChainReader {
                 path.display()
             )));
         }
-        let db = open_waiting_for_lock(&sled::Config::new().path(path))?;
+        let db =
+            open_waiting_for_lock(&sled::Config::new().path(path).cache_capacity(crate::store::CACHE_BYTES))?;
         let version = db
             .get(layout::META_SCHEMA_VERSION)?
             .ok_or_else(|| StoreError::Corrupt("meta/schema_version is missing".into()))?;

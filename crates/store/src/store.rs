@@ -105,7 +105,8 @@ impl Store {
     /// lock failure is retried for up to [`OPEN_LOCK_WAIT`] (in-process
     /// restarts in tests hit this; a second live process gets the error).
     pub fn open(path: impl AsRef<Path>, genesis: &Genesis) -> Result<Store> {
-        let db = open_waiting_for_lock(&sled::Config::new().path(path.as_ref()))?;
+        let config = sled::Config::new().path(path.as_ref()).cache_capacity(CACHE_BYTES);
+        let db = open_waiting_for_lock(&config)?;
         Self::from_db(db, genesis)
     }
 
@@ -851,6 +852,15 @@ const OPEN_LOCK_RETRY: Duration = Duration::from_millis(10);
 
 /// Opens `config`, retrying while its file lock is held (see [`Store::open`]).
 /// sled 0.34.7 reports a held lock only as an `Other` I/O error with this text.
+/// sled's page cache per database, in bytes. sled 0.34 defaults to 1 GiB,
+/// which alone is over the memory target of a validator. The hot records of
+/// block execution (series records, the last log tiles, the tip) are few;
+/// certificate and transaction keys are written once and read rarely, so a
+/// small cache costs little. It caps only this component: the 1,000,000
+/// certificate run in docs/benchmarks.md shows resident memory growing with
+/// the chain regardless (not yet attributed).
+pub const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
 pub(crate) fn open_waiting_for_lock(config: &sled::Config) -> Result<sled::Db> {
     let started = Instant::now();
     loop {

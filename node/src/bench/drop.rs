@@ -510,7 +510,9 @@ pub async fn run(params: DropBench) -> anyhow::Result<()> {
         .map(|(share, c)| tokio::spawn(submit_all(c.clone(), share, params.batch)))
         .collect();
     let mut done_at: Vec<Option<f64>> = vec![None; n];
-    let deadline = Instant::now() + Duration::from_secs(600);
+    // Ten minutes, or 500 mints/s for larger drops (a 1,000,000-edition memory run).
+    let limit = Duration::from_secs(600.max(u64::from(params.editions) / 500));
+    let deadline = Instant::now() + limit;
     let mut last_progress = Instant::now();
     while done_at.iter().any(Option::is_none) {
         for (i, c) in clients.iter().enumerate() {
@@ -527,7 +529,7 @@ pub async fn run(params: DropBench) -> anyhow::Result<()> {
             bail!("node{j} exited during the drop ({status}); see its log in {}", net.cluster.dir.display());
         }
         if Instant::now() > deadline {
-            bail!("the drop was not sold out on every validator within 600 s");
+            bail!("the drop was not sold out on every validator within {} s", limit.as_secs());
         }
         if last_progress.elapsed() > Duration::from_secs(5) {
             last_progress = Instant::now();
@@ -535,9 +537,11 @@ pub async fn run(params: DropBench) -> anyhow::Result<()> {
             for c in &clients {
                 minted.push(c.get_series(drop_series).await.map(|s| s.minted).unwrap_or(0));
             }
+            let rss: Vec<String> = (0..n).map(|i| format!("{:.0}", net.cluster.peak_rss_mib(i))).collect();
             say.line(format!(
-                "  ... {:.0} s, minted per validator: {minted:?}",
-                started.elapsed().as_secs_f64()
+                "  ... {:.0} s, minted per validator: {minted:?}, peak RSS MiB: [{}]",
+                started.elapsed().as_secs_f64(),
+                rss.join(", ")
             ));
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
