@@ -121,8 +121,7 @@ fn execute_inner<V: StateView + ?Sized>(
     height: u64,
     time_ms: u64,
     txs: &[SignedTx],
-    on_invalid: OnInvalid,
-    memo: &dyn VerifiedMemo,
+    (on_invalid, memo): (OnInvalid, &dyn VerifiedMemo),
 ) -> Result<Run> {
     let chain = genesis.chain_id.as_str();
     let mut overlay = Overlay::new(view);
@@ -207,7 +206,7 @@ pub fn build_block_memo<V: StateView + ?Sized>(
     let height = tip.height + 1;
     let time_ms = time_ms.max(tip.time_ms + 1);
     let Run { executed, kept, left_out } =
-        execute_inner(view, genesis, tip, height, time_ms, &candidates, OnInvalid::Skip, memo)?;
+        execute_inner(view, genesis, tip, height, time_ms, &candidates, (OnInvalid::Skip, memo))?;
     let mut slots: Vec<Option<SignedTx>> = candidates.into_iter().map(Some).collect();
     let txs: Vec<SignedTx> =
         kept.iter().map(|&i| slots[i].take().expect("each position is kept at most once")).collect();
@@ -284,7 +283,7 @@ pub fn validate_block_memo<V: StateView + ?Sized>(
     }
     // B8: every transaction valid, in order.
     let Run { executed, .. } =
-        execute_inner(view, genesis, tip, h.height, h.time_ms, &block.txs, OnInvalid::RejectBlock, memo)?;
+        execute_inner(view, genesis, tip, h.height, h.time_ms, &block.txs, (OnInvalid::RejectBlock, memo))?;
     // B7: tx_root over the transaction ids.
     if h.tx_root != executed.tx_root {
         return Err(LedgerError::TxRootMismatch { expected: executed.tx_root, got: h.tx_root });

@@ -193,7 +193,7 @@ impl Certificate {
         self.verify_inner(genesis, None)
     }
 
-    fn verify_inner(&self, genesis: &Genesis, mut memo: Option<&mut Proven>) -> Result<VerifiedCertificate> {
+    fn verify_inner(&self, genesis: &Genesis, memo: Option<&mut Proven>) -> Result<VerifiedCertificate> {
         if self.format != CERTIFICATE_FORMAT {
             return Err(Error::Malformed {
                 what: "certificate",
@@ -289,7 +289,7 @@ impl Certificate {
             let (subject, _) = series_leaf.tx.body.review_subject().expect("the body is a CreateSeries");
             subject.verify(chain, approval)?;
         }
-        if let (Some(m), Some(c), Some(s)) = (memo.as_deref_mut(), checkpoint_key, series_key) {
+        if let (Some(m), Some(c), Some(s)) = (memo, checkpoint_key, series_key) {
             m.remember(c, signed_power, s);
         }
 

@@ -701,11 +701,13 @@ async fn steady_phase(
     let last_height = clients[0].status().await.map_err(crate::cli::describe)?.height;
     let wait_until = Instant::now() + Duration::from_secs(10);
     while Instant::now() < wait_until {
-        let have = commits.lock().expect("not poisoned");
-        if (0..n).all(|i| have.contains_key(&(i, last_height))) {
+        let all_seen = {
+            let have = commits.lock().expect("not poisoned");
+            (0..n).all(|i| have.contains_key(&(i, last_height)))
+        };
+        if all_seen {
             break;
         }
-        drop(have);
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     for s in subs {
