@@ -950,7 +950,7 @@ fn admit_gossiped(shared: &Shared, data: &[u8], tx_max: usize) -> GossipVerdict 
     };
     let id = match keepsake_ledger::rules::check_stateless_memo(&tx, &shared.genesis, &shared.verified) {
         Ok(checked) => {
-            shared.remember_verified(checked.digest);
+            shared.verified.remember(checked.digest);
             checked.tx_id
         }
         Err(e) => {

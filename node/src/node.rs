@@ -69,11 +69,6 @@ impl Shared {
         self.mempool.lock().expect("mempool lock poisoned: a panic happened while it was held")
     }
 
-    /// Remembers that the transaction with this digest passed T4 here.
-    pub fn remember_verified(&self, digest: keepsake_types::Hash32) {
-        self.verified.remember(digest);
-    }
-
     /// `(healthy, JSON body)` for `/health`.
     pub fn health(&self) -> (bool, String) {
         let halted = self.halted.lock().expect("halted lock is never poisoned").clone();

@@ -103,7 +103,7 @@ fn admit(shared: &Shared, tx: SignedTx) -> Result<TxId, AdmitError> {
     let result = Mempool::check(&*shared.store, &shared.genesis, &tx, next_height, &shared.verified)
         .map_err(AdmitError::from)
         .and_then(|checked| {
-            shared.remember_verified(checked.digest);
+            shared.verified.remember(checked.digest);
             shared.mempool().insert(checked.tx_id, tx).map(|()| checked.tx_id)
         });
     match &result {

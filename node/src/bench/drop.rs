@@ -390,23 +390,12 @@ pub(crate) fn sign_mints(
     })
 }
 
+/// The highest height at which `id` is committed across `clients` (each
+/// waited for with the single-node benchmark's [`super::wait_committed`]).
 async fn wait_committed_everywhere(clients: &[HttpClient], id: TxId) -> anyhow::Result<u64> {
-    let deadline = Instant::now() + Duration::from_secs(60);
     let mut height = 0;
     for c in clients {
-        loop {
-            match c.get_tx_status(id).await {
-                Ok(keepsake_rpc::types::TxStatus::Committed { height: h, .. }) => {
-                    height = height.max(h);
-                    break;
-                }
-                Ok(keepsake_rpc::types::TxStatus::Rejected { error }) => {
-                    bail!("setup transaction rejected: {}: {}", error.code, error.message)
-                }
-                _ if Instant::now() > deadline => bail!("setup transaction {id} not committed after 60 s"),
-                _ => tokio::time::sleep(Duration::from_millis(20)).await,
-            }
-        }
+        height = height.max(super::wait_committed(c, id).await?);
     }
     Ok(height)
 }
