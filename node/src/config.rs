@@ -36,24 +36,6 @@ pub struct NodeConfig {
     /// Consensus timeouts.
     #[serde(default)]
     pub consensus: ConsensusSection,
-    /// Fault injection for tests. Never set these on a real node.
-    #[serde(default, skip_serializing_if = "TestingSection::is_off")]
-    pub testing: TestingSection,
-}
-
-/// `[testing]`: fault injection used by the cluster tests.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TestingSection {
-    /// When this validator proposes, it appends a transfer to its block
-    /// (honest validators must refuse the block).
-    pub propose_transfer: bool,
-}
-
-impl TestingSection {
-    fn is_off(&self) -> bool {
-        !self.propose_transfer
-    }
 }
 
 /// `[node]`
@@ -109,23 +91,8 @@ impl Default for RpcSection {
     }
 }
 
-/// `[mempool]`
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MempoolSection {
-    /// Most pending transactions.
-    pub max_txs: usize,
-    /// Most pending bytes (canonical encoding).
-    pub max_bytes: usize,
-    /// How many recent rejections of admitted transactions `getTxStatus` remembers.
-    pub rejected_memory: usize,
-}
-
-impl Default for MempoolSection {
-    fn default() -> Self {
-        Self { max_txs: 50_000, max_bytes: 64 * 1024 * 1024, rejected_memory: 100_000 }
-    }
-}
+/// `[mempool]`: the pool's limits (defined with the pool, in the engine crate).
+pub type MempoolSection = keepsake_engine::MempoolLimits;
 
 /// `[block]`
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -200,6 +167,14 @@ pub struct ConsensusSection {
     /// A proposer with an empty mempool waits this long for a transaction
     /// before proposing an empty block (must be below `timeout_propose_ms`).
     pub empty_block_wait_ms: u64,
+    /// Proposer-based timestamps: the largest difference between two honest
+    /// validators' clocks. A fresh proposal whose block time is more than this
+    /// ahead of our clock gets a nil prevote (docs/consensus.md, "Block time").
+    pub clock_precision_ms: u64,
+    /// The largest delay of a proposal between honest validators: a fresh
+    /// proposal whose block time is more than `clock_precision_ms +
+    /// message_delay_ms` behind our clock gets a nil prevote.
+    pub message_delay_ms: u64,
 }
 
 impl Default for ConsensusSection {
@@ -210,6 +185,8 @@ impl Default for ConsensusSection {
             timeout_precommit_ms: 1000,
             timeout_delta_ms: 500,
             empty_block_wait_ms: 1000,
+            clock_precision_ms: 1_000,
+            message_delay_ms: 15_000,
         }
     }
 }

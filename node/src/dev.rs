@@ -16,7 +16,7 @@ use keepsake_types::{ChainParams, Genesis, Validator};
 
 use crate::config::{
     BlockSection, CONFIG_FILE, ConsensusSection, MempoolSection, NodeConfig, NodeSection, P2pSection,
-    RpcSection, TestingSection,
+    RpcSection,
 };
 use crate::keyfile;
 
@@ -63,7 +63,6 @@ pub fn init_home(home: &Path, listen: std::net::SocketAddr) -> anyhow::Result<bo
         block: BlockSection::default(),
         p2p: P2pSection::default(),
         consensus: ConsensusSection::default(),
-        testing: TestingSection::default(),
     };
     let text = toml::to_string_pretty(&config).expect("config serialises");
     std::fs::write(home.join(CONFIG_FILE), text)?;

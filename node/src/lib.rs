@@ -7,8 +7,9 @@
 //! the CLI.
 //!
 //! Good starting points: [`node::start`] (wiring; tests call it in-process on
-//! port 0), [`driver`] (the consensus core's outputs
-//! meet the ledger, the store and the network), [`mempool::Mempool`] (admission), [`cli`] (every subcommand).
+//! port 0), [`executor`] (performs the effects of the consensus engine,
+//! `keepsake_engine`, on tokio), [`net`] (network events in and out; admission
+//! is `keepsake_engine::admit`), [`cli`] (every subcommand).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -19,10 +20,10 @@ pub mod certificates;
 pub mod cli;
 pub mod config;
 pub mod dev;
-pub mod driver;
+pub mod executor;
 pub mod keyfile;
-pub mod mempool;
 pub mod metrics;
+pub mod net;
 pub mod node;
 pub mod ops;
 pub mod repair;

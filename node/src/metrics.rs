@@ -45,11 +45,20 @@ pub struct Metrics {
     pub consensus_ignored_stale: AtomicU64,
     /// ... because the buffer for the next height was full.
     pub consensus_ignored_buffer_full: AtomicU64,
+    /// The consensus engine's coverage marks (exported as counters).
+    engine_marks: Mutex<Vec<(&'static str, u64)>>,
     /// Rejections by stable code and stage (`admission`, `gossip`, `block`, `proposal`).
     rejections: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
 }
 
 impl Metrics {
+    /// Replaces the exported engine marks.
+    pub fn set_engine_marks(&self, marks: impl IntoIterator<Item = (&'static str, u64)>) {
+        let mut kept = self.engine_marks.lock().expect("metrics lock is never poisoned: no panics while held");
+        kept.clear();
+        kept.extend(marks);
+    }
+
     /// Counts a rejection.
     pub fn rejected(&self, stage: &'static str, code: &'static str) {
         let mut map = self.rejections.lock().expect("metrics lock is never poisoned: no panics while held");
@@ -162,6 +171,16 @@ impl Metrics {
         let map = self.rejections.lock().expect("metrics lock is never poisoned: no panics while held");
         for ((stage, code), n) in map.iter() {
             let _ = writeln!(out, "keepsake_txs_rejected_total{{stage=\"{stage}\",code=\"{code}\"}} {n}");
+        }
+        drop(map);
+        let _ = writeln!(
+            out,
+            "# HELP keepsake_engine_branch_total Times the consensus engine took each branch that matters (coverage marks)."
+        );
+        let _ = writeln!(out, "# TYPE keepsake_engine_branch_total counter");
+        let marks = self.engine_marks.lock().expect("metrics lock is never poisoned: no panics while held");
+        for (mark, n) in marks.iter() {
+            let _ = writeln!(out, "keepsake_engine_branch_total{{branch=\"{mark}\"}} {n}");
         }
         out
     }

@@ -9,12 +9,15 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use jsonrpsee::server::{BatchRequestConfig, ServerBuilder, ServerConfig};
 use keepsake_consensus::{ConsensusConfig, WalEntry};
+use keepsake_engine::admit::Admission;
+use keepsake_engine::{ClockBounds, EngineConfig, Mempool, VerifiedSet};
 use keepsake_network::{NetworkConfig, NetworkHandle};
 
 /// Room left in a gossip message for a proposal's header, signature and encoding overhead.
@@ -27,13 +30,16 @@ use tokio::sync::{Notify, broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::{GENESIS_FILE_MAX, NodeConfig, read_bounded};
-use crate::driver::DriverSettings;
-use crate::mempool::{Mempool, VerifiedSet};
+use crate::executor::ExecutorSettings;
 use crate::metrics::Metrics;
 use crate::ops::OpsLayer;
 use crate::rpc_server::RpcImpl;
 use crate::wal::{SignStateFile, Wal};
 
+/// Ask some peer for blocks at least this often, even when nobody seems ahead.
+const SYNC_PROBE_MS: u64 = 2_000;
+/// Least time between two block-sync requests.
+const SYNC_RETRY_MS: u64 = 300;
 /// Capacity of the new-block broadcast (slow subscribers skip ahead).
 const BLOCK_EVENTS_CAPACITY: usize = 256;
 /// Capacity of the queue of admitted transactions waiting to be gossiped.
@@ -50,7 +56,14 @@ pub struct Shared {
     /// Pending transactions.
     pub mempool: Mutex<Mempool>,
     /// Digests of transactions whose signatures passed T4 here (verify once per node).
-    pub verified: VerifiedSet,
+    pub verified: Arc<VerifiedSet>,
+    /// The last committed height (set by the executor after each commit; admission
+    /// checks transactions for the height after it).
+    pub committed_height: AtomicU64,
+    /// The network (peer counts for `/health` come from it).
+    pub net: NetworkHandle,
+    /// Set when a clean shutdown began: background tasks that end then are not faults.
+    pub shutting_down: AtomicBool,
     /// Metrics.
     pub metrics: Metrics,
     /// Wakes a waiting proposer when a transaction is admitted.
@@ -69,11 +82,30 @@ impl Shared {
         self.mempool.lock().expect("mempool lock poisoned: a panic happened while it was held")
     }
 
+    /// The one admission path (RPC and gossip) over committed state.
+    pub fn admission(&self) -> Admission<'_, Store> {
+        Admission {
+            state: &*self.store,
+            genesis: &self.genesis,
+            memo: &self.verified,
+            pool: &self.mempool,
+            next_height: self.committed_height.load(Relaxed) + 1,
+        }
+    }
+
+    /// Marks the node halted with `reason` (the first reason is kept); `/health` turns 503.
+    pub fn halt(&self, reason: String) {
+        let mut halted = self.halted.lock().expect("halted lock is never poisoned");
+        if halted.is_none() {
+            *halted = Some(reason);
+        }
+    }
+
     /// `(healthy, JSON body)` for `/health`.
     pub fn health(&self) -> (bool, String) {
         let halted = self.halted.lock().expect("halted lock is never poisoned").clone();
-        let height = self.metrics.height.load(Relaxed);
-        let peers = self.metrics.peers.load(Relaxed);
+        let height = self.committed_height.load(Relaxed);
+        let peers = self.net.stats().peers_connected;
         match halted {
             None => (true, serde_json::json!({"status": "ok", "height": height, "peers": peers}).to_string()),
             Some(reason) => (
@@ -125,6 +157,7 @@ impl RunningNode {
                 self.shutdown().await
             }
             result = &mut self.driver => {
+                self.shared.shutting_down.store(true, Relaxed);
                 let _ = self.rpc.stop();
                 self.rpc.clone().stopped().await;
                 self.net.shutdown().await;
@@ -136,6 +169,7 @@ impl RunningNode {
     /// Stops the RPC server, the driver and the network. An in-flight block
     /// write finishes (it is atomic either way).
     pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.shared.shutting_down.store(true, Relaxed);
         let _ = self.shutdown.send(true);
         let _ = self.rpc.stop();
         self.rpc.clone().stopped().await;
@@ -150,6 +184,32 @@ fn flatten(result: Result<anyhow::Result<()>, tokio::task::JoinError>) -> anyhow
         Ok(r) => r.context("consensus stopped"),
         Err(join) => Err(anyhow::anyhow!("consensus task panicked: {join}")),
     }
+}
+
+/// Runs a background task that must live as long as the node: if it ends
+/// (returns or panics) before shutdown began, the node is marked halted and
+/// `/health` turns 503 with the task's name.
+pub fn supervise<F>(shared: &Arc<Shared>, name: &'static str, task: F)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let handle = tokio::spawn(task);
+    // Weak: the watcher must not keep the node (and its database lock) alive;
+    // some tasks end only when the node's state is dropped.
+    let shared = Arc::downgrade(shared);
+    tokio::spawn(async move {
+        let outcome = handle.await;
+        let Some(shared) = shared.upgrade() else { return };
+        if shared.shutting_down.load(Relaxed) {
+            return;
+        }
+        let reason = match outcome {
+            Ok(()) => format!("background task '{name}' stopped"),
+            Err(e) => format!("background task '{name}' failed: {e}"),
+        };
+        tracing::error!(task = name, reason, "a background task died");
+        shared.halt(reason);
+    });
 }
 
 /// Milliseconds since the Unix epoch.
@@ -239,7 +299,10 @@ pub async fn start_with(config: NodeConfig, genesis: Genesis, key: Keypair) -> a
         validator: key.public(),
         mempool: Mutex::new(Mempool::new(config.mempool.clone())),
         // Twice the pool: admitted transactions stay known until their block is validated.
-        verified: VerifiedSet::new(config.mempool.max_txs.saturating_mul(2)),
+        verified: Arc::new(VerifiedSet::new(config.mempool.max_txs.saturating_mul(2))),
+        committed_height: AtomicU64::new(tip.height),
+        net: net.clone(),
+        shutting_down: AtomicBool::new(false),
         metrics: Metrics::default(),
         new_tx: Notify::new(),
         blocks,
@@ -249,20 +312,27 @@ pub async fn start_with(config: NodeConfig, genesis: Genesis, key: Keypair) -> a
     shared.metrics.height.store(tip.height, Relaxed);
 
     let c = &config.consensus;
-    let settings = DriverSettings {
-        consensus: ConsensusConfig {
-            timeout_propose_ms: c.timeout_propose_ms,
-            timeout_prevote_ms: c.timeout_prevote_ms,
-            timeout_precommit_ms: c.timeout_precommit_ms,
-            timeout_delta_ms: c.timeout_delta_ms,
+    let settings = ExecutorSettings {
+        engine: EngineConfig {
+            consensus: ConsensusConfig {
+                timeout_propose_ms: c.timeout_propose_ms,
+                timeout_prevote_ms: c.timeout_prevote_ms,
+                timeout_precommit_ms: c.timeout_precommit_ms,
+                timeout_delta_ms: c.timeout_delta_ms,
+            },
+            empty_block_wait_ms: c.empty_block_wait_ms,
+            batch_wait_ms: config.block.batch_wait_ms,
+            // Re-publish when stuck for a propose timeout (at least 100 ms).
+            tick_ms: c.timeout_propose_ms.max(100),
+            sync_probe_ms: SYNC_PROBE_MS,
+            sync_retry_ms: SYNC_RETRY_MS,
+            sync_batch_blocks: crate::net::SYNC_SERVE_BLOCKS_MAX,
+            clock: ClockBounds { precision_ms: c.clock_precision_ms, message_delay_ms: c.message_delay_ms },
         },
-        empty_block_wait: Duration::from_millis(c.empty_block_wait_ms),
-        batch_wait: Duration::from_millis(config.block.batch_wait_ms),
         block_bytes_max: config.p2p.max_message_bytes.saturating_sub(PROPOSAL_HEADROOM_BYTES),
-        propose_transfer: config.testing.propose_transfer,
     };
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let (inbox, driver) = crate::driver::spawn(
+    let (inbox, driver) = crate::executor::spawn(
         shared.clone(),
         key.clone(),
         settings,
@@ -278,13 +348,13 @@ pub async fn start_with(config: NodeConfig, genesis: Genesis, key: Keypair) -> a
             let result = flatten(driver.await);
             if let Err(e) = &result {
                 tracing::error!(error = format!("{e:#}"), "node halted");
-                *shared.halted.lock().expect("halted lock is never poisoned") = Some(format!("{e:#}"));
+                shared.halt(format!("{e:#}"));
             }
             result
         })
     };
-    tokio::spawn(crate::driver::dispatch_network(shared.clone(), net.clone(), net_events, inbox));
-    tokio::spawn(crate::driver::gossip_transactions(net.clone(), gossip_rx));
+    supervise(&shared, "network dispatcher", crate::net::dispatch(shared.clone(), net.clone(), net_events, inbox));
+    supervise(&shared, "transaction gossip", crate::net::gossip_transactions(net.clone(), gossip_rx));
 
     let rpc_cfg = &config.rpc;
     let server_config = ServerConfig::builder()

@@ -103,6 +103,8 @@ where
                     return Box::pin(async move { Ok(respond(status, "application/json", body)) });
                 }
                 "/metrics" => {
+                    let peers = self.shared.net.stats().peers_connected;
+                    self.shared.metrics.peers.store(peers, std::sync::atomic::Ordering::Relaxed);
                     let body = self.shared.metrics.render();
                     return Box::pin(async move { Ok(respond(200, "text/plain; version=0.0.4", body)) });
                 }

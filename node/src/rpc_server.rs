@@ -18,7 +18,7 @@ use keepsake_types::{
     BlockHash, CertificateId, CertificateStatus, DoubleVote, Genesis, PublicKey, SeriesId, SignedTx, TxId,
 };
 
-use crate::mempool::{AdmitError, Mempool};
+use keepsake_engine::AdmitError;
 use crate::node::Shared;
 
 /// Most records returned by one `listSeries`, `listIssuers` or `recentTransactions` call.
@@ -86,26 +86,11 @@ fn not_found(what: impl std::fmt::Display) -> ErrorObjectOwned {
 
 /// Admits one transaction: the RPC layer's own transfer check, then the
 /// mempool's admission (every ledger rule against committed state).
+/// RPC admission: the node's one admission path ([`Shared::admission`]),
+/// then the transaction is gossiped to the other validators.
 fn admit(shared: &Shared, tx: SignedTx) -> Result<TxId, AdmitError> {
-    // RPC admission: a transfer is refused here, before any other work.
-    if let keepsake_types::TxBody::Transfer { certificate_id, .. } = &tx.body {
-        shared.metrics.rejected("admission", "TransferForbidden");
-        return Err(AdmitError::Rejected(LedgerError::TransferForbidden { certificate_id: *certificate_id }));
-    }
-    // A full pool answers before any signature work: clients retrying a burst
-    // must not cost the node a verification per retry.
-    if let Err(full) = shared.mempool().has_room() {
-        shared.metrics.rejected("admission", full.code());
-        return Err(full);
-    }
-    let next_height = shared.metrics.height.load(Relaxed) + 1;
     let gossip = tx.clone();
-    let result = Mempool::check(&*shared.store, &shared.genesis, &tx, next_height, &shared.verified)
-        .map_err(AdmitError::from)
-        .and_then(|checked| {
-            shared.verified.remember(checked.digest);
-            shared.mempool().insert(checked.tx_id, tx).map(|()| checked.tx_id)
-        });
+    let result = shared.admission().admit(tx);
     match &result {
         Ok(_) => {
             shared.metrics.txs_admitted.fetch_add(1, Relaxed);

@@ -18,7 +18,7 @@ use keepsake_types::{ChainParams, Genesis, Keypair, Validator};
 
 use crate::config::{
     BlockSection, ConsensusSection, MempoolSection, NodeConfig, NodeSection, P2pSection, PeerAddress,
-    RpcSection, TestingSection,
+    RpcSection,
 };
 use crate::keyfile;
 
@@ -100,7 +100,6 @@ pub fn generate(dir: &Path, spec: &TestnetSpec) -> anyhow::Result<Vec<PathBuf>> 
                 ..P2pSection::default()
             },
             consensus: ConsensusSection::default(),
-            testing: TestingSection::default(),
         };
         std::fs::write(home.join(crate::config::CONFIG_FILE), toml::to_string_pretty(&config)?)?;
         // A new key has never signed (node.rs refuses to start a validator without this record).

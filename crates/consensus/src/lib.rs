@@ -121,6 +121,20 @@ pub enum Input {
     Vote(Vote),
     /// A timer scheduled with [`Output::ScheduleTimeout`] fired.
     TimeoutElapsed(Timeout),
+    /// The driver received the fresh proposal (no `pol_round`) of `(height, round)` for
+    /// `block_hash` at a time its clock says the block's time is not timely: outside
+    /// `[now - precision - message_delay, now + precision]` (proposer-based timestamps,
+    /// as CometBFT's PBTS). L22 then prevotes nil for it; L28 (a re-proposal backed by a
+    /// polka) is unaffected. Logged in the WAL like every input, so a replay decides the
+    /// same way whatever the clock says later. Appended last: older WALs still decode.
+    ProposalUntimely {
+        /// Height of the proposal.
+        height: u64,
+        /// Round of the proposal.
+        round: u32,
+        /// The proposed block's header hash.
+        block_hash: BlockHash,
+    },
 }
 
 /// What the core asks its driver to do, in order.

@@ -83,6 +83,8 @@ pub struct Consensus {
     verdicts: BTreeMap<BlockHash, bool>,
     /// Block hashes we asked the ledger to validate.
     validating: BTreeSet<BlockHash>,
+    /// Fresh proposals the driver found untimely, per (round, block hash): L22 prevotes nil.
+    untimely: BTreeSet<(u32, BlockHash)>,
     votes: VoteKeeper,
     /// The value of every vote we asked to be signed, per (round, kind), and
     /// of our own votes seen signed: never ask for a different one.
@@ -129,6 +131,7 @@ impl Consensus {
             proposals: BTreeMap::new(),
             verdicts: BTreeMap::new(),
             validating: BTreeSet::new(),
+            untimely: BTreeSet::new(),
             votes: VoteKeeper::default(),
             my_votes: BTreeMap::new(),
             build_requested: BTreeSet::new(),
@@ -197,6 +200,16 @@ impl Consensus {
                 }
             }
             Input::TimeoutElapsed(timeout) => self.on_timeout(timeout, out),
+            Input::ProposalUntimely { height, round, block_hash } => match self.slot(height) {
+                Slot::Current => {
+                    self.untimely.insert((round, block_hash));
+                    self.run_rules(out);
+                }
+                Slot::Buffer => {
+                    self.buffer(round, Input::ProposalUntimely { height, round, block_hash })
+                }
+                Slot::Stale | Slot::FarFuture => {}
+            },
         }
     }
 
@@ -257,6 +270,7 @@ impl Consensus {
         self.proposals.clear();
         self.verdicts.clear();
         self.validating.clear();
+        self.untimely.clear();
         self.votes = VoteKeeper::default();
         self.my_votes.clear();
         self.build_requested.clear();
@@ -566,10 +580,11 @@ impl Consensus {
         }
         let Some((v, pol_round, Some(is_valid))) = self.current_proposal() else { return false };
         let prevote = match pol_round {
-            // L22: a fresh proposal.
+            // L22: a fresh proposal, valid and timely (PBTS: `Input::ProposalUntimely`).
             None => {
                 let free = self.locked.is_none_or(|(_, locked)| locked == v);
-                (is_valid && free).then_some(v)
+                let timely = !self.untimely.contains(&(self.round, v));
+                (is_valid && timely && free).then_some(v)
             }
             // L28: a proposal backed by 2f+1 prevotes for it in vr < round_p.
             Some(vr) => {

@@ -9,6 +9,13 @@
 //! | a decision is final | `Commit::verify` against the genesis validator set | [`Violation::InvalidCommit`] |
 //! | no double-sign by an honest validator | every message an audited validator signs, across all its lives, indexed by (height, round, step) | [`Violation::DoubleSign`] |
 //! | progress once the network is stable | every audited validator reaches the target height within the liveness budget | [`Violation::NoProgress`] |
+//! | block time bounded by honest clocks | a decided block's time is at most true time + the largest clock offset + the precision | [`Violation::BlockTimeOutOfBounds`] |
+//! | the engine never stops on its own | an audited engine returning an error (a fault, or a decided block it finds invalid) | [`Violation::EngineFault`] |
+//!
+//! Decisions and signatures are recorded where they leave the validator: a
+//! block when the engine writes it to the chain store, a signature when its
+//! message is published. So a power loss between two effects of one call
+//! shows exactly what the rest of the world saw.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -93,8 +100,27 @@ pub enum Violation {
         /// Simulated time reached.
         at_ms: u64,
     },
+    /// An audited validator decided a block stamped later than any honest
+    /// clock could have said.
+    BlockTimeOutOfBounds {
+        /// The validator.
+        node: usize,
+        /// The height.
+        height: u64,
+        /// The block's time (ms since the epoch).
+        block_time_ms: u64,
+        /// The latest time an honest clock could show then.
+        latest_ms: u64,
+    },
+    /// An audited validator's engine stopped with an error.
+    EngineFault {
+        /// The validator.
+        node: usize,
+        /// The error.
+        reason: String,
+    },
     /// The ledger failed as a program (`LedgerError::State` / `Invariant`)
-    /// rather than rejecting a block: a bug in the ledger or in the driver.
+    /// rather than rejecting a block: a bug in the ledger or in the engine.
     LedgerFault {
         /// The validator.
         node: usize,
@@ -136,6 +162,11 @@ impl fmt::Display for Violation {
             Violation::EventLimit { events, at_ms } => {
                 write!(f, "EVENT LIMIT: {events} events processed by {at_ms} ms")
             }
+            Violation::BlockTimeOutOfBounds { node, height, block_time_ms, latest_ms } => write!(
+                f,
+                "BLOCK TIME: validator {node} decided height {height} stamped {block_time_ms}, later than any honest clock ({latest_ms})"
+            ),
+            Violation::EngineFault { node, reason } => write!(f, "ENGINE FAULT at validator {node}: {reason}"),
             Violation::LedgerFault { node, reason } => {
                 write!(f, "LEDGER FAULT at validator {node}: {reason}")
             }

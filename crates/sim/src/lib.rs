@@ -57,7 +57,8 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 mod check;
-mod node;
+mod byzantine;
+mod host;
 mod rng;
 mod scenario;
 mod sim;
@@ -65,6 +66,6 @@ mod world;
 
 pub use check::Violation;
 pub use rng::Rng;
-pub use scenario::{Attack, Crash, NetworkModel, Partition, Role, Scenario};
+pub use scenario::{Attack, Broken, Crash, NetworkModel, Partition, Role, Scenario};
 pub use sim::{SimReport, failure_report, run, run_seed, run_traced};
 pub use world::Stats;

@@ -10,10 +10,11 @@ use crate::rng::Rng;
 /// How a validator behaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
-    /// Runs the real driver logic: sign guard, WAL, ledger verdicts.
+    /// Runs the production engine, unchanged.
     Honest,
-    /// Runs the real core but attacks; bypasses the sign guard and answers
-    /// every block-validity question with "valid" (it votes for anything).
+    /// Runs the production engine wrapped by an attack (`byzantine.rs`): its
+    /// ledger answers every validity question with "valid" (it votes for
+    /// anything), and the attack rewrites what it builds, publishes or serves.
     Byzantine(Attack),
 }
 
@@ -33,16 +34,41 @@ pub enum Attack {
     ForgeTxSignature,
     /// Corrupts the signature of every proposal it sends.
     ForgeProposalSignature,
+    /// Stamps the blocks it proposes a year ahead of its clock (otherwise valid
+    /// blocks: only the timeliness window of honest validators refuses them).
+    FutureTime,
+    /// Serves block sync with lies: items reordered, a commit signature forged,
+    /// or a block's transactions swapped for another body.
+    LyingSync,
 }
 
 impl Attack {
     /// Every attack, in the order [`Scenario::from_seed`] draws from.
-    pub const ALL: [Attack; 4] = [
+    pub const ALL: [Attack; 6] = [
         Attack::Equivocate,
         Attack::ProposeTransfer,
         Attack::ForgeTxSignature,
         Attack::ForgeProposalSignature,
+        Attack::FutureTime,
+        Attack::LyingSync,
     ];
+}
+
+/// A deliberately broken engine or host, for tests that prove the checks catch
+/// what it does. Never drawn from a seed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Broken {
+    /// Publishes its signed messages before the WAL and sign-state writes of
+    /// the same call (the effects reordered): a power loss in between makes it
+    /// forget what it signed.
+    PublishBeforePersist,
+    /// Its ledger answers every validity question with "valid".
+    TrustingLedger,
+    /// Its timeliness window is unbounded (accepts any block time).
+    NoClockBound,
+    /// After a torn sign-state, starts as if it never signed (instead of the
+    /// repair floor).
+    TornMeansNeverSigned,
 }
 
 /// The network between validators before it stabilises. After
@@ -58,6 +84,9 @@ pub struct NetworkModel {
     pub loss_per_mille: u64,
     /// Probability, in thousandths, that a message is delivered twice.
     pub duplicate_per_mille: u64,
+    /// Probability, in thousandths, that a byte of a message is flipped on the
+    /// way (before `stable_ms`).
+    pub corrupt_per_mille: u64,
 }
 
 /// The validators split in two groups that cannot talk to each other from
@@ -81,9 +110,21 @@ pub struct Crash {
     pub at_ms: u64,
     /// When it starts again from its disk (blocks, WAL, sign-state).
     pub restart_ms: u64,
-    /// Whether WAL records appended after the last fsync (the driver fsyncs
-    /// right before it signs) are lost, as a power loss may do.
+    /// Power loss: WAL records appended after the last fsync (the engine
+    /// fsyncs right before it publishes a signature) and blocks the store had
+    /// not fsynced yet (sled fsyncs in the background every 500 ms) are lost.
     pub lose_unsynced_wal: bool,
+    /// The power goes out in the middle of performing a call's effects: after
+    /// this many more effects (instead of between two events).
+    pub after_effects: Option<u32>,
+    /// If the effect the power loss interrupts is the sign-state write, the
+    /// file is left torn (unreadable); the restart then needs the operator's
+    /// repair (`keepsake repair sign-state`: a floor above every height the
+    /// validator may have signed at).
+    pub tear_sign_state: bool,
+    /// The validator restarts with the sign-state it had one write earlier
+    /// (an operator restored a stale backup of the file).
+    pub stale_sign_state: bool,
     /// Fault injection to prove the double-sign check: the validator restarts
     /// with an empty WAL and sign-state *and no sign guard*, as a node whose
     /// operator wiped its consensus directory would. Never drawn from a seed.
@@ -102,10 +143,16 @@ pub struct Scenario {
     /// Validators checked as if honest although their role attacks. Only for
     /// tests that prove the checker catches what such a validator does.
     pub audited_byzantine: Vec<usize>,
-    /// Validators whose driver answers every validity question with "valid"
-    /// without asking the ledger (a broken driver). Only for tests that prove
-    /// the validity checks catch the consequence.
-    pub skip_validation: Vec<usize>,
+    /// Deliberately broken validators (audited as honest). Only for tests that
+    /// prove the checks catch the consequence.
+    pub broken: Vec<(usize, Broken)>,
+    /// Each validator's clock offset from true time (clock skew), within
+    /// `clock_precision_ms / 2`.
+    pub clock_offsets_ms: Vec<i64>,
+    /// The timeliness window of the engines: largest clock difference.
+    pub clock_precision_ms: u64,
+    /// The timeliness window of the engines: largest proposal delay.
+    pub message_delay_ms: u64,
     /// Delays, loss and duplication.
     pub network: NetworkModel,
     /// At most one partition, healed before `stable_ms`.
@@ -158,7 +205,12 @@ impl Scenario {
             delay_max_ms: rng.between(20, 200),
             loss_per_mille: [0, 0, 20, 50, 150][rng.below(5) as usize],
             duplicate_per_mille: [0, 20, 100][rng.below(3) as usize],
+            corrupt_per_mille: [0, 0, 5, 30][rng.below(4) as usize],
         };
+        let clock_precision_ms = 500;
+        let skew = [0, 50, clock_precision_ms / 2][rng.below(3) as usize];
+        let clock_offsets_ms: Vec<i64> =
+            (0..validators).map(|_| rng.between(0, 2 * skew) as i64 - skew as i64).collect();
         let partition = if rng.chance(500) {
             let start_ms = rng.between(0, 3_000);
             let heal_ms = start_ms + rng.between(500, 4_000);
@@ -180,18 +232,35 @@ impl Scenario {
             let at_ms = rng.between(0, 4_000);
             let restart_ms = at_ms + rng.between(100, 3_000);
             let lose_unsynced_wal = rng.chance(500);
+            let after_effects = rng.chance(500).then(|| rng.below(12) as u32);
+            // A torn sign-state costs the validator the height it was at (the repair floor):
+            // drawn only where the others are all honest, so liveness never needs it.
+            let tear_sign_state = byzantine == 0 && after_effects.is_some() && rng.chance(300);
+            let stale_sign_state = rng.chance(150);
             // One life at a time: skip a crash that overlaps another of the same node.
             if crashes.iter().any(|c| c.node == node && at_ms <= c.restart_ms && c.at_ms <= restart_ms) {
                 continue;
             }
-            crashes.push(Crash { node, at_ms, restart_ms, lose_unsynced_wal, amnesia: false });
+            crashes.push(Crash {
+                node,
+                at_ms,
+                restart_ms,
+                lose_unsynced_wal,
+                after_effects,
+                tear_sign_state,
+                stale_sign_state,
+                amnesia: false,
+            });
         }
         let mut scenario = Scenario {
             seed,
             validators,
             roles,
             audited_byzantine: Vec::new(),
-            skip_validation: Vec::new(),
+            broken: Vec::new(),
+            clock_offsets_ms,
+            clock_precision_ms,
+            message_delay_ms: 3_000,
             network,
             partition,
             crashes,
@@ -225,6 +294,11 @@ impl Scenario {
     /// [`Scenario::audited_byzantine`].
     pub fn audited(&self, node: usize) -> bool {
         self.roles[node] == Role::Honest || self.audited_byzantine.contains(&node)
+    }
+
+    /// How validator `node` is broken, if it is.
+    pub fn broken(&self, node: usize) -> Option<Broken> {
+        self.broken.iter().find(|(n, _)| *n == node).map(|(_, b)| *b)
     }
 
     /// Number of Byzantine validators.

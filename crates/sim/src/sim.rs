@@ -8,8 +8,11 @@ use std::fmt;
 use keepsake_ledger::testkit::TestNet;
 use keepsake_types::TxBody;
 
+use keepsake_engine::Marks;
+
+use crate::byzantine::SERIES_NAME;
 use crate::check::Violation;
-use crate::node::{Node, SERIES_NAME};
+use crate::host::SimNode;
 use crate::scenario::{Role, Scenario};
 use crate::world::{EVENTS_MAX, Event, Stats, World};
 
@@ -36,6 +39,8 @@ pub struct SimReport {
     pub events: u64,
     /// Counters.
     pub stats: Stats,
+    /// The engines' coverage marks, summed over the audited validators.
+    pub marks: Marks,
     /// FNV-1a over the decided block hashes, in height order.
     pub chain_digest: u64,
     /// FNV-1a over every processed event's (time, sequence, kind).
@@ -97,6 +102,9 @@ fn client_schedule(testnet: &TestNet, mints: u32) -> Vec<(u64, keepsake_types::S
     for edition in 1..=mints {
         txs.push((300 + u64::from(edition) * 400, testnet.mint(&testnet.issuer, series, edition, edition)));
     }
+    // A rival mint of edition 1 (another holder) at the same time: both are
+    // admitted, the block builder must leave one of them out.
+    txs.push((700, testnet.mint(&testnet.issuer, series, 1, 5_000)));
     let chain = testnet.chain().to_string();
     let transfer = TxBody::Transfer {
         certificate_id: keepsake_types::ids::certificate_id(&chain, &series, 1),
@@ -127,23 +135,22 @@ pub fn run_traced(scenario: Scenario) -> (Result<SimReport, Violation>, Vec<Stri
 fn simulate(world: &mut World, scenario: &Scenario) -> Result<SimReport, Violation> {
     assert_eq!(scenario.roles.len(), scenario.validators, "one role per validator");
     let n = scenario.validators;
-    let mut nodes: Vec<Node> = (0..n)
+    let mut nodes: Vec<SimNode> = (0..n)
         .map(|i| {
             let key = world.testnet.validators[i].clone();
-            Node::new(i, key, scenario, &world.testnet)
+            SimNode::new(i, key, scenario, world)
         })
         .collect();
     for node in &mut nodes {
-        node.boot(world, false)?;
+        node.boot(world, 0)?;
     }
     if let Some(p) = &scenario.partition {
         world.schedule(p.start_ms, Event::PartitionStart { side: p.side.clone() });
         world.schedule(p.heal_ms, Event::PartitionHeal);
     }
-    for c in &scenario.crashes {
-        let crash = Event::Crash { node: c.node, lose_unsynced_wal: c.lose_unsynced_wal };
-        world.schedule(c.at_ms, crash);
-        world.schedule(c.restart_ms, Event::Restart { node: c.node, amnesia: c.amnesia });
+    for (i, c) in scenario.crashes.iter().enumerate() {
+        world.schedule(c.at_ms, Event::Crash { crash: i });
+        world.schedule(c.restart_ms, Event::Restart { crash: i });
     }
     for (at_ms, tx) in client_schedule(&world.testnet, scenario.mints) {
         for node in 0..n {
@@ -163,8 +170,8 @@ fn simulate(world: &mut World, scenario: &Scenario) -> Result<SimReport, Violati
         if next.is_none_or(|t| t > deadline_ms) {
             return Err(Violation::NoProgress {
                 target_height: target_height.unwrap_or(0),
-                heights: nodes.iter().map(Node::height).collect(),
-                rounds: nodes.iter().map(|n| n.live.as_ref().map(|l| l.core.round())).collect(),
+                heights: nodes.iter().map(SimNode::height).collect(),
+                rounds: nodes.iter().map(SimNode::round).collect(),
                 deadline_ms,
             });
         }
@@ -174,7 +181,10 @@ fn simulate(world: &mut World, scenario: &Scenario) -> Result<SimReport, Violati
         let Some(event) = world.pop() else { unreachable!("next_time saw an event") };
         events += 1;
         if world.tracing()
-            && !matches!(event, Event::Deliver { .. } | Event::Timer { .. } | Event::Gossip { .. })
+            && !matches!(
+                event,
+                Event::Deliver { .. } | Event::Timer { .. } | Event::Tick { .. } | Event::StoreSync { .. }
+            )
         {
             world.trace(format!("event {event:?}").chars().take(200).collect());
         }
@@ -182,7 +192,7 @@ fn simulate(world: &mut World, scenario: &Scenario) -> Result<SimReport, Violati
             Event::Deliver { to, from, message } => nodes[to].on_message(world, from, *message)?,
             Event::Timer { node, life, timeout } => {
                 if nodes[node].is_current(life) {
-                    nodes[node].feed(world, keepsake_consensus::Input::TimeoutElapsed(timeout))?;
+                    nodes[node].handle(world, keepsake_engine::Event::Timeout(timeout))?;
                 }
             }
             Event::Build { node, life, height, round } => {
@@ -190,16 +200,39 @@ fn simulate(world: &mut World, scenario: &Scenario) -> Result<SimReport, Violati
                     nodes[node].on_build(world, height, round)?;
                 }
             }
-            Event::Gossip { node, life } => {
+            Event::Tick { node, life } => {
                 if nodes[node].is_current(life) {
-                    nodes[node].on_gossip(world);
+                    nodes[node].handle(world, keepsake_engine::Event::Tick)?;
+                    let interval = world.scenario.gossip_interval_ms;
+                    world.schedule_in(interval, Event::Tick { node, life });
                 }
             }
-            Event::Crash { node, lose_unsynced_wal } => nodes[node].crash(world, lose_unsynced_wal),
-            Event::Restart { node, amnesia } => {
-                if nodes[node].live.is_none() && !nodes[node].halted {
+            Event::StoreSync { node, life } => {
+                if nodes[node].is_current(life) {
+                    nodes[node].store_sync(world);
+                }
+            }
+            Event::Crash { crash } => {
+                let spec = scenario.crashes[crash].clone();
+                match spec.after_effects {
+                    Some(k) => nodes[spec.node].arm(k, crash),
+                    None => nodes[spec.node].crash(world, &spec, false),
+                }
+            }
+            Event::Restart { crash } => {
+                let spec = scenario.crashes[crash].clone();
+                let node = &mut nodes[spec.node];
+                // A power loss armed for the middle of a call that never came: it happens now.
+                if node.is_armed() {
+                    node.crash(world, &spec, false);
+                }
+                if node.live.is_none() && !node.halted {
                     world.stats.restarts += 1;
-                    nodes[node].boot(world, amnesia)?;
+                    if spec.amnesia {
+                        node.forget_consensus_dir();
+                    }
+                    let peers_height = (0..n).filter(|&i| i != spec.node).map(|i| nodes[i].height()).max().unwrap_or(0);
+                    nodes[spec.node].boot(world, peers_height)?;
                 }
             }
             Event::PartitionStart { side } => world.set_partition(Some(side)),
@@ -215,11 +248,15 @@ fn simulate(world: &mut World, scenario: &Scenario) -> Result<SimReport, Violati
             && audited.iter().all(|&i| nodes[i].height() >= target)
         {
             let mut stats = world.stats.clone();
+            let mut marks = Marks::default();
             for node in &nodes {
                 let c = node.all_core_stats();
                 stats.core_invalid_messages += c.invalid_messages;
                 stats.core_stale_messages += c.stale_messages;
                 stats.core_far_future_or_dropped += c.far_future_messages + c.dropped_messages;
+                if scenario.audited(node.index) {
+                    marks.add(&node.all_marks());
+                }
             }
             let mut chain_digest: u64 = 0xcbf2_9ce4_8422_2325;
             for (height, hash) in world.audit.chain() {
@@ -234,10 +271,11 @@ fn simulate(world: &mut World, scenario: &Scenario) -> Result<SimReport, Violati
                 stable_ms: scenario.stable_ms,
                 target_height: target,
                 min_height: audited.iter().map(|&i| nodes[i].height()).min().unwrap_or(0),
-                max_height: nodes.iter().map(Node::height).max().unwrap_or(0),
+                max_height: nodes.iter().map(SimNode::height).max().unwrap_or(0),
                 end_ms: world.now_ms,
                 events,
                 stats,
+                marks,
                 chain_digest,
                 trace_digest: world.trace_digest,
             });

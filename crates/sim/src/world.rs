@@ -7,8 +7,7 @@ use std::collections::BTreeMap;
 
 use keepsake_consensus::Timeout;
 use keepsake_ledger::testkit::TestNet;
-use keepsake_types::wire::{ConsensusMessage, SyncItem};
-use keepsake_types::{BlockHash, SignedTx, ValidatorSet};
+use keepsake_types::{BlockHash, SignedTx};
 
 use crate::check::Audit;
 use crate::rng::Rng;
@@ -19,17 +18,18 @@ pub const EVENTS_MAX: u64 = 2_000_000;
 /// Most lines of a trace.
 pub const TRACE_LINES_MAX: usize = 1_000_000;
 /// Most blocks in one sync response.
-pub const SYNC_BATCH_BLOCKS: usize = 16;
+pub const SYNC_BATCH_BLOCKS: u32 = 16;
 
-/// What travels between validators.
+/// What travels between validators: bytes, as on the real network (so they
+/// can be corrupted on the way, and receivers decode them within bounds).
 #[derive(Clone, Debug)]
 pub(crate) enum Message {
-    /// A signed proposal or vote.
-    Consensus(ConsensusMessage),
+    /// An encoded `ConsensusEnvelope` (a signed proposal or vote).
+    Consensus(Vec<u8>),
     /// "Send me your blocks from this height on."
-    SyncRequest { from_height: u64 },
-    /// Blocks with their commits.
-    SyncResponse { items: Vec<SyncItem> },
+    SyncRequest { from_height: u64, max_blocks: u32 },
+    /// Encoded `SyncItem`s (blocks with their commits).
+    SyncResponse { items: Vec<Vec<u8>> },
 }
 
 /// Something that happens at a simulated time.
@@ -41,12 +41,14 @@ pub(crate) enum Event {
     Timer { node: usize, life: u64, timeout: Timeout },
     /// The proposer's build wait is over.
     Build { node: usize, life: u64, height: u64, round: u32 },
-    /// Periodic gossip catch-up.
-    Gossip { node: usize, life: u64 },
-    /// The node loses power.
-    Crash { node: usize, lose_unsynced_wal: bool },
-    /// The node starts again from its disk.
-    Restart { node: usize, amnesia: bool },
+    /// The engine's periodic tick.
+    Tick { node: usize, life: u64 },
+    /// The store's background fsync (sled's, every 500 ms).
+    StoreSync { node: usize, life: u64 },
+    /// The node stops (index into the scenario's crashes).
+    Crash { crash: usize },
+    /// The node starts again from its disk (index into the scenario's crashes).
+    Restart { crash: usize },
     /// The network splits.
     PartitionStart { side: Vec<bool> },
     /// The network heals.
@@ -64,9 +66,10 @@ impl Event {
             Event::Deliver { to, .. } => 1 + 16 * *to as u64,
             Event::Timer { node, .. } => 2 + 16 * *node as u64,
             Event::Build { node, .. } => 3 + 16 * *node as u64,
-            Event::Gossip { node, .. } => 4 + 16 * *node as u64,
-            Event::Crash { node, .. } => 5 + 16 * *node as u64,
-            Event::Restart { node, .. } => 6 + 16 * *node as u64,
+            Event::Tick { node, .. } => 4 + 16 * *node as u64,
+            Event::Crash { crash } => 5 + 16 * *crash as u64,
+            Event::Restart { crash } => 6 + 16 * *crash as u64,
+            Event::StoreSync { node, .. } => 11 + 16 * *node as u64,
             Event::PartitionStart { .. } => 7,
             Event::PartitionHeal => 8,
             Event::Stable => 9,
@@ -78,6 +81,22 @@ impl Event {
 /// Counters reported at the end of a run.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
+    /// Messages a byte of which was flipped on the way.
+    pub messages_corrupted: u64,
+    /// Crashes that happened between two effects of one call.
+    pub crashes_mid_call: u64,
+    /// Sign-states left torn by a power loss (then repaired).
+    pub sign_states_torn: u64,
+    /// Restarts with a stale sign-state.
+    pub sign_states_stale: u64,
+    /// Blocks a power loss took from a store.
+    pub blocks_lost: u64,
+    /// `ReportPeer` effects (a peer sent what no honest node sends).
+    pub peer_reports: u64,
+    /// Proposals refused by an honest ledger.
+    pub proposals_refused: u64,
+    /// Client transactions refused at admission.
+    pub txs_refused: u64,
     /// Messages handed to the network (one per recipient).
     pub messages_sent: u64,
     /// Messages lost (loss, partition, or the recipient was down).
@@ -122,8 +141,7 @@ pub(crate) struct World {
     seq: u64,
     pub rng: Rng,
     pub scenario: Scenario,
-    pub testnet: TestNet,
-    pub validators: ValidatorSet,
+    pub testnet: std::sync::Arc<TestNet>,
     /// The side of each node while a partition is on.
     partition: Option<Vec<bool>>,
     /// Whether the network stopped losing messages.
@@ -141,8 +159,7 @@ pub(crate) struct World {
 
 impl World {
     pub(crate) fn new(scenario: Scenario) -> World {
-        let testnet = TestNet::new(scenario.validators);
-        let validators = testnet.genesis.validator_set();
+        let testnet = std::sync::Arc::new(TestNet::new(scenario.validators));
         let rng = Rng::new(scenario.seed.rotate_left(17) ^ 0x5eed_5eed_5eed_5eed);
         World {
             now_ms: 0,
@@ -151,7 +168,6 @@ impl World {
             rng,
             scenario,
             testnet,
-            validators,
             partition: None,
             stable: false,
             audit: Audit::default(),
@@ -238,6 +254,7 @@ impl World {
         let network = &self.scenario.network;
         let (loss, duplicate) = (network.loss_per_mille, network.duplicate_per_mille);
         let (low, high) = (network.delay_min_ms, network.delay_max_ms);
+        let corrupt = network.corrupt_per_mille;
         if !self.stable && self.rng.chance(loss) {
             self.stats.messages_dropped += 1;
             return;
@@ -245,9 +262,31 @@ impl World {
         let copies = if self.rng.chance(duplicate) { 2 } else { 1 };
         self.stats.messages_duplicated += copies - 1;
         for _ in 0..copies {
+            let mut message = message.clone();
+            if !self.stable && self.rng.chance(corrupt) {
+                self.corrupt(&mut message);
+            }
             let delay = self.rng.between(low, high);
-            self.schedule_in(delay, Event::Deliver { to, from, message: Box::new(message.clone()) });
+            self.schedule_in(delay, Event::Deliver { to, from, message: Box::new(message) });
         }
+    }
+
+    /// Flips one bit of one byte of `message`.
+    fn corrupt(&mut self, message: &mut Message) {
+        let bytes = match message {
+            Message::Consensus(bytes) => bytes,
+            Message::SyncResponse { items } if !items.is_empty() => {
+                let i = self.rng.below(items.len() as u64) as usize;
+                &mut items[i]
+            }
+            _ => return,
+        };
+        if bytes.is_empty() {
+            return;
+        }
+        let at = self.rng.below(bytes.len() as u64) as usize;
+        bytes[at] ^= 1 << self.rng.below(8);
+        self.stats.messages_corrupted += 1;
     }
 
     /// Sends to every validator but `from`.

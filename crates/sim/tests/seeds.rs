@@ -7,7 +7,9 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use keepsake_sim::{Attack, Role, Scenario, SimReport, Violation, failure_report, run, run_seed, run_traced};
+use keepsake_sim::{
+    Attack, Broken, Role, Scenario, SimReport, Violation, failure_report, run, run_seed, run_traced,
+};
 
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name)
@@ -149,7 +151,7 @@ fn checker_catches_disagreement_beyond_f() {
 fn checker_catches_an_invalid_decision() {
     for (attack, expect_transfer) in [(Attack::ProposeTransfer, true), (Attack::ForgeTxSignature, false)] {
         let mut s = calm(5, vec![Role::Honest, Role::Byzantine(attack), Role::Honest, Role::Honest]);
-        s.skip_validation = vec![0, 2, 3];
+        s.broken = vec![(0, Broken::TrustingLedger), (2, Broken::TrustingLedger), (3, Broken::TrustingLedger)];
         let result = run(s);
         let caught = match result {
             Err(Violation::TransferDecided { .. }) => expect_transfer,
@@ -200,6 +202,9 @@ fn checker_catches_a_double_sign_after_amnesia() {
                 at_ms: 300 + k * 900 + seed % 7 * 50,
                 restart_ms: 300 + k * 900 + seed % 7 * 50 + 40,
                 lose_unsynced_wal: false,
+                after_effects: None,
+                tear_sign_state: false,
+                stale_sign_state: false,
                 amnesia: true,
             })
             .collect();

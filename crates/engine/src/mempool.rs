@@ -1,8 +1,10 @@
-//! The mempool: a bounded FIFO of admitted transactions.
+//! The mempool: a bounded FIFO of admitted transactions, shared by the node
+//! (behind a lock, filled by RPC and gossip admission, [`crate::admit`]) and
+//! the simulator.
 //!
-//! Admission ([`Mempool::admit`]) runs every ledger rule against committed
-//! state (`keepsake_ledger::rules::check`): a transfer never enters
-//! (`TransferForbidden`), nor does anything else a block would refuse today.
+//! Admission runs every ledger rule against committed state: a transfer never
+//! enters (`TransferForbidden`), nor does anything else a block would refuse
+//! today.
 //! Transactions that conflict with each other while pending (two mints of
 //! one edition) are resolved by block building, which leaves the loser out;
 //! its rejection is remembered for `getTxStatus`.
@@ -10,14 +12,30 @@
 //! Limits: `max_txs` transactions and `max_bytes` bytes pending; a full pool
 //! answers `MempoolFull` (back-pressure for bursts), never drops admitted work.
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Mutex;
+use std::collections::{HashMap, VecDeque};
 
 use keepsake_ledger::rules::{Stateless, VerifiedMemo};
 use keepsake_ledger::{LedgerError, StateView, rules};
-use keepsake_types::{Genesis, Hash32, SignedTx, TxId, encoding};
+use keepsake_types::{Genesis, SignedTx, TxId, encoding};
+use serde::{Deserialize, Serialize};
 
-use crate::config::MempoolSection;
+/// Limits of the pool (`[mempool]` in the node's config).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MempoolLimits {
+    /// Most pending transactions.
+    pub max_txs: usize,
+    /// Most pending bytes (canonical encoding).
+    pub max_bytes: usize,
+    /// How many recent rejections of admitted transactions `getTxStatus` remembers.
+    pub rejected_memory: usize,
+}
+
+impl Default for MempoolLimits {
+    fn default() -> Self {
+        Self { max_txs: 50_000, max_bytes: 64 * 1024 * 1024, rejected_memory: 100_000 }
+    }
+}
 
 /// Why a transaction was not admitted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -25,6 +43,10 @@ pub enum AdmitError {
     /// A ledger rule refuses it.
     #[error(transparent)]
     Rejected(#[from] LedgerError),
+    /// A ledger rule that needs no state refuses it (a transfer, bad form, a bad
+    /// signature): no honest node would have passed it on.
+    #[error(transparent)]
+    Invalid(LedgerError),
     /// The pool is at its limit; retry later.
     #[error("mempool is full ({txs} transactions, {bytes} bytes pending)")]
     Full {
@@ -39,7 +61,7 @@ impl AdmitError {
     /// Stable code.
     pub fn code(&self) -> &'static str {
         match self {
-            AdmitError::Rejected(e) => e.code(),
+            AdmitError::Rejected(e) | AdmitError::Invalid(e) => e.code(),
             AdmitError::Full { .. } => "MempoolFull",
         }
     }
@@ -47,7 +69,7 @@ impl AdmitError {
 
 /// The pool.
 pub struct Mempool {
-    limits: MempoolSection,
+    limits: MempoolLimits,
     order: VecDeque<TxId>,
     txs: HashMap<TxId, (SignedTx, usize)>,
     bytes: usize,
@@ -57,7 +79,7 @@ pub struct Mempool {
 
 impl Mempool {
     /// An empty pool with these limits.
-    pub fn new(limits: MempoolSection) -> Self {
+    pub fn new(limits: MempoolLimits) -> Self {
         Self {
             limits,
             order: VecDeque::new(),
@@ -201,72 +223,18 @@ impl Mempool {
     }
 }
 
-/// The node's [`VerifiedMemo`]: digests of transactions whose signatures
-/// passed T4 here (at RPC or gossip admission), so building or validating the
-/// block that carries them does not verify them again. Bounded: the oldest
-/// digest is forgotten first (a forgotten one is simply verified again).
-/// Shared by admission (RPC handlers, gossip ingestion) and the driver; each
-/// call takes the lock briefly.
-pub struct VerifiedSet {
-    inner: Mutex<VerifiedInner>,
-}
-
-struct VerifiedInner {
-    capacity: usize,
-    set: HashSet<Hash32>,
-    order: VecDeque<Hash32>,
-}
-
-impl VerifiedSet {
-    /// An empty memo of at most `capacity` digests.
-    pub fn new(capacity: usize) -> Self {
-        Self { inner: Mutex::new(VerifiedInner { capacity, set: HashSet::new(), order: VecDeque::new() }) }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, VerifiedInner> {
-        self.inner.lock().expect("verified-set lock poisoned: a panic happened while it was held")
-    }
-
-    /// Remembers a digest that passed T4.
-    pub fn remember(&self, digest: Hash32) {
-        let mut m = self.lock();
-        if m.capacity == 0 || !m.set.insert(digest) {
-            return;
-        }
-        m.order.push_back(digest);
-        while m.order.len() > m.capacity {
-            if let Some(old) = m.order.pop_front() {
-                m.set.remove(&old);
-            }
-        }
-    }
-
-    /// Digests remembered.
-    pub fn len(&self) -> usize {
-        self.lock().set.len()
-    }
-
-    /// Whether nothing is remembered.
-    pub fn is_empty(&self) -> bool {
-        self.lock().set.is_empty()
-    }
-}
-
-impl VerifiedMemo for VerifiedSet {
-    fn verified(&self, digest: &Hash32) -> bool {
-        self.lock().set.contains(digest)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::VerifiedSet;
+    use keepsake_ledger::rules::{self, VerifiedMemo};
+    use keepsake_types::Hash32;
     use keepsake_ledger::memory::MemoryState;
     use keepsake_ledger::testkit::TestNet;
     use keepsake_types::{TxBody, ids};
 
     fn pool(max_txs: usize) -> Mempool {
-        Mempool::new(MempoolSection { max_txs, max_bytes: 1 << 20, rejected_memory: 2 })
+        Mempool::new(MempoolLimits { max_txs, max_bytes: 1 << 20, rejected_memory: 2 })
     }
 
     #[test]
@@ -307,6 +275,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::items_after_statements)]
     fn the_verified_memo_skips_only_the_exact_bytes_it_saw() {
         let net = TestNet::new(1);
         let memo = VerifiedSet::new(2);

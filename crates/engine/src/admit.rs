@@ -1,0 +1,139 @@
+//! Admission: the one path by which a transaction enters a mempool, whether
+//! a client sent it over RPC or a peer gossiped it, and the forwarding policy
+//! for gossiped transactions.
+//!
+//! Order of the checks, cheapest refusal first:
+//! 1. the transfer ban (T1), stated here as well as in the ledger: nothing
+//!    downstream of admission ever sees a transfer;
+//! 2. room in the pool: a full pool answers `MempoolFull` before any
+//!    signature work (clients retrying a burst must not cost a verification
+//!    per retry);
+//! 3. the stateless rules (`check_stateless_memo`: form, sizes, T4 signatures,
+//!    verified once per node through the [`VerifiedSet`]);
+//! 4. the stateful rules against committed state at the next height.
+
+use std::sync::Mutex;
+
+use keepsake_ledger::{LedgerError, StateView, rules};
+use keepsake_types::{Genesis, SignedTx, TxBody, TxId, encoding};
+
+use crate::effect::GossipVerdict;
+use crate::memo::VerifiedSet;
+use crate::mempool::{AdmitError, Mempool};
+
+/// What admission needs: committed state, the chain, the memo and the pool.
+pub struct Admission<'a, V: StateView + ?Sized> {
+    /// Committed state.
+    pub state: &'a V,
+    /// The chain.
+    pub genesis: &'a Genesis,
+    /// The verify-once memo.
+    pub memo: &'a VerifiedSet,
+    /// The pool.
+    pub pool: &'a Mutex<Mempool>,
+    /// The height the transaction would be committed at first (committed height + 1).
+    pub next_height: u64,
+}
+
+fn lock(pool: &Mutex<Mempool>) -> std::sync::MutexGuard<'_, Mempool> {
+    pool.lock().expect("mempool lock poisoned: a panic happened while it was held")
+}
+
+impl<V: StateView + ?Sized> Admission<'_, V> {
+    /// Admits `tx` into the pool, or says why not. Re-submitting a pending
+    /// transaction succeeds with the same id (idempotent submission).
+    pub fn admit(&self, tx: SignedTx) -> Result<TxId, AdmitError> {
+        // T1 on sight.
+        if let TxBody::Transfer { certificate_id, .. } = &tx.body {
+            return Err(AdmitError::Invalid(LedgerError::TransferForbidden { certificate_id: *certificate_id }));
+        }
+        lock(self.pool).has_room()?;
+        let checked =
+            rules::check_stateless_memo(&tx, self.genesis, self.memo).map_err(AdmitError::Invalid)?;
+        self.memo.remember(checked.digest);
+        rules::check_stateful(self.state, self.genesis, &tx, checked.tx_id, self.next_height)?;
+        lock(self.pool).insert(checked.tx_id, tx)?;
+        Ok(checked.tx_id)
+    }
+
+    /// Admits a gossiped transaction's bytes and says whether to forward them.
+    /// Garbage no honest node would pass on (undecodable, a transfer, a bad
+    /// signature: a stateless failure) is rejected and blames the forwarder; a
+    /// stateful failure (already committed, supply reached, ...) can be a
+    /// matter of timing, so it is only not forwarded; so is a transaction a
+    /// full pool could not check.
+    pub fn admit_gossiped(&self, bytes: &[u8]) -> (GossipVerdict, Result<TxId, AdmitError>) {
+        let tx_max = self.genesis.params.tx_bytes_max as usize;
+        let tx = match encoding::decode::<SignedTx>(bytes, tx_max, "transaction") {
+            Ok(tx) => tx,
+            Err(e) => {
+                let error = AdmitError::Invalid(LedgerError::Malformed(e.to_string()));
+                return (GossipVerdict::Reject("undecodable transaction"), Err(error));
+            }
+        };
+        let result = self.admit(tx);
+        let verdict = match &result {
+            Ok(_) => GossipVerdict::Accept,
+            Err(AdmitError::Invalid(_)) => GossipVerdict::Reject("transaction breaks a stateless rule"),
+            Err(AdmitError::Rejected(_) | AdmitError::Full { .. }) => GossipVerdict::Ignore,
+        };
+        (verdict, result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mempool::MempoolLimits;
+    use keepsake_ledger::memory::MemoryState;
+    use keepsake_ledger::testkit::TestNet;
+    use keepsake_types::ids;
+
+    fn setup(max_txs: usize) -> (TestNet, MemoryState, VerifiedSet, Mutex<Mempool>) {
+        let limits = MempoolLimits { max_txs, max_bytes: 1 << 20, rejected_memory: 4 };
+        (TestNet::new(1), MemoryState::new(), VerifiedSet::new(16), Mutex::new(Mempool::new(limits)))
+    }
+
+    #[test]
+    fn gossip_verdicts_blame_only_what_no_honest_node_forwards() {
+        let (net, state, memo, pool) = setup(10);
+        let a = Admission { state: &state, genesis: &net.genesis, memo: &memo, pool: &pool, next_height: 1 };
+        // Undecodable bytes and a transfer: rejected (the forwarder is to blame).
+        assert_eq!(a.admit_gossiped(&[0xff; 7]).0, GossipVerdict::Reject("undecodable transaction"));
+        let cert = ids::certificate_id(net.chain(), &net.series_id(&net.issuer, "s"), 1);
+        let transfer =
+            TxBody::Transfer { certificate_id: cert, to: TestNet::holder(2) }.sign(net.chain(), &[&net.issuer]);
+        let (verdict, result) = a.admit_gossiped(&encoding::encode(&transfer));
+        assert_eq!(verdict, GossipVerdict::Reject("transaction breaks a stateless rule"));
+        assert_eq!(result.unwrap_err().code(), "TransferForbidden");
+        // A forged signature: rejected.
+        let mut forged = net.register_issuer(&net.issuer, 1);
+        forged.signatures[0].signature.0[3] ^= 1;
+        assert_eq!(a.admit_gossiped(&encoding::encode(&forged)).0.code(), "reject");
+        // A stateful refusal (unknown issuer): not forwarded, nobody blamed.
+        let series = net.create_series(&net.issuer, &net.reviewer, "s", 3);
+        let (verdict, result) = a.admit_gossiped(&encoding::encode(&series));
+        assert_eq!(verdict, GossipVerdict::Ignore);
+        assert_eq!(result.unwrap_err().code(), "UnknownIssuer");
+        // A valid one: admitted and forwarded.
+        let ok = net.register_issuer(&net.issuer, 2);
+        assert_eq!(a.admit_gossiped(&encoding::encode(&ok)).0, GossipVerdict::Accept);
+        assert_eq!(lock(&pool).len(), 1);
+    }
+
+    #[test]
+    fn a_full_pool_answers_before_any_signature_work() {
+        let (net, state, memo, pool) = setup(1);
+        let a = Admission { state: &state, genesis: &net.genesis, memo: &memo, pool: &pool, next_height: 1 };
+        a.admit(net.register_issuer(&net.issuer, 1)).unwrap();
+        // A forged transaction would be BadSignature if it were checked; the full pool answers first.
+        let mut forged = net.register_issuer(&net.issuer, 2);
+        forged.signatures[0].signature.0[3] ^= 1;
+        assert_eq!(a.admit(forged).unwrap_err().code(), "MempoolFull");
+        // A transfer is refused even by a full pool, with its own code.
+        let cert = ids::certificate_id(net.chain(), &net.series_id(&net.issuer, "s"), 1);
+        let transfer =
+            TxBody::Transfer { certificate_id: cert, to: TestNet::holder(2) }.sign(net.chain(), &[&net.issuer]);
+        assert_eq!(a.admit(transfer).unwrap_err().code(), "TransferForbidden");
+    }
+}
