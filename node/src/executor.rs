@@ -109,7 +109,12 @@ impl ChainStore for SledChain {
         self.shared.store.ledger_tip(&self.shared.genesis).map_err(fault)
     }
 
-    fn commit_block(&mut self, block: &Block, commit: &Commit, executed: &Executed) -> Result<(), StoreFault> {
+    fn commit_block(
+        &mut self,
+        block: &Block,
+        commit: &Commit,
+        executed: &Executed,
+    ) -> Result<(), StoreFault> {
         let started = Instant::now();
         self.shared.store.commit_block(block, commit, executed).map_err(fault)?;
         let micros = started.elapsed().as_micros() as u64;
@@ -329,7 +334,13 @@ impl Executor {
 
     /// Asks a peer for blocks off the executor task; the answer (or an empty
     /// one on failure) comes back as [`ExecutorEvent::Synced`].
-    fn request_blocks(&self, peer: Option<PublicKey>, avoid: Vec<PublicKey>, from_height: u64, max_blocks: u32) {
+    fn request_blocks(
+        &self,
+        peer: Option<PublicKey>,
+        avoid: Vec<PublicKey>,
+        from_height: u64,
+        max_blocks: u32,
+    ) {
         let net = self.net.clone();
         let events = self.events_tx.clone();
         let me = self.shared.validator;

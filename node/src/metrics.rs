@@ -54,7 +54,8 @@ pub struct Metrics {
 impl Metrics {
     /// Replaces the exported engine marks.
     pub fn set_engine_marks(&self, marks: impl IntoIterator<Item = (&'static str, u64)>) {
-        let mut kept = self.engine_marks.lock().expect("metrics lock is never poisoned: no panics while held");
+        let mut kept =
+            self.engine_marks.lock().expect("metrics lock is never poisoned: no panics while held");
         kept.clear();
         kept.extend(marks);
     }

@@ -33,7 +33,11 @@ pub async fn dispatch(
     inbox: ExecutorInbox,
 ) {
     let (ingest_tx, ingest_rx) = mpsc::channel(TX_INGEST_CAPACITY);
-    crate::node::supervise(&shared, "gossip admission", ingest_transactions(shared.clone(), net.clone(), ingest_rx));
+    crate::node::supervise(
+        &shared,
+        "gossip admission",
+        ingest_transactions(shared.clone(), net.clone(), ingest_rx),
+    );
     while let Some(event) = events.recv().await {
         match event {
             NetworkEvent::Gossip { id, topic: Topic::Txs, data, .. } => {
@@ -51,12 +55,17 @@ pub async fn dispatch(
                 let shared = shared.clone();
                 tokio::task::spawn_blocking(move || {
                     let chain = SledChain::new(shared);
-                    let items =
-                        serve_blocks(&chain, from_height, max_blocks, SYNC_SERVE_BLOCKS_MAX, SYNC_SERVE_BYTES_MAX)
-                            .unwrap_or_else(|e| {
-                                tracing::warn!(error = %e, "cannot serve block sync");
-                                Vec::new()
-                            });
+                    let items = serve_blocks(
+                        &chain,
+                        from_height,
+                        max_blocks,
+                        SYNC_SERVE_BLOCKS_MAX,
+                        SYNC_SERVE_BYTES_MAX,
+                    )
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(error = %e, "cannot serve block sync");
+                        Vec::new()
+                    });
                     tracing::debug!(peer = %from, from_height, blocks = items.len(), "serving block sync");
                     reply.send(items);
                 });
@@ -71,7 +80,11 @@ pub async fn dispatch(
 
 /// Admits gossiped transactions into the mempool, in batches on the blocking
 /// pool (a burst of 10,000 must not become 10,000 blocking tasks).
-async fn ingest_transactions(shared: Arc<Shared>, net: NetworkHandle, mut rx: mpsc::Receiver<(GossipId, Vec<u8>)>) {
+async fn ingest_transactions(
+    shared: Arc<Shared>,
+    net: NetworkHandle,
+    mut rx: mpsc::Receiver<(GossipId, Vec<u8>)>,
+) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < TX_INGEST_BATCH {

@@ -353,7 +353,11 @@ pub async fn start_with(config: NodeConfig, genesis: Genesis, key: Keypair) -> a
             result
         })
     };
-    supervise(&shared, "network dispatcher", crate::net::dispatch(shared.clone(), net.clone(), net_events, inbox));
+    supervise(
+        &shared,
+        "network dispatcher",
+        crate::net::dispatch(shared.clone(), net.clone(), net_events, inbox),
+    );
     supervise(&shared, "transaction gossip", crate::net::gossip_transactions(net.clone(), gossip_rx));
 
     let rpc_cfg = &config.rpc;

@@ -18,8 +18,8 @@ use keepsake_types::{
     BlockHash, CertificateId, CertificateStatus, DoubleVote, Genesis, PublicKey, SeriesId, SignedTx, TxId,
 };
 
-use keepsake_engine::AdmitError;
 use crate::node::Shared;
+use keepsake_engine::AdmitError;
 
 /// Most records returned by one `listSeries`, `listIssuers` or `recentTransactions` call.
 pub const LIST_PER_CALL_MAX: u32 = 100;

@@ -205,9 +205,7 @@ impl Consensus {
                     self.untimely.insert((round, block_hash));
                     self.run_rules(out);
                 }
-                Slot::Buffer => {
-                    self.buffer(round, Input::ProposalUntimely { height, round, block_hash })
-                }
+                Slot::Buffer => self.buffer(round, Input::ProposalUntimely { height, round, block_hash }),
                 Slot::Stale | Slot::FarFuture => {}
             },
         }

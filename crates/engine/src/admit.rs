@@ -45,7 +45,9 @@ impl<V: StateView + ?Sized> Admission<'_, V> {
     pub fn admit(&self, tx: SignedTx) -> Result<TxId, AdmitError> {
         // T1 on sight.
         if let TxBody::Transfer { certificate_id, .. } = &tx.body {
-            return Err(AdmitError::Invalid(LedgerError::TransferForbidden { certificate_id: *certificate_id }));
+            return Err(AdmitError::Invalid(LedgerError::TransferForbidden {
+                certificate_id: *certificate_id,
+            }));
         }
         lock(self.pool).has_room()?;
         let checked =
@@ -101,8 +103,8 @@ mod tests {
         // Undecodable bytes and a transfer: rejected (the forwarder is to blame).
         assert_eq!(a.admit_gossiped(&[0xff; 7]).0, GossipVerdict::Reject("undecodable transaction"));
         let cert = ids::certificate_id(net.chain(), &net.series_id(&net.issuer, "s"), 1);
-        let transfer =
-            TxBody::Transfer { certificate_id: cert, to: TestNet::holder(2) }.sign(net.chain(), &[&net.issuer]);
+        let transfer = TxBody::Transfer { certificate_id: cert, to: TestNet::holder(2) }
+            .sign(net.chain(), &[&net.issuer]);
         let (verdict, result) = a.admit_gossiped(&encoding::encode(&transfer));
         assert_eq!(verdict, GossipVerdict::Reject("transaction breaks a stateless rule"));
         assert_eq!(result.unwrap_err().code(), "TransferForbidden");
@@ -132,8 +134,8 @@ mod tests {
         assert_eq!(a.admit(forged).unwrap_err().code(), "MempoolFull");
         // A transfer is refused even by a full pool, with its own code.
         let cert = ids::certificate_id(net.chain(), &net.series_id(&net.issuer, "s"), 1);
-        let transfer =
-            TxBody::Transfer { certificate_id: cert, to: TestNet::holder(2) }.sign(net.chain(), &[&net.issuer]);
+        let transfer = TxBody::Transfer { certificate_id: cert, to: TestNet::holder(2) }
+            .sign(net.chain(), &[&net.issuer]);
         assert_eq!(a.admit(transfer).unwrap_err().code(), "TransferForbidden");
     }
 }

@@ -29,7 +29,8 @@ pub trait ChainStore {
     fn tip(&self) -> Result<Tip, StoreFault>;
     /// Stores a decided (or synced) block with its commit and the state changes of its
     /// execution, atomically: all of it or nothing.
-    fn commit_block(&mut self, block: &Block, commit: &Commit, executed: &Executed) -> Result<(), StoreFault>;
+    fn commit_block(&mut self, block: &Block, commit: &Commit, executed: &Executed)
+    -> Result<(), StoreFault>;
     /// The block at `height` with its commit, if stored (for serving block sync).
     fn sync_item(&self, height: u64) -> Result<Option<SyncItem>, StoreFault>;
 }
@@ -71,7 +72,12 @@ impl ChainStore for MemoryChain {
         Ok(self.tip.clone())
     }
 
-    fn commit_block(&mut self, block: &Block, commit: &Commit, executed: &Executed) -> Result<(), StoreFault> {
+    fn commit_block(
+        &mut self,
+        block: &Block,
+        commit: &Commit,
+        executed: &Executed,
+    ) -> Result<(), StoreFault> {
         if block.header.height != self.tip.height + 1 {
             return Err(StoreFault(format!(
                 "block {} does not follow the tip {}",

@@ -252,13 +252,21 @@ impl<R: BlockRules> Engine<R> {
     /// Starts at the store's tip + 1 and replays the WAL records of that height
     /// (`wal`, as read from disk) into the fresh core. Signatures asked for
     /// again pass the guard because they are identical (ed25519 is deterministic).
-    pub fn start<S: ChainStore>(&mut self, store: &mut S, wal: Vec<(u64, WalEntry)>) -> Result<Vec<Effect>, EngineError> {
+    pub fn start<S: ChainStore>(
+        &mut self,
+        store: &mut S,
+        wal: Vec<(u64, WalEntry)>,
+    ) -> Result<Vec<Effect>, EngineError> {
         self.effects.clear();
         let result = self.start_inner(store, wal);
         self.finish(result)
     }
 
-    fn start_inner<S: ChainStore>(&mut self, store: &mut S, wal: Vec<(u64, WalEntry)>) -> Result<(), EngineError> {
+    fn start_inner<S: ChainStore>(
+        &mut self,
+        store: &mut S,
+        wal: Vec<(u64, WalEntry)>,
+    ) -> Result<(), EngineError> {
         let height = store.tip()?.height + 1;
         self.replaying = true;
         self.feed(store, Input::StartHeight { height })?;
@@ -476,7 +484,8 @@ impl<R: BlockRules> Engine<R> {
             Err(e) if e.is_rejection() => {
                 let cause = e.root_cause();
                 tracing::warn!(height = block.header.height, proposer = %block.header.proposer, code = cause.code(), reason = %e, "invalid proposal: voting nil");
-                self.effects.push(Effect::ProposalRefused { proposer: block.header.proposer, code: cause.code() });
+                self.effects
+                    .push(Effect::ProposalRefused { proposer: block.header.proposer, code: cause.code() });
                 Ok(false)
             }
             Err(error) => Err(EngineError::LedgerFault { doing: "validating a proposal", error }),
@@ -539,7 +548,9 @@ impl<R: BlockRules> Engine<R> {
                     Err(error) if error.is_rejection() => {
                         return Err(EngineError::DecidedInvalid { height, error });
                     }
-                    Err(error) => return Err(EngineError::LedgerFault { doing: "validating a decided block", error }),
+                    Err(error) => {
+                        return Err(EngineError::LedgerFault { doing: "validating a decided block", error });
+                    }
                 }
             }
         };
@@ -610,7 +621,8 @@ impl<R: BlockRules> Engine<R> {
         match message {
             ConsensusMessage::Proposal(p) => {
                 // PBTS: a fresh proposal's block time must be timely on our clock.
-                if p.data.pol_round.is_none() && !self.config.clock.is_timely(p.block.header.time_ms, now_ms) {
+                if p.data.pol_round.is_none() && !self.config.clock.is_timely(p.block.header.time_ms, now_ms)
+                {
                     self.marks.proposal_untimely += 1;
                     tracing::warn!(height = p.data.height, round = p.data.round, proposer = %p.proposer, block_time_ms = p.block.header.time_ms, now_ms, "untimely proposal: its block time is outside the clock window; prevoting nil");
                     let untimely = Input::ProposalUntimely {
@@ -682,7 +694,12 @@ impl<R: BlockRules> Engine<R> {
                 }
             }
             if !messages.is_empty() {
-                tracing::debug!(height = mark.0, round = mark.1, resend = self.resends, "no progress: re-publishing our consensus messages");
+                tracing::debug!(
+                    height = mark.0,
+                    round = mark.1,
+                    resend = self.resends,
+                    "no progress: re-publishing our consensus messages"
+                );
             }
             for message in messages {
                 self.effects.push(Effect::Publish(ConsensusEnvelope { resend: self.resends, message }));
@@ -767,18 +784,23 @@ impl<R: BlockRules> Engine<R> {
                 self.refuse_sync(from, "sync block whose body does not match its header", "");
                 break;
             }
-            let executed =
-                match self.rules.validate(store.state(), &self.genesis, &tip, &item.block, &*self.memo) {
-                    Ok(e) => e,
-                    Err(e) if e.is_rejection() => {
-                        tracing::error!(peer = %from, height = header.height, error = %e, "a quorum-signed block breaks a ledger rule");
-                        self.refuse_sync(from, "invalid synced block", &e.to_string());
-                        break;
-                    }
-                    Err(error) => {
-                        return Err(EngineError::LedgerFault { doing: "validating a synced block", error });
-                    }
-                };
+            let executed = match self.rules.validate(
+                store.state(),
+                &self.genesis,
+                &tip,
+                &item.block,
+                &*self.memo,
+            ) {
+                Ok(e) => e,
+                Err(e) if e.is_rejection() => {
+                    tracing::error!(peer = %from, height = header.height, error = %e, "a quorum-signed block breaks a ledger rule");
+                    self.refuse_sync(from, "invalid synced block", &e.to_string());
+                    break;
+                }
+                Err(error) => {
+                    return Err(EngineError::LedgerFault { doing: "validating a synced block", error });
+                }
+            };
             store.commit_block(&item.block, &item.commit, &executed)?;
             self.after_commit(item.block.header, executed.tx_ids, true);
             self.marks.sync_applied += 1;
@@ -820,7 +842,12 @@ impl<R: BlockRules> Engine<R> {
 }
 
 /// A core for this key: a voting member when it is in the set, an observer otherwise.
-fn new_core(genesis: &Genesis, validators: &ValidatorSet, key: &Keypair, config: &ConsensusConfig) -> Consensus {
+fn new_core(
+    genesis: &Genesis,
+    validators: &ValidatorSet,
+    key: &Keypair,
+    config: &ConsensusConfig,
+) -> Consensus {
     let me = validators.get(&key.public()).map(|v| v.public_key);
     Consensus::new(genesis.chain_id.to_string(), validators.clone(), me, config.clone())
 }

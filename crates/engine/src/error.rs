@@ -27,7 +27,9 @@ pub enum EngineError {
     },
     /// Rule E3: the core decided a block with a commit that does not verify against the
     /// validator set: a bug in the core, never a peer's doing.
-    #[error("E3 DecidedWithoutQuorum: the core decided height {height} with a commit that does not verify: {reason}")]
+    #[error(
+        "E3 DecidedWithoutQuorum: the core decided height {height} with a commit that does not verify: {reason}"
+    )]
     DecidedWithoutQuorum {
         /// The height.
         height: u64,

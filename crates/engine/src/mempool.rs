@@ -227,10 +227,10 @@ impl Mempool {
 mod tests {
     use super::*;
     use crate::VerifiedSet;
-    use keepsake_ledger::rules::{self, VerifiedMemo};
-    use keepsake_types::Hash32;
     use keepsake_ledger::memory::MemoryState;
+    use keepsake_ledger::rules::{self, VerifiedMemo};
     use keepsake_ledger::testkit::TestNet;
+    use keepsake_types::Hash32;
     use keepsake_types::{TxBody, ids};
 
     fn pool(max_txs: usize) -> Mempool {

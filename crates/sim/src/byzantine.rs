@@ -87,7 +87,15 @@ impl BlockRules for SimRules {
         match LedgerRules.validate(view, genesis, tip, block, memo) {
             // "Valid": execute what can be executed of it, so that it can be committed too.
             Err(e) if self.trusting && e.is_rejection() => LedgerRules
-                .build(view, genesis, tip, block.header.proposer, block.header.time_ms, block.txs.clone(), memo)
+                .build(
+                    view,
+                    genesis,
+                    tip,
+                    block.header.proposer,
+                    block.header.time_ms,
+                    block.txs.clone(),
+                    memo,
+                )
                 .map(|b| b.executed),
             other => other,
         }
@@ -133,9 +141,14 @@ pub(crate) fn rewrite_effects(
                 let mut forged = (**p).clone();
                 forged.signature.0[0] ^= 0x01;
                 let message = ConsensusMessage::Proposal(Box::new(forged));
-                out.push(Out::Effect(Effect::Publish(ConsensusEnvelope { resend: envelope.resend, message })));
+                out.push(Out::Effect(Effect::Publish(ConsensusEnvelope {
+                    resend: envelope.resend,
+                    message,
+                })));
             }
-            (Attack::Equivocate, ConsensusMessage::Proposal(p)) if p.proposer == me && envelope.resend == 0 => {
+            (Attack::Equivocate, ConsensusMessage::Proposal(p))
+                if p.proposer == me && envelope.resend == 0 =>
+            {
                 // A second valid block: same transactions, one millisecond later.
                 match other_block(&p.block) {
                     Some(block) if block.header.hash() != p.data.block_hash => {
@@ -145,7 +158,10 @@ pub(crate) fn rewrite_effects(
                         book.insert((p.data.height, p.data.round), (p.data.block_hash, hash_b));
                         out.push(Out::ToHalf { odd: false, envelope: envelope.clone() });
                         let message = ConsensusMessage::Proposal(Box::new(proposal_b));
-                        out.push(Out::ToHalf { odd: true, envelope: ConsensusEnvelope { resend: 0, message } });
+                        out.push(Out::ToHalf {
+                            odd: true,
+                            envelope: ConsensusEnvelope { resend: 0, message },
+                        });
                     }
                     _ => out.push(Out::Effect(Effect::Publish(envelope))),
                 }
@@ -166,7 +182,10 @@ pub(crate) fn rewrite_effects(
                 for (odd_half, block_hash) in [(false, even), (true, odd)] {
                     let version = VoteData { block_hash, ..v.data.clone() }.sign(chain, key);
                     let message = ConsensusMessage::Vote(version);
-                    out.push(Out::ToHalf { odd: odd_half, envelope: ConsensusEnvelope { resend: 0, message } });
+                    out.push(Out::ToHalf {
+                        odd: odd_half,
+                        envelope: ConsensusEnvelope { resend: 0, message },
+                    });
                 }
             }
             _ => out.push(Out::Effect(Effect::Publish(envelope))),
@@ -176,8 +195,17 @@ pub(crate) fn rewrite_effects(
 }
 
 /// A lying sync server's answer: the honest items reordered, one commit
-/// signature forged, or one block's transactions replaced.
+/// signature forged, one block's transactions replaced, or garbage.
 pub(crate) fn lie_in_sync(items: Vec<Vec<u8>>, rng: &mut Rng, testnet: &TestNet) -> Vec<Vec<u8>> {
+    if rng.chance(250) {
+        return items
+            .into_iter()
+            .map(|mut b| {
+                b.truncate(b.len() / 2);
+                b
+            })
+            .collect();
+    }
     let mut decoded: Vec<SyncItem> =
         items.iter().filter_map(|b| encoding::decode(b, usize::MAX, "sync item").ok()).collect();
     if decoded.is_empty() {

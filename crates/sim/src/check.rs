@@ -166,7 +166,9 @@ impl fmt::Display for Violation {
                 f,
                 "BLOCK TIME: validator {node} decided height {height} stamped {block_time_ms}, later than any honest clock ({latest_ms})"
             ),
-            Violation::EngineFault { node, reason } => write!(f, "ENGINE FAULT at validator {node}: {reason}"),
+            Violation::EngineFault { node, reason } => {
+                write!(f, "ENGINE FAULT at validator {node}: {reason}")
+            }
             Violation::LedgerFault { node, reason } => {
                 write!(f, "LEDGER FAULT at validator {node}: {reason}")
             }

@@ -21,12 +21,12 @@
 use std::sync::{Arc, Mutex};
 
 use keepsake_consensus::{ConsensusStats, SignedStep, Step, WalEntry};
+use keepsake_engine::BlockRules as _;
 use keepsake_engine::admit::Admission;
 use keepsake_engine::{
     ChainStore, ClockBounds, Effect, Engine, EngineConfig, EngineError, Event, Marks, MemoryChain, Mempool,
     MempoolLimits, StoreFault, VerifiedSet, serve_blocks,
 };
-use keepsake_engine::BlockRules as _;
 use keepsake_ledger::{Executed, Tip};
 use keepsake_types::wire::{ConsensusEnvelope, ConsensusMessage, SyncItem};
 use keepsake_types::{Block, Commit, Hash32, Keypair, PublicKey, SignedTx, TxBody, encoding};
@@ -100,7 +100,12 @@ impl ChainStore for AuditedChain<'_> {
         self.chain.tip()
     }
 
-    fn commit_block(&mut self, block: &Block, commit: &Commit, executed: &Executed) -> Result<(), StoreFault> {
+    fn commit_block(
+        &mut self,
+        block: &Block,
+        commit: &Commit,
+        executed: &Executed,
+    ) -> Result<(), StoreFault> {
         if self.audited {
             let height = block.header.height;
             // Validity, independently of the engine and its ledger: no transfer ever,
@@ -268,7 +273,12 @@ impl SimNode {
                 // signed at (its WAL, its store + 1, the network + 1) may be signed again.
                 let wal_height = self.disk.wal.iter().map(|(h, _)| *h).max().unwrap_or(0);
                 let floor = wal_height.max(self.height() + 1).max(peers_height + 1);
-                let step = SignedStep { height: floor, round: u32::MAX, step: Step::Precommit, digest: Hash32([0; 32]) };
+                let step = SignedStep {
+                    height: floor,
+                    round: u32::MAX,
+                    step: Step::Precommit,
+                    digest: Hash32([0; 32]),
+                };
                 self.disk.sign_state = SignState::Intact(Some(step));
                 Some(step)
             }
@@ -294,7 +304,12 @@ impl SimNode {
         };
         let result = engine.start(&mut chain, wal);
         let (violation, committed) = (chain.violation.take(), std::mem::take(&mut chain.committed));
-        self.live = Some(Live { engine, pool: Mutex::new(Mempool::new(limits)), pending_build: None, batch_wait_ms: 0 });
+        self.live = Some(Live {
+            engine,
+            pool: Mutex::new(Mempool::new(limits)),
+            pending_build: None,
+            batch_wait_ms: 0,
+        });
         self.after_engine(w, result, violation, committed)?;
         let offset = w.rng.below(w.scenario.gossip_interval_ms);
         w.schedule_in(offset + 1, WorldEvent::Tick { node: self.index, life: self.life });
@@ -321,7 +336,8 @@ impl SimNode {
             let blocks = self.disk.chain.blocks().len();
             if blocks > self.disk.durable_blocks {
                 w.stats.blocks_lost += (blocks - self.disk.durable_blocks) as u64;
-                self.disk.chain = rebuild(&w.testnet.genesis, &self.disk.chain.blocks()[..self.disk.durable_blocks]);
+                self.disk.chain =
+                    rebuild(&w.testnet.genesis, &self.disk.chain.blocks()[..self.disk.durable_blocks]);
             }
         }
         if crash.stale_sign_state
@@ -370,7 +386,13 @@ impl SimNode {
         let now = self.now(w);
         let Some(live) = self.live.as_mut() else { return Ok(()) };
         if w.tracing() {
-            w.trace(format!("n{} h{} r{} in  {}", self.index, live.engine.height(), live.engine.round(), describe_event(&event)));
+            w.trace(format!(
+                "n{} h{} r{} in  {}",
+                self.index,
+                live.engine.height(),
+                live.engine.round(),
+                describe_event(&event)
+            ));
         }
         let mut chain = AuditedChain {
             chain: &mut self.disk.chain,
@@ -464,7 +486,8 @@ impl SimNode {
             if let Some((left, crash)) = self.armed {
                 if left == 0 {
                     let spec = w.scenario.crashes[crash].clone();
-                    let torn = spec.tear_sign_state && matches!(out, Out::Effect(Effect::PersistSignState(_)));
+                    let torn =
+                        spec.tear_sign_state && matches!(out, Out::Effect(Effect::PersistSignState(_)));
                     w.stats.crashes_mid_call += 1;
                     self.crash(w, &spec, torn);
                     return Ok(());
@@ -480,7 +503,9 @@ impl SimNode {
                         w.audit.signed(self.index, &step)?;
                     }
                     let bytes = encoding::encode(&envelope);
-                    for to in (0..w.scenario.validators).filter(|to| *to != self.index && (to % 2 == 1) == odd) {
+                    for to in
+                        (0..w.scenario.validators).filter(|to| *to != self.index && (to % 2 == 1) == odd)
+                    {
                         w.send(self.index, to, Message::Consensus(bytes.clone()));
                     }
                     continue;
@@ -491,7 +516,13 @@ impl SimNode {
         Ok(())
     }
 
-    fn perform_one(&mut self, w: &mut World, effect: Effect, chain: &str, me: &PublicKey) -> Result<(), Violation> {
+    fn perform_one(
+        &mut self,
+        w: &mut World,
+        effect: Effect,
+        chain: &str,
+        me: &PublicKey,
+    ) -> Result<(), Violation> {
         let (index, life) = (self.index, self.life);
         if w.tracing() && !matches!(effect, Effect::AppendWal { .. }) {
             w.trace(format!("n{index}          out {}", describe_effect(&effect)));
@@ -616,7 +647,12 @@ impl SimNode {
     }
 
     /// A message from `from` arrives.
-    pub(crate) fn on_message(&mut self, w: &mut World, from: usize, message: Message) -> Result<(), Violation> {
+    pub(crate) fn on_message(
+        &mut self,
+        w: &mut World,
+        from: usize,
+        message: Message,
+    ) -> Result<(), Violation> {
         if self.live.is_none() {
             w.stats.messages_dropped += 1;
             return Ok(());
@@ -625,7 +661,8 @@ impl SimNode {
         match message {
             Message::Consensus(bytes) => self.handle(w, Event::Message { from: from_key, bytes }),
             Message::SyncRequest { from_height, max_blocks } => {
-                let served = serve_blocks(&self.disk.chain, from_height, max_blocks, SYNC_BATCH_BLOCKS, 8 << 20);
+                let served =
+                    serve_blocks(&self.disk.chain, from_height, max_blocks, SYNC_BATCH_BLOCKS, 8 << 20);
                 let mut items = served.unwrap_or_default();
                 if self.attack() == Some(Attack::LyingSync) {
                     items = lie_in_sync(items, &mut w.rng, &w.testnet);
@@ -643,7 +680,9 @@ fn rebuild(genesis: &keepsake_types::Genesis, blocks: &[SyncItem]) -> MemoryChai
     let mut chain = MemoryChain::new(genesis);
     for item in blocks {
         let Ok(tip) = chain.tip() else { break };
-        let Ok(executed) = keepsake_ledger::validate_block(chain.state(), genesis, &tip, &item.block) else { break };
+        let Ok(executed) = keepsake_ledger::validate_block(chain.state(), genesis, &tip, &item.block) else {
+            break;
+        };
         if chain.commit_block(&item.block, &item.commit, &executed).is_err() {
             break;
         }
@@ -708,7 +747,12 @@ fn describe_effect(effect: &Effect) -> String {
             ),
         },
         Effect::Committed { header, tx_ids, synced } => {
-            format!("Committed {} {} ({} txs, synced={synced})", header.height, short(&header.hash().0), tx_ids.len())
+            format!(
+                "Committed {} {} ({} txs, synced={synced})",
+                header.height,
+                short(&header.hash().0),
+                tx_ids.len()
+            )
         }
         other => {
             let text = format!("{other:?}");

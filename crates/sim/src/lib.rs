@@ -56,8 +56,8 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
-mod check;
 mod byzantine;
+mod check;
 mod host;
 mod rng;
 mod scenario;

@@ -93,26 +93,33 @@ pub fn failure_report(seed: u64, validators: usize, failure: &dyn fmt::Display) 
 /// then mints spread over the run, and one transfer that every honest
 /// mempool must leave out.
 fn client_schedule(testnet: &TestNet, mints: u32) -> Vec<(u64, keepsake_types::SignedTx)> {
-    let mut txs = Vec::new();
+    // Admission checks against committed state, so like a real client this
+    // one re-submits what was refused because it came too early (a series
+    // before its issuer is registered, a mint before its series exists):
+    // every transaction goes out at its time and twice more later.
+    const RETRIES_MS: [u64; 3] = [0, 1_500, 4_000];
+    let mut once = Vec::new();
     for tx in testnet.setup_txs() {
-        txs.push((10, tx));
+        once.push((10, tx));
     }
-    txs.push((10, testnet.create_series(&testnet.issuer, &testnet.reviewer, SERIES_NAME, 1_000)));
+    once.push((400, testnet.create_series(&testnet.issuer, &testnet.reviewer, SERIES_NAME, 1_000)));
     let series = testnet.series_id(&testnet.issuer, SERIES_NAME);
     for edition in 1..=mints {
-        txs.push((300 + u64::from(edition) * 400, testnet.mint(&testnet.issuer, series, edition, edition)));
+        once.push((900 + u64::from(edition) * 400, testnet.mint(&testnet.issuer, series, edition, edition)));
     }
-    // A rival mint of edition 1 (another holder) at the same time: both are
-    // admitted, the block builder must leave one of them out.
-    txs.push((700, testnet.mint(&testnet.issuer, series, 1, 5_000)));
+    // A rival mint of an edition (another holder) at the same time as the
+    // first: both are admitted, the block builder must leave one of them out.
+    if mints >= 3 {
+        once.push((900 + 3 * 400, testnet.mint(&testnet.issuer, series, 3, 5_000)));
+    }
     let chain = testnet.chain().to_string();
     let transfer = TxBody::Transfer {
         certificate_id: keepsake_types::ids::certificate_id(&chain, &series, 1),
         to: TestNet::holder(1_000),
     }
     .sign(&chain, &[&testnet.issuer]);
-    txs.push((1_500, transfer));
-    txs
+    once.push((1_500, transfer));
+    once.into_iter().flat_map(|(at, tx)| RETRIES_MS.map(|r| (at + r, tx.clone()))).collect()
 }
 
 /// Runs one scenario to the end: `Ok` with what happened when every check
@@ -231,7 +238,8 @@ fn simulate(world: &mut World, scenario: &Scenario) -> Result<SimReport, Violati
                     if spec.amnesia {
                         node.forget_consensus_dir();
                     }
-                    let peers_height = (0..n).filter(|&i| i != spec.node).map(|i| nodes[i].height()).max().unwrap_or(0);
+                    let peers_height =
+                        (0..n).filter(|&i| i != spec.node).map(|i| nodes[i].height()).max().unwrap_or(0);
                     nodes[spec.node].boot(world, peers_height)?;
                 }
             }
