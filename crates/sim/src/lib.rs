@@ -1,40 +1,39 @@
 //! # keepsake-sim
 //!
-//! A deterministic simulator in the manner of TigerBeetle's VOPR: the **real**
-//! consensus core ([`keepsake_consensus::Consensus`]) and the **real** ledger
-//! code (`build_block`, `validate_block`, `MemoryState::commit`) of N
-//! validators run in one process, over a simulated network and clock, with
-//! every fault drawn from one seed. A failing seed prints a command that
-//! replays it exactly.
+//! A deterministic simulator in the manner of TigerBeetle's VOPR: the
+//! **production** consensus driver ([`keepsake_engine::Engine`], with the real
+//! Tendermint core and the real ledger code) of N validators runs in one
+//! process, over a simulated network, clock and disk, with every fault drawn
+//! from one seed. A failing seed prints a command that replays it exactly.
 //!
 //! ## Guided tour
 //!
 //! 1. [`Scenario::from_seed`] (`scenario.rs`) turns a seed into a run: up to
 //!    `f = (n - 1) / 3` Byzantine validators, each with an [`Attack`]
 //!    (equivocation; a proposal carrying a transfer; a forged transaction
-//!    signature; a forged proposal signature), network delays (which reorder),
-//!    loss, duplication, maybe a partition that heals, crashes and restarts of
-//!    honest validators. [`Scenario::stable_ms`] is when the partition has healed
+//!    signature; a forged proposal signature; blocks stamped a year ahead;
+//!    lying block-sync answers), network delays (which reorder), loss,
+//!    duplication, corruption, clock skew, maybe a partition that heals,
+//!    crashes and restarts of honest validators (clean, or a power loss —
+//!    possibly in the middle of a call's effects — with torn or stale
+//!    sign-states). [`Scenario::stable_ms`] is when the partition has healed
 //!    and every crashed validator is back; from then on nothing is lost.
 //! 2. `world.rs` is the discrete-event machinery: a queue ordered by
 //!    (simulated ms, sequence number), the network model, the counters.
 //!    No real clock, no threads, no hash-map iteration.
-//! 3. `node.rs` is one validator: the core plus a driver that does what
-//!    `node/src/driver.rs` does — build and validate blocks with the ledger,
-//!    the sign guard and the WAL before every signature, broadcast, feed our
-//!    own messages back, commit decided blocks, gossip catch-up (when stuck,
-//!    re-send our messages of the height — also those replayed from the WAL —
-//!    and relay the prevotes that justify our lock, as Tendermint's gossip
-//!    assumption requires) and block sync (commit verified, then every ledger
-//!    rule). A crash keeps only the disk: committed blocks, the
-//!    WAL (maybe minus its unsynced tail) and the sign-state; a restart replays
-//!    the WAL into a fresh core. Byzantine validators wrap the same driver.
+//! 3. `host.rs` is one validator: the engine plus a host that performs its
+//!    effects in order, as `node/src/executor.rs` does on tokio, over a disk
+//!    that survives crashes (chain store, WAL, sign-state, each losing what
+//!    was not fsynced on power loss). It holds no consensus logic.
+//!    `byzantine.rs` holds the test-only wrappers around the honest engine:
+//!    attacks and deliberately [`Broken`] engines.
 //! 4. `check.rs` holds the properties checked on every seed and the
 //!    [`Violation`] each failure becomes: agreement, validity (ledger rules
 //!    and explicitly no transfer), commits that verify, no double-sign by an
 //!    honest validator across all its lives, progress after the network is
-//!    stable.
-//! 5. [`run`] / [`run_seed`] (`sim.rs`) drive it all and return a [`SimReport`].
+//!    stable, block times bounded by honest clocks, no engine fault.
+//! 5. [`run`] / [`run_seed`] (`sim.rs`) drive it all and return a [`SimReport`],
+//!    with the engines' coverage marks.
 //!
 //! ## Running it
 //!
