@@ -37,7 +37,7 @@ use keepsake_types::wire::SyncItem;
 use keepsake_types::{Block, Commit, Keypair, PublicKey, encoding};
 use tokio::sync::{mpsc, watch};
 
-use crate::node::{Shared, now_ms};
+use crate::shared::{Shared, now_ms};
 use crate::wal::{SignStateFile, Wal};
 
 /// Capacity of the executor's input channels.

@@ -28,6 +28,7 @@ pub mod node;
 pub mod ops;
 pub mod repair;
 pub mod rpc_server;
+pub mod shared;
 pub mod testnet;
 pub mod wal;
 

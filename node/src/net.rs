@@ -14,7 +14,7 @@ use keepsake_types::{SignedTx, encoding};
 use tokio::sync::mpsc;
 
 use crate::executor::{ExecutorEvent, ExecutorInbox, SledChain};
-use crate::node::Shared;
+use crate::shared::Shared;
 
 /// Capacity of the queue of gossiped transactions waiting for admission.
 const TX_INGEST_CAPACITY: usize = 20_000;
@@ -33,7 +33,7 @@ pub async fn dispatch(
     inbox: ExecutorInbox,
 ) {
     let (ingest_tx, ingest_rx) = mpsc::channel(TX_INGEST_CAPACITY);
-    crate::node::supervise(
+    crate::shared::supervise(
         &shared,
         "gossip admission",
         ingest_transactions(shared.clone(), net.clone(), ingest_rx),

@@ -11,21 +11,18 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use jsonrpsee::server::{BatchRequestConfig, ServerBuilder, ServerConfig};
 use keepsake_consensus::{ConsensusConfig, WalEntry};
-use keepsake_engine::admit::Admission;
 use keepsake_engine::{ClockBounds, EngineConfig, Mempool, VerifiedSet};
 use keepsake_network::{NetworkConfig, NetworkHandle};
 
 /// Room left in a gossip message for a proposal's header, signature and encoding overhead.
 const PROPOSAL_HEADROOM_BYTES: usize = 64 * 1024;
 use keepsake_rpc::KeepsakeApiServer;
-use keepsake_rpc::types::BlockSummary;
 use keepsake_store::Store;
-use keepsake_types::{Genesis, Keypair, SignedTx};
+use keepsake_types::{Genesis, Keypair};
 use tokio::sync::{Notify, broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -34,6 +31,7 @@ use crate::executor::ExecutorSettings;
 use crate::metrics::Metrics;
 use crate::ops::OpsLayer;
 use crate::rpc_server::RpcImpl;
+pub use crate::shared::{Shared, now_ms, supervise};
 use crate::wal::{SignStateFile, Wal};
 
 /// Ask some peer for blocks at least this often, even when nobody seems ahead.
@@ -44,78 +42,6 @@ const SYNC_RETRY_MS: u64 = 300;
 const BLOCK_EVENTS_CAPACITY: usize = 256;
 /// Capacity of the queue of admitted transactions waiting to be gossiped.
 const TX_GOSSIP_CAPACITY: usize = 20_000;
-
-/// State shared by the driver, the RPC handlers and `/health`.
-pub struct Shared {
-    /// The database.
-    pub store: Arc<Store>,
-    /// The genesis.
-    pub genesis: Arc<Genesis>,
-    /// This node's key (a validator's, or an observer's).
-    pub validator: keepsake_types::PublicKey,
-    /// Pending transactions.
-    pub mempool: Mutex<Mempool>,
-    /// Digests of transactions whose signatures passed T4 here (verify once per node).
-    pub verified: Arc<VerifiedSet>,
-    /// The last committed height (set by the executor after each commit; admission
-    /// checks transactions for the height after it).
-    pub committed_height: AtomicU64,
-    /// The network (peer counts for `/health` come from it).
-    pub net: NetworkHandle,
-    /// Set when a clean shutdown began: background tasks that end then are not faults.
-    pub shutting_down: AtomicBool,
-    /// Metrics.
-    pub metrics: Metrics,
-    /// Wakes a waiting proposer when a transaction is admitted.
-    pub new_tx: Notify,
-    /// Committed blocks, for subscriptions.
-    pub blocks: broadcast::Sender<BlockSummary>,
-    /// Admitted transactions to gossip to the other validators.
-    pub gossip_tx: mpsc::Sender<SignedTx>,
-    /// Set when the node stopped on a fault.
-    pub halted: Mutex<Option<String>>,
-}
-
-impl Shared {
-    /// Locks the mempool. A poisoned lock means a panic while holding it: a bug.
-    pub fn mempool(&self) -> std::sync::MutexGuard<'_, Mempool> {
-        self.mempool.lock().expect("mempool lock poisoned: a panic happened while it was held")
-    }
-
-    /// The one admission path (RPC and gossip) over committed state.
-    pub fn admission(&self) -> Admission<'_, Store> {
-        Admission {
-            state: &*self.store,
-            genesis: &self.genesis,
-            memo: &self.verified,
-            pool: &self.mempool,
-            next_height: self.committed_height.load(Relaxed) + 1,
-        }
-    }
-
-    /// Marks the node halted with `reason` (the first reason is kept); `/health` turns 503.
-    pub fn halt(&self, reason: String) {
-        let mut halted = self.halted.lock().expect("halted lock is never poisoned");
-        if halted.is_none() {
-            *halted = Some(reason);
-        }
-    }
-
-    /// `(healthy, JSON body)` for `/health`.
-    pub fn health(&self) -> (bool, String) {
-        let halted = self.halted.lock().expect("halted lock is never poisoned").clone();
-        let height = self.committed_height.load(Relaxed);
-        let peers = self.net.stats().peers_connected;
-        match halted {
-            None => (true, serde_json::json!({"status": "ok", "height": height, "peers": peers}).to_string()),
-            Some(reason) => (
-                false,
-                serde_json::json!({"status": "halted", "height": height, "peers": peers, "reason": reason})
-                    .to_string(),
-            ),
-        }
-    }
-}
 
 /// A running node.
 pub struct RunningNode {
@@ -184,37 +110,6 @@ fn flatten(result: Result<anyhow::Result<()>, tokio::task::JoinError>) -> anyhow
         Ok(r) => r.context("consensus stopped"),
         Err(join) => Err(anyhow::anyhow!("consensus task panicked: {join}")),
     }
-}
-
-/// Runs a background task that must live as long as the node: if it ends
-/// (returns or panics) before shutdown began, the node is marked halted and
-/// `/health` turns 503 with the task's name.
-pub fn supervise<F>(shared: &Arc<Shared>, name: &'static str, task: F)
-where
-    F: std::future::Future<Output = ()> + Send + 'static,
-{
-    let handle = tokio::spawn(task);
-    // Weak: the watcher must not keep the node (and its database lock) alive;
-    // some tasks end only when the node's state is dropped.
-    let shared = Arc::downgrade(shared);
-    tokio::spawn(async move {
-        let outcome = handle.await;
-        let Some(shared) = shared.upgrade() else { return };
-        if shared.shutting_down.load(Relaxed) {
-            return;
-        }
-        let reason = match outcome {
-            Ok(()) => format!("background task '{name}' stopped"),
-            Err(e) => format!("background task '{name}' failed: {e}"),
-        };
-        tracing::error!(task = name, reason, "a background task died");
-        shared.halt(reason);
-    });
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 /// The consensus WAL, in the consensus directory.

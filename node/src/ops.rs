@@ -14,7 +14,7 @@ use jsonrpsee::core::BoxError;
 use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse};
 use tower::{Layer, Service};
 
-use crate::node::Shared;
+use crate::shared::Shared;
 
 /// The layer.
 #[derive(Clone)]

@@ -18,7 +18,7 @@ use keepsake_types::{
     BlockHash, CertificateId, CertificateStatus, DoubleVote, Genesis, PublicKey, SeriesId, SignedTx, TxId,
 };
 
-use crate::node::Shared;
+use crate::shared::Shared;
 use keepsake_engine::AdmitError;
 
 /// Most records returned by one `listSeries`, `listIssuers` or `recentTransactions` call.

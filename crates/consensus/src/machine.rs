@@ -175,6 +175,13 @@ impl Consensus {
         self.valid
     }
 
+    /// Messages kept for the next height: `StartHeight { height + 1 }` feeds
+    /// them to the core before anything else. A driver that empties its WAL at a
+    /// new height must log these again under it, or a replay would miss them.
+    pub fn buffered(&self) -> &[Input] {
+        &self.future
+    }
+
     /// What was dropped so far.
     pub fn stats(&self) -> &ConsensusStats {
         &self.stats

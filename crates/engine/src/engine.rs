@@ -140,6 +140,16 @@ pub struct Engine<R: BlockRules> {
     effects: Vec<Effect>,
 }
 
+/// The height a message-like input is about.
+fn input_height(input: &Input) -> Option<u64> {
+    match input {
+        Input::Proposal(p) => Some(p.data.height),
+        Input::Vote(v) => Some(v.data.height),
+        Input::ProposalUntimely { height, .. } => Some(*height),
+        _ => None,
+    }
+}
+
 fn is_logged(input: &Input) -> bool {
     !matches!(input, Input::StartHeight { .. })
 }
@@ -555,7 +565,19 @@ impl<R: BlockRules> Engine<R> {
             }
         };
         store.commit_block(&block, &commit, &executed)?;
+        let next = height + 1;
         self.after_commit(block.header, executed.tx_ids, false);
+        // The core keeps the messages of the next height that arrived early and feeds
+        // them at `StartHeight`; they were logged under this height, which `ResetWal`
+        // just emptied. Log them again under the new height, so that a replay
+        // reproduces every vote they cause (found by the simulator: a stale sign-state
+        // after a power loss let a validator prevote nil where it had prevoted a block
+        // proposed early).
+        for input in self.core.buffered() {
+            if input_height(input) == Some(next) {
+                self.effects.push(Effect::AppendWal { height: next, entry: WalEntry::Input(input.clone()) });
+            }
+        }
         Ok(())
     }
 

@@ -350,11 +350,14 @@ impl SimNode {
 
     /// Fault injection: the operator wiped the consensus directory (WAL and
     /// sign-state) and started the validator as if it never signed.
-    pub(crate) fn forget_consensus_dir(&mut self) {
+    /// With `keep_sign_state`, only the WAL is lost (the sign-state file is left as it is).
+    pub(crate) fn forget_consensus_dir(&mut self, keep_sign_state: bool) {
         self.disk.wal.clear();
         self.disk.wal_synced = 0;
-        self.disk.sign_state = SignState::Intact(None);
-        self.disk.previous_sign_state = None;
+        if !keep_sign_state {
+            self.disk.sign_state = SignState::Intact(None);
+            self.disk.previous_sign_state = None;
+        }
     }
 
     /// Arms a power loss after `effects` more effects.

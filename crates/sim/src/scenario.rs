@@ -117,17 +117,19 @@ pub struct Crash {
     /// The power goes out in the middle of performing a call's effects: after
     /// this many more effects (instead of between two events).
     pub after_effects: Option<u32>,
-    /// If the effect the power loss interrupts is the sign-state write, the
-    /// file is left torn (unreadable); the restart then needs the operator's
-    /// repair (`keepsake repair sign-state`: a floor above every height the
-    /// validator may have signed at).
+    /// If the effect the power loss interrupts is the sign-state write (or,
+    /// without `after_effects`, at the crash), the file is left torn
+    /// (unreadable); the restart then needs the operator's repair (`keepsake
+    /// repair sign-state`: a floor above every height the validator may have
+    /// signed at).
     pub tear_sign_state: bool,
     /// The validator restarts with the sign-state it had one write earlier
     /// (an operator restored a stale backup of the file).
     pub stale_sign_state: bool,
     /// Fault injection to prove the double-sign check: the validator restarts
-    /// with an empty WAL and sign-state *and no sign guard*, as a node whose
-    /// operator wiped its consensus directory would. Never drawn from a seed.
+    /// with an empty WAL and (unless `tear_sign_state` leaves a torn one for the
+    /// repair) an empty sign-state, as a node whose operator wiped its consensus
+    /// directory would. Never drawn from a seed.
     pub amnesia: bool,
 }
 

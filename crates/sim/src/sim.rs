@@ -223,7 +223,9 @@ fn simulate(world: &mut World, scenario: &Scenario) -> Result<SimReport, Violati
                 let spec = scenario.crashes[crash].clone();
                 match spec.after_effects {
                     Some(k) => nodes[spec.node].arm(k, crash),
-                    None => nodes[spec.node].crash(world, &spec, false),
+                    // Without a moment to interrupt, a torn sign-state is a file found
+                    // damaged at the restart.
+                    None => nodes[spec.node].crash(world, &spec, spec.tear_sign_state),
                 }
             }
             Event::Restart { crash } => {
@@ -236,7 +238,7 @@ fn simulate(world: &mut World, scenario: &Scenario) -> Result<SimReport, Violati
                 if node.live.is_none() && !node.halted {
                     world.stats.restarts += 1;
                     if spec.amnesia {
-                        node.forget_consensus_dir();
+                        node.forget_consensus_dir(spec.tear_sign_state);
                     }
                     let peers_height =
                         (0..n).filter(|&i| i != spec.node).map(|i| nodes[i].height()).max().unwrap_or(0);
