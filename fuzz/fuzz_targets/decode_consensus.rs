@@ -1,6 +1,7 @@
 //! Consensus gossip (`ConsensusEnvelope`, `driver.rs`) and equivocation
 //! evidence (`DoubleVote`, store and auditor): `ConsensusEnvelope`,
-//! `ConsensusMessage`, `Proposal`, `Vote`, `DoubleVote`.
+//! `ConsensusMessage`, `Proposal`, `Vote`, `DoubleVote`; then what decodes
+//! is verified as the receiver does (signatures, the proposed block's hash).
 #![no_main]
 
 use keepsake_fuzz::{check_decoder, limit_and_bytes};
@@ -20,10 +21,22 @@ fuzz_target!(|data: &[u8]| {
         match &envelope.message {
             ConsensusMessage::Proposal(p) => {
                 let _ = p.verify("keepsake-test");
+                let _ = p.verify(&p.block.header.chain_id);
+                let commit = keepsake_types::Commit {
+                    height: p.data.height,
+                    round: p.data.round,
+                    block_hash: p.data.block_hash,
+                    signatures: Vec::new(),
+                };
+                keepsake_fuzz::exercise_block(&p.block, &commit);
             }
             ConsensusMessage::Vote(v) => {
                 let _ = v.verify("keepsake-test");
             }
         }
+    }
+    if let Ok(evidence) = keepsake_types::encoding::decode::<DoubleVote>(bytes, usize::MAX, "fuzz") {
+        let genesis = keepsake_fuzz::golden_genesis();
+        let _ = evidence.verify(&genesis.chain_id, &genesis.validator_set());
     }
 });

@@ -58,3 +58,36 @@ pub fn limit_and_bytes(data: &[u8]) -> (usize, &[u8]) {
         _ => (usize::MAX, data),
     }
 }
+
+/// The genesis of the golden test chain (`tests/fixtures/certificates/`):
+/// the validator set decoded commits are verified against.
+pub fn golden_genesis() -> &'static keepsake_types::Genesis {
+    static GENESIS: std::sync::OnceLock<keepsake_types::Genesis> = std::sync::OnceLock::new();
+    GENESIS.get_or_init(|| {
+        keepsake_types::Genesis::from_json(include_str!("../../tests/fixtures/certificates/genesis.json"))
+            .expect("golden genesis")
+    })
+}
+
+/// What a receiver does with a decoded block and commit (block sync, the
+/// auditor): hash the header, verify the commit against the golden
+/// validator set, compute and verify every transaction's id and signatures
+/// under the header's own chain id and the golden one. The verdicts do not
+/// matter; none of it may panic, whatever the decoded values are.
+pub fn exercise_block(block: &keepsake_types::Block, commit: &keepsake_types::Commit) {
+    let genesis = golden_genesis();
+    let validators = genesis.validator_set();
+    let header = &block.header;
+    let _ = header.hash();
+    let _ = validators.hash(&header.chain_id);
+    let _ = commit.verify(header, &validators);
+    for chain in [header.chain_id.as_str(), genesis.chain_id.as_str()] {
+        for tx in &block.txs {
+            let _ = tx.id(chain);
+            let _ = tx.verify_signatures(chain);
+            if let Some((subject, approval)) = tx.body.review_subject() {
+                let _ = subject.verify(chain, approval);
+            }
+        }
+    }
+}

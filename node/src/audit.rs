@@ -6,12 +6,19 @@
 //! Exit codes (documented in docs/auditor-guide.md): 0 the audit passed
 //! (or following ended without an alert), 1 an anomaly or alert, 2 the audit
 //! could not run (unreadable genesis, unreachable node, locked directory).
+//!
+//! Nothing a node answers is trusted: an answer that does not decode into
+//! what the method returns (a 300-byte chain id, a hash of the wrong length,
+//! a height over `u64::MAX`) is the node's anomaly ([`AnomalyKind::Malformed`],
+//! exit 1), reported like a damaged block of a data directory; only a node
+//! that cannot be reached, or refuses to answer, stops the audit (exit 2).
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use jsonrpsee::core::ClientError;
 use jsonrpsee::core::client::ClientT;
 use jsonrpsee::core::params::BatchRequestBuilder;
 use jsonrpsee::http_client::HttpClient;
@@ -63,7 +70,7 @@ impl Progress {
             return;
         }
         self.last_drawn = Some(Instant::now());
-        let pct = (done * 100).checked_div(total).unwrap_or(100).min(100);
+        let pct = done.saturating_mul(100).checked_div(total).unwrap_or(100).min(100);
         let width = 30;
         let filled = (pct as usize * width) / 100;
         let rate = done as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
@@ -127,18 +134,30 @@ async fn replay_rpc(
     let mut last = None;
     let mut height = from;
     while height <= to && !auditor.is_stopped() {
-        let end = to.min(height + RPC_BATCH_BLOCKS - 1);
-        let blocks = match fetch_batch(client, height, end).await {
-            Ok(blocks) => blocks,
+        let end = to.min(height.saturating_add(RPC_BATCH_BLOCKS - 1));
+        // The blocks answered, and the first height whose answer does not decode.
+        let (blocks, undecodable) = match fetch_batch(client, height, end).await {
+            Ok(blocks) => (blocks, None),
             Err(_) => {
                 let mut one_by_one = Vec::new();
+                let mut undecodable = None;
                 for h in height..=end {
-                    one_by_one.push(client.get_block(h).await.map_err(describe)?);
+                    match client.get_block(h).await {
+                        Ok(b) => one_by_one.push(b),
+                        Err(ClientError::ParseError(e)) => {
+                            undecodable = Some((h, e));
+                            break;
+                        }
+                        Err(e) => return Err(describe(e)),
+                    }
                 }
-                one_by_one
+                (one_by_one, undecodable)
             }
         };
-        let expected = end - height + 1;
+        let expected = match &undecodable {
+            Some((h, _)) => h - height,
+            None => end - height + 1,
+        };
         if blocks.len() as u64 != expected {
             let missing = height + blocks.len() as u64;
             auditor.stop(
@@ -174,9 +193,26 @@ async fn replay_rpc(
             last = Some(checkpoint);
             progress.tick(h, to);
         }
-        height = end + 1;
+        if let Some((h, e)) = undecodable {
+            auditor.stop(
+                h,
+                AnomalyKind::Malformed,
+                Some("Malformed"),
+                undecodable_answer(&format!("block {h}"), &e),
+            );
+            return Ok(Ok(last));
+        }
+        match end.checked_add(1) {
+            Some(next) => height = next,
+            None => break,
+        }
     }
     Ok(Ok(last))
+}
+
+/// The message of an anomaly for a node's answer that does not decode.
+fn undecodable_answer(what: &str, e: &serde_json::Error) -> String {
+    format!("the node's answer for {what} does not decode: {e}")
 }
 
 async fn fetch_batch(client: &HttpClient, from: u64, to: u64) -> anyhow::Result<Vec<BlockResponse>> {
@@ -200,7 +236,15 @@ async fn same_chain(
     client: &HttpClient,
     url: &str,
 ) -> anyhow::Result<bool> {
-    let theirs = client.get_genesis().await.map_err(describe)?;
+    let theirs = match client.get_genesis().await {
+        Ok(theirs) => theirs,
+        Err(ClientError::ParseError(e)) => {
+            let message = format!("{url}: {}", undecodable_answer("its genesis", &e));
+            auditor.record(AnomalyKind::Malformed, None, Some("Malformed".into()), message);
+            return Ok(false);
+        }
+        Err(e) => return Err(describe(e)),
+    };
     if theirs.hash() != genesis.hash() {
         auditor.record(
             AnomalyKind::ChainMismatch,
@@ -234,7 +278,15 @@ pub async fn audit_rpc(
     if !same_chain(&mut auditor, genesis, &client, url).await? {
         return Ok(Ok(auditor));
     }
-    let status = client.status().await.map_err(describe)?;
+    let status = match client.status().await {
+        Ok(status) => status,
+        Err(ClientError::ParseError(e)) => {
+            let message = undecodable_answer("its status", &e);
+            auditor.record(AnomalyKind::Malformed, None, Some("Malformed".into()), message);
+            return Ok(Ok(auditor));
+        }
+        Err(e) => return Err(describe(e)),
+    };
     auditor.set_source_height(status.height);
     let monitor = monitor.map(|m| (m, url));
     if let Err(alert) = replay_rpc(&mut auditor, monitor, &client, 1, status.height, progress).await? {
@@ -250,8 +302,13 @@ pub async fn audit_rpc(
             state_root: status.state_root,
         });
     }
-    for evidence in client.get_evidence(crate::rpc_server::EVIDENCE_PER_CALL_MAX).await.map_err(describe)? {
-        auditor.check_evidence(&evidence);
+    match client.get_evidence(crate::rpc_server::EVIDENCE_PER_CALL_MAX).await {
+        Ok(list) => list.iter().for_each(|evidence| auditor.check_evidence(evidence)),
+        Err(ClientError::ParseError(e)) => {
+            let message = undecodable_answer("its evidence", &e);
+            auditor.record(AnomalyKind::InvalidEvidence, None, Some("Malformed".into()), message);
+        }
+        Err(e) => return Err(describe(e)),
     }
     Ok(Ok(auditor))
 }
@@ -347,7 +404,8 @@ pub async fn follow(
 
 /// Shows the monitor `url`'s checkpoint at `height`: with the consistency
 /// proof from the last checkpoint seen from it (whose header the node must
-/// still show unchanged), or alone the first time.
+/// still show unchanged), or alone the first time. An answer that does not
+/// decode is a bad checkpoint (cause `Malformed`).
 async fn check_node(
     monitor: &mut Monitor,
     url: &str,
@@ -358,16 +416,26 @@ async fn check_node(
         return Ok(None);
     }
     let previous = monitor.latest(url).map(|h| h.height);
+    let malformed = |what: String, e: serde_json::Error| Alert::BadCheckpoint {
+        source: url.to_string(),
+        height,
+        cause: "Malformed".into(),
+        message: undecodable_answer(&what, &e),
+    };
     let verdict = match previous {
         Some(old) if old == height => return Ok(None),
-        Some(old) if old < height => {
-            let r = c.get_consistency_proof(old, height).await.map_err(describe)?;
-            monitor.observe(url, &r.old, None).and_then(|_| monitor.observe(url, &r.new, Some(&r.proof)))
-        }
-        _ => {
-            let b = c.get_block(height).await.map_err(describe)?;
-            monitor.observe(url, &Checkpoint { header: b.block.header, commit: b.commit }, None)
-        }
+        Some(old) if old < height => match c.get_consistency_proof(old, height).await {
+            Ok(r) => {
+                monitor.observe(url, &r.old, None).and_then(|_| monitor.observe(url, &r.new, Some(&r.proof)))
+            }
+            Err(ClientError::ParseError(e)) => Err(malformed(format!("the proof {old}..{height}"), e)),
+            Err(e) => return Err(describe(e)),
+        },
+        _ => match c.get_block(height).await {
+            Ok(b) => monitor.observe(url, &Checkpoint { header: b.block.header, commit: b.commit }, None),
+            Err(ClientError::ParseError(e)) => Err(malformed(format!("block {height}"), e)),
+            Err(e) => return Err(describe(e)),
+        },
     };
     Ok(verdict.err())
 }

@@ -30,13 +30,17 @@ pub fn checkpoint(store: &Store, height: u64) -> Result<Checkpoint, ErrorObjectO
     Ok(Checkpoint { header: block.header, commit })
 }
 
+/// The log entry at `location` with its inclusion proof. The leaf is decoded
+/// within the chain's leaf bound, the same one verifiers apply.
 fn entry(
     store: &Store,
+    genesis: &Genesis,
     location: &TxLocation,
     log_size: u64,
 ) -> Result<(LogEntryProof, LogLeaf), ErrorObjectOwned> {
     let leaf = store.leaf_bytes_for(location).map_err(unavailable)?;
-    let decoded: LogLeaf = encoding::decode(&leaf, usize::MAX, "log leaf").map_err(unavailable)?;
+    let decoded: LogLeaf =
+        encoding::decode(&leaf, genesis.params.log_leaf_bytes_max(), "log leaf").map_err(unavailable)?;
     let proof = store.inclusion_proof(location.leaf_index, log_size).map_err(unavailable)?;
     Ok((LogEntryProof { leaf_index: location.leaf_index, leaf: HexBytes(leaf), proof }, decoded))
 }
@@ -65,8 +69,8 @@ pub fn build(
         .tx_location(&series.tx_id)
         .map_err(lerr)?
         .ok_or_else(|| unavailable("series transaction missing"))?;
-    let (mint, mint_leaf) = entry(store, &mint_loc, log_size)?;
-    let (series_entry, series_leaf) = entry(store, &series_loc, log_size)?;
+    let (mint, mint_leaf) = entry(store, genesis, &mint_loc, log_size)?;
+    let (series_entry, series_leaf) = entry(store, genesis, &series_loc, log_size)?;
     let TxBody::CreateSeries { approval, .. } = &series_leaf.tx.body else {
         return Err(unavailable("series transaction is not a CreateSeries"));
     };
@@ -133,7 +137,7 @@ pub fn status(
                 .tx_location(&r.tx_id)
                 .map_err(lerr)?
                 .ok_or_else(|| unavailable("revocation transaction missing"))?;
-            Some(entry(store, &location, checkpoint.header.log_size)?.0)
+            Some(entry(store, genesis, &location, checkpoint.header.log_size)?.0)
         }
     };
     Ok(CertificateStatus { certificate_id: *id, checkpoint, revocation })

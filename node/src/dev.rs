@@ -37,7 +37,7 @@ pub fn init_home(home: &Path, listen: std::net::SocketAddr) -> anyhow::Result<bo
     keyfile::write(&keys.join("issuer.json"), &keyfile::generate()?)?;
     keyfile::write(&keys.join("reviewer.json"), &keyfile::generate()?)?;
     let genesis = Genesis {
-        chain_id: DEV_CHAIN_ID.into(),
+        chain_id: DEV_CHAIN_ID.parse().expect("DEV_CHAIN_ID follows the chain id rule"),
         genesis_time_ms: crate::node::now_ms(),
         validators: vec![Validator {
             public_key: validator.public(),

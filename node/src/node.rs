@@ -176,7 +176,7 @@ pub async fn start_with(config: NodeConfig, genesis: Genesis, key: Keypair) -> a
 
     // libp2p: only genesis validators and the allow-list may connect.
     let p2p = &config.p2p;
-    let mut net_config = NetworkConfig::new(genesis.chain_id.clone(), p2p.listen);
+    let mut net_config = NetworkConfig::new(genesis.chain_id.to_string(), p2p.listen);
     net_config.bootstrap = p2p.bootstrap.iter().map(|p| (p.key, p.addr)).collect();
     net_config.allowed =
         genesis.validators.iter().map(|v| v.public_key).chain(p2p.allow_list.iter().copied()).collect();

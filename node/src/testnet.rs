@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use keepsake_types::{ChainParams, Genesis, Keypair, Validator};
+use keepsake_types::{ChainId, ChainParams, Genesis, Keypair, Validator};
 
 use crate::config::{
     BlockSection, ConsensusSection, MempoolSection, NodeConfig, NodeSection, P2pSection, PeerAddress,
@@ -43,6 +43,7 @@ pub fn generate(dir: &Path, spec: &TestnetSpec) -> anyhow::Result<Vec<PathBuf>> 
     if dir.join("genesis.json").exists() {
         bail!("{} already holds a testnet; choose an empty directory", dir.display());
     }
+    let chain_id = ChainId::new(spec.chain_id.as_str()).context("--chain-id")?;
     let n = spec.validators;
     let port = |base: u16, i: usize| -> anyhow::Result<u16> {
         u16::try_from(usize::from(base) + i).context("port number overflows")
@@ -55,7 +56,7 @@ pub fn generate(dir: &Path, spec: &TestnetSpec) -> anyhow::Result<Vec<PathBuf>> 
     keyfile::write(&dir.join("keys/issuer.json"), &keyfile::generate()?)?;
     keyfile::write(&dir.join("keys/reviewer.json"), &keyfile::generate()?)?;
     let genesis = Genesis {
-        chain_id: spec.chain_id.clone(),
+        chain_id,
         genesis_time_ms: crate::node::now_ms(),
         validators: keys
             .iter()

@@ -554,7 +554,7 @@ async fn validators_survive_sigkill_and_sigstop_under_load() {
         procs.spawn(i);
     }
     let shared = Arc::new(Shared {
-        chain: genesis.chain_id.clone(),
+        chain: genesis.chain_id.to_string(),
         clients: (0..N).map(|i| client(&format!("http://127.0.0.1:{}", rpc_base + i as u16))).collect(),
         down: (0..N).map(|_| AtomicBool::new(false)).collect(),
         stop_load: AtomicBool::new(false),

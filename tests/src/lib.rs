@@ -1,6 +1,7 @@
 //! Harness for workspace-level tests: real nodes (real sled on disk, real
-//! JSON-RPC on 127.0.0.1 port 0) started in-process, their dev keys, and a
-//! raw HTTP helper for hostile-input tests.
+//! JSON-RPC on 127.0.0.1 port 0) started in-process, their dev keys, a raw
+//! HTTP helper for hostile-input tests, and a JSON-RPC server that lies
+//! ([`LyingRpc`]) for hostile-source tests.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -371,5 +372,126 @@ impl Cluster {
     pub fn validator_key(&self, i: usize) -> anyhow::Result<Keypair> {
         let config = NodeConfig::load(&self.homes[i])?;
         keepsake::keyfile::read(&config.node.validator_key_file)
+    }
+}
+
+/// How a [`LyingRpc`] answers one call: `Ok(raw JSON text of the result)`,
+/// written into the response as it is (so it can hold numbers no `u64`
+/// holds, or anything else), or `Err((JSON-RPC error number, message))`.
+pub type LyingAnswer = Result<String, (i64, String)>;
+
+type Answerer = std::sync::Arc<dyn Fn(&str, &serde_json::Value) -> LyingAnswer + Send + Sync>;
+
+/// A JSON-RPC 2.0 server over HTTP/1.1 on 127.0.0.1 port 0 whose answers
+/// are written by the test: a node that lies, for hostile-source tests of
+/// the auditor and the CLI. Every call (batches answered call by call) goes
+/// to `answer(method, params)`. It runs on a runtime of its own in a thread
+/// of its own, so a test may block its own threads on the client side; it
+/// stops when dropped.
+pub struct LyingRpc {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl LyingRpc {
+    /// Starts serving.
+    pub fn start(answer: impl Fn(&str, &serde_json::Value) -> LyingAnswer + Send + Sync + 'static) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        listener.set_nonblocking(true).expect("non-blocking listener");
+        let url = format!("http://{}", listener.local_addr().expect("bound address"));
+        let answer: Answerer = std::sync::Arc::new(answer);
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            let runtime =
+                tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+                loop {
+                    tokio::select! {
+                        _ = &mut stopped => return,
+                        accepted = listener.accept() => {
+                            let Ok((stream, _)) = accepted else { continue };
+                            tokio::spawn(serve_lies(stream, answer.clone()));
+                        }
+                    }
+                }
+            });
+        });
+        LyingRpc { url, stop: Some(stop) }
+    }
+}
+
+impl Drop for LyingRpc {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Serves the HTTP/1.1 requests of one connection (keep-alive) until the client closes it.
+async fn serve_lies(mut stream: tokio::net::TcpStream, answer: Answerer) {
+    let mut buf: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let head_end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        while buf.len() < head_end + len {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let body = lie(&buf[head_end..head_end + len], &answer);
+        buf.drain(..head_end + len);
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        if stream.write_all(head.as_bytes()).await.is_err()
+            || stream.write_all(body.as_bytes()).await.is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// The JSON-RPC response to a request body (a call or a batch of calls).
+fn lie(body: &[u8], answer: &Answerer) -> String {
+    let one = |call: &serde_json::Value| {
+        let id = call.get("id").cloned().unwrap_or(serde_json::Value::Null);
+        let method = call.get("method").and_then(|m| m.as_str()).unwrap_or_default();
+        let params = call.get("params").cloned().unwrap_or(serde_json::Value::Null);
+        match answer(method, &params) {
+            Ok(result) => format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{result}}}"#),
+            Err((code, message)) => serde_json::json!({
+                "jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}
+            })
+            .to_string(),
+        }
+    };
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Array(calls)) => {
+            format!("[{}]", calls.iter().map(one).collect::<Vec<_>>().join(","))
+        }
+        Ok(call) => one(&call),
+        Err(e) => serde_json::json!({
+            "jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": e.to_string()}
+        })
+        .to_string(),
     }
 }

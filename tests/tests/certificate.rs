@@ -115,7 +115,7 @@ async fn every_single_field_tampering_is_caught() {
     );
     assert_eq!(code_after(&cert, g, |c| c.checkpoint.commit.signatures.clear()), "InsufficientPower");
     assert_eq!(code_after(&cert, g, |c| c.checkpoint.commit.round += 1), "BadSignature");
-    assert_eq!(code_after(&cert, g, |c| c.chain_id = "other-chain".into()), "WrongChain");
+    assert_eq!(code_after(&cert, g, |c| c.chain_id = "other-chain".parse().unwrap()), "WrongChain");
     assert_eq!(code_after(&cert, g, |c| c.format = "keepsake-certificate/v0".into()), "Malformed");
     // A forged commit by a key outside the genesis.
     let forger = Keypair::from_seed([66; 32]);
@@ -133,7 +133,7 @@ async fn every_single_field_tampering_is_caught() {
     other.validators = vec![Validator { public_key: forger.public(), power: 1, name: "x".into() }];
     assert_eq!(cert.verify(&other).unwrap_err().code(), "ValidatorSetMismatch");
     let mut other_chain = g.clone();
-    other_chain.chain_id = "keepsake-other".into();
+    other_chain.chain_id = "keepsake-other".parse().unwrap();
     assert_eq!(cert.verify(&other_chain).unwrap_err().code(), "WrongChain");
 
     // Malformed files.

@@ -94,7 +94,10 @@ fn generate() -> Generated {
         tamper(&|c| c.checkpoint.commit.signatures[1].signature.0[0] ^= 1),
     );
     files.insert("too-few-signatures.json", tamper(&|c| c.checkpoint.commit.signatures.truncate(2)));
-    files.insert("wrong-chain.json", tamper(&|c| c.chain_id = "keepsake-other".into()));
+    files.insert(
+        "wrong-chain.json",
+        tamper(&|c| c.chain_id = "keepsake-other".parse().expect("a valid chain id")),
+    );
     let text = pretty(&valid);
     files.insert("malformed.json", text[..text.len() / 2].to_string());
 

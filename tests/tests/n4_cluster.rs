@@ -242,7 +242,7 @@ async fn transfer_proposal(c: &Cluster, key: &Keypair, height: u64, transfer: Si
     let txs = vec![transfer];
     let ids: Vec<_> = txs.iter().map(|t| t.id(chain)).collect();
     let header = Header {
-        chain_id: chain.to_string(),
+        chain_id: c.genesis.chain_id.clone(),
         height,
         prev_hash: tip.hash,
         time_ms: keepsake::node::now_ms().max(tip.time_ms + 1),

@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use keepsake_types::{BlockHash, Checkpoint, Genesis, Hash32, Header, ValidatorSet, merkle};
+use keepsake_types::{BlockHash, ChainId, Checkpoint, Genesis, Hash32, Header, ValidatorSet, merkle};
 use serde::{Deserialize, Serialize};
 
 /// Something the monitor must raise: the chain cannot be trusted as shown.
@@ -109,7 +109,7 @@ struct Seen {
 /// The checkpoint monitor.
 #[derive(Debug)]
 pub struct Monitor {
-    chain_id: String,
+    chain_id: ChainId,
     validators: ValidatorSet,
     /// The verified header per height, as first seen.
     seen: BTreeMap<u64, Seen>,
@@ -210,12 +210,14 @@ impl Monitor {
                 second: (format!("{source} (as the parent of block {height})"), header.prev_hash),
             });
         }
-        if let Some(above) = self.seen.get(&(height + 1))
+        // `checked_add`: a quorum-signed header at height u64::MAX has nothing above it.
+        if let Some((above_height, above)) =
+            height.checked_add(1).and_then(|a| self.seen.get(&a).map(|seen| (a, seen)))
             && above.prev_hash != hash
         {
             return Err(Alert::Fork {
                 height,
-                first: (format!("{} (as the parent of block {})", above.source, height + 1), above.prev_hash),
+                first: (format!("{} (as the parent of block {above_height})", above.source), above.prev_hash),
                 second: (source.to_string(), hash),
             });
         }

@@ -5,7 +5,10 @@
 //! 2. the commit: more than 2/3 of the genesis voting power signed a
 //!    precommit for exactly this header ([`Commit::verify`]). A block
 //!    without one was never committed, so nothing in it is blamed on the
-//!    chain;
+//!    chain. Nor are transactions that are not the header's: their count
+//!    and Merkle root must match it (rules B6/B7, checked here first), so a
+//!    source that attaches other transactions, however many, to a real
+//!    header gets `BlockInvalid`, not a `TransferCommitted` against the chain;
 //! 3. the independent checks of the mission's rules, on the committed
 //!    transactions as they are, before any ledger code runs: no transfer
 //!    (T1), no certificate minted twice (the write-once holder), editions
@@ -24,7 +27,7 @@
 use std::collections::BTreeMap;
 
 use keepsake_ledger::memory::MemoryState;
-use keepsake_ledger::{Tip, validate_block};
+use keepsake_ledger::{LedgerError, Tip, validate_block};
 use keepsake_types::encoding::decode;
 use keepsake_types::{
     Block, CertificateId, Commit, DoubleVote, Genesis, HolderId, PublicKey, SeriesId, TxBody, ValidatorSet,
@@ -210,6 +213,9 @@ impl Auditor {
                 format!("block {} is not proven final: {e}", block.header.hash()),
             );
         }
+        if let Err(e) = self.committed_transactions(block) {
+            return self.stop(height, AnomalyKind::BlockInvalid, Some(e.code()), e.to_string());
+        }
         self.independent_checks(block);
         let executed = match validate_block(&self.state, &self.genesis, &self.tip, block) {
             Ok(executed) => executed,
@@ -221,10 +227,31 @@ impl Auditor {
         if let Err(e) = self.state.commit(&executed) {
             return self.stop(height, AnomalyKind::BlockInvalid, Some(e.code()), e.to_string());
         }
-        self.commit_signatures += commit.signatures.len() as u64;
+        self.commit_signatures = self.commit_signatures.saturating_add(commit.signatures.len() as u64);
         self.count(block);
         self.tip = Tip::from_header(&block.header);
         Flow::Continue
+    }
+
+    /// Whether `block.txs` are the transactions its (verified) header
+    /// commits to: rules B6 (count, within `block_txs_max`) and B7 (root of
+    /// the ids), with the ledger's errors. Before anything is counted or
+    /// blamed on the chain.
+    fn committed_transactions(&self, block: &Block) -> Result<(), LedgerError> {
+        let (header, max) = (&block.header, self.genesis.params.block_txs_max);
+        if block.txs.len() != header.tx_count as usize || block.txs.len() > max as usize {
+            return Err(LedgerError::TxCountMismatch {
+                declared: header.tx_count,
+                got: block.txs.len(),
+                max,
+            });
+        }
+        let ids: Vec<_> = block.txs.iter().map(|tx| tx.id(&self.genesis.chain_id)).collect();
+        let root = keepsake_ledger::block::tx_root(&ids);
+        if root != header.tx_root {
+            return Err(LedgerError::TxRootMismatch { expected: root, got: header.tx_root });
+        }
+        Ok(())
     }
 
     /// The mission's rules, checked again without the ledger.
@@ -294,27 +321,35 @@ impl Auditor {
     /// Counts a verified block's transactions per kind, issuer and series.
     fn count(&mut self, block: &Block) {
         for tx in &block.txs {
-            *self.transactions.entry(tx.body.kind().to_string()).or_default() += 1;
+            // Saturating: counts of a chain the ledger accepted cannot reach these
+            // bounds, but the audit must not trust the ledger it audits to keep them.
+            let kind = self.transactions.entry(tx.body.kind().to_string()).or_default();
+            *kind = kind.saturating_add(1);
             match &tx.body {
                 TxBody::RegisterIssuer { issuer, name, .. } => {
                     self.issuer(issuer).name = name.clone();
                 }
                 // The series record itself was made by `independent_checks`, in order.
-                TxBody::CreateSeries { issuer, .. } => self.issuer(issuer).series += 1,
+                TxBody::CreateSeries { issuer, .. } => {
+                    let summary = self.issuer(issuer);
+                    summary.series = summary.series.saturating_add(1);
+                }
                 TxBody::Mint { series_id, .. } => {
                     if let Some(s) = self.series.get_mut(series_id) {
-                        s.minted += 1;
+                        s.minted = s.minted.saturating_add(1);
                         let issuer = s.issuer;
-                        self.issuer(&issuer).minted += 1;
+                        let summary = self.issuer(&issuer);
+                        summary.minted = summary.minted.saturating_add(1);
                     }
                 }
                 TxBody::Revoke { certificate_id, .. } => {
                     if let Some((series_id, _)) = self.holders.get(certificate_id)
                         && let Some(s) = self.series.get_mut(series_id)
                     {
-                        s.revoked += 1;
+                        s.revoked = s.revoked.saturating_add(1);
                         let issuer = s.issuer;
-                        self.issuer(&issuer).revoked += 1;
+                        let summary = self.issuer(&issuer);
+                        summary.revoked = summary.revoked.saturating_add(1);
                     }
                 }
                 _ => {}
@@ -327,7 +362,7 @@ impl Auditor {
     /// misbehaved), a record that does not verify as
     /// [`AnomalyKind::InvalidEvidence`].
     pub fn check_evidence(&mut self, evidence: &DoubleVote) {
-        self.evidence_checked += 1;
+        self.evidence_checked = self.evidence_checked.saturating_add(1);
         let (v, d) = (&evidence.first.validator, &evidence.first.data);
         match evidence.verify(&self.genesis.chain_id, &self.validators) {
             Ok(()) => self.record(
@@ -350,7 +385,7 @@ impl Auditor {
         match decode::<DoubleVote>(bytes, 4096, "evidence") {
             Ok(e) => self.check_evidence(&e),
             Err(e) => {
-                self.evidence_checked += 1;
+                self.evidence_checked = self.evidence_checked.saturating_add(1);
                 self.record(AnomalyKind::InvalidEvidence, None, Some(e.code().to_string()), e.to_string());
             }
         }

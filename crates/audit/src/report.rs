@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use keepsake_types::{BlockHash, Hash32, PublicKey, SeriesId};
+use keepsake_types::{BlockHash, ChainId, Hash32, PublicKey, SeriesId};
 use serde::{Deserialize, Serialize};
 
 /// The kinds of anomaly an audit reports. The names are stable codes
@@ -14,7 +14,10 @@ pub enum AnomalyKind {
     MissingBlock,
     /// The source has a block but no commit for it.
     MissingCommit,
-    /// A stored block or commit does not decode (within the genesis' bounds, no trailing bytes).
+    /// A stored block or commit does not decode (within the genesis' bounds,
+    /// no trailing bytes, every value within its type's rule, e.g. a chain id
+    /// of 1 to 64 bytes), or a node's JSON-RPC answer does not decode into
+    /// what the method returns.
     Malformed,
     /// A commit does not prove its block final under the genesis validators
     /// (`cause`: `InsufficientPower`, `BadSignature`, `CommitBlockMismatch`, ...).
@@ -130,7 +133,7 @@ pub struct Report {
     /// True when no anomaly was found.
     pub passed: bool,
     /// The chain audited.
-    pub chain_id: String,
+    pub chain_id: ChainId,
     /// Its genesis hash.
     pub genesis_hash: BlockHash,
     /// Last height whose block and commit passed every check (0: none).

@@ -338,3 +338,64 @@ fn tips_compare_by_value() {
     a.check_claimed_tip(&Tip::from_header(&c.blocks[4].0.header));
     assert!(a.report().passed);
 }
+
+/// A source without any validator key attaches other transactions to a real,
+/// quorum-signed header: thousands of transfers, or as many as the header
+/// says but others. The commit verifies (it signs the header only), but the
+/// transactions are not the committed ones: `BlockInvalid`, and nothing in
+/// them (no `TransferCommitted`, no count) is blamed on the chain.
+#[test]
+fn transactions_attached_to_a_real_header_are_not_blamed_on_the_chain() {
+    let c = clean_chain();
+    let net = &c.net;
+    let transfer = |n: u8| {
+        TxBody::Transfer {
+            certificate_id: keepsake_types::CertificateId([n; 32]),
+            to: keepsake_types::HolderId([n; 32]),
+        }
+        .sign(net.chain(), &[&net.issuer])
+    };
+    for (txs, cause) in [
+        (vec![transfer(1); 20_000], "TxCountMismatch"),
+        ((0..3).map(transfer).collect(), "TxRootMismatch"),
+        (Vec::new(), "TxCountMismatch"),
+    ] {
+        let mut blocks = c.blocks.clone();
+        blocks[2].0.txs = txs;
+        let r = audit(&c, &blocks);
+        assert_eq!(only_anomaly(&r), (AnomalyKind::BlockInvalid, Some(3), Some(cause.into())), "{r}");
+        assert_eq!(r.anomalies.len(), 1, "{r}");
+        assert_eq!(r.transactions.get("transfer"), None);
+        assert_eq!(r.verified_height, 2);
+    }
+}
+
+/// Headers at the far end of the height range, signed by the genesis
+/// validators (a colluding supermajority): the monitor compares them with
+/// their neighbours without overflowing, and the auditor refuses them as
+/// the wrong height.
+#[test]
+fn heights_at_the_end_of_the_range_are_handled() {
+    let c = clean_chain();
+    let net = &c.net;
+    let mut top = c.blocks[0].0.clone();
+    top.header.height = u64::MAX;
+    let commit = net.commit_for(&top.header, 0, 4);
+    let mut m = Monitor::new(&net.genesis);
+    assert_eq!(
+        m.observe("a", &Checkpoint { header: top.header.clone(), commit: commit.clone() }, None),
+        Ok(Observed::Advanced)
+    );
+    let mut below = c.blocks[0].0.clone();
+    below.header.height = u64::MAX - 1;
+    let below_commit = net.commit_for(&below.header, 0, 4);
+    let alert = m.observe("b", &Checkpoint { header: below.header, commit: below_commit }, None).unwrap_err();
+    assert!(matches!(alert, Alert::Fork { height, .. } if height == u64::MAX - 1), "{alert}");
+
+    let mut a = Auditor::new(net.genesis.clone());
+    assert_eq!(a.feed(&top, &commit), Flow::Stopped);
+    assert_eq!(
+        only_anomaly(&a.report()),
+        (AnomalyKind::BlockInvalid, Some(u64::MAX), Some("UnexpectedHeight".into()))
+    );
+}

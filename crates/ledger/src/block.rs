@@ -253,7 +253,10 @@ pub fn validate_block_memo<V: StateView + ?Sized>(
     let h = &block.header;
     // B1: the block is for this chain.
     if h.chain_id != genesis.chain_id {
-        return Err(LedgerError::WrongChain { expected: genesis.chain_id.clone(), got: h.chain_id.clone() });
+        return Err(LedgerError::WrongChain {
+            expected: genesis.chain_id.to_string(),
+            got: h.chain_id.to_string(),
+        });
     }
     // B2: height = tip height + 1.
     if h.height != tip.height + 1 {

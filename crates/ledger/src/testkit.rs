@@ -37,7 +37,7 @@ impl TestNet {
         let validator_keys: Vec<Keypair> = (0..validators).map(|i| key(100 + i as u8)).collect();
         let governors: Vec<Keypair> = (0..3).map(|i| key(10 + i)).collect();
         let genesis = Genesis {
-            chain_id: "keepsake-test".into(),
+            chain_id: "keepsake-test".parse().expect("a valid chain id"),
             genesis_time_ms: 1_700_000_000_000,
             validators: validator_keys
                 .iter()

@@ -551,7 +551,7 @@ fn b1_to_b11_each_header_field_is_checked() {
         f(&mut b);
         validate_block(&c.state, g, &c.tip, &b).unwrap_err().code()
     };
-    assert_eq!(h(&|b| b.header.chain_id = "other".into()), "WrongChain");
+    assert_eq!(h(&|b| b.header.chain_id = "other".parse().unwrap()), "WrongChain");
     assert_eq!(h(&|b| b.header.height += 1), "UnexpectedHeight");
     assert_eq!(h(&|b| b.header.prev_hash.0[0] ^= 1), "PrevHashMismatch");
     let tip_time = c.tip.time_ms;

@@ -2,7 +2,7 @@
 //! times are milliseconds since the Unix epoch.
 
 use keepsake_types::{
-    Block, BlockHash, Certificate, Checkpoint, Commit, ContentHash, Hash32, IssuerStatus, PublicKey,
+    Block, BlockHash, Certificate, ChainId, Checkpoint, Commit, ContentHash, Hash32, IssuerStatus, PublicKey,
     SeriesId, TxBody, TxId,
 };
 use serde::{Deserialize, Serialize};
@@ -158,7 +158,7 @@ pub struct BlockSummary {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChainStatus {
     /// Chain id.
-    pub chain_id: String,
+    pub chain_id: ChainId,
     /// Genesis hash.
     pub genesis_hash: BlockHash,
     /// Latest committed height (0 before block 1).

@@ -16,8 +16,8 @@ use keepsake_types::encoding::{decode, encode};
 use keepsake_types::genesis::VALIDATORS_MAX;
 use keepsake_types::merkle::{self, NodeSource};
 use keepsake_types::{
-    Block, BlockHash, CertificateId, Commit, ContentHash, DoubleVote, Genesis, Hash32, LogLeafRef, PublicKey,
-    SeriesId, SignedTx, TxId,
+    Block, BlockHash, CertificateId, ChainId, Commit, ContentHash, DoubleVote, Genesis, Hash32, LogLeafRef,
+    PublicKey, SeriesId, SignedTx, TxId,
 };
 use serde::de::DeserializeOwned;
 use tracing::{debug, info};
@@ -76,7 +76,7 @@ pub struct Store {
     db: sled::Db,
     genesis_hash: BlockHash,
     genesis_tip: Tip,
-    chain_id: String,
+    chain_id: ChainId,
     limits: Limits,
     /// Serialises [`Store::commit_block`]: the tip it checks must still be the
     /// tip when its batch lands.

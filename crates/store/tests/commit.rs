@@ -462,7 +462,7 @@ fn a_temporary_store_works_like_a_file_one() {
     assert_eq!(store.log_root(0).unwrap(), merkle::empty_root());
     assert_eq!(store.log_root(1).unwrap_err().code(), "OutOfRange");
     let mut other = net.genesis.clone();
-    other.chain_id = "keepsake-other".into();
+    other.chain_id = "keepsake-other".parse().unwrap();
     assert_eq!(store.ledger_tip(&other).unwrap_err().code(), "GenesisMismatch");
     let wal = store.aux_tree("wal").unwrap();
     wal.insert(b"k", b"v").unwrap();

@@ -52,7 +52,7 @@ fn another_genesis_is_refused() {
     let mut chain = Chain::small(0);
     chain.close();
     let mut other = chain.net.genesis.clone();
-    other.chain_id = "keepsake-other".into();
+    other.chain_id = "keepsake-other".parse().unwrap();
     let err = Store::open(chain.dir.path(), &other).unwrap_err();
     assert!(
         matches!(err, StoreError::GenesisMismatch { expected, got }

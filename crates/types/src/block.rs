@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use crate::chain_id::ChainId;
 use crate::encoding::encode;
 use crate::hash::{Hash32, domain_hash, domain_preimage, tag};
 use crate::ids::BlockHash;
@@ -20,8 +21,9 @@ use crate::{Error, Result};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Header {
-    /// The chain this block belongs to.
-    pub chain_id: String,
+    /// The chain this block belongs to (checked by the type: hashing never
+    /// fails, whatever the bytes the header was decoded from).
+    pub chain_id: ChainId,
     /// 1 for the first block.
     pub height: u64,
     /// Hash of the previous header; for height 1, the genesis hash.
@@ -330,7 +332,7 @@ mod tests {
 
     fn header(vs: &ValidatorSet) -> Header {
         Header {
-            chain_id: "test".into(),
+            chain_id: "test".parse().unwrap(),
             height: 5,
             prev_hash: BlockHash([1; 32]),
             time_ms: 1000,

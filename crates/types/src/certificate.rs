@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::block::{Checkpoint, LogLeaf};
 use crate::bytes::HexBytes;
+use crate::chain_id::ChainId;
 use crate::encoding::{decode_canonical, encode};
 use crate::genesis::Genesis;
 use crate::hash::Hash32;
@@ -112,7 +113,7 @@ pub struct Certificate {
     /// Always [`CERTIFICATE_FORMAT`].
     pub format: String,
     /// The chain.
-    pub chain_id: String,
+    pub chain_id: ChainId,
     /// The certificate id.
     pub certificate_id: CertificateId,
     /// What it attests.
@@ -203,7 +204,7 @@ impl Certificate {
         let chain = genesis.chain_id.as_str();
         for got in [&self.chain_id, &self.checkpoint.header.chain_id] {
             if got != chain {
-                return Err(Error::WrongChain { expected: chain.to_string(), got: got.clone() });
+                return Err(Error::WrongChain { expected: chain.to_string(), got: got.to_string() });
             }
         }
         // Checkpoint: header hash, validator set, quorum of valid precommits.
@@ -228,7 +229,7 @@ impl Certificate {
         }
 
         // Both log entries are in the checkpoint's log.
-        let leaf_max = genesis.params.tx_bytes_max as usize + 64;
+        let leaf_max = genesis.params.log_leaf_bytes_max();
         let mint_leaf = self.mint.verify_against(&self.checkpoint, "mint", leaf_max)?;
         let series_leaf = self.series.verify_against(&self.checkpoint, "series", leaf_max)?;
         if self.series.leaf_index >= self.mint.leaf_index {
@@ -372,8 +373,8 @@ impl CertificateVerifier {
 fn verify_checkpoint(genesis: &Genesis, checkpoint: &Checkpoint) -> Result<u64> {
     if checkpoint.header.chain_id != genesis.chain_id {
         return Err(Error::WrongChain {
-            expected: genesis.chain_id.clone(),
-            got: checkpoint.header.chain_id.clone(),
+            expected: genesis.chain_id.to_string(),
+            got: checkpoint.header.chain_id.to_string(),
         });
     }
     checkpoint.commit.verify(&checkpoint.header, &genesis.validator_set())
@@ -493,7 +494,7 @@ impl CertificateStatus {
                 revocation: None,
             });
         };
-        let leaf_max = genesis.params.tx_bytes_max as usize + 64;
+        let leaf_max = genesis.params.log_leaf_bytes_max();
         let leaf = entry.verify_against(&self.checkpoint, "revocation", leaf_max)?;
         let TxBody::Revoke { certificate_id, reason } = &leaf.tx.body else {
             return Err(mismatch(

@@ -3,14 +3,35 @@
 //! between peers uses it; docs/protocol.md spells out the bytes.
 //!
 //! Decoding is strict: the input length is bounded *before* any allocation,
-//! trailing bytes are an error, and [`decode_canonical`] additionally requires
-//! that re-encoding gives back the very same bytes (so two different byte
-//! strings never decode to one object).
+//! values with a rule of their own ([`crate::ChainId`]) are checked as they
+//! are decoded, trailing bytes are an error, and [`decode_canonical`]
+//! additionally requires that re-encoding gives back the very same bytes (so
+//! two different byte strings never decode to one object). Decoding never
+//! panics: whatever the bytes, the answer is a value or `Malformed`/`TooLarge`.
+
+use std::cell::RefCell;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::{Error, Result};
+
+thread_local! {
+    /// The rule broken by the last value a deserializer of this crate refused
+    /// on this thread (a [`crate::ChainId`], say). postcard replaces the
+    /// message of such a custom error by a generic "Serde Deserialization
+    /// Error"; [`decode`] reports this one instead.
+    static REFUSAL: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Records why a value is refused while decoding (see [`REFUSAL`]).
+pub(crate) fn note_refusal(reason: String) {
+    REFUSAL.with(|r| *r.borrow_mut() = Some(reason));
+}
+
+fn take_refusal() -> Option<String> {
+    REFUSAL.with(|r| r.borrow_mut().take())
+}
 
 /// Encodes `value` canonically.
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
@@ -22,8 +43,11 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], max_len: usize, what: &'static 
     if bytes.len() > max_len {
         return Err(Error::TooLarge { what, len: bytes.len(), max: max_len });
     }
-    let (value, rest) = postcard::take_from_bytes::<T>(bytes)
-        .map_err(|e| Error::Malformed { what, reason: e.to_string() })?;
+    take_refusal();
+    let (value, rest) = postcard::take_from_bytes::<T>(bytes).map_err(|e| {
+        let refusal = if e == postcard::Error::SerdeDeCustom { take_refusal() } else { None };
+        Error::Malformed { what, reason: refusal.unwrap_or_else(|| e.to_string()) }
+    })?;
     if !rest.is_empty() {
         return Err(Error::Malformed { what, reason: format!("{} trailing bytes", rest.len()) });
     }

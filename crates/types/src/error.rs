@@ -27,6 +27,10 @@ pub enum Error {
     /// A signature that does not verify (strict ed25519) for its signer and message.
     #[error("bad signature by {signer} on {what}")]
     BadSignature { signer: PublicKey, what: &'static str },
+    /// A chain id that breaks the chain id rule: 1 to 64 bytes of
+    /// `[a-z0-9-]` ([`crate::ChainId`]). The message quotes a prefix of it.
+    #[error("invalid {0}")]
+    InvalidChainId(String),
     /// A genesis file that breaks one of the genesis rules.
     #[error("invalid genesis: {0}")]
     InvalidGenesis(String),
@@ -78,6 +82,7 @@ impl Error {
             Error::Hex { .. } => "BadHex",
             Error::BadPublicKey(_) => "BadPublicKey",
             Error::BadSignature { .. } => "BadSignature",
+            Error::InvalidChainId(_) => "InvalidChainId",
             Error::InvalidGenesis(_) => "InvalidGenesis",
             Error::WrongChain { .. } => "WrongChain",
             Error::CommitHeightMismatch { .. } => "CommitHeightMismatch",

@@ -7,14 +7,14 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::block::{Validator, ValidatorSet};
+use crate::chain_id::ChainId;
 use crate::encoding::encode;
 use crate::hash::{Hash32, domain_hash, tag};
 use crate::ids::BlockHash;
 use crate::keys::PublicKey;
 use crate::{Error, Result};
 
-/// Longest chain id, in bytes (it is framed with a one-byte length).
-pub const CHAIN_ID_MAX_LEN: usize = 64;
+pub use crate::chain_id::CHAIN_ID_MAX_LEN;
 /// Most validators a genesis may list.
 pub const VALIDATORS_MAX: usize = 100;
 /// Most governors a genesis may list.
@@ -35,6 +35,17 @@ pub struct ChainParams {
     pub tx_bytes_max: u32,
 }
 
+/// Bytes a log leaf adds around its transaction (two varints and framing).
+pub const LOG_LEAF_OVERHEAD_BYTES: usize = 64;
+
+impl ChainParams {
+    /// Largest log leaf (`encode(LogLeaf)`) of this chain: the decoding bound
+    /// of leaves in certificates and status answers.
+    pub fn log_leaf_bytes_max(&self) -> usize {
+        (self.tx_bytes_max as usize).saturating_add(LOG_LEAF_OVERHEAD_BYTES)
+    }
+}
+
 impl Default for ChainParams {
     fn default() -> Self {
         Self { max_supply_limit: 1_000_000, block_txs_max: 10_000, tx_bytes_max: 4096 }
@@ -45,8 +56,8 @@ impl Default for ChainParams {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Genesis {
-    /// Chain id: 1 to 64 bytes of `[a-z0-9-]`.
-    pub chain_id: String,
+    /// Chain id: 1 to 64 bytes of `[a-z0-9-]` (checked by the type, also when parsed).
+    pub chain_id: ChainId,
     /// Milliseconds since the Unix epoch; block 1 must be later.
     pub genesis_time_ms: u64,
     /// The validators, in proposer order.
@@ -63,7 +74,7 @@ impl Genesis {
     /// Checks every genesis rule; a node refuses to start on a genesis that fails.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::InvalidGenesis(m));
-        validate_chain_id(&self.chain_id)?;
+        // The chain id rule is the type's: a `ChainId` is valid by construction.
         if self.validators.is_empty() || self.validators.len() > VALIDATORS_MAX {
             return bad(format!("needs 1 to {VALIDATORS_MAX} validators, has {}", self.validators.len()));
         }
@@ -124,7 +135,8 @@ impl Genesis {
         Hash32(self.hash().0)
     }
 
-    /// Parses and validates a genesis JSON document.
+    /// Parses and validates a genesis JSON document. An invalid chain id is
+    /// refused while parsing (`InvalidGenesis`, naming the chain id rule).
     pub fn from_json(text: &str) -> Result<Self> {
         let g: Genesis = serde_json::from_str(text).map_err(|e| Error::InvalidGenesis(e.to_string()))?;
         g.validate()?;
@@ -132,18 +144,11 @@ impl Genesis {
     }
 }
 
-/// Chain ids are 1 to 64 bytes of lowercase ASCII letters, digits and `-`.
+/// Chain ids are 1 to 64 bytes of lowercase ASCII letters, digits and `-`
+/// (the rule of [`ChainId`], which every chain id field has as its type).
+/// The error is `InvalidGenesis`, saying what is wrong.
 pub fn validate_chain_id(chain_id: &str) -> Result<()> {
-    let ok = !chain_id.is_empty()
-        && chain_id.len() <= CHAIN_ID_MAX_LEN
-        && chain_id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::InvalidGenesis(format!(
-            "chain id {chain_id:?} must be 1 to {CHAIN_ID_MAX_LEN} characters of [a-z0-9-]"
-        )))
-    }
+    ChainId::new(chain_id).map(|_| ()).map_err(|e| Error::InvalidGenesis(e.to_string()))
 }
 
 #[cfg(test)]
@@ -153,7 +158,7 @@ mod tests {
 
     fn genesis() -> Genesis {
         Genesis {
-            chain_id: "keepsake-test".into(),
+            chain_id: "keepsake-test".parse().unwrap(),
             genesis_time_ms: 1,
             validators: vec![Validator {
                 public_key: Keypair::from_seed([1; 32]).public(),
@@ -178,8 +183,6 @@ mod tests {
     fn each_genesis_rule_can_fail() {
         type Mutation = Box<dyn Fn(&mut Genesis)>;
         let cases: Vec<(&str, Mutation)> = vec![
-            ("chain id", Box::new(|g| g.chain_id = "Bad Chain".into())),
-            ("empty chain id", Box::new(|g| g.chain_id.clear())),
             ("no validators", Box::new(|g| g.validators.clear())),
             ("zero power", Box::new(|g| g.validators[0].power = 0)),
             ("dup validator", Box::new(|g| g.validators.push(g.validators[0].clone()))),
@@ -196,6 +199,24 @@ mod tests {
             mutate(&mut g);
             assert_eq!(g.validate().unwrap_err().code(), "InvalidGenesis", "{name}");
         }
+    }
+
+    #[test]
+    fn invalid_chain_ids_are_refused_while_parsing() {
+        for (bad, says) in [
+            ("Bad Chain".to_string(), "has 'B' at byte 0"),
+            (String::new(), "is empty"),
+            ("a".repeat(65), "is 65 bytes"),
+            ("a".repeat(300), "is 300 bytes"),
+        ] {
+            let mut v = serde_json::to_value(genesis()).unwrap();
+            v["chain_id"] = serde_json::json!(bad);
+            let err = Genesis::from_json(&v.to_string()).unwrap_err();
+            assert_eq!(err.code(), "InvalidGenesis", "{bad:?}");
+            assert!(err.to_string().contains(says), "{err}");
+            assert_eq!(validate_chain_id(&bad).unwrap_err().code(), "InvalidGenesis");
+        }
+        validate_chain_id("keepsake-test").unwrap();
     }
 
     #[test]

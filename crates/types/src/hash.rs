@@ -51,14 +51,20 @@ pub fn sha256(bytes: &[u8]) -> Hash32 {
 }
 
 /// Appends `u8(len) || bytes`. Panics (a programmer error) over 255 bytes:
-/// tags are constants and chain ids are validated to at most 64 bytes.
+/// tags are constants, and a chain id is a [`crate::ChainId`] (at most 64
+/// bytes, checked when built or decoded) or the empty id of holder commitments.
 fn push_framed(out: &mut Vec<u8>, bytes: &[u8]) {
-    let len = u8::try_from(bytes.len()).expect("framed field is at most 255 bytes");
+    let len = u8::try_from(bytes.len()).expect("tags are constants, chain ids at most 64 bytes (ChainId)");
     out.push(len);
     out.extend_from_slice(bytes);
 }
 
 /// The domain-separated preimage: the exact bytes that are hashed and signed.
+///
+/// `chain_id` must be at most 255 bytes: pass a [`crate::ChainId`] (it
+/// derefs to `&str`) or `""`; a longer one is a programmer error and panics.
+/// Data from outside cannot reach this with a longer id: every chain id
+/// field of a decoded value is a `ChainId`.
 pub fn domain_preimage(tag: &str, chain_id: &str, bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(2 + tag.len() + chain_id.len() + bytes.len());
     push_framed(&mut out, tag.as_bytes());
@@ -67,12 +73,13 @@ pub fn domain_preimage(tag: &str, chain_id: &str, bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// SHA-256 of [`domain_preimage`].
+/// SHA-256 of [`domain_preimage`] (the same precondition on `chain_id`).
 pub fn domain_hash(tag: &str, chain_id: &str, bytes: &[u8]) -> Hash32 {
     let mut hasher = Sha256::new();
     hasher.update([u8::try_from(tag.len()).expect("tag is at most 255 bytes")]);
     hasher.update(tag.as_bytes());
-    hasher.update([u8::try_from(chain_id.len()).expect("chain id is at most 255 bytes")]);
+    hasher.update([u8::try_from(chain_id.len())
+        .expect("chain ids are ChainId values (at most 64 bytes) or the empty holder id")]);
     hasher.update(chain_id.as_bytes());
     hasher.update(bytes);
     Hash32(hasher.finalize().into())

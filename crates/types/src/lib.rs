@@ -14,8 +14,15 @@
 //!
 //! Obligations of callers: hash and sign only through [`hash::domain_hash`],
 //! [`Keypair::sign`] and the `id`/`hash` methods (they add the domain tag and
-//! chain id), and decode untrusted bytes only through [`encoding::decode`]
-//! with a size limit. docs/protocol.md specifies every byte.
+//! chain id), pass them a chain id that is a [`ChainId`] (or the `&str` of
+//! one), and decode untrusted bytes only through [`encoding::decode`] with a
+//! size limit. docs/protocol.md specifies every byte.
+//!
+//! No panic on data from outside: every value a peer, an RPC answer or a
+//! file can supply decodes to a checked value or to an [`Error`], and every
+//! decoded value can be hashed and verified without panicking (the
+//! `expect`s left in this crate guard invariants of the crate's own code,
+//! each with its reason).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -25,6 +32,7 @@ pub mod block;
 #[doc(hidden)]
 pub mod bytes;
 pub mod certificate;
+pub mod chain_id;
 pub mod encoding;
 mod error;
 pub mod genesis;
@@ -44,6 +52,7 @@ pub use certificate::{
     Certificate, CertificateRecord, CertificateStatus, CertificateVerifier, CheckpointLink, LogEntryProof,
     Revoker, VerifiedCertificate, VerifiedRevocation, VerifiedStatus,
 };
+pub use chain_id::ChainId;
 pub use error::{Error, Result};
 pub use genesis::{ChainParams, Genesis};
 pub use hash::Hash32;

@@ -23,8 +23,8 @@ use std::fmt::Debug;
 use keepsake_types::encoding::{decode, decode_canonical, encode};
 use keepsake_types::wire::{ConsensusEnvelope, ConsensusMessage, SyncItem};
 use keepsake_types::{
-    Block, BlockHash, Certificate, CertificateId, Commit, CommitSignature, ContentHash, DoubleVote, Error,
-    Genesis, Hash32, Header, HolderId, IssuerStatus, LogLeaf, Proposal, ProposalData, PublicKey,
+    Block, BlockHash, Certificate, CertificateId, ChainId, Commit, CommitSignature, ContentHash, DoubleVote,
+    Error, Genesis, Hash32, Header, HolderId, IssuerStatus, LogLeaf, Proposal, ProposalData, PublicKey,
     ReviewApproval, SeriesId, Signature, SignedTx, TxBody, TxSignature, Vote, VoteData, VoteKind,
 };
 use proptest::prelude::*;
@@ -119,9 +119,14 @@ fn signed_tx() -> impl Strategy<Value = SignedTx> {
     (tx_body(), prop::collection::vec(sig, 0..3)).prop_map(|(body, signatures)| SignedTx { body, signatures })
 }
 
+/// Valid chain ids, from 1 byte to the limit.
+fn chain_id() -> impl Strategy<Value = ChainId> {
+    "[a-z0-9-]{1,64}".prop_map(|s| ChainId::new(s).expect("the pattern follows the chain id rule"))
+}
+
 fn header() -> impl Strategy<Value = Header> {
     (
-        (text(), int_u64(), block_hash(), int_u64(), key(), int_u32()),
+        (chain_id(), int_u64(), block_hash(), int_u64(), key(), int_u32()),
         (hash(), int_u64(), hash(), hash(), hash()),
     )
         .prop_map(

@@ -274,7 +274,7 @@ impl Consortium {
         let key = |p: &str| crate::keyfile::read(&cluster.dir.join(p));
         let (g1, g2) = (key("governance/governor-1.json")?, key("governance/governor-2.json")?);
         let (issuer, reviewer) = (key("keys/issuer.json")?, key("keys/reviewer.json")?);
-        let chain = clients[0].status().await.map_err(crate::cli::describe)?.chain_id;
+        let chain = clients[0].status().await.map_err(crate::cli::describe)?.chain_id.into_string();
         for tx in [
             TxBody::RegisterIssuer { issuer: issuer.public(), name: "drop issuer".into(), nonce: 1 }
                 .sign(&chain, &[&g1, &g2]),

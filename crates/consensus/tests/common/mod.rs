@@ -64,7 +64,7 @@ impl Fixture {
     pub fn block(&self, h: u64, salt: u64) -> Block {
         Block {
             header: Header {
-                chain_id: CHAIN.into(),
+                chain_id: CHAIN.parse().unwrap(),
                 height: h,
                 prev_hash: BlockHash([7; 32]),
                 time_ms: 1_000 + salt,
