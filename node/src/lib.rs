@@ -14,7 +14,6 @@
 #![warn(missing_docs)]
 
 pub mod audit;
-pub mod bench;
 pub mod certificates;
 pub mod cli;
 pub mod config;
@@ -26,6 +25,7 @@ pub mod metrics;
 pub mod node;
 pub mod ops;
 pub mod repair;
+pub mod rpc_client;
 pub mod rpc_server;
 pub mod testnet;
 pub mod wal;
