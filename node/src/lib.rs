@@ -10,7 +10,6 @@
 //! port 0), [`driver`] (the consensus core's outputs
 //! meet the ledger, the store and the network), [`mempool::Mempool`] (admission), [`cli`] (every subcommand).
 
-#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod audit;

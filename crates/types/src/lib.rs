@@ -17,7 +17,6 @@
 //! chain id), and decode untrusted bytes only through [`encoding::decode`]
 //! with a size limit. docs/protocol.md specifies every byte.
 
-#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
