@@ -31,7 +31,7 @@ use keepsake_store::ChainReader;
 use keepsake_types::encoding::decode;
 use keepsake_types::{Checkpoint, Genesis};
 
-use crate::cli::{client, describe};
+use crate::rpc_client::{client, describe};
 
 /// Blocks asked for in one JSON-RPC batch.
 const RPC_BATCH_BLOCKS: u64 = 16;

@@ -11,11 +11,9 @@
 //! `keepsake_engine`, on tokio), [`net`] (network events in and out; admission
 //! is `keepsake_engine::admit`), [`cli`] (every subcommand).
 
-#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod audit;
-pub mod bench;
 pub mod certificates;
 pub mod cli;
 pub mod config;
@@ -27,6 +25,7 @@ pub mod net;
 pub mod node;
 pub mod ops;
 pub mod repair;
+pub mod rpc_client;
 pub mod rpc_server;
 pub mod shared;
 pub mod testnet;

@@ -153,15 +153,15 @@ async fn verified_network_height(genesis: &Genesis, urls: &[String]) -> anyhow::
     let validators = genesis.validator_set();
     let mut best = 0;
     for url in urls {
-        let client = crate::cli::client(url)?;
-        let status = client.status().await.map_err(crate::cli::describe)?;
+        let client = crate::rpc_client::client(url)?;
+        let status = client.status().await.map_err(crate::rpc_client::describe)?;
         if status.genesis_hash != genesis.hash() {
             bail!("{url} runs genesis {}, this validator {}", status.genesis_hash, genesis.hash());
         }
         if status.height == 0 {
             continue;
         }
-        let block = client.get_block(status.height).await.map_err(crate::cli::describe)?;
+        let block = client.get_block(status.height).await.map_err(crate::rpc_client::describe)?;
         block
             .commit
             .verify(&block.block.header, &validators)

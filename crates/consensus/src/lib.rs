@@ -8,7 +8,6 @@
 //!
 //! See `docs/consensus.md` for the algorithm as implemented.
 
-#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 

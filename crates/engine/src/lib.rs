@@ -28,7 +28,6 @@
 //! `handle`, halt and perform none of that call's effects. Feed
 //! [`Event::Tick`] every [`EngineConfig::tick_ms`].
 
-#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 

@@ -19,7 +19,6 @@
 //! [`LedgerError::Invariant`] as faults of the node (never as a verdict on the
 //! input); store an [`block::Executed`] atomically or not at all.
 
-#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 

@@ -35,7 +35,6 @@
 //! - **Self-healing links.** Bootstrap peers are dialled at start and redialled every 0.5–2 s
 //!   while disconnected.
 
-#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 

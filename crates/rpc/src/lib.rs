@@ -10,7 +10,6 @@
 //! the JSON shapes, [`error`] for the error codes (the ledger's stable
 //! rejection codes, each with a fixed number).
 
-#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod error;

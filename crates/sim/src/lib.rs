@@ -51,7 +51,6 @@
 //! assert!(report.min_height >= report.target_height);
 //! ```
 
-#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 

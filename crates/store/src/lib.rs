@@ -34,7 +34,6 @@
 //!   data, which peers can re-send; not for anything that guards against
 //!   double signing.
 
-#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 

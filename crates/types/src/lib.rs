@@ -24,7 +24,6 @@
 //! `expect`s left in this crate guard invariants of the crate's own code,
 //! each with its reason).
 
-#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 

@@ -1,4 +1,4 @@
-//! `keepsake bench drop`: a collectible drop on a real local consortium.
+//! `keepsake-bench drop`: a collectible drop on a real local consortium.
 //!
 //! Starts `--validators` real `keepsake start` processes (each with its own
 //! sled store, libp2p swarm and JSON-RPC server on 127.0.0.1), registers an
@@ -21,20 +21,21 @@
 //! See docs/benchmarks.md for results and how to read them.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use jsonrpsee::http_client::HttpClient;
+use keepsake::rpc_client::describe;
 use keepsake_rpc::KeepsakeApiClient;
 use keepsake_types::{ContentHash, Keypair, ReviewSubject, SignedTx, TxBody, TxId, hash::sha256, ids};
 use serde::Serialize;
 
-use super::{dir_size, median, tempfile_dir, verify_rate};
+use crate::cluster::{Cluster, start_cluster};
+use crate::{dir_size, median, verify_rate};
 
-/// Parameters of `keepsake bench drop`.
+/// Parameters of `keepsake-bench drop`.
 #[derive(Clone, Debug)]
 pub struct DropBench {
     /// Validator processes.
@@ -127,115 +128,6 @@ pub struct NodeFigures {
     pub disk_bytes: u64,
 }
 
-/// The validator processes; dropping this kills any still running.
-pub(crate) struct Cluster {
-    dir: PathBuf,
-    homes: Vec<PathBuf>,
-    children: Vec<Child>,
-    keep: bool,
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        if !self.keep {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-}
-
-impl Cluster {
-    /// Peak RSS of validator `i` in MiB, from `/proc/PID/status` (Linux).
-    fn peak_rss_mib(&self, i: usize) -> f64 {
-        let path = format!("/proc/{}/status", self.children[i].id());
-        let status = std::fs::read_to_string(path).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map_or(f64::NAN, |kb| kb / 1024.0)
-    }
-
-    /// SIGTERM (a clean stop: sled flushes) and wait, then SIGKILL any straggler.
-    pub(crate) fn stop(&mut self) {
-        for c in &self.children {
-            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
-        }
-        let deadline = Instant::now() + Duration::from_secs(30);
-        for c in &mut self.children {
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = c.try_wait() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    fn exited(&mut self) -> Option<(usize, String)> {
-        self.children.iter_mut().enumerate().find_map(|(i, c)| match c.try_wait() {
-            Ok(Some(status)) => Some((i, status.to_string())),
-            _ => None,
-        })
-    }
-}
-
-/// `n` consecutive ports starting at the returned base that can be bound now
-/// (below the ephemeral range, so outgoing connections do not take them).
-fn free_port_base(n: usize, avoid: Option<u16>) -> anyhow::Result<u16> {
-    for _ in 0..500 {
-        let mut r = [0u8; 2];
-        getrandom::getrandom(&mut r).context("OS randomness")?;
-        let base = 20_000 + u16::from_le_bytes(r) % 10_000;
-        if avoid.is_some_and(|a| base.abs_diff(a) < n as u16 + 1) {
-            continue;
-        }
-        let held: Option<Vec<std::net::TcpListener>> =
-            (0..n as u16).map(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).ok()).collect();
-        if held.is_some() {
-            return Ok(base);
-        }
-    }
-    bail!("found no {n} consecutive free ports between 20000 and 30000")
-}
-
-fn start_cluster(validators: usize, keep: bool) -> anyhow::Result<(Cluster, Vec<String>)> {
-    let dir = tempfile_dir()?;
-    let rpc_base = free_port_base(validators, None)?;
-    let p2p_base = free_port_base(validators, Some(rpc_base))?;
-    let spec = crate::testnet::TestnetSpec {
-        validators,
-        chain_id: "keepsake-bench".into(),
-        rpc_base_port: rpc_base,
-        p2p_base_port: p2p_base,
-    };
-    let homes = crate::testnet::generate(&dir, &spec)?;
-    let exe = std::env::current_exe().context("the path of this keepsake binary")?;
-    let mut cluster = Cluster { dir: dir.clone(), homes: homes.clone(), children: Vec::new(), keep };
-    for (i, home) in homes.iter().enumerate() {
-        let log = std::fs::File::create(dir.join(format!("node{i}.log")))?;
-        let child = Command::new(&exe)
-            .arg("start")
-            .arg("--home")
-            .arg(home)
-            .env("RUST_LOG", std::env::var("KEEPSAKE_BENCH_NODE_LOG").unwrap_or_else(|_| "warn".into()))
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("starting {} start --home {}", exe.display(), home.display()))?;
-        cluster.children.push(child);
-    }
-    let urls = (0..validators).map(|i| format!("http://127.0.0.1:{}", rpc_base as usize + i)).collect();
-    Ok((cluster, urls))
-}
-
 /// A running local consortium with its issuer and reviewer registered.
 pub(crate) struct Consortium {
     pub(crate) cluster: Cluster,
@@ -249,39 +141,24 @@ pub(crate) struct Consortium {
 impl Consortium {
     /// Starts `validators` processes, waits for block 1 everywhere, and
     /// registers the testnet's issuer and reviewer (2-of-3 governance).
-    pub(crate) async fn launch(validators: usize, keep: bool, say: &Say) -> anyhow::Result<Self> {
-        let (mut cluster, urls) = start_cluster(validators, keep)?;
+    pub(crate) async fn launch(bin: &Path, validators: usize, keep: bool, say: &Say) -> anyhow::Result<Self> {
+        let (mut cluster, urls) = start_cluster(bin, validators, keep)?;
         say.line(format!("cluster directory: {}", cluster.dir.display()));
         let clients: Vec<HttpClient> =
-            urls.iter().map(|u| crate::cli::client(u)).collect::<anyhow::Result<_>>()?;
-        let deadline = Instant::now() + Duration::from_secs(60);
-        for (i, c) in clients.iter().enumerate() {
-            loop {
-                if let Some((j, status)) = cluster.exited() {
-                    bail!(
-                        "node{j} exited ({status}); see {}",
-                        cluster.dir.join(format!("node{j}.log")).display()
-                    );
-                }
-                match c.status().await {
-                    Ok(s) if s.height >= 1 => break,
-                    _ if Instant::now() > deadline => bail!("node{i} did not commit block 1 within 60 s"),
-                    _ => tokio::time::sleep(Duration::from_millis(50)).await,
-                }
-            }
-        }
+            urls.iter().map(|u| keepsake::rpc_client::client(u)).collect::<anyhow::Result<_>>()?;
+        cluster.wait_for_height(&clients, 1).await?;
         say.line("cluster up: block 1 committed on every validator");
-        let key = |p: &str| crate::keyfile::read(&cluster.dir.join(p));
+        let key = |p: &str| keepsake::keyfile::read(&cluster.dir.join(p));
         let (g1, g2) = (key("governance/governor-1.json")?, key("governance/governor-2.json")?);
         let (issuer, reviewer) = (key("keys/issuer.json")?, key("keys/reviewer.json")?);
-        let chain = clients[0].status().await.map_err(crate::cli::describe)?.chain_id.into_string();
+        let chain = clients[0].status().await.map_err(describe)?.chain_id.into_string();
         for tx in [
             TxBody::RegisterIssuer { issuer: issuer.public(), name: "drop issuer".into(), nonce: 1 }
                 .sign(&chain, &[&g1, &g2]),
             TxBody::RegisterReviewer { reviewer: reviewer.public(), name: "drop reviewer".into(), nonce: 2 }
                 .sign(&chain, &[&g1, &g2]),
         ] {
-            let id = clients[0].submit_tx(tx).await.map_err(crate::cli::describe)?;
+            let id = clients[0].submit_tx(tx).await.map_err(describe)?;
             wait_committed_everywhere(&clients, id).await?;
         }
         Ok(Self { cluster, urls, clients, chain, issuer, reviewer })
@@ -306,7 +183,7 @@ impl Consortium {
             approval: subject.approve(&self.chain, &self.reviewer),
         }
         .sign(&self.chain, &[&self.issuer]);
-        let id = self.clients[0].submit_tx(tx).await.map_err(crate::cli::describe)?;
+        let id = self.clients[0].submit_tx(tx).await.map_err(describe)?;
         wait_committed_everywhere(&self.clients, id).await
     }
 
@@ -391,11 +268,11 @@ pub(crate) fn sign_mints(
 }
 
 /// The highest height at which `id` is committed across `clients` (each
-/// waited for with the single-node benchmark's [`super::wait_committed`]).
+/// waited for with the single-node benchmark's [`crate::wait_committed`]).
 async fn wait_committed_everywhere(clients: &[HttpClient], id: TxId) -> anyhow::Result<u64> {
     let mut height = 0;
     for c in clients {
-        height = height.max(super::wait_committed(c, id).await?);
+        height = height.max(crate::wait_committed(c, id).await?);
     }
     Ok(height)
 }
@@ -414,7 +291,7 @@ pub(crate) async fn submit_all(
         let mut pending = chunk.to_vec();
         while !pending.is_empty() {
             let t = Instant::now();
-            let outcomes = client.submit_txs(pending.clone()).await.map_err(crate::cli::describe)?;
+            let outcomes = client.submit_txs(pending.clone()).await.map_err(describe)?;
             spent += t.elapsed().as_secs_f64();
             let mut again = Vec::new();
             for (tx, o) in pending.into_iter().zip(outcomes) {
@@ -443,13 +320,13 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// Runs the benchmark and prints its table (or JSON).
-pub async fn run(params: DropBench) -> anyhow::Result<()> {
+pub async fn run(bin: &Path, params: DropBench) -> anyhow::Result<()> {
     if params.validators == 0 || params.editions == 0 || params.batch == 0 {
         bail!("--validators, --editions and --batch must be at least 1");
     }
     let say = Say(params.json);
     say.line(format!(
-        "keepsake bench drop: {} validators, a {}-edition drop, then {} mints/s for {} s",
+        "keepsake-bench drop: {} validators, a {}-edition drop, then {} mints/s for {} s",
         params.validators, params.editions, params.rate, params.seconds
     ));
     let (cores, batch_rate) = tokio::task::spawn_blocking(batch_verify_rate_all_cores).await?;
@@ -461,7 +338,7 @@ pub async fn run(params: DropBench) -> anyhow::Result<()> {
         params.validators
     ));
 
-    let mut net = Consortium::launch(params.validators, params.keep, &say).await?;
+    let mut net = Consortium::launch(bin, params.validators, params.keep, &say).await?;
     let steady_total = params.rate.saturating_mul(params.seconds);
     let mut start_height = net.create_series("the drop", params.editions).await?;
     if steady_total > 0 {
@@ -544,7 +421,7 @@ pub async fn run(params: DropBench) -> anyhow::Result<()> {
     }
     let per_node: Vec<f64> = done_at.iter().map(|d| d.expect("all done")).collect();
     let all = per_node.iter().copied().fold(0.0, f64::max);
-    let drop_end_height = clients[0].status().await.map_err(crate::cli::describe)?.height;
+    let drop_end_height = clients[0].status().await.map_err(describe)?.height;
     let tps = f64::from(params.editions) / all;
     let drop = DropFigures {
         editions: params.editions,
@@ -612,7 +489,7 @@ async fn count_blocks_with(
 ) -> anyhow::Result<u64> {
     let mut blocks = 0;
     for h in from..=to {
-        let b = client.get_block(h).await.map_err(crate::cli::describe)?;
+        let b = client.get_block(h).await.map_err(describe)?;
         if b.block
             .txs
             .iter()
@@ -642,7 +519,7 @@ async fn steady_phase(
     let mut subs = Vec::new();
     for (i, url) in urls.iter().enumerate() {
         let ws = WsClientBuilder::default().build(url.replace("http://", "ws://")).await?;
-        let mut sub = ws.subscribe_blocks().await.map_err(crate::cli::describe)?;
+        let mut sub = ws.subscribe_blocks().await.map_err(describe)?;
         let commits = commits.clone();
         subs.push(tokio::spawn(async move {
             let _ws = ws;
@@ -651,7 +528,7 @@ async fn steady_phase(
             }
         }));
     }
-    let first_height = clients[0].status().await.map_err(crate::cli::describe)?.height + 1;
+    let first_height = clients[0].status().await.map_err(describe)?.height + 1;
     let per_tick = (params.rate as usize).div_ceil(100).max(1);
     let mut ticker = tokio::time::interval(Duration::from_millis(10));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -670,7 +547,7 @@ async fn steady_phase(
     }
     let offered_secs = started.elapsed().as_secs_f64();
     for f in in_flight {
-        let outcomes = f.await?.map_err(crate::cli::describe)?;
+        let outcomes = f.await?.map_err(describe)?;
         if let Some(e) = outcomes.iter().find_map(|o| o.error.as_ref()) {
             bail!("a steady-load mint was refused: {}: {}", e.code, e.message);
         }
@@ -687,7 +564,7 @@ async fn steady_phase(
         }
     }
     // Give the subscriptions a moment to deliver the last notifications.
-    let last_height = clients[0].status().await.map_err(crate::cli::describe)?.height;
+    let last_height = clients[0].status().await.map_err(describe)?.height;
     let wait_until = Instant::now() + Duration::from_secs(10);
     while Instant::now() < wait_until {
         let all_seen = {
@@ -706,7 +583,7 @@ async fn steady_phase(
     let mut latencies = Vec::with_capacity(submitted.len());
     let mut blocks = 0;
     for h in first_height..=last_height {
-        let b = clients[0].get_block(h).await.map_err(crate::cli::describe)?;
+        let b = clients[0].get_block(h).await.map_err(describe)?;
         blocks += 1;
         for tx in &b.block.txs {
             let Some((node, at)) = submitted.get(&tx.id(chain)) else { continue };

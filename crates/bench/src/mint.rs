@@ -1,19 +1,21 @@
-//! `keepsake bench mint`: the single-validator mint benchmark. Starts a real
-//! node in a temporary directory (real sled, real JSON-RPC on 127.0.0.1),
+//! `keepsake-bench mint`: the single-validator mint benchmark. Starts a real
+//! node, `keepsake start` on a dev chain's home in a temporary directory (real
+//! sled, real JSON-RPC on 127.0.0.1),
 //! signs every mint up front, submits them in `submitTxs` batches and waits
 //! until all are committed. In the same run it measures this machine's
 //! strict ed25519 verification rate on one core, so throughput can be quoted
 //! as a fraction of it (figures on shared machines are noisy; ratios less so).
 
-pub mod drop;
-pub mod verify;
-
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Instant;
 
 use anyhow::{Context, bail};
+use keepsake::rpc_client::describe;
 use keepsake_rpc::KeepsakeApiClient;
-use keepsake_rpc::types::TxStatus;
-use keepsake_types::{ContentHash, Keypair, ReviewSubject, SignedTx, TxBody, hash::sha256, ids};
+use keepsake_types::{ContentHash, ReviewSubject, SignedTx, TxBody, hash::sha256, ids};
+
+use crate::cluster::{Cluster, start_dev_node};
+use crate::{dir_size, median, verify_rate, wait_committed};
 
 /// Parameters of one benchmark.
 #[derive(Clone, Debug)]
@@ -39,81 +41,26 @@ pub struct MintRun {
     pub disk_bytes_per_mint: f64,
 }
 
-pub(crate) fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(|a, b| a.total_cmp(b));
-    xs[xs.len() / 2]
-}
-
-/// Strict ed25519 verifications per second on one core (median of 5 rounds of 2,000).
-pub fn verify_rate() -> f64 {
-    let key = Keypair::from_seed([9; 32]);
-    let messages: Vec<Vec<u8>> = (0..2000u32).map(|i| format!("message {i}").into_bytes()).collect();
-    let sigs: Vec<_> = messages.iter().map(|m| key.sign_message(m)).collect();
-    let public = key.public();
-    let rates = (0..5)
-        .map(|_| {
-            let start = Instant::now();
-            for (m, s) in messages.iter().zip(&sigs) {
-                public.verify_message(m, s, "bench").expect("valid signature");
-            }
-            messages.len() as f64 / start.elapsed().as_secs_f64()
-        })
-        .collect();
-    median(rates)
-}
-
-pub(crate) fn dir_size(path: &std::path::Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(path) else { return 0 };
-    entries
-        .flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => dir_size(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
-}
-
-async fn wait_committed(
-    client: &jsonrpsee::http_client::HttpClient,
-    id: keepsake_types::TxId,
-) -> anyhow::Result<u64> {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        match client.get_tx_status(id).await? {
-            TxStatus::Committed { height, .. } => return Ok(height),
-            TxStatus::Rejected { error } => {
-                bail!("benchmark transaction rejected: {}: {}", error.code, error.message)
-            }
-            _ if Instant::now() > deadline => bail!("benchmark transaction {id} not committed after 120 s"),
-            _ => tokio::time::sleep(Duration::from_millis(5)).await,
-        }
-    }
-}
-
-async fn one_run(params: &MintBench, run: usize) -> anyhow::Result<MintRun> {
-    let (dir, r, _) = mint_chain(params, run).await?;
-    let _ = std::fs::remove_dir_all(&dir);
+async fn one_run(bin: &Path, params: &MintBench, run: usize) -> anyhow::Result<MintRun> {
+    let (_node, r, _) = mint_chain(bin, params, run).await?;
     Ok(r)
 }
 
 /// Builds a dev chain with `params.editions` mints in a new temporary
-/// directory and stops its node. Returns the directory (the data is in
-/// `DIR/home/data`), the run's figures and the certificate of edition 1.
+/// directory and stops its node. Returns the stopped node (its directory is
+/// removed when it is dropped; the data is in `homes[0]/data`), the run's
+/// figures and the certificate of edition 1.
 async fn mint_chain(
+    bin: &Path,
     params: &MintBench,
     run: usize,
-) -> anyhow::Result<(std::path::PathBuf, MintRun, keepsake_types::Certificate)> {
-    let dir = tempfile_dir()?;
-    let home = dir.join("home");
-    crate::dev::init_home(&home, "127.0.0.1:0".parse().expect("valid address"))?;
-    let mut config = crate::config::NodeConfig::load(&home)?;
-    config.block.batch_wait_ms = 5;
-    let node = crate::node::start(config).await?;
-    let client = crate::cli::client(&node.rpc_url())?;
-    let key = |n: &str| crate::keyfile::read(&home.join("keys").join(format!("{n}.json")));
+) -> anyhow::Result<(Cluster, MintRun, keepsake_types::Certificate)> {
+    let (mut node, url) = start_dev_node(bin, 5).await?;
+    let home = node.homes[0].clone();
+    let client = keepsake::rpc_client::client(&url)?;
+    let key = |n: &str| keepsake::keyfile::read(&home.join("keys").join(format!("{n}.json")));
     let (governor, issuer, reviewer) = (key("governor")?, key("issuer")?, key("reviewer")?);
-    let chain = node.shared.genesis.chain_id.clone();
+    let chain = client.status().await.map_err(describe)?.chain_id;
 
     let name = format!("bench-{run}");
     let subject = ReviewSubject {
@@ -130,7 +77,7 @@ async fn mint_chain(
             .sign(&chain, &[&governor]),
     ];
     for tx in setup {
-        let id = client.submit_tx(tx).await.map_err(crate::cli::describe)?;
+        let id = client.submit_tx(tx).await.map_err(describe)?;
         wait_committed(&client, id).await?;
     }
     let create = TxBody::CreateSeries {
@@ -142,7 +89,7 @@ async fn mint_chain(
         approval: subject.approve(&chain, &reviewer),
     }
     .sign(&chain, &[&issuer]);
-    let id = client.submit_tx(create).await.map_err(crate::cli::describe)?;
+    let id = client.submit_tx(create).await.map_err(describe)?;
     let start_height = wait_committed(&client, id).await?;
 
     let series = ids::series_id(&chain, &issuer.public(), &name);
@@ -158,7 +105,7 @@ async fn mint_chain(
     let mut submit_seconds = 0.0;
     for chunk in mints.chunks(params.batch) {
         let t = Instant::now();
-        let outcomes = client.submit_txs(chunk.to_vec()).await.map_err(crate::cli::describe)?;
+        let outcomes = client.submit_txs(chunk.to_vec()).await.map_err(describe)?;
         submit_seconds += t.elapsed().as_secs_f64();
         if let Some(err) = outcomes.iter().find_map(|o| o.error.as_ref()) {
             bail!("a benchmark mint was refused: {}: {}", err.code, err.message);
@@ -166,15 +113,13 @@ async fn mint_chain(
     }
     let end_height = wait_committed(&client, last).await?;
     let seconds = started.elapsed().as_secs_f64();
-    let info = client.get_series(series).await.map_err(crate::cli::describe)?;
+    let info = client.get_series(series).await.map_err(describe)?;
     if info.minted != params.editions {
         bail!("only {} of {} editions minted", info.minted, params.editions);
     }
-    let certificate = client
-        .get_certificate(ids::certificate_id(&chain, &series, 1))
-        .await
-        .map_err(crate::cli::describe)?;
-    node.shutdown().await?;
+    let certificate =
+        client.get_certificate(ids::certificate_id(&chain, &series, 1)).await.map_err(describe)?;
+    node.stop();
     let disk = dir_size(&home.join("data")) as f64;
     let figures = MintRun {
         seconds,
@@ -182,23 +127,25 @@ async fn mint_chain(
         blocks: end_height - start_height,
         disk_bytes_per_mint: disk / f64::from(params.editions),
     };
-    Ok((dir, figures, certificate.certificate))
+    Ok((node, figures, certificate.certificate))
 }
 
-/// `keepsake bench audit`: builds a dev chain of `editions` mints, then
-/// times `keepsake audit --data-dir` over it `runs` times and offline
-/// certificate verification on one core, with the verify rate of the same run.
-pub async fn run_audit(editions: u32, runs: usize) -> anyhow::Result<()> {
+/// `keepsake-bench audit`: builds a dev chain of `editions` mints, then
+/// times the audit of `keepsake audit --data-dir` ([`keepsake::audit::audit_data_dir`])
+/// over it `runs` times and offline certificate verification on one core,
+/// with the verify rate of the same run.
+pub async fn run_audit(bin: &Path, editions: u32, runs: usize) -> anyhow::Result<()> {
     if editions == 0 || runs == 0 {
         bail!("--editions and --runs must be at least 1");
     }
-    println!("keepsake bench audit: a dev chain of {editions} mints, {runs} audit run(s)");
+    println!("keepsake-bench audit: a dev chain of {editions} mints, {runs} audit run(s)");
     let verify = tokio::task::spawn_blocking(verify_rate).await?;
     println!("ed25519 verify_strict, one core: {verify:.0}/s");
-    let (dir, built, certificate) = mint_chain(&MintBench { editions, batch: 1000, runs: 1 }, 0).await?;
-    let home = dir.join("home");
+    let (node, built, certificate) =
+        mint_chain(bin, &MintBench { editions, batch: 1000, runs: 1 }, 0).await?;
+    let home = node.homes[0].clone();
     let genesis_text =
-        crate::config::read_bounded(&home.join("genesis.json"), crate::config::GENESIS_FILE_MAX)?;
+        keepsake::config::read_bounded(&home.join("genesis.json"), keepsake::config::GENESIS_FILE_MAX)?;
     let genesis = keepsake_types::Genesis::from_json(&genesis_text)?;
     println!("chain built: {} mint blocks", built.blocks);
     let data = home.join("data");
@@ -208,7 +155,7 @@ pub async fn run_audit(editions: u32, runs: usize) -> anyhow::Result<()> {
         let (g, d) = (genesis.clone(), data.clone());
         let (secs, report) = tokio::task::spawn_blocking(move || {
             let t = Instant::now();
-            let r = crate::audit::audit_data_dir(&g, &d, &mut crate::audit::Progress::hidden());
+            let r = keepsake::audit::audit_data_dir(&g, &d, &mut keepsake::audit::Progress::hidden());
             (t.elapsed().as_secs_f64(), r)
         })
         .await?;
@@ -250,32 +197,24 @@ pub async fn run_audit(editions: u32, runs: usize) -> anyhow::Result<()> {
         "certificate verify (offline, one core, 1-validator checkpoint): {per_sec:.0}/s = {:.3} of the verify rate",
         per_sec / verify
     );
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(node);
     Ok(())
 }
 
-pub(crate) fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
-    let mut nonce = [0u8; 8];
-    getrandom::getrandom(&mut nonce).context("OS randomness")?;
-    let dir = std::env::temp_dir().join(format!("keepsake-bench-{}", hex::encode(nonce)));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
-}
-
 /// Runs the benchmark and prints its figures.
-pub async fn run_mint(params: MintBench) -> anyhow::Result<()> {
+pub async fn run_mint(bin: &Path, params: MintBench) -> anyhow::Result<()> {
     if params.editions == 0 || params.runs == 0 || params.batch == 0 {
         bail!("--editions, --runs and --batch must be at least 1");
     }
     println!(
-        "keepsake bench mint: {} editions, submitTxs batches of {}, {} run(s)",
+        "keepsake-bench mint: {} editions, submitTxs batches of {}, {} run(s)",
         params.editions, params.batch, params.runs
     );
     let verify = tokio::task::spawn_blocking(verify_rate).await?;
     println!("ed25519 verify_strict, one core: {verify:.0}/s");
     let mut runs = Vec::new();
     for run in 0..params.runs {
-        let r = one_run(&params, run).await?;
+        let r = one_run(bin, &params, run).await?;
         println!(
             "run {}: {:.3} s, {:.0} tx/s, {} blocks, admission {:.3} s, {:.0} bytes on disk per mint",
             run + 1,

@@ -1,7 +1,7 @@
-//! `keepsake bench verify`: offline certificate verification on one core.
+//! `keepsake-bench verify`: offline certificate verification on one core.
 //!
 //! Mints `--certificates` editions on a real local consortium (the same
-//! processes as `bench drop`), fetches every certificate over JSON-RPC, stops
+//! processes as `keepsake-bench drop`), fetches every certificate over JSON-RPC, stops
 //! the cluster, then verifies the files on one thread, nothing but the
 //! genesis trusted:
 //! - **one by one** (`Certificate::verify`, what `keepsake cert verify FILE`
@@ -13,15 +13,17 @@
 //!
 //! The strict verification rate of the same core is measured in the same run.
 
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use keepsake::rpc_client::describe;
 use keepsake_rpc::KeepsakeApiClient;
 use keepsake_types::{Certificate, CertificateVerifier, Genesis, ids};
 use serde::Serialize;
 
-use super::drop::{Consortium, Say, sign_mints, submit_all};
-use super::{median, verify_rate};
+use crate::drop::{Consortium, Say, sign_mints, submit_all};
+use crate::{median, verify_rate};
 
 /// The figures (`--json` prints this).
 #[derive(Clone, Debug, Serialize)]
@@ -41,16 +43,16 @@ pub struct VerifyReport {
 }
 
 /// Runs the benchmark and prints its figures.
-pub async fn run(validators: usize, certificates: u32, json: bool) -> anyhow::Result<()> {
+pub async fn run(bin: &Path, validators: usize, certificates: u32, json: bool) -> anyhow::Result<()> {
     if validators == 0 || certificates == 0 {
         bail!("--validators and --certificates must be at least 1");
     }
     let say = Say(json);
     say.line(format!(
-        "keepsake bench verify: {certificates} certificates of a {validators}-validator chain, one core"
+        "keepsake-bench verify: {certificates} certificates of a {validators}-validator chain, one core"
     ));
     let strict = tokio::task::spawn_blocking(verify_rate).await?;
-    let mut net = Consortium::launch(validators, false, &say).await?;
+    let mut net = Consortium::launch(bin, validators, false, &say).await?;
     net.create_series("verified", certificates).await?;
     let series = net.series_id("verified");
     let (chain, issuer) = (net.chain.clone(), net.issuer.clone());
@@ -59,17 +61,17 @@ pub async fn run(validators: usize, certificates: u32, json: bool) -> anyhow::Re
     submit_all(net.clients[0].clone(), mints, 1000).await?;
     let client = &net.clients[0];
     let deadline = Instant::now() + std::time::Duration::from_secs(300);
-    while client.get_series(series).await.map_err(crate::cli::describe)?.minted < certificates {
+    while client.get_series(series).await.map_err(describe)?.minted < certificates {
         if Instant::now() > deadline {
             bail!("the certificates were not all minted within 300 s");
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    let genesis = client.get_genesis().await.map_err(crate::cli::describe)?;
+    let genesis = client.get_genesis().await.map_err(describe)?;
     let mut certs: Vec<Certificate> = Vec::with_capacity(certificates as usize);
     for e in 1..=certificates {
         let id = ids::certificate_id(&net.chain, &series, e);
-        certs.push(client.get_certificate(id).await.map_err(crate::cli::describe)?.certificate);
+        certs.push(client.get_certificate(id).await.map_err(describe)?.certificate);
     }
     net.cluster.stop();
     let checkpoints = {

@@ -1,0 +1,263 @@
+//! The `keepsake` processes a benchmark runs, started as an operator would:
+//! where the binary is, a local consortium written by `keepsake testnet`, a
+//! one-validator dev chain, `keepsake start` per home, and a clean stop.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use jsonrpsee::http_client::HttpClient;
+use keepsake_rpc::KeepsakeApiClient;
+
+use crate::tempfile_dir;
+
+/// The environment variable that names the `keepsake` binary (as `--keepsake-bin` does).
+pub const KEEPSAKE_BIN_ENV: &str = "KEEPSAKE_BIN";
+
+const BUILD_HINT: &str = "build it with `cargo build --release -p keepsake`";
+
+/// The `keepsake` binary the benchmarks start: `explicit` (`--keepsake-bin`
+/// or `KEEPSAKE_BIN`) if given, else the one in the directory of this
+/// program (`cargo build --release -p keepsake -p keepsake-bench` puts both
+/// in `target/release/`). A missing binary is an error that says how to
+/// build it.
+pub fn keepsake_bin(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(path) = explicit {
+        if path.is_file() {
+            return Ok(path.to_path_buf());
+        }
+        bail!(
+            "the keepsake binary {} (--keepsake-bin or {KEEPSAKE_BIN_ENV}) does not exist; {BUILD_HINT}",
+            path.display()
+        );
+    }
+    let me = std::env::current_exe().context("the path of this keepsake-bench binary")?;
+    let sibling = beside(&me);
+    if sibling.is_file() {
+        return Ok(sibling);
+    }
+    bail!(
+        "no keepsake binary next to this keepsake-bench ({} does not exist); {BUILD_HINT} \
+         (the same profile as keepsake-bench), or give its path with --keepsake-bin PATH or {KEEPSAKE_BIN_ENV}",
+        sibling.display()
+    )
+}
+
+/// `keepsake` in the directory of `exe`.
+pub fn beside(exe: &Path) -> PathBuf {
+    exe.with_file_name(format!("keepsake{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// The validator processes; dropping this kills any still running and
+/// removes the directory (unless kept).
+pub(crate) struct Cluster {
+    pub(crate) dir: PathBuf,
+    pub(crate) homes: Vec<PathBuf>,
+    children: Vec<Child>,
+    keep: bool,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+impl Cluster {
+    /// Peak RSS of validator `i` in MiB, from `/proc/PID/status` (Linux).
+    pub(crate) fn peak_rss_mib(&self, i: usize) -> f64 {
+        let path = format!("/proc/{}/status", self.children[i].id());
+        let status = std::fs::read_to_string(path).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    }
+
+    /// SIGTERM (a clean stop: sled flushes) and wait, then SIGKILL any straggler.
+    pub(crate) fn stop(&mut self) {
+        for c in &self.children {
+            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for c in &mut self.children {
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub(crate) fn exited(&mut self) -> Option<(usize, String)> {
+        self.children.iter_mut().enumerate().find_map(|(i, c)| match c.try_wait() {
+            Ok(Some(status)) => Some((i, status.to_string())),
+            _ => None,
+        })
+    }
+
+    /// `keepsake start --home HOME` for every home, each logging to `DIR/nodeI.log`.
+    fn start(&mut self, bin: &Path) -> anyhow::Result<()> {
+        for (i, home) in self.homes.iter().enumerate() {
+            let log = std::fs::File::create(self.dir.join(format!("node{i}.log")))?;
+            let child = Command::new(bin)
+                .arg("start")
+                .arg("--home")
+                .arg(home)
+                .env("RUST_LOG", std::env::var("KEEPSAKE_BENCH_NODE_LOG").unwrap_or_else(|_| "warn".into()))
+                .env("NO_COLOR", "1")
+                .stdin(Stdio::null())
+                .stdout(log.try_clone()?)
+                .stderr(log)
+                .spawn()
+                .with_context(|| format!("starting {} start --home {}", bin.display(), home.display()))?;
+            self.children.push(child);
+        }
+        Ok(())
+    }
+
+    /// Waits (60 s at most) until every node answers `status` at `height`
+    /// or above; fails at once if a node exits.
+    pub(crate) async fn wait_for_height(
+        &mut self,
+        clients: &[HttpClient],
+        height: u64,
+    ) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        for (i, c) in clients.iter().enumerate() {
+            loop {
+                if let Some((j, status)) = self.exited() {
+                    bail!(
+                        "node{j} exited ({status}); see {}",
+                        self.dir.join(format!("node{j}.log")).display()
+                    );
+                }
+                match c.status().await {
+                    Ok(s) if s.height >= height => break,
+                    _ if Instant::now() > deadline && height == 0 => {
+                        bail!("node{i} did not answer JSON-RPC within 60 s")
+                    }
+                    _ if Instant::now() > deadline => {
+                        bail!("node{i} did not commit block {height} within 60 s")
+                    }
+                    _ => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `n` consecutive ports starting at the returned base that can be bound now
+/// (below the ephemeral range, so outgoing connections do not take them).
+fn free_port_base(n: usize, avoid: Option<u16>) -> anyhow::Result<u16> {
+    for _ in 0..500 {
+        let mut r = [0u8; 2];
+        getrandom::getrandom(&mut r).context("OS randomness")?;
+        let base = 20_000 + u16::from_le_bytes(r) % 10_000;
+        if avoid.is_some_and(|a| base.abs_diff(a) < n as u16 + 1) {
+            continue;
+        }
+        let held: Option<Vec<std::net::TcpListener>> =
+            (0..n as u16).map(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).ok()).collect();
+        if held.is_some() {
+            return Ok(base);
+        }
+    }
+    bail!("found no {n} consecutive free ports between 20000 and 30000")
+}
+
+/// A `validators`-node consortium in a new temporary directory, written by
+/// `keepsake testnet` (chain `keepsake-bench`), each node started with
+/// `keepsake start`. Returns the processes and their RPC URLs.
+pub(crate) fn start_cluster(
+    bin: &Path,
+    validators: usize,
+    keep: bool,
+) -> anyhow::Result<(Cluster, Vec<String>)> {
+    let dir = tempfile_dir()?;
+    let mut cluster = Cluster { dir: dir.clone(), homes: Vec::new(), children: Vec::new(), keep };
+    let rpc_base = free_port_base(validators, None)?;
+    let p2p_base = free_port_base(validators, Some(rpc_base))?;
+    let out = Command::new(bin)
+        .arg("testnet")
+        .args(["--validators", &validators.to_string()])
+        .arg("--dir")
+        .arg(&dir)
+        .args(["--chain-id", "keepsake-bench"])
+        .args(["--rpc-base-port", &rpc_base.to_string()])
+        .args(["--p2p-base-port", &p2p_base.to_string()])
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("running {} testnet", bin.display()))?;
+    if !out.status.success() {
+        bail!(
+            "{} testnet failed ({}): {}",
+            bin.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    // `keepsake testnet` prints the node homes, one a line.
+    cluster.homes = String::from_utf8_lossy(&out.stdout).lines().map(PathBuf::from).collect();
+    if cluster.homes.len() != validators {
+        bail!("{} testnet wrote {} homes, not {validators}", bin.display(), cluster.homes.len());
+    }
+    cluster.start(bin)?;
+    let urls = (0..validators).map(|i| format!("http://127.0.0.1:{}", rpc_base as usize + i)).collect();
+    Ok((cluster, urls))
+}
+
+/// A one-validator dev chain (the home `keepsake dev` creates, in
+/// `DIR/home`) with `[block] batch_wait_ms` set, run by `keepsake start`.
+/// Returns the process and its RPC URL once it answers.
+pub(crate) async fn start_dev_node(bin: &Path, batch_wait_ms: u64) -> anyhow::Result<(Cluster, String)> {
+    let dir = tempfile_dir()?;
+    let home = dir.join("home");
+    let mut cluster = Cluster { dir, homes: vec![home.clone()], children: Vec::new(), keep: false };
+    let port = free_port_base(1, None)?;
+    keepsake::dev::init_home(&home, SocketAddr::from(([127, 0, 0, 1], port)))?;
+    let path = home.join(keepsake::config::CONFIG_FILE);
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut config: keepsake::config::NodeConfig =
+        toml::from_str(&text).with_context(|| format!("{} is not a node config", path.display()))?;
+    config.block.batch_wait_ms = batch_wait_ms;
+    std::fs::write(&path, toml::to_string_pretty(&config)?)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    cluster.start(bin)?;
+    let url = format!("http://127.0.0.1:{port}");
+    cluster.wait_for_height(&[keepsake::rpc_client::client(&url)?], 0).await?;
+    Ok((cluster, url))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_binary_beside_itself_or_says_how_to_build_it() {
+        assert_eq!(
+            beside(Path::new("/x/target/release/keepsake-bench")),
+            PathBuf::from(format!("/x/target/release/keepsake{}", std::env::consts::EXE_SUFFIX))
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("keepsake");
+        let err = keepsake_bin(Some(&bin)).unwrap_err().to_string();
+        assert!(err.contains("cargo build --release -p keepsake"), "{err}");
+        assert!(err.contains(&bin.display().to_string()), "{err}");
+        std::fs::write(&bin, "").unwrap();
+        assert_eq!(keepsake_bin(Some(&bin)).unwrap(), bin);
+    }
+}

@@ -1,0 +1,121 @@
+//! `keepsake-bench`: whole-node benchmarks, programs that print figures
+//! (docs/benchmarks.md). They start `keepsake` processes: build both first,
+//! `cargo build --release -p keepsake -p keepsake-bench`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use keepsake_bench::{cluster, drop, mint, verify};
+
+/// Keepsake's whole-node benchmarks: real `keepsake` processes driven over
+/// JSON-RPC (see docs/benchmarks.md).
+#[derive(Parser, Debug)]
+#[command(name = "keepsake-bench", version, long_about = None)]
+struct Cli {
+    /// The `keepsake` binary to run (default: the one next to this program,
+    /// e.g. target/release/keepsake).
+    #[arg(long, global = true, env = cluster::KEEPSAKE_BIN_ENV, display_order = 1000)]
+    keepsake_bin: Option<PathBuf>,
+    #[command(subcommand)]
+    command: BenchCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// Mint throughput of a one-validator node over JSON-RPC, with this
+    /// machine's signature-verification rate measured in the same run.
+    Mint {
+        /// Mints per run.
+        #[arg(long, default_value_t = 10_000)]
+        editions: u32,
+        /// Transactions per submitTxs call.
+        #[arg(long, default_value_t = 1_000)]
+        batch: usize,
+        /// Runs; the median is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
+    /// A drop on a real local cluster: N validator processes, a burst of
+    /// mints through JSON-RPC until sold out on every validator, then finality
+    /// latency under a steady load; with this machine's verification bound.
+    Drop {
+        /// Validator processes to start.
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+        /// Editions of the drop (all submitted at once).
+        #[arg(long, default_value_t = 10_000)]
+        editions: u32,
+        /// Transactions per submitTxs call during the burst.
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+        /// Offered mints per second in the steady phase (0 skips it).
+        #[arg(long, default_value_t = 1_000)]
+        rate: u32,
+        /// Seconds of steady load.
+        #[arg(long, default_value_t = 30)]
+        seconds: u32,
+        /// Print the figures as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Keep the cluster directory (homes, logs) after the run.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Offline certificate verifications per second on one core, one by one
+    /// and as a batch, for certificates of a real local cluster.
+    Verify {
+        /// Validator processes of the chain the certificates come from.
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+        /// Certificates to mint and verify.
+        #[arg(long, default_value_t = 2_000)]
+        certificates: u32,
+        /// Print the figures as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Whole-chain audit speed (`keepsake audit --data-dir`) over a dev chain
+    /// of mints, and offline certificate verifications per second.
+    Audit {
+        /// Mints in the chain.
+        #[arg(long, default_value_t = 10_000)]
+        editions: u32,
+        /// Audit runs; the median is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let bin = cluster::keepsake_bin(cli.keepsake_bin.as_deref())?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("tokio runtime")?;
+    runtime.block_on(async {
+        match cli.command {
+            BenchCommand::Mint { editions, batch, runs } => {
+                mint::run_mint(&bin, mint::MintBench { editions, batch, runs }).await
+            }
+            BenchCommand::Drop { validators, editions, batch, rate, seconds, json, keep } => {
+                let params = drop::DropBench { validators, editions, batch, rate, seconds, json, keep };
+                drop::run(&bin, params).await
+            }
+            BenchCommand::Verify { validators, certificates, json } => {
+                verify::run(&bin, validators, certificates, json).await
+            }
+            BenchCommand::Audit { editions, runs } => mint::run_audit(&bin, editions, runs).await,
+        }
+    })
+}

@@ -1,0 +1,276 @@
+//! `keepsake cert` (fetch, refresh, check the status of and verify
+//! certificates) and `keepsake holder-id`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use jsonrpsee::http_client::HttpClient;
+use keepsake_rpc::KeepsakeApiClient;
+use keepsake_types::{
+    Certificate, CertificateId, CertificateStatus, Genesis, certificate::CERTIFICATE_FILE_MAX, ids,
+};
+
+use super::common::{RpcArgs, read_genesis};
+use crate::config::{GENESIS_FILE_MAX, read_bounded};
+use crate::rpc_client::{client, describe};
+
+#[derive(Subcommand, Debug)]
+pub(super) enum CertCommand {
+    /// Fetch a certificate with its proofs and write it to a file.
+    Get {
+        /// The certificate id.
+        id: CertificateId,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+    /// Re-anchor a certificate to the node's latest checkpoint, linked to its
+    /// old checkpoint by a consistency proof (verified before writing).
+    Refresh {
+        /// The certificate file.
+        file: PathBuf,
+        /// The chain's genesis file (the only thing trusted).
+        #[arg(long)]
+        genesis: PathBuf,
+        /// Where to write the refreshed certificate (default: over FILE).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+    /// Ask a node whether a certificate is active or revoked, and verify the
+    /// answer offline (a revocation carries its own inclusion proof).
+    Status {
+        /// The certificate file.
+        file: PathBuf,
+        /// The chain's genesis file (the only thing trusted).
+        #[arg(long)]
+        genesis: PathBuf,
+        /// Verify this saved answer instead of asking a node.
+        #[arg(long)]
+        answer: Option<PathBuf>,
+        /// Save the node's answer to this file (to verify again later, offline).
+        #[arg(long, conflicts_with = "answer")]
+        save: Option<PathBuf>,
+        /// Print the verdict as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+    /// Verify a certificate offline against a genesis file.
+    Verify {
+        /// The certificate file.
+        file: PathBuf,
+        /// The chain's genesis file (the only thing trusted).
+        #[arg(long)]
+        genesis: PathBuf,
+        /// Print the verdict as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `keepsake holder-id`.
+pub(super) fn holder_id(account: String, salt: String) -> anyhow::Result<ExitCode> {
+    if account.is_empty() || salt.is_empty() {
+        bail!("--account and --salt must not be empty");
+    }
+    println!("{}", ids::holder_id(&salt, &account));
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) async fn cert(command: CertCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        CertCommand::Get { id, out, rpc } => {
+            let client = client(&rpc.rpc)?;
+            let response = client.get_certificate(id).await.map_err(describe)?;
+            let json = serde_json::to_string_pretty(&response.certificate)?;
+            std::fs::write(&out, json + "\n").with_context(|| format!("cannot write {}", out.display()))?;
+            eprintln!(
+                "wrote {} (checkpoint height {})",
+                out.display(),
+                response.certificate.checkpoint.header.height
+            );
+            if let Some(r) = response.revocation {
+                eprintln!(
+                    "note: this certificate was REVOKED at height {} by {}: {}",
+                    r.height, r.by, r.reason
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CertCommand::Refresh { file, genesis, out, rpc } => {
+            refresh(&file, &genesis, out.as_deref(), &rpc.rpc).await
+        }
+        CertCommand::Status { file, genesis, answer, save, json, rpc } => {
+            status(&file, &genesis, answer.as_deref(), save.as_deref(), json, &rpc.rpc).await
+        }
+        CertCommand::Verify { file, genesis, json } => {
+            let verdict = verify_files(&file, &genesis);
+            match (&verdict, json) {
+                (Ok(v), true) => println!("{}", serde_json::json!({"valid": true, "certificate": v})),
+                (Err((code, message)), true) => {
+                    println!("{}", serde_json::json!({"valid": false, "code": code, "reason": message}))
+                }
+                (Ok(v), false) => {
+                    let r = &v.record;
+                    println!("VALID certificate {}", v.certificate_id);
+                    println!("  series        {} ({})", r.series_name, r.series_id);
+                    println!("  edition       {} of {}", r.edition, r.max_supply);
+                    println!("  holder        {}", r.holder);
+                    println!("  issuer        {}", r.issuer);
+                    println!("  content hash  {}", r.content_hash);
+                    println!("  minted        height {} at {} ms since epoch", r.height, r.time_ms);
+                    println!(
+                        "  checkpoint    height {}, log size {}, signed by power {} of {}",
+                        v.checkpoint_height, v.log_size, v.signed_power, v.total_power
+                    );
+                    if let Some(h) = v.previous_height {
+                        println!("  refreshed     from checkpoint height {h} (log consistency proven)");
+                    }
+                }
+                (Err((code, message)), false) => eprintln!("INVALID certificate: {code}: {message}"),
+            }
+            Ok(if verdict.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+    }
+}
+
+/// Re-anchors `old` (already verified against `genesis`) to the node's
+/// latest checkpoint: the result carries the old checkpoint, linked by the
+/// node's consistency proof, and is verified before it is returned. The node
+/// must still show the old checkpoint unchanged. `None`: already current.
+pub async fn refresh_certificate(
+    client: &HttpClient,
+    genesis: &Genesis,
+    old: &Certificate,
+) -> anyhow::Result<Option<Certificate>> {
+    let fresh = client.get_certificate(old.certificate_id).await.map_err(describe)?.certificate;
+    let (old_h, new_h) = (old.checkpoint.header.height, fresh.checkpoint.header.height);
+    if new_h <= old_h {
+        return Ok(None);
+    }
+    let link = client.get_consistency_proof(old_h, new_h).await.map_err(describe)?;
+    if link.old.header != old.checkpoint.header {
+        bail!(
+            "the node now shows header {} at height {old_h}, the certificate was checked at {}: the chain was rewritten (or the node is lying); keep the old certificate as evidence",
+            link.old.header.hash(),
+            old.checkpoint.header.hash()
+        );
+    }
+    if link.new.header != fresh.checkpoint.header {
+        bail!("the node answered two different headers at height {new_h}; retry");
+    }
+    let refreshed = Certificate {
+        previous: Some(keepsake_types::CheckpointLink {
+            checkpoint: old.checkpoint.clone(),
+            consistency: link.proof,
+        }),
+        ..fresh
+    };
+    refreshed
+        .verify(genesis)
+        .map_err(|e| anyhow::anyhow!("the refreshed certificate does not verify: {}: {e}", e.code()))?;
+    if refreshed.record != old.record {
+        bail!("the node's record of this certificate differs from the old certificate's record");
+    }
+    Ok(Some(refreshed))
+}
+
+/// `keepsake cert refresh`.
+async fn refresh(file: &Path, genesis: &Path, out: Option<&Path>, rpc: &str) -> anyhow::Result<ExitCode> {
+    let genesis = read_genesis(genesis)?;
+    let old = read_certificate(file)?;
+    old.verify(&genesis)
+        .map_err(|e| anyhow::anyhow!("the certificate to refresh is invalid: {}: {e}", e.code()))?;
+    let Some(refreshed) = refresh_certificate(&client(rpc)?, &genesis, &old).await? else {
+        eprintln!(
+            "already current: the node has no checkpoint above height {}",
+            old.checkpoint.header.height
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
+    let target = out.unwrap_or(file);
+    let json = serde_json::to_string_pretty(&refreshed)? + "\n";
+    // Write beside, then rename over: the holder's file is never left half written.
+    let tmp = target.with_extension("json.tmp");
+    std::fs::write(&tmp, json).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, target).with_context(|| format!("cannot replace {}", target.display()))?;
+    eprintln!(
+        "refreshed {}: checkpoint height {} -> {} (log {} -> {} entries, consistency proven)",
+        target.display(),
+        old.checkpoint.header.height,
+        refreshed.checkpoint.header.height,
+        old.checkpoint.header.log_size,
+        refreshed.checkpoint.header.log_size
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `keepsake cert status`: the node's (or a saved) answer, verified offline.
+async fn status(
+    file: &Path,
+    genesis: &Path,
+    answer: Option<&Path>,
+    save: Option<&Path>,
+    json: bool,
+    rpc: &str,
+) -> anyhow::Result<ExitCode> {
+    let genesis = read_genesis(genesis)?;
+    let cert = read_certificate(file)?;
+    let verified = cert
+        .verify(&genesis)
+        .map_err(|e| anyhow::anyhow!("the certificate is invalid: {}: {e}", e.code()))?;
+    let status: CertificateStatus = match answer {
+        Some(path) => serde_json::from_str(&read_bounded(path, CERTIFICATE_FILE_MAX as u64)?)
+            .with_context(|| format!("{} is not a certificate status answer", path.display()))?,
+        None => client(rpc)?.get_certificate_status(cert.certificate_id).await.map_err(describe)?,
+    };
+    if let Some(path) = save {
+        std::fs::write(path, serde_json::to_string_pretty(&status)? + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let verdict = status.verify(&genesis, &verified);
+    match (&verdict, json) {
+        (Ok(v), true) => println!("{}", serde_json::json!({"valid": true, "status": v})),
+        (Err(e), true) => {
+            println!("{}", serde_json::json!({"valid": false, "code": e.code(), "reason": e.to_string()}))
+        }
+        (Ok(v), false) => match &v.revocation {
+            Some(r) => println!(
+                "REVOKED certificate {} at height {} by {:?}: {} (proven by log entry {}, checkpoint height {})",
+                v.certificate_id, r.height, r.by, r.reason, r.leaf_index, v.checkpoint_height
+            ),
+            None => println!(
+                "ACTIVE certificate {} according to the node at checkpoint height {} (the checkpoint is genuine; the absence of a revocation is the node's word, see `keepsake audit`)",
+                v.certificate_id, v.checkpoint_height
+            ),
+        },
+        (Err(e), false) => eprintln!("INVALID status answer: {}: {e}", e.code()),
+    }
+    Ok(if verdict.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn read_certificate(path: &Path) -> anyhow::Result<Certificate> {
+    let text = read_bounded(path, CERTIFICATE_FILE_MAX as u64)?;
+    Certificate::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {}: {e}", path.display(), e.code()))
+}
+
+/// Reads and verifies a certificate file against a genesis file.
+/// The error is `(stable code, message)`.
+pub fn verify_files(
+    file: &Path,
+    genesis: &Path,
+) -> Result<keepsake_types::VerifiedCertificate, (String, String)> {
+    let io = |e: anyhow::Error| ("Unreadable".to_string(), format!("{e:#}"));
+    let genesis_text = read_bounded(genesis, GENESIS_FILE_MAX).map_err(io)?;
+    let genesis = Genesis::from_json(&genesis_text).map_err(|e| (e.code().to_string(), e.to_string()))?;
+    let text = read_bounded(file, CERTIFICATE_FILE_MAX as u64).map_err(io)?;
+    let cert = Certificate::from_json(&text).map_err(|e| (e.code().to_string(), e.to_string()))?;
+    cert.verify(&genesis).map_err(|e| (e.code().to_string(), e.to_string()))
+}

@@ -1,0 +1,157 @@
+//! The command line. Subcommand names are part of the interface (docs, tests
+//! and scripts outside this repository use them): change none without a
+//! deprecation.
+//!
+//! Output convention: commands that create something print its id alone on
+//! stdout (so `SERIES=$(keepsake tx create-series ...)` works) and their
+//! progress on stderr.
+//!
+//! This file lists the commands and dispatches them; each command group has
+//! its own file: `node.rs` (`dev`, `start`, `keys`, `status`), `testnet.rs`,
+//! `tx.rs`, `cert.rs` (with `holder-id`), `audit.rs` and `repair.rs`. They
+//! call the library modules ([`crate::audit`], [`crate::dev`],
+//! [`crate::repair`], [`crate::testnet`], ...), never the reverse; what the
+//! groups share is in `common.rs` and [`crate::rpc_client`].
+
+mod audit;
+mod cert;
+mod common;
+mod node;
+mod repair;
+mod testnet;
+mod tx;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+pub use self::cert::{refresh_certificate, verify_files};
+// Re-exported for callers of `keepsake::cli::{client, describe}` (the tests);
+// they live in [`crate::rpc_client`] so that library modules need not
+// import the CLI.
+pub use crate::rpc_client::{client, describe};
+
+use self::audit::AuditArgs;
+use self::cert::CertCommand;
+use self::common::RpcArgs;
+use self::node::KeysCommand;
+use self::repair::RepairCommand;
+use self::tx::TxCommand;
+
+/// Keepsake: a ledger node for digital collectibles that cannot be resold.
+#[derive(Parser, Debug)]
+#[command(name = "keepsake", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a one-validator development chain (creates its home on first use).
+    Dev {
+        /// Home directory of the dev chain.
+        #[arg(long, default_value = "keepsake-dev")]
+        home: PathBuf,
+        /// JSON-RPC listen address (overrides the config for this run).
+        #[arg(long)]
+        rpc: Option<std::net::SocketAddr>,
+        /// Delete the dev chain's data and keys first.
+        #[arg(long)]
+        reset: bool,
+    },
+    /// Run a node from a home directory holding config.toml.
+    Start {
+        /// Home directory.
+        #[arg(long)]
+        home: PathBuf,
+    },
+    /// Write genesis, keys and configs for N local validators (then `keepsake start --home DIR/nodeI`).
+    Testnet {
+        /// Number of validators.
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+        /// Output directory (must not hold a testnet yet).
+        #[arg(long)]
+        dir: PathBuf,
+        /// Chain id.
+        #[arg(long, default_value = "keepsake-testnet")]
+        chain_id: String,
+        /// RPC port of node0; node i listens on this + i.
+        #[arg(long, default_value_t = crate::DEFAULT_RPC_PORT)]
+        rpc_base_port: u16,
+        /// libp2p port of node0; node i listens on this + i.
+        #[arg(long, default_value_t = 26656)]
+        p2p_base_port: u16,
+    },
+    /// Key files.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Build, sign locally, submit and wait for a transaction.
+    Tx {
+        #[command(subcommand)]
+        command: TxCommand,
+    },
+    /// Print the holder commitment of a real-name account (no personal data leaves the platform).
+    HolderId {
+        /// The platform's account id of the user.
+        #[arg(long)]
+        account: String,
+        /// The platform's secret salt.
+        #[arg(long)]
+        salt: String,
+    },
+    /// Certificates: fetch from a node, verify offline.
+    Cert {
+        #[command(subcommand)]
+        command: CertCommand,
+    },
+    /// Re-verify a whole chain from genesis, trusting nothing but the genesis
+    /// file (exit 0: pass, 1: anomaly or alert, 2: could not audit).
+    Audit(AuditArgs),
+    /// Recovery tools for a stopped node (docs/operations.md).
+    Repair {
+        #[command(subcommand)]
+        command: RepairCommand,
+    },
+    /// Print the status of a node.
+    Status {
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+}
+
+/// Sets up `tracing` to stderr (`RUST_LOG` filters; default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("tokio runtime")?;
+    runtime.block_on(run_async(cli))
+}
+
+async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Dev { home, rpc, reset } => node::dev(home, rpc, reset).await,
+        Command::Start { home } => node::start(home).await,
+        Command::Testnet { validators, dir, chain_id, rpc_base_port, p2p_base_port } => {
+            testnet::testnet(validators, dir, chain_id, rpc_base_port, p2p_base_port)
+        }
+        Command::Keys { command } => node::keys(command),
+        Command::HolderId { account, salt } => cert::holder_id(account, salt),
+        Command::Tx { command } => tx::tx(command).await,
+        Command::Cert { command } => cert::cert(command).await,
+        Command::Repair { command } => repair::repair(command).await,
+        Command::Audit(args) => Ok(audit::run(args).await),
+        Command::Status { rpc } => node::status(rpc).await,
+    }
+}
