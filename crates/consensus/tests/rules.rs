@@ -820,3 +820,52 @@ fn an_equivocators_second_vote_still_counts_for_its_value() {
         .expect("decides");
     assert_eq!(commit.verify(&b.header, &fx.vs).expect("commit verifies"), 3);
 }
+
+/// PBTS at L22: a fresh proposal the driver found untimely gets a nil prevote,
+/// even when it is valid; the same proposal without the mark gets a prevote for it.
+#[test]
+fn l22_an_untimely_fresh_proposal_gets_a_nil_prevote() {
+    let fx = Fixture::new(4);
+    let i = fx.non_proposer(H, 0);
+    let b = fx.block(H, 1);
+    let untimely = Input::ProposalUntimely { height: H, round: 0, block_hash: b.header.hash() };
+    let mut core = fx.core(i);
+    let out = feed(
+        &mut core,
+        [Input::StartHeight { height: H }, untimely, fx.proposal(H, 0, None, &b), verdict(H, 0, &b, true)],
+    );
+    assert_eq!(votes(&out), vec![vote_data(H, 0, VoteKind::Prevote, None)]);
+    let mut timely = fx.core(i);
+    let out = feed(
+        &mut timely,
+        [Input::StartHeight { height: H }, fx.proposal(H, 0, None, &b), verdict(H, 0, &b, true)],
+    );
+    assert_eq!(votes(&out), vec![vote_data(H, 0, VoteKind::Prevote, Some(b.header.hash()))]);
+}
+
+/// PBTS leaves L28 alone: a re-proposal backed by a polka is prevoted even if
+/// the driver marked the block untimely (2f+1 validators found it timely).
+/// The mark arrives before the height starts, so it is buffered like a message.
+#[test]
+fn l28_a_polka_backed_reproposal_is_prevoted_even_if_untimely() {
+    let fx = Fixture::new(4);
+    let i = 0;
+    let w_block = fx.block(H, 2);
+    let w = Some(w_block.header.hash());
+    let mut core = fx.core(i);
+    let untimely = Input::ProposalUntimely { height: H, round: 1, block_hash: w_block.header.hash() };
+    feed(&mut core, [untimely, Input::StartHeight { height: H }, timeout(H, 0, Step::Propose)]);
+    feed(&mut core, [timeout(H, 0, Step::Prevote), timeout(H, 0, Step::Precommit)]);
+    assert_eq!(core.round(), 1);
+    let out = feed(
+        &mut core,
+        [
+            fx.proposal(H, 1, Some(0), &w_block),
+            verdict(H, 1, &w_block, true),
+            fx.prevote(1, H, 0, w),
+            fx.prevote(2, H, 0, w),
+            fx.prevote(3, H, 0, w),
+        ],
+    );
+    assert_eq!(votes(&out), vec![vote_data(H, 1, VoteKind::Prevote, w)]);
+}

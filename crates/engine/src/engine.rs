@@ -845,7 +845,9 @@ impl<R: BlockRules> Engine<R> {
         // Ask others from now on; when every other validator was refused once
         // (corruption on the way can make an honest answer fail), start over.
         self.sync.refused.insert(from);
-        if self.sync.refused.len() + 1 >= self.validators.validators.len() {
+        let me = self.key.public();
+        let others = self.validators.validators.iter().filter(|v| v.public_key != me).count();
+        if self.sync.refused.len() >= others {
             self.sync.refused.clear();
         }
         if self.sync.highest_seen.is_some_and(|(_, p)| p == from) {
