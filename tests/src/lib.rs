@@ -154,8 +154,25 @@ impl Cluster {
         Self::start_with(dir, n, vec![(|_: &mut NodeConfig| {}) as fn(&mut NodeConfig); n]).await
     }
 
-    /// Like [`Cluster::start`], with a config tweak per node (fault injection).
+    /// Like [`Cluster::start`], with a config tweak per node.
     pub async fn start_with(dir: &Path, n: usize, tweak: Vec<fn(&mut NodeConfig)>) -> anyhow::Result<Self> {
+        let all: Vec<usize> = (0..n).collect();
+        Self::start_some(dir, n, tweak, &all).await
+    }
+
+    /// Writes an `n`-validator testnet under `dir` and starts only the nodes
+    /// in `up`: the others' keys stay on disk for the test (a validator that
+    /// never came up, or one whose key the test itself plays).
+    pub async fn start_only(dir: &Path, n: usize, up: &[usize]) -> anyhow::Result<Self> {
+        Self::start_some(dir, n, vec![(|_: &mut NodeConfig| {}) as fn(&mut NodeConfig); n], up).await
+    }
+
+    async fn start_some(
+        dir: &Path,
+        n: usize,
+        tweak: Vec<fn(&mut NodeConfig)>,
+        up: &[usize],
+    ) -> anyhow::Result<Self> {
         let spec = keepsake::testnet::TestnetSpec {
             validators: n,
             chain_id: "keepsake-cluster".into(),
@@ -178,7 +195,7 @@ impl Cluster {
             reviewer: keepsake::keyfile::read(&dir.join("keys/reviewer.json"))?,
             tweak,
         };
-        for i in 0..n {
+        for &i in up {
             cluster.start_node(i).await?;
         }
         Ok(cluster)
@@ -336,38 +353,6 @@ pub fn copy_dir(from: &Path, to: &Path) {
 }
 
 impl Cluster {
-    /// Writes an `n`-validator testnet under `dir` and starts only the nodes
-    /// in `up`: the others' keys stay on disk for the test (a validator that
-    /// never came up, or one whose key the test itself plays).
-    pub async fn start_only(dir: &Path, n: usize, up: &[usize]) -> anyhow::Result<Self> {
-        let spec = keepsake::testnet::TestnetSpec {
-            validators: n,
-            chain_id: "keepsake-cluster".into(),
-            rpc_base_port: 1,
-            p2p_base_port: 1,
-        };
-        let homes = keepsake::testnet::generate(dir, &spec)?;
-        let genesis = Genesis::from_json(&std::fs::read_to_string(dir.join("genesis.json"))?)?;
-        let governors = (1..=3)
-            .map(|i| keepsake::keyfile::read(&dir.join("governance").join(format!("governor-{i}.json"))))
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let mut cluster = Cluster {
-            dir: dir.to_path_buf(),
-            nodes: (0..n).map(|_| None).collect(),
-            p2p: vec![None; n],
-            homes,
-            genesis,
-            governors,
-            issuer: keepsake::keyfile::read(&dir.join("keys/issuer.json"))?,
-            reviewer: keepsake::keyfile::read(&dir.join("keys/reviewer.json"))?,
-            tweak: vec![(|_: &mut NodeConfig| {}) as fn(&mut NodeConfig); n],
-        };
-        for &i in up {
-            cluster.start_node(i).await?;
-        }
-        Ok(cluster)
-    }
-
     /// The validator key of node `i`, read from its home.
     pub fn validator_key(&self, i: usize) -> anyhow::Result<Keypair> {
         let config = NodeConfig::load(&self.homes[i])?;

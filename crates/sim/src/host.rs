@@ -89,6 +89,22 @@ struct AuditedChain<'a> {
     committed: Vec<Block>,
 }
 
+impl<'a> AuditedChain<'a> {
+    fn new(
+        chain: &'a mut MemoryChain,
+        node: usize,
+        audited: bool,
+        testnet: &'a keepsake_ledger::testkit::TestNet,
+    ) -> Self {
+        AuditedChain { chain, node, audited, testnet, violation: None, committed: Vec::new() }
+    }
+
+    /// The violation found, if any, and the blocks committed.
+    fn outcome(self) -> (Option<Violation>, Vec<Block>) {
+        (self.violation, self.committed)
+    }
+}
+
 impl ChainStore for AuditedChain<'_> {
     type State = keepsake_ledger::memory::MemoryState;
 
@@ -294,16 +310,10 @@ impl SimNode {
         let mut engine = Engine::new(config, genesis, self.key.clone(), rules, memo, last_signed);
         let limits = MempoolLimits { max_txs: MEMPOOL_TXS_MAX, max_bytes: 1 << 20, rejected_memory: 256 };
         let wal = self.disk.wal.clone();
-        let mut chain = AuditedChain {
-            chain: &mut self.disk.chain,
-            node: self.index,
-            audited: self.audited,
-            testnet: &w.testnet,
-            violation: None,
-            committed: Vec::new(),
-        };
+        let testnet = w.testnet.clone();
+        let mut chain = AuditedChain::new(&mut self.disk.chain, self.index, self.audited, &testnet);
         let result = engine.start(&mut chain, wal);
-        let (violation, committed) = (chain.violation.take(), std::mem::take(&mut chain.committed));
+        let (violation, committed) = chain.outcome();
         self.live = Some(Live {
             engine,
             pool: Mutex::new(Mempool::new(limits)),
@@ -397,16 +407,10 @@ impl SimNode {
                 describe_event(&event)
             ));
         }
-        let mut chain = AuditedChain {
-            chain: &mut self.disk.chain,
-            node: self.index,
-            audited: self.audited,
-            testnet: &w.testnet,
-            violation: None,
-            committed: Vec::new(),
-        };
+        let testnet = w.testnet.clone();
+        let mut chain = AuditedChain::new(&mut self.disk.chain, self.index, self.audited, &testnet);
         let result = live.engine.handle(&mut chain, now, event);
-        let (violation, committed) = (chain.violation.take(), std::mem::take(&mut chain.committed));
+        let (violation, committed) = chain.outcome();
         self.after_engine(w, result, violation, committed)
     }
 

@@ -128,6 +128,34 @@ fn calm(seed: u64, roles: Vec<Role>) -> Scenario {
     s
 }
 
+/// `count` crashes of validator 1, one every `every_ms` from `first_ms`, each
+/// restarted `down_ms` later, shaped by `shape`.
+fn crashes_of_validator_1(
+    count: u64,
+    first_ms: u64,
+    every_ms: u64,
+    down_ms: u64,
+    shape: impl Fn(u64, &mut keepsake_sim::Crash),
+) -> Vec<keepsake_sim::Crash> {
+    (0..count)
+        .map(|k| {
+            let at_ms = first_ms + k * every_ms;
+            let mut crash = keepsake_sim::Crash {
+                node: 1,
+                at_ms,
+                restart_ms: at_ms + down_ms,
+                lose_unsynced_wal: false,
+                after_effects: None,
+                tear_sign_state: false,
+                stale_sign_state: false,
+                amnesia: false,
+            };
+            shape(k, &mut crash);
+            crash
+        })
+        .collect()
+}
+
 /// Proof that the agreement check can fail: two colluding equivocators
 /// among four validators are more than f = 1, and split the honest two.
 #[test]
@@ -197,18 +225,7 @@ fn checker_catches_a_double_sign_after_amnesia() {
     for seed in 0..40 {
         let mut s = calm(seed, vec![Role::Honest; 4]);
         // Crash validator 1 in the middle of a height, many times.
-        s.crashes = (0..6)
-            .map(|k| keepsake_sim::Crash {
-                node: 1,
-                at_ms: 300 + k * 900 + seed % 7 * 50,
-                restart_ms: 300 + k * 900 + seed % 7 * 50 + 40,
-                lose_unsynced_wal: false,
-                after_effects: None,
-                tear_sign_state: false,
-                stale_sign_state: false,
-                amnesia: true,
-            })
-            .collect();
+        s.crashes = crashes_of_validator_1(6, 300 + seed % 7 * 50, 900, 40, |_, c| c.amnesia = true);
         s.stable_ms = s.earliest_stable_ms();
         let mut intact = s.clone();
         for c in &mut intact.crashes {
@@ -251,18 +268,10 @@ fn checker_catches_publishing_before_persisting_after_a_power_loss() {
     let mut caught = 0;
     for seed in 0..40 {
         let mut s = calm(seed, vec![Role::Honest; 4]);
-        s.crashes = (0..8)
-            .map(|k| keepsake_sim::Crash {
-                node: 1,
-                at_ms: 200 + k * 700 + seed % 5 * 40,
-                restart_ms: 200 + k * 700 + seed % 5 * 40 + 300,
-                lose_unsynced_wal: true,
-                after_effects: Some(((seed + k) % 4) as u32),
-                tear_sign_state: false,
-                stale_sign_state: false,
-                amnesia: false,
-            })
-            .collect();
+        s.crashes = crashes_of_validator_1(8, 200 + seed % 5 * 40, 700, 300, |k, c| {
+            c.lose_unsynced_wal = true;
+            c.after_effects = Some(((seed + k) % 4) as u32);
+        });
         s.stable_ms = s.earliest_stable_ms();
         if let Err(v) = run(s.clone()) {
             panic!("the production engine under power losses: {}", failure_report(seed, 4, &v));
@@ -318,18 +327,10 @@ fn checker_catches_a_torn_sign_state_taken_for_never_signed() {
     let mut caught = 0;
     for seed in 0..40 {
         let mut s = calm(seed, vec![Role::Honest; 4]);
-        s.crashes = (0..6)
-            .map(|k| keepsake_sim::Crash {
-                node: 1,
-                at_ms: 300 + k * 900 + seed % 7 * 50,
-                restart_ms: 300 + k * 900 + seed % 7 * 50 + 40,
-                lose_unsynced_wal: false,
-                after_effects: None,
-                tear_sign_state: true,
-                stale_sign_state: false,
-                amnesia: true,
-            })
-            .collect();
+        s.crashes = crashes_of_validator_1(6, 300 + seed % 7 * 50, 900, 40, |_, c| {
+            c.tear_sign_state = true;
+            c.amnesia = true;
+        });
         s.stable_ms = s.earliest_stable_ms();
         if let Err(v) = run(s.clone()) {
             panic!("torn sign-states with the repair: {}", failure_report(seed, 4, &v));
