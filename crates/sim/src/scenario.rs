@@ -124,7 +124,10 @@ pub struct Crash {
     /// signed at).
     pub tear_sign_state: bool,
     /// The validator restarts with the sign-state it had one write earlier
-    /// (an operator restored a stale backup of the file).
+    /// (an operator restored a stale backup of the file). Together with a power
+    /// loss that took blocks the WAL no longer covers, this can double-sign, and
+    /// the checker says so: such seeds exist (2142 and 2433 with 4 validators,
+    /// before this was restricted), so scenarios draw it with clean stops only.
     pub stale_sign_state: bool,
     /// Fault injection to prove the double-sign check: the validator restarts
     /// with an empty WAL and (unless `tear_sign_state` leaves a torn one for the
@@ -238,7 +241,11 @@ impl Scenario {
             // A torn sign-state costs the validator the height it was at (the repair floor):
             // drawn only where the others are all honest, so liveness never needs it.
             let tear_sign_state = byzantine == 0 && after_effects.is_some() && rng.chance(300);
-            let stale_sign_state = rng.chance(150);
+            // A stale sign-state (an operator restored an old copy) is safe only while the
+            // WAL and the store agree: after a power loss took blocks the WAL no longer
+            // covers, nothing can tell what was signed (docs/operations.md). Drawn with
+            // clean stops only.
+            let stale_sign_state = rng.chance(150) && !lose_unsynced_wal;
             // One life at a time: skip a crash that overlaps another of the same node.
             if crashes.iter().any(|c| c.node == node && at_ms <= c.restart_ms && c.at_ms <= restart_ms) {
                 continue;
