@@ -402,7 +402,7 @@ impl Executor {
     /// Mirrors the engine's counters into the node's metrics (export only:
     /// nothing reads them back as state).
     fn publish_stats(&self) {
-        let (c, m, marks) = (self.engine.consensus_stats(), &self.shared.metrics, self.engine.marks());
+        let (c, m, marks) = (self.engine.consensus_stats(), &self.shared.metrics, &self.engine.marks());
         m.consensus_round.store(u64::from(self.engine.round()), Relaxed);
         m.consensus_ignored_invalid.store(c.invalid_messages, Relaxed);
         m.consensus_ignored_far_future.store(c.far_future_messages, Relaxed);

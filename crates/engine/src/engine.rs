@@ -237,9 +237,9 @@ impl<R: BlockRules> Engine<R> {
         self.guard.last()
     }
 
-    /// Coverage marks so far.
-    pub fn marks(&self) -> &Marks {
-        &self.marks
+    /// Coverage marks so far (with the memo's hits).
+    pub fn marks(&self) -> Marks {
+        Marks { memo_hits: self.memo.hits(), ..self.marks.clone() }
     }
 
     /// The verify-once memo.

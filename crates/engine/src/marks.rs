@@ -43,11 +43,14 @@ pub struct Marks {
     pub txs_left_out: u64,
     /// Equivocations seen.
     pub equivocations: u64,
+    /// Signature checks skipped because the verify-once memo knew the exact
+    /// bytes (shared with admission: hits there count too).
+    pub memo_hits: u64,
 }
 
 impl Marks {
     /// Every mark with its name, for metrics and the coverage check.
-    pub fn named(&self) -> [(&'static str, u64); 18] {
+    pub fn named(&self) -> [(&'static str, u64); 19] {
         [
             ("wal_replayed", self.wal_replayed),
             ("duplicate_dropped", self.duplicate_dropped),
@@ -67,6 +70,7 @@ impl Marks {
             ("sync_refused_body", self.sync_refused_body),
             ("txs_left_out", self.txs_left_out),
             ("equivocations", self.equivocations),
+            ("memo_hits", self.memo_hits),
         ]
     }
 
@@ -76,7 +80,7 @@ impl Marks {
         for (sum, (_, n)) in sums.iter_mut().zip(other.named()) {
             sum.1 += n;
         }
-        let [a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q, r] = sums.map(|(_, v)| v);
+        let [a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q, r, t] = sums.map(|(_, v)| v);
         *self = Marks {
             wal_replayed: a,
             duplicate_dropped: b,
@@ -96,6 +100,7 @@ impl Marks {
             sync_refused_body: p,
             txs_left_out: q,
             equivocations: r,
+            memo_hits: t,
         };
     }
 }

@@ -242,7 +242,7 @@ impl SimNode {
     pub(crate) fn all_marks(&self) -> Marks {
         let mut total = self.marks.clone();
         if let Some(live) = &self.live {
-            total.add(live.engine.marks());
+            total.add(&live.engine.marks());
         }
         total
     }
@@ -330,7 +330,7 @@ impl SimNode {
     /// The validator stops. With `power_loss`, writes not yet fsynced are gone.
     pub(crate) fn crash(&mut self, w: &mut World, crash: &Crash, torn: bool) {
         let Some(live) = self.live.take() else { return };
-        self.marks.add(live.engine.marks());
+        self.marks.add(&live.engine.marks());
         add_stats(&mut self.core_stats, &live.engine.consensus_stats());
         self.life += 1;
         self.armed = None;
@@ -382,7 +382,7 @@ impl SimNode {
 
     fn halt(&mut self) {
         if let Some(live) = self.live.take() {
-            self.marks.add(live.engine.marks());
+            self.marks.add(&live.engine.marks());
             add_stats(&mut self.core_stats, &live.engine.consensus_stats());
         }
         self.life += 1;
