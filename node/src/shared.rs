@@ -97,26 +97,56 @@ pub fn supervise<F>(shared: &Arc<Shared>, name: &'static str, task: F)
 where
     F: std::future::Future<Output = ()> + Send + 'static,
 {
-    let handle = tokio::spawn(task);
     // Weak: the watcher must not keep the node (and its database lock) alive;
     // some tasks end only when the node's state is dropped.
     let shared = Arc::downgrade(shared);
-    tokio::spawn(async move {
-        let outcome = handle.await;
+    watch(name, tokio::spawn(task), move |reason| {
         let Some(shared) = shared.upgrade() else { return };
         if shared.shutting_down.load(Relaxed) {
             return;
         }
-        let reason = match outcome {
+        tracing::error!(task = name, reason, "a background task died");
+        shared.halt(reason);
+    });
+}
+
+/// Calls `on_death` with the reason when the task behind `handle` ends,
+/// whether it returned or panicked.
+fn watch(
+    name: &'static str,
+    handle: tokio::task::JoinHandle<()>,
+    on_death: impl FnOnce(String) + Send + 'static,
+) {
+    tokio::spawn(async move {
+        let reason = match handle.await {
             Ok(()) => format!("background task '{name}' stopped"),
             Err(e) => format!("background task '{name}' failed: {e}"),
         };
-        tracing::error!(task = name, reason, "a background task died");
-        shared.halt(reason);
+        on_death(reason);
     });
 }
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_background_task_that_ends_or_panics_is_reported_by_name() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let report = move |reason: String| {
+            let _ = tx.send(reason);
+        };
+        let first = report.clone();
+        watch("returns", tokio::spawn(async {}), first);
+        assert_eq!(rx.recv().await.unwrap(), "background task 'returns' stopped");
+        watch("panics", tokio::spawn(async { panic!("boom") }), report);
+        let reason = rx.recv().await.unwrap();
+        assert!(reason.starts_with("background task 'panics' failed: "), "{reason}");
+        assert!(reason.contains("panicked"), "{reason}");
+    }
 }
