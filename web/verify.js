@@ -1081,6 +1081,10 @@ function parseJsonTree(text) {
 const U64 = { k: "uint", bits: 64n, name: "u64" };
 const U32 = { k: "uint", bits: 32n, name: "u32" };
 const STR = { k: "str" };
+// A chain id: 1 to 64 bytes of [a-z0-9-], checked when decoded, as Rust's `ChainId`
+// (docs/protocol.md §2): a file carrying another is Malformed, not WrongChain.
+const CHAIN_ID = { k: "chainid" };
+const CHAIN_ID_MAX_LEN = 64;
 const H32 = (name) => ({ k: "fixed", n: 32, name });
 const SIG = { k: "fixed", n: 64, name: "Signature" };
 const HEXBYTES = { k: "hexbytes" };
@@ -1107,6 +1111,16 @@ function convert(node, type, path) {
     case "str":
       if (node.t !== "str") bad(`invalid type: ${describe(node)}, expected a string`);
       return node.v;
+    case "chainid": {
+      if (node.t !== "str") bad(`invalid type: ${describe(node)}, expected a chain id`);
+      const len = utf8(node.v).length;
+      const quoted = JSON.stringify([...node.v].slice(0, 16).join("")) + ([...node.v].length > 16 ? "..." : "");
+      if (len === 0) bad(`chain id ${quoted} is empty`);
+      if (len > CHAIN_ID_MAX_LEN) bad(`chain id ${quoted} is ${len} bytes, over the limit of ${CHAIN_ID_MAX_LEN}`);
+      const at = [...node.v].findIndex((c) => !/^[a-z0-9-]$/.test(c));
+      if (at >= 0) bad(`chain id ${quoted} has a character outside [a-z0-9-]`);
+      return node.v;
+    }
     case "fixed": {
       if (node.t !== "str") bad(`invalid type: ${describe(node)}, expected a string`);
       const digits = node.v.startsWith("0x") ? node.v.slice(2) : node.v;
@@ -1172,7 +1186,7 @@ function convert(node, type, path) {
 }
 
 const HEADER = struct("Header", [
-  ["chain_id", STR],
+  ["chain_id", CHAIN_ID],
   ["height", U64],
   ["prev_hash", H32("BlockHash")],
   ["time_ms", U64],
@@ -1215,7 +1229,7 @@ const RECORD = struct("CertificateRecord", [
 ]);
 const CERTIFICATE = struct("Certificate", [
   ["format", STR],
-  ["chain_id", STR],
+  ["chain_id", CHAIN_ID],
   ["certificate_id", H32("CertificateId")],
   ["record", RECORD],
   ["mint", LOG_ENTRY],

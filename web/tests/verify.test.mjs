@@ -264,6 +264,30 @@ describe("tampering", () => {
   const genesis = () => read("genesis.json");
   const valid = () => JSON.parse(read("valid.json"));
 
+  test("a chain id outside the rule is Malformed at step file, as in Rust (ChainId)", async () => {
+    const cases = [
+      ["a".repeat(300), /300 bytes, over the limit of 64/],
+      ["a".repeat(65), /65 bytes, over the limit of 64/],
+      ["", /is empty/],
+      ["Keepsake-Test", /outside \[a-z0-9-\]/],
+    ];
+    for (const [chainId, why] of cases) {
+      for (const where of ["certificate", "header"]) {
+        const c = valid();
+        if (where === "certificate") c.chain_id = chainId;
+        else c.checkpoint.header.chain_id = chainId;
+        const r = await verifyCertificate(JSON.stringify(c), genesis());
+        assert.equal(r.code, "Malformed", `${where}: ${r.message}`);
+        assert.equal(r.step, "file", where);
+        assert.match(r.message, why, where);
+      }
+    }
+    // A valid but foreign chain id is a verdict, not a decoding error.
+    const c = valid();
+    c.chain_id = "another-chain";
+    assert.equal((await verifyCertificate(JSON.stringify(c), genesis())).code, "WrongChain");
+  });
+
   test("a changed record field fails at step record", async () => {
     for (const [field, value] of [
       ["series_name", "jade2"],
