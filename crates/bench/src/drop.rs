@@ -207,7 +207,7 @@ impl Say {
 }
 
 /// ed25519 batch verification (batches of 64, the size the library's
-/// documentation and MEASURED.md use) on every core at once, signatures/s.
+/// documentation and docs/benchmarks.md use) on every core at once, signatures/s.
 /// Median of 3 rounds of about 0.6 s.
 pub fn batch_verify_rate_all_cores() -> (usize, f64) {
     use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey, verify_batch};

@@ -490,8 +490,8 @@ impl Store {
     }
 
     /// Opens another tree of the same sled database, for data that is not
-    /// part of the chain (the consensus WAL: DESIGN.md keeps it in the same
-    /// database, and sled allows one open handle per path). Writes there are
+    /// part of the chain (kept equivocation evidence: sled allows one open
+    /// handle per path, so it lives in the same database). Writes there are
     /// not part of any block batch, and `flush` does not fsync (see
     /// [`Store::commit_block`]). The default tree (the chain) is refused.
     pub fn aux_tree(&self, name: &str) -> Result<sled::Tree> {
