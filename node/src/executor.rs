@@ -268,13 +268,20 @@ impl Executor {
     /// Performs `effects` in order; the first failure stops everything after it.
     async fn perform(&mut self, effects: Vec<Effect>, mut gossip: Option<GossipId>) -> anyhow::Result<()> {
         for effect in effects {
+            // File writes and fsyncs block: off the async workers, in order, as everything else.
             match effect {
-                Effect::AppendWal { height, entry } => self.wal.append(height, &entry)?,
-                Effect::SyncWal => self.wal.sync()?,
-                Effect::PersistSignState(step) => self.sign_file.store(&step)?,
-                Effect::ResetWal => self.wal.reset()?,
+                Effect::AppendWal { height, entry } => {
+                    tokio::task::block_in_place(|| self.wal.append(height, &entry))?;
+                }
+                Effect::SyncWal => tokio::task::block_in_place(|| self.wal.sync())?,
+                Effect::PersistSignState(step) => {
+                    tokio::task::block_in_place(|| self.sign_file.store(&step))?
+                }
+                Effect::ResetWal => tokio::task::block_in_place(|| self.wal.reset())?,
                 Effect::Publish(envelope) => {
-                    if let Err(e) = self.net.publish(Topic::Consensus, encoding::encode(&envelope)).await {
+                    // A proposal carries its whole block: encode it off the async workers too.
+                    let bytes = tokio::task::block_in_place(|| encoding::encode(&envelope));
+                    if let Err(e) = self.net.publish(Topic::Consensus, bytes).await {
                         tracing::debug!(error = %e, "cannot gossip a consensus message");
                     }
                 }

@@ -7,7 +7,6 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
-use keepsake_engine::admit::Admission;
 use keepsake_engine::{GossipVerdict as EngineVerdict, serve_blocks};
 use keepsake_network::{GossipId, GossipVerdict, NetworkEvent, NetworkHandle, Topic};
 use keepsake_types::{SignedTx, encoding};
@@ -135,6 +134,3 @@ pub async fn gossip_transactions(net: NetworkHandle, mut rx: mpsc::Receiver<Sign
         }
     }
 }
-
-/// An [`Admission`] over the node's committed state (used by RPC and gossip).
-pub type NodeAdmission<'a> = Admission<'a, keepsake_store::Store>;

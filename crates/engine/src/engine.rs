@@ -27,9 +27,8 @@ use keepsake_ledger::Tip;
 use keepsake_types::wire::{ConsensusEnvelope, ConsensusMessage, SyncItem};
 use keepsake_types::{
     Block, BlockHash, Commit, Genesis, Hash32, Header, Keypair, PublicKey, SignedTx, ValidatorSet, Vote,
-    VoteKind, encoding,
+    VoteKind, encoding, hash,
 };
-use sha2::Digest;
 
 use crate::chain::ChainStore;
 use crate::effect::{Effect, Event, GossipVerdict};
@@ -164,6 +163,14 @@ pub fn body_matches_header(chain_id: &str, block: &Block) -> bool {
         let ids: Vec<_> = block.txs.iter().map(|t| t.id(chain_id)).collect();
         keepsake_ledger::block::tx_root(&ids) == block.header.tx_root
     }
+}
+
+/// The message inside an encoded [`ConsensusEnvelope`]: postcard writes the
+/// envelope as `varint(resend) || message`, so this is everything after the
+/// varint (its last byte is the first without the continuation bit).
+fn message_bytes(envelope: &[u8]) -> &[u8] {
+    let varint_len = envelope.iter().position(|b| b & 0x80 == 0).map_or(envelope.len(), |i| i + 1);
+    &envelope[varint_len..]
 }
 
 /// Largest encoded consensus message or sync item a chain with these
@@ -404,7 +411,7 @@ impl<R: BlockRules> Engine<R> {
             }
             Output::ValidateBlock { height, round, block } => {
                 let block_hash = block.header.hash();
-                let valid = self.validate(store, &block)?;
+                let valid = self.validate(store, block_hash, &block)?;
                 queue.push_back(Input::ProposalVerdict { height, round, block_hash, valid });
             }
             Output::Propose { data, block } => {
@@ -480,8 +487,12 @@ impl<R: BlockRules> Engine<R> {
     // ----- Blocks ------------------------------------------------------------------------------
 
     /// The ledger's verdict on a proposed block (cached by header hash).
-    fn validate<S: ChainStore>(&mut self, store: &S, block: &Block) -> Result<bool, EngineError> {
-        let hash = block.header.hash();
+    fn validate<S: ChainStore>(
+        &mut self,
+        store: &S,
+        hash: BlockHash,
+        block: &Block,
+    ) -> Result<bool, EngineError> {
         if self.executed.contains_key(&hash) {
             return Ok(true);
         }
@@ -613,24 +624,15 @@ impl<R: BlockRules> Engine<R> {
         };
         let height = message.height();
         let current = self.core.height();
-        if self.sync.highest_seen.is_none_or(|(h, _)| height > h) {
-            self.sync.highest_seen = Some((height, from));
-        }
-        if height == current {
-            let digest = Hash32(sha2::Sha256::digest(encoding::encode(&message)).into());
-            if self.seen.contains(&digest) {
-                // A re-publication: forward it for peers that missed it, feed nothing.
-                self.marks.duplicate_dropped += 1;
-                self.effects.push(Effect::Verdict(GossipVerdict::Accept));
-                return Ok(());
-            }
-            if self.seen.len() < SEEN_MESSAGES_MAX {
-                self.seen.insert(digest);
-            }
-        }
-        // A peer working on a later height: we are behind; fetch blocks.
-        if height > current {
-            self.request_blocks(now_ms, Some(from));
+        // Duplicates of the current height are dropped before any signature work; the
+        // digest is of the message's own bytes, so re-publications (another `resend`)
+        // match, and no re-encoding of a whole block is needed.
+        let digest = (height == current).then(|| hash::sha256(message_bytes(bytes)));
+        if digest.is_some_and(|d| self.seen.contains(&d)) {
+            // A re-publication of a message that passed: forward it for peers that missed it.
+            self.marks.duplicate_dropped += 1;
+            self.effects.push(Effect::Verdict(GossipVerdict::Accept));
+            return Ok(());
         }
         // Signatures are checked here once, so that the forwarder of a forged
         // message can be blamed; the core checks them again (it trusts no caller).
@@ -638,6 +640,20 @@ impl<R: BlockRules> Engine<R> {
             tracing::debug!(peer = %from, reason, "dropping a consensus message");
             self.effects.push(Effect::Verdict(GossipVerdict::Reject(reason)));
             return Ok(());
+        }
+        // Only what passed is remembered: a forged message must never become a
+        // "duplicate" that is forwarded unchecked, nor make us chase a height.
+        if let Some(d) = digest
+            && self.seen.len() < SEEN_MESSAGES_MAX
+        {
+            self.seen.insert(d);
+        }
+        if self.sync.highest_seen.is_none_or(|(h, _)| height > h) {
+            self.sync.highest_seen = Some((height, from));
+        }
+        // A validator working on a later height: we are behind; fetch blocks.
+        if height > current {
+            self.request_blocks(now_ms, Some(from));
         }
         self.effects.push(Effect::Verdict(GossipVerdict::Accept));
         match message {

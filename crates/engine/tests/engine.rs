@@ -211,3 +211,45 @@ fn after_a_refused_answer_the_next_request_avoids_that_peer() {
     });
     assert_eq!(request, Some((None, vec![liar])), "{effects:#?}");
 }
+
+#[test]
+fn re_publications_are_dropped_as_duplicates_and_forgeries_never_are() {
+    let net = TestNet::new(4);
+    let observer = Keypair::from_seed([44; 32]);
+    let mut follower = engine(&net, &observer, None);
+    let mut chain = MemoryChain::new(&net.genesis);
+    follower.start(&mut chain, Vec::new()).unwrap();
+    let now = net.genesis.genesis_time_ms;
+    let from = net.validators[1].public();
+    let vote = keepsake_types::VoteData {
+        height: 1,
+        round: 0,
+        kind: keepsake_types::VoteKind::Prevote,
+        block_hash: None,
+    }
+    .sign(net.chain(), &net.validators[0]);
+    let envelope = |resend: u32, vote: keepsake_types::Vote| {
+        encoding::encode(&ConsensusEnvelope { resend, message: ConsensusMessage::Vote(vote) })
+    };
+    let verdict = |effects: Vec<Effect>| match effects.as_slice() {
+        [Effect::Verdict(v), ..] => *v,
+        other => panic!("no verdict first: {other:#?}"),
+    };
+    let mut forged = vote.clone();
+    forged.signature.0[3] ^= 1;
+    // A forged copy first: refused, and not remembered.
+    for resend in [0, 1] {
+        let bytes = envelope(resend, forged.clone());
+        let effects = follower.handle(&mut chain, now, Event::Message { from, bytes }).unwrap();
+        assert!(matches!(verdict(effects), keepsake_engine::GossipVerdict::Reject(_)));
+    }
+    assert_eq!(follower.marks().duplicate_dropped, 0);
+    // The genuine vote is fed; its re-publication (another resend count) is dropped.
+    let first =
+        follower.handle(&mut chain, now, Event::Message { from, bytes: envelope(0, vote.clone()) }).unwrap();
+    assert!(first.iter().any(|e| matches!(e, Effect::AppendWal { .. })), "fed to the core: {first:#?}");
+    let again = follower.handle(&mut chain, now, Event::Message { from, bytes: envelope(7, vote) }).unwrap();
+    assert_eq!(verdict(again.clone()), keepsake_engine::GossipVerdict::Accept);
+    assert_eq!(again.len(), 1, "nothing fed: {again:#?}");
+    assert_eq!(follower.marks().duplicate_dropped, 1);
+}

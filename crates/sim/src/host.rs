@@ -588,11 +588,10 @@ impl SimNode {
                 }
             }
             Effect::ReportPeer { .. } => w.stats.peer_reports += 1,
-            Effect::Committed { header, tx_ids, synced } => {
+            Effect::Committed { tx_ids, synced, .. } => {
                 if synced {
                     w.stats.blocks_synced += 1;
                 }
-                let _ = header;
                 if let Some(live) = self.live.as_mut() {
                     live.pool.lock().expect("sim locks are never poisoned").remove(&tx_ids);
                 }
