@@ -20,9 +20,16 @@ pub enum StoreError {
     /// sled failed (I/O error, or a corruption sled itself detected).
     #[error("storage I/O failed: {0}")]
     Io(#[from] sled::Error),
+    /// Reading or writing a history file failed (`what` says which and why).
+    #[error("history I/O failed {what}: {source}")]
+    History { what: String, source: std::io::Error },
     /// The database was written with another on-disk format.
     /// `expected` is this build's [`crate::SCHEMA_VERSION`], `got` the database's.
-    #[error("database schema version is {got}, this build reads version {expected} only")]
+    #[error(
+        "the data directory has schema version {got}, this build reads version {expected} only; \
+         move the directory aside and let the node re-sync from its peers, or convert it with \
+         `keepsake migrate` (docs/operations.md, \"Upgrading the data directory\")"
+    )]
     SchemaMismatch { expected: u32, got: u32 },
     /// The database belongs to another chain. `expected` is the hash of the
     /// genesis given to [`crate::Store::open`], `got` the one recorded in the database.
@@ -63,6 +70,7 @@ impl StoreError {
     pub fn code(&self) -> &'static str {
         match self {
             StoreError::Io(_) => "StorageIo",
+            StoreError::History { .. } => "HistoryIo",
             StoreError::SchemaMismatch { .. } => "SchemaMismatch",
             StoreError::GenesisMismatch { .. } => "GenesisMismatch",
             StoreError::Corrupt(_) => "Corrupt",

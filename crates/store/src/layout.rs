@@ -1,17 +1,22 @@
-//! The on-disk format (schema version [`SCHEMA_VERSION`]): one sled database,
-//! everything in its default tree, keys namespaced by an ASCII prefix ending
-//! in `/` followed by a fixed-width binary suffix. Integers in keys are
-//! big-endian so that sled's byte order is numeric order. Values are
-//! postcard (the canonical encoding of `keepsake_types::encoding`) unless
-//! the table says otherwise.
+//! The on-disk format (schema version [`SCHEMA_VERSION`]) of a data
+//! directory `DATA/`:
+//!
+//! ```text
+//! DATA/state/      a sled database: the ledger state, the indexes, the tip (table below)
+//! DATA/history/    append-only files: blocks with their commits, and the collectible log
+//! ```
+//!
+//! **State** (sled, everything in its default tree): keys namespaced by an
+//! ASCII prefix ending in `/` followed by a fixed-width binary suffix.
+//! Integers in keys are big-endian so that sled's byte order is numeric
+//! order. Values are postcard (the canonical encoding of
+//! `keepsake_types::encoding`) unless the table says otherwise.
 //!
 //! | key                                     | value                                                      | written          |
 //! |-----------------------------------------|------------------------------------------------------------|------------------|
 //! | `meta/schema_version`                   | `u32` big-endian, [`SCHEMA_VERSION`]                       | at creation      |
 //! | `meta/genesis_hash`                     | the 32-byte genesis hash                                   | at creation      |
 //! | `meta/tip`                              | [`Tip`](keepsake_ledger::Tip): the last committed block  | every block      |
-//! | `block/` `height: u64 BE`               | `Block` (header and transactions)                          | insert-only      |
-//! | `commit/` `height: u64 BE`              | `Commit`                                                   | insert-only      |
 //! | `hash/` `BlockHash`                     | `height: u64 BE`                                           | insert-only      |
 //! | `tx/` `TxId`                            | `TxLocation` (height, index in block, log leaf index)      | insert-only      |
 //! | `issuer/` `PublicKey`                   | `IssuerRecord`                                             | updated          |
@@ -21,16 +26,29 @@
 //! | `cert/` `CertificateId`                 | `CertificateState`                                         | insert-only      |
 //! | `revoke/` `CertificateId`               | `RevocationRecord`                                         | insert-only      |
 //! | `nonce/` `u64 BE`                       | empty                                                      | insert-only      |
-//! | `log/` `level: u8` `tile: u64 BE`       | a tile: the 32-byte hashes of nodes `(level, 256·tile ..)` | extended         |
 //!
-//! **Log tiles.** The collectible log keeps its perfect-subtree nodes
-//! (`keepsake_types::merkle`): node `(level, index)` is the hash of leaves
-//! `[index·2^level, (index+1)·2^level)`. Node `(level, index)` is stored in
-//! tile `index / 256` of its level, at byte offset `32 · (index % 256)`. Nodes
-//! of a level are created in index order, so a tile is always a prefix of its
-//! 256 slots and only the last tile of a level is ever extended. A block of
-//! `n` transactions rewrites about `2n/256 + log2(size)` tiles instead of
-//! inserting `2n` nodes one key each.
+//! **History** (three files, only ever appended to; integers big-endian):
+//!
+//! - `history/blocks`: for each height `h = 1, 2, ...` in order, a record of
+//!   [`RECORD_HEADER_BYTES`] of header, `height: u64`, `block_len: u32`,
+//!   `commit_len: u32`, `checksum: u32`, then `encode(Block)` (`block_len`
+//!   bytes) and `encode(Commit)` (`commit_len` bytes). `checksum` is the
+//!   CRC-32 (IEEE) of the header's first 16 bytes followed by both parts.
+//! - `history/heights`: entry `h - 1` is the `u64` byte offset of block
+//!   `h`'s record in `history/blocks` (8 bytes per height).
+//! - `history/log`: the collectible log's perfect-subtree nodes
+//!   (`keepsake_types::merkle`: node `(level, index)` is the hash of leaves
+//!   `[index·2^level, (index+1)·2^level)`), 32 bytes each, **in the order
+//!   they are created** as leaves are appended: leaf `m` creates `(0, m)`,
+//!   then `(1, m/2)` if `m` is odd, and so on up while the subtree it closes
+//!   is complete. So node `(k, j)` is at position [`log_position`]`(k, j) =
+//!   2m - popcount(m) + k` with `m = (j+1)·2^k - 1`, and a log of `n` leaves
+//!   has [`log_nodes_for`]`(n) = 2n - popcount(n)` nodes. Nothing in the
+//!   file is ever rewritten.
+//!
+//! A block's history is fdatasync'ed before its state batch is applied, so
+//! the history is never behind the state; at open, whatever lies past the
+//! state's tip (a crash between the two) is cut off (`crate::history`).
 //!
 //! **Evidence.** Equivocation evidence ([`keepsake_types::DoubleVote`]) is
 //! not chain data: it lives in the sled tree [`EVIDENCE_TREE`], keyed by
@@ -38,8 +56,14 @@
 //! value `encode(DoubleVote)`, at most [`EVIDENCE_STORED_MAX`] records.
 //!
 //! No prefix is a prefix of another, so `scan_prefix` on one never sees
-//! another's keys. Changing anything in this table requires a new
+//! another's keys. Changing anything here requires a new
 //! [`SCHEMA_VERSION`]; `tests/format.rs` pins the bytes.
+//!
+//! **Version 1** (before this layout) kept blocks, commits and the log (as
+//! 256-node tiles) in the sled tree itself, with the sled database directly
+//! in `DATA/`. [`crate::Store::open`] recognises such a directory and refuses
+//! it with [`crate::StoreError::SchemaMismatch`] (docs/operations.md says
+//! how to move to version 2).
 
 use keepsake_types::{BlockHash, CertificateId, ContentHash, PublicKey, SeriesId, TxId, Vote, VoteKind};
 
@@ -64,14 +88,16 @@ pub fn evidence(vote: &Vote) -> Vec<u8> {
 }
 
 /// The on-disk format version this build reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
-/// Nodes per log tile.
-pub const TILE_NODES: u64 = 256;
 /// Bytes of one log node (a SHA-256 hash).
 pub const NODE_BYTES: usize = 32;
-/// Largest tile value, in bytes.
-pub const TILE_BYTES_MAX: usize = TILE_NODES as usize * NODE_BYTES;
+/// Bytes of a history record's header.
+pub const RECORD_HEADER_BYTES: usize = 20;
+/// The state database's directory inside a data directory.
+pub const STATE_DIR: &str = "state";
+/// The history files' directory inside a data directory.
+pub const HISTORY_DIR: &str = "history";
 
 /// `meta/schema_version`.
 pub const META_SCHEMA_VERSION: &[u8] = b"meta/schema_version";
@@ -80,10 +106,6 @@ pub const META_GENESIS_HASH: &[u8] = b"meta/genesis_hash";
 /// `meta/tip`.
 pub const META_TIP: &[u8] = b"meta/tip";
 
-/// Prefix of blocks.
-pub const BLOCK: &[u8] = b"block/";
-/// Prefix of commits.
-pub const COMMIT: &[u8] = b"commit/";
 /// Prefix of the block-hash index.
 pub const HASH: &[u8] = b"hash/";
 /// Prefix of the transaction index.
@@ -102,24 +124,12 @@ pub const CERT: &[u8] = b"cert/";
 pub const REVOKE: &[u8] = b"revoke/";
 /// Prefix of used governance nonces.
 pub const NONCE: &[u8] = b"nonce/";
-/// Prefix of log tiles.
-pub const LOG: &[u8] = b"log/";
 
 fn join(prefix: &[u8], suffix: &[u8]) -> Vec<u8> {
     let mut key = Vec::with_capacity(prefix.len() + suffix.len());
     key.extend_from_slice(prefix);
     key.extend_from_slice(suffix);
     key
-}
-
-/// `block/<height BE>`.
-pub fn block(height: u64) -> Vec<u8> {
-    join(BLOCK, &height.to_be_bytes())
-}
-
-/// `commit/<height BE>`.
-pub fn commit(height: u64) -> Vec<u8> {
-    join(COMMIT, &height.to_be_bytes())
 }
 
 /// `hash/<block hash>`.
@@ -167,35 +177,75 @@ pub fn nonce(nonce: u64) -> Vec<u8> {
     join(NONCE, &nonce.to_be_bytes())
 }
 
-/// `log/<level u8><tile BE>`.
-pub fn log_tile(level: u8, tile: u64) -> Vec<u8> {
-    let mut key = Vec::with_capacity(LOG.len() + 1 + 8);
-    key.extend_from_slice(LOG);
-    key.push(level);
-    key.extend_from_slice(&tile.to_be_bytes());
-    key
+/// The header of a `history/blocks` record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordHeader {
+    /// The block's height.
+    pub height: u64,
+    /// Bytes of `encode(Block)`.
+    pub block_len: u32,
+    /// Bytes of `encode(Commit)`.
+    pub commit_len: u32,
+    /// CRC-32 of the first 16 header bytes and both parts.
+    pub checksum: u32,
 }
 
-/// The tile holding node `(level, index)` and the node's byte offset in it.
-pub fn tile_of(index: u64) -> (u64, usize) {
-    let offset = usize::try_from(index % TILE_NODES).expect("below 256") * NODE_BYTES;
-    (index / TILE_NODES, offset)
+impl RecordHeader {
+    /// Reads a header (no check: see [`record_checksum`]).
+    pub fn parse(bytes: &[u8; RECORD_HEADER_BYTES]) -> RecordHeader {
+        let u32_at = |i: usize| u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+        let mut height = [0u8; 8];
+        height.copy_from_slice(&bytes[..8]);
+        RecordHeader {
+            height: u64::from_be_bytes(height),
+            block_len: u32_at(8),
+            commit_len: u32_at(12),
+            checksum: u32_at(16),
+        }
+    }
 }
 
-/// The height in a `block/` or `commit/` key.
-pub fn height_in(prefix: &[u8], key: &[u8]) -> Option<u64> {
-    let suffix = key.strip_prefix(prefix)?;
-    Some(u64::from_be_bytes(suffix.try_into().ok()?))
+/// The checksum of a record: CRC-32 of `header[..16]` then `body` (block and commit).
+pub fn record_checksum(header: &[u8; RECORD_HEADER_BYTES], body: &[u8]) -> u32 {
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&header[..16]);
+    crc.update(body);
+    crc.finalize()
 }
 
-/// The first key after every key of `prefix` (prefixes end in `/`, so
-/// replacing the `/` by the next byte, `0`, bounds them).
-pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
-    let mut end = prefix.to_vec();
-    let last = end.last_mut().expect("prefixes are not empty");
-    debug_assert_eq!(*last, b'/');
-    *last = b'/' + 1;
-    end
+/// The whole `history/blocks` record of block `height`; `None` when a part
+/// is longer than a `u32` can say.
+pub fn history_record(height: u64, block: &[u8], commit: &[u8]) -> Option<Vec<u8>> {
+    let block_len = u32::try_from(block.len()).ok()?;
+    let commit_len = u32::try_from(commit.len()).ok()?;
+    let mut header = [0u8; RECORD_HEADER_BYTES];
+    header[..8].copy_from_slice(&height.to_be_bytes());
+    header[8..12].copy_from_slice(&block_len.to_be_bytes());
+    header[12..16].copy_from_slice(&commit_len.to_be_bytes());
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&header[..16]);
+    crc.update(block);
+    crc.update(commit);
+    header[16..].copy_from_slice(&crc.finalize().to_be_bytes());
+    let mut record = Vec::with_capacity(RECORD_HEADER_BYTES + block.len() + commit.len());
+    record.extend_from_slice(&header);
+    record.extend_from_slice(block);
+    record.extend_from_slice(commit);
+    Some(record)
+}
+
+/// Nodes in a log of `size` leaves: `2·size - popcount(size)`.
+pub fn log_nodes_for(size: u64) -> u64 {
+    // size < 2^63 for any log a node can hold; saturate rather than wrap beyond.
+    size.saturating_mul(2).saturating_sub(u64::from(size.count_ones()))
+}
+
+/// Position of node `(level, index)` in `history/log` (see the module docs),
+/// or `None` when it would not fit in a `u64`.
+pub fn log_position(level: u8, index: u64) -> Option<u64> {
+    // m = (index + 1) · 2^level - 1: the leaf whose append creates the node.
+    let m = index.checked_add(1)?.checked_mul(1u64.checked_shl(u32::from(level))?)?.checked_sub(1)?;
+    m.checked_mul(2)?.checked_sub(u64::from(m.count_ones()))?.checked_add(u64::from(level))
 }
 
 #[cfg(test)]
@@ -204,8 +254,7 @@ mod tests {
 
     #[test]
     fn no_prefix_is_a_prefix_of_another() {
-        let all =
-            [BLOCK, COMMIT, HASH, TX, ISSUER, REVIEWER, SERIES, CONTENT, CERT, REVOKE, NONCE, LOG, b"meta/"];
+        let all = [HASH, TX, ISSUER, REVIEWER, SERIES, CONTENT, CERT, REVOKE, NONCE, b"meta/"];
         for a in all {
             for b in all {
                 if a != b {
@@ -215,15 +264,48 @@ mod tests {
         }
     }
 
+    /// The closed form against the definition: append leaves one by one and
+    /// number the nodes in the order they are created.
     #[test]
-    fn heights_sort_numerically_and_parse_back() {
-        assert!(block(255) < block(256));
-        assert!(block(u64::MAX) < prefix_end(BLOCK));
-        assert_eq!(height_in(BLOCK, &block(77)), Some(77));
-        assert_eq!(height_in(BLOCK, &commit(77)), None);
-        assert_eq!(height_in(BLOCK, b"block/short"), None);
-        assert_eq!(tile_of(0), (0, 0));
-        assert_eq!(tile_of(255), (0, 255 * 32));
-        assert_eq!(tile_of(256), (1, 0));
+    fn log_positions_are_the_creation_order() {
+        let mut position = 0u64;
+        for leaf in 0u64..2_000 {
+            let (mut level, mut index) = (0u8, leaf);
+            loop {
+                assert_eq!(log_position(level, index), Some(position), "node ({level}, {index})");
+                position += 1;
+                if index % 2 == 0 {
+                    break;
+                }
+                (level, index) = (level + 1, index / 2);
+            }
+            assert_eq!(log_nodes_for(leaf + 1), position, "nodes of a log of {} leaves", leaf + 1);
+        }
+        assert_eq!(log_nodes_for(0), 0);
+        assert_eq!(log_position(63, 1), None);
+        assert_eq!(log_position(0, u64::MAX), None);
+    }
+
+    #[test]
+    fn a_record_parses_back_and_its_checksum_covers_every_byte() {
+        let record = history_record(7, b"block", b"commit!").unwrap();
+        assert_eq!(record.len(), RECORD_HEADER_BYTES + 5 + 7);
+        let header: [u8; RECORD_HEADER_BYTES] = record[..RECORD_HEADER_BYTES].try_into().unwrap();
+        let parsed = RecordHeader::parse(&header);
+        assert_eq!((parsed.height, parsed.block_len, parsed.commit_len), (7, 5, 7));
+        assert_eq!(record_checksum(&header, &record[RECORD_HEADER_BYTES..]), parsed.checksum);
+        for i in 0..record.len() {
+            if (16..20).contains(&i) {
+                continue; // the checksum itself
+            }
+            let mut damaged = record.clone();
+            damaged[i] ^= 1;
+            let header: [u8; RECORD_HEADER_BYTES] = damaged[..RECORD_HEADER_BYTES].try_into().unwrap();
+            assert_ne!(
+                record_checksum(&header, &damaged[RECORD_HEADER_BYTES..]),
+                parsed.checksum,
+                "byte {i}"
+            );
+        }
     }
 }

@@ -1,9 +1,11 @@
 //! # keepsake-store
 //!
-//! The node's database on sled 0.34.7: blocks, commits, the ledger state,
-//! the transaction and block-hash indexes and the collectible log, in one
-//! sled tree, where **committing a block is one atomic batch** followed by a
-//! flush. It is the only crate that touches the database.
+//! The node's database: the ledger state and the transaction and block-hash
+//! indexes in one sled 0.34.7 tree, and the immutable history (blocks,
+//! commits, the collectible log) in append-only, checksummed files beside
+//! it. **Committing a block** writes and fdatasyncs its history, then applies
+//! one atomic sled batch; a crash in between is repaired at the next open.
+//! It is the only crate that touches the data directory.
 //!
 //! Good starting points:
 //! - [`Store::open`] — opens or creates the database, refuses one of another
@@ -14,7 +16,7 @@
 //!   state-layer half of the transfer ban: certificates are insert-only
 //!   ([`StoreError::HolderImmutable`]);
 //! - [`ChainReader`] — the raw records of a data directory, for auditors;
-//! - [`layout`] — the on-disk format, key by key (with the log tiles);
+//! - [`layout`] — the on-disk format, key by key and byte by byte;
 //! - the [`keepsake_ledger::StateView`] and [`keepsake_types::merkle::NodeSource`]
 //!   impls, through which the ledger executes blocks on the committed state,
 //!   and [`Store::inclusion_proof`] / [`Store::consistency_proof`] for the RPC.
@@ -38,6 +40,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 mod error;
+mod history;
 pub mod layout;
 mod reader;
 mod store;

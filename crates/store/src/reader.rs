@@ -1,16 +1,19 @@
 //! Read-only access to a node's data directory for auditors
-//! (`keepsake audit --data-dir`): the raw bytes of every block and commit,
-//! the tip record and the kept evidence, with **no** consistency check and
-//! no decoding. An auditor trusts nothing in the directory: it decodes and
+//! (`keepsake audit --data-dir`): the raw bytes of every block and commit
+//! (from the history files), the tip record and the kept evidence, with
+//! **no** consistency check and no decoding. An auditor trusts nothing in the directory: it decodes and
 //! verifies every byte itself, and a damaged or forged record must reach it
 //! as it is, not be refused by [`crate::Store::open`] before it can be
 //! reported.
 //!
 //! Only the meta keys are checked (this build's schema, the auditor's
-//! genesis), because without them nothing else can be read at all; a key
-//! under `block/` or `commit/` that is not a height (the wrong length) makes
-//! [`ChainReader::last_height`] fail with `Corrupt`, and the audit then
-//! stops with that error instead of a report.
+//! genesis), because without them nothing else can be read at all, and each
+//! history record's framing (its height, its lengths within the chain's
+//! bounds, its checksum), because without it the record cannot be cut out of
+//! the file: a record that fails them makes [`ChainReader::block_bytes`] fail
+//! with `Corrupt`, and the audit then stops with that error instead of a
+//! report. A forger who rewrites a record with a fresh checksum gets past
+//! this, and the audit's own checks (hashes, signatures) catch the forgery.
 //!
 //! sled has no read-only mode and locks its directory: audit a stopped
 //! node's directory, or a copy of it (docs/auditor-guide.md).
@@ -19,13 +22,16 @@ use std::path::Path;
 
 use keepsake_types::{BlockHash, Genesis};
 
+use crate::history::{History, RecordBounds};
 use crate::layout::{self, EVIDENCE_TREE};
-use crate::store::{check_meta, open_waiting_for_lock};
+use crate::store::{Limits, check_meta, open_waiting_for_lock, refuse_version_1};
 use crate::{Result, StoreError};
 
 /// The raw chain records of a data directory.
 pub struct ChainReader {
     db: sled::Db,
+    history: History,
+    bounds: RecordBounds,
 }
 
 impl std::fmt::Debug for ChainReader {
@@ -39,20 +45,24 @@ impl ChainReader {
     /// that it is of this build's schema and of the chain of `genesis`.
     pub fn open(path: impl AsRef<Path>, genesis: &Genesis) -> Result<ChainReader> {
         let path = path.as_ref();
+        refuse_version_1(path)?;
+        let state = path.join(layout::STATE_DIR);
         // sled creates a database where there is none: refuse that first.
-        if !path.join("conf").is_file() {
+        if !state.join("conf").is_file() {
             return Err(StoreError::OutOfRange(format!(
-                "{} is not a Keepsake data directory (no sled database in it)",
+                "{} is not a Keepsake data directory (no state database in it)",
                 path.display()
             )));
         }
-        let db =
-            open_waiting_for_lock(&sled::Config::new().path(path).cache_capacity(crate::store::CACHE_BYTES))?;
+        let db = open_waiting_for_lock(
+            &sled::Config::new().path(state).cache_capacity(crate::store::CACHE_BYTES),
+        )?;
         let version = db
             .get(layout::META_SCHEMA_VERSION)?
             .ok_or_else(|| StoreError::Corrupt("meta/schema_version is missing".into()))?;
         check_meta(&db, &version, genesis.hash())?;
-        Ok(ChainReader { db })
+        let history = History::open_read_only(&path.join(layout::HISTORY_DIR))?;
+        Ok(ChainReader { db, history, bounds: Limits::new(genesis).record_bounds() })
     }
 
     /// The genesis hash recorded in the database (already checked equal to
@@ -74,29 +84,26 @@ impl ChainReader {
         Ok(self.db.get(layout::META_TIP)?.map(|v| v.to_vec()))
     }
 
-    /// The highest height with a stored block or commit (0 when none).
+    /// The highest height with a history record (0 when none).
     pub fn last_height(&self) -> Result<u64> {
-        let mut last = 0;
-        for prefix in [layout::BLOCK, layout::COMMIT] {
-            if let Some(entry) = self.db.scan_prefix(prefix).next_back() {
-                let (key, _) = entry?;
-                let height = layout::height_in(prefix, &key).ok_or_else(|| {
-                    StoreError::Corrupt(format!("malformed key {}", String::from_utf8_lossy(&key)))
-                })?;
-                last = last.max(height);
-            }
-        }
-        Ok(last)
+        self.history.stored_heights()
     }
 
     /// The raw block record at `height`.
     pub fn block_bytes(&self, height: u64) -> Result<Option<Vec<u8>>> {
-        Ok(self.db.get(layout::block(height))?.map(|v| v.to_vec()))
+        Ok(self.record(height)?.map(|r| r.block))
     }
 
     /// The raw commit record at `height`.
     pub fn commit_bytes(&self, height: u64) -> Result<Option<Vec<u8>>> {
-        Ok(self.db.get(layout::commit(height))?.map(|v| v.to_vec()))
+        Ok(self.record(height)?.map(|r| r.commit))
+    }
+
+    fn record(&self, height: u64) -> Result<Option<crate::history::Record>> {
+        if height == 0 || height > self.last_height()? {
+            return Ok(None);
+        }
+        self.history.record(height, self.bounds).map(Some)
     }
 
     /// The raw evidence records, at most `limit`.

@@ -4,7 +4,8 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -22,13 +23,12 @@ use keepsake_types::{
 use serde::de::DeserializeOwned;
 use tracing::{debug, info};
 
-use crate::layout::{
-    self, EVIDENCE_BYTES_MAX, EVIDENCE_STORED_MAX, EVIDENCE_TREE, NODE_BYTES, SCHEMA_VERSION, TILE_BYTES_MAX,
-};
+use crate::history::{History, Lengths, RecordBounds};
+use crate::layout::{self, EVIDENCE_BYTES_MAX, EVIDENCE_STORED_MAX, EVIDENCE_TREE, SCHEMA_VERSION};
 use crate::{Result, StoreError};
 
 /// Largest stored commit: every genesis validator's signature and key, with room for framing.
-const COMMIT_BYTES_MAX: usize = VALIDATORS_MAX * 128 + 1024;
+pub(crate) const COMMIT_BYTES_MAX: usize = VALIDATORS_MAX * 128 + 1024;
 /// Largest stored tip record (six fixed-size fields).
 const TIP_BYTES_MAX: usize = 256;
 /// Largest stored transaction location (three varints).
@@ -43,7 +43,7 @@ const RECORD_OVERHEAD_BYTES: u64 = 1024;
 
 /// Decoding bounds, derived from the genesis parameters at open.
 #[derive(Clone, Copy, Debug)]
-struct Limits {
+pub(crate) struct Limits {
     block_bytes_max: usize,
     record_bytes_max: usize,
 }
@@ -51,7 +51,7 @@ struct Limits {
 impl Limits {
     /// Saturating: a genesis with absurd parameters gets a huge bound, which
     /// only weakens a sanity check on our own data; it never wraps around.
-    fn new(genesis: &Genesis) -> Self {
+    pub(crate) fn new(genesis: &Genesis) -> Self {
         let params = &genesis.params;
         let per_tx = u64::from(params.tx_bytes_max).saturating_add(PER_TX_OVERHEAD_BYTES);
         let block =
@@ -62,18 +62,32 @@ impl Limits {
             record_bytes_max: usize::try_from(record).unwrap_or(usize::MAX),
         }
     }
+
+    /// The bounds of a history record.
+    pub(crate) fn record_bounds(&self) -> RecordBounds {
+        RecordBounds { block_bytes_max: self.block_bytes_max, commit_bytes_max: COMMIT_BYTES_MAX }
+    }
 }
 
-/// The node's database: one sled database, one tree, one atomic batch per
-/// committed block. See the crate docs for the obligations of callers and
-/// [`crate::layout`] for the keys.
+/// The node's database: the state in one sled tree, the history in
+/// append-only files, one crash-safe commit per block (history fdatasync'ed,
+/// then one atomic sled batch). See the crate docs for the obligations of
+/// callers and [`crate::layout`] for the format.
 ///
 /// Reads may run concurrently with a commit. Each single read sees the
 /// store either before or after a whole block (sled applies a batch under
-/// its write lock), never half of one; a *sequence* of reads may straddle a
-/// commit and then sees a later block for the later reads.
+/// its write lock, and history is read only up to the committed tip), never
+/// half of one; a *sequence* of reads may straddle a commit and then sees a
+/// later block for the later reads.
 pub struct Store {
     db: sled::Db,
+    history: History,
+    /// Commits left before the process aborts between the history write and
+    /// the state batch (0: never). A fault-injection point for crash tests
+    /// ([`Store::abort_after_history_write`]).
+    abort_countdown: AtomicU64,
+    /// The directory of a temporary store, removed on drop.
+    _temporary: Option<RemoveOnDrop>,
     genesis_hash: BlockHash,
     genesis_tip: Tip,
     chain_id: ChainId,
@@ -104,21 +118,47 @@ impl Store {
     /// of a just-dropped `Store` may hold it for a few milliseconds. So a
     /// lock failure is retried for up to [`OPEN_LOCK_WAIT`] (in-process
     /// restarts in tests hit this; a second live process gets the error).
+    ///
+    /// A data directory of schema version 1 (the sled database directly in
+    /// `path`) is refused with [`StoreError::SchemaMismatch`] before anything
+    /// is written to it.
     pub fn open(path: impl AsRef<Path>, genesis: &Genesis) -> Result<Store> {
-        let config = sled::Config::new().path(path.as_ref()).cache_capacity(CACHE_BYTES);
+        let path = path.as_ref();
+        refuse_version_1(path)?;
+        let config = sled::Config::new().path(path.join(layout::STATE_DIR)).cache_capacity(CACHE_BYTES);
         let db = open_waiting_for_lock(&config)?;
-        Self::from_db(db, genesis)
+        let history = History::open(&path.join(layout::HISTORY_DIR))?;
+        Self::from_parts(db, history, genesis, None)
     }
 
-    /// A store in a temporary sled database, deleted on drop (tests, simulation).
+    /// A store in a temporary directory, deleted on drop (tests, simulation).
     pub fn open_temporary(genesis: &Genesis) -> Result<Store> {
-        let db = sled::Config::new().temporary(true).open()?;
-        Self::from_db(db, genesis)
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let dir = std::env::temp_dir().join(format!(
+            "keepsake-store-{}-{}-{nanos}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let guard = RemoveOnDrop(dir.clone());
+        let db = sled::Config::new().path(dir.join(layout::STATE_DIR)).temporary(true).open()?;
+        let history = History::open(&dir.join(layout::HISTORY_DIR))?;
+        Self::from_parts(db, history, genesis, Some(guard))
     }
 
-    fn from_db(db: sled::Db, genesis: &Genesis) -> Result<Store> {
+    fn from_parts(
+        db: sled::Db,
+        history: History,
+        genesis: &Genesis,
+        temporary: Option<RemoveOnDrop>,
+    ) -> Result<Store> {
         let store = Store {
             db,
+            history,
+            abort_countdown: AtomicU64::new(0),
+            _temporary: temporary,
             genesis_hash: genesis.hash(),
             genesis_tip: Tip::genesis(genesis),
             chain_id: genesis.chain_id.clone(),
@@ -126,6 +166,15 @@ impl Store {
             commit_lock: Mutex::new(()),
         };
         store.init_or_check_meta()?;
+        let tip = store.tip()?;
+        let replay = store.history.recover(
+            tip.as_ref().map_or(0, |t| t.height),
+            tip.as_ref().map_or(0, |t| t.log_size),
+            store.limits.record_bounds(),
+        )?;
+        if !replay.is_empty() {
+            store.apply_again(genesis, replay)?;
+        }
         match store.check_consistency()? {
             Some(tip) => info!(
                 height = tip.height,
@@ -159,30 +208,27 @@ impl Store {
         check_meta(&self.db, &version, self.genesis_hash)
     }
 
-    /// Checks that the database holds whole blocks only: the tip record, the
-    /// block and commit at its height, the hash index and the log agree, and
-    /// nothing is stored past the tip. Returns the tip (`None` before block 1).
+    /// Checks that the store holds whole blocks only: the tip record, the
+    /// history (a record for every height up to the tip and nothing past it,
+    /// the log nodes of exactly the tip's log size), the block and commit at
+    /// the tip, the hash index and the log root agree. Returns the tip
+    /// (`None` before block 1).
     ///
-    /// Each block is one atomic batch, so after a crash sled recovers a prefix
-    /// of the batches and this check passes; a failure means the disk or a
-    /// bug damaged the database, and the node must not serve or build on it.
+    /// After a crash, [`Store::open`] cuts the history back to the state's
+    /// tip first, so this check passes; a failure means the disk or a bug
+    /// damaged the data, and the node must not serve or build on it.
     ///
     /// Holds off commits while it runs, so it never sees a block landing halfway through its reads.
     pub fn check_consistency(&self) -> Result<Option<Tip>> {
         let _no_commit = self.commit_lock.lock().unwrap_or_else(PoisonError::into_inner);
         let tip = self.tip()?;
-        let last_block = self.last_height(layout::BLOCK)?;
-        let last_commit = self.last_height(layout::COMMIT)?;
+        let history = self.history.committed();
         let Some(tip) = tip else {
-            if let Some(h) = last_block {
-                return corrupt(format!("no tip record, but block {h} is stored"));
-            }
-            if let Some(h) = last_commit {
-                return corrupt(format!("no tip record, but the commit of block {h} is stored"));
-            }
-            if let Some(entry) = self.db.scan_prefix(layout::LOG).next() {
-                let (key, _) = entry?;
-                return corrupt(format!("no tip record, but log tile {} is stored", describe_key(&key)));
+            if history != Lengths::default() {
+                return corrupt(format!(
+                    "no tip record, but the history holds {} blocks and {} log nodes",
+                    history.heights, history.log_nodes
+                ));
             }
             return Ok(None);
         };
@@ -190,19 +236,18 @@ impl Store {
         if height == 0 {
             return corrupt("tip record at height 0 (none is written before block 1)".into());
         }
-        match last_block {
-            Some(h) if h == height => {}
-            Some(h) => return corrupt(format!("tip is block {height} but the highest stored block is {h}")),
-            None => return corrupt(format!("tip is block {height} but no block is stored")),
+        if history.heights != height {
+            return corrupt(format!(
+                "tip is block {height} but the history holds {} blocks",
+                history.heights
+            ));
         }
-        match last_commit {
-            Some(h) if h == height => {}
-            Some(h) => {
-                return corrupt(format!(
-                    "tip is block {height} but the highest stored commit is of block {h}"
-                ));
-            }
-            None => return corrupt(format!("tip is block {height} but no commit is stored")),
+        let nodes = layout::log_nodes_for(tip.log_size);
+        if history.log_nodes != nodes {
+            return corrupt(format!(
+                "a log of {} leaves has {nodes} nodes, the history holds {}",
+                tip.log_size, history.log_nodes
+            ));
         }
         let block =
             self.block(height)?.ok_or_else(|| StoreError::Corrupt(format!("block {height} vanished")))?;
@@ -233,7 +278,6 @@ impl Store {
                 return corrupt(format!("hash index maps tip {} to {other:?}, expected {height}", tip.hash));
             }
         }
-        self.check_log_tiles(tip.log_size)?;
         let root = self.log_root_within(tip.log_size)?;
         if root != tip.log_root {
             return corrupt(format!(
@@ -244,49 +288,43 @@ impl Store {
         Ok(Some(tip))
     }
 
-    /// Every level's last tile holds exactly the nodes a log of `size` leaves
-    /// has (`size >> level` of them), and no tile lies beyond.
-    fn check_log_tiles(&self, size: u64) -> Result<()> {
-        let mut top_level: Option<u8> = None;
-        for level in 0u8..64 {
-            let count = size >> level;
-            if count == 0 {
-                break;
-            }
-            top_level = Some(level);
-            let (last_tile, last_offset) = layout::tile_of(count - 1);
-            let expected_len = last_offset + NODE_BYTES;
-            let next_level_start = [layout::LOG, &[level + 1]].concat();
-            let found = self.db.get_lt(&next_level_start)?;
-            let Some((key, value)) = found else {
-                return corrupt(format!("log level {level} has no tile, expected {count} nodes"));
-            };
-            if key.as_ref() != layout::log_tile(level, last_tile).as_slice() {
-                return corrupt(format!(
-                    "last tile of log level {level} is {}, expected tile {last_tile} ({count} nodes)",
-                    describe_key(&key)
-                ));
-            }
-            if value.len() != expected_len {
-                return corrupt(format!(
-                    "tile {last_tile} of log level {level} is {} bytes, expected {expected_len} ({count} nodes)",
-                    value.len()
-                ));
-            }
+    /// Applies to the state the blocks whose history a crash kept but whose
+    /// state batch it lost ([`crate::history`]): each is checked against its
+    /// commit and re-executed on the state exactly as when it was first
+    /// committed. A block that does not apply means the history and the
+    /// state disagree: [`StoreError::Corrupt`], and nothing is cut off.
+    fn apply_again(&self, genesis: &Genesis, records: Vec<crate::history::Record>) -> Result<()> {
+        let count = records.len();
+        for record in records {
+            let block: Block = decode(&record.block, self.limits.block_bytes_max, "block")
+                .map_err(|source| StoreError::Decode { what: "block", source })?;
+            let commit: Commit = decode(&record.commit, COMMIT_BYTES_MAX, "commit")
+                .map_err(|source| StoreError::Decode { what: "commit", source })?;
+            let height = block.header.height;
+            let tip = self.current_tip()?;
+            commit.verify(&block.header, &genesis.validator_set()).map_err(|e| {
+                StoreError::Corrupt(format!(
+                    "history block {height} past the state's tip: its commit fails: {e}"
+                ))
+            })?;
+            let executed = keepsake_ledger::validate_block(self, genesis, &tip, &block).map_err(|e| {
+                StoreError::Corrupt(format!(
+                    "history block {height} past the state's tip does not apply on the state: {e}"
+                ))
+            })?;
+            self.commit_block(&block, &commit, &executed)?;
         }
-        // Nothing above the top level.
-        if let Some((key, _)) = self.db.get_lt(layout::prefix_end(layout::LOG))?
-            && key.starts_with(layout::LOG)
-        {
-            let level = key.get(layout::LOG.len()).copied();
-            if top_level.is_none() || level > top_level {
-                return corrupt(format!(
-                    "log tile {} lies above the top level of a log of {size} leaves",
-                    describe_key(&key)
-                ));
-            }
-        }
+        info!(blocks = count, "store opened: blocks kept in the history applied to the state again");
         Ok(())
+    }
+
+    /// Makes the process abort (as a crash would) right after the history
+    /// of the `commits`-th next block is written and synced, before its
+    /// state batch: a fault-injection point for crash tests of the commit
+    /// protocol (`keepsake start` sets it from `KEEPSAKE_FAIL_AFTER_HISTORY`).
+    /// 0 turns it off.
+    pub fn abort_after_history_write(&self, commits: u64) {
+        self.abort_countdown.store(commits, Ordering::SeqCst);
     }
 
     // ---------------------------------------------------------------- reads
@@ -318,12 +356,26 @@ impl Store {
 
     /// The block at `height`.
     pub fn block(&self, height: u64) -> Result<Option<Block>> {
-        self.get_decoded(&layout::block(height), self.limits.block_bytes_max, "block")
+        self.block_and_commit(height).map(|found| found.map(|(block, _)| block))
     }
 
     /// The commit of the block at `height`.
     pub fn commit(&self, height: u64) -> Result<Option<Commit>> {
-        self.get_decoded(&layout::commit(height), COMMIT_BYTES_MAX, "commit")
+        self.block_and_commit(height).map(|found| found.map(|(_, commit)| commit))
+    }
+
+    /// The block at `height` and its commit, from one read of its history record.
+    pub fn block_and_commit(&self, height: u64) -> Result<Option<(Block, Commit)>> {
+        let committed = self.tip()?.map_or(0, |t| t.height);
+        if height == 0 || height > committed {
+            return Ok(None);
+        }
+        let record = self.history.record(height, self.limits.record_bounds())?;
+        let block = decode(&record.block, self.limits.block_bytes_max, "block")
+            .map_err(|source| StoreError::Decode { what: "block", source })?;
+        let commit = decode(&record.commit, COMMIT_BYTES_MAX, "commit")
+            .map_err(|source| StoreError::Decode { what: "commit", source })?;
+        Ok(Some((block, commit)))
     }
 
     /// The height of the committed block with this header hash.
@@ -444,14 +496,12 @@ impl Store {
         f(&nodes).map_err(|e| nodes.fault.take().unwrap_or_else(|| StoreError::OutOfRange(e.to_string())))
     }
 
-    /// Node `(level, index)`, or `None` when its tile does not hold it yet.
+    /// Node `(level, index)`, or `None` when the history's log does not hold it.
     fn read_node(&self, level: u8, index: u64) -> Result<Option<Hash32>> {
-        let (tile, offset) = layout::tile_of(index);
-        let Some(bytes) = self.db.get(layout::log_tile(level, tile))? else {
-            return Ok(None);
-        };
-        check_tile(&bytes, level, tile)?;
-        Ok(bytes.get(offset..offset + NODE_BYTES).map(|s| Hash32(s.try_into().expect("a slice of 32 bytes"))))
+        match layout::log_position(level, index) {
+            Some(position) => self.history.node(position),
+            None => Ok(None),
+        }
     }
 
     fn location(&self, id: &TxId) -> Result<Option<TxLocation>> {
@@ -474,19 +524,6 @@ impl Store {
 
     fn record<T: DeserializeOwned>(&self, key: &[u8], what: &'static str) -> Result<Option<T>> {
         self.get_decoded(key, self.limits.record_bytes_max, what)
-    }
-
-    /// The height in the last key under `prefix` (`block/` or `commit/`).
-    fn last_height(&self, prefix: &[u8]) -> Result<Option<u64>> {
-        let Some((key, _)) = self.db.get_lt(layout::prefix_end(prefix))? else {
-            return Ok(None);
-        };
-        if !key.starts_with(prefix) {
-            return Ok(None);
-        }
-        layout::height_in(prefix, &key)
-            .map(Some)
-            .ok_or_else(|| StoreError::Corrupt(format!("malformed key {}", describe_key(&key))))
     }
 
     /// Opens another tree of the same sled database, for data that is not
@@ -590,9 +627,12 @@ impl Store {
     // --------------------------------------------------------------- commit
 
     /// Commits `block`, finalised by `commit`, with its execution `executed`
-    /// (from `validate_block` or `build_block` on this store's tip): one
-    /// atomic sled batch with the block, the commit, the hash and transaction
-    /// indexes, every state write, the log tiles and the new tip, then a flush.
+    /// (from `validate_block` or `build_block` on this store's tip), in two
+    /// steps: (1) the block and commit record and the new log nodes are
+    /// appended to the history files and fdatasync'ed; (2) one atomic sled
+    /// batch with the hash and transaction indexes, every state write and the
+    /// new tip, then a flush. A crash between the two leaves history past the
+    /// tip, which the next [`Store::open`] cuts off.
     ///
     /// Refuses, writing nothing: a block that is not the next one
     /// ([`StoreError::NotNextBlock`]); inputs that disagree with each other
@@ -602,8 +642,9 @@ impl Store {
     /// The commit's signatures are not checked here (consensus and sync do).
     ///
     /// Durability: sled 0.34's `flush` writes with `sync_file_range`, not
-    /// `fsync`, so a power loss can lose the last blocks (sled still recovers a
-    /// prefix of whole batches). That is acceptable for chain data, which is
+    /// `fsync`, so a power loss can lose the last blocks' state (sled still
+    /// recovers a prefix of whole batches, and the history, synced first, is
+    /// then cut back to it). That is acceptable for chain data, which is
     /// re-synced from peers; it is not for the double-sign guard, which must
     /// be fsynced elsewhere before a vote is signed.
     pub fn commit_block(&self, block: &Block, commit: &Commit, executed: &Executed) -> Result<()> {
@@ -622,16 +663,6 @@ impl Store {
         }
         let block_hash = header.hash();
         self.check_commit_input(block, &block_hash, commit, executed, &tip)?;
-        for (key, what) in
-            [(layout::block(header.height), "block"), (layout::commit(header.height), "commit")]
-        {
-            if self.db.contains_key(&key)? {
-                return corrupt(format!(
-                    "a {what} is already stored at height {} above the tip",
-                    header.height
-                ));
-            }
-        }
 
         let delta = &executed.delta;
         let mut batch = sled::Batch::default();
@@ -676,12 +707,7 @@ impl Store {
             batch.insert(layout::series(id), encode(record));
         }
 
-        let tiles = self.log_tiles(tip.log_size, executed)?;
-        let tile_count = tiles.len();
-        for ((level, tile), bytes) in tiles {
-            batch.insert(layout::log_tile(level, tile), bytes);
-        }
-
+        let nodes = new_log_nodes(tip.log_size, executed)?;
         let block_bytes = encode(block);
         if block_bytes.len() > self.limits.block_bytes_max {
             return Err(StoreError::InputMismatch {
@@ -690,17 +716,25 @@ impl Store {
                 got: format!("{} bytes", block_bytes.len()),
             });
         }
-        batch.insert(layout::block(header.height), block_bytes);
-        batch.insert(layout::commit(header.height), encode(commit));
         batch.insert(layout::META_TIP, encode(&Tip::from_header(header)));
 
+        // (1) History first, synced: on disk it is never behind the state.
+        let lengths = self.history.append(header.height, &block_bytes, &encode(commit), &nodes)?;
+        if self.abort_countdown.load(Ordering::SeqCst) > 0
+            && self.abort_countdown.fetch_sub(1, Ordering::SeqCst) == 1
+        {
+            tracing::error!(height = header.height, "fault injection: aborting between history and state");
+            std::process::abort();
+        }
+        // (2) The state, atomically.
         self.db.apply_batch(batch)?;
         self.db.flush()?;
+        self.history.mark_committed(lengths);
         debug!(
             height = header.height,
             hash = %block_hash,
             txs = block.txs.len(),
-            log_tiles = tile_count,
+            log_nodes = nodes.len(),
             "block committed"
         );
         Ok(())
@@ -775,74 +809,86 @@ impl Store {
         }
         Ok(())
     }
+}
 
-    /// The tiles to write for the block's new log nodes: each touched tile,
-    /// read once and extended in memory. Checks that the new nodes are
-    /// exactly those of growing the log from `old_size` to `executed.log_size`
-    /// (a log of `n` leaves has `n >> level` nodes at each level, created in
-    /// index order), so no tile can get a gap or an overlap.
-    fn log_tiles(&self, old_size: u64, executed: &Executed) -> Result<BTreeMap<(u8, u64), Vec<u8>>> {
-        let new_size = executed.log_size;
-        let mut next: BTreeMap<u8, u64> = BTreeMap::new();
-        let mut tiles: BTreeMap<(u8, u64), Vec<u8>> = BTreeMap::new();
-        for &((level, index), hash) in &executed.log_nodes {
-            if level >= 64 {
-                return Err(StoreError::InputMismatch {
-                    what: "log node level",
-                    expected: "below 64".into(),
-                    got: level.to_string(),
-                });
-            }
-            let expected = match next.entry(level) {
-                Entry::Occupied(e) => e.into_mut(),
-                Entry::Vacant(e) => e.insert(old_size >> level),
-            };
-            if index != *expected {
-                return Err(StoreError::InputMismatch {
-                    what: "new log node",
-                    expected: format!("({level}, {})", *expected),
-                    got: format!("({level}, {index})"),
-                });
-            }
-            *expected = expected.checked_add(1).ok_or_else(|| StoreError::InputMismatch {
+/// The block's new log nodes in creation order (the order of
+/// `history/log`). Checks that they are exactly those of growing the log
+/// from `old_size` to `executed.log_size` (a log of `n` leaves has `n >>
+/// level` nodes at each level, created in index order), so the file can get
+/// no gap and no overlap.
+fn new_log_nodes(old_size: u64, executed: &Executed) -> Result<Vec<Hash32>> {
+    let new_size = executed.log_size;
+    let mut next: BTreeMap<u8, u64> = BTreeMap::new();
+    let mut placed: Vec<(u64, Hash32)> = Vec::with_capacity(executed.log_nodes.len());
+    for &((level, index), hash) in &executed.log_nodes {
+        if level >= 64 {
+            return Err(StoreError::InputMismatch {
+                what: "log node level",
+                expected: "below 64".into(),
+                got: level.to_string(),
+            });
+        }
+        let expected = match next.entry(level) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(old_size >> level),
+        };
+        if index != *expected {
+            return Err(StoreError::InputMismatch {
                 what: "new log node",
-                expected: "an index below u64::MAX".into(),
+                expected: format!("({level}, {})", *expected),
                 got: format!("({level}, {index})"),
-            })?;
-            let (tile, offset) = layout::tile_of(index);
-            let bytes = match tiles.entry((level, tile)) {
-                Entry::Occupied(e) => e.into_mut(),
-                Entry::Vacant(e) => {
-                    let stored = self.db.get(layout::log_tile(level, tile))?;
-                    if let Some(stored) = &stored {
-                        check_tile(stored, level, tile)?;
-                    }
-                    let mut bytes = Vec::with_capacity(TILE_BYTES_MAX);
-                    bytes.extend_from_slice(stored.as_deref().unwrap_or_default());
-                    e.insert(bytes)
-                }
-            };
-            if bytes.len() != offset {
-                return corrupt(format!(
-                    "tile {tile} of log level {level} is {} bytes, but node ({level}, {index}) is next",
-                    bytes.len()
-                ));
-            }
-            bytes.extend_from_slice(&hash.0);
+            });
         }
-        for level in 0u8..64 {
-            let want = new_size >> level;
-            let old = old_size >> level;
-            let got = next.get(&level).copied().unwrap_or(old);
-            if got != want {
-                return Err(StoreError::InputMismatch {
-                    what: "log nodes at a level",
-                    expected: format!("{want} nodes at level {level} for log size {new_size}"),
-                    got: format!("{got}"),
-                });
-            }
+        let position = layout::log_position(level, index).ok_or_else(|| StoreError::InputMismatch {
+            what: "new log node",
+            expected: "a node of a log below 2^63 leaves".into(),
+            got: format!("({level}, {index})"),
+        })?;
+        *expected += 1; // below u64::MAX: log_position fitted
+        placed.push((position, hash));
+    }
+    for level in 0u8..64 {
+        let want = new_size >> level;
+        let old = old_size >> level;
+        let got = next.get(&level).copied().unwrap_or(old);
+        if got != want {
+            return Err(StoreError::InputMismatch {
+                what: "log nodes at a level",
+                expected: format!("{want} nodes at level {level} for log size {new_size}"),
+                got: format!("{got}"),
+            });
         }
-        Ok(tiles)
+    }
+    placed.sort_unstable_by_key(|&(position, _)| position);
+    // With the counts right, the positions are exactly the new range.
+    let first = layout::log_nodes_for(old_size);
+    for (offset, &(position, _)) in placed.iter().enumerate() {
+        if position != first + offset as u64 {
+            return Err(StoreError::InputMismatch {
+                what: "new log node position",
+                expected: format!("{}", first + offset as u64),
+                got: format!("{position}"),
+            });
+        }
+    }
+    Ok(placed.into_iter().map(|(_, hash)| hash).collect())
+}
+
+/// Refuses a data directory of schema version 1: the sled database
+/// directly in it (its `conf` file), where version 2 has `state/`.
+pub(crate) fn refuse_version_1(path: &Path) -> Result<()> {
+    if path.join("conf").is_file() && !path.join(layout::STATE_DIR).exists() {
+        return Err(StoreError::SchemaMismatch { expected: SCHEMA_VERSION, got: 1 });
+    }
+    Ok(())
+}
+
+/// Removes a temporary store's directory when the store is dropped.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -873,14 +919,6 @@ pub(crate) fn open_waiting_for_lock(config: &sled::Config) -> Result<sled::Db> {
             other => return Ok(other?),
         }
     }
-}
-
-/// A tile is a whole number of nodes, at most 256 of them.
-fn check_tile(bytes: &[u8], level: u8, tile: u64) -> Result<()> {
-    if !bytes.len().is_multiple_of(NODE_BYTES) || bytes.len() > TILE_BYTES_MAX {
-        return corrupt(format!("tile {tile} of log level {level} is {} bytes", bytes.len()));
-    }
-    Ok(())
 }
 
 fn corrupt<T>(message: String) -> Result<T> {
@@ -1000,8 +1038,7 @@ mod tests {
 
     #[test]
     fn keys_are_described_for_humans() {
-        assert_eq!(describe_key(&layout::block(258)), "block/0000000000000102");
-        assert_eq!(describe_key(&layout::log_tile(3, 1)), "log/030000000000000001");
+        assert_eq!(describe_key(&layout::nonce(258)), "nonce/0000000000000102");
         assert_eq!(describe_key(b"\x01\x02"), "0102");
     }
 

@@ -4,6 +4,8 @@
 
 mod common;
 
+use keepsake_types::encoding::encode;
+
 use common::Chain;
 use keepsake_ledger::Tip;
 use keepsake_ledger::memory::MemoryState;
@@ -419,38 +421,46 @@ fn blocks_that_do_not_extend_the_tip_are_refused() {
     assert_eq!(chain.store().tip().unwrap().expect("tip").height, 2);
 }
 
+/// A block appends one record and exactly its new log nodes to the history
+/// and puts per transaction only its index entry and its state record in
+/// sled: no block, commit or log node is stored there.
 #[test]
-fn log_tiles_keep_writes_per_transaction_few() {
+fn history_is_appended_and_the_state_holds_no_history() {
     let mut chain = Chain::small(0);
     let txs = chain.mints("alpha", 1..=1000);
     chain.commit_txs(txs);
     let log_size = chain.tip.log_size;
     assert_eq!(log_size, 3 + 1000);
-    let expected_tiles: u64 = (0..64).map(|level| (log_size >> level).div_ceil(256)).sum();
-    // 4 + 2 + 1 * 8 levels: the nodes of 1003 leaves (about 2000) fit in 14 keys.
-    assert_eq!(expected_tiles, 14);
     chain.close();
+    let len = |name: &str| std::fs::metadata(chain.history_file(name)).unwrap().len();
+    assert_eq!(len("log"), keepsake_store::layout::log_nodes_for(log_size) * 32);
+    assert_eq!(len("log"), (2 * 1003 - 1003u64.count_ones() as u64) * 32);
+    assert_eq!(len("heights"), 3 * 8);
+    let records: u64 = chain
+        .blocks
+        .iter()
+        .map(|(b, c)| {
+            keepsake_store::layout::history_record(b.header.height, &encode(b), &encode(c)).unwrap().len()
+                as u64
+        })
+        .sum();
+    assert_eq!(len("blocks"), records);
+    // The last node of each level is where the formula says.
+    let log = std::fs::read(chain.history_file("log")).unwrap();
+    for level in 0u8..10 {
+        let last = (log_size >> level) - 1;
+        let at = keepsake_store::layout::log_position(level, last).unwrap() as usize * 32;
+        assert_eq!(&log[at..at + 32], &chain.log.node(level, last).unwrap().0[..], "level {level}");
+    }
     let db = chain.raw();
     let count = |prefix: &[u8]| db.scan_prefix(prefix).count();
-    assert_eq!(count(b"log/"), expected_tiles as usize);
     assert_eq!(count(b"tx/"), 1003);
     assert_eq!(count(b"cert/"), 1000);
-    assert_eq!(count(b"block/"), 3);
-    assert_eq!(count(b"commit/"), 3);
     assert_eq!(count(b"hash/"), 3);
     assert_eq!(count(b"series/"), 1);
     assert_eq!(count(b"nonce/"), 2);
     // meta (3) + issuer + reviewer + content + the above: nothing else is stored.
-    assert_eq!(db.len(), 3 + 3 + expected_tiles as usize + 1003 + 1000 + 3 * 3 + 1 + 2);
-    for (level, tile) in [(0u8, 3u64), (1, 1), (9, 0)] {
-        let mut key = b"log/".to_vec();
-        key.push(level);
-        key.extend_from_slice(&tile.to_be_bytes());
-        let bytes = db.get(&key).unwrap().expect("last tile of the level");
-        let nodes = log_size >> level;
-        assert_eq!(bytes.len() as u64, (nodes - tile * 256) * 32, "level {level} tile {tile}");
-        assert_eq!(&bytes[bytes.len() - 32..], &chain.log.node(level, nodes - 1).unwrap().0[..]);
-    }
+    assert_eq!(db.len(), 3 + 3 + 1003 + 1000 + 3 + 1 + 2);
 }
 
 #[test]

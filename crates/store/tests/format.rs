@@ -1,6 +1,6 @@
-//! Pins the on-disk format (schema version 1, `layout.rs`): the exact keys
-//! and values a new database and its first block write. A change here is a
-//! change of format and needs a new `SCHEMA_VERSION`.
+//! Pins the on-disk format (schema version 2, `layout.rs`): the exact state
+//! keys and history bytes a new data directory and its first block write. A
+//! change here is a change of format and needs a new `SCHEMA_VERSION`.
 
 mod common;
 
@@ -12,12 +12,32 @@ use keepsake_types::{BlockHash, Hash32};
 
 #[test]
 fn key_bytes_are_pinned() {
-    assert_eq!(SCHEMA_VERSION, 1);
-    assert_eq!(layout::block(1), b"block/\x00\x00\x00\x00\x00\x00\x00\x01");
-    assert_eq!(layout::commit(258), b"commit/\x00\x00\x00\x00\x00\x00\x01\x02");
+    assert_eq!(SCHEMA_VERSION, 2);
     assert_eq!(layout::nonce(7), b"nonce/\x00\x00\x00\x00\x00\x00\x00\x07");
-    assert_eq!(layout::log_tile(2, 1), b"log/\x02\x00\x00\x00\x00\x00\x00\x00\x01");
     assert_eq!(layout::hash(&BlockHash([0xab; 32])), [&b"hash/"[..], &[0xab; 32]].concat());
+    assert_eq!((layout::STATE_DIR, layout::HISTORY_DIR), ("state", "history"));
+}
+
+#[test]
+fn history_record_bytes_are_pinned() {
+    let record = layout::history_record(258, b"BB", b"CCC").unwrap();
+    // height u64 BE, block_len u32 BE, commit_len u32 BE, CRC-32 (IEEE) BE, block, commit.
+    let crc = {
+        let mut h = crc32fast::Hasher::new();
+        h.update(&record[..16]);
+        h.update(b"BBCCC");
+        h.finalize()
+    };
+    let expected =
+        [&[0, 0, 0, 0, 0, 0, 1, 2][..], &[0, 0, 0, 2], &[0, 0, 0, 3], &crc.to_be_bytes(), b"BB", b"CCC"]
+            .concat();
+    assert_eq!(record, expected);
+    // The check value of CRC-32/IEEE ("123456789" -> cbf43926) pins the polynomial.
+    assert_eq!(crc32fast::hash(b"123456789"), 0xcbf4_3926);
+    assert_eq!(
+        (layout::log_position(0, 0), layout::log_position(1, 0), layout::log_position(2, 0)),
+        (Some(0), Some(2), Some(6))
+    );
 }
 
 #[test]
@@ -39,7 +59,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 #[test]
-fn a_new_database_and_its_first_block_write_exactly_these_keys() {
+fn a_new_data_directory_and_its_first_block_write_exactly_these_bytes() {
     let mut chain = Chain::new();
     chain.close();
     {
@@ -50,42 +70,44 @@ fn a_new_database_and_its_first_block_write_exactly_these_keys() {
             all,
             vec![
                 (b"meta/genesis_hash".to_vec(), chain.net.genesis.hash().0.to_vec()),
-                (b"meta/schema_version".to_vec(), vec![0, 0, 0, 1]),
+                (b"meta/schema_version".to_vec(), vec![0, 0, 0, 2]),
             ]
         );
+    }
+    for name in ["blocks", "heights", "log"] {
+        assert_eq!(std::fs::read(chain.history_file(name)).unwrap(), Vec::<u8>::new(), "{name}");
     }
     chain.reopen();
     let block = chain.commit_txs(chain.net.setup_txs());
     chain.close();
-    let db = chain.raw();
-    let keys: Vec<Vec<u8>> = db.iter().keys().map(|k| k.unwrap().to_vec()).collect();
-    let ids: Vec<_> = block.txs.iter().map(|tx| tx.id(chain.chain_id())).collect();
-    let mut expected = vec![
-        layout::block(1),
-        layout::commit(1),
-        layout::hash(&block.header.hash()),
-        layout::issuer(&chain.net.issuer.public()),
-        layout::log_tile(0, 0),
-        layout::log_tile(1, 0),
-        b"meta/genesis_hash".to_vec(),
-        b"meta/schema_version".to_vec(),
-        b"meta/tip".to_vec(),
-        layout::nonce(1),
-        layout::nonce(2),
-        layout::reviewer(&chain.net.reviewer.public()),
-        layout::tx(&ids[0]),
-        layout::tx(&ids[1]),
-    ];
-    expected.sort();
-    assert_eq!(keys, expected);
-    let get = |k: &[u8]| db.get(k).unwrap().expect("stored").to_vec();
-    assert_eq!(get(&layout::hash(&block.header.hash())), 1u64.to_be_bytes());
-    assert_eq!(get(&layout::nonce(1)), Vec::<u8>::new());
-    assert_eq!(get(b"meta/tip"), encode(&Tip::from_header(&block.header)));
-    assert_eq!(get(&layout::block(1)), encode(&block));
-    assert_eq!(get(&layout::commit(1)), encode(&chain.blocks[0].1));
-    let leaves: Vec<u8> = [chain.log_node(0, 0), chain.log_node(0, 1)].concat();
-    assert_eq!(get(&layout::log_tile(0, 0)), leaves);
-    assert_eq!(get(&layout::log_tile(1, 0)), chain.log_node(1, 0));
-    assert_eq!(get(&layout::log_tile(1, 0)), block.header.log_root.0.to_vec());
+    {
+        let db = chain.raw();
+        let keys: Vec<Vec<u8>> = db.iter().keys().map(|k| k.unwrap().to_vec()).collect();
+        let ids: Vec<_> = block.txs.iter().map(|tx| tx.id(chain.chain_id())).collect();
+        let mut expected = vec![
+            layout::hash(&block.header.hash()),
+            layout::issuer(&chain.net.issuer.public()),
+            b"meta/genesis_hash".to_vec(),
+            b"meta/schema_version".to_vec(),
+            b"meta/tip".to_vec(),
+            layout::nonce(1),
+            layout::nonce(2),
+            layout::reviewer(&chain.net.reviewer.public()),
+            layout::tx(&ids[0]),
+            layout::tx(&ids[1]),
+        ];
+        expected.sort();
+        assert_eq!(keys, expected);
+        let get = |k: &[u8]| db.get(k).unwrap().expect("stored").to_vec();
+        assert_eq!(get(&layout::hash(&block.header.hash())), 1u64.to_be_bytes());
+        assert_eq!(get(&layout::nonce(1)), Vec::<u8>::new());
+        assert_eq!(get(b"meta/tip"), encode(&Tip::from_header(&block.header)));
+    }
+    let record = layout::history_record(1, &encode(&block), &encode(&chain.blocks[0].1)).unwrap();
+    assert_eq!(std::fs::read(chain.history_file("blocks")).unwrap(), record);
+    assert_eq!(std::fs::read(chain.history_file("heights")).unwrap(), 0u64.to_be_bytes());
+    // Two leaves: (0,0), (0,1), then (1,0), the root.
+    let log = [chain.log_node(0, 0), chain.log_node(0, 1), chain.log_node(1, 0)].concat();
+    assert_eq!(std::fs::read(chain.history_file("log")).unwrap(), log);
+    assert_eq!(chain.log_node(1, 0), block.header.log_root.0.to_vec());
 }

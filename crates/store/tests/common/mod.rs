@@ -60,13 +60,18 @@ impl Chain {
         self.store = Some(Store::open(self.dir.path(), &self.net.genesis).expect("reopen the store"));
     }
 
-    /// Opens the database behind the store's back (the store must be closed).
+    /// A history file of the store (`blocks`, `heights` or `log`).
+    pub fn history_file(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(keepsake_store::layout::HISTORY_DIR).join(name)
+    }
+
+    /// Opens the state database behind the store's back (the store must be closed).
     pub fn raw(&self) -> sled::Db {
         assert!(self.store.is_none(), "close the store first");
         // sled releases its lock asynchronously after a drop (see `Store::open`).
         let started = std::time::Instant::now();
         loop {
-            match sled::open(self.dir.path()) {
+            match sled::open(self.dir.path().join(keepsake_store::layout::STATE_DIR)) {
                 Ok(db) => return db,
                 Err(e) if started.elapsed() < keepsake_store::OPEN_LOCK_WAIT => {
                     assert!(e.to_string().contains("could not acquire lock"), "{e}");
