@@ -152,6 +152,22 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<RunningNode> {
     start_with(config, genesis, key).await
 }
 
+/// Fault injection for crash tests (node/tests/crash.rs): with this set to
+/// `N`, the process aborts right after the history of its `N`-th committed
+/// block is written and synced, before that block's state batch
+/// (`Store::abort_after_history_write`). Never set it in production.
+pub const FAIL_AFTER_HISTORY_ENV: &str = "KEEPSAKE_FAIL_AFTER_HISTORY";
+
+fn fail_after_history() -> anyhow::Result<Option<u64>> {
+    match std::env::var(FAIL_AFTER_HISTORY_ENV) {
+        Err(_) => Ok(None),
+        Ok(v) => v
+            .parse::<u64>()
+            .map(Some)
+            .with_context(|| format!("{FAIL_AFTER_HISTORY_ENV}={v:?} is not a number of blocks")),
+    }
+}
+
 /// [`start`] with the genesis and key already loaded.
 pub async fn start_with(config: NodeConfig, genesis: Genesis, key: Keypair) -> anyhow::Result<RunningNode> {
     let genesis = Arc::new(genesis);
@@ -163,6 +179,13 @@ pub async fn start_with(config: NodeConfig, genesis: Genesis, key: Keypair) -> a
             .context("store open task failed")?
             .with_context(|| format!("cannot open the database in {}", config.node.data_dir.display()))?
     };
+    if let Some(commits) = fail_after_history()? {
+        tracing::warn!(
+            commits,
+            "{FAIL_AFTER_HISTORY_ENV} is set: this process will abort inside a block commit"
+        );
+        store.abort_after_history_write(commits);
+    }
     let store = Arc::new(store);
     let tip = store.ledger_tip(&genesis)?;
     let is_validator = genesis.validator_set().get(&key.public()).is_some();

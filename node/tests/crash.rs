@@ -1,7 +1,10 @@
 //! Crash harness with real processes: four `keepsake start` validators on loopback under a
 //! steady mint load, and K rounds in which a random validator, at a random moment, is
 //! killed with SIGKILL (then restarted on the same home) or frozen with SIGSTOP for a while
-//! (then resumed with SIGCONT).
+//! (then resumed with SIGCONT). Every fourth round the restarted victim is also made to abort
+//! inside a block commit, between the history write and the state batch
+//! (`KEEPSAKE_FAIL_AFTER_HISTORY`), and is started once more: its store must apply the kept
+//! history again.
 //!
 //! After every round: (a) the victim catches up with the others and the four commit a new
 //! block together; (b) every transaction acknowledged as committed (`getTxStatus` said
@@ -148,22 +151,46 @@ struct Procs {
 
 impl Procs {
     fn spawn(&mut self, i: usize) {
+        self.spawn_with(i, None);
+    }
+
+    /// Starts node `i`, optionally set to abort inside its `n`-th block commit, between the
+    /// history write and the state batch (`KEEPSAKE_FAIL_AFTER_HISTORY`).
+    fn spawn_with(&mut self, i: usize, abort_in_commit: Option<u64>) {
         let p = &mut self.procs[i];
         assert!(p.child.is_none(), "node{i} is already running");
         p.starts += 1;
         let mut log = OpenOptions::new().create(true).append(true).open(&p.log).expect("open log");
         writeln!(log, "===== crash harness: start #{} of node{i} =====", p.starts).unwrap();
-        let child = Command::new(BIN)
-            .arg("start")
-            .arg("--home")
-            .arg(&p.home)
-            .env("NO_COLOR", "1")
+        let mut command = Command::new(BIN);
+        command.arg("start").arg("--home").arg(&p.home).env("NO_COLOR", "1");
+        if let Some(n) = abort_in_commit {
+            command.env(keepsake::node::FAIL_AFTER_HISTORY_ENV, n.to_string());
+        }
+        let child = command
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
             .expect("spawn keepsake start");
         p.child = Some(child);
+    }
+
+    /// Waits (bounded) for node `i` to exit by itself, and reaps it.
+    fn wait_exit(&mut self, i: usize) {
+        let deadline = Instant::now() + WAIT;
+        let mut child = self.procs[i].child.take().expect("node is running");
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                assert!(
+                    !status.success(),
+                    "node{i} was to abort inside a block commit, it exited with {status}"
+                );
+                return;
+            }
+            assert!(Instant::now() < deadline, "node{i} did not reach its abort point inside a block commit");
+            std::thread::sleep(POLL);
+        }
     }
 
     fn pid(&self, i: usize) -> u32 {
@@ -618,12 +645,15 @@ async fn validators_survive_sigkill_and_sigstop_under_load() {
     // The highest height any node had once validator i was back, caught up, and the four had
     // committed a block together.
     let mut rejoined_at = [0u64; N];
-    let (mut kills, mut stops) = (0u32, 0u32);
+    let (mut kills, mut stops, mut aborts) = (0u32, 0u32, 0u32);
     for round in 0..rounds {
         procs.assert_alive();
         let victim = rng.range(0, N as u64) as usize;
         let delay = Duration::from_millis(rng.range(0, 1500));
         let sigstop = round % 4 == 3;
+        // Every fourth round the kill lands inside the commit path itself: the restarted victim
+        // aborts between writing a block's history and its state, and is started once more.
+        let abort_in_commit = (round % 4 == 1).then(|| rng.range(1, 4));
         let pause = Duration::from_millis(if sigstop { rng.range(100, 3000) } else { rng.range(0, 800) });
         let before = shared.heights().await;
         tokio::time::sleep(delay).await;
@@ -638,6 +668,11 @@ async fn validators_survive_sigkill_and_sigstop_under_load() {
             kills += 1;
             procs.sigkill(victim);
             tokio::time::sleep(pause).await;
+            if let Some(n) = abort_in_commit {
+                aborts += 1;
+                procs.spawn_with(victim, Some(n));
+                procs.wait_exit(victim);
+            }
             procs.spawn(victim);
         }
         // The victim answers again (a store that refuses to open shows up here).
@@ -684,7 +719,13 @@ async fn validators_survive_sigkill_and_sigstop_under_load() {
         println!(
             "round {round:>3}: {} node{victim} after {:>4} ms for {:>4} ms; heights {before:?} -> {hs:?}; \
              caught up after {} ms; {} acknowledged so far",
-            if sigstop { "SIGSTOP" } else { "SIGKILL" },
+            if sigstop {
+                "SIGSTOP"
+            } else if abort_in_commit.is_some() {
+                "SIGKILL+abort in commit of"
+            } else {
+                "SIGKILL"
+            },
             delay.as_millis(),
             pause.as_millis(),
             caught_up.as_millis(),
@@ -752,19 +793,29 @@ async fn validators_survive_sigkill_and_sigstop_under_load() {
     let logs = LogCounts::read(&procs);
     let voted: Vec<u64> = voted.iter().map(|h| h.expect("checked above")).collect();
     println!(
-        "crash harness: seed {seed}, {rounds} rounds ({kills} SIGKILL, {stops} SIGSTOP), {} mints acknowledged, \
+        "crash harness: seed {seed}, {rounds} rounds ({kills} SIGKILL, {aborts} of them followed by an abort \
+         inside a block commit, {stops} SIGSTOP), {} mints acknowledged, \
          0 lost, heights 1..={min_h} identical on all {N} nodes (load from height {first_height}; final \
          heights {heights:?}); {submitted} submissions ({submit_errors} refused or timed out), {abandoned} \
          never acknowledged (died in a killed node's mempool), {} rejected; 0 equivocation evidence; every \
          validator signed a commit after its last fault (at heights {voted:?}); logs: {} WAL replays, {} \
-         catch-ups by sync, {} sign refusals (guard S1), {} other ERROR and {} WARN lines",
+         catch-ups by sync, {} opens that applied history kept past the state's tip, {} that cut history, \
+         {} sign refusals (guard S1), {} other ERROR and {} WARN lines",
         acked.len(),
         rejected.len(),
         logs.wal_replays,
         logs.synced,
+        logs.history_applied,
+        logs.history_cut,
         logs.sign_refusals,
         logs.other_errors.len(),
         logs.warnings.len(),
+    );
+    // Each abort left a block's history synced without its state: the next open applied it.
+    assert!(
+        logs.history_applied >= aborts as usize,
+        "{aborts} aborts inside a block commit, but only {} opens applied kept history",
+        logs.history_applied
     );
     for line in logs.other_errors.iter().chain(&logs.warnings).take(10) {
         println!("  log: {line}");
@@ -778,6 +829,8 @@ async fn validators_survive_sigkill_and_sigstop_under_load() {
 struct LogCounts {
     wal_replays: usize,
     synced: usize,
+    history_cut: usize,
+    history_applied: usize,
     sign_refusals: usize,
     other_errors: Vec<String>,
     warnings: Vec<String>,
@@ -791,6 +844,12 @@ impl LogCounts {
             for line in text.lines() {
                 if line.contains("replayed the consensus WAL") {
                     counts.wal_replays += 1;
+                } else if line.contains("fault injection: aborting between history and state") {
+                    // The abort the harness asked for.
+                } else if line.contains("history: cutting") {
+                    counts.history_cut += 1;
+                } else if line.contains("blocks kept in the history applied to the state again") {
+                    counts.history_applied += 1;
                 } else if line.contains("caught up by block") {
                     counts.synced += 1;
                 } else if line.contains("refusing to sign") {

@@ -19,17 +19,48 @@ use keepsake_types::{
     Block, Certificate, Commit, CommitSignature, Keypair, Revoker, TxBody, VoteData, VoteKind, ids,
 };
 
-/// Opens a copied data directory with sled itself and rewrites one record.
-fn rewrite<T: serde::Serialize + serde::de::DeserializeOwned>(
-    dir: &Path,
-    key: Vec<u8>,
-    f: impl FnOnce(&mut T),
-) {
-    let db = sled::open(dir).unwrap();
-    let mut value: T = decode(&db.get(&key).unwrap().expect("record exists"), usize::MAX, "record").unwrap();
-    f(&mut value);
-    db.insert(key, encode(&value)).unwrap();
-    db.flush().unwrap();
+/// Rewrites the history record of `height` in a copied data directory as a
+/// forger with disk access would: the edited block and commit, a fresh
+/// checksum, and the offsets of the records after it moved along.
+fn rewrite_record(dir: &Path, height: u64, f: impl FnOnce(&mut Block, &mut Commit)) {
+    let history = dir.join(layout::HISTORY_DIR);
+    let blocks = std::fs::read(history.join("blocks")).unwrap();
+    let heights = std::fs::read(history.join("heights")).unwrap();
+    let mut records: Vec<Vec<u8>> = heights
+        .chunks(8)
+        .enumerate()
+        .map(|(i, entry)| {
+            let start = u64::from_be_bytes(entry.try_into().unwrap()) as usize;
+            let end = heights
+                .get((i + 1) * 8..(i + 2) * 8)
+                .map_or(blocks.len(), |next| u64::from_be_bytes(next.try_into().unwrap()) as usize);
+            blocks[start..end].to_vec()
+        })
+        .collect();
+    let record = &mut records[height as usize - 1];
+    let header: [u8; layout::RECORD_HEADER_BYTES] = record[..layout::RECORD_HEADER_BYTES].try_into().unwrap();
+    let parsed = layout::RecordHeader::parse(&header);
+    let body = &record[layout::RECORD_HEADER_BYTES..];
+    let (block_bytes, commit_bytes) = body.split_at(parsed.block_len as usize);
+    let mut block: Block = decode(block_bytes, usize::MAX, "block").unwrap();
+    let mut commit: Commit = decode(commit_bytes, usize::MAX, "commit").unwrap();
+    f(&mut block, &mut commit);
+    *record = layout::history_record(height, &encode(&block), &encode(&commit)).unwrap();
+    let (mut new_blocks, mut new_heights) = (Vec::new(), Vec::new());
+    for r in records {
+        new_heights.extend_from_slice(&(new_blocks.len() as u64).to_be_bytes());
+        new_blocks.extend(r);
+    }
+    std::fs::write(history.join("blocks"), new_blocks).unwrap();
+    std::fs::write(history.join("heights"), new_heights).unwrap();
+}
+
+fn rewrite_block(dir: &Path, height: u64, f: impl FnOnce(&mut Block)) {
+    rewrite_record(dir, height, |b, _| f(b));
+}
+
+fn rewrite_commit(dir: &Path, height: u64, f: impl FnOnce(&mut Commit)) {
+    rewrite_record(dir, height, |_, c| f(c));
 }
 
 fn first_anomaly(r: &Report) -> (AnomalyKind, Option<u64>, Option<String>) {
@@ -95,7 +126,7 @@ async fn audit_passes_on_a_clean_cluster_and_pinpoints_corrupted_data_dirs() {
     copy_dir(&data, &forged);
     let issuer = c.issuer.clone();
     let chain = c.chain().to_string();
-    rewrite(&forged, layout::block(mint_height), |b: &mut Block| {
+    rewrite_block(&forged, mint_height, |b: &mut Block| {
         let TxBody::Mint { series_id, edition, .. } = b.txs[0].body.clone() else { panic!("a mint block") };
         b.txs[0] = TxBody::Mint { series_id, edition, holder: ids::holder_id("salt", "mallory") }
             .sign(&chain, &[&issuer]);
@@ -117,13 +148,13 @@ async fn audit_passes_on_a_clean_cluster_and_pinpoints_corrupted_data_dirs() {
         c.homes.iter().map(|h| keepsake::keyfile::read(&h.join("keys/validator.json")).unwrap()).collect();
     let target = tip - 1;
     let mut new_header = None;
-    rewrite(&rewritten, layout::block(target), |b: &mut Block| {
+    rewrite_block(&rewritten, target, |b: &mut Block| {
         assert!(b.txs.is_empty(), "an empty block near the tip");
         b.header.time_ms += 1;
         new_header = Some(b.header.clone());
     });
     let header = new_header.unwrap();
-    rewrite(&rewritten, layout::commit(target), |cm: &mut Commit| {
+    rewrite_commit(&rewritten, target, |cm: &mut Commit| {
         let data = VoteData {
             height: target,
             round: cm.round,
@@ -146,7 +177,7 @@ async fn audit_passes_on_a_clean_cluster_and_pinpoints_corrupted_data_dirs() {
     // Copy 3: commit signatures removed below the quorum.
     let stripped = dir.path().join("stripped");
     copy_dir(&data, &stripped);
-    rewrite(&stripped, layout::commit(mint_height), |cm: &mut Commit| cm.signatures.truncate(2));
+    rewrite_commit(&stripped, mint_height, |cm: &mut Commit| cm.signatures.truncate(2));
     let r = audit_data_dir(&genesis, &stripped, &mut Progress::hidden()).unwrap();
     assert_eq!(
         first_anomaly(&r),
