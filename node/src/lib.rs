@@ -21,6 +21,7 @@ pub mod dev;
 pub mod executor;
 pub mod keyfile;
 pub mod metrics;
+pub mod migrate;
 pub mod net;
 pub mod node;
 pub mod ops;

@@ -16,6 +16,7 @@
 //!   state-layer half of the transfer ban: certificates are insert-only
 //!   ([`StoreError::HolderImmutable`]);
 //! - [`ChainReader`] — the raw records of a data directory, for auditors;
+//! - [`v1::V1Reader`] — the blocks of a schema-version-1 directory, for `keepsake migrate`;
 //! - [`layout`] — the on-disk format, key by key and byte by byte;
 //! - the [`keepsake_ledger::StateView`] and [`keepsake_types::merkle::NodeSource`]
 //!   impls, through which the ledger executes blocks on the committed state,
@@ -44,6 +45,7 @@ mod history;
 pub mod layout;
 mod reader;
 mod store;
+pub mod v1;
 
 pub use error::{Result, StoreError};
 pub use layout::SCHEMA_VERSION;

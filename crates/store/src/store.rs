@@ -1013,12 +1013,22 @@ impl StateView for Store {
 /// Checks the meta keys of an existing database (whose schema version record
 /// is `version`): this build's schema, and the chain of `genesis_hash`.
 pub(crate) fn check_meta(db: &sled::Db, version: &[u8], genesis_hash: BlockHash) -> Result<()> {
+    check_meta_version(db, version, SCHEMA_VERSION, genesis_hash)
+}
+
+/// [`check_meta`] for schema version `expected`.
+pub(crate) fn check_meta_version(
+    db: &sled::Db,
+    version: &[u8],
+    expected: u32,
+    genesis_hash: BlockHash,
+) -> Result<()> {
     let bytes: [u8; 4] = version.try_into().map_err(|_| {
         StoreError::Corrupt(format!("meta/schema_version is {} bytes, expected 4", version.len()))
     })?;
     let got = u32::from_be_bytes(bytes);
-    if got != SCHEMA_VERSION {
-        return Err(StoreError::SchemaMismatch { expected: SCHEMA_VERSION, got });
+    if got != expected {
+        return Err(StoreError::SchemaMismatch { expected, got });
     }
     let stored = db
         .get(layout::META_GENESIS_HASH)?

@@ -8,7 +8,7 @@
 //!
 //! This file lists the commands and dispatches them; each command group has
 //! its own file: `node.rs` (`dev`, `start`, `keys`, `status`), `testnet.rs`,
-//! `tx.rs`, `cert.rs` (with `holder-id`), `audit.rs` and `repair.rs`. They
+//! `tx.rs`, `cert.rs` (with `holder-id`), `audit.rs` and `repair.rs` (with `migrate`). They
 //! call the library modules ([`crate::audit`], [`crate::dev`],
 //! [`crate::repair`], [`crate::testnet`], ...), never the reverse; what the
 //! groups share is in `common.rs` and [`crate::rpc_client`].
@@ -118,6 +118,13 @@ enum Command {
         #[command(subcommand)]
         command: RepairCommand,
     },
+    /// Convert a stopped node's data directory from schema version 1 to 2,
+    /// executing every block again (or move it aside and let the node re-sync).
+    Migrate {
+        /// Home directory of the node (the node must be stopped).
+        #[arg(long)]
+        home: PathBuf,
+    },
     /// Print the status of a node.
     Status {
         #[command(flatten)]
@@ -152,6 +159,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cert { command } => cert::cert(command).await,
         Command::Repair { command } => repair::repair(command).await,
         Command::Audit(args) => Ok(audit::run(args).await),
+        Command::Migrate { home } => repair::migrate(home).await,
         Command::Status { rpc } => node::status(rpc).await,
     }
 }

@@ -1,4 +1,5 @@
-//! `keepsake repair`: recovery tools for a stopped node (see [`crate::repair`]).
+//! `keepsake repair` and `keepsake migrate`: tools for a stopped node (see
+//! [`crate::repair`] and [`crate::migrate`]).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,6 +54,32 @@ pub(super) async fn repair(command: RepairCommand) -> anyhow::Result<ExitCode> {
         r.wal_height,
         r.store_height,
         r.network_height.map_or("not asked".to_string(), |h| h.to_string())
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `keepsake migrate`.
+pub(super) async fn migrate(home: PathBuf) -> anyhow::Result<ExitCode> {
+    use anyhow::Context;
+    let config = crate::config::NodeConfig::load(&home)?;
+    let text = crate::config::read_bounded(&config.node.genesis_file, crate::config::GENESIS_FILE_MAX)?;
+    let genesis = keepsake_types::Genesis::from_json(&text)
+        .with_context(|| format!("invalid genesis {}", config.node.genesis_file.display()))?;
+    let data_dir = config.node.data_dir.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        crate::migrate::migrate_data_dir(&data_dir, &genesis, |height, last| {
+            eprintln!("migrating: block {height} of {last}");
+        })
+    })
+    .await??;
+    println!(
+        "migrated {} blocks ({} transactions, {} evidence records) to schema version {}; the old directory \
+         is kept at {}: delete it once the node runs",
+        done.blocks,
+        done.transactions,
+        done.evidence,
+        keepsake_store::SCHEMA_VERSION,
+        done.backup.display()
     );
     Ok(ExitCode::SUCCESS)
 }

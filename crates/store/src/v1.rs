@@ -1,0 +1,75 @@
+//! Reading a data directory of schema version 1, for `keepsake migrate`:
+//! the sled database directly in the data directory, with every block under
+//! `block/<height: u64 BE>` and its commit under `commit/<height: u64 BE>`,
+//! the meta keys as in version 2, and kept evidence in the `evidence` tree.
+//! Only what a migration needs is read: the blocks, the commits and the
+//! evidence (the state is rebuilt by executing the blocks again).
+
+use std::path::Path;
+
+use keepsake_types::Genesis;
+
+use crate::layout::{self, EVIDENCE_TREE};
+use crate::store::{check_meta_version, open_waiting_for_lock};
+use crate::{Result, StoreError};
+
+/// The raw blocks, commits and evidence of a version-1 data directory.
+pub struct V1Reader {
+    db: sled::Db,
+}
+
+impl std::fmt::Debug for V1Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("V1Reader").finish_non_exhaustive()
+    }
+}
+
+fn key(prefix: &[u8], height: u64) -> Vec<u8> {
+    [prefix, &height.to_be_bytes()].concat()
+}
+
+impl V1Reader {
+    /// Opens the version-1 database in `path` (which must exist), checking
+    /// its schema version (1) and its genesis.
+    pub fn open(path: impl AsRef<Path>, genesis: &Genesis) -> Result<V1Reader> {
+        let path = path.as_ref();
+        if !path.join("conf").is_file() {
+            return Err(StoreError::OutOfRange(format!(
+                "{} is not a version-1 Keepsake data directory (no sled database in it)",
+                path.display()
+            )));
+        }
+        let db =
+            open_waiting_for_lock(&sled::Config::new().path(path).cache_capacity(crate::store::CACHE_BYTES))?;
+        let version = db
+            .get(layout::META_SCHEMA_VERSION)?
+            .ok_or_else(|| StoreError::Corrupt("meta/schema_version is missing".into()))?;
+        check_meta_version(&db, &version, 1, genesis.hash())?;
+        Ok(V1Reader { db })
+    }
+
+    /// The highest height with a stored block (0 when none).
+    pub fn last_height(&self) -> Result<u64> {
+        let Some(entry) = self.db.scan_prefix(b"block/").next_back() else {
+            return Ok(0);
+        };
+        let (k, _) = entry?;
+        let suffix: [u8; 8] = k[b"block/".len()..]
+            .try_into()
+            .map_err(|_| StoreError::Corrupt(format!("malformed key {}", String::from_utf8_lossy(&k))))?;
+        Ok(u64::from_be_bytes(suffix))
+    }
+
+    /// The raw block and commit at `height`, `None` if either is missing.
+    pub fn record(&self, height: u64) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let block = self.db.get(key(b"block/", height))?;
+        let commit = self.db.get(key(b"commit/", height))?;
+        Ok(block.zip(commit).map(|(b, c)| (b.to_vec(), c.to_vec())))
+    }
+
+    /// The raw kept evidence records, at most `limit`.
+    pub fn evidence_bytes(&self, limit: usize) -> Result<Vec<Vec<u8>>> {
+        let tree = self.db.open_tree(EVIDENCE_TREE)?;
+        tree.iter().take(limit).map(|e| Ok(e?.1.to_vec())).collect()
+    }
+}
