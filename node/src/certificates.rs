@@ -23,11 +23,11 @@ fn not_found(what: String) -> ErrorObjectOwned {
 
 /// The checkpoint (header + commit) at `height`.
 pub fn checkpoint(store: &Store, height: u64) -> Result<Checkpoint, ErrorObjectOwned> {
-    let block =
-        store.block(height).map_err(unavailable)?.ok_or_else(|| not_found(format!("block {height}")))?;
-    let commit =
-        store.commit(height).map_err(unavailable)?.ok_or_else(|| not_found(format!("commit {height}")))?;
-    Ok(Checkpoint { header: block.header, commit })
+    let (header, commit) = store
+        .header_and_commit(height)
+        .map_err(unavailable)?
+        .ok_or_else(|| not_found(format!("block {height}")))?;
+    Ok(Checkpoint { header, commit })
 }
 
 /// The log entry at `location` with its inclusion proof. The leaf is decoded

@@ -125,10 +125,7 @@ impl ChainStore for SledChain {
 
     fn sync_item(&self, height: u64) -> Result<Option<SyncItem>, StoreFault> {
         let store = &self.shared.store;
-        match (store.block(height).map_err(fault)?, store.commit(height).map_err(fault)?) {
-            (Some(block), Some(commit)) => Ok(Some(SyncItem { block, commit })),
-            _ => Ok(None),
-        }
+        Ok(store.block_and_commit(height).map_err(fault)?.map(|(block, commit)| SyncItem { block, commit }))
     }
 }
 

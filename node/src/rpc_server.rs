@@ -327,9 +327,10 @@ impl KeepsakeApiServer for RpcImpl {
 }
 
 fn block_at(s: &Shared, height: u64) -> RpcResult<BlockResponse> {
-    let block =
-        s.store.block(height).map_err(store_error)?.ok_or_else(|| not_found(format!("block {height}")))?;
-    let commit =
-        s.store.commit(height).map_err(store_error)?.ok_or_else(|| not_found(format!("commit {height}")))?;
+    let (block, commit) = s
+        .store
+        .block_and_commit(height)
+        .map_err(store_error)?
+        .ok_or_else(|| not_found(format!("block {height}")))?;
     Ok(BlockResponse { hash: block.header.hash(), block, commit })
 }

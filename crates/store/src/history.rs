@@ -3,7 +3,8 @@
 //!
 //! - `blocks`: one checksummed record per height, the block and its commit;
 //! - `heights`: the byte offset of each height's record in `blocks`;
-//! - `log`: the collectible log's nodes in the order they are created.
+//! - `log`: the collectible log's nodes in the order they are created;
+//! - `leaves`: where each log leaf's transaction starts in `blocks`.
 //!
 //! A block's history is written and **fdatasync'ed before** its state batch
 //! goes to sled ([`crate::Store::commit_block`]), so on disk the history is
@@ -34,9 +35,13 @@ pub const BLOCKS_FILE: &str = "blocks";
 pub const HEIGHTS_FILE: &str = "heights";
 /// See [`BLOCKS_FILE`].
 pub const LOG_FILE: &str = "log";
+/// See [`BLOCKS_FILE`].
+pub const LEAVES_FILE: &str = "leaves";
 
 /// Bytes of one `heights` entry.
 const HEIGHT_ENTRY_BYTES: u64 = 8;
+/// Bytes of one `leaves` entry.
+const LEAF_ENTRY_BYTES: u64 = 8;
 
 /// How far each file extends over committed blocks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -47,6 +52,8 @@ pub(crate) struct Lengths {
     pub(crate) block_bytes: u64,
     /// Log nodes stored (`layout::log_nodes_for(log_size)`).
     pub(crate) log_nodes: u64,
+    /// Leaves with an entry in `leaves` (the log size).
+    pub(crate) leaves: u64,
 }
 
 /// One record of the `blocks` file, as read back.
@@ -70,6 +77,7 @@ pub(crate) struct History {
     blocks: File,
     heights: File,
     log: File,
+    leaves: File,
     /// Set by [`History::recover`] and by each successful commit; the next
     /// append writes exactly there (truncating what a failed commit left).
     committed: Mutex<Lengths>,
@@ -117,6 +125,7 @@ impl History {
             blocks: open(BLOCKS_FILE)?,
             heights: open(HEIGHTS_FILE)?,
             log: open(LOG_FILE)?,
+            leaves: open(LEAVES_FILE)?,
             committed: Mutex::new(Lengths::default()),
         })
     }
@@ -155,6 +164,14 @@ impl History {
                  history files were lost or cut short; re-sync this node from its peers"
             ));
         }
+        let leaves_len = self.file_len(&self.leaves, LEAVES_FILE)?;
+        if leaves_len / LEAF_ENTRY_BYTES < log_size {
+            return corrupt(format!(
+                "the history's leaf index holds {} leaves but the log has {log_size}: \
+                 history files were lost or cut short; re-sync this node from its peers",
+                leaves_len / LEAF_ENTRY_BYTES
+            ));
+        }
         // The whole records past the tip, each where the previous one ends.
         let mut replay = Vec::new();
         let mut end = block_bytes;
@@ -174,10 +191,12 @@ impl History {
                 Err(e) => return Err(e),
             }
         }
-        let kept = Lengths { heights: height + replay.len() as u64, block_bytes: end, log_nodes };
+        let kept =
+            Lengths { heights: height + replay.len() as u64, block_bytes: end, log_nodes, leaves: log_size };
         if self.file_len(&self.blocks, BLOCKS_FILE)? != end
             || heights_len != kept.heights * HEIGHT_ENTRY_BYTES
             || stored_nodes != log_nodes
+            || leaves_len != log_size * LEAF_ENTRY_BYTES
         {
             warn!(
                 height,
@@ -187,7 +206,7 @@ impl History {
             self.truncate_to(kept)?;
         }
         *self.committed.lock().unwrap_or_else(PoisonError::into_inner) =
-            Lengths { heights: height, block_bytes, log_nodes };
+            Lengths { heights: height, block_bytes, log_nodes, leaves: log_size };
         Ok(replay)
     }
 
@@ -204,7 +223,8 @@ impl History {
         };
         cut(&self.blocks, BLOCKS_FILE, lengths.block_bytes)?;
         cut(&self.heights, HEIGHTS_FILE, lengths.heights * HEIGHT_ENTRY_BYTES)?;
-        cut(&self.log, LOG_FILE, lengths.log_nodes * NODE_BYTES as u64)
+        cut(&self.log, LOG_FILE, lengths.log_nodes * NODE_BYTES as u64)?;
+        cut(&self.leaves, LEAVES_FILE, lengths.leaves * LEAF_ENTRY_BYTES)
     }
 
     /// Heights with an entry in `heights`, whatever the state says (auditors).
@@ -217,9 +237,10 @@ impl History {
         *self.committed.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Appends the record of block `height` and its new log nodes (in
-    /// creation order, the first at position `committed.log_nodes`), and
-    /// fdatasyncs the three files. Returns the lengths to pass to
+    /// Appends the record of block `height`, its new log nodes (in creation
+    /// order, the first at position `committed.log_nodes`) and the offsets of
+    /// its transactions (`tx_offsets`: where each starts inside `block`), and
+    /// fdatasyncs the four files. Returns the lengths to pass to
     /// [`History::mark_committed`] once the state batch has landed.
     /// Callers serialise appends (the store's commit lock).
     pub(crate) fn append(
@@ -228,6 +249,7 @@ impl History {
         block: &[u8],
         commit: &[u8],
         nodes: &[Hash32],
+        tx_offsets: &[u64],
     ) -> Result<Lengths> {
         let base = self.committed();
         if height != base.heights + 1 {
@@ -248,6 +270,9 @@ impl History {
             self.log
                 .set_len(base.log_nodes * NODE_BYTES as u64)
                 .map_err(io(format!("truncating history/{LOG_FILE}")))?;
+            self.leaves
+                .set_len(base.leaves * LEAF_ENTRY_BYTES)
+                .map_err(io(format!("truncating history/{LEAVES_FILE}")))?;
         } else {
             self.truncate_to(base)?;
             self.blocks
@@ -264,20 +289,30 @@ impl History {
         self.log
             .write_all_at(&node_bytes, base.log_nodes * NODE_BYTES as u64)
             .map_err(io(format!("writing the log nodes of block {height} to history/{LOG_FILE}")))?;
+        let block_start = base.block_bytes + RECORD_HEADER_BYTES as u64;
+        let mut leaf_bytes = Vec::with_capacity(tx_offsets.len() * LEAF_ENTRY_BYTES as usize);
+        for offset in tx_offsets {
+            leaf_bytes.extend_from_slice(&(block_start + offset).to_be_bytes());
+        }
+        self.leaves
+            .write_all_at(&leaf_bytes, base.leaves * LEAF_ENTRY_BYTES)
+            .map_err(io(format!("writing the leaves of block {height} to history/{LEAVES_FILE}")))?;
         // One device flush per file; issued together they overlap (docs/storage.md).
-        let synced: [std::io::Result<()>; 3] = std::thread::scope(|s| {
+        let synced: [std::io::Result<()>; 4] = std::thread::scope(|s| {
             let blocks = s.spawn(|| self.blocks.sync_data());
             let heights = s.spawn(|| self.heights.sync_data());
+            let leaves = s.spawn(|| self.leaves.sync_data());
             let log = self.log.sync_data();
-            [join(blocks), join(heights), log]
+            [join(blocks), join(heights), log, join(leaves)]
         });
-        for (result, name) in synced.into_iter().zip([BLOCKS_FILE, HEIGHTS_FILE, LOG_FILE]) {
+        for (result, name) in synced.into_iter().zip([BLOCKS_FILE, HEIGHTS_FILE, LOG_FILE, LEAVES_FILE]) {
             result.map_err(io(format!("fdatasync of history/{name} for block {height}")))?;
         }
         Ok(Lengths {
             heights: height,
             block_bytes: base.block_bytes + record_len,
             log_nodes: base.log_nodes + nodes.len() as u64,
+            leaves: base.leaves + tx_offsets.len() as u64,
         })
     }
 
@@ -367,6 +402,66 @@ impl History {
     pub(crate) fn record(&self, height: u64, bounds: RecordBounds) -> Result<Record> {
         let offset = self.offset_of(height)?;
         Ok(self.read_record_at(offset, height, bounds)?.1)
+    }
+
+    /// The first `max` bytes (fewer if the block is shorter) of the encoded
+    /// block at `height`, not checked against the record's checksum: for
+    /// decoding its header alone.
+    pub(crate) fn block_prefix(&self, height: u64, max: usize) -> Result<Vec<u8>> {
+        let offset = self.offset_of(height)?;
+        let mut header = [0u8; RECORD_HEADER_BYTES];
+        self.read_exact(&self.blocks, &mut header, offset, height)?;
+        let parsed = layout::RecordHeader::parse(&header);
+        if parsed.height != height {
+            return corrupt(format!(
+                "history/{BLOCKS_FILE} at byte {offset} holds a record of height {}, expected {height}",
+                parsed.height
+            ));
+        }
+        let mut bytes = vec![0u8; (parsed.block_len as usize).min(max)];
+        self.read_exact(&self.blocks, &mut bytes, offset + RECORD_HEADER_BYTES as u64, height)?;
+        Ok(bytes)
+    }
+
+    /// Up to `max` bytes of `blocks` from where log leaf `leaf`'s
+    /// transaction starts (fewer at the end of the file), not checked
+    /// against the record's checksum: callers check the leaf against its
+    /// hash in the log.
+    pub(crate) fn leaf_window(&self, leaf: u64, max: usize) -> Result<Vec<u8>> {
+        let mut entry = [0u8; LEAF_ENTRY_BYTES as usize];
+        self.leaves
+            .read_exact_at(&mut entry, leaf * LEAF_ENTRY_BYTES)
+            .map_err(io(format!("reading leaf {leaf} from history/{LEAVES_FILE}")))?;
+        let offset = u64::from_be_bytes(entry);
+        let mut bytes = vec![0u8; max];
+        let mut filled = 0;
+        while filled < max {
+            match self.blocks.read_at(&mut bytes[filled..], offset + filled as u64) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return Err(StoreError::History { what: format!("reading leaf {leaf}"), source: e });
+                }
+            }
+        }
+        bytes.truncate(filled);
+        Ok(bytes)
+    }
+
+    fn read_exact(&self, file: &File, buf: &mut [u8], at: u64, height: u64) -> Result<()> {
+        file.read_exact_at(buf, at).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                StoreError::Corrupt(format!(
+                    "the record of block {height} in history/{BLOCKS_FILE} is cut short"
+                ))
+            } else {
+                StoreError::History {
+                    what: format!("reading block {height} from history/{BLOCKS_FILE}"),
+                    source: e,
+                }
+            }
+        })
     }
 
     /// Log node at creation position `position`, or `None` past the end of the file.

@@ -45,6 +45,9 @@
 //!   2m - popcount(m) + k` with `m = (j+1)·2^k - 1`, and a log of `n` leaves
 //!   has [`log_nodes_for`]`(n) = 2n - popcount(n)` nodes. Nothing in the
 //!   file is ever rewritten.
+//! - `history/leaves`: entry `i` is the `u64` byte offset in `history/blocks`
+//!   where log leaf `i`'s transaction, `encode(SignedTx)`, starts (8 bytes
+//!   per leaf), so one transaction is read without decoding its block.
 //!
 //! A block's history is fdatasync'ed before its state batch is applied, so
 //! the history is never behind the state; at open, whatever lies past the

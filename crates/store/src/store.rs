@@ -13,12 +13,12 @@ use keepsake_ledger::{
     CertificateState, Executed, IssuerRecord, LedgerError, ReviewerRecord, RevocationRecord, SeriesRecord,
     StateView, Tip, TxLocation,
 };
-use keepsake_types::encoding::{decode, encode};
+use keepsake_types::encoding::{decode, decode_prefix, encode};
 use keepsake_types::genesis::VALIDATORS_MAX;
 use keepsake_types::merkle::{self, NodeSource};
 use keepsake_types::{
-    Block, BlockHash, CertificateId, ChainId, Commit, ContentHash, DoubleVote, Genesis, Hash32, LogLeafRef,
-    PublicKey, SeriesId, SignedTx, TxId,
+    Block, BlockHash, CertificateId, ChainId, Commit, ContentHash, DoubleVote, Genesis, Hash32, Header,
+    LogLeafRef, PublicKey, SeriesId, SignedTx, TxId,
 };
 use serde::de::DeserializeOwned;
 use tracing::{debug, info};
@@ -29,6 +29,8 @@ use crate::{Result, StoreError};
 
 /// Largest stored commit: every genesis validator's signature and key, with room for framing.
 pub(crate) const COMMIT_BYTES_MAX: usize = VALIDATORS_MAX * 128 + 1024;
+/// Largest encoded block header (fixed-size fields, a chain id of at most 64 bytes, varints).
+const HEADER_BYTES_MAX: usize = 1024;
 /// Largest stored tip record (six fixed-size fields).
 const TIP_BYTES_MAX: usize = 256;
 /// Largest stored transaction location (three varints).
@@ -46,6 +48,7 @@ const RECORD_OVERHEAD_BYTES: u64 = 1024;
 pub(crate) struct Limits {
     block_bytes_max: usize,
     record_bytes_max: usize,
+    tx_bytes_max: usize,
 }
 
 impl Limits {
@@ -60,6 +63,7 @@ impl Limits {
         Limits {
             block_bytes_max: usize::try_from(block).unwrap_or(usize::MAX),
             record_bytes_max: usize::try_from(record).unwrap_or(usize::MAX),
+            tx_bytes_max: usize::try_from(params.tx_bytes_max).unwrap_or(usize::MAX),
         }
     }
 
@@ -95,6 +99,8 @@ pub struct Store {
     /// Serialises [`Store::commit_block`]: the tip it checks must still be the
     /// tip when its batch lands.
     commit_lock: Mutex<()>,
+    /// The last checkpoint read ([`Store::header_and_commit`]): height, header, commit.
+    checkpoint_cache: Mutex<Option<(u64, Header, Commit)>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -164,6 +170,7 @@ impl Store {
             chain_id: genesis.chain_id.clone(),
             limits: Limits::new(genesis),
             commit_lock: Mutex::new(()),
+            checkpoint_cache: Mutex::new(None),
         };
         store.init_or_check_meta()?;
         let tip = store.tip()?;
@@ -389,15 +396,14 @@ impl Store {
         Ok(Some(u64::from_be_bytes(bytes)))
     }
 
-    /// A committed transaction, where it is, and its block's time. Reads and
-    /// decodes the whole block (blocks are stored once; see the crate docs).
+    /// A committed transaction, where it is, and its block's time: the
+    /// transaction alone is read from the history (`history/leaves` says
+    /// where it starts) and checked against its leaf hash in the log.
     pub fn tx(&self, id: &TxId) -> Result<Option<(SignedTx, TxLocation, u64)>> {
         let Some(location) = self.location(id)? else {
             return Ok(None);
         };
-        let (block, index) = self.block_at(&location)?;
-        let time_ms = block.header.time_ms;
-        let tx = block.txs.into_iter().nth(index).expect("block_at checked the index");
+        let (tx, header) = self.leaf_tx(&location)?;
         let got = tx.id(&self.chain_id);
         if got != *id {
             return corrupt(format!(
@@ -405,16 +411,48 @@ impl Store {
                 location.height, location.index
             ));
         }
-        Ok(Some((tx, location, time_ms)))
+        Ok(Some((tx, location, header.time_ms)))
     }
 
     /// The log leaf bytes of the transaction at `location` (as returned by
     /// `tx_location`): `encode(LogLeaf { height, time_ms, tx })`, re-encoded
-    /// from the stored block and checked against the stored leaf hash.
+    /// from the stored transaction and checked against the stored leaf hash.
     pub fn leaf_bytes_for(&self, location: &TxLocation) -> Result<Vec<u8>> {
-        let (block, index) = self.block_at(location)?;
-        let tx = block.txs.get(index).expect("block_at checked the index");
-        let bytes = LogLeafRef { height: block.header.height, time_ms: block.header.time_ms, tx }.encode();
+        let (tx, header) = self.leaf_tx(location)?;
+        Ok(LogLeafRef { height: header.height, time_ms: header.time_ms, tx: &tx }.encode())
+    }
+
+    /// The transaction of the leaf at `location` and its block's header,
+    /// read without decoding the block, and checked: the leaf they make
+    /// hashes to the stored log leaf.
+    fn leaf_tx(&self, location: &TxLocation) -> Result<(SignedTx, Header)> {
+        let committed = self.tip()?.map_or(0, |t| t.log_size);
+        if location.leaf_index >= committed {
+            return Err(StoreError::OutOfRange(format!("log leaf {} is not committed", location.leaf_index)));
+        }
+        let header = self
+            .header(location.height)?
+            .ok_or_else(|| StoreError::OutOfRange(format!("no block at height {}", location.height)))?;
+        if location.index >= header.tx_count {
+            return Err(StoreError::OutOfRange(format!(
+                "block {} has {} transactions, no index {}",
+                location.height, header.tx_count, location.index
+            )));
+        }
+        let first_leaf = header.log_size - u64::from(header.tx_count);
+        if location.leaf_index != first_leaf + u64::from(location.index) {
+            return corrupt(format!(
+                "transaction {} of block {} is log leaf {}, not {}",
+                location.index,
+                location.height,
+                first_leaf + u64::from(location.index),
+                location.leaf_index
+            ));
+        }
+        let window = self.history.leaf_window(location.leaf_index, self.limits.tx_bytes_max)?;
+        let (tx, _) = decode_prefix::<SignedTx>(&window, self.limits.tx_bytes_max, "transaction")
+            .map_err(|source| StoreError::Decode { what: "transaction", source })?;
+        let bytes = LogLeafRef { height: header.height, time_ms: header.time_ms, tx: &tx }.encode();
         let stored = self.read_node(0, location.leaf_index)?.ok_or_else(|| {
             StoreError::OutOfRange(format!("log leaf {} is not committed", location.leaf_index))
         })?;
@@ -425,24 +463,48 @@ impl Store {
                 location.leaf_index, location.height, location.index
             ));
         }
-        Ok(bytes)
+        Ok((tx, header))
     }
 
-    /// The block at `location.height` and the index of the transaction in it.
-    fn block_at(&self, location: &TxLocation) -> Result<(Block, usize)> {
-        let block = self
-            .block(location.height)?
-            .ok_or_else(|| StoreError::OutOfRange(format!("no block at height {}", location.height)))?;
-        let index = usize::try_from(location.index).expect("a u32 fits in usize");
-        if index >= block.txs.len() {
-            return Err(StoreError::OutOfRange(format!(
-                "block {} has {} transactions, no index {}",
-                location.height,
-                block.txs.len(),
-                location.index
-            )));
+    /// The header of the block at `height`, decoded from the start of its
+    /// record alone (a block's transactions can be megabytes).
+    pub fn header(&self, height: u64) -> Result<Option<Header>> {
+        let committed = self.tip()?.map_or(0, |t| t.height);
+        if height == 0 || height > committed {
+            return Ok(None);
         }
-        Ok((block, index))
+        let prefix = self.history.block_prefix(height, HEADER_BYTES_MAX)?;
+        let (header, _) = decode_prefix::<Header>(&prefix, HEADER_BYTES_MAX, "block header")
+            .map_err(|source| StoreError::Decode { what: "block header", source })?;
+        if header.height != height {
+            return corrupt(format!("block stored at height {height} has height {}", header.height));
+        }
+        Ok(Some(header))
+    }
+
+    /// The header and commit of the block at `height` (a checkpoint): one
+    /// read of its record, checksum verified, without decoding its
+    /// transactions. The latest one asked for is kept, so a stream of
+    /// certificate requests against the tip reads it once per block.
+    pub fn header_and_commit(&self, height: u64) -> Result<Option<(Header, Commit)>> {
+        if let Some((h, header, commit)) =
+            &*self.checkpoint_cache.lock().unwrap_or_else(PoisonError::into_inner)
+            && *h == height
+        {
+            return Ok(Some((header.clone(), commit.clone())));
+        }
+        let committed = self.tip()?.map_or(0, |t| t.height);
+        if height == 0 || height > committed {
+            return Ok(None);
+        }
+        let record = self.history.record(height, self.limits.record_bounds())?;
+        let (header, _) = decode_prefix::<Header>(&record.block, HEADER_BYTES_MAX, "block header")
+            .map_err(|source| StoreError::Decode { what: "block header", source })?;
+        let commit: Commit = decode(&record.commit, COMMIT_BYTES_MAX, "commit")
+            .map_err(|source| StoreError::Decode { what: "commit", source })?;
+        *self.checkpoint_cache.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((height, header.clone(), commit.clone()));
+        Ok(Some((header, commit)))
     }
 
     /// The log root of the first `size` leaves (`size` at most the committed log size).
@@ -708,7 +770,7 @@ impl Store {
         }
 
         let nodes = new_log_nodes(tip.log_size, executed)?;
-        let block_bytes = encode(block);
+        let (block_bytes, tx_offsets) = encode_block(block);
         if block_bytes.len() > self.limits.block_bytes_max {
             return Err(StoreError::InputMismatch {
                 what: "encoded block size",
@@ -719,7 +781,8 @@ impl Store {
         batch.insert(layout::META_TIP, encode(&Tip::from_header(header)));
 
         // (1) History first, synced: on disk it is never behind the state.
-        let lengths = self.history.append(header.height, &block_bytes, &encode(commit), &nodes)?;
+        let lengths =
+            self.history.append(header.height, &block_bytes, &encode(commit), &nodes, &tx_offsets)?;
         if self.abort_countdown.load(Ordering::SeqCst) > 0
             && self.abort_countdown.fetch_sub(1, Ordering::SeqCst) == 1
         {
@@ -872,6 +935,30 @@ fn new_log_nodes(old_size: u64, executed: &Executed) -> Result<Vec<Hash32>> {
         }
     }
     Ok(placed.into_iter().map(|(_, hash)| hash).collect())
+}
+
+/// `encode(block)`, built from its parts so that the offset where each
+/// transaction's encoding starts is known (postcard writes a struct as its
+/// fields back to back and a sequence as a varint length then the items).
+fn encode_block(block: &Block) -> (Vec<u8>, Vec<u64>) {
+    let mut bytes = encode(&block.header);
+    let mut count = block.txs.len() as u64;
+    loop {
+        let low = (count & 0x7f) as u8;
+        count >>= 7;
+        if count == 0 {
+            bytes.push(low);
+            break;
+        }
+        bytes.push(low | 0x80);
+    }
+    let mut offsets = Vec::with_capacity(block.txs.len());
+    for tx in &block.txs {
+        offsets.push(bytes.len() as u64);
+        bytes = postcard::to_extend(tx, bytes).expect("postcard serialisation into a Vec cannot fail");
+    }
+    debug_assert_eq!(bytes, encode(block), "encode_block must equal encode");
+    (bytes, offsets)
 }
 
 /// Refuses a data directory of schema version 1: the sled database

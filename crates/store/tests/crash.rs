@@ -46,7 +46,7 @@ fn a_crash_between_history_and_state_recovers_at_every_byte_boundary() {
     let old_len = |name: &str| std::fs::metadata(before.join(layout::HISTORY_DIR).join(name)).unwrap().len();
 
     let mut cases = 0;
-    for name in ["blocks", "heights", "log"] {
+    for name in ["blocks", "heights", "log", "leaves"] {
         let (from, to) = (old_len(name), full(name).len() as u64);
         assert!(to > from, "{name} grows with block 4");
         for len in from..=to {
@@ -62,7 +62,7 @@ fn a_crash_between_history_and_state_recovers_at_every_byte_boundary() {
 
             let store =
                 Store::open(&case, &chain.net.genesis).unwrap_or_else(|e| panic!("{name} cut at {len}: {e}"));
-            let block4_whole = name == "log" || len == to;
+            let block4_whole = name == "log" || name == "leaves" || len == to;
             let tip = store.check_consistency().unwrap().expect("a tip");
             assert_eq!(tip.height, if block4_whole { 4 } else { 3 }, "{name} cut at {len}");
             if !block4_whole {
@@ -72,7 +72,7 @@ fn a_crash_between_history_and_state_recovers_at_every_byte_boundary() {
             assert_eq!(store.block(4).unwrap().as_ref(), Some(&block4), "{name} cut at {len}");
             assert_eq!(store.log_root(block4.header.log_size).unwrap(), root4);
             drop(store);
-            for file in ["blocks", "heights", "log"] {
+            for file in ["blocks", "heights", "log", "leaves"] {
                 let got = std::fs::read(case.join(layout::HISTORY_DIR).join(file)).unwrap();
                 assert!(got == full(file), "{name} cut at {len}: history/{file} differs after recovery");
             }

@@ -74,7 +74,7 @@ fn a_new_data_directory_and_its_first_block_write_exactly_these_bytes() {
             ]
         );
     }
-    for name in ["blocks", "heights", "log"] {
+    for name in ["blocks", "heights", "log", "leaves"] {
         assert_eq!(std::fs::read(chain.history_file(name)).unwrap(), Vec::<u8>::new(), "{name}");
     }
     chain.reopen();
@@ -109,5 +109,12 @@ fn a_new_data_directory_and_its_first_block_write_exactly_these_bytes() {
     // Two leaves: (0,0), (0,1), then (1,0), the root.
     let log = [chain.log_node(0, 0), chain.log_node(0, 1), chain.log_node(1, 0)].concat();
     assert_eq!(std::fs::read(chain.history_file("log")).unwrap(), log);
+    // Each leaf's transaction starts after the record header (20), the block's header and the
+    // transaction count (one byte for 2).
+    let header_len = encode(&block.header).len() as u64;
+    let first = 20 + header_len + 1;
+    let second = first + encode(&block.txs[0]).len() as u64;
+    let leaves = [first.to_be_bytes(), second.to_be_bytes()].concat();
+    assert_eq!(std::fs::read(chain.history_file("leaves")).unwrap(), leaves);
     assert_eq!(chain.log_node(1, 0), block.header.log_root.0.to_vec());
 }

@@ -175,6 +175,16 @@ fn a_log_cut_short_is_corrupt() {
 }
 
 #[test]
+fn a_leaf_index_cut_short_is_corrupt() {
+    let message = damaged_files(|chain| cut(chain, "leaves", 302 * 8));
+    assert_eq!(
+        message,
+        "the history's leaf index holds 302 leaves but the log has 303: history files were lost or \
+         cut short; re-sync this node from its peers"
+    );
+}
+
+#[test]
 fn another_block_at_the_tip_height_is_corrupt() {
     // A well-formed record of height 3 holding block 2: a forger's rewrite, not a crash.
     let message = damaged_files(|chain| {

@@ -54,6 +54,23 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], max_len: usize, what: &'static 
     Ok(value)
 }
 
+/// Decodes a `T` from the start of `bytes` (at most `max_len` of them are
+/// looked at) and returns it with the number of bytes it took: for values
+/// stored back to back, such as one transaction inside an encoded block.
+pub fn decode_prefix<T: DeserializeOwned>(
+    bytes: &[u8],
+    max_len: usize,
+    what: &'static str,
+) -> Result<(T, usize)> {
+    let window = &bytes[..bytes.len().min(max_len)];
+    take_refusal();
+    let (value, rest) = postcard::take_from_bytes::<T>(window).map_err(|e| {
+        let refusal = if e == postcard::Error::SerdeDeCustom { take_refusal() } else { None };
+        Error::Malformed { what, reason: refusal.unwrap_or_else(|| e.to_string()) }
+    })?;
+    Ok((value, window.len() - rest.len()))
+}
+
 /// Like [`decode`], and also rejects any non-canonical encoding (for example an
 /// over-long varint): `encode(decode(bytes)) == bytes`.
 pub fn decode_canonical<T: DeserializeOwned + Serialize>(
