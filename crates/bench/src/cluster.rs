@@ -56,6 +56,8 @@ pub(crate) struct Cluster {
     pub(crate) dir: PathBuf,
     pub(crate) homes: Vec<PathBuf>,
     children: Vec<Child>,
+    /// The `keepsake` binary the nodes were started with (for [`Cluster::start_one`]).
+    bin: PathBuf,
     keep: bool,
 }
 
@@ -74,13 +76,51 @@ impl Drop for Cluster {
 impl Cluster {
     /// Peak RSS of validator `i` in MiB, from `/proc/PID/status` (Linux).
     pub(crate) fn peak_rss_mib(&self, i: usize) -> f64 {
+        self.proc_status_mib(i, "VmHWM:")
+    }
+
+    /// Resident set of validator `i` now (VmRSS) in MiB (Linux; NaN elsewhere).
+    pub(crate) fn rss_mib(&self, i: usize) -> f64 {
+        self.proc_status_mib(i, "VmRSS:")
+    }
+
+    fn proc_status_mib(&self, i: usize, key: &str) -> f64 {
         let path = format!("/proc/{}/status", self.children[i].id());
         let status = std::fs::read_to_string(path).unwrap_or_default();
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .find_map(|l| l.strip_prefix(key))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
             .map_or(f64::NAN, |kb| kb / 1024.0)
+    }
+
+    /// Stops validator `i` alone as [`Cluster::stop`] stops them all (SIGTERM,
+    /// 30 s, then SIGKILL); returns the seconds until it exited. Its entry
+    /// stays in place (an exited process) until [`Cluster::start_one`].
+    pub(crate) fn stop_one(&mut self, i: usize) -> f64 {
+        let started = Instant::now();
+        let c = &mut self.children[i];
+        let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+        let deadline = started + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = c.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+        started.elapsed().as_secs_f64()
+    }
+
+    /// Starts validator `i` again on the same home (after [`Cluster::stop_one`]),
+    /// appending to its log; the new process takes its place in the list.
+    pub(crate) fn start_one(&mut self, i: usize) -> anyhow::Result<()> {
+        if let Ok(None) = self.children[i].try_wait() {
+            bail!("node{i} is still running");
+        }
+        self.children[i] = self.spawn(i, true)?;
+        Ok(())
     }
 
     /// SIGTERM (a clean stop: sled flushes) and wait, then SIGKILL any straggler.
@@ -110,22 +150,35 @@ impl Cluster {
 
     /// `keepsake start --home HOME` for every home, each logging to `DIR/nodeI.log`.
     fn start(&mut self, bin: &Path) -> anyhow::Result<()> {
-        for (i, home) in self.homes.iter().enumerate() {
-            let log = std::fs::File::create(self.dir.join(format!("node{i}.log")))?;
-            let child = Command::new(bin)
-                .arg("start")
-                .arg("--home")
-                .arg(home)
-                .env("RUST_LOG", std::env::var("KEEPSAKE_BENCH_NODE_LOG").unwrap_or_else(|_| "warn".into()))
-                .env("NO_COLOR", "1")
-                .stdin(Stdio::null())
-                .stdout(log.try_clone()?)
-                .stderr(log)
-                .spawn()
-                .with_context(|| format!("starting {} start --home {}", bin.display(), home.display()))?;
+        self.bin = bin.to_path_buf();
+        for i in 0..self.homes.len() {
+            let child = self.spawn(i, false)?;
             self.children.push(child);
         }
         Ok(())
+    }
+
+    /// `keepsake start --home HOME` of validator `i`, logging to `DIR/nodeI.log`
+    /// (appended to if `append`, else truncated).
+    fn spawn(&self, i: usize, append: bool) -> anyhow::Result<Child> {
+        let (bin, home) = (&self.bin, &self.homes[i]);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(append)
+            .truncate(!append)
+            .open(self.dir.join(format!("node{i}.log")))?;
+        Command::new(bin)
+            .arg("start")
+            .arg("--home")
+            .arg(home)
+            .env("RUST_LOG", std::env::var("KEEPSAKE_BENCH_NODE_LOG").unwrap_or_else(|_| "warn".into()))
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {} start --home {}", bin.display(), home.display()))
     }
 
     /// Waits (60 s at most) until every node answers `status` at `height`
@@ -188,7 +241,8 @@ pub(crate) fn start_cluster(
     keep: bool,
 ) -> anyhow::Result<(Cluster, Vec<String>)> {
     let dir = tempfile_dir()?;
-    let mut cluster = Cluster { dir: dir.clone(), homes: Vec::new(), children: Vec::new(), keep };
+    let mut cluster =
+        Cluster { dir: dir.clone(), homes: Vec::new(), children: Vec::new(), bin: bin.to_path_buf(), keep };
     let rpc_base = free_port_base(validators, None)?;
     let p2p_base = free_port_base(validators, Some(rpc_base))?;
     let out = Command::new(bin)
@@ -226,7 +280,8 @@ pub(crate) fn start_cluster(
 pub(crate) async fn start_dev_node(bin: &Path, batch_wait_ms: u64) -> anyhow::Result<(Cluster, String)> {
     let dir = tempfile_dir()?;
     let home = dir.join("home");
-    let mut cluster = Cluster { dir, homes: vec![home.clone()], children: Vec::new(), keep: false };
+    let mut cluster =
+        Cluster { dir, homes: vec![home.clone()], children: Vec::new(), bin: bin.to_path_buf(), keep: false };
     let port = free_port_base(1, None)?;
     keepsake::dev::init_home(&home, SocketAddr::from(([127, 0, 0, 1], port)))?;
     let path = home.join(keepsake::config::CONFIG_FILE);

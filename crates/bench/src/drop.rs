@@ -236,26 +236,43 @@ pub fn batch_verify_rate_all_cores() -> (usize, f64) {
     (cores, median(rounds))
 }
 
-/// Signs mints of editions `range` of `series` on all cores.
+/// Signs mints of editions `1..=editions` of `series` on all cores.
 pub(crate) fn sign_mints(
     chain: &str,
     issuer: &Keypair,
     series: keepsake_types::SeriesId,
     editions: u32,
 ) -> Vec<SignedTx> {
+    sign_mint_range(chain, issuer, series, 1, editions, "drop-buyer")
+}
+
+/// Signs mints of editions `first..=last` of `series` on all cores, in
+/// edition order; edition `e` goes to the holder `holder_id(buyer, e)`.
+pub(crate) fn sign_mint_range(
+    chain: &str,
+    issuer: &Keypair,
+    series: keepsake_types::SeriesId,
+    first: u32,
+    last: u32,
+    buyer: &str,
+) -> Vec<SignedTx> {
+    if last < first {
+        return Vec::new();
+    }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
-    let per = editions.div_ceil(cores);
+    let per = (last - first + 1).div_ceil(cores);
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..cores)
             .map(|c| {
-                let (lo, hi) = (c * per + 1, ((c + 1) * per).min(editions));
+                let lo = first.saturating_add(c.saturating_mul(per));
+                let hi = first.saturating_add((c + 1).saturating_mul(per)).saturating_sub(1).min(last);
                 s.spawn(move || {
                     (lo..=hi)
                         .map(|e| {
                             TxBody::Mint {
                                 series_id: series,
                                 edition: e,
-                                holder: ids::holder_id("drop-buyer", &e.to_string()),
+                                holder: ids::holder_id(buyer, &e.to_string()),
                             }
                             .sign(chain, &[issuer])
                         })
@@ -311,7 +328,7 @@ pub(crate) async fn submit_all(
     Ok((spent, retries))
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
@@ -675,5 +692,14 @@ mod tests {
             .collect();
         editions.sort_unstable();
         assert_eq!(editions, (1..=11).collect::<Vec<_>>());
+        let range: Vec<u32> = sign_mint_range("c", &issuer, series, 5, 9, "b")
+            .iter()
+            .map(|t| match t.body {
+                TxBody::Mint { edition, .. } => edition,
+                _ => 0,
+            })
+            .collect();
+        assert_eq!(range, (5..=9).collect::<Vec<_>>());
+        assert!(sign_mint_range("c", &issuer, series, 3, 2, "b").is_empty());
     }
 }

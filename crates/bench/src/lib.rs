@@ -4,7 +4,7 @@
 //! (docs/benchmarks.md). Two kinds live in this crate:
 //!
 //! - **whole-node benchmarks**, the `keepsake-bench` binary: `drop`,
-//!   `verify`, `mint` and `audit`. They drive the node as its users do: they
+//!   `verify`, `mint`, `audit` and `history`. They drive the node as its users do: they
 //!   write homes, start `keepsake start` processes (the binary found by
 //!   [`cluster::keepsake_bin`]) and talk to them over JSON-RPC;
 //! - **criterion micro-benchmarks** of the pure crates in `benches/`:
@@ -17,6 +17,7 @@
 
 pub mod cluster;
 pub mod drop;
+pub mod history;
 pub mod mint;
 pub mod verify;
 

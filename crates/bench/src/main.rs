@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use keepsake_bench::{cluster, drop, mint, verify};
+use keepsake_bench::{cluster, drop, history, mint, verify};
 
 /// Keepsake's whole-node benchmarks: real `keepsake` processes driven over
 /// JSON-RPC (see docs/benchmarks.md).
@@ -76,6 +76,36 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// A chain grown to N certificates in drops, with memory, disk, mint
+    /// rate, getCertificate and finality latency, and node 0's restart time
+    /// measured at each of --checkpoints points; then a whole-chain audit.
+    History {
+        /// Certificates (bulk mints) the chain grows to.
+        #[arg(long, default_value_t = 1_000_000)]
+        certificates: u64,
+        /// Validator processes to start.
+        #[arg(long, default_value_t = 1)]
+        validators: usize,
+        /// Editions per drop (one series each).
+        #[arg(long, default_value_t = 10_000)]
+        drop_size: u32,
+        /// Transactions per submitTxs call.
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+        /// Measurement points, evenly spaced over the certificates.
+        #[arg(long, default_value_t = 10)]
+        checkpoints: u32,
+        /// Print the report as JSON on stdout (progress is always on stderr).
+        #[arg(long)]
+        json: bool,
+        /// Keep the cluster directory (homes, logs) after the run.
+        #[arg(long)]
+        keep: bool,
+        /// Do not restart node 0 at each checkpoint (its memory then grows
+        /// uninterrupted; no restart figures).
+        #[arg(long)]
+        no_restart: bool,
+    },
     /// Whole-chain audit speed (`keepsake audit --data-dir`) over a dev chain
     /// of mints, and offline certificate verifications per second.
     Audit {
@@ -114,6 +144,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             BenchCommand::Verify { validators, certificates, json } => {
                 verify::run(&bin, validators, certificates, json).await
+            }
+            BenchCommand::History {
+                certificates,
+                validators,
+                drop_size,
+                batch,
+                checkpoints,
+                json,
+                keep,
+                no_restart,
+            } => {
+                let params = history::HistoryBench {
+                    certificates,
+                    validators,
+                    drop_size,
+                    batch,
+                    checkpoints,
+                    json,
+                    keep,
+                    no_restart,
+                };
+                history::run(&bin, params).await
             }
             BenchCommand::Audit { editions, runs } => mint::run_audit(&bin, editions, runs).await,
         }
