@@ -19,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod dev;
 pub mod executor;
+pub mod heap;
 pub mod keyfile;
 pub mod metrics;
 pub mod migrate;
@@ -31,6 +32,12 @@ pub mod rpc_server;
 pub mod shared;
 pub mod testnet;
 pub mod wal;
+
+/// The unit tests run on the `keepsake` binary's allocator, so that the heap
+/// gauges of `/metrics` are tested on the real thing.
+#[cfg(test)]
+#[global_allocator]
+static TEST_ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// The default JSON-RPC port.
 pub const DEFAULT_RPC_PORT: u16 = 8645;

@@ -141,6 +141,20 @@ impl Metrics {
             "gauge",
             &self.consensus_round.load(Relaxed),
         );
+        if let Some(heap) = crate::heap::stats() {
+            metric(
+                "keepsake_heap_allocated_bytes",
+                "Heap bytes allocated by the node and not freed (jemalloc stats.allocated).",
+                "gauge",
+                &heap.allocated,
+            );
+            metric(
+                "keepsake_heap_resident_bytes",
+                "Bytes the allocator holds resident, freed pages not yet returned included (jemalloc stats.resident).",
+                "gauge",
+                &heap.resident,
+            );
+        }
         let micros = self.block_store_micros_sum.load(Relaxed);
         metric(
             "keepsake_block_store_seconds_sum",
@@ -204,5 +218,26 @@ mod tests {
         assert!(
             text.contains("keepsake_txs_rejected_total{stage=\"admission\",code=\"TransferForbidden\"} 2\n")
         );
+    }
+
+    /// The value of the sample line `name value` in `text`.
+    fn sample(text: &str, name: &str) -> Option<u64> {
+        text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    #[test]
+    fn heap_gauges_are_rendered_with_plausible_values() {
+        // This test binary's allocator is jemalloc (lib.rs, cfg(test)), as the keepsake binary's.
+        crate::heap::jemalloc_is_global();
+        let kept = std::hint::black_box(vec![7u8; 4 << 20]);
+        let text = Metrics::default().render();
+        let allocated = sample(&text, "keepsake_heap_allocated_bytes").expect("allocated gauge");
+        let resident = sample(&text, "keepsake_heap_resident_bytes").expect("resident gauge");
+        assert!(text.contains("# TYPE keepsake_heap_allocated_bytes gauge\n"), "{text}");
+        assert!(text.contains("# TYPE keepsake_heap_resident_bytes gauge\n"), "{text}");
+        assert!(allocated >= kept.len() as u64, "{allocated} < the 4 MiB still held\n{text}");
+        assert!(resident >= allocated, "resident {resident} < allocated {allocated}");
+        assert!(resident < 1 << 40, "{resident}");
+        drop(kept);
     }
 }
