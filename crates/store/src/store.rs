@@ -985,14 +985,14 @@ const OPEN_LOCK_RETRY: Duration = Duration::from_millis(10);
 
 /// Opens `config`, retrying while its file lock is held (see [`Store::open`]).
 /// sled 0.34.7 reports a held lock only as an `Other` I/O error with this text.
-/// sled's page cache per database, in bytes. sled 0.34 defaults to 1 GiB,
-/// which alone is over the memory target of a validator. The hot records of
-/// block execution (series records, the last log tiles, the tip) are few;
-/// certificate and transaction keys are written once and read rarely, so a
-/// small cache costs little. It caps only this component: the 1,000,000
-/// certificate run in docs/benchmarks.md shows resident memory growing with
-/// the chain regardless (not yet attributed).
-pub const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+/// sled's page cache per database, in bytes. sled 0.34 defaults to 1 GiB.
+/// It holds the state's hot records (series, issuers, the tip); the history
+/// is outside sled and read through the operating system's page cache.
+/// sled charges its cache by on-disk bytes, so the heap it takes is a few
+/// times this figure: measured in docs/benchmarks.md ("History at scale"),
+/// 64 MiB let the heap grow ~600 B per certificate up to 300,000
+/// certificates, 16 MiB ~100 B.
+pub const CACHE_BYTES: u64 = 16 * 1024 * 1024;
 
 pub(crate) fn open_waiting_for_lock(config: &sled::Config) -> Result<sled::Db> {
     let started = Instant::now();
