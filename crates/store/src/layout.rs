@@ -4,7 +4,13 @@
 //! ```text
 //! DATA/state/      a sled database: the ledger state, the indexes, the tip (table below)
 //! DATA/history/    append-only files: blocks with their commits, and the collectible log
+//! DATA/index/      the id index: transaction and certificate ids -> where they are (`crate::index`)
 //! ```
+//!
+//! Transactions and certificates are not state records: where a transaction
+//! is, and a certificate's state (its series, edition, holder, mint), are
+//! read from the history through the id index, whose format is in
+//! `crate::index` (it is derived from the history and rebuilt from it).
 //!
 //! **State** (sled, everything in its default tree): keys namespaced by an
 //! ASCII prefix ending in `/` followed by a fixed-width binary suffix.
@@ -18,12 +24,10 @@
 //! | `meta/genesis_hash`                     | the 32-byte genesis hash                                   | at creation      |
 //! | `meta/tip`                              | [`Tip`](keepsake_ledger::Tip): the last committed block  | every block      |
 //! | `hash/` `BlockHash`                     | `height: u64 BE`                                           | insert-only      |
-//! | `tx/` `TxId`                            | `TxLocation` (height, index in block, log leaf index)      | insert-only      |
 //! | `issuer/` `PublicKey`                   | `IssuerRecord`                                             | updated          |
 //! | `reviewer/` `PublicKey`                 | `ReviewerRecord`                                           | updated          |
 //! | `series/` `SeriesId`                    | `SeriesRecord`                                             | updated (minted) |
 //! | `content/` `ContentHash`                | `SeriesId`                                                 | insert-only      |
-//! | `cert/` `CertificateId`                 | `CertificateState`                                         | insert-only      |
 //! | `revoke/` `CertificateId`               | `RevocationRecord`                                         | insert-only      |
 //! | `nonce/` `u64 BE`                       | empty                                                      | insert-only      |
 //!
@@ -68,7 +72,7 @@
 //! it with [`crate::StoreError::SchemaMismatch`] (docs/operations.md says
 //! how to move to version 2).
 
-use keepsake_types::{BlockHash, CertificateId, ContentHash, PublicKey, SeriesId, TxId, Vote, VoteKind};
+use keepsake_types::{BlockHash, CertificateId, ContentHash, PublicKey, SeriesId, Vote, VoteKind};
 
 /// The sled tree of equivocation evidence.
 pub const EVIDENCE_TREE: &str = "evidence";
@@ -101,6 +105,8 @@ pub const RECORD_HEADER_BYTES: usize = 20;
 pub const STATE_DIR: &str = "state";
 /// The history files' directory inside a data directory.
 pub const HISTORY_DIR: &str = "history";
+/// The id index's directory inside a data directory.
+pub const INDEX_DIR: &str = "index";
 
 /// `meta/schema_version`.
 pub const META_SCHEMA_VERSION: &[u8] = b"meta/schema_version";
@@ -111,8 +117,6 @@ pub const META_TIP: &[u8] = b"meta/tip";
 
 /// Prefix of the block-hash index.
 pub const HASH: &[u8] = b"hash/";
-/// Prefix of the transaction index.
-pub const TX: &[u8] = b"tx/";
 /// Prefix of issuers.
 pub const ISSUER: &[u8] = b"issuer/";
 /// Prefix of reviewers.
@@ -121,8 +125,6 @@ pub const REVIEWER: &[u8] = b"reviewer/";
 pub const SERIES: &[u8] = b"series/";
 /// Prefix of the content-hash index.
 pub const CONTENT: &[u8] = b"content/";
-/// Prefix of certificates.
-pub const CERT: &[u8] = b"cert/";
 /// Prefix of revocations.
 pub const REVOKE: &[u8] = b"revoke/";
 /// Prefix of used governance nonces.
@@ -138,11 +140,6 @@ fn join(prefix: &[u8], suffix: &[u8]) -> Vec<u8> {
 /// `hash/<block hash>`.
 pub fn hash(block_hash: &BlockHash) -> Vec<u8> {
     join(HASH, block_hash.as_bytes())
-}
-
-/// `tx/<tx id>`.
-pub fn tx(id: &TxId) -> Vec<u8> {
-    join(TX, id.as_bytes())
 }
 
 /// `issuer/<public key>`.
@@ -163,11 +160,6 @@ pub fn series(id: &SeriesId) -> Vec<u8> {
 /// `content/<content hash>`.
 pub fn content(hash: &ContentHash) -> Vec<u8> {
     join(CONTENT, hash.as_bytes())
-}
-
-/// `cert/<certificate id>`.
-pub fn cert(id: &CertificateId) -> Vec<u8> {
-    join(CERT, id.as_bytes())
 }
 
 /// `revoke/<certificate id>`.
@@ -257,7 +249,7 @@ mod tests {
 
     #[test]
     fn no_prefix_is_a_prefix_of_another() {
-        let all = [HASH, TX, ISSUER, REVIEWER, SERIES, CONTENT, CERT, REVOKE, NONCE, b"meta/"];
+        let all = [HASH, ISSUER, REVIEWER, SERIES, CONTENT, REVOKE, NONCE, b"meta/"];
         for a in all {
             for b in all {
                 if a != b {

@@ -42,6 +42,7 @@
 
 mod error;
 mod history;
+mod index;
 pub mod layout;
 mod reader;
 mod store;
@@ -50,4 +51,4 @@ pub mod v1;
 pub use error::{Result, StoreError};
 pub use layout::SCHEMA_VERSION;
 pub use reader::ChainReader;
-pub use store::{OPEN_LOCK_WAIT, Store};
+pub use store::{IndexStats, OPEN_LOCK_WAIT, Store};

@@ -18,12 +18,13 @@ use keepsake_types::genesis::VALIDATORS_MAX;
 use keepsake_types::merkle::{self, NodeSource};
 use keepsake_types::{
     Block, BlockHash, CertificateId, ChainId, Commit, ContentHash, DoubleVote, Genesis, Hash32, Header,
-    LogLeafRef, PublicKey, SeriesId, SignedTx, TxId,
+    LogLeafRef, PublicKey, SeriesId, SignedTx, TxBody, TxId,
 };
 use serde::de::DeserializeOwned;
 use tracing::{debug, info};
 
 use crate::history::{History, Lengths, RecordBounds};
+use crate::index::{self, IdIndex, Kind, Loc};
 use crate::layout::{self, EVIDENCE_BYTES_MAX, EVIDENCE_STORED_MAX, EVIDENCE_TREE, SCHEMA_VERSION};
 use crate::{Result, StoreError};
 
@@ -33,8 +34,6 @@ pub(crate) const COMMIT_BYTES_MAX: usize = VALIDATORS_MAX * 128 + 1024;
 const HEADER_BYTES_MAX: usize = 1024;
 /// Largest stored tip record (six fixed-size fields).
 const TIP_BYTES_MAX: usize = 256;
-/// Largest stored transaction location (three varints).
-const LOCATION_BYTES_MAX: usize = 32;
 /// Room for a block header and framing on top of the transactions.
 const BLOCK_OVERHEAD_BYTES: u64 = 64 * 1024;
 /// Room for framing on top of each transaction in a block.
@@ -86,6 +85,9 @@ impl Limits {
 pub struct Store {
     db: sled::Db,
     history: History,
+    index: IdIndex,
+    /// The committed tip's height: what the id index shows.
+    committed_height: AtomicU64,
     /// Commits left before the process aborts between the history write and
     /// the state batch (0: never). A fault-injection point for crash tests
     /// ([`Store::abort_after_history_write`]).
@@ -134,7 +136,8 @@ impl Store {
         let config = sled::Config::new().path(path.join(layout::STATE_DIR)).cache_capacity(CACHE_BYTES);
         let db = open_waiting_for_lock(&config)?;
         let history = History::open(&path.join(layout::HISTORY_DIR))?;
-        Self::from_parts(db, history, genesis, None)
+        let index = IdIndex::open(&path.join(layout::INDEX_DIR))?;
+        Self::from_parts(db, history, index, genesis, None)
     }
 
     /// A store in a temporary directory, deleted on drop (tests, simulation).
@@ -151,18 +154,23 @@ impl Store {
         let guard = RemoveOnDrop(dir.clone());
         let db = sled::Config::new().path(dir.join(layout::STATE_DIR)).temporary(true).open()?;
         let history = History::open(&dir.join(layout::HISTORY_DIR))?;
-        Self::from_parts(db, history, genesis, Some(guard))
+        let index = IdIndex::open(&dir.join(layout::INDEX_DIR))?;
+        Self::from_parts(db, history, index, genesis, Some(guard))
     }
 
     fn from_parts(
         db: sled::Db,
         history: History,
+        index: (IdIndex, u64),
         genesis: &Genesis,
         temporary: Option<RemoveOnDrop>,
     ) -> Result<Store> {
+        let (index, covered) = index;
         let store = Store {
             db,
             history,
+            index,
+            committed_height: AtomicU64::new(0),
             abort_countdown: AtomicU64::new(0),
             _temporary: temporary,
             genesis_hash: genesis.hash(),
@@ -174,11 +182,14 @@ impl Store {
         };
         store.init_or_check_meta()?;
         let tip = store.tip()?;
+        let tip_height = tip.as_ref().map_or(0, |t| t.height);
         let replay = store.history.recover(
-            tip.as_ref().map_or(0, |t| t.height),
+            tip_height,
             tip.as_ref().map_or(0, |t| t.log_size),
             store.limits.record_bounds(),
         )?;
+        store.committed_height.store(tip_height, Ordering::SeqCst);
+        store.rebuild_index(covered, tip_height)?;
         if !replay.is_empty() {
             store.apply_again(genesis, replay)?;
         }
@@ -293,6 +304,25 @@ impl Store {
             ));
         }
         Ok(Some(tip))
+    }
+
+    /// What the id index holds: runs on disk, bytes of memory their Bloom
+    /// filters and fences take, and entries in its memtable.
+    pub fn index_stats(&self) -> IndexStats {
+        let (runs, memory_bytes, memtable_entries) = self.index.stats();
+        IndexStats { runs, memory_bytes, memtable_entries }
+    }
+
+    /// Sets how many new index entries are kept in memory before they are
+    /// written as a run (default [`crate::index`]'s 65,536; tests use small
+    /// values to exercise runs and merges).
+    pub fn set_index_flush_entries(&self, entries: usize) {
+        self.index.set_flush_entries(entries);
+    }
+
+    /// Waits for a background merge of the id index to finish (tests).
+    pub fn wait_for_index_merge(&self) {
+        self.index.wait_for_merge();
     }
 
     /// Applies to the state the blocks whose history a crash kept but whose
@@ -567,7 +597,51 @@ impl Store {
     }
 
     fn location(&self, id: &TxId) -> Result<Option<TxLocation>> {
-        self.get_decoded(&layout::tx(id), LOCATION_BYTES_MAX, "transaction location")
+        let visible = self.committed_height.load(Ordering::SeqCst);
+        Ok(self.index.get(&index::key(Kind::Tx, id.as_bytes()), visible)?.map(|l| TxLocation {
+            height: l.height,
+            index: l.index,
+            leaf_index: l.leaf,
+        }))
+    }
+
+    /// A certificate's state, rebuilt from its mint transaction in the
+    /// history (the id index says where it is).
+    fn certificate_state(&self, id: &CertificateId) -> Result<Option<CertificateState>> {
+        let visible = self.committed_height.load(Ordering::SeqCst);
+        let Some(l) = self.index.get(&index::key(Kind::Cert, id.as_bytes()), visible)? else {
+            return Ok(None);
+        };
+        let location = TxLocation { height: l.height, index: l.index, leaf_index: l.leaf };
+        let (tx, _) = self.leaf_tx(&location)?;
+        let tx_id = tx.id(&self.chain_id);
+        let TxBody::Mint { series_id, edition, holder } = tx.body else {
+            return corrupt(format!("certificate {id} points at transaction {tx_id}, which is not a mint"));
+        };
+        if keepsake_types::ids::certificate_id(&self.chain_id, &series_id, edition) != *id {
+            return corrupt(format!(
+                "certificate {id} points at transaction {tx_id}, a mint of another certificate"
+            ));
+        }
+        Ok(Some(CertificateState { series_id, edition, holder, tx_id, leaf_index: l.leaf, height: l.height }))
+    }
+
+    /// Rebuilds the index's memtable from the blocks after the ones its
+    /// runs cover, up to the committed tip.
+    fn rebuild_index(&self, covered: u64, tip: u64) -> Result<()> {
+        for height in covered + 1..=tip {
+            let (block, _) = self
+                .block_and_commit(height)?
+                .ok_or_else(|| StoreError::Corrupt(format!("block {height} vanished")))?;
+            self.index.insert(index_entries(&block, &self.chain_id));
+        }
+        if tip > covered {
+            info!(
+                blocks = tip - covered,
+                "store opened: id index rebuilt from the history of the latest blocks"
+            );
+        }
+        Ok(())
     }
 
     fn get_decoded<T: DeserializeOwned>(
@@ -729,12 +803,34 @@ impl Store {
         let delta = &executed.delta;
         let mut batch = sled::Batch::default();
         // Insert-only records: any existing key aborts before anything is written.
+        let visible = self.committed_height.load(Ordering::SeqCst);
+        let mut index_entries = Vec::with_capacity(delta.certificates.len() + delta.txs.len());
         for (id, record) in &delta.certificates {
-            let key = layout::cert(id);
-            if self.db.contains_key(&key)? {
+            let key = index::key(Kind::Cert, id.as_bytes());
+            if self.index.get(&key, visible)?.is_some() {
                 return Err(StoreError::HolderImmutable { certificate_id: *id });
             }
-            batch.insert(key, encode(record));
+            let index_in_block =
+                record.leaf_index.checked_sub(tip.log_size).and_then(|i| u32::try_from(i).ok());
+            let Some(index_in_block) = index_in_block.filter(|_| record.height == header.height) else {
+                return Err(StoreError::InputMismatch {
+                    what: "certificate location",
+                    expected: format!("a leaf of block {}", header.height),
+                    got: format!("leaf {} at height {}", record.leaf_index, record.height),
+                });
+            };
+            index_entries
+                .push((key, Loc { height: record.height, index: index_in_block, leaf: record.leaf_index }));
+        }
+        for (id, location) in &delta.txs {
+            let key = index::key(Kind::Tx, id.as_bytes());
+            if self.index.get(&key, visible)?.is_some() {
+                return Err(StoreError::RecordExists { kind: "tx", key: id.to_string() });
+            }
+            index_entries.push((
+                key,
+                Loc { height: location.height, index: location.index, leaf: location.leaf_index },
+            ));
         }
         let mut insert_only =
             |key: Vec<u8>, value: Vec<u8>, kind: &'static str, shown: &dyn std::fmt::Display| {
@@ -744,9 +840,6 @@ impl Store {
                 batch.insert(key, value);
                 Ok(())
             };
-        for (id, location) in &delta.txs {
-            insert_only(layout::tx(id), encode(location), "tx", id)?;
-        }
         for (id, record) in &delta.revocations {
             insert_only(layout::revoke(id), encode(record), "revoke", id)?;
         }
@@ -793,6 +886,12 @@ impl Store {
         self.db.apply_batch(batch)?;
         self.db.flush()?;
         self.history.mark_committed(lengths);
+        self.index.insert(index_entries);
+        self.committed_height.store(header.height, Ordering::SeqCst);
+        if let Err(e) = self.index.after_commit(header.height) {
+            // The block is committed; the index keeps its entries in memory and tries again.
+            tracing::error!(height = header.height, error = %e, "index: writing a run failed");
+        }
         debug!(
             height = header.height,
             hash = %block_hash,
@@ -937,6 +1036,23 @@ fn new_log_nodes(old_size: u64, executed: &Executed) -> Result<Vec<Hash32>> {
     Ok(placed.into_iter().map(|(_, hash)| hash).collect())
 }
 
+/// The id index entries of a committed block: every transaction, and the
+/// certificate of every mint (a committed block holds valid transactions
+/// only, so each of its mints created its certificate).
+fn index_entries(block: &Block, chain_id: &ChainId) -> Vec<(index::Key, Loc)> {
+    let first_leaf = block.header.log_size - u64::from(block.header.tx_count);
+    let mut out = Vec::with_capacity(block.txs.len() * 2);
+    for (i, tx) in block.txs.iter().enumerate() {
+        let loc = Loc { height: block.header.height, index: i as u32, leaf: first_leaf + i as u64 };
+        out.push((index::key(Kind::Tx, tx.id(chain_id).as_bytes()), loc));
+        if let TxBody::Mint { series_id, edition, .. } = &tx.body {
+            let cert = keepsake_types::ids::certificate_id(chain_id, series_id, *edition);
+            out.push((index::key(Kind::Cert, cert.as_bytes()), loc));
+        }
+    }
+    out
+}
+
 /// `encode(block)`, built from its parts so that the offset where each
 /// transaction's encoding starts is known (postcard writes a struct as its
 /// fields back to back and a sequence as a varint length then the items).
@@ -977,6 +1093,17 @@ impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// See [`Store::index_stats`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IndexStats {
+    /// Run files.
+    pub runs: usize,
+    /// Bytes of memory of the runs' Bloom filters and fences.
+    pub memory_bytes: usize,
+    /// Entries not yet written to a run.
+    pub memtable_entries: usize,
 }
 
 /// How long [`Store::open`] waits for sled's file lock.
@@ -1084,7 +1211,7 @@ impl StateView for Store {
         state(self.record(&layout::content(content_hash), "content index entry"))
     }
     fn certificate(&self, id: &CertificateId) -> keepsake_ledger::Result<Option<CertificateState>> {
-        state(self.record(&layout::cert(id), "certificate record"))
+        state(self.certificate_state(id))
     }
     fn revocation(&self, id: &CertificateId) -> keepsake_ledger::Result<Option<RevocationRecord>> {
         state(self.record(&layout::revoke(id), "revocation record"))
