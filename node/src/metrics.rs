@@ -37,6 +37,12 @@ pub struct Metrics {
     pub synced_blocks: AtomicU64,
     /// Current consensus round (0 in the normal case; higher means timeouts).
     pub consensus_round: AtomicU64,
+    /// Run files of the store's id index.
+    pub index_runs: AtomicU64,
+    /// Bytes of memory the id index's runs keep (Bloom filters and fences).
+    pub index_memory_bytes: AtomicU64,
+    /// Id index entries not yet written to a run.
+    pub index_memtable_entries: AtomicU64,
     /// Consensus messages the core ignored: bad signature or key outside the set.
     pub consensus_ignored_invalid: AtomicU64,
     /// ... for a height after the next one, or a round too far ahead.
@@ -140,6 +146,19 @@ impl Metrics {
             "Current consensus round.",
             "gauge",
             &self.consensus_round.load(Relaxed),
+        );
+        metric("keepsake_index_runs", "Run files of the id index.", "gauge", &self.index_runs.load(Relaxed));
+        metric(
+            "keepsake_index_memory_bytes",
+            "Bytes of memory the id index's runs keep (Bloom filters and fences).",
+            "gauge",
+            &self.index_memory_bytes.load(Relaxed),
+        );
+        metric(
+            "keepsake_index_memtable_entries",
+            "Id index entries held in memory, not yet written to a run.",
+            "gauge",
+            &self.index_memtable_entries.load(Relaxed),
         );
         if let Some(heap) = crate::heap::stats() {
             metric(

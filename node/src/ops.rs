@@ -104,7 +104,16 @@ where
                 }
                 "/metrics" => {
                     let peers = self.shared.net.stats().peers_connected;
-                    self.shared.metrics.peers.store(peers, std::sync::atomic::Ordering::Relaxed);
+                    let metrics = &self.shared.metrics;
+                    metrics.peers.store(peers, std::sync::atomic::Ordering::Relaxed);
+                    let index = self.shared.store.index_stats();
+                    metrics.index_runs.store(index.runs as u64, std::sync::atomic::Ordering::Relaxed);
+                    metrics
+                        .index_memory_bytes
+                        .store(index.memory_bytes as u64, std::sync::atomic::Ordering::Relaxed);
+                    metrics
+                        .index_memtable_entries
+                        .store(index.memtable_entries as u64, std::sync::atomic::Ordering::Relaxed);
                     let body = self.shared.metrics.render();
                     return Box::pin(async move { Ok(respond(200, "text/plain; version=0.0.4", body)) });
                 }

@@ -1,11 +1,13 @@
 //! # keepsake-store
 //!
-//! The node's database: the ledger state and the transaction and block-hash
-//! indexes in one sled 0.34.7 tree, and the immutable history (blocks,
-//! commits, the collectible log) in append-only, checksummed files beside
-//! it. **Committing a block** writes and fdatasyncs its history, then applies
-//! one atomic sled batch; a crash in between is repaired at the next open.
-//! It is the only crate that touches the data directory.
+//! The node's database: the ledger state's few records (issuers, series,
+//! revocations, ...) and the block-hash index in one sled 0.34.7 tree; the
+//! immutable history (blocks, commits, the collectible log) in append-only,
+//! checksummed files beside it; and the id index (transaction and
+//! certificate ids to their place in the history), derived from the history.
+//! **Committing a block** writes and fdatasyncs its history, then applies one
+//! atomic sled batch; a crash in between is repaired at the next open. It is
+//! the only crate that touches the data directory.
 //!
 //! Good starting points:
 //! - [`Store::open`] — opens or creates the database, refuses one of another
