@@ -750,6 +750,16 @@ fn write_table(out: &mut impl std::io::Write, r: &HistoryReport) -> std::io::Res
     }
     writeln!(out)?;
     match &r.projection {
+        Some(p) if p.bytes_per_certificate <= 0.0 => writeln!(
+            out,
+            "RSS growth {:.0} bytes/certificate ({}..{} certificates, least squares, {}): no growth to \
+             project; RSS at the last checkpoint: {:?} MiB",
+            p.bytes_per_certificate,
+            p.from_certificates,
+            p.to_certificates,
+            p.series,
+            r.checkpoints.last().map(|c| c.rss_mib.clone()).unwrap_or_default()
+        ),
         Some(p) => writeln!(
             out,
             "RSS growth {:.0} bytes/certificate ({}..{} certificates, least squares, {}); \
