@@ -350,18 +350,7 @@ impl History {
     /// Returns the record's total length and its parts.
     fn read_record_at(&self, offset: u64, height: u64, bounds: RecordBounds) -> Result<(u64, Record)> {
         let mut header = [0u8; RECORD_HEADER_BYTES];
-        self.blocks.read_exact_at(&mut header, offset).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                StoreError::Corrupt(format!(
-                    "the record of block {height} at byte {offset} of history/{BLOCKS_FILE} is cut short"
-                ))
-            } else {
-                StoreError::History {
-                    what: format!("reading block {height} from history/{BLOCKS_FILE}"),
-                    source: e,
-                }
-            }
-        })?;
+        self.read_exact(&self.blocks, &mut header, offset, height)?;
         let parsed = layout::RecordHeader::parse(&header);
         if parsed.height != height {
             return corrupt(format!(
@@ -376,18 +365,7 @@ impl History {
             ));
         }
         let mut body = vec![0u8; block_len + commit_len];
-        self.blocks.read_exact_at(&mut body, offset + RECORD_HEADER_BYTES as u64).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                StoreError::Corrupt(format!(
-                    "the record of block {height} in history/{BLOCKS_FILE} is cut short"
-                ))
-            } else {
-                StoreError::History {
-                    what: format!("reading block {height} from history/{BLOCKS_FILE}"),
-                    source: e,
-                }
-            }
-        })?;
+        self.read_exact(&self.blocks, &mut body, offset + RECORD_HEADER_BYTES as u64, height)?;
         if layout::record_checksum(&header, &body) != parsed.checksum {
             return corrupt(format!(
                 "the record of block {height} in history/{BLOCKS_FILE} fails its checksum"
