@@ -216,7 +216,8 @@ pub async fn start_with(config: NodeConfig, genesis: Genesis, key: Keypair) -> a
         genesis,
         validator: key.public(),
         mempool: Mutex::new(Mempool::new(config.mempool.clone())),
-        // Twice the pool: admitted transactions stay known until their block is validated.
+        // Twice the pool: admitted transactions stay known until their block is validated;
+        // the engine forgets them when it commits (the memo follows the backlog).
         verified: Arc::new(VerifiedSet::new(config.mempool.max_txs.saturating_mul(2))),
         committed_height: AtomicU64::new(tip.height),
         net: net.clone(),

@@ -1,36 +1,71 @@
 //! [`VerifiedSet`]: the node's verify-once memo (rule T4 is checked once per
 //! node and transaction, at admission; building or validating the block that
 //! carries the transaction finds its digest here and skips the curve work).
+//!
+//! A digest is useful only while its transaction is pending: once the block
+//! carrying it is committed, the engine [`VerifiedSet::forget`]s it (a
+//! committed transaction can never be valid in a later block). So the memo
+//! holds about the pending transactions, not the last `capacity` ever
+//! admitted: its memory follows the backlog, not the work done (with four
+//! validators a memo that kept every digest up to its bound held ~10 MiB
+//! of dead digests per node; docs/benchmarks.md, "Four validators on one
+//! machine").
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use keepsake_ledger::rules::VerifiedMemo;
 use keepsake_types::Hash32;
 
-/// Digests of transactions whose signatures passed T4 here. Bounded: the
-/// oldest digest is forgotten first (a forgotten one is simply verified
-/// again). Shared by admission (RPC handlers, gossip ingestion) and the
-/// engine; each call takes the lock briefly.
+/// Tables at least this large are shrunk when mostly empty after a
+/// [`VerifiedSet::forget`] (a burst must not leave its peak table behind).
+const SHRINK_MIN_CAPACITY: usize = 4096;
+
+/// Digests of transactions whose signatures passed T4 here. Bounded: at most
+/// `capacity` digests, in two generations of at most `capacity / 2`; when the
+/// newer one is full the older one is dropped whole (the oldest digests are
+/// forgotten first; a forgotten one is simply verified again). Shared by
+/// admission (RPC handlers, gossip ingestion) and the engine; each call takes
+/// the lock briefly.
 pub struct VerifiedSet {
     inner: Mutex<VerifiedInner>,
     hits: AtomicU64,
 }
 
 struct VerifiedInner {
-    capacity: usize,
-    set: HashSet<Hash32>,
-    order: VecDeque<Hash32>,
+    /// Most digests of one generation.
+    generation: usize,
+    /// Whether the older generation is kept (not with a capacity of 1).
+    two_generations: bool,
+    /// Digests remembered since the last rotation.
+    current: HashSet<Hash32>,
+    /// The generation before, dropped whole at the next rotation.
+    previous: HashSet<Hash32>,
+}
+
+impl VerifiedInner {
+    fn contains(&self, digest: &Hash32) -> bool {
+        self.current.contains(digest) || self.previous.contains(digest)
+    }
+}
+
+fn shrink_if_sparse(set: &mut HashSet<Hash32>) {
+    if set.capacity() >= SHRINK_MIN_CAPACITY && set.len() < set.capacity() / 4 {
+        set.shrink_to(set.len() * 2);
+    }
 }
 
 impl VerifiedSet {
-    /// An empty memo of at most `capacity` digests.
+    /// An empty memo of at most `capacity` digests (0: remembers nothing).
     pub fn new(capacity: usize) -> Self {
-        Self {
-            inner: Mutex::new(VerifiedInner { capacity, set: HashSet::new(), order: VecDeque::new() }),
-            hits: AtomicU64::new(0),
-        }
+        let inner = VerifiedInner {
+            generation: (capacity / 2).max(capacity.min(1)),
+            two_generations: capacity >= 2,
+            current: HashSet::new(),
+            previous: HashSet::new(),
+        };
+        Self { inner: Mutex::new(inner), hits: AtomicU64::new(0) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VerifiedInner> {
@@ -40,25 +75,38 @@ impl VerifiedSet {
     /// Remembers a digest that passed T4.
     pub fn remember(&self, digest: Hash32) {
         let mut m = self.lock();
-        if m.capacity == 0 || !m.set.insert(digest) {
+        if m.generation == 0 || m.contains(&digest) {
             return;
         }
-        m.order.push_back(digest);
-        while m.order.len() > m.capacity {
-            if let Some(old) = m.order.pop_front() {
-                m.set.remove(&old);
+        if m.current.len() >= m.generation {
+            let full = std::mem::take(&mut m.current);
+            m.previous = if m.two_generations { full } else { HashSet::new() };
+        }
+        m.current.insert(digest);
+    }
+
+    /// Forgets digests that are of no further use (their transactions are
+    /// committed). Unknown digests are ignored.
+    pub fn forget(&self, digests: impl IntoIterator<Item = Hash32>) {
+        let mut m = self.lock();
+        for digest in digests {
+            if !m.current.remove(&digest) {
+                m.previous.remove(&digest);
             }
         }
+        shrink_if_sparse(&mut m.current);
+        shrink_if_sparse(&mut m.previous);
     }
 
     /// Digests remembered.
     pub fn len(&self) -> usize {
-        self.lock().set.len()
+        let m = self.lock();
+        m.current.len() + m.previous.len()
     }
 
     /// Whether nothing is remembered.
     pub fn is_empty(&self) -> bool {
-        self.lock().set.is_empty()
+        self.len() == 0
     }
 
     /// Lookups that found their digest (signature work skipped), since creation.
@@ -69,10 +117,69 @@ impl VerifiedSet {
 
 impl VerifiedMemo for VerifiedSet {
     fn verified(&self, digest: &Hash32) -> bool {
-        let found = self.lock().set.contains(digest);
+        let found = self.lock().contains(digest);
         if found {
             self.hits.fetch_add(1, Relaxed);
         }
         found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digest(i: u32) -> Hash32 {
+        let mut d = [0u8; 32];
+        d[..4].copy_from_slice(&i.to_be_bytes());
+        Hash32(d)
+    }
+
+    #[test]
+    fn never_holds_more_than_its_capacity_and_keeps_the_newest() {
+        for capacity in [1usize, 2, 3, 10, 1000] {
+            let memo = VerifiedSet::new(capacity);
+            for i in 0..(capacity as u32 * 7 + 3) {
+                memo.remember(digest(i));
+                assert!(memo.len() <= capacity, "capacity {capacity}: {} digests after {i}", memo.len());
+                assert!(memo.verified(&digest(i)), "the digest just remembered is known");
+            }
+            // At least the newest half of the capacity is still known.
+            let last = capacity as u32 * 7 + 2;
+            for back in 0..(capacity as u32 / 2).max(1) {
+                assert!(
+                    memo.verified(&digest(last - back)),
+                    "capacity {capacity}: digest {back} back forgotten"
+                );
+            }
+            assert!(!memo.verified(&digest(0)), "capacity {capacity}: the oldest digest is forgotten");
+        }
+        let none = VerifiedSet::new(0);
+        none.remember(digest(1));
+        assert!(none.is_empty());
+        assert!(!none.verified(&digest(1)));
+    }
+
+    #[test]
+    fn committed_digests_are_forgotten_so_the_memo_follows_the_backlog() {
+        let memo = VerifiedSet::new(100_000);
+        // A burst of 50,000 admissions, then their blocks commit.
+        for i in 0..50_000 {
+            memo.remember(digest(i));
+        }
+        assert_eq!(memo.len(), 50_000);
+        memo.forget((0..49_990).map(digest));
+        assert_eq!(memo.len(), 10, "only the pending digests stay");
+        assert!(!memo.verified(&digest(0)));
+        assert!(memo.verified(&digest(49_995)));
+        // The peak table is not kept for ten entries.
+        let m = memo.lock();
+        assert!(m.current.capacity() + m.previous.capacity() < SHRINK_MIN_CAPACITY);
+        drop(m);
+        // Unknown digests are ignored; re-remembering works.
+        memo.forget([digest(7_000_000)]);
+        memo.remember(digest(0));
+        assert!(memo.verified(&digest(0)));
+        assert_eq!(memo.len(), 11);
     }
 }

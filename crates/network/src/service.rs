@@ -52,8 +52,18 @@ const MESH_N_HIGH: usize = 12;
 const _: () = assert!(MESH_OUTBOUND_MIN <= MESH_N_LOW && MESH_N_LOW <= MESH_N && MESH_N <= MESH_N_HIGH);
 const _: () = assert!(2 * MESH_OUTBOUND_MIN <= MESH_N);
 /// How long a message id is remembered: re-publishing identical bytes within this window is a
-/// no-op, and so is receiving them again.
-const DUPLICATE_CACHE_TIME: Duration = Duration::from_secs(30);
+/// no-op, and so is receiving them again. gossipsub keeps every id for this long (two copies of a
+/// 32-byte id, ~100 bytes an id), so the cache is the gossip rate times this window: with one
+/// message per transaction at the 4-validator bound (~17,000 tx/s) 30 s was ~50 MiB a node.
+/// A copy arrives within the mesh's forwarding time, and gossip (IHAVE/IWANT) offers a message
+/// only while it is in the message cache ([`GOSSIP_HISTORY_LENGTH`] heartbeats), so 10 s is ample;
+/// a later duplicate is still harmless (admission is idempotent, consensus messages are
+/// deduplicated by the engine).
+const DUPLICATE_CACHE_TIME: Duration = Duration::from_secs(10);
+/// Heartbeats a message stays in gossipsub's message cache (its default, stated).
+const GOSSIP_HISTORY_LENGTH: usize = 5;
+/// Heartbeats a cached message is offered in IHAVE gossip (its default, stated).
+const GOSSIP_HISTORY_GOSSIP: usize = 3;
 /// Room for the gossipsub protobuf envelope around a payload of `max_message_bytes`, so that
 /// payloads up to that size are accepted by the wire codec and slightly larger ones reach the
 /// swarm loop, where they are counted and rejected (not forwarded).
@@ -222,7 +232,7 @@ impl NetworkHandle {
     /// Returns `Ok(())` when the message was handed to gossipsub, and also — deliberately — when
     /// it could not reach anybody: no peer subscribed yet (counted in
     /// [`NetworkStats::gossip_publish_no_peers`]; the message is not queued for later) or the
-    /// same bytes were already published or received in the last 30 s (message ids are the
+    /// same bytes were already published or received in the last 10 s (message ids are the
     /// SHA-256 of the payload). Fails with [`NetworkError::MessageTooLarge`] over
     /// `max_message_bytes` (counted as `gossip_dropped_oversized`), [`NetworkError::Publish`]
     /// when every peer queue is full, and [`NetworkError::Shutdown`].
@@ -349,6 +359,8 @@ fn gossipsub_config(max_message_bytes: usize) -> Result<gossipsub::Config, Netwo
         .mesh_n(MESH_N)
         .mesh_n_high(MESH_N_HIGH)
         .duplicate_cache_time(DUPLICATE_CACHE_TIME)
+        .history_length(GOSSIP_HISTORY_LENGTH)
+        .history_gossip(GOSSIP_HISTORY_GOSSIP)
         .flood_publish(true)
         .build()
         .map_err(|e| NetworkError::InvalidConfig(format!("gossipsub: {e}")))
@@ -1012,6 +1024,21 @@ mod tests {
         let config = gossipsub_config(8 << 20).unwrap();
         assert_eq!(config.mesh_n(), MESH_N);
         assert_eq!(config.max_transmit_size(), (8 << 20) + GOSSIP_ENVELOPE_HEADROOM);
+        assert_eq!(config.duplicate_cache_time(), DUPLICATE_CACHE_TIME);
+        assert_eq!(config.history_length(), GOSSIP_HISTORY_LENGTH);
+    }
+
+    #[test]
+    fn gossip_caches_are_bounded_by_short_windows() {
+        let config = gossipsub_config(8 << 20).unwrap();
+        // Whole messages are held for the message-cache window only: a few heartbeats.
+        let message_window = GOSSIP_HEARTBEAT * config.history_length() as u32;
+        assert!(message_window <= Duration::from_secs(2), "{message_window:?}");
+        assert!(config.history_gossip() <= config.history_length());
+        // Ids outlive every copy that gossip can still offer (plus the IWANT follow-up)...
+        assert!(config.duplicate_cache_time() >= message_window + config.iwant_followup_time());
+        // ...but not by minutes: the id cache is the gossip rate times this window.
+        assert!(config.duplicate_cache_time() <= Duration::from_secs(10));
     }
 
     #[test]
