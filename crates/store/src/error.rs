@@ -20,6 +20,13 @@ pub enum StoreError {
     /// sled failed (I/O error, or a corruption sled itself detected).
     #[error("storage I/O failed: {0}")]
     Io(#[from] sled::Error),
+    /// Another process holds the data directory's lock (a running node, or a
+    /// tool such as `keepsake audit --data-dir` on it).
+    #[error(
+        "the data directory {path} is in use by another process (a running keepsake node?): stop it \
+         first, or give this command another home or data directory"
+    )]
+    InUse { path: String },
     /// Reading or writing a history file failed (`what` says which and why).
     #[error("history I/O failed {what}: {source}")]
     History { what: String, source: std::io::Error },
@@ -70,6 +77,7 @@ impl StoreError {
     pub fn code(&self) -> &'static str {
         match self {
             StoreError::Io(_) => "StorageIo",
+            StoreError::InUse { .. } => "DataDirInUse",
             StoreError::History { .. } => "HistoryIo",
             StoreError::SchemaMismatch { .. } => "SchemaMismatch",
             StoreError::GenesisMismatch { .. } => "GenesisMismatch",

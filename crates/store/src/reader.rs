@@ -56,6 +56,7 @@ impl ChainReader {
         }
         let db = open_waiting_for_lock(
             &sled::Config::new().path(state).cache_capacity(crate::store::CACHE_BYTES),
+            path,
         )?;
         let version = db
             .get(layout::META_SCHEMA_VERSION)?

@@ -134,7 +134,7 @@ impl Store {
         let path = path.as_ref();
         refuse_version_1(path)?;
         let config = sled::Config::new().path(path.join(layout::STATE_DIR)).cache_capacity(CACHE_BYTES);
-        let db = open_waiting_for_lock(&config)?;
+        let db = open_waiting_for_lock(&config, path)?;
         let history = History::open(&path.join(layout::HISTORY_DIR))?;
         let index = IdIndex::open(&path.join(layout::INDEX_DIR))?;
         Self::from_parts(db, history, index, genesis, None)
@@ -1121,13 +1121,15 @@ const OPEN_LOCK_RETRY: Duration = Duration::from_millis(10);
 /// certificates, 16 MiB ~100 B.
 pub const CACHE_BYTES: u64 = 16 * 1024 * 1024;
 
-pub(crate) fn open_waiting_for_lock(config: &sled::Config) -> Result<sled::Db> {
+pub(crate) fn open_waiting_for_lock(config: &sled::Config, data_dir: &Path) -> Result<sled::Db> {
     let started = Instant::now();
     loop {
         match config.open() {
-            Err(sled::Error::Io(e))
-                if e.to_string().contains("could not acquire lock") && started.elapsed() < OPEN_LOCK_WAIT =>
-            {
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                if started.elapsed() >= OPEN_LOCK_WAIT {
+                    // sled's own text is an `Os { code: 11, .. }` dump: say what it means.
+                    return Err(StoreError::InUse { path: data_dir.display().to_string() });
+                }
                 std::thread::sleep(OPEN_LOCK_RETRY);
             }
             other => return Ok(other?),

@@ -39,8 +39,10 @@ impl V1Reader {
                 path.display()
             )));
         }
-        let db =
-            open_waiting_for_lock(&sled::Config::new().path(path).cache_capacity(crate::store::CACHE_BYTES))?;
+        let db = open_waiting_for_lock(
+            &sled::Config::new().path(path).cache_capacity(crate::store::CACHE_BYTES),
+            path,
+        )?;
         let version = db
             .get(layout::META_SCHEMA_VERSION)?
             .ok_or_else(|| StoreError::Corrupt("meta/schema_version is missing".into()))?;

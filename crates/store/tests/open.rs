@@ -251,3 +251,20 @@ fn an_altered_log_node_is_corrupt() {
     });
     assert!(message.starts_with("log of size 303 has root "), "{message}");
 }
+
+/// A data directory another process (here: another store) holds is refused
+/// with what that means, not sled's `Os { code: 11, .. }` text.
+#[test]
+fn a_data_directory_in_use_is_named_and_explained() {
+    let mut chain = Chain::small(0);
+    chain.close();
+    let first = Store::open(chain.dir.path(), &chain.net.genesis).expect("open");
+    let err = Store::open(chain.dir.path(), &chain.net.genesis).expect_err("held by the first store");
+    assert_eq!(err.code(), "DataDirInUse");
+    let message = err.to_string();
+    assert!(message.contains(&chain.dir.path().display().to_string()), "{message}");
+    assert!(message.contains("is in use by another process") && !message.contains("Os {"), "{message}");
+    let reader = keepsake_store::ChainReader::open(chain.dir.path(), &chain.net.genesis).unwrap_err();
+    assert_eq!(reader.code(), "DataDirInUse");
+    drop(first);
+}
