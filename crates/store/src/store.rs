@@ -634,6 +634,9 @@ impl Store {
                 .block_and_commit(height)?
                 .ok_or_else(|| StoreError::Corrupt(format!("block {height} vanished")))?;
             self.index.insert(index_entries(&block, &self.chain_id));
+            // A long rebuild (runs lost or damaged) writes runs as it goes
+            // instead of holding the whole chain's ids in memory.
+            self.index.after_commit(height)?;
         }
         if tip > covered {
             info!(
