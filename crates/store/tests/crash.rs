@@ -141,7 +141,7 @@ fn the_id_index_survives_reopens_and_a_state_behind_its_runs() {
     assert_index_answers(&store, &chain);
 }
 
-/// With every run lost, the index is rebuilt from the whole history at open,
+/// With every run lost, the index is rebuilt from the whole history at open
 /// (a long rebuild writes runs as it goes, like commits do, rather than hold
 /// every id in memory).
 #[test]
