@@ -1,4 +1,5 @@
-//! Every released config file must still parse (STYLE.md: pin every byte that outlives a process).
+//! Every released config file must still parse: a config file outlives the process that wrote it,
+//! so its format is pinned by the fixtures in `node/tests/fixtures/`.
 
 #[test]
 fn released_configs_still_parse() {
