@@ -24,7 +24,6 @@ use keepsake_consensus::{
     Consensus, ConsensusConfig, ConsensusStats, Input, Output, SignGuard, SignedStep, WalEntry,
 };
 use keepsake_ledger::Tip;
-use keepsake_ledger::rules::signed_digest;
 use keepsake_types::wire::{ConsensusEnvelope, ConsensusMessage, SyncItem};
 use keepsake_types::{
     Block, BlockHash, Commit, Genesis, Hash32, Header, Keypair, PublicKey, SignedTx, ValidatorSet, Vote,
@@ -578,7 +577,9 @@ impl<R: BlockRules> Engine<R> {
         };
         store.commit_block(&block, &commit, &executed)?;
         let next = height + 1;
-        self.forget_verified(&block);
+        // A committed transaction is never valid again: its memo entry is of no
+        // further use, and forgetting it keeps the memo the size of the backlog.
+        self.memo.forget(executed.digests.iter().copied());
         self.after_commit(block.header, executed.tx_ids, false);
         // The core keeps the messages of the next height that arrived early and feeds
         // them at `StartHeight`; they were logged under this height, which `ResetWal`
@@ -592,13 +593,6 @@ impl<R: BlockRules> Engine<R> {
             }
         }
         Ok(())
-    }
-
-    /// The memo's digests of a committed block's transactions are of no
-    /// further use (a committed transaction is never valid again): forgetting
-    /// them keeps the memo the size of the backlog, not of the work done.
-    fn forget_verified(&self, block: &Block) {
-        self.memo.forget(block.txs.iter().map(|tx| signed_digest(&encoding::encode(tx))));
     }
 
     fn after_commit(&mut self, header: Header, tx_ids: Vec<keepsake_types::TxId>, synced: bool) {
@@ -849,7 +843,7 @@ impl<R: BlockRules> Engine<R> {
                 }
             };
             store.commit_block(&item.block, &item.commit, &executed)?;
-            self.forget_verified(&item.block);
+            self.memo.forget(executed.digests.iter().copied());
             self.after_commit(item.block.header, executed.tx_ids, true);
             self.marks.sync_applied += 1;
             applied += 1;

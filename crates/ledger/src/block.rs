@@ -76,6 +76,9 @@ pub struct Executed {
     pub tx_root: Hash32,
     /// The ids of the block's transactions, in order.
     pub tx_ids: Vec<TxId>,
+    /// Their [`crate::rules::signed_digest`]s, in order (what a verify-once
+    /// memo keys them by, so it can forget them once the block is committed).
+    pub digests: Vec<Hash32>,
 }
 
 /// `state_root = domain_hash("keepsake/state/v1", chain_id, prev_state_root || sha256(encode(delta)))`.
@@ -129,6 +132,7 @@ fn execute_inner<V: StateView + ?Sized>(
     let mut kept = Vec::with_capacity(txs.len());
     let mut left_out = Vec::new();
     let mut tx_ids = Vec::with_capacity(txs.len());
+    let mut digests = Vec::with_capacity(txs.len());
     for (index, tx) in txs.iter().enumerate() {
         let location = TxLocation {
             height,
@@ -136,11 +140,12 @@ fn execute_inner<V: StateView + ?Sized>(
             leaf_index: log.size(),
         };
         let verdict = check_stateless_memo(tx, genesis, memo)
-            .and_then(|s| apply(&mut overlay, genesis, tx, s.tx_id, location).map(|()| s.tx_id));
+            .and_then(|s| apply(&mut overlay, genesis, tx, s.tx_id, location).map(|()| s));
         match verdict {
-            Ok(tx_id) => {
+            Ok(s) => {
                 log.push_leaf(&LogLeafRef { height, time_ms, tx }.encode())?;
-                tx_ids.push(tx_id);
+                tx_ids.push(s.tx_id);
+                digests.push(s.digest);
                 kept.push(index);
             }
             // Faults of the node are never a verdict on the block.
@@ -163,7 +168,7 @@ fn execute_inner<V: StateView + ?Sized>(
     let delta = overlay.into_delta();
     let state_root = next_state_root(chain, &tip.state_root, &delta);
     let tx_root = tx_root(&tx_ids);
-    let executed = Executed { delta, log_nodes, log_size, log_root, state_root, tx_root, tx_ids };
+    let executed = Executed { delta, log_nodes, log_size, log_root, state_root, tx_root, tx_ids, digests };
     Ok(Run { executed, kept, left_out })
 }
 
