@@ -349,15 +349,7 @@ impl History {
     /// that height, its lengths are within `bounds`, its checksum matches.
     /// Returns the record's total length and its parts.
     fn read_record_at(&self, offset: u64, height: u64, bounds: RecordBounds) -> Result<(u64, Record)> {
-        let mut header = [0u8; RECORD_HEADER_BYTES];
-        self.read_exact(&self.blocks, &mut header, offset, height)?;
-        let parsed = layout::RecordHeader::parse(&header);
-        if parsed.height != height {
-            return corrupt(format!(
-                "history/{BLOCKS_FILE} at byte {offset} holds a record of height {}, expected {height}",
-                parsed.height
-            ));
-        }
+        let (header, parsed) = self.read_header(offset, height)?;
         let (block_len, commit_len) = (parsed.block_len as usize, parsed.commit_len as usize);
         if block_len > bounds.block_bytes_max || commit_len > bounds.commit_bytes_max {
             return corrupt(format!(
@@ -376,6 +368,24 @@ impl History {
         Ok((total, Record { block: body, commit }))
     }
 
+    /// The header of the record at `offset`, which must be that of `height`.
+    fn read_header(
+        &self,
+        offset: u64,
+        height: u64,
+    ) -> Result<([u8; RECORD_HEADER_BYTES], layout::RecordHeader)> {
+        let mut header = [0u8; RECORD_HEADER_BYTES];
+        self.read_exact(&self.blocks, &mut header, offset, height)?;
+        let parsed = layout::RecordHeader::parse(&header);
+        if parsed.height != height {
+            return corrupt(format!(
+                "history/{BLOCKS_FILE} at byte {offset} holds a record of height {}, expected {height}",
+                parsed.height
+            ));
+        }
+        Ok((header, parsed))
+    }
+
     /// The record of `height` (`1 <= height <=` a height the caller knows is committed).
     pub(crate) fn record(&self, height: u64, bounds: RecordBounds) -> Result<Record> {
         let offset = self.offset_of(height)?;
@@ -387,15 +397,7 @@ impl History {
     /// decoding its header alone.
     pub(crate) fn block_prefix(&self, height: u64, max: usize) -> Result<Vec<u8>> {
         let offset = self.offset_of(height)?;
-        let mut header = [0u8; RECORD_HEADER_BYTES];
-        self.read_exact(&self.blocks, &mut header, offset, height)?;
-        let parsed = layout::RecordHeader::parse(&header);
-        if parsed.height != height {
-            return corrupt(format!(
-                "history/{BLOCKS_FILE} at byte {offset} holds a record of height {}, expected {height}",
-                parsed.height
-            ));
-        }
+        let (_, parsed) = self.read_header(offset, height)?;
         let mut bytes = vec![0u8; (parsed.block_len as usize).min(max)];
         self.read_exact(&self.blocks, &mut bytes, offset + RECORD_HEADER_BYTES as u64, height)?;
         Ok(bytes)

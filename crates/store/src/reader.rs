@@ -24,7 +24,7 @@ use keepsake_types::{BlockHash, Genesis};
 
 use crate::history::{History, RecordBounds};
 use crate::layout::{self, EVIDENCE_TREE};
-use crate::store::{Limits, check_meta, open_waiting_for_lock, refuse_version_1};
+use crate::store::{Limits, open_existing, refuse_version_1};
 use crate::{Result, StoreError};
 
 /// The raw chain records of a data directory.
@@ -47,21 +47,7 @@ impl ChainReader {
         let path = path.as_ref();
         refuse_version_1(path)?;
         let state = path.join(layout::STATE_DIR);
-        // sled creates a database where there is none: refuse that first.
-        if !state.join("conf").is_file() {
-            return Err(StoreError::OutOfRange(format!(
-                "{} is not a Keepsake data directory (no state database in it)",
-                path.display()
-            )));
-        }
-        let db = open_waiting_for_lock(
-            &sled::Config::new().path(state).cache_capacity(crate::store::CACHE_BYTES),
-            path,
-        )?;
-        let version = db
-            .get(layout::META_SCHEMA_VERSION)?
-            .ok_or_else(|| StoreError::Corrupt("meta/schema_version is missing".into()))?;
-        check_meta(&db, &version, genesis.hash())?;
+        let db = open_existing(&state, path, layout::SCHEMA_VERSION, genesis, "a Keepsake data directory")?;
         let history = History::open_read_only(&path.join(layout::HISTORY_DIR))?;
         Ok(ChainReader { db, history, bounds: Limits::new(genesis).record_bounds() })
     }

@@ -135,9 +135,7 @@ impl Store {
         refuse_version_1(path)?;
         let config = sled::Config::new().path(path.join(layout::STATE_DIR)).cache_capacity(CACHE_BYTES);
         let db = open_waiting_for_lock(&config, path)?;
-        let history = History::open(&path.join(layout::HISTORY_DIR))?;
-        let index = IdIndex::open(&path.join(layout::INDEX_DIR))?;
-        Self::from_parts(db, history, index, genesis, None)
+        Self::open_in(path, db, genesis, None)
     }
 
     /// A store in a temporary directory, deleted on drop (tests, simulation).
@@ -153,19 +151,20 @@ impl Store {
         ));
         let guard = RemoveOnDrop(dir.clone());
         let db = sled::Config::new().path(dir.join(layout::STATE_DIR)).temporary(true).open()?;
-        let history = History::open(&dir.join(layout::HISTORY_DIR))?;
-        let index = IdIndex::open(&dir.join(layout::INDEX_DIR))?;
-        Self::from_parts(db, history, index, genesis, Some(guard))
+        Self::open_in(&dir, db, genesis, Some(guard))
     }
 
-    fn from_parts(
+    /// The store of the data directory `dir`, whose state database `db` is
+    /// open: opens its history and id index, brings them in line with the
+    /// state, and checks the whole.
+    fn open_in(
+        dir: &Path,
         db: sled::Db,
-        history: History,
-        index: (IdIndex, u64),
         genesis: &Genesis,
         temporary: Option<RemoveOnDrop>,
     ) -> Result<Store> {
-        let (index, covered) = index;
+        let history = History::open(&dir.join(layout::HISTORY_DIR))?;
+        let (index, covered) = IdIndex::open(&dir.join(layout::INDEX_DIR))?;
         let store = Store {
             db,
             history,
@@ -401,10 +400,15 @@ impl Store {
         self.block_and_commit(height).map(|found| found.map(|(_, commit)| commit))
     }
 
+    /// Whether block `height` is committed (the committed height is kept in
+    /// memory, updated once each block's state batch has landed).
+    fn is_committed(&self, height: u64) -> bool {
+        height >= 1 && height <= self.committed_height.load(Ordering::SeqCst)
+    }
+
     /// The block at `height` and its commit, from one read of its history record.
     pub fn block_and_commit(&self, height: u64) -> Result<Option<(Block, Commit)>> {
-        let committed = self.tip()?.map_or(0, |t| t.height);
-        if height == 0 || height > committed {
+        if !self.is_committed(height) {
             return Ok(None);
         }
         let record = self.history.record(height, self.limits.record_bounds())?;
@@ -456,8 +460,7 @@ impl Store {
     /// read without decoding the block, and checked: the leaf they make
     /// hashes to the stored log leaf.
     fn leaf_tx(&self, location: &TxLocation) -> Result<(SignedTx, Header)> {
-        let committed = self.tip()?.map_or(0, |t| t.log_size);
-        if location.leaf_index >= committed {
+        if location.leaf_index >= self.history.committed().leaves {
             return Err(StoreError::OutOfRange(format!("log leaf {} is not committed", location.leaf_index)));
         }
         let header = self
@@ -499,8 +502,7 @@ impl Store {
     /// The header of the block at `height`, decoded from the start of its
     /// record alone (a block's transactions can be megabytes).
     pub fn header(&self, height: u64) -> Result<Option<Header>> {
-        let committed = self.tip()?.map_or(0, |t| t.height);
-        if height == 0 || height > committed {
+        if !self.is_committed(height) {
             return Ok(None);
         }
         let prefix = self.history.block_prefix(height, HEADER_BYTES_MAX)?;
@@ -523,8 +525,7 @@ impl Store {
         {
             return Ok(Some((header.clone(), commit.clone())));
         }
-        let committed = self.tip()?.map_or(0, |t| t.height);
-        if height == 0 || height > committed {
+        if !self.is_committed(height) {
             return Ok(None);
         }
         let record = self.history.record(height, self.limits.record_bounds())?;
@@ -1227,6 +1228,31 @@ impl StateView for Store {
     fn governance_nonce_used(&self, nonce: u64) -> keepsake_ledger::Result<bool> {
         state(self.db.contains_key(layout::nonce(nonce)).map_err(StoreError::from))
     }
+}
+
+/// Opens the existing sled database in `db_dir` (of the data directory
+/// `data_dir`) without creating one, and checks its schema version
+/// (`version`) and genesis: for readers, which must not create a database
+/// where there is none (`what` names what `data_dir` should have been).
+pub(crate) fn open_existing(
+    db_dir: &Path,
+    data_dir: &Path,
+    version: u32,
+    genesis: &Genesis,
+    what: &str,
+) -> Result<sled::Db> {
+    if !db_dir.join("conf").is_file() {
+        return Err(StoreError::OutOfRange(format!(
+            "{} is not {what} (no sled database in it)",
+            data_dir.display()
+        )));
+    }
+    let db = open_waiting_for_lock(&sled::Config::new().path(db_dir).cache_capacity(CACHE_BYTES), data_dir)?;
+    let stored = db
+        .get(layout::META_SCHEMA_VERSION)?
+        .ok_or_else(|| StoreError::Corrupt("meta/schema_version is missing".into()))?;
+    check_meta_version(&db, &stored, version, genesis.hash())?;
+    Ok(db)
 }
 
 /// Checks the meta keys of an existing database (whose schema version record

@@ -9,8 +9,8 @@ use std::path::Path;
 
 use keepsake_types::Genesis;
 
-use crate::layout::{self, EVIDENCE_TREE};
-use crate::store::{check_meta_version, open_waiting_for_lock};
+use crate::layout::EVIDENCE_TREE;
+use crate::store::open_existing;
 use crate::{Result, StoreError};
 
 /// The raw blocks, commits and evidence of a version-1 data directory.
@@ -33,20 +33,7 @@ impl V1Reader {
     /// its schema version (1) and its genesis.
     pub fn open(path: impl AsRef<Path>, genesis: &Genesis) -> Result<V1Reader> {
         let path = path.as_ref();
-        if !path.join("conf").is_file() {
-            return Err(StoreError::OutOfRange(format!(
-                "{} is not a version-1 Keepsake data directory (no sled database in it)",
-                path.display()
-            )));
-        }
-        let db = open_waiting_for_lock(
-            &sled::Config::new().path(path).cache_capacity(crate::store::CACHE_BYTES),
-            path,
-        )?;
-        let version = db
-            .get(layout::META_SCHEMA_VERSION)?
-            .ok_or_else(|| StoreError::Corrupt("meta/schema_version is missing".into()))?;
-        check_meta_version(&db, &version, 1, genesis.hash())?;
+        let db = open_existing(path, path, 1, genesis, "a version-1 Keepsake data directory")?;
         Ok(V1Reader { db })
     }
 
