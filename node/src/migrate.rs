@@ -19,12 +19,7 @@ use anyhow::{Context, bail};
 use keepsake_store::v1::V1Reader;
 use keepsake_store::{Store, layout};
 use keepsake_types::encoding::decode;
-use keepsake_types::{Block, Commit, DoubleVote, Genesis};
-
-/// Largest encoded commit read from an old directory (as the store bounds it).
-const COMMIT_BYTES_MAX: usize = keepsake_types::genesis::VALIDATORS_MAX * 128 + 1024;
-/// Largest evidence record carried over, and how many.
-const EVIDENCE_BYTES_MAX: usize = layout::EVIDENCE_BYTES_MAX;
+use keepsake_types::{DoubleVote, Genesis};
 
 /// What a migration did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,23 +69,14 @@ pub fn migrate_data_dir(
             .with_context(|| format!("removing the unfinished {}", partial.display()))?;
     }
     let store = Store::open(&partial, genesis).with_context(|| format!("creating {}", partial.display()))?;
-    let block_bytes_max = usize::try_from(
-        u64::from(genesis.params.tx_bytes_max)
-            .saturating_add(16)
-            .saturating_mul(u64::from(genesis.params.block_txs_max))
-            .saturating_add(64 * 1024),
-    )
-    .unwrap_or(usize::MAX);
     let validators = genesis.validator_set();
     let last = old.last_height()?;
     let (mut transactions, mut reported) = (0u64, Instant::now());
     for height in 1..=last {
-        let (block_bytes, commit_bytes) =
-            old.record(height)?.with_context(|| format!("block {height} or its commit is missing"))?;
-        let block: Block = decode(&block_bytes, block_bytes_max, "block")
-            .with_context(|| format!("block {height} does not decode"))?;
-        let commit: Commit = decode(&commit_bytes, COMMIT_BYTES_MAX, "commit")
-            .with_context(|| format!("the commit of block {height} does not decode"))?;
+        let (block, commit) = old
+            .block_and_commit(height)
+            .with_context(|| format!("block {height} or its commit does not decode"))?
+            .with_context(|| format!("block {height} or its commit is missing"))?;
         if block.header.height != height {
             bail!("the block stored at height {height} says height {}", block.header.height);
         }
@@ -107,7 +93,7 @@ pub fn migrate_data_dir(
     }
     let mut evidence = 0;
     for bytes in old.evidence_bytes(layout::EVIDENCE_STORED_MAX)? {
-        let record: DoubleVote = decode(&bytes, EVIDENCE_BYTES_MAX, "evidence")?;
+        let record: DoubleVote = decode(&bytes, layout::EVIDENCE_BYTES_MAX, "evidence")?;
         if store.record_evidence(&record)? {
             evidence += 1;
         }

@@ -42,6 +42,11 @@ const PER_TX_OVERHEAD_BYTES: u64 = 16;
 /// copies from a transaction (which is at most `tx_bytes_max`).
 const RECORD_OVERHEAD_BYTES: u64 = 1024;
 
+/// A stored commit, decoded within [`COMMIT_BYTES_MAX`].
+pub(crate) fn decode_commit(bytes: &[u8]) -> Result<Commit> {
+    decode(bytes, COMMIT_BYTES_MAX, "commit").map_err(|source| StoreError::Decode { what: "commit", source })
+}
+
 /// Decoding bounds, derived from the genesis parameters at open.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Limits {
@@ -64,6 +69,12 @@ impl Limits {
             record_bytes_max: usize::try_from(record).unwrap_or(usize::MAX),
             tx_bytes_max: usize::try_from(params.tx_bytes_max).unwrap_or(usize::MAX),
         }
+    }
+
+    /// A stored block, decoded within this chain's bound.
+    pub(crate) fn decode_block(&self, bytes: &[u8]) -> Result<Block> {
+        decode(bytes, self.block_bytes_max, "block")
+            .map_err(|source| StoreError::Decode { what: "block", source })
     }
 
     /// The bounds of a history record.
@@ -332,10 +343,8 @@ impl Store {
     fn apply_again(&self, genesis: &Genesis, records: Vec<crate::history::Record>) -> Result<()> {
         let count = records.len();
         for record in records {
-            let block: Block = decode(&record.block, self.limits.block_bytes_max, "block")
-                .map_err(|source| StoreError::Decode { what: "block", source })?;
-            let commit: Commit = decode(&record.commit, COMMIT_BYTES_MAX, "commit")
-                .map_err(|source| StoreError::Decode { what: "commit", source })?;
+            let block = self.limits.decode_block(&record.block)?;
+            let commit = decode_commit(&record.commit)?;
             let height = block.header.height;
             let tip = self.current_tip()?;
             commit.verify(&block.header, &genesis.validator_set()).map_err(|e| {
@@ -412,11 +421,7 @@ impl Store {
             return Ok(None);
         }
         let record = self.history.record(height, self.limits.record_bounds())?;
-        let block = decode(&record.block, self.limits.block_bytes_max, "block")
-            .map_err(|source| StoreError::Decode { what: "block", source })?;
-        let commit = decode(&record.commit, COMMIT_BYTES_MAX, "commit")
-            .map_err(|source| StoreError::Decode { what: "commit", source })?;
-        Ok(Some((block, commit)))
+        Ok(Some((self.limits.decode_block(&record.block)?, decode_commit(&record.commit)?)))
     }
 
     /// The height of the committed block with this header hash.
@@ -531,8 +536,7 @@ impl Store {
         let record = self.history.record(height, self.limits.record_bounds())?;
         let (header, _) = decode_prefix::<Header>(&record.block, HEADER_BYTES_MAX, "block header")
             .map_err(|source| StoreError::Decode { what: "block header", source })?;
-        let commit: Commit = decode(&record.commit, COMMIT_BYTES_MAX, "commit")
-            .map_err(|source| StoreError::Decode { what: "commit", source })?;
+        let commit = decode_commit(&record.commit)?;
         *self.checkpoint_cache.lock().unwrap_or_else(PoisonError::into_inner) =
             Some((height, header.clone(), commit.clone()));
         Ok(Some((header, commit)))

@@ -7,15 +7,16 @@
 
 use std::path::Path;
 
-use keepsake_types::Genesis;
+use keepsake_types::{Block, Commit, Genesis};
 
 use crate::layout::EVIDENCE_TREE;
-use crate::store::open_existing;
+use crate::store::{Limits, decode_commit, open_existing};
 use crate::{Result, StoreError};
 
 /// The raw blocks, commits and evidence of a version-1 data directory.
 pub struct V1Reader {
     db: sled::Db,
+    limits: Limits,
 }
 
 impl std::fmt::Debug for V1Reader {
@@ -34,7 +35,7 @@ impl V1Reader {
     pub fn open(path: impl AsRef<Path>, genesis: &Genesis) -> Result<V1Reader> {
         let path = path.as_ref();
         let db = open_existing(path, path, 1, genesis, "a version-1 Keepsake data directory")?;
-        Ok(V1Reader { db })
+        Ok(V1Reader { db, limits: Limits::new(genesis) })
     }
 
     /// The highest height with a stored block (0 when none).
@@ -49,11 +50,15 @@ impl V1Reader {
         Ok(u64::from_be_bytes(suffix))
     }
 
-    /// The raw block and commit at `height`, `None` if either is missing.
-    pub fn record(&self, height: u64) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
-        let block = self.db.get(key(b"block/", height))?;
-        let commit = self.db.get(key(b"commit/", height))?;
-        Ok(block.zip(commit).map(|(b, c)| (b.to_vec(), c.to_vec())))
+    /// The block and commit at `height`, decoded within the same bounds as
+    /// a version-2 store's; `None` if either is missing.
+    pub fn block_and_commit(&self, height: u64) -> Result<Option<(Block, Commit)>> {
+        let (Some(block), Some(commit)) =
+            (self.db.get(key(b"block/", height))?, self.db.get(key(b"commit/", height))?)
+        else {
+            return Ok(None);
+        };
+        Ok(Some((self.limits.decode_block(&block)?, decode_commit(&commit)?)))
     }
 
     /// The raw kept evidence records, at most `limit`.
