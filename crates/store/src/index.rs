@@ -453,6 +453,14 @@ impl IdIndex {
         mem.extend(entries);
     }
 
+    /// Takes back the entries of a block whose state batch failed.
+    pub(crate) fn remove(&self, keys: &[Key]) {
+        let mut mem = self.mem.write().unwrap_or_else(PoisonError::into_inner);
+        for key in keys {
+            mem.remove(key);
+        }
+    }
+
     /// After block `height` is committed: writes the memtable as a run when it
     /// is large enough, and starts a background merge when the runs call for
     /// one. Callers serialise calls (the store's commit lock).

@@ -409,15 +409,17 @@ impl Store {
         self.block_and_commit(height).map(|found| found.map(|(_, commit)| commit))
     }
 
-    /// Whether block `height` is committed (the committed height is kept in
-    /// memory, updated once each block's state batch has landed).
-    fn is_committed(&self, height: u64) -> bool {
-        height >= 1 && height <= self.committed_height.load(Ordering::SeqCst)
+    /// Whether block `height` is committed: at or below the state's tip.
+    /// (Not the in-memory committed height, which moves only after the
+    /// state batch has landed: a reader that has seen the new tip must find
+    /// its block.)
+    fn is_committed(&self, height: u64) -> Result<bool> {
+        Ok(height >= 1 && height <= self.tip()?.map_or(0, |t| t.height))
     }
 
     /// The block at `height` and its commit, from one read of its history record.
     pub fn block_and_commit(&self, height: u64) -> Result<Option<(Block, Commit)>> {
-        if !self.is_committed(height) {
+        if !self.is_committed(height)? {
             return Ok(None);
         }
         let record = self.history.record(height, self.limits.record_bounds())?;
@@ -507,7 +509,7 @@ impl Store {
     /// The header of the block at `height`, decoded from the start of its
     /// record alone (a block's transactions can be megabytes).
     pub fn header(&self, height: u64) -> Result<Option<Header>> {
-        if !self.is_committed(height) {
+        if !self.is_committed(height)? {
             return Ok(None);
         }
         let prefix = self.history.block_prefix(height, HEADER_BYTES_MAX)?;
@@ -530,7 +532,7 @@ impl Store {
         {
             return Ok(Some((header.clone(), commit.clone())));
         }
-        if !self.is_committed(height) {
+        if !self.is_committed(height)? {
             return Ok(None);
         }
         let record = self.history.record(height, self.limits.record_bounds())?;
@@ -890,12 +892,19 @@ impl Store {
             tracing::error!(height = header.height, "fault injection: aborting between history and state");
             std::process::abort();
         }
-        // (2) The state, atomically.
-        self.db.apply_batch(batch)?;
-        self.db.flush()?;
-        self.history.mark_committed(lengths);
+        // (2) The state, atomically. The block's id index entries go in first,
+        // hidden until the committed height reaches them, so that they appear
+        // together with the state batch: a reader that sees a series' new
+        // minted count also finds its certificates.
+        let keys: Vec<index::Key> = index_entries.iter().map(|(k, _)| *k).collect();
         self.index.insert(index_entries);
+        if let Err(e) = self.db.apply_batch(batch) {
+            self.index.remove(&keys);
+            return Err(e.into());
+        }
+        self.history.mark_committed(lengths);
         self.committed_height.store(header.height, Ordering::SeqCst);
+        self.db.flush()?;
         if let Err(e) = self.index.after_commit(header.height) {
             // The block is committed; the index keeps its entries in memory and tries again.
             tracing::error!(height = header.height, error = %e, "index: writing a run failed");
