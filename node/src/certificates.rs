@@ -1,6 +1,7 @@
 //! Assembles certificates from the store: the record, both log entries (the
-//! series creation and the mint) with inclusion proofs, and the latest
-//! checkpoint (header + commit) those proofs lead to.
+//! series creation and the mint) with inclusion proofs, the latest
+//! checkpoint (header + commit) those proofs lead to, and the validator-set
+//! transitions from genesis to that checkpoint's set.
 
 use jsonrpsee::types::ErrorObjectOwned;
 use keepsake_ledger::{RevokedBy, StateView, TxLocation};
@@ -10,7 +11,7 @@ use keepsake_store::Store;
 use keepsake_types::certificate::CERTIFICATE_FORMAT;
 use keepsake_types::{
     Certificate, CertificateId, CertificateRecord, CertificateStatus, Checkpoint, Genesis, HexBytes,
-    LogEntryProof, LogLeaf, TxBody, encoding,
+    LogEntryProof, LogLeaf, SetTransition, TxBody, encoding,
 };
 
 fn unavailable(e: impl std::fmt::Display) -> ErrorObjectOwned {
@@ -43,6 +44,31 @@ fn entry(
         encoding::decode(&leaf, genesis.params.log_leaf_bytes_max(), "log leaf").map_err(unavailable)?;
     let proof = store.inclusion_proof(location.leaf_index, log_size).map_err(unavailable)?;
     Ok((LogEntryProof { leaf_index: location.leaf_index, leaf: HexBytes(leaf), proof }, decoded))
+}
+
+/// The proofs of every validator-set change in force at `height`, oldest
+/// first: each change's log entry, proven against the checkpoint of its own
+/// block (signed by the set before it).
+pub fn transitions(
+    store: &Store,
+    genesis: &Genesis,
+    height: u64,
+) -> Result<Vec<SetTransition>, ErrorObjectOwned> {
+    let lerr = |e: keepsake_ledger::LedgerError| rpc_error(e.code(), e.to_string());
+    let mut transitions = Vec::new();
+    for set in store.validator_sets().map_err(lerr)? {
+        if set.from_height > height {
+            break;
+        }
+        let location = store
+            .tx_location(&set.change_tx)
+            .map_err(lerr)?
+            .ok_or_else(|| unavailable("a validator-set change's transaction is missing"))?;
+        let checkpoint = checkpoint(store, set.change_height)?;
+        let (change, _) = entry(store, genesis, &location, checkpoint.header.log_size)?;
+        transitions.push(SetTransition { change, checkpoint });
+    }
+    Ok(transitions)
 }
 
 /// The certificate `id` with proofs against the latest checkpoint.
@@ -96,6 +122,7 @@ pub fn build(
         record,
         mint,
         series: series_entry,
+        transitions: transitions(store, genesis, checkpoint.header.height)?,
         checkpoint,
         previous: None,
     };
@@ -140,5 +167,6 @@ pub fn status(
             Some(entry(store, genesis, &location, checkpoint.header.log_size)?.0)
         }
     };
-    Ok(CertificateStatus { certificate_id: *id, checkpoint, revocation })
+    let transitions = transitions(store, genesis, checkpoint.header.height)?;
+    Ok(CertificateStatus { certificate_id: *id, checkpoint, transitions, revocation })
 }

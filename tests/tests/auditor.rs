@@ -280,6 +280,7 @@ async fn revocation_status_is_proven_and_refresh_links_checkpoints() {
     let stale = keepsake_types::CertificateStatus {
         certificate_id: one,
         checkpoint: keepsake_types::Checkpoint { header: early.block.header, commit: early.commit },
+        transitions: Vec::new(),
         revocation: None,
     };
     assert_eq!(stale.verify(&t.genesis, &cert_one).unwrap_err().code(), "CertificateMismatch");

@@ -60,6 +60,12 @@ pub struct Consensus {
     chain_id: String,
     validators: ValidatorSet,
     powers: Powers,
+    /// The set of the next height, when it is not `validators` (a membership
+    /// change takes effect there): early messages of the next height are
+    /// checked against it, and `StartHeight` of that height switches to it.
+    next: Option<(ValidatorSet, Powers)>,
+    /// Our key, member or not (membership can change between heights).
+    key: Option<PublicKey>,
     /// Our key if it is in the validator set (`None`: observer).
     me: Option<PublicKey>,
     config: ConsensusConfig,
@@ -114,11 +120,14 @@ impl Consensus {
         config: ConsensusConfig,
     ) -> Self {
         let powers = Powers::new(&validators);
+        let key = me;
         let me = me.filter(|k| powers.of(k).is_some());
         Consensus {
             chain_id,
             validators,
             powers,
+            next: None,
+            key,
             me,
             config,
             started: false,
@@ -142,6 +151,30 @@ impl Consensus {
             future: Vec::new(),
             stats: ConsensusStats::default(),
         }
+    }
+
+    /// The validator set of the height after the current one (the core is
+    /// created with the set of the height it starts at). Early messages of
+    /// that height are checked against it, and its `StartHeight` makes it the
+    /// set, and makes us a voter or an observer by it. A driver sets it at
+    /// every height; it changes nothing while the set stays the same.
+    pub fn set_next_validators(&mut self, validators: ValidatorSet) {
+        self.next = if validators == self.validators {
+            None
+        } else {
+            let powers = Powers::new(&validators);
+            Some((validators, powers))
+        };
+    }
+
+    /// The validator set of the height being decided.
+    pub fn validators(&self) -> &ValidatorSet {
+        &self.validators
+    }
+
+    /// Whether we vote at the current height.
+    pub fn is_voter(&self) -> bool {
+        self.me.is_some()
     }
 
     /// Current height (0 before the first `StartHeight`).
@@ -265,6 +298,14 @@ impl Consensus {
         if self.started && height <= self.height {
             return;
         }
+        if let Some((validators, powers)) = self.next.take()
+            && self.started
+            && height == self.height.saturating_add(1)
+        {
+            self.validators = validators;
+            self.powers = powers;
+            self.me = self.key.filter(|k| self.powers.of(k).is_some());
+        }
         self.started = true;
         self.height = height;
         self.round = 0;
@@ -366,9 +407,13 @@ impl Consensus {
     /// Signature, proposer of its round, block matching the signed hash and
     /// height, `validRound < round`.
     fn proposal_is_well_formed(&self, p: &Proposal) -> bool {
-        !self.validators.validators.is_empty()
+        let validators = match &self.next {
+            Some((next, _)) if self.started && p.data.height == self.height.saturating_add(1) => next,
+            _ => &self.validators,
+        };
+        !validators.validators.is_empty()
             && p.verify(&self.chain_id).is_ok()
-            && p.proposer == proposer(&self.validators, p.data.height, p.data.round)
+            && p.proposer == proposer(validators, p.data.height, p.data.round)
             && p.block.header.height == p.data.height
             && p.data.pol_round.is_none_or(|vr| vr < p.data.round)
     }
@@ -423,7 +468,11 @@ impl Consensus {
             Slot::Stale => self.stats.stale_messages += 1,
             Slot::FarFuture => self.stats.far_future_messages += 1,
             Slot::Buffer | Slot::Current => {
-                if self.powers.of(&vote.validator).is_none() || vote.verify(&self.chain_id).is_err() {
+                let powers = match (&slot, &self.next) {
+                    (Slot::Buffer, Some((_, next))) if self.started => next,
+                    _ => &self.powers,
+                };
+                if powers.of(&vote.validator).is_none() || vote.verify(&self.chain_id).is_err() {
                     self.stats.invalid_messages += 1;
                     return;
                 }

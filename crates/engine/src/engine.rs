@@ -26,8 +26,8 @@ use keepsake_consensus::{
 use keepsake_ledger::Tip;
 use keepsake_types::wire::{ConsensusEnvelope, ConsensusMessage, SyncItem};
 use keepsake_types::{
-    Block, BlockHash, Commit, Genesis, Hash32, Header, Keypair, PublicKey, SignedTx, ValidatorSet, Vote,
-    VoteKind, encoding, hash,
+    Block, BlockHash, Commit, Genesis, Hash32, Header, Keypair, PublicKey, SignedTx, ValidatorSchedule,
+    ValidatorSet, Vote, VoteKind, encoding, hash,
 };
 
 use crate::chain::ChainStore;
@@ -110,7 +110,10 @@ struct SyncState {
 pub struct Engine<R: BlockRules> {
     config: EngineConfig,
     genesis: Arc<Genesis>,
-    validators: ValidatorSet,
+    /// The validator sets as far as the committed state knows them (the set
+    /// of the next two heights is always known: changes take effect two
+    /// blocks after their own).
+    schedule: ValidatorSchedule,
     key: Keypair,
     rules: R,
     memo: Arc<VerifiedSet>,
@@ -193,12 +196,12 @@ impl<R: BlockRules> Engine<R> {
         memo: Arc<VerifiedSet>,
         last_signed: Option<SignedStep>,
     ) -> Self {
-        let validators = genesis.validator_set();
-        let core = new_core(&genesis, &validators, &key, &config.consensus);
+        let schedule = ValidatorSchedule::genesis(&genesis);
+        let core = new_core(&genesis, schedule.at(1), &key, &config.consensus);
         Engine {
             config,
             genesis,
-            validators,
+            schedule,
             key,
             rules,
             memo,
@@ -285,6 +288,8 @@ impl<R: BlockRules> Engine<R> {
         wal: Vec<(u64, WalEntry)>,
     ) -> Result<(), EngineError> {
         let height = store.tip()?.height + 1;
+        self.refresh_schedule(store)?;
+        self.core = new_core(&self.genesis, self.schedule.at(height), &self.key, &self.config.consensus);
         self.replaying = true;
         self.feed(store, Input::StartHeight { height })?;
         let mut replayed = 0u64;
@@ -361,7 +366,21 @@ impl<R: BlockRules> Engine<R> {
                 self.effects.push(Effect::AppendWal { height, entry: WalEntry::Input(input.clone()) });
             }
             self.remember(&input);
-            for output in self.core.handle(input) {
+            let starts = match input {
+                Input::StartHeight { height } => {
+                    // The set of the height starting (a change takes effect at its StartHeight).
+                    self.core.set_next_validators(self.schedule.at(height).clone());
+                    Some(height)
+                }
+                _ => None,
+            };
+            let outputs = self.core.handle(input);
+            if let Some(height) = starts {
+                // Early messages of the next height are checked against its set.
+                self.core.set_next_validators(self.schedule.at(height.saturating_add(1)).clone());
+                self.log_membership(height);
+            }
+            for output in outputs {
                 self.on_output(store, output, &mut queue)?;
             }
         }
@@ -554,7 +573,7 @@ impl<R: BlockRules> Engine<R> {
     ) -> Result<(), EngineError> {
         let height = block.header.height;
         commit
-            .verify(&block.header, &self.validators)
+            .verify(&block.header, self.schedule.at(height))
             .map_err(|e| EngineError::DecidedWithoutQuorum { height, reason: e.to_string() })?;
         let hash = block.header.hash();
         let executed = match self.executed.remove(&hash) {
@@ -576,6 +595,7 @@ impl<R: BlockRules> Engine<R> {
             }
         };
         store.commit_block(&block, &commit, &executed)?;
+        self.refresh_schedule(store)?;
         let next = height + 1;
         // A committed transaction is never valid again: its memo entry is of no
         // further use, and forgetting it keeps the memo the size of the backlog.
@@ -689,7 +709,9 @@ impl<R: BlockRules> Engine<R> {
             self.marks.refused_signature += 1;
             return Some("bad consensus signature");
         }
-        if self.validators.get(&signer).is_none() {
+        // The set of the message's height (the latest known set for a height
+        // beyond what the state has scheduled).
+        if self.schedule.at(message.height()).get(&signer).is_none() {
             self.marks.refused_signature += 1;
             return Some("consensus message from a non-validator");
         }
@@ -815,7 +837,7 @@ impl<R: BlockRules> Engine<R> {
                 self.refuse_sync(from, "sync block of another chain or out of order", &detail);
                 break;
             }
-            if let Err(e) = item.commit.verify(header, &self.validators) {
+            if let Err(e) = item.commit.verify(header, self.schedule.at(header.height)) {
                 self.marks.sync_refused_commit += 1;
                 self.refuse_sync(from, "sync block without a valid commit", &e.to_string());
                 break;
@@ -843,6 +865,7 @@ impl<R: BlockRules> Engine<R> {
                 }
             };
             store.commit_block(&item.block, &item.commit, &executed)?;
+            self.refresh_schedule(store)?;
             self.memo.forget(executed.digests.iter().copied());
             self.after_commit(item.block.header, executed.tx_ids, true);
             self.marks.sync_applied += 1;
@@ -851,7 +874,7 @@ impl<R: BlockRules> Engine<R> {
         if applied > 0 {
             let height = store.tip()?.height + 1;
             tracing::info!(peer = %from, blocks = applied, next_height = height, "caught up by block sync");
-            self.fresh_core();
+            self.fresh_core(height);
             self.feed(store, Input::StartHeight { height })?;
             // More may be waiting.
             self.sync.last_request_ms = None;
@@ -866,7 +889,8 @@ impl<R: BlockRules> Engine<R> {
         // (corruption on the way can make an honest answer fail), start over.
         self.sync.refused.insert(from);
         let me = self.key.public();
-        let others = self.validators.validators.iter().filter(|v| v.public_key != me).count();
+        let others =
+            self.schedule.latest().validators.validators.iter().filter(|v| v.public_key != me).count();
         if self.sync.refused.len() >= others {
             self.sync.refused.clear();
         }
@@ -879,9 +903,35 @@ impl<R: BlockRules> Engine<R> {
 
     /// Replaces the core with a fresh one (after blocks were stored by sync),
     /// keeping its counters.
-    fn fresh_core(&mut self) {
+    fn fresh_core(&mut self, height: u64) {
         self.stats_base = self.consensus_stats();
-        self.core = new_core(&self.genesis, &self.validators, &self.key, &self.config.consensus);
+        self.core = new_core(&self.genesis, self.schedule.at(height), &self.key, &self.config.consensus);
+    }
+
+    /// Reads the validator sets again from the committed state (after a block
+    /// that may have scheduled a new one).
+    fn refresh_schedule<S: ChainStore>(&mut self, store: &S) -> Result<(), EngineError> {
+        self.schedule = keepsake_ledger::membership::schedule(store.state(), &self.genesis)
+            .map_err(|error| EngineError::LedgerFault { doing: "reading the validator sets", error })?;
+        Ok(())
+    }
+
+    /// The validator sets known to this engine (the explorer's and metrics' view).
+    pub fn schedule(&self) -> &ValidatorSchedule {
+        &self.schedule
+    }
+
+    /// Says when a height starts under a new validator set, and whether we vote in it.
+    fn log_membership(&self, height: u64) {
+        if height > 1 && self.schedule.sets().iter().any(|s| s.from_height == height) {
+            let set = self.schedule.at(height);
+            tracing::info!(
+                height,
+                validators = set.validators.len(),
+                voting = self.core.is_voter(),
+                "a new validator set governs from this height"
+            );
+        }
     }
 }
 

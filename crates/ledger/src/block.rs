@@ -9,6 +9,7 @@ use keepsake_types::{
     hash::{domain_hash, tag},
 };
 
+use crate::membership;
 use crate::rules::{VerifiedMemo, apply, check_stateless_memo};
 use crate::state::{Overlay, StateDelta, StateView, TxLocation};
 use crate::{LedgerError, Result};
@@ -229,7 +230,7 @@ pub fn build_block_memo<V: StateView + ?Sized>(
         tx_root: executed.tx_root,
         log_size: executed.log_size,
         log_root: executed.log_root,
-        validators_hash: genesis.validator_set().hash(&genesis.chain_id),
+        validators_hash: membership::validator_set_at(view, genesis, height)?.hash(&genesis.chain_id),
         state_root: executed.state_root,
     };
     Ok(Built { block: Block { header, txs }, executed, left_out })
@@ -275,8 +276,9 @@ pub fn validate_block_memo<V: StateView + ?Sized>(
     if h.time_ms <= tip.time_ms {
         return Err(LedgerError::TimeNotIncreasing { previous: tip.time_ms, got: h.time_ms });
     }
-    // B5: the proposer is a validator.
-    if !genesis.validators.iter().any(|v| v.public_key == h.proposer) {
+    // B5: the proposer is a validator of the set governing this height.
+    let validators = membership::validator_set_at(view, genesis, h.height)?;
+    if validators.get(&h.proposer).is_none() {
         return Err(LedgerError::UnknownProposer { proposer: h.proposer });
     }
     // B6: tx_count is the number of transactions, at most block_txs_max.
@@ -284,8 +286,8 @@ pub fn validate_block_memo<V: StateView + ?Sized>(
     if block.txs.len() != h.tx_count as usize || block.txs.len() > max as usize {
         return Err(LedgerError::TxCountMismatch { declared: h.tx_count, got: block.txs.len(), max });
     }
-    // B10: validators_hash is the hash of the validator set.
-    let vs_hash = genesis.validator_set().hash(&genesis.chain_id);
+    // B10: validators_hash is the hash of the validator set governing this height.
+    let vs_hash = validators.hash(&genesis.chain_id);
     if h.validators_hash != vs_hash {
         return Err(LedgerError::ValidatorSetMismatch { expected: vs_hash, got: h.validators_hash });
     }

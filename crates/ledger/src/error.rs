@@ -86,6 +86,38 @@ pub enum LedgerError {
     #[error("certificate {certificate_id} is already revoked")]
     AlreadyRevoked { certificate_id: CertificateId },
 
+    // ---- membership rules (docs/rules.md T25-T32) ----
+    /// T25: a removal, power change or rotation names a validator of the latest set.
+    #[error("{key} is not a validator of the latest set")]
+    NotAValidator { key: PublicKey },
+    /// T26: an addition or rotation brings a key that is not already a validator.
+    #[error("{key} is already a validator")]
+    AlreadyAValidator { key: PublicKey },
+    /// T27: a change is well-formed: power above 0 and changed, a valid key,
+    /// at most 100 validators, total power within bounds.
+    #[error("invalid validator-set change: {reason}")]
+    InvalidValidatorChange { reason: String },
+    /// T28: the set stays live: not empty, and the validators it keeps hold a
+    /// quorum of its power without the key it brings in.
+    #[error("unsafe validator-set change: {reason}")]
+    ValidatorSetUnsafe { reason: String },
+    /// T29: one change at a time: none while the previous one has not taken effect.
+    #[error(
+        "a validator-set change is pending: the set changed at height {change_height} takes effect at height \
+         {from_height}; submit this change once block {from_height} is committed"
+    )]
+    SetChangePending { change_height: u64, from_height: u64 },
+    /// T30: governance keeps a reachable threshold: 1 to 32 distinct valid
+    /// governor keys, and a threshold between 1 and their number.
+    #[error("invalid governance: {reason}")]
+    InvalidGovernance { reason: String },
+    /// T31: an observer key is registered once while active.
+    #[error("{observer} is already an observer")]
+    ObserverAlreadyRegistered { observer: PublicKey },
+    /// T32: a removal names an active observer.
+    #[error("{observer} is not an active observer")]
+    UnknownObserver { observer: PublicKey },
+
     // ---- block rules (docs/rules.md B1-B11) ----
     /// B1: the block is for this chain.
     #[error("block is for chain {got:?}, expected {expected:?}")]
@@ -164,6 +196,14 @@ impl LedgerError {
             DuplicateCertificate { .. } => "DuplicateCertificate",
             UnknownCertificate { .. } => "UnknownCertificate",
             AlreadyRevoked { .. } => "AlreadyRevoked",
+            NotAValidator { .. } => "NotAValidator",
+            AlreadyAValidator { .. } => "AlreadyAValidator",
+            InvalidValidatorChange { .. } => "InvalidValidatorChange",
+            ValidatorSetUnsafe { .. } => "ValidatorSetUnsafe",
+            SetChangePending { .. } => "SetChangePending",
+            InvalidGovernance { .. } => "InvalidGovernance",
+            ObserverAlreadyRegistered { .. } => "ObserverAlreadyRegistered",
+            UnknownObserver { .. } => "UnknownObserver",
             WrongChain { .. } => "WrongChain",
             UnexpectedHeight { .. } => "UnexpectedHeight",
             PrevHashMismatch { .. } => "PrevHashMismatch",

@@ -24,6 +24,7 @@
 
 pub mod block;
 mod error;
+pub mod membership;
 pub mod memory;
 pub mod rules;
 pub mod state;
@@ -32,6 +33,6 @@ pub mod testkit;
 pub use block::{Built, Executed, Tip, build_block, build_block_memo, validate_block, validate_block_memo};
 pub use error::{LedgerError, Result};
 pub use state::{
-    CertificateState, IssuerRecord, Overlay, ReviewerRecord, RevocationRecord, RevokedBy, SeriesRecord,
-    StateDelta, StateView, TxLocation,
+    CertificateState, GovernanceRecord, IssuerRecord, MembershipDelta, ObserverRecord, Overlay,
+    ReviewerRecord, RevocationRecord, RevokedBy, SeriesRecord, SetRecord, StateDelta, StateView, TxLocation,
 };

@@ -8,7 +8,8 @@ use keepsake_types::{CertificateId, ContentHash, Hash32, PublicKey, SeriesId, Tx
 
 use crate::block::Executed;
 use crate::state::{
-    CertificateState, IssuerRecord, ReviewerRecord, RevocationRecord, SeriesRecord, StateView, TxLocation,
+    CertificateState, GovernanceRecord, IssuerRecord, ObserverRecord, ReviewerRecord, RevocationRecord,
+    SeriesRecord, SetRecord, StateView, TxLocation,
 };
 use crate::{LedgerError, Result};
 
@@ -24,6 +25,9 @@ pub struct MemoryState {
     txs: BTreeMap<TxId, TxLocation>,
     nonces: BTreeSet<u64>,
     log_nodes: BTreeMap<(u8, u64), Hash32>,
+    governance: Option<GovernanceRecord>,
+    validator_sets: BTreeMap<u64, SetRecord>,
+    observers: BTreeMap<PublicKey, ObserverRecord>,
 }
 
 impl MemoryState {
@@ -54,6 +58,15 @@ impl MemoryState {
         if let Some(n) = d.governance_nonces.iter().find(|n| self.nonces.contains(n)) {
             return exists("governance nonce", n.to_string());
         }
+        let m = &d.membership;
+        if let Some(h) = m.validator_sets.keys().find(|h| self.validator_sets.contains_key(h)) {
+            return exists("validator set from height", h.to_string());
+        }
+        if let Some(g) = &m.governance {
+            self.governance = Some(g.clone());
+        }
+        self.validator_sets.extend(m.validator_sets.clone());
+        self.observers.extend(m.observers.clone());
         self.issuers.extend(d.issuers.clone());
         self.reviewers.extend(d.reviewers.clone());
         self.series.extend(d.series.clone());
@@ -105,5 +118,14 @@ impl StateView for MemoryState {
     }
     fn governance_nonce_used(&self, nonce: u64) -> Result<bool> {
         Ok(self.nonces.contains(&nonce))
+    }
+    fn governance(&self) -> Result<Option<GovernanceRecord>> {
+        Ok(self.governance.clone())
+    }
+    fn validator_sets(&self) -> Result<Vec<SetRecord>> {
+        Ok(self.validator_sets.values().cloned().collect())
+    }
+    fn observer(&self, key: &PublicKey) -> Result<Option<ObserverRecord>> {
+        Ok(self.observers.get(key).cloned())
     }
 }

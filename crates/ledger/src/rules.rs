@@ -1,4 +1,4 @@
-//! The transaction rules (docs/rules.md, T1-T24), as pure checks.
+//! The transaction rules (docs/rules.md, T1-T32), as pure checks.
 //!
 //! A transaction is checked in two phases:
 //! 1. [`check_stateless`]: everything decidable from the transaction and the
@@ -12,13 +12,17 @@
 
 use std::collections::BTreeSet;
 
+use keepsake_types::genesis::GOVERNORS_MAX;
+use keepsake_types::membership::{ChangeRefusal, SET_CHANGE_DELAY};
 use keepsake_types::{
-    Genesis, Hash32, IssuerStatus, PublicKey, SignedTx, TxBody, TxId, encoding, hash::sha256, ids,
+    Genesis, Hash32, IssuerStatus, PublicKey, SignedTx, TxBody, TxId, ValidatorChange, encoding,
+    hash::sha256, ids,
 };
 
+use crate::membership::{self, Governance};
 use crate::state::{
-    CertificateState, IssuerRecord, Overlay, ReviewerRecord, RevocationRecord, RevokedBy, SeriesRecord,
-    StateView, TxLocation,
+    CertificateState, GovernanceRecord, IssuerRecord, ObserverRecord, Overlay, ReviewerRecord,
+    RevocationRecord, RevokedBy, SeriesRecord, SetRecord, StateView, TxLocation,
 };
 use crate::{LedgerError, Result};
 
@@ -138,7 +142,23 @@ pub fn check_stateless_memo(tx: &SignedTx, genesis: &Genesis, memo: &dyn Verifie
             }
         }
         TxBody::Revoke { reason, .. } => check_text("reason", reason, REASON_MAX_BYTES)?,
-        TxBody::SetIssuerStatus { .. } | TxBody::RemoveReviewer { .. } | TxBody::Transfer { .. } => {}
+        TxBody::ChangeValidators { change: ValidatorChange::Add { validator }, .. } => {
+            check_text("validator name", &validator.name, NAME_MAX_BYTES)?
+        }
+        TxBody::RegisterObserver { name, .. } => check_text("name", name, NAME_MAX_BYTES)?,
+        TxBody::SetGovernance { governors, .. } => {
+            if governors.len() > GOVERNORS_MAX {
+                return malformed(format!(
+                    "{} governors, over the limit of {GOVERNORS_MAX}",
+                    governors.len()
+                ));
+            }
+        }
+        TxBody::SetIssuerStatus { .. }
+        | TxBody::RemoveReviewer { .. }
+        | TxBody::Transfer { .. }
+        | TxBody::ChangeValidators { .. }
+        | TxBody::RemoveObserver { .. } => {}
     }
 
     // T4: every signature verifies, strictly, over the transaction's domain
@@ -151,16 +171,30 @@ pub fn check_stateless_memo(tx: &SignedTx, genesis: &Genesis, memo: &dyn Verifie
     Ok(Stateless { tx_id: tx.id(chain), digest, verified_now })
 }
 
-/// T6/T7: the signers are distinct governors, at least k of them.
-fn require_governors(tx: &SignedTx, genesis: &Genesis) -> Result<()> {
+/// T6/T7: the signers are distinct governors in force, at least k of them.
+fn require_governors(tx: &SignedTx, governance: &Governance) -> Result<()> {
+    require_governors_and(tx, governance, None)
+}
+
+/// T6/T7/T8: at least k distinct governors in force sign, plus `also` when
+/// given (the key a validator-set change brings in), and nobody else.
+fn require_governors_and(tx: &SignedTx, governance: &Governance, also: Option<&PublicKey>) -> Result<()> {
+    if let Some(key) = also
+        && !tx.signed_by(key)
+    {
+        return Err(LedgerError::MissingSignature { required: *key });
+    }
+    let mut governor_signatures = 0usize;
     for s in &tx.signatures {
-        if !genesis.governors.contains(&s.signer) {
+        if governance.governors.contains(&s.signer) {
+            governor_signatures += 1;
+        } else if Some(&s.signer) != also {
             return Err(LedgerError::UnauthorizedSigner { signer: s.signer });
         }
     }
-    let needed = genesis.governance_threshold as usize;
-    if tx.signatures.len() < needed {
-        return Err(LedgerError::InsufficientGovernanceSignatures { got: tx.signatures.len(), needed });
+    let needed = governance.threshold as usize;
+    if governor_signatures < needed {
+        return Err(LedgerError::InsufficientGovernanceSignatures { got: governor_signatures, needed });
     }
     Ok(())
 }
@@ -215,7 +249,7 @@ pub fn apply<V: StateView + ?Sized>(
 
     match &tx.body {
         TxBody::RegisterIssuer { issuer, name, nonce } => {
-            require_governors(tx, genesis)?;
+            require_governors(tx, &membership::governance(overlay, genesis)?)?;
             require_fresh_nonce(overlay, *nonce)?;
             // T10: an issuer key is registered once.
             if overlay.issuer(issuer)?.is_some() {
@@ -231,7 +265,7 @@ pub fn apply<V: StateView + ?Sized>(
             );
         }
         TxBody::SetIssuerStatus { issuer, status, nonce } => {
-            require_governors(tx, genesis)?;
+            require_governors(tx, &membership::governance(overlay, genesis)?)?;
             require_fresh_nonce(overlay, *nonce)?;
             // T11: the issuer must be registered.
             let Some(mut record) = overlay.issuer(issuer)? else {
@@ -246,7 +280,7 @@ pub fn apply<V: StateView + ?Sized>(
             overlay.put_issuer(*issuer, record);
         }
         TxBody::RegisterReviewer { reviewer, name, nonce } => {
-            require_governors(tx, genesis)?;
+            require_governors(tx, &membership::governance(overlay, genesis)?)?;
             require_fresh_nonce(overlay, *nonce)?;
             // T14: a reviewer key is registered once (a removed key stays retired).
             if overlay.reviewer(reviewer)?.is_some() {
@@ -262,7 +296,7 @@ pub fn apply<V: StateView + ?Sized>(
             );
         }
         TxBody::RemoveReviewer { reviewer, nonce } => {
-            require_governors(tx, genesis)?;
+            require_governors(tx, &membership::governance(overlay, genesis)?)?;
             require_fresh_nonce(overlay, *nonce)?;
             // T15: the reviewer must be registered and not removed.
             let record = match overlay.reviewer(reviewer)? {
@@ -363,11 +397,12 @@ pub fn apply<V: StateView + ?Sized>(
                 LedgerError::Invariant(format!("certificate {certificate_id} has no series"))
             })?;
             // T7/T8 (Revoke): signed by the issuer alone, or by k of n governors.
+            let governance = membership::governance(overlay, genesis)?;
             let by = if tx.signed_by(&series.issuer) {
                 require_sole_signer(tx, &series.issuer)?;
                 RevokedBy::Issuer
-            } else if tx.signatures.iter().all(|s| genesis.governors.contains(&s.signer)) {
-                require_governors(tx, genesis)?;
+            } else if tx.signatures.iter().all(|s| governance.governors.contains(&s.signer)) {
+                require_governors(tx, &governance)?;
                 RevokedBy::Governance
             } else {
                 return Err(LedgerError::MissingSignature { required: series.issuer });
@@ -390,6 +425,105 @@ pub fn apply<V: StateView + ?Sized>(
         TxBody::Transfer { certificate_id, .. } => {
             // T1 again, for callers that skipped phase 1: never valid.
             return Err(LedgerError::TransferForbidden { certificate_id: *certificate_id });
+        }
+        TxBody::ChangeValidators { change, nonce } => {
+            // T6/T7/T8: k governors, plus the key the change brings in.
+            require_governors_and(tx, &membership::governance(overlay, genesis)?, change.new_key().as_ref())?;
+            require_fresh_nonce(overlay, *nonce)?;
+            let sets = overlay.validator_sets()?;
+            // T29: one change at a time: the previous one must have taken effect.
+            if let Some(pending) = sets.last().filter(|s| s.from_height > height) {
+                return Err(LedgerError::SetChangePending {
+                    change_height: pending.change_height,
+                    from_height: pending.from_height,
+                });
+            }
+            let latest = sets.last().map_or_else(|| genesis.validator_set(), |s| s.validators.clone());
+            // T25-T28 (ValidatorSet::apply quotes them).
+            let validators = latest.apply(change).map_err(|refusal| match refusal {
+                ChangeRefusal::NotAValidator(key) => LedgerError::NotAValidator { key },
+                ChangeRefusal::AlreadyAValidator(key) => LedgerError::AlreadyAValidator { key },
+                ChangeRefusal::Invalid(reason) => LedgerError::InvalidValidatorChange { reason },
+                ChangeRefusal::Unsafe(reason) => LedgerError::ValidatorSetUnsafe { reason },
+            })?;
+            overlay.use_nonce(*nonce);
+            // A removed validator keeps following the chain as an observer.
+            if let ValidatorChange::Remove { public_key } = change {
+                let name = latest.get(public_key).map(|v| v.name.clone()).unwrap_or_default();
+                if !overlay.observer(public_key)?.is_some_and(|o| o.active) {
+                    overlay.put_observer(
+                        *public_key,
+                        ObserverRecord { name, active: true, since_height: height, former_validator: true },
+                    );
+                }
+            }
+            overlay.schedule_set(SetRecord {
+                from_height: height + SET_CHANGE_DELAY,
+                validators,
+                change_height: height,
+                change_leaf_index: location.leaf_index,
+                change_tx: tx_id,
+            })?;
+        }
+        TxBody::SetGovernance { governors, threshold, nonce } => {
+            require_governors(tx, &membership::governance(overlay, genesis)?)?;
+            require_fresh_nonce(overlay, *nonce)?;
+            // T30: a governance that can act: 1..=32 distinct valid keys, 1 <= k <= n.
+            let bad = |reason: String| Err(LedgerError::InvalidGovernance { reason });
+            if governors.is_empty() || governors.len() > GOVERNORS_MAX {
+                return bad(format!("needs 1 to {GOVERNORS_MAX} governors, has {}", governors.len()));
+            }
+            let unique: BTreeSet<_> = governors.iter().collect();
+            if unique.len() != governors.len() {
+                return bad("a governor is listed twice".into());
+            }
+            if let Some(g) = governors.iter().find(|g| !g.is_valid_point()) {
+                return bad(format!("governor key {g} is not a valid ed25519 key"));
+            }
+            if *threshold == 0 || *threshold as usize > governors.len() {
+                return bad(format!(
+                    "threshold {threshold} must be between 1 and the number of governors ({})",
+                    governors.len()
+                ));
+            }
+            overlay.use_nonce(*nonce);
+            overlay.put_governance(GovernanceRecord {
+                governors: governors.clone(),
+                threshold: *threshold,
+                since_height: height,
+            });
+        }
+        TxBody::RegisterObserver { observer, name, nonce } => {
+            require_governors(tx, &membership::governance(overlay, genesis)?)?;
+            require_fresh_nonce(overlay, *nonce)?;
+            // T31: registered once while active.
+            if overlay.observer(observer)?.is_some_and(|o| o.active) {
+                return Err(LedgerError::ObserverAlreadyRegistered { observer: *observer });
+            }
+            if !observer.is_valid_point() {
+                return malformed(format!("observer key {observer} is not a valid ed25519 key"));
+            }
+            overlay.use_nonce(*nonce);
+            overlay.put_observer(
+                *observer,
+                ObserverRecord {
+                    name: name.clone(),
+                    active: true,
+                    since_height: height,
+                    former_validator: false,
+                },
+            );
+        }
+        TxBody::RemoveObserver { observer, nonce } => {
+            require_governors(tx, &membership::governance(overlay, genesis)?)?;
+            require_fresh_nonce(overlay, *nonce)?;
+            // T32: the observer is registered and active.
+            let record = match overlay.observer(observer)? {
+                Some(r) if r.active => r,
+                _ => return Err(LedgerError::UnknownObserver { observer: *observer }),
+            };
+            overlay.use_nonce(*nonce);
+            overlay.put_observer(*observer, ObserverRecord { active: false, ..record });
         }
     }
     overlay.insert_tx(tx_id, location)

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use keepsake_types::merkle::NodeSource;
 use keepsake_types::{
-    CertificateId, ContentHash, HolderId, IssuerStatus, PublicKey, SeriesId, TxId, encoding,
+    CertificateId, ContentHash, HolderId, IssuerStatus, PublicKey, SeriesId, TxId, ValidatorSet, encoding,
 };
 use serde::{Deserialize, Serialize};
 
@@ -106,6 +106,46 @@ pub struct RevocationRecord {
     pub height: u64,
 }
 
+/// The governors and threshold in force, once governance changed them
+/// (before that, the genesis file's).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GovernanceRecord {
+    /// The governors.
+    pub governors: Vec<PublicKey>,
+    /// How many of them must sign a governance action.
+    pub threshold: u32,
+    /// Height of the change.
+    pub since_height: u64,
+}
+
+/// A validator set made by a committed change (the genesis set is not stored).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetRecord {
+    /// The first height it governs (`change_height + SET_CHANGE_DELAY`).
+    pub from_height: u64,
+    /// The set.
+    pub validators: ValidatorSet,
+    /// Height of the block that committed the change.
+    pub change_height: u64,
+    /// Log index of the change.
+    pub change_leaf_index: u64,
+    /// The change's transaction id.
+    pub change_tx: TxId,
+}
+
+/// A key admitted to the peer network without voting.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObserverRecord {
+    /// Who runs it (for a former validator, its validator name).
+    pub name: String,
+    /// False once governance removed it.
+    pub active: bool,
+    /// Height it was admitted (registered, or removed from the validator set).
+    pub since_height: u64,
+    /// True when it became an observer by leaving the validator set.
+    pub former_validator: bool,
+}
+
 /// Where a committed transaction is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TxLocation {
@@ -138,6 +178,33 @@ pub trait StateView: NodeSource {
     fn tx_location(&self, id: &TxId) -> Result<Option<TxLocation>>;
     /// Whether a governance nonce was used.
     fn governance_nonce_used(&self, nonce: u64) -> Result<bool>;
+    /// The governance in force, if it changed since genesis (`None`: the genesis's).
+    fn governance(&self) -> Result<Option<GovernanceRecord>>;
+    /// Every validator set made by a committed change, by ascending
+    /// `from_height` (empty: the genesis set governs every height).
+    fn validator_sets(&self) -> Result<Vec<SetRecord>>;
+    /// An observer key.
+    fn observer(&self, key: &PublicKey) -> Result<Option<ObserverRecord>>;
+}
+
+/// The writes of membership transactions. Kept apart from the original
+/// fields of [`StateDelta`] so that a block without them hashes exactly as
+/// before they existed (see [`StateDelta::digest`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MembershipDelta {
+    /// New validator sets, by `from_height` (insert-only).
+    pub validator_sets: BTreeMap<u64, SetRecord>,
+    /// The new governance, if it changed.
+    pub governance: Option<GovernanceRecord>,
+    /// New or updated observers.
+    pub observers: BTreeMap<PublicKey, ObserverRecord>,
+}
+
+impl MembershipDelta {
+    /// True when the block changed no membership.
+    pub fn is_empty(&self) -> bool {
+        self.validator_sets.is_empty() && self.governance.is_none() && self.observers.is_empty()
+    }
 }
 
 /// Everything one block writes. Applied atomically by the store.
@@ -160,12 +227,22 @@ pub struct StateDelta {
     pub txs: BTreeMap<TxId, TxLocation>,
     /// Used governance nonces (insert-only).
     pub governance_nonces: BTreeSet<u64>,
+    /// Membership writes (validator sets, governance, observers).
+    #[serde(skip)]
+    pub membership: MembershipDelta,
 }
 
 impl StateDelta {
-    /// SHA-256 of the canonical encoding (the input of the state root).
+    /// The input of the state root: SHA-256 of the canonical encoding of the
+    /// fields above `membership`, followed, only when the block changed
+    /// membership, by the encoding of [`MembershipDelta`]. A block without
+    /// membership changes hashes as it did before they existed.
     pub fn digest(&self) -> keepsake_types::Hash32 {
-        keepsake_types::hash::sha256(&encoding::encode(self))
+        let mut bytes = encoding::encode(self);
+        if !self.membership.is_empty() {
+            bytes.extend_from_slice(&encoding::encode(&self.membership));
+        }
+        keepsake_types::hash::sha256(&bytes)
     }
 }
 
@@ -249,6 +326,28 @@ impl<'a, V: StateView + ?Sized> Overlay<'a, V> {
     pub fn use_nonce(&mut self, nonce: u64) {
         self.delta.governance_nonces.insert(nonce);
     }
+
+    /// Schedules a validator set (insert-only).
+    pub fn schedule_set(&mut self, record: SetRecord) -> Result<()> {
+        let from = record.from_height;
+        if self.validator_sets()?.iter().any(|s| s.from_height >= from) {
+            return Err(LedgerError::Invariant(format!(
+                "a validator set from height {from} is already scheduled"
+            )));
+        }
+        self.delta.membership.validator_sets.insert(from, record);
+        Ok(())
+    }
+
+    /// Replaces the governance.
+    pub fn put_governance(&mut self, record: GovernanceRecord) {
+        self.delta.membership.governance = Some(record);
+    }
+
+    /// Writes an observer.
+    pub fn put_observer(&mut self, key: PublicKey, record: ObserverRecord) {
+        self.delta.membership.observers.insert(key, record);
+    }
 }
 
 impl<V: StateView + ?Sized> NodeSource for Overlay<'_, V> {
@@ -305,5 +404,22 @@ impl<V: StateView + ?Sized> StateView for Overlay<'_, V> {
             return Ok(true);
         }
         self.base.governance_nonce_used(nonce)
+    }
+    fn governance(&self) -> Result<Option<GovernanceRecord>> {
+        match &self.delta.membership.governance {
+            Some(g) => Ok(Some(g.clone())),
+            None => self.base.governance(),
+        }
+    }
+    fn validator_sets(&self) -> Result<Vec<SetRecord>> {
+        let mut sets = self.base.validator_sets()?;
+        sets.extend(self.delta.membership.validator_sets.values().cloned());
+        Ok(sets)
+    }
+    fn observer(&self, key: &PublicKey) -> Result<Option<ObserverRecord>> {
+        match self.delta.membership.observers.get(key) {
+            Some(r) => Ok(Some(r.clone())),
+            None => self.base.observer(key),
+        }
     }
 }

@@ -30,6 +30,9 @@
 //! | `content/` `ContentHash`                | `SeriesId`                                                 | insert-only      |
 //! | `revoke/` `CertificateId`               | `RevocationRecord`                                         | insert-only      |
 //! | `nonce/` `u64 BE`                       | empty                                                      | insert-only      |
+//! | `meta/governance`                       | `GovernanceRecord`: governors and threshold, once changed  | updated          |
+//! | `vset/` `from_height: u64 BE`           | `SetRecord`: a validator set made by a committed change    | insert-only      |
+//! | `observer/` `PublicKey`                 | `ObserverRecord`                                           | updated          |
 //!
 //! **History** (three files, only ever appended to; integers big-endian):
 //!
@@ -129,6 +132,12 @@ pub const CONTENT: &[u8] = b"content/";
 pub const REVOKE: &[u8] = b"revoke/";
 /// Prefix of used governance nonces.
 pub const NONCE: &[u8] = b"nonce/";
+/// `meta/governance`.
+pub const META_GOVERNANCE: &[u8] = b"meta/governance";
+/// Prefix of scheduled validator sets.
+pub const VSET: &[u8] = b"vset/";
+/// Prefix of observers.
+pub const OBSERVER: &[u8] = b"observer/";
 
 fn join(prefix: &[u8], suffix: &[u8]) -> Vec<u8> {
     let mut key = Vec::with_capacity(prefix.len() + suffix.len());
@@ -170,6 +179,16 @@ pub fn revoke(id: &CertificateId) -> Vec<u8> {
 /// `nonce/<nonce BE>`.
 pub fn nonce(nonce: u64) -> Vec<u8> {
     join(NONCE, &nonce.to_be_bytes())
+}
+
+/// `vset/<from height BE>`.
+pub fn vset(from_height: u64) -> Vec<u8> {
+    join(VSET, &from_height.to_be_bytes())
+}
+
+/// `observer/<public key>`.
+pub fn observer(key: &PublicKey) -> Vec<u8> {
+    join(OBSERVER, key.as_bytes())
 }
 
 /// The header of a `history/blocks` record.
@@ -249,7 +268,7 @@ mod tests {
 
     #[test]
     fn no_prefix_is_a_prefix_of_another() {
-        let all = [HASH, ISSUER, REVIEWER, SERIES, CONTENT, REVOKE, NONCE, b"meta/"];
+        let all = [HASH, ISSUER, REVIEWER, SERIES, CONTENT, REVOKE, NONCE, VSET, OBSERVER, b"meta/"];
         for a in all {
             for b in all {
                 if a != b {

@@ -10,8 +10,8 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use keepsake_ledger::{
-    CertificateState, Executed, IssuerRecord, LedgerError, ReviewerRecord, RevocationRecord, SeriesRecord,
-    StateView, Tip, TxLocation,
+    CertificateState, Executed, GovernanceRecord, IssuerRecord, LedgerError, ObserverRecord, ReviewerRecord,
+    RevocationRecord, SeriesRecord, SetRecord, StateView, Tip, TxLocation,
 };
 use keepsake_types::encoding::{decode, decode_prefix, encode};
 use keepsake_types::genesis::VALIDATORS_MAX;
@@ -46,6 +46,11 @@ const RECORD_OVERHEAD_BYTES: u64 = 1024;
 pub(crate) fn decode_commit(bytes: &[u8]) -> Result<Commit> {
     decode(bytes, COMMIT_BYTES_MAX, "commit").map_err(|source| StoreError::Decode { what: "commit", source })
 }
+
+/// Largest encoded [`SetRecord`]: the most validators, each with its key,
+/// power and longest name, plus the change's location.
+const SET_RECORD_BYTES_MAX: usize =
+    VALIDATORS_MAX * (32 + 10 + 2 + keepsake_ledger::rules::NAME_MAX_BYTES) + 128;
 
 /// Decoding bounds, derived from the genesis parameters at open.
 #[derive(Clone, Copy, Debug)]
@@ -672,6 +677,33 @@ impl Store {
         self.get_decoded(key, self.limits.record_bytes_max, what)
     }
 
+    /// Every scheduled validator set, by ascending `from_height` (few: one per change).
+    fn validator_set_records(&self) -> Result<Vec<SetRecord>> {
+        let mut sets = Vec::new();
+        for entry in self.db.scan_prefix(layout::VSET) {
+            let (_, bytes) = entry?;
+            let record = decode(&bytes, SET_RECORD_BYTES_MAX, "validator set record")
+                .map_err(|source| StoreError::Decode { what: "validator set record", source })?;
+            sets.push(record);
+        }
+        Ok(sets)
+    }
+
+    /// Every observer key ever admitted, with its record (few).
+    pub fn observers(&self) -> Result<Vec<(PublicKey, ObserverRecord)>> {
+        let mut all = Vec::new();
+        for entry in self.db.scan_prefix(layout::OBSERVER) {
+            let (key, bytes) = entry?;
+            let suffix: [u8; 32] = key[layout::OBSERVER.len()..]
+                .try_into()
+                .map_err(|_| StoreError::Corrupt(format!("observer key of {} bytes", key.len())))?;
+            let record = decode(&bytes, self.limits.record_bytes_max, "observer record")
+                .map_err(|source| StoreError::Decode { what: "observer record", source })?;
+            all.push((PublicKey(suffix), record));
+        }
+        Ok(all)
+    }
+
     /// Opens another tree of the same sled database, for data that is not
     /// part of the chain (kept equivocation evidence: sled allows one open
     /// handle per path, so it lives in the same database). Writes there are
@@ -859,6 +891,9 @@ impl Store {
         for nonce in &delta.governance_nonces {
             insert_only(layout::nonce(*nonce), Vec::new(), "nonce", nonce)?;
         }
+        for (from_height, record) in &delta.membership.validator_sets {
+            insert_only(layout::vset(*from_height), encode(record), "vset", from_height)?;
+        }
         insert_only(layout::hash(&block_hash), header.height.to_be_bytes().to_vec(), "hash", &block_hash)?;
 
         // Updatable records.
@@ -870,6 +905,12 @@ impl Store {
         }
         for (id, record) in &delta.series {
             batch.insert(layout::series(id), encode(record));
+        }
+        if let Some(record) = &delta.membership.governance {
+            batch.insert(layout::META_GOVERNANCE, encode(record));
+        }
+        for (key, record) in &delta.membership.observers {
+            batch.insert(layout::observer(key), encode(record));
         }
 
         let nodes = new_log_nodes(tip.log_size, executed)?;
@@ -1240,6 +1281,15 @@ impl StateView for Store {
     }
     fn governance_nonce_used(&self, nonce: u64) -> keepsake_ledger::Result<bool> {
         state(self.db.contains_key(layout::nonce(nonce)).map_err(StoreError::from))
+    }
+    fn governance(&self) -> keepsake_ledger::Result<Option<GovernanceRecord>> {
+        state(self.record(layout::META_GOVERNANCE, "governance record"))
+    }
+    fn validator_sets(&self) -> keepsake_ledger::Result<Vec<SetRecord>> {
+        state(self.validator_set_records())
+    }
+    fn observer(&self, key: &PublicKey) -> keepsake_ledger::Result<Option<ObserverRecord>> {
+        state(self.record(&layout::observer(key), "observer record"))
     }
 }
 

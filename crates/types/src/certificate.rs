@@ -27,6 +27,7 @@ use crate::genesis::Genesis;
 use crate::hash::Hash32;
 use crate::ids::{self, CertificateId, ContentHash, HolderId, SeriesId, TxId};
 use crate::keys::PublicKey;
+use crate::membership::{SetTransition, ValidatorSchedule};
 use crate::merkle;
 use crate::tx::TxBody;
 use crate::{Error, Result};
@@ -34,8 +35,9 @@ use crate::{Error, Result};
 /// The `format` value of version 1 certificates.
 pub const CERTIFICATE_FORMAT: &str = "keepsake-certificate/v1";
 
-/// Largest certificate file accepted by tools, in bytes.
-pub const CERTIFICATE_FILE_MAX: usize = 256 * 1024;
+/// Largest certificate file accepted by tools, in bytes (room for hundreds
+/// of validator-set transitions).
+pub const CERTIFICATE_FILE_MAX: usize = 4 * 1024 * 1024;
 
 /// The human-readable facts a certificate attests.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,7 +82,7 @@ pub struct LogEntryProof {
 }
 
 impl LogEntryProof {
-    fn verify_against(
+    pub(crate) fn verify_against(
         &self,
         checkpoint: &Checkpoint,
         field: &'static str,
@@ -124,6 +126,10 @@ pub struct Certificate {
     pub series: LogEntryProof,
     /// A quorum-signed checkpoint whose log contains both entries.
     pub checkpoint: Checkpoint,
+    /// The validator-set changes in force at `checkpoint`, oldest first, each
+    /// proven to the set before it (empty while the genesis set governs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transitions: Vec<SetTransition>,
     /// Set by `keepsake cert refresh`: the checkpoint this certificate was
     /// anchored to before, linked to `checkpoint` by a consistency proof.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -158,8 +164,10 @@ pub struct VerifiedCertificate {
     pub previous_height: Option<u64>,
     /// Voting power that signed the checkpoint.
     pub signed_power: u64,
-    /// Total voting power of the genesis validator set.
+    /// Total voting power of the validator set that signed it.
     pub total_power: u64,
+    /// Validator-set changes followed from the genesis set to that set.
+    pub set_changes: usize,
 }
 
 fn mismatch(field: &'static str, reason: String) -> Error {
@@ -207,19 +215,26 @@ impl Certificate {
                 return Err(Error::WrongChain { expected: chain.to_string(), got: got.to_string() });
             }
         }
+        // The validator sets from genesis to the checkpoint, each change proven
+        // by the set before it (followed once per exact transitions when a memo is kept).
+        let mut memo = memo;
+        let schedule = match memo.as_deref_mut() {
+            Some(m) => m.schedule(genesis, &self.transitions)?,
+            None => ValidatorSchedule::follow(genesis, &self.transitions)?,
+        };
+        let validators = schedule_at_checkpoint(&schedule, &self.checkpoint, self.transitions.len())?;
         // Checkpoint: header hash, validator set, quorum of valid precommits.
-        let validators = genesis.validator_set();
         // A checkpoint proven before (the same header and commit bytes) has the same verdict.
         let checkpoint_key = memo.as_ref().map(|_| proven_key(&[&encode(&self.checkpoint)]));
         let known =
             memo.as_ref().zip(checkpoint_key.as_ref()).and_then(|(m, k)| m.checkpoints.get(k).copied());
         let signed_power = match known {
             Some(power) => power,
-            None => self.checkpoint.commit.verify(&self.checkpoint.header, &validators)?,
+            None => self.checkpoint.commit.verify(&self.checkpoint.header, validators)?,
         };
         // A refreshed certificate: the older checkpoint, and the log growing from it.
         if let Some(link) = &self.previous {
-            link.verify(genesis, &self.checkpoint)?;
+            link.verify_with(&schedule, genesis, &self.checkpoint)?;
             if self.mint.leaf_index >= link.checkpoint.header.log_size {
                 return Err(mismatch(
                     "previous.checkpoint",
@@ -303,6 +318,7 @@ impl Certificate {
             previous_height: self.previous.as_ref().map(|p| p.checkpoint.header.height),
             signed_power,
             total_power: validators.total_power(),
+            set_changes: self.transitions.len(),
         })
     }
 }
@@ -311,6 +327,29 @@ impl Certificate {
 /// (each; when full, it forgets everything and starts again).
 pub const VERIFIER_MEMO_MAX: usize = 100_000;
 
+/// Most validator schedules a [`CertificateVerifier`] remembers.
+const SCHEDULES_KEPT_MAX: usize = 64;
+
+/// The set that signs `checkpoint` under `schedule`, refusing transitions
+/// that take effect after it (they cannot have been proven by then).
+fn schedule_at_checkpoint<'s>(
+    schedule: &'s ValidatorSchedule,
+    checkpoint: &Checkpoint,
+    transitions: usize,
+) -> Result<&'s crate::ValidatorSet> {
+    let latest = schedule.latest();
+    if transitions > 0 && latest.from_height > checkpoint.header.height {
+        return Err(Error::InvalidTransition {
+            index: transitions - 1,
+            reason: format!(
+                "it takes effect at height {}, after the checkpoint at height {}",
+                latest.from_height, checkpoint.header.height
+            ),
+        });
+    }
+    Ok(schedule.at(checkpoint.header.height))
+}
+
 /// What a [`CertificateVerifier`] has proven: checkpoints (by the hash of
 /// their exact encoding) with their signed power, and series entries (by the
 /// hash of their exact leaf bytes).
@@ -318,9 +357,27 @@ pub const VERIFIER_MEMO_MAX: usize = 100_000;
 struct Proven {
     checkpoints: std::collections::HashMap<Hash32, u64>,
     series: std::collections::HashSet<Hash32>,
+    /// Schedules followed, by the hash of their exact transitions (few: one per chain state).
+    schedules: std::collections::HashMap<Hash32, ValidatorSchedule>,
 }
 
 impl Proven {
+    fn schedule(&mut self, genesis: &Genesis, transitions: &[SetTransition]) -> Result<ValidatorSchedule> {
+        if transitions.is_empty() {
+            return Ok(ValidatorSchedule::genesis(genesis));
+        }
+        let key = proven_key(&[&encode(&transitions)]);
+        if let Some(s) = self.schedules.get(&key) {
+            return Ok(s.clone());
+        }
+        let schedule = ValidatorSchedule::follow(genesis, transitions)?;
+        if self.schedules.len() >= SCHEDULES_KEPT_MAX {
+            self.schedules.clear();
+        }
+        self.schedules.insert(key, schedule.clone());
+        Ok(schedule)
+    }
+
     fn remember(&mut self, checkpoint: Hash32, power: u64, series: Hash32) {
         if self.checkpoints.len() >= VERIFIER_MEMO_MAX || self.series.len() >= VERIFIER_MEMO_MAX {
             *self = Proven::default();
@@ -369,22 +426,37 @@ impl CertificateVerifier {
     }
 }
 
-/// Verifies that `checkpoint` is a quorum-signed checkpoint of `genesis`'s chain.
-fn verify_checkpoint(genesis: &Genesis, checkpoint: &Checkpoint) -> Result<u64> {
+/// Verifies that `checkpoint` is a quorum-signed checkpoint of `genesis`'s
+/// chain, signed by the set `schedule` says governs its height.
+fn verify_checkpoint(
+    genesis: &Genesis,
+    schedule: &ValidatorSchedule,
+    checkpoint: &Checkpoint,
+) -> Result<u64> {
     if checkpoint.header.chain_id != genesis.chain_id {
         return Err(Error::WrongChain {
             expected: genesis.chain_id.to_string(),
             got: checkpoint.header.chain_id.to_string(),
         });
     }
-    checkpoint.commit.verify(&checkpoint.header, &genesis.validator_set())
+    checkpoint.commit.verify(&checkpoint.header, schedule.at(checkpoint.header.height))
 }
 
 impl CheckpointLink {
-    /// Checks the older checkpoint (its own quorum) and the consistency proof
-    /// from its log to the log of `newer`.
+    /// Checks the older checkpoint (its own quorum, under the genesis set)
+    /// and the consistency proof from its log to the log of `newer`.
     pub fn verify(&self, genesis: &Genesis, newer: &Checkpoint) -> Result<()> {
-        verify_checkpoint(genesis, &self.checkpoint)?;
+        self.verify_with(&ValidatorSchedule::genesis(genesis), genesis, newer)
+    }
+
+    /// [`CheckpointLink::verify`] with the validator sets of `schedule`.
+    pub fn verify_with(
+        &self,
+        schedule: &ValidatorSchedule,
+        genesis: &Genesis,
+        newer: &Checkpoint,
+    ) -> Result<()> {
+        verify_checkpoint(genesis, schedule, &self.checkpoint)?;
         let (old, new) = (&self.checkpoint.header, &newer.header);
         if old.height >= new.height {
             return Err(mismatch(
@@ -413,7 +485,7 @@ impl CheckpointLink {
 pub enum Revoker {
     /// The series' issuer, alone.
     Issuer,
-    /// At least `governance_threshold` distinct governors of the genesis.
+    /// Governors (at least the threshold in force, as the ledger checked).
     Governance,
 }
 
@@ -426,6 +498,9 @@ pub struct CertificateStatus {
     pub certificate_id: CertificateId,
     /// The checkpoint the answer is given at.
     pub checkpoint: Checkpoint,
+    /// The validator-set changes in force at `checkpoint` (as in a certificate).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transitions: Vec<SetTransition>,
     /// The revocation's log entry and its inclusion proof against
     /// `checkpoint`; `None` when the node says the certificate is active.
     pub revocation: Option<LogEntryProof>,
@@ -475,7 +550,9 @@ impl CertificateStatus {
                 format!("the answer is about {}, not {}", self.certificate_id, cert.certificate_id),
             ));
         }
-        verify_checkpoint(genesis, &self.checkpoint)?;
+        let schedule = ValidatorSchedule::follow(genesis, &self.transitions)?;
+        schedule_at_checkpoint(&schedule, &self.checkpoint, self.transitions.len())?;
+        verify_checkpoint(genesis, &schedule, &self.checkpoint)?;
         // An answer at a checkpoint whose log does not even contain the mint
         // says nothing about this certificate (a stale answer).
         if self.checkpoint.header.log_size <= cert.mint_leaf_index {
@@ -507,24 +584,21 @@ impl CertificateStatus {
             return Err(mismatch("revocation.leaf_index", "the revocation is logged before the mint".into()));
         }
         leaf.tx.verify_signatures(chain)?;
-        // T7/T8 (Revoke): the issuer alone, or k distinct governors and nobody else.
+        // T7/T8 (Revoke): the issuer alone, or k distinct governors and nobody
+        // else. Governance changes over time (`SetGovernance`), and the
+        // governors in force are ledger state, not visible offline: that a
+        // governance revocation had its k governors is the ledger's check, and
+        // the quorum that signed the checkpoint vouches for it. What is checked
+        // here is the shape: the issuer alone, or signers without the issuer.
         let signers: Vec<&PublicKey> = leaf.tx.signatures.iter().map(|s| &s.signer).collect();
         let by = if signers == [&cert.record.issuer] {
             Revoker::Issuer
+        } else if signers.contains(&&cert.record.issuer) {
+            return Err(mismatch(
+                "revocation.leaf",
+                "signed by the issuer together with others: the issuer revokes alone".into(),
+            ));
         } else {
-            let mut governors: Vec<&PublicKey> = signers.clone();
-            governors.sort();
-            governors.dedup();
-            let all_governors = signers.iter().all(|s| genesis.governors.contains(s));
-            if !all_governors
-                || governors.len() != signers.len()
-                || governors.len() < genesis.governance_threshold as usize
-            {
-                return Err(mismatch(
-                    "revocation.leaf",
-                    "signed neither by the issuer alone nor by enough distinct governors".into(),
-                ));
-            }
             Revoker::Governance
         };
         Ok(VerifiedStatus {

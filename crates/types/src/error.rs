@@ -68,6 +68,10 @@ pub enum Error {
     /// newer one rewrote or dropped history (or the proof is wrong).
     #[error("log at height {new_height} is not consistent with the log at height {old_height}: {reason}")]
     Inconsistent { old_height: u64, new_height: u64, reason: String },
+    /// A validator-set transition of a certificate or status answer that
+    /// does not prove its change (see `membership::SetTransition`).
+    #[error("validator-set transition {index} is invalid: {reason}")]
+    InvalidTransition { index: usize, reason: String },
     /// A certificate whose content does not match its log leaf or checkpoint.
     #[error("certificate field {field} does not match: {reason}")]
     CertificateMismatch { field: &'static str, reason: String },
@@ -92,6 +96,7 @@ impl Error {
             Error::InsufficientPower { .. } => "InsufficientPower",
             Error::ValidatorSetMismatch { .. } => "ValidatorSetMismatch",
             Error::Proof(_) => "ProofMismatch",
+            Error::InvalidTransition { .. } => "InvalidTransition",
             Error::MissingLogNode { .. } => "MissingLogNode",
             Error::NodeSource(_) => "NodeSourceFailed",
             Error::Inconsistent { .. } => "ConsistencyMismatch",

@@ -15,6 +15,7 @@ use crate::encoding::encode;
 use crate::hash::{domain_hash, domain_preimage, tag};
 use crate::ids::{CertificateId, ContentHash, HolderId, SeriesId, TxId};
 use crate::keys::{Keypair, PublicKey, Signature};
+use crate::membership::ValidatorChange;
 
 /// Whether an issuer may create series and mint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,6 +145,41 @@ pub enum TxBody {
         /// The would-be new holder.
         to: HolderId,
     },
+    /// Governance (k of n, plus the new key for an addition or a rotation):
+    /// change the validator set. It governs blocks from
+    /// [`crate::membership::SET_CHANGE_DELAY`] heights after its own.
+    ChangeValidators {
+        /// What changes.
+        change: ValidatorChange,
+        /// Governance nonce.
+        nonce: u64,
+    },
+    /// Governance (k of the current n): replace the governors and the threshold.
+    SetGovernance {
+        /// The new governors (1 to 32 distinct keys).
+        governors: Vec<PublicKey>,
+        /// How many of them must sign a governance action (1 to `governors.len()`).
+        threshold: u32,
+        /// Governance nonce.
+        nonce: u64,
+    },
+    /// Governance (k of n): admit an observer's key to the peer network (an
+    /// auditor's or regulator's node that follows the chain and never votes).
+    RegisterObserver {
+        /// The observer node's key.
+        observer: PublicKey,
+        /// Who runs it.
+        name: String,
+        /// Governance nonce.
+        nonce: u64,
+    },
+    /// Governance (k of n): withdraw an observer's admission.
+    RemoveObserver {
+        /// The observer node's key.
+        observer: PublicKey,
+        /// Governance nonce.
+        nonce: u64,
+    },
 }
 
 impl TxBody {
@@ -158,6 +194,10 @@ impl TxBody {
             TxBody::Mint { .. } => "mint",
             TxBody::Revoke { .. } => "revoke",
             TxBody::Transfer { .. } => "transfer",
+            TxBody::ChangeValidators { .. } => "change_validators",
+            TxBody::SetGovernance { .. } => "set_governance",
+            TxBody::RegisterObserver { .. } => "register_observer",
+            TxBody::RemoveObserver { .. } => "remove_observer",
         }
     }
 
