@@ -21,6 +21,7 @@ pub mod dev;
 pub mod executor;
 pub mod heap;
 pub mod keyfile;
+pub mod membership;
 pub mod metrics;
 pub mod migrate;
 pub mod net;

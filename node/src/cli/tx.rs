@@ -10,9 +10,10 @@ use clap::{Args, Subcommand, ValueEnum};
 use jsonrpsee::http_client::HttpClient;
 use keepsake_rpc::KeepsakeApiClient;
 use keepsake_rpc::types::TxStatus;
+use keepsake_types::membership::SET_CHANGE_DELAY;
 use keepsake_types::{
     CertificateId, ContentHash, Genesis, HolderId, IssuerStatus, Keypair, PublicKey, ReviewSubject, SeriesId,
-    TxBody, TxId, hash::sha256, ids,
+    TxBody, TxId, Validator, ValidatorChange, hash::sha256, ids,
 };
 
 use super::common::RpcArgs;
@@ -101,6 +102,99 @@ pub(super) enum TxCommand {
         #[command(flatten)]
         submit: SubmitArgs,
     },
+    /// Governance: add a validator (it governs blocks from two heights after
+    /// the change's). The new validator's key file co-signs.
+    AddValidator {
+        /// The new validator's key file (its node key; it co-signs).
+        #[arg(long)]
+        validator_key: PathBuf,
+        /// Its voting power.
+        #[arg(long, default_value_t = 1)]
+        power: u64,
+        /// The organisation's name.
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        gov: GovernorArgs,
+        #[command(flatten)]
+        submit: SubmitArgs,
+    },
+    /// Governance: remove a validator (it keeps following as an observer).
+    RemoveValidator {
+        /// The validator's public key.
+        #[arg(long)]
+        validator: PublicKey,
+        #[command(flatten)]
+        gov: GovernorArgs,
+        #[command(flatten)]
+        submit: SubmitArgs,
+    },
+    /// Governance: change a validator's voting power.
+    SetValidatorPower {
+        /// The validator's public key.
+        #[arg(long)]
+        validator: PublicKey,
+        /// The new power (> 0).
+        #[arg(long)]
+        power: u64,
+        #[command(flatten)]
+        gov: GovernorArgs,
+        #[command(flatten)]
+        submit: SubmitArgs,
+    },
+    /// Governance: replace a validator's key (its place, power and name stay).
+    /// The new key file co-signs; restart the node with it once the change is
+    /// in force (docs/operator-guide.md, "Rotating a validator key").
+    RotateValidatorKey {
+        /// The key being retired.
+        #[arg(long)]
+        old: PublicKey,
+        /// The new key file.
+        #[arg(long)]
+        new_key: PathBuf,
+        #[command(flatten)]
+        gov: GovernorArgs,
+        #[command(flatten)]
+        submit: SubmitArgs,
+    },
+    /// Governance: replace the governors and the threshold (signed by k of the
+    /// current governors).
+    SetGovernance {
+        /// A new governor's public key; repeat for each.
+        #[arg(long = "governor", required = true)]
+        governors: Vec<PublicKey>,
+        /// How many of them must sign a governance action.
+        #[arg(long)]
+        threshold: u32,
+        #[command(flatten)]
+        gov: GovernorArgs,
+        #[command(flatten)]
+        submit: SubmitArgs,
+    },
+    /// Governance: admit an observer node's key to the peer network (an
+    /// auditor's or regulator's node; it never votes).
+    RegisterObserver {
+        /// The observer node's public key.
+        #[arg(long)]
+        observer: PublicKey,
+        /// Who runs it.
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        gov: GovernorArgs,
+        #[command(flatten)]
+        submit: SubmitArgs,
+    },
+    /// Governance: withdraw an observer's admission.
+    RemoveObserver {
+        /// The observer node's public key.
+        #[arg(long)]
+        observer: PublicKey,
+        #[command(flatten)]
+        gov: GovernorArgs,
+        #[command(flatten)]
+        submit: SubmitArgs,
+    },
     /// Create a series (prints the series id). The reviewer's approval is
     /// signed locally with --reviewer-key.
     CreateSeries {
@@ -177,6 +271,27 @@ pub(super) enum TxCommand {
         #[command(flatten)]
         submit: SubmitArgs,
     },
+}
+
+/// Submits a validator-set change signed by the governors and, for an
+/// addition or a rotation, the new key; says from which height it governs.
+async fn change_validators(
+    change: ValidatorChange,
+    gov: &GovernorArgs,
+    new_key: Option<Keypair>,
+    submit: &SubmitArgs,
+) -> anyhow::Result<()> {
+    let mut signers = read_keys(&gov.governor_keys)?;
+    signers.extend(new_key);
+    let what = change.describe();
+    let body = TxBody::ChangeValidators { change, nonce: nonce_or_random(gov.nonce)? };
+    let client = client(&submit.rpc.rpc)?;
+    let chain = chain_of(&client).await?.chain_id;
+    let id = submit_and_wait(&client, &chain, body, &signers, Duration::from_secs(submit.timeout_secs)).await?;
+    if let TxStatus::Committed { height, .. } = client.get_tx_status(id).await.map_err(describe)? {
+        eprintln!("{what}: in force from height {}", height + SET_CHANGE_DELAY);
+    }
+    Ok(())
 }
 
 fn read_keys(paths: &[PathBuf]) -> anyhow::Result<Vec<Keypair>> {
@@ -260,6 +375,36 @@ pub(super) async fn tx(command: TxCommand) -> anyhow::Result<ExitCode> {
         }
         TxCommand::RemoveReviewer { reviewer, gov, submit } => {
             let body = TxBody::RemoveReviewer { reviewer, nonce: nonce_or_random(gov.nonce)? };
+            send(body, &read_keys(&gov.governor_keys)?, &submit).await?;
+        }
+        TxCommand::AddValidator { validator_key, power, name, gov, submit } => {
+            let key = keyfile::read(&validator_key)?;
+            let validator = Validator { public_key: key.public(), power, name };
+            let change = ValidatorChange::Add { validator };
+            change_validators(change, &gov, Some(key), &submit).await?;
+        }
+        TxCommand::RemoveValidator { validator, gov, submit } => {
+            change_validators(ValidatorChange::Remove { public_key: validator }, &gov, None, &submit).await?;
+        }
+        TxCommand::SetValidatorPower { validator, power, gov, submit } => {
+            let change = ValidatorChange::SetPower { public_key: validator, power };
+            change_validators(change, &gov, None, &submit).await?;
+        }
+        TxCommand::RotateValidatorKey { old, new_key, gov, submit } => {
+            let key = keyfile::read(&new_key)?;
+            let change = ValidatorChange::RotateKey { old_key: old, new_key: key.public() };
+            change_validators(change, &gov, Some(key), &submit).await?;
+        }
+        TxCommand::SetGovernance { governors, threshold, gov, submit } => {
+            let body = TxBody::SetGovernance { governors, threshold, nonce: nonce_or_random(gov.nonce)? };
+            send(body, &read_keys(&gov.governor_keys)?, &submit).await?;
+        }
+        TxCommand::RegisterObserver { observer, name, gov, submit } => {
+            let body = TxBody::RegisterObserver { observer, name, nonce: nonce_or_random(gov.nonce)? };
+            send(body, &read_keys(&gov.governor_keys)?, &submit).await?;
+        }
+        TxCommand::RemoveObserver { observer, gov, submit } => {
+            let body = TxBody::RemoveObserver { observer, nonce: nonce_or_random(gov.nonce)? };
             send(body, &read_keys(&gov.governor_keys)?, &submit).await?;
         }
         TxCommand::CreateSeries {

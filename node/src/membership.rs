@@ -1,0 +1,42 @@
+//! The node's view of membership: which keys its peer network admits, and
+//! whether it votes. Both follow the committed state (validator sets and
+//! observers changed by governance, docs/rules.md T25-T32).
+
+use std::collections::BTreeSet;
+
+use keepsake_store::Store;
+use keepsake_types::{Genesis, PublicKey};
+
+/// The keys the peer network admits after the committed `height`: every
+/// validator of the set governing the next height and of any set scheduled
+/// after it, every active observer (registered by governance, or a removed
+/// validator that keeps following), and the operator's own `extra` keys
+/// (its config's allow-list and bootstrap peers, trusted by configuration).
+pub fn admitted_keys(
+    store: &Store,
+    genesis: &Genesis,
+    height: u64,
+    extra: &[PublicKey],
+) -> anyhow::Result<BTreeSet<PublicKey>> {
+    let schedule = keepsake_ledger::membership::schedule(store, genesis)?;
+    let next = height.saturating_add(1);
+    let mut keys: BTreeSet<PublicKey> = schedule.at(next).validators.iter().map(|v| v.public_key).collect();
+    for set in schedule.sets().iter().filter(|s| s.from_height > next) {
+        keys.extend(set.validators.validators.iter().map(|v| v.public_key));
+    }
+    for (key, record) in store.observers()? {
+        if record.active {
+            keys.insert(key);
+        }
+    }
+    keys.extend(extra.iter().copied());
+    Ok(keys)
+}
+
+/// Whether `key` votes at the height after `height` or is scheduled to.
+pub fn is_member(store: &Store, genesis: &Genesis, height: u64, key: &PublicKey) -> anyhow::Result<bool> {
+    let schedule = keepsake_ledger::membership::schedule(store, genesis)?;
+    let next = height.saturating_add(1);
+    Ok(schedule.sets().iter().filter(|s| s.from_height >= next).any(|s| s.validators.get(key).is_some())
+        || schedule.at(next).get(key).is_some())
+}
