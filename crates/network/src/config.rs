@@ -15,6 +15,9 @@ pub const DEFAULT_MAX_PENDING_EVENTS: usize = 10_000;
 /// Default number of [`crate::NetworkHandle::report_invalid`] strikes before a disconnect.
 pub const DEFAULT_GARBAGE_STRIKES_MAX: u32 = 10;
 
+/// Most keys in the allowed set ([`NetworkConfig::allowed`], [`crate::NetworkHandle::set_allowed`]).
+pub const MAX_ALLOWED_KEYS: usize = 10_000;
+
 /// Smallest accepted `max_message_bytes` (gossipsub itself refuses limits under 100 bytes).
 pub const MIN_MESSAGE_BYTES: usize = 512;
 /// Largest accepted `max_message_bytes` (frames carry `u32` lengths; 1 GiB is far beyond sane).
@@ -53,7 +56,8 @@ pub struct NetworkConfig {
     /// Peers dialled at start and redialled (with a short backoff, at most every 2 s) whenever
     /// they are disconnected. Entries whose key is not in `allowed` are ignored with a warning.
     pub bootstrap: Vec<(PublicKey, SocketAddr)>,
-    /// The only keys that may stay connected (inbound or outbound). Empty means nobody.
+    /// The only keys that may stay connected (inbound or outbound). Empty means nobody. At most
+    /// [`MAX_ALLOWED_KEYS`]; replaced at run time by [`crate::NetworkHandle::set_allowed`].
     pub allowed: Vec<PublicKey>,
     /// Gossip payload and sync response frame limit in bytes (default 8 MiB).
     pub max_message_bytes: usize,
@@ -93,6 +97,9 @@ impl NetworkConfig {
                 "max_message_bytes {} not in {MIN_MESSAGE_BYTES}..={MAX_MESSAGE_BYTES}",
                 self.max_message_bytes
             ));
+        }
+        if self.allowed.len() > MAX_ALLOWED_KEYS {
+            return bad(format!("{} allowed keys, over the limit of {MAX_ALLOWED_KEYS}", self.allowed.len()));
         }
         if self.max_peers == 0 {
             return bad("max_peers must be at least 1".into());

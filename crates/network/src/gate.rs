@@ -85,6 +85,17 @@ impl Gate {
         }
     }
 
+    /// Replaces the allowed set: connections of peers outside it are refused
+    /// from now on (the caller disconnects those already connected).
+    pub fn set_allowed(&mut self, allowed: HashSet<PeerId>) {
+        self.allowed = allowed;
+    }
+
+    /// Whether `peer` is in the allowed set.
+    pub fn is_allowed(&self, peer: &PeerId) -> bool {
+        self.allowed.contains(peer)
+    }
+
     /// Refuses connections of `peer` until `until`.
     pub fn ban(&mut self, peer: PeerId, until: Instant) {
         self.banned.insert(peer, until);

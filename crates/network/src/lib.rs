@@ -11,7 +11,8 @@
 //!   [`NetworkEvent`]s.
 //! - [`NetworkHandle`] is cloneable; each method is a command to the swarm task with a oneshot
 //!   reply: [`NetworkHandle::publish`] on a [`Topic`], [`NetworkHandle::request_blocks`],
-//!   [`NetworkHandle::report_invalid`], [`NetworkHandle::shutdown`]; [`NetworkHandle::stats`]
+//!   [`NetworkHandle::report_invalid`], [`NetworkHandle::set_allowed`],
+//!   [`NetworkHandle::shutdown`]; [`NetworkHandle::stats`]
 //!   reads atomic counters ([`NetworkStats`]).
 //! - [`NetworkEvent`] carries gossip, sync requests (answered through [`SyncReply`]) and peer
 //!   connections. The channel is bounded and the swarm never waits for it: when full, events are
@@ -20,7 +21,8 @@
 //!   for ed25519).
 //!
 //! Properties the caller relies on:
-//! - **Permissioned.** Only keys in [`NetworkConfig::allowed`] may connect, at most
+//! - **Permissioned.** Only keys in [`NetworkConfig::allowed`] (replaced at run time by
+//!   [`NetworkHandle::set_allowed`], which disconnects peers left out) may connect, at most
 //!   [`NetworkConfig::max_peers`] of them. Other connections are refused right after the Noise
 //!   handshake authenticates the remote key and before any protocol runs on the connection; they
 //!   are logged and counted. [`NetworkEvent::PeerConnected`] is emitted only once the remote has
@@ -48,7 +50,7 @@ mod stats;
 
 pub use config::{
     DEFAULT_GARBAGE_STRIKES_MAX, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_PEERS, DEFAULT_MAX_PENDING_EVENTS,
-    MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES, NetworkConfig, Topic,
+    MAX_ALLOWED_KEYS, MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES, NetworkConfig, Topic,
 };
 pub use error::NetworkError;
 pub use keys::{identity_keypair, peer_id_from_public_key, public_key_from_peer_id};

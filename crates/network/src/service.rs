@@ -25,6 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 use keepsake_types::PublicKey;
 
 use crate::codec::{self, SyncCodec, SyncRequest, fit_response};
+use crate::config::MAX_ALLOWED_KEYS;
 use crate::gate::Gate;
 use crate::keys::{identity_keypair, peer_id_from_public_key, public_key_from_peer_id};
 use crate::stats::{Counters, NetworkStats, bump};
@@ -188,6 +189,10 @@ enum Command {
         peers: Vec<PublicKey>,
         reply: oneshot::Sender<()>,
     },
+    SetAllowed {
+        peers: HashSet<PeerId>,
+        reply: oneshot::Sender<()>,
+    },
     Shutdown {
         done: oneshot::Sender<()>,
     },
@@ -213,6 +218,7 @@ impl std::fmt::Debug for Command {
             Command::ReportInvalid { .. } => "ReportInvalid",
             Command::Validated { .. } => "Validated",
             Command::SetBlocked { .. } => "SetBlocked",
+            Command::SetAllowed { .. } => "SetAllowed",
             Command::Shutdown { .. } => "Shutdown",
         };
         f.write_str(name)
@@ -310,6 +316,38 @@ impl NetworkHandle {
     /// quarantine (not exposed in the configuration or the RPC yet).
     pub async fn set_blocked(&self, peers: Vec<PublicKey>) -> Result<(), NetworkError> {
         self.call(|reply| Command::SetBlocked { peers, reply }).await
+    }
+
+    /// Replaces the set of keys allowed to connect ([`NetworkConfig::allowed`]) while the network
+    /// runs: when governance changes the validator set or registers an observer.
+    ///
+    /// From the moment this returns, newly allowed keys may connect (bootstrap peers among them
+    /// are dialled at once), and every connection is checked against the new set: peers
+    /// connected but no longer allowed are disconnected now ([`NetworkEvent::PeerDisconnected`])
+    /// and refused afterwards (counted in [`NetworkStats::connections_refused_not_allowed`]).
+    /// Blocks and strike bans still apply on top of the set. The set is replaced, not merged: pass
+    /// every key that may connect. A key that is not an ed25519 curve point can never complete a
+    /// handshake, so it is left out with a warning (at [`start`] it is a configuration error).
+    /// Fails with [`NetworkError::InvalidConfig`] over [`MAX_ALLOWED_KEYS`] keys (nothing is
+    /// changed then) and with [`NetworkError::Shutdown`].
+    pub async fn set_allowed(&self, keys: Vec<PublicKey>) -> Result<(), NetworkError> {
+        if keys.len() > MAX_ALLOWED_KEYS {
+            return Err(NetworkError::InvalidConfig(format!(
+                "{} allowed keys, over the limit of {MAX_ALLOWED_KEYS}",
+                keys.len()
+            )));
+        }
+        // Decoding a key checks its curve point: done here, not in the swarm task.
+        let mut peers = HashSet::with_capacity(keys.len());
+        for key in &keys {
+            match peer_id_from_public_key(key) {
+                Ok(peer) => {
+                    peers.insert(peer);
+                }
+                Err(error) => tracing::warn!(%key, %error, "allowed key left out: not an ed25519 key"),
+            }
+        }
+        self.call(|reply| Command::SetAllowed { peers, reply }).await
     }
 
     /// Stops the network task, closes the listener and every connection, and waits until the
@@ -453,8 +491,8 @@ pub async fn start(
             continue;
         }
         if !allowed.contains(&peer) {
-            tracing::warn!(peer = %key, %addr, "bootstrap peer is not in the allow-list; not dialling it");
-            continue;
+            // Kept: a later `set_allowed` may admit it, and then it is dialled.
+            tracing::warn!(peer = %key, %addr, "bootstrap peer is not in the allow-list; not dialling it until it is allowed");
         }
         bootstrap.push(BootstrapPeer {
             peer,
@@ -934,9 +972,33 @@ impl EventLoop {
                 self.swarm.behaviour_mut().gate.set_blocked(blocked);
                 let _ = reply.send(());
             }
+            Command::SetAllowed { peers, reply } => {
+                self.set_allowed(peers);
+                let _ = reply.send(());
+            }
             Command::Shutdown { done } => return ControlFlow::Break(done),
         }
         ControlFlow::Continue(())
+    }
+
+    /// See [`NetworkHandle::set_allowed`].
+    fn set_allowed(&mut self, allowed: HashSet<PeerId>) {
+        let now = Instant::now();
+        let gate = &self.swarm.behaviour().gate;
+        for b in &mut self.bootstrap {
+            if allowed.contains(&b.peer) && !gate.is_allowed(&b.peer) {
+                b.next_attempt = now;
+                b.backoff = REDIAL_BACKOFF_MIN;
+            }
+        }
+        let removed: Vec<PeerId> =
+            self.swarm.connected_peers().filter(|p| !allowed.contains(p)).copied().collect();
+        tracing::info!(allowed = allowed.len(), disconnecting = removed.len(), "allowed peers set");
+        self.swarm.behaviour_mut().gate.set_allowed(allowed);
+        for peer in removed {
+            tracing::info!(peer = ?key_of(&peer), "disconnecting a peer that is no longer allowed");
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
     }
 
     fn publish(&mut self, topic: Topic, data: Vec<u8>) -> Result<(), NetworkError> {
@@ -999,7 +1061,7 @@ impl EventLoop {
                 continue;
             }
             let gate = &mut self.swarm.behaviour_mut().gate;
-            if gate.is_blocked(&b.peer) || gate.is_banned(&b.peer) {
+            if !gate.is_allowed(&b.peer) || gate.is_blocked(&b.peer) || gate.is_banned(&b.peer) {
                 continue;
             }
             let opts = DialOpts::peer_id(b.peer)

@@ -233,6 +233,66 @@ async fn key_not_allowed_is_refused_and_allowed_peers_still_work() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_allowed_admits_new_keys_and_disconnects_removed_ones() {
+    // a allows only b at first; c dials a and is refused.
+    let mut a = node(1, &[2], &[], |_| {}).await;
+    let mut b = node(2, &[1], &[(1, a.addr)], |_| {}).await;
+    wait_connected(&mut a.events, key(2)).await;
+    let mut c = node(3, &[1], &[(1, a.addr)], |_| {}).await;
+    wait_stats(&a.handle, |s| s.connections_refused_not_allowed >= 1).await;
+    assert_eq!(a.handle.connected_peers().await.unwrap(), vec![key(2)]);
+
+    // c is admitted: its next redial is accepted, on both sides, and gossip flows.
+    a.handle.set_allowed(vec![key(2), key(3)]).await.unwrap();
+    wait_connected(&mut a.events, key(3)).await;
+    wait_connected(&mut c.events, key(1)).await;
+    let (from, _) = publish_until_received(&c.handle, Topic::Txs, b"admitted", &mut a.events).await;
+    assert_eq!(from, key(3));
+
+    // b is left out: disconnected now, and its redials are refused and counted.
+    let refused_before = a.handle.stats().connections_refused_not_allowed;
+    a.handle.set_allowed(vec![key(3)]).await.unwrap();
+    wait_for(&mut a.events, |e| matches!(e, NetworkEvent::PeerDisconnected(k) if k == key(2)).then_some(()))
+        .await;
+    wait_for(&mut b.events, |e| matches!(e, NetworkEvent::PeerDisconnected(k) if k == key(1)).then_some(()))
+        .await;
+    wait_stats(&a.handle, |s| s.connections_refused_not_allowed >= refused_before + 2).await;
+    assert_eq!(a.handle.connected_peers().await.unwrap(), vec![key(3)]);
+    assert!(b.handle.connected_peers().await.unwrap().is_empty());
+    while let Ok(event) = a.events.try_recv() {
+        assert!(!matches!(event, NetworkEvent::PeerConnected(k) if k == key(2)), "a removed peer came back");
+    }
+    // c was never disturbed.
+    let (from, _) = publish_until_received(&c.handle, Topic::Txs, b"still-here", &mut a.events).await;
+    assert_eq!(from, key(3));
+    for n in [&a, &b, &c] {
+        n.handle.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bootstrap_peer_allowed_later_is_dialled_then() {
+    // b does not know a's address: a connection can only come from a's dial.
+    let mut b = node(2, &[1], &[], |_| {}).await;
+    // a knows b's address but does not allow it yet.
+    let mut a = node(1, &[], &[(2, b.addr)], |_| {}).await;
+    assert!(a.handle.connected_peers().await.unwrap().is_empty());
+
+    // Too many keys change nothing; a key that is not a curve point is left out, the rest applies.
+    let too_many = vec![key(2); keepsake_network::MAX_ALLOWED_KEYS + 1];
+    assert_eq!(a.handle.set_allowed(too_many).await.unwrap_err().code(), "InvalidConfig");
+    let mut not_a_point = [0u8; 32];
+    not_a_point[0] = 2;
+    a.handle.set_allowed(vec![PublicKey(not_a_point), key(2)]).await.unwrap();
+    wait_connected(&mut a.events, key(2)).await;
+    wait_connected(&mut b.events, key(1)).await;
+    // a never dialled b while b was not allowed (its own gate would have refused and counted it).
+    assert_eq!(a.handle.stats().connections_refused_not_allowed, 0);
+    a.handle.shutdown().await;
+    b.handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_peers_is_enforced() {
     let mut a = node(1, &[2, 3], &[], |c| c.max_peers = 1).await;
     let b = node(2, &[1], &[(1, a.addr)], |_| {}).await;
