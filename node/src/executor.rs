@@ -387,6 +387,7 @@ impl Executor {
         if synced {
             m.synced_blocks.fetch_add(1, Relaxed);
         }
+        crate::membership::follow(&self.shared, header.height);
         let hash = header.hash();
         if header.tx_count > 0 {
             tracing::info!(height = header.height, hash = %hash, txs = header.tx_count, log_size = header.log_size, synced, "block committed");

@@ -4,8 +4,12 @@
 
 use std::collections::BTreeSet;
 
+use std::sync::Arc;
+
 use keepsake_store::Store;
 use keepsake_types::{Genesis, PublicKey};
+
+use crate::shared::Shared;
 
 /// The keys the peer network admits after the committed `height`: every
 /// validator of the set governing the next height and of any set scheduled
@@ -39,4 +43,43 @@ pub fn is_member(store: &Store, genesis: &Genesis, height: u64, key: &PublicKey)
     let next = height.saturating_add(1);
     Ok(schedule.sets().iter().filter(|s| s.from_height >= next).any(|s| s.validators.get(key).is_some())
         || schedule.at(next).get(key).is_some())
+}
+
+/// After the block at `height` is committed: gives the network the keys now
+/// admitted when they changed (a validator added or removed, an observer
+/// registered or removed). Failing to read them keeps the previous set and
+/// says so; the next block tries again.
+pub fn follow(shared: &Arc<Shared>, height: u64) {
+    let keys = match admitted_keys(&shared.store, &shared.genesis, height, &shared.trusted_peers) {
+        Ok(keys) => keys,
+        Err(e) => {
+            tracing::warn!(
+                height,
+                error = format!("{e:#}"),
+                "cannot read membership; the admitted peers stay as they were"
+            );
+            return;
+        }
+    };
+    let mut last =
+        shared.admitted.lock().expect("admitted-keys lock poisoned: a panic happened while it was held");
+    if *last == keys {
+        return;
+    }
+    let added = keys.difference(&last).count();
+    let removed = last.difference(&keys).count();
+    tracing::info!(
+        height,
+        admitted = keys.len(),
+        added,
+        removed,
+        "membership changed: updating the admitted peers"
+    );
+    *last = keys.clone();
+    let net = shared.net.clone();
+    tokio::spawn(async move {
+        if let Err(e) = net.set_allowed(keys.into_iter().collect()).await {
+            tracing::warn!(error = %e, "cannot update the network's admitted peers");
+        }
+    });
 }

@@ -69,7 +69,6 @@ pub fn migrate_data_dir(
             .with_context(|| format!("removing the unfinished {}", partial.display()))?;
     }
     let store = Store::open(&partial, genesis).with_context(|| format!("creating {}", partial.display()))?;
-    let validators = genesis.validator_set();
     let last = old.last_height()?;
     let (mut transactions, mut reported) = (0u64, Instant::now());
     for height in 1..=last {
@@ -80,6 +79,7 @@ pub fn migrate_data_dir(
         if block.header.height != height {
             bail!("the block stored at height {height} says height {}", block.header.height);
         }
+        let validators = keepsake_ledger::membership::validator_set_at(&store, genesis, height)?;
         commit.verify(&block.header, &validators).with_context(|| format!("the commit of block {height}"))?;
         let tip = store.ledger_tip(genesis)?;
         let executed = keepsake_ledger::validate_block(&store, genesis, &tip, &block)

@@ -188,7 +188,7 @@ pub async fn start_with(config: NodeConfig, genesis: Genesis, key: Keypair) -> a
     }
     let store = Arc::new(store);
     let tip = store.ledger_tip(&genesis)?;
-    let is_validator = genesis.validator_set().get(&key.public()).is_some();
+    let is_validator = crate::membership::is_member(&store, &genesis, tip.height, &key.public())?;
     tracing::info!(chain_id = %genesis.chain_id, height = tip.height, hash = %tip.hash, key = %key.public(), is_validator, "node starting");
 
     // Consensus: WAL and sign-state in their own fsync'ed files, checked before anything starts.
@@ -197,12 +197,16 @@ pub async fn start_with(config: NodeConfig, genesis: Genesis, key: Keypair) -> a
     let sign_file = SignStateFile::new(&consensus_dir.join(SIGN_STATE_FILE));
     check_sign_state(&sign_file, is_validator, tip.height, wal_entries.len())?;
 
-    // libp2p: only genesis validators and the allow-list may connect.
+    // libp2p: only validators (in force and scheduled), observers registered by
+    // governance, and the keys this node's config trusts may connect; the set
+    // follows every committed block (crate::membership).
     let p2p = &config.p2p;
     let mut net_config = NetworkConfig::new(genesis.chain_id.to_string(), p2p.listen);
     net_config.bootstrap = p2p.bootstrap.iter().map(|p| (p.key, p.addr)).collect();
-    net_config.allowed =
-        genesis.validators.iter().map(|v| v.public_key).chain(p2p.allow_list.iter().copied()).collect();
+    let trusted_peers: Vec<_> =
+        p2p.allow_list.iter().copied().chain(p2p.bootstrap.iter().map(|p| p.key)).collect();
+    let admitted = crate::membership::admitted_keys(&store, &genesis, tip.height, &trusted_peers)?;
+    net_config.allowed = admitted.iter().copied().collect();
     net_config.max_peers = p2p.max_peers;
     net_config.max_message_bytes = p2p.max_message_bytes;
     let (net, net_events) =
@@ -227,6 +231,8 @@ pub async fn start_with(config: NodeConfig, genesis: Genesis, key: Keypair) -> a
         blocks,
         gossip_tx,
         halted: Mutex::new(None),
+        trusted_peers,
+        admitted: Mutex::new(admitted),
     });
     shared.metrics.height.store(tip.height, Relaxed);
 

@@ -47,6 +47,11 @@ pub struct Shared {
     pub gossip_tx: mpsc::Sender<SignedTx>,
     /// Set when the node stopped on a fault.
     pub halted: Mutex<Option<String>>,
+    /// Keys the operator's config trusts whatever the chain says (its
+    /// allow-list and bootstrap peers).
+    pub trusted_peers: Vec<keepsake_types::PublicKey>,
+    /// The keys last given to the network as admitted (crate::membership).
+    pub admitted: Mutex<std::collections::BTreeSet<keepsake_types::PublicKey>>,
 }
 
 impl Shared {

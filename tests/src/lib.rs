@@ -206,11 +206,13 @@ impl Cluster {
         let mut config = NodeConfig::load(&self.homes[i])?;
         config.rpc.listen = "127.0.0.1:0".parse()?;
         config.p2p.listen = "127.0.0.1:0".parse()?;
-        let keys: Vec<_> = self.genesis.validators.iter().map(|v| v.public_key).collect();
-        config.p2p.bootstrap = (0..self.homes.len())
-            .filter(|&j| j != i)
-            .filter_map(|j| self.p2p[j].map(|addr| keepsake::config::PeerAddress { key: keys[j], addr }))
-            .collect();
+        let mut bootstrap = Vec::new();
+        for j in (0..self.homes.len()).filter(|&j| j != i) {
+            if let Some(addr) = self.p2p[j] {
+                bootstrap.push(keepsake::config::PeerAddress { key: self.validator_key(j)?.public(), addr });
+            }
+        }
+        config.p2p.bootstrap = bootstrap;
         fast_consensus(&mut config);
         (self.tweak[i])(&mut config);
         let node = keepsake::node::start(config).await?;
@@ -353,6 +355,33 @@ pub fn copy_dir(from: &Path, to: &Path) {
 }
 
 impl Cluster {
+    /// Makes the home of a node outside the genesis validator set (a new
+    /// organisation's, an auditor's): the genesis and config of node 0's home
+    /// with a key of its own and no data. Returns its index; start it with
+    /// [`Cluster::start_node`] once the others admit its key.
+    pub fn add_home(&mut self) -> anyhow::Result<usize> {
+        let i = self.homes.len();
+        let home = self.dir.join(format!("node{i}"));
+        std::fs::create_dir_all(home.join("keys"))?;
+        for file in ["config.toml", "genesis.json"] {
+            std::fs::copy(self.homes[0].join(file), home.join(file))?;
+        }
+        keepsake::keyfile::write(&home.join("keys/validator.json"), &keepsake::keyfile::generate()?)?;
+        self.homes.push(home);
+        self.nodes.push(None);
+        self.p2p.push(None);
+        self.tweak.push(|_| {});
+        Ok(i)
+    }
+
+    /// Replaces node `i`'s key file with `key` (the node must be stopped):
+    /// what an operator does after a key rotation is in force.
+    pub fn replace_key(&self, i: usize, key: &Keypair) -> anyhow::Result<()> {
+        let config = NodeConfig::load(&self.homes[i])?;
+        std::fs::remove_file(&config.node.validator_key_file)?;
+        keepsake::keyfile::write(&config.node.validator_key_file, key)
+    }
+
     /// The validator key of node `i`, read from its home.
     pub fn validator_key(&self, i: usize) -> anyhow::Result<Keypair> {
         let config = NodeConfig::load(&self.homes[i])?;

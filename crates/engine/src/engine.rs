@@ -942,8 +942,9 @@ fn new_core(
     key: &Keypair,
     config: &ConsensusConfig,
 ) -> Consensus {
-    let me = validators.get(&key.public()).map(|v| v.public_key);
-    Consensus::new(genesis.chain_id.to_string(), validators.clone(), me, config.clone())
+    // Our key always: the core votes while the key is in the set of its height,
+    // so a node added (or removed) by governance starts (or stops) voting there.
+    Consensus::new(genesis.chain_id.to_string(), validators.clone(), Some(key.public()), config.clone())
 }
 
 /// Serves a block-sync request from `store`: blocks with their commits from

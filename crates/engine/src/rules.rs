@@ -33,7 +33,7 @@ pub trait BlockRules {
     ) -> Result<Executed, LedgerError>;
 }
 
-/// The ledger's rules, B1-B11 and T1-T24 (`keepsake_ledger::block`).
+/// The ledger's rules, B1-B11 and T1-T32 (`keepsake_ledger::block`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LedgerRules;
 

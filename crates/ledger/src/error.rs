@@ -12,7 +12,7 @@ pub type Result<T, E = LedgerError> = std::result::Result<T, E>;
 #[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LedgerError {
-    // ---- transaction rules (docs/rules.md T1-T24) ----
+    // ---- transaction rules (docs/rules.md T1-T32) ----
     /// T1: a transfer is never valid. There is no secondary trading on Keepsake.
     #[error("transfers are forbidden: certificate {certificate_id} can never change holder")]
     TransferForbidden { certificate_id: CertificateId },

@@ -352,7 +352,9 @@ impl Store {
             let commit = decode_commit(&record.commit)?;
             let height = block.header.height;
             let tip = self.current_tip()?;
-            commit.verify(&block.header, &genesis.validator_set()).map_err(|e| {
+            let validators = keepsake_ledger::membership::validator_set_at(self, genesis, height)
+                .map_err(|e| StoreError::Corrupt(format!("the validator set of height {height}: {e}")))?;
+            commit.verify(&block.header, &validators).map_err(|e| {
                 StoreError::Corrupt(format!(
                     "history block {height} past the state's tip: its commit fails: {e}"
                 ))

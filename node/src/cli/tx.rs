@@ -287,7 +287,8 @@ async fn change_validators(
     let body = TxBody::ChangeValidators { change, nonce: nonce_or_random(gov.nonce)? };
     let client = client(&submit.rpc.rpc)?;
     let chain = chain_of(&client).await?.chain_id;
-    let id = submit_and_wait(&client, &chain, body, &signers, Duration::from_secs(submit.timeout_secs)).await?;
+    let id =
+        submit_and_wait(&client, &chain, body, &signers, Duration::from_secs(submit.timeout_secs)).await?;
     if let TxStatus::Committed { height, .. } = client.get_tx_status(id).await.map_err(describe)? {
         eprintln!("{what}: in force from height {}", height + SET_CHANGE_DELAY);
     }
