@@ -143,6 +143,20 @@ fn check_sign_state(
     Ok(())
 }
 
+/// The keys that may connect to this node: `validators` (at start, the
+/// genesis validators; once governance changes the set, the validators of
+/// the sets in force and scheduled, and the registered observers) plus the
+/// config's `[p2p] allow_list`, which is always allowed. Sorted, without
+/// duplicates. Hand it to `NetworkHandle::set_allowed` whenever it changes.
+pub fn allowed_keys(
+    validators: impl IntoIterator<Item = keepsake_types::PublicKey>,
+    allow_list: &[keepsake_types::PublicKey],
+) -> Vec<keepsake_types::PublicKey> {
+    let keys: std::collections::BTreeSet<_> =
+        validators.into_iter().chain(allow_list.iter().copied()).collect();
+    keys.into_iter().collect()
+}
+
 /// Loads the genesis and key named by `config` and starts the node.
 pub async fn start(config: NodeConfig) -> anyhow::Result<RunningNode> {
     let genesis_text = read_bounded(&config.node.genesis_file, GENESIS_FILE_MAX)?;
@@ -201,8 +215,7 @@ pub async fn start_with(config: NodeConfig, genesis: Genesis, key: Keypair) -> a
     let p2p = &config.p2p;
     let mut net_config = NetworkConfig::new(genesis.chain_id.to_string(), p2p.listen);
     net_config.bootstrap = p2p.bootstrap.iter().map(|p| (p.key, p.addr)).collect();
-    net_config.allowed =
-        genesis.validators.iter().map(|v| v.public_key).chain(p2p.allow_list.iter().copied()).collect();
+    net_config.allowed = allowed_keys(genesis.validators.iter().map(|v| v.public_key), &p2p.allow_list);
     net_config.max_peers = p2p.max_peers;
     net_config.max_message_bytes = p2p.max_message_bytes;
     let (net, net_events) =
