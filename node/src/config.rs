@@ -119,6 +119,51 @@ pub struct PeerAddress {
     pub addr: SocketAddr,
 }
 
+/// The text form of a peer, for the command line (`keepsake init --peer`):
+/// `KEY@IP:PORT`, where KEY is the peer's public key in hex (64 digits, as
+/// `keepsake keys show` prints it) and IP:PORT its libp2p address (an IPv6
+/// address in brackets: `KEY@[2001:db8::1]:26656`). Host names are refused:
+/// the config holds addresses, so resolve the name first.
+impl std::str::FromStr for PeerAddress {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        const FORM: &str = "expected KEY@IP:PORT: the peer's public key (64 hex digits, `keepsake keys show` \
+                            prints it), '@', and its libp2p address, e.g. \
+                            2b1f…9c04@203.0.113.10:26656 (IPv6: KEY@[2001:db8::1]:26656)";
+        let shown: String = text.chars().take(200).collect();
+        let text = text.trim();
+        let Some((key, addr)) = text.split_once('@') else {
+            return Err(format!("peer {shown:?} has no '@': {FORM}"));
+        };
+        let key = keepsake_types::PublicKey::from_hex(key.trim())
+            .map_err(|e| format!("peer {shown:?}: the key is not a public key ({e}); {FORM}"))?;
+        if !key.is_valid_point() {
+            return Err(format!("peer {shown:?}: {key} is not a valid ed25519 public key; {FORM}"));
+        }
+        let addr: SocketAddr = addr.trim().parse().map_err(|_| {
+            let host = addr.rsplit_once(':').map(|(h, _)| h).unwrap_or(addr);
+            if !host.is_empty() && host.parse::<std::net::IpAddr>().is_err() && !host.starts_with('[') {
+                format!("peer {shown:?}: {host:?} is not an IP address (host names are not resolved; use the IP); {FORM}")
+            } else {
+                format!("peer {shown:?}: {addr:?} is not IP:PORT; {FORM}")
+            }
+        })?;
+        if addr.port() == 0 || addr.ip().is_unspecified() {
+            return Err(format!(
+                "peer {shown:?}: {addr} cannot be dialled (port 0 or address 0.0.0.0); {FORM}"
+            ));
+        }
+        Ok(PeerAddress { key, addr })
+    }
+}
+
+impl std::fmt::Display for PeerAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}", self.key, self.addr)
+    }
+}
+
 /// Smallest `[p2p] max_message_bytes`: a proposal must still carry a useful block.
 pub const P2P_MESSAGE_BYTES_MIN: usize = 1024 * 1024;
 /// Largest `[p2p] max_message_bytes` (the network crate's own ceiling).
@@ -279,6 +324,37 @@ listen = "127.0.0.1:8645"
         assert!(err.contains("unknown field `dta_dir`"), "{err}");
         let bad = format!("{SAMPLE}\n[mempool]\nmax_tx = 5\n");
         assert!(toml::from_str::<NodeConfig>(&bad).unwrap_err().to_string().contains("unknown field"));
+    }
+
+    #[test]
+    fn peer_text_form_round_trips_and_bad_forms_say_what_is_expected() {
+        let key = keepsake_types::Keypair::from_seed([7; 32]).public();
+        for addr in ["203.0.113.10:26656", "[2001:db8::1]:26656"] {
+            let text = format!("{key}@{addr}");
+            let peer: PeerAddress = text.parse().unwrap();
+            assert_eq!((peer.key, peer.addr), (key, addr.parse().unwrap()));
+            assert_eq!(peer.to_string(), text);
+        }
+        assert_eq!(format!(" 0x{key}@127.0.0.1:1 ").parse::<PeerAddress>().unwrap().key, key);
+        let mut not_a_point = [0u8; 32];
+        not_a_point[0] = 2;
+        let not_a_point = keepsake_types::PublicKey(not_a_point);
+        for (bad, says) in [
+            ("203.0.113.10:26656".to_string(), "has no '@'"),
+            (format!("{key}"), "has no '@'"),
+            ("abcd@203.0.113.10:26656".to_string(), "not a public key"),
+            (format!("{not_a_point}@203.0.113.10:26656"), "not a valid ed25519 public key"),
+            (format!("{key}@node1.example.org:26656"), "not an IP address"),
+            (format!("{key}@203.0.113.10"), "is not IP:PORT"),
+            (format!("{key}@203.0.113.10:99999"), "is not IP:PORT"),
+            (format!("{key}@203.0.113.10:0"), "cannot be dialled"),
+            (format!("{key}@0.0.0.0:26656"), "cannot be dialled"),
+        ] {
+            let err = bad.parse::<PeerAddress>().unwrap_err();
+            assert!(err.contains(says), "{bad}: {err}");
+            assert!(err.contains(bad.as_str()), "the error echoes the input: {err}");
+            assert!(err.contains("expected KEY@IP:PORT"), "{err}");
+        }
     }
 
     #[test]

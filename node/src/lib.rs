@@ -20,6 +20,7 @@ pub mod config;
 pub mod dev;
 pub mod executor;
 pub mod heap;
+pub mod init;
 pub mod keyfile;
 pub mod membership;
 pub mod metrics;

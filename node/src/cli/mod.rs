@@ -7,15 +7,16 @@
 //! progress on stderr.
 //!
 //! This file lists the commands and dispatches them; each command group has
-//! its own file: `node.rs` (`dev`, `start`, `keys`, `status`), `testnet.rs`,
+//! its own file: `node.rs` (`dev`, `start`, `keys`, `status`), `testnet.rs`, `init.rs`,
 //! `tx.rs`, `cert.rs` (with `holder-id`), `audit.rs` and `repair.rs` (with `migrate`). They
-//! call the library modules ([`crate::audit`], [`crate::dev`],
+//! call the library modules ([`crate::audit`], [`crate::dev`], [`crate::init`],
 //! [`crate::repair`], [`crate::testnet`], ...), never the reverse; what the
 //! groups share is in `common.rs` and [`crate::rpc_client`].
 
 mod audit;
 mod cert;
 mod common;
+mod init;
 mod node;
 mod repair;
 mod testnet;
@@ -36,6 +37,7 @@ pub use crate::rpc_client::{client, describe};
 use self::audit::AuditArgs;
 use self::cert::CertCommand;
 use self::common::RpcArgs;
+use self::init::InitArgs;
 use self::node::KeysCommand;
 use self::repair::RepairCommand;
 use self::tx::TxCommand;
@@ -86,6 +88,10 @@ enum Command {
         #[arg(long, default_value_t = 26656)]
         p2p_base_port: u16,
     },
+    /// Make the home of a new node joining a running consortium chain: copies the genesis,
+    /// writes a new key and a config dialling the given members; prints the public key to admit
+    /// (the node is an observer until governance makes it a validator).
+    Init(InitArgs),
     /// Key files.
     Keys {
         #[command(subcommand)]
@@ -153,6 +159,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Testnet { validators, dir, chain_id, rpc_base_port, p2p_base_port } => {
             testnet::testnet(validators, dir, chain_id, rpc_base_port, p2p_base_port)
         }
+        Command::Init(args) => init::init(args),
         Command::Keys { command } => node::keys(command),
         Command::HolderId { account, salt } => cert::holder_id(account, salt),
         Command::Tx { command } => tx::tx(command).await,
