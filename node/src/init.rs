@@ -140,7 +140,7 @@ pub fn init(home: &Path, spec: &InitSpec) -> anyhow::Result<Initialized> {
     let mut written = Written::new(home)?;
     written.file(GENESIS_FILE, |path| write_new(path, &genesis_bytes))?;
     written.file(KEY_FILE, |path| keyfile::write(path, &key))?;
-    written.dir(CONSENSUS_DIR, |dir| crate::repair::write_never_signed(dir))?;
+    written.dir(CONSENSUS_DIR, crate::repair::write_never_signed)?;
     written.file(CONFIG_FILE, |path| write_new(path, config_text.as_bytes()))?;
     written.keep();
     tracing::debug!(home = %home.display(), key = %key.public(), "node home written");

@@ -54,7 +54,8 @@ pub struct NetworkConfig {
     /// TCP address to listen on (`127.0.0.1:0` in tests; see [`crate::NetworkHandle::listen_addr`]).
     pub listen: SocketAddr,
     /// Peers dialled at start and redialled (with a short backoff, at most every 2 s) whenever
-    /// they are disconnected. Entries whose key is not in `allowed` are ignored with a warning.
+    /// they are disconnected. Entries whose key is not in `allowed` are not dialled (a warning
+    /// says so) until [`crate::NetworkHandle::set_allowed`] allows them.
     pub bootstrap: Vec<(PublicKey, SocketAddr)>,
     /// The only keys that may stay connected (inbound or outbound). Empty means nobody. At most
     /// [`MAX_ALLOWED_KEYS`]; replaced at run time by [`crate::NetworkHandle::set_allowed`].
