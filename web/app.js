@@ -563,6 +563,8 @@ async function overview(view) {
   };
 }
 
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
 /** Voting share of `power` in `total`, as a percentage with one decimal. */
 const share = (power, total) => (Number(total) > 0 ? `${((100 * Number(power)) / Number(total)).toFixed(1)} %` : "—");
 
@@ -594,10 +596,10 @@ async function validatorsView(view) {
       h("td", {}, `block ${s.from_height}`, Number(s.from_height) > next ? [" ", h("span", { class: "badge" }, "pending")] : null),
       h(
         "td",
-        {},
+        { class: "wrap" },
         s.change ? s.change.description : `the genesis set: ${s.validators.map((v) => v.name).join(", ")}`,
         h("br"),
-        h("small", { class: "muted" }, `${s.validators.length} validators, total power ${s.total_power}`),
+        h("small", { class: "muted" }, `${plural(s.validators.length, "validator")}, total power ${s.total_power}`),
       ),
     ),
   );
@@ -612,9 +614,9 @@ async function validatorsView(view) {
     ),
     h("section", { "data-section": "in-force" },
       h("h2", {}, `In force at block ${next}`),
-      h("p", { class: "muted" }, `Since block ${inForce.from_height}: ${inForce.validators.length} validators, total power ${inForce.total_power}; a block needs signatures of more than two thirds of it.`),
+      h("p", { class: "muted" }, `Since block ${inForce.from_height}: ${plural(inForce.validators.length, "validator")}, total power ${inForce.total_power}; a block needs signatures of more than two thirds of it.`),
       setTable(inForce),
-      pending.map((s) => [h("h2", {}, `From block ${s.from_height}`), h("p", { class: "muted" }, s.change ? s.change.description : ""), setTable(s)]),
+      pending.map((s) => [h("h2", {}, `From block ${s.from_height}`), h("p", { class: "muted wrap" }, s.change ? s.change.description : ""), setTable(s)]),
     ),
     h("section", { "data-section": "set-history" },
       h("h2", {}, "Set history"),
@@ -637,7 +639,7 @@ async function validatorsView(view) {
             m.observers.map((o) =>
               h(
                 "tr",
-                { "data-observer": o.public_key, "data-active": o.active },
+                { "data-observer": o.public_key, "data-active": o.active ? "true" : "false" },
                 h("td", {}, o.name || "—", o.former_validator ? [" ", h("span", { class: "badge" }, "former validator")] : null),
                 h("td", {}, h("span", { class: `badge ${o.active ? "ok" : "bad"}` }, o.active ? "active" : "removed")),
                 h("td", {}, `block ${o.since_height}`),
