@@ -1,9 +1,10 @@
 // Keepsake explorer: a small single-page app served by the node at GET /,
 // talking to the node's JSON-RPC 2.0 endpoint (POST / on the same origin).
 // Views (location.hash): overview "#/" (updated live over the node's
-// WebSocket subscription), a series "#/series/<id>", a certificate
-// "#/cert/<id>", and "#/verify" (a certificate file verified in this browser
-// with verify.js).
+// WebSocket subscription), the validators "#/validators" (the set in force,
+// the history of set changes, governance and observers), a series
+// "#/series/<id>", a certificate "#/cert/<id>", and "#/verify" (a
+// certificate file verified in this browser with verify.js).
 // Nothing from the network is inserted as HTML: every text goes through
 // textContent.
 
@@ -177,22 +178,36 @@ const table = (heads, rows) =>
   );
 const empty = (text) => h("p", { class: "card muted" }, text);
 
+/** The set of `sets` (ascending from_height) governing `height`. */
+function setAt(sets, height) {
+  let found = sets[0];
+  for (const s of sets) if (Number(s.from_height) <= height) found = s;
+  return found;
+}
+
+/** The node's membership answer without proofs (`keepsake_getValidatorSets`). */
+const getMembership = () => rpc("keepsake_getValidatorSets", [null, false]);
+
 /** Everything the overview shows, fetched in parallel. */
 async function overviewData() {
-  const [status, genesis, issuers, series, recent] = await Promise.all([
+  const [status, genesis, issuers, series, recent, membership] = await Promise.all([
     rpc("keepsake_status"),
     getNodeGenesis(),
     rpc("keepsake_listIssuers", [null, LIST_MAX]),
     rpc("keepsake_listSeries", [null, LIST_MAX]),
     rpc("keepsake_recentTransactions", [RECENT_TXS]),
+    getMembership().catch(() => null),
   ]);
+  // The set deciding the next block; the genesis set if the node cannot say.
+  const sets = membership ? membership.sets : [{ from_height: 1, validators: genesis.raw.validators }];
+  const inForce = setAt(sets, Number(status.height) + 1);
   const heights = [];
   for (let k = Number(status.height); k >= 1 && heights.length < RECENT_BLOCKS; k--) heights.push(k);
   const blocks = (await Promise.all(heights.map((k) => getBlock(k).catch(() => null)))).filter(Boolean);
   // Certificate ids of the listed mints, computed here (docs/protocol.md §4.4).
   const chainId = genesis.loaded.genesis.chain_id;
   const certIds = await Promise.all(recent.map((t) => (t.body.mint ? certIdHex(chainId, t.body.mint.series_id, t.body.mint.edition) : null)));
-  return { status, genesis, issuers, series, recent: recent.map((t, i) => ({ ...t, certId: certIds[i] })), blocks };
+  return { status, genesis, issuers, series, recent: recent.map((t, i) => ({ ...t, certId: certIds[i] })), blocks, inForce };
 }
 
 function statsSection(d) {
@@ -205,7 +220,7 @@ function statsSection(d) {
       [
         ["height", d.status.height],
         ["log entries", d.status.log_size],
-        ["validators", g.genesis.validators.length],
+        ["validators", d.inForce.validators.length],
         ["mempool", d.status.mempool_txs],
       ].map(([k, v]) => h("div", { class: "card stat", "data-stat": k }, h("b", {}, String(v)), h("span", {}, k))),
     ),
@@ -238,11 +253,13 @@ function validatorsSection(d) {
       signed.set(key, (signed.get(key) || 0) + 1);
     }
   }
+  const since = Number(d.inForce.from_height) > 1 ? ` (the set in force since block ${d.inForce.from_height})` : "";
   return [
     h("h2", {}, "Validators"),
+    h("p", { class: "muted" }, `Who decides the next block${since}. `, h("a", { href: "#/validators" }, "Set history, governance and observers")),
     table(
       [["Name"], ["Power"], [`Signed (last ${n} blocks)`], ["Key", "hide-sm"]],
-      d.genesis.raw.validators.map((v) => {
+      d.inForce.validators.map((v) => {
         const c = signed.get(String(v.public_key).toLowerCase()) || 0;
         return h(
           "tr",
@@ -325,8 +342,35 @@ function activityLine(t, seriesName, certLabel) {
       return [h("span", { class: "badge" }, "reviewer registered"), " ", b.name];
     case "remove_reviewer":
       return [h("span", { class: "badge" }, "reviewer removed"), " ", shortHex(b.reviewer)];
+    case "change_validators":
+      return [h("span", { class: "badge" }, "validator set"), " ", h("a", { href: "#/validators" }, changeSummary(b.change))];
+    case "set_governance":
+      return [h("span", { class: "badge" }, "governance"), ` ${b.threshold} of ${(b.governors || []).length} governors`];
+    case "register_observer":
+      return [h("span", { class: "badge" }, "observer registered"), " ", b.name];
+    case "remove_observer":
+      return [h("span", { class: "badge" }, "observer removed"), " ", shortHex(b.observer)];
     default:
       return [h("span", { class: "badge" }, kind)];
+  }
+}
+
+/** A validator-set change in a few words, from the transaction alone (keys shortened). */
+function changeSummary(change) {
+  const kind = Object.keys(change || {})[0];
+  const c = (change || {})[kind] || {};
+  const k = (key) => (key ? `${String(key).slice(0, 8)}…` : "?");
+  switch (kind) {
+    case "add":
+      return `add ${c.validator.name} with power ${c.validator.power}`;
+    case "remove":
+      return `remove ${k(c.public_key)}`;
+    case "set_power":
+      return `set the power of ${k(c.public_key)} to ${c.power}`;
+    case "rotate_key":
+      return `rotate ${k(c.old_key)} to ${k(c.new_key)}`;
+    default:
+      return String(kind);
   }
 }
 
@@ -471,8 +515,8 @@ async function overview(view) {
     const names = new Map(d.series.map((s) => [s.series_id, s.name]));
     const seriesName = (id) => names.get(id) || `series ${id.slice(0, 8)}…`;
     const sections = {
-      stats: [() => statsSection(d), [d.status, d.genesis.loaded.hashHex]],
-      validators: [() => validatorsSection(d), d.blocks.map((b) => b.hash)],
+      stats: [() => statsSection(d), [d.status, d.genesis.loaded.hashHex, d.inForce.from_height]],
+      validators: [() => validatorsSection(d), [d.blocks.map((b) => b.hash), d.inForce.from_height]],
       issuers: [() => issuersSection(d), d.issuers],
       series: [() => seriesSection(d, issuerName), [d.series, d.issuers]],
       activity: [() => activitySection(d, seriesName), [d.recent.map((t) => t.tx_id), d.series]],
@@ -517,6 +561,95 @@ async function overview(view) {
     refresh.cancel();
     document.removeEventListener("visibilitychange", onVisible);
   };
+}
+
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+/** Voting share of `power` in `total`, as a percentage with one decimal. */
+const share = (power, total) => (Number(total) > 0 ? `${((100 * Number(power)) / Number(total)).toFixed(1)} %` : "—");
+
+async function validatorsView(view) {
+  fill(view, h("h1", {}, "Validators"), h("p", { class: "muted" }, "Loading…"));
+  const [status, m] = await Promise.all([rpc("keepsake_status"), getMembership()]);
+  const next = Number(status.height) + 1;
+  const inForce = setAt(m.sets, next);
+  const pending = m.sets.filter((s) => Number(s.from_height) > next);
+  const setTable = (set) =>
+    table(
+      [["Name"], ["Power"], ["Voting share"], ["Key", "hide-sm"]],
+      set.validators.map((v) =>
+        h(
+          "tr",
+          { "data-validator": v.public_key, "data-power": v.power },
+          h("td", {}, v.name, String(v.public_key).toLowerCase() === String(status.validator).toLowerCase() ? [" ", h("span", { class: "badge ok" }, "this node")] : null),
+          h("td", {}, String(v.power)),
+          h("td", { "data-share": "" }, share(v.power, set.total_power)),
+          h("td", { class: "hide-sm" }, shortHex(v.public_key)),
+        ),
+      ),
+    );
+  const history = m.sets.map((s) =>
+    h(
+      "tr",
+      { "data-set-from": s.from_height, "data-set-change": s.change ? s.change.height : "genesis" },
+      h("td", {}, s.change ? `block ${s.change.height}` : "genesis"),
+      h("td", {}, `block ${s.from_height}`, Number(s.from_height) > next ? [" ", h("span", { class: "badge" }, "pending")] : null),
+      h(
+        "td",
+        { class: "wrap" },
+        s.change ? s.change.description : `the genesis set: ${s.validators.map((v) => v.name).join(", ")}`,
+        h("br"),
+        h("small", { class: "muted" }, `${plural(s.validators.length, "validator")}, total power ${s.total_power}`),
+      ),
+    ),
+  );
+  const g = m.governance;
+  fill(view,
+    h("h1", {}, "Validators"),
+    h(
+      "p",
+      { class: "muted" },
+      "The validator set changes only by governance transactions; a change committed in block h governs from block h + 2. " +
+        "This page shows the node's answer; keepsake audit re-derives every set from the genesis file and checks each block's commit against it.",
+    ),
+    h("section", { "data-section": "in-force" },
+      h("h2", {}, `In force at block ${next}`),
+      h("p", { class: "muted" }, `Since block ${inForce.from_height}: ${plural(inForce.validators.length, "validator")}, total power ${inForce.total_power}; a block needs signatures of more than two thirds of it.`),
+      setTable(inForce),
+      pending.map((s) => [h("h2", {}, `From block ${s.from_height}`), h("p", { class: "muted wrap" }, s.change ? s.change.description : ""), setTable(s)]),
+    ),
+    h("section", { "data-section": "set-history" },
+      h("h2", {}, "Set history"),
+      table([["Committed"], ["In force from"], ["Change"]], history.slice().reverse()),
+    ),
+    h("section", { "data-section": "governance" },
+      h("h2", {}, "Governance"),
+      h(
+        "div",
+        { class: "card" },
+        h("p", { "data-threshold": g.threshold }, `${g.threshold} of ${g.governors.length} governors must sign a governance action` + (g.since_height != null ? ` (since block ${g.since_height})` : " (as in the genesis file)") + "."),
+        h("ul", {}, g.governors.map((k) => h("li", {}, hex(k)))),
+      ),
+    ),
+    h("section", { "data-section": "observers" },
+      h("h2", {}, "Observers"),
+      m.observers.length
+        ? table(
+            [["Name"], ["Status"], ["Since"], ["Key", "hide-sm"]],
+            m.observers.map((o) =>
+              h(
+                "tr",
+                { "data-observer": o.public_key, "data-active": o.active ? "true" : "false" },
+                h("td", {}, o.name || "—", o.former_validator ? [" ", h("span", { class: "badge" }, "former validator")] : null),
+                h("td", {}, h("span", { class: `badge ${o.active ? "ok" : "bad"}` }, o.active ? "active" : "removed")),
+                h("td", {}, `block ${o.since_height}`),
+                h("td", { class: "hide-sm" }, shortHex(o.public_key)),
+              ),
+            ),
+          )
+        : empty("No observer: only validators follow the chain over the peer network."),
+    ),
+  );
 }
 
 async function seriesView(view, id) {
@@ -750,7 +883,7 @@ async function route() {
   const hash = location.hash || "#/";
   const cert = /^#\/cert\/((?:0x)?[0-9a-fA-F]{64})$/.exec(hash);
   const series = /^#\/series\/((?:0x)?[0-9a-fA-F]{64})$/.exec(hash);
-  const name = cert ? "cert" : series ? "series" : hash === "#/verify" ? "verify" : "overview";
+  const name = cert ? "cert" : series ? "series" : hash === "#/verify" ? "verify" : hash === "#/validators" ? "validators" : "overview";
   for (const a of document.querySelectorAll("nav a")) {
     if (a.dataset.nav === name) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
@@ -760,6 +893,7 @@ async function route() {
     if (cert) await certificateView(view, cert[1].replace(/^0x/, "").toLowerCase());
     else if (series) await seriesView(view, series[1].replace(/^0x/, "").toLowerCase());
     else if (name === "verify") await verifyView(view);
+    else if (name === "validators") await validatorsView(view);
     else await overview(view);
   } catch (e) {
     fill(view, h("h1", {}, "Something went wrong"), h("p", { class: "error" }, e.message), h("p", {}, h("a", { href: "#/verify" }, "Verify a certificate file offline")));

@@ -1,7 +1,10 @@
 //! `keepsake audit`: the I/O around [`keepsake_audit`]. Reads a chain from a
 //! stopped node's data directory ([`ChainReader`], raw bytes, nothing
 //! trusted) or from a node's JSON-RPC, feeds it to the [`Auditor`], and with
-//! `--follow` keeps watching one or more nodes through the [`Monitor`].
+//! `--follow` keeps watching one or more nodes through the [`Monitor`]. The
+//! monitor learns validator-set changes from the replay of the first node
+//! and, for a checkpoint of a set it does not know, from the proofs the node
+//! showing it gives (`keepsake_getValidatorSets`), verified from the genesis.
 //!
 //! Exit codes (documented in docs/auditor-guide.md): 0 the audit passed
 //! (or following ended without an alert), 1 an anomaly or alert, 2 the audit
@@ -29,7 +32,7 @@ use keepsake_rpc::KeepsakeApiClient;
 use keepsake_rpc::types::BlockResponse;
 use keepsake_store::ChainReader;
 use keepsake_types::encoding::decode;
-use keepsake_types::{Checkpoint, Genesis};
+use keepsake_types::{Checkpoint, Genesis, Header};
 
 use crate::rpc_client::{client, describe};
 
@@ -185,10 +188,17 @@ async fn replay_rpc(
                 return Ok(Ok(last));
             }
             let checkpoint = Checkpoint { header: b.block.header, commit: b.commit };
-            if let Some((m, source)) = monitor.as_mut()
-                && let Err(alert) = m.record_replayed(source, &checkpoint)
-            {
-                return Ok(Err(alert));
+            if let Some((m, source)) = monitor.as_mut() {
+                // The sets the replay derived (from the genesis and the verified
+                // changes) are as good as proofs: the monitor takes them.
+                if auditor.schedule().sets().len() != m.schedule().sets().len()
+                    && let Err(alert) = m.adopt(source, auditor.schedule())
+                {
+                    return Ok(Err(alert));
+                }
+                if let Err(alert) = m.record_replayed(source, &checkpoint) {
+                    return Ok(Err(alert));
+                }
             }
             last = Some(checkpoint);
             progress.tick(h, to);
@@ -426,16 +436,70 @@ async fn check_node(
         Some(old) if old == height => return Ok(None),
         Some(old) if old < height => match c.get_consistency_proof(old, height).await {
             Ok(r) => {
+                for header in [&r.old.header, &r.new.header] {
+                    if let Some(alert) = learn_sets(monitor, url, c, header).await? {
+                        return Ok(Some(alert));
+                    }
+                }
                 monitor.observe(url, &r.old, None).and_then(|_| monitor.observe(url, &r.new, Some(&r.proof)))
             }
             Err(ClientError::ParseError(e)) => Err(malformed(format!("the proof {old}..{height}"), e)),
             Err(e) => return Err(describe(e)),
         },
         _ => match c.get_block(height).await {
-            Ok(b) => monitor.observe(url, &Checkpoint { header: b.block.header, commit: b.commit }, None),
+            Ok(b) => {
+                if let Some(alert) = learn_sets(monitor, url, c, &b.block.header).await? {
+                    return Ok(Some(alert));
+                }
+                monitor.observe(url, &Checkpoint { header: b.block.header, commit: b.commit }, None)
+            }
             Err(ClientError::ParseError(e)) => Err(malformed(format!("block {height}"), e)),
             Err(e) => return Err(describe(e)),
         },
     };
     Ok(verdict.err())
+}
+
+/// When `header` carries a validator set the monitor does not know for its
+/// height, asks `url` for the proofs of its set changes up to that height
+/// and has the monitor verify them from the genesis ([`Monitor::learn`]).
+/// Proofs that do not verify, or an answer that does not decode, are the
+/// node's alert; without proofs of the set, the checkpoint is then refused
+/// by [`Monitor::observe`] (`ValidatorSetMismatch`).
+async fn learn_sets(
+    monitor: &mut Monitor,
+    url: &str,
+    c: &HttpClient,
+    header: &Header,
+) -> anyhow::Result<Option<Alert>> {
+    if monitor.knows_set_of(header) {
+        return Ok(None);
+    }
+    let answer = match c.get_validator_sets(Some(header.height), Some(true)).await {
+        Ok(answer) => answer,
+        Err(ClientError::ParseError(e)) => {
+            return Ok(Some(Alert::BadTransition {
+                source: url.to_string(),
+                cause: "Malformed".into(),
+                message: undecodable_answer("its validator sets", &e),
+            }));
+        }
+        Err(e) => return Err(describe(e)),
+    };
+    // Signature checks: off the async runtime's workers.
+    match tokio::task::block_in_place(|| monitor.learn(url, &answer.transitions)) {
+        Ok(0) => Ok(None),
+        Ok(added) => {
+            let latest = monitor.schedule().latest();
+            tracing::info!(
+                node = %url,
+                added,
+                from_height = latest.from_height,
+                validators = latest.validators.validators.len(),
+                "validator-set changes verified"
+            );
+            Ok(None)
+        }
+        Err(alert) => Ok(Some(alert)),
+    }
 }

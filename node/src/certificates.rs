@@ -1,12 +1,17 @@
 //! Assembles certificates from the store: the record, both log entries (the
 //! series creation and the mint) with inclusion proofs, the latest
 //! checkpoint (header + commit) those proofs lead to, and the validator-set
-//! transitions from genesis to that checkpoint's set.
+//! transitions from genesis to that checkpoint's set; and the chain's
+//! membership answer (`keepsake_getValidatorSets`): every set with the
+//! change that made it, their transitions, the governance and the observers.
 
 use jsonrpsee::types::ErrorObjectOwned;
 use keepsake_ledger::{RevokedBy, StateView, TxLocation};
 use keepsake_rpc::rpc_error;
-use keepsake_rpc::types::{CertificateResponse, RevocationInfo};
+use keepsake_rpc::types::{
+    CertificateResponse, GovernanceInfo, ObserverInfo, RevocationInfo, SetChangeInfo, SetInfo,
+    ValidatorSetsResponse,
+};
 use keepsake_store::Store;
 use keepsake_types::certificate::CERTIFICATE_FORMAT;
 use keepsake_types::{
@@ -69,6 +74,92 @@ pub fn transitions(
         transitions.push(SetTransition { change, checkpoint });
     }
     Ok(transitions)
+}
+
+/// Most observers listed by `keepsake_getValidatorSets`.
+pub const OBSERVERS_LISTED_MAX: usize = 1000;
+
+/// The chain's membership (`keepsake_getValidatorSets`): the genesis set,
+/// then every set a committed change made (only those governing heights up
+/// to `height`, when given), each with its change described by name; with
+/// `proofs`, the transition of each; the governance in force and the
+/// observers.
+pub fn validator_sets(
+    store: &Store,
+    genesis: &Genesis,
+    height: Option<u64>,
+    proofs: bool,
+) -> Result<ValidatorSetsResponse, ErrorObjectOwned> {
+    let lerr = |e: keepsake_ledger::LedgerError| rpc_error(e.code(), e.to_string());
+    let tip = store.ledger_tip(genesis).map_err(unavailable)?;
+    let up_to = height.unwrap_or(u64::MAX);
+    let genesis_set = genesis.validator_set();
+    let mut sets = vec![SetInfo {
+        from_height: 1,
+        total_power: genesis_set.total_power(),
+        validators: genesis_set,
+        change: None,
+    }];
+    for record in store.validator_sets().map_err(lerr)? {
+        if record.from_height > up_to {
+            break;
+        }
+        let location = store
+            .tx_location(&record.change_tx)
+            .map_err(lerr)?
+            .ok_or_else(|| unavailable("a validator-set change's transaction is missing"))?;
+        let block = store
+            .block(location.height)
+            .map_err(unavailable)?
+            .ok_or_else(|| unavailable("the block of a validator-set change is missing"))?;
+        let change = match block.txs.into_iter().nth(location.index as usize).map(|tx| tx.body) {
+            Some(TxBody::ChangeValidators { change, .. }) => change,
+            _ => return Err(unavailable("a validator-set change's transaction is not a ChangeValidators")),
+        };
+        let before = &sets.last().expect("the genesis set is first").validators;
+        let description = keepsake_audit::describe_change(&change, before);
+        sets.push(SetInfo {
+            from_height: record.from_height,
+            total_power: record.validators.total_power(),
+            validators: record.validators,
+            change: Some(SetChangeInfo {
+                height: record.change_height,
+                leaf_index: record.change_leaf_index,
+                tx_id: record.change_tx,
+                change,
+                description,
+            }),
+        });
+    }
+    let mut transitions = if proofs { transitions(store, genesis, up_to)? } else { Vec::new() };
+    // A change committed between the two reads: one transition per set listed.
+    transitions.truncate(sets.len() - 1);
+    let governance = match store.governance().map_err(lerr)? {
+        Some(g) => GovernanceInfo {
+            governors: g.governors,
+            threshold: g.threshold,
+            since_height: Some(g.since_height),
+        },
+        None => GovernanceInfo {
+            governors: genesis.governors.clone(),
+            threshold: genesis.governance_threshold,
+            since_height: None,
+        },
+    };
+    let observers = store
+        .observers()
+        .map_err(unavailable)?
+        .into_iter()
+        .take(OBSERVERS_LISTED_MAX)
+        .map(|(public_key, o)| ObserverInfo {
+            public_key,
+            name: o.name,
+            active: o.active,
+            since_height: o.since_height,
+            former_validator: o.former_validator,
+        })
+        .collect();
+    Ok(ValidatorSetsResponse { height: tip.height, sets, transitions, governance, observers })
 }
 
 /// The certificate `id` with proofs against the latest checkpoint.

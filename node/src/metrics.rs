@@ -6,6 +6,10 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use keepsake_ledger::{LedgerError, membership};
+use keepsake_store::Store;
+use keepsake_types::{Genesis, PublicKey, ValidatorSchedule};
+
 /// Every metric of the node.
 #[derive(Default)]
 pub struct Metrics {
@@ -51,6 +55,18 @@ pub struct Metrics {
     pub consensus_ignored_stale: AtomicU64,
     /// ... because the buffer for the next height was full.
     pub consensus_ignored_buffer_full: AtomicU64,
+    /// Validators in the set governing the height being decided.
+    pub validators: AtomicU64,
+    /// Their total voting power.
+    pub validators_power: AtomicU64,
+    /// The first height that set governs (1: the genesis set).
+    pub validator_set_from_height: AtomicU64,
+    /// 1 when this node's key is in that set (it votes), else 0.
+    pub validator_voting: AtomicU64,
+    /// The first height of a committed set change not in force yet (0: none).
+    pub validator_set_pending_from_height: AtomicU64,
+    /// Active observer keys (registered, or validators that left the set).
+    pub observers: AtomicU64,
     /// The consensus engine's coverage marks (exported as counters).
     engine_marks: Mutex<Vec<(&'static str, u64)>>,
     /// Rejections by stable code and stage (`admission`, `gossip`, `block`, `proposal`).
@@ -76,6 +92,29 @@ impl Metrics {
     pub fn rejections(&self, stage: &'static str, code: &'static str) -> u64 {
         let map = self.rejections.lock().expect("metrics lock is never poisoned: no panics while held");
         map.get(&(stage, code)).copied().unwrap_or(0)
+    }
+
+    /// Sets the membership gauges: the set of `schedule` governing
+    /// `next_height` (the height being decided), whether `me` is in it, a
+    /// later set already scheduled, and the number of active `observers`.
+    pub fn set_membership(
+        &self,
+        schedule: &ValidatorSchedule,
+        next_height: u64,
+        me: &PublicKey,
+        observers: u64,
+    ) {
+        let sets = schedule.sets();
+        let i = sets.partition_point(|s| s.from_height <= next_height).saturating_sub(1);
+        let Some(in_force) = sets.get(i) else { return };
+        let set = &in_force.validators;
+        self.validators.store(set.validators.len() as u64, Relaxed);
+        self.validators_power.store(set.total_power(), Relaxed);
+        self.validator_set_from_height.store(in_force.from_height, Relaxed);
+        self.validator_voting.store(u64::from(set.get(me).is_some()), Relaxed);
+        let pending = sets.get(i + 1).map_or(0, |s| s.from_height);
+        self.validator_set_pending_from_height.store(pending, Relaxed);
+        self.observers.store(observers, Relaxed);
     }
 
     /// The text exposition format.
@@ -160,6 +199,42 @@ impl Metrics {
             "gauge",
             &self.index_memtable_entries.load(Relaxed),
         );
+        metric(
+            "keepsake_validators",
+            "Validators in the set governing the height being decided.",
+            "gauge",
+            &self.validators.load(Relaxed),
+        );
+        metric(
+            "keepsake_validators_power",
+            "Total voting power of the set governing the height being decided.",
+            "gauge",
+            &self.validators_power.load(Relaxed),
+        );
+        metric(
+            "keepsake_validator_set_from_height",
+            "First height governed by the validator set in force (1: the genesis set).",
+            "gauge",
+            &self.validator_set_from_height.load(Relaxed),
+        );
+        metric(
+            "keepsake_validator_voting",
+            "1 when this node's key is in the validator set governing the height being decided, else 0.",
+            "gauge",
+            &self.validator_voting.load(Relaxed),
+        );
+        metric(
+            "keepsake_validator_set_pending_from_height",
+            "First height of a committed validator-set change not in force yet (0: none).",
+            "gauge",
+            &self.validator_set_pending_from_height.load(Relaxed),
+        );
+        metric(
+            "keepsake_observers",
+            "Active observer keys (registered, or validators that left the set).",
+            "gauge",
+            &self.observers.load(Relaxed),
+        );
         if let Some(heap) = crate::heap::stats() {
             metric(
                 "keepsake_heap_allocated_bytes",
@@ -220,6 +295,29 @@ impl Metrics {
     }
 }
 
+/// Updates the membership gauges of `metrics` from the committed state:
+/// the set governing `committed_height + 1` (what the node decides next),
+/// whether `me` votes in it, and the active observers. Cheap (a few records):
+/// `/metrics` calls it on every scrape (`ops.rs`), so the gauges are never
+/// older than the committed state.
+pub fn membership_gauges(
+    metrics: &Metrics,
+    store: &Store,
+    genesis: &Genesis,
+    me: &PublicKey,
+    committed_height: u64,
+) -> Result<(), LedgerError> {
+    let schedule = membership::schedule(store, genesis)?;
+    let observers = store
+        .observers()
+        .map_err(|e| LedgerError::State(e.to_string()))?
+        .iter()
+        .filter(|(_, o)| o.active)
+        .count();
+    metrics.set_membership(&schedule, committed_height.saturating_add(1), me, observers as u64);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,6 +335,54 @@ mod tests {
         assert!(
             text.contains("keepsake_txs_rejected_total{stage=\"admission\",code=\"TransferForbidden\"} 2\n")
         );
+    }
+
+    #[test]
+    fn membership_gauges_follow_the_schedule() {
+        use keepsake_types::{Keypair, ScheduledSet, Validator, ValidatorSet};
+        let key = |n: u8| Keypair::from_seed([n; 32]).public();
+        let set = |keys: &[u8], power: u64| ValidatorSet {
+            validators: keys
+                .iter()
+                .map(|&k| Validator { public_key: key(k), power, name: format!("v{k}") })
+                .collect(),
+        };
+        let genesis = Genesis {
+            chain_id: "keepsake-test".parse().unwrap(),
+            genesis_time_ms: 1,
+            validators: set(&[1, 2, 3, 4], 1).validators,
+            governors: vec![key(9)],
+            governance_threshold: 1,
+            params: Default::default(),
+        };
+        // Validator 4 removed by a change committed at 8 (in force from 10);
+        // validator 1's power raised to 3 at 12 (in force from 14).
+        let schedule = ValidatorSchedule::with_sets(
+            &genesis,
+            [
+                ScheduledSet { from_height: 10, validators: set(&[1, 2, 3], 1) },
+                ScheduledSet { from_height: 14, validators: set(&[1, 2, 3], 3) },
+            ],
+        );
+        let m = Metrics::default();
+        let gauges = |m: &Metrics| {
+            let text = m.render();
+            [
+                "keepsake_validators",
+                "keepsake_validators_power",
+                "keepsake_validator_set_from_height",
+                "keepsake_validator_voting",
+                "keepsake_validator_set_pending_from_height",
+                "keepsake_observers",
+            ]
+            .map(|name| sample(&text, name).unwrap_or_else(|| panic!("{name} in\n{text}")))
+        };
+        m.set_membership(&schedule, 9, &key(4), 0);
+        assert_eq!(gauges(&m), [4, 4, 1, 1, 10, 0], "before the removal: 4 votes, a change is pending");
+        m.set_membership(&schedule, 10, &key(4), 1);
+        assert_eq!(gauges(&m), [3, 3, 10, 0, 14, 1], "from 10: 4 no longer votes, it is an observer");
+        m.set_membership(&schedule, 14, &key(1), 1);
+        assert_eq!(gauges(&m), [3, 9, 14, 1, 0, 1], "from 14: nothing pending");
     }
 
     /// The value of the sample line `name value` in `text`.

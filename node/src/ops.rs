@@ -114,6 +114,17 @@ where
                     metrics
                         .index_memtable_entries
                         .store(index.memtable_entries as u64, std::sync::atomic::Ordering::Relaxed);
+                    let shared = &self.shared;
+                    let committed = shared.committed_height.load(std::sync::atomic::Ordering::Relaxed);
+                    if let Err(e) = crate::metrics::membership_gauges(
+                        metrics,
+                        &shared.store,
+                        &shared.genesis,
+                        &shared.validator,
+                        committed,
+                    ) {
+                        tracing::debug!(error = %e, "membership gauges not updated");
+                    }
                     let body = self.shared.metrics.render();
                     return Box::pin(async move { Ok(respond(200, "text/plain; version=0.0.4", body)) });
                 }

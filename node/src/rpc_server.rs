@@ -11,7 +11,7 @@ use jsonrpsee::types::ErrorObjectOwned;
 use keepsake_ledger::{LedgerError, StateView};
 use keepsake_rpc::types::{
     BlockResponse, CertificateResponse, ChainStatus, ConsistencyResponse, IssuerInfo, RecentTx, Rejection,
-    SeriesInfo, SubmitOutcome, TxStatus,
+    SeriesInfo, SubmitOutcome, TxStatus, ValidatorSetsResponse,
 };
 use keepsake_rpc::{KeepsakeApiServer, rpc_error};
 use keepsake_types::{
@@ -300,6 +300,16 @@ impl KeepsakeApiServer for RpcImpl {
             Ok(ConsistencyResponse { old, new, proof })
         })
         .await
+    }
+
+    async fn get_validator_sets(
+        &self,
+        height: Option<u64>,
+        proofs: Option<bool>,
+    ) -> RpcResult<ValidatorSetsResponse> {
+        let proofs = proofs.unwrap_or(true);
+        self.blocking(move |s| crate::certificates::validator_sets(&s.store, &s.genesis, height, proofs))
+            .await
     }
 
     async fn subscribe_blocks(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {

@@ -336,3 +336,130 @@ async fn revocation_status_is_proven_and_refresh_links_checkpoints() {
     assert_eq!(run(args(&doctored_file)), ExitCode::FAILURE);
     t.node.shutdown().await.unwrap();
 }
+
+/// Governance changes the membership of a real node: the validator's power
+/// (its set's hash changes two blocks later) and an observer. The audit
+/// over RPC replays across the change and reports both;
+/// `keepsake_getValidatorSets` answers the sets, the proofs (which verify
+/// from the genesis alone) and the observer; `/metrics` shows the set in
+/// force; `--follow` goes on across the change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_validator_set_change_is_audited_followed_served_and_measured() {
+    use keepsake_types::{ValidatorChange, ValidatorSchedule};
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestNode::start(dir.path()).await.unwrap();
+    let c = t.client();
+    let chain = t.chain().to_string();
+    let url = t.node.rpc_url();
+    let me = t.genesis.validators[0].public_key;
+
+    // A follower started before the change: it must pass through it.
+    let start = c.status().await.unwrap().height;
+    let genesis = t.genesis.clone();
+    let follower = {
+        let url = url.clone();
+        let options = FollowOptions { poll: Duration::from_millis(20), until_height: Some(start + 12) };
+        tokio::spawn(async move { follow(&genesis, &[url], &options, &mut Progress::hidden()).await })
+    };
+
+    let power = TxBody::ChangeValidators {
+        change: ValidatorChange::SetPower { public_key: me, power: 2 },
+        nonce: 71,
+    }
+    .sign(&chain, &[&t.governor]);
+    let TxStatus::Committed { height: changed, .. } = wait_final(&c, c.submit_tx(power).await.unwrap()).await
+    else {
+        panic!("the power change is not committed")
+    };
+    let observer = Keypair::from_seed([77; 32]).public();
+    let register = TxBody::RegisterObserver { observer, name: "Notary Office".into(), nonce: 72 }
+        .sign(&chain, &[&t.governor]);
+    assert!(matches!(wait_final(&c, c.submit_tx(register).await.unwrap()).await, TxStatus::Committed { .. }));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while c.status().await.unwrap().height < changed + 3 {
+        assert!(Instant::now() < deadline, "the chain stopped after the change");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // The header of the height the change governs carries the new set's hash.
+    let effective = c.get_block(changed + 2).await.unwrap().block.header;
+    let before = c.get_block(changed + 1).await.unwrap().block.header;
+    assert_eq!(before.validators_hash, t.genesis.validator_set().hash(&chain));
+    assert_ne!(effective.validators_hash, before.validators_hash);
+
+    // The audit over RPC.
+    let auditor = audit_rpc(&t.genesis, &url, None, &mut Progress::hidden()).await.unwrap().unwrap();
+    let report = auditor.report();
+    assert!(report.passed, "{report}");
+    let set_change = report
+        .membership
+        .iter()
+        .find_map(|e| match e {
+            keepsake_audit::MembershipEvent::ValidatorSet {
+                height,
+                in_force_from,
+                description,
+                total_power,
+                ..
+            } => Some((*height, *in_force_from, description.clone(), *total_power)),
+            _ => None,
+        })
+        .expect("the set change is reported");
+    assert_eq!((set_change.0, set_change.1, set_change.3), (changed, changed + 2, 2));
+    assert!(
+        set_change.2.starts_with("set the power of dev-validator (") && set_change.2.ends_with("from 1 to 2"),
+        "{}",
+        set_change.2
+    );
+    assert!(
+        report.membership.iter().any(|e| matches!(e, keepsake_audit::MembershipEvent::ObserverRegistered { name, .. } if name == "Notary Office")),
+        "{report}"
+    );
+    assert_eq!(report.validators_in_force.from_height, changed + 2);
+    let text = report.to_string();
+    assert!(text.contains(&format!("in force from height {}", changed + 2)), "{text}");
+
+    // keepsake_getValidatorSets: the sets, the proofs, the observer.
+    let answer = c.get_validator_sets(None, None).await.unwrap();
+    assert_eq!(answer.sets.len(), 2);
+    assert_eq!(answer.sets[1].from_height, changed + 2);
+    assert_eq!(answer.sets[1].total_power, 2);
+    let info = answer.sets[1].change.as_ref().unwrap();
+    assert_eq!(info.height, changed);
+    assert!(info.description.contains("from 1 to 2"), "{}", info.description);
+    assert_eq!(answer.transitions.len(), 1);
+    let followed = ValidatorSchedule::follow(&t.genesis, &answer.transitions).expect("the proofs verify");
+    assert_eq!(followed.latest().from_height, changed + 2);
+    assert_eq!(followed.latest().validators, answer.sets[1].validators);
+    assert_eq!(answer.observers.len(), 1);
+    assert_eq!(
+        (answer.observers[0].public_key, answer.observers[0].name.as_str()),
+        (observer, "Notary Office")
+    );
+    assert_eq!(answer.governance.since_height, None);
+    // Without proofs; and only the sets governing up to a height.
+    assert!(c.get_validator_sets(None, Some(false)).await.unwrap().transitions.is_empty());
+    let early = c.get_validator_sets(Some(changed + 1), Some(true)).await.unwrap();
+    assert_eq!((early.sets.len(), early.transitions.len()), (1, 0));
+
+    // /metrics.
+    let (status, body) = keepsake_tests::raw_http(t.node.rpc_addr, "GET", "/metrics", None).await;
+    assert_eq!(status, 200);
+    let gauge = |name: &str| {
+        body.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("{name} in\n{body}"))
+    };
+    assert_eq!(gauge("keepsake_validators"), 1);
+    assert_eq!(gauge("keepsake_validators_power"), 2);
+    assert_eq!(gauge("keepsake_validator_set_from_height"), changed + 2);
+    assert_eq!(gauge("keepsake_validator_voting"), 1);
+    assert_eq!(gauge("keepsake_validator_set_pending_from_height"), 0);
+    assert_eq!(gauge("keepsake_observers"), 1);
+
+    // The follower went on across the change without an alert.
+    let end =
+        tokio::time::timeout(Duration::from_secs(30), follower).await.expect("follow ends").unwrap().unwrap();
+    assert!(matches!(end, FollowEnd::Reached), "{end:?}");
+    t.node.shutdown().await.unwrap();
+}

@@ -2,7 +2,9 @@
 //! files of `web/`, embedded in the binary) and its JSON-RPC; headless
 //! Debian Chromium driven by playwright-core (`tests/browser/explorer.mjs`)
 //! checks the overview, a certificate's page, the verify panel on a real
-//! certificate and on every golden fixture, and a node that lies.
+//! certificate and on every golden fixture, and a node that lies; then,
+//! after governance changed the chain's membership, the validators view
+//! (`tests/browser/validators.mjs`).
 //!
 //! Needs `chromium` and `tests/browser/node_modules` (`npm ci` there).
 //! `.ci/run` installs both and sets `KEEPSAKE_BROWSER_TESTS=1`, which makes
@@ -13,8 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use keepsake_rpc::KeepsakeApiClient;
+use keepsake_rpc::types::TxStatus;
 use keepsake_tests::{TestNode, wait_final};
-use keepsake_types::{TxBody, ids};
+use keepsake_types::{Keypair, TxBody, ValidatorChange, ids};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -95,5 +98,50 @@ async fn the_explorer_verifies_certificates_in_the_browser() {
     println!("{stdout}");
     assert!(output.status.success(), "browser test failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains("ALL BROWSER CHECKS PASSED"), "{stdout}");
+
+    // Governance raises the dev validator's power (a new set from two blocks
+    // later) and registers an observer; the validators view shows both.
+    let c = t.client();
+    let me = t.genesis.validators[0].public_key;
+    let power = TxBody::ChangeValidators {
+        change: ValidatorChange::SetPower { public_key: me, power: 2 },
+        nonce: 91,
+    }
+    .sign(&chain, &[&t.governor]);
+    let TxStatus::Committed { height: set_change, .. } =
+        wait_final(&c, c.submit_tx(power).await.unwrap()).await
+    else {
+        panic!("the power change is not committed")
+    };
+    let observer = TxBody::RegisterObserver {
+        observer: Keypair::from_seed([77; 32]).public(),
+        name: "Notary Office".into(),
+        nonce: 92,
+    }
+    .sign(&chain, &[&t.governor]);
+    wait_final(&c, c.submit_tx(observer).await.unwrap()).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while c.status().await.unwrap().height < set_change + 2 {
+        assert!(std::time::Instant::now() < deadline, "the chain stopped after the set change");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(repo().join("tests/browser/validators.mjs"))
+            .env("KEEPSAKE_URL", t.node.rpc_url())
+            .env("KEEPSAKE_CHROMIUM", chromium().expect("checked above"))
+            .env("KEEPSAKE_SET_CHANGE", set_change.to_string())
+            .env("KEEPSAKE_SCREENSHOTS", repo().join("target/browser-screenshots"))
+            .output()
+            .map(|o| (o, t))
+    })
+    .await
+    .unwrap();
+    let (output, t) = output.expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    assert!(output.status.success(), "validators view test failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("ALL VALIDATORS CHECKS PASSED"), "{stdout}");
     t.node.shutdown().await.unwrap();
 }

@@ -470,3 +470,196 @@ async fn certificate_commands_refuse_oversized_chain_ids_cleanly() {
         ExitCode::FAILURE
     );
 }
+
+/// A chain of the test network whose set changes: block 1 sets up, block 2
+/// adds a fifth validator (in force from 4), blocks 3 to 6 are empty; every
+/// block proposed and committed by the set governing its height (the ledger
+/// test kit's `TestChain` signs with the genesis set only). Returns the
+/// network, the blocks, and the proof of the change.
+fn changing_chain() -> (TestNet, Vec<(Block, Commit)>, keepsake_types::SetTransition) {
+    use keepsake_ledger::membership::validator_set_at;
+    use keepsake_types::{
+        CommitSignature, HexBytes, LogEntryProof, LogLeafRef, SetTransition, TxBody, Validator,
+        ValidatorChange, VoteData, VoteKind, merkle,
+    };
+    let net = TestNet::new(4);
+    let newcomer = keepsake_ledger::testkit::key(150);
+    let mut keys: std::collections::BTreeMap<_, _> =
+        net.validators.iter().map(|k| (k.public(), k.clone())).collect();
+    keys.insert(newcomer.public(), newcomer.clone());
+    let add = TxBody::ChangeValidators {
+        change: ValidatorChange::Add {
+            validator: Validator { public_key: newcomer.public(), power: 1, name: "Archive".into() },
+        },
+        nonce: 500,
+    }
+    .sign(net.chain(), &[&net.governors[0], &net.governors[1], &newcomer]);
+    let mut state = keepsake_ledger::memory::MemoryState::new();
+    let mut tip = keepsake_ledger::Tip::genesis(&net.genesis);
+    let mut blocks = Vec::new();
+    let contents = [net.setup_txs(), vec![add], vec![], vec![], vec![], vec![]];
+    for txs in contents {
+        let height = tip.height + 1;
+        let set = validator_set_at(&state, &net.genesis, height).unwrap();
+        let built = keepsake_ledger::build_block(
+            &state,
+            &net.genesis,
+            &tip,
+            set.validators[0].public_key,
+            tip.time_ms + 1000,
+            txs,
+        )
+        .unwrap();
+        assert!(built.left_out.is_empty());
+        state.commit(&built.executed).unwrap();
+        let header = &built.block.header;
+        let data = VoteData { height, round: 0, kind: VoteKind::Precommit, block_hash: Some(header.hash()) };
+        let signatures = set
+            .validators
+            .iter()
+            .map(|v| {
+                let vote = data.clone().sign(net.chain(), &keys[&v.public_key]);
+                CommitSignature { validator: vote.validator, signature: vote.signature }
+            })
+            .collect();
+        let commit = Commit { height, round: 0, block_hash: header.hash(), signatures };
+        tip = keepsake_ledger::Tip::from_header(header);
+        blocks.push((built.block, commit));
+    }
+    let (block, commit) = &blocks[1];
+    let leaf_index = block.header.log_size - 1;
+    let leaf = LogLeafRef { height: 2, time_ms: block.header.time_ms, tx: &block.txs[0] }.encode();
+    let proof = merkle::inclusion_proof(&state, leaf_index, block.header.log_size).unwrap();
+    let transition = SetTransition {
+        change: LogEntryProof { leaf_index, leaf: HexBytes(leaf), proof },
+        checkpoint: keepsake_types::Checkpoint { header: block.header.clone(), commit: commit.clone() },
+    };
+    (net, blocks, transition)
+}
+
+/// A node serving the first `tip` blocks of `blocks`, whose
+/// `keepsake_getValidatorSets` answers `sets` (raw JSON text).
+fn member_node(
+    net: &TestNet,
+    blocks: &[(Block, Commit)],
+    tip: usize,
+    sets: impl Fn() -> String + Send + Sync + 'static,
+) -> LyingRpc {
+    let genesis = net.genesis.clone();
+    let me = net.validators[0].public();
+    let blocks = blocks[..tip].to_vec();
+    LyingRpc::start(move |method: &str, params: &Value| -> LyingAnswer {
+        let header = &blocks.last().unwrap().0.header;
+        match method {
+            "keepsake_getGenesis" => Ok(serde_json::to_string(&genesis).unwrap()),
+            "keepsake_status" => Ok(serde_json::to_string(&ChainStatus {
+                chain_id: genesis.chain_id.clone(),
+                genesis_hash: genesis.hash(),
+                height: header.height,
+                latest_hash: header.hash(),
+                latest_time_ms: header.time_ms,
+                log_size: header.log_size,
+                log_root: header.log_root,
+                state_root: header.state_root,
+                mempool_txs: 0,
+                validator: me,
+            })
+            .unwrap()),
+            "keepsake_getBlock" => {
+                let h = params.get(0).and_then(Value::as_u64).unwrap_or_default();
+                match usize::try_from(h).ok().and_then(|h| h.checked_sub(1)).and_then(|i| blocks.get(i)) {
+                    Some((block, commit)) => Ok(serde_json::to_string(&BlockResponse {
+                        hash: block.header.hash(),
+                        block: block.clone(),
+                        commit: commit.clone(),
+                    })
+                    .unwrap()),
+                    None => Err((4404, format!("block {h} not found"))),
+                }
+            }
+            "keepsake_getEvidence" => Ok("[]".into()),
+            "keepsake_getValidatorSets" => Ok(sets()),
+            other => Err((4404, format!("method {other} not found"))),
+        }
+    })
+}
+
+/// `audit --follow` meets a node whose checkpoint is signed by a set it
+/// does not know (the first node is still at height 1): it asks that node
+/// for the proofs of its set changes and verifies them from the genesis.
+/// Honest proofs let it go on; a doctored, missing, undecodable or
+/// contradicting proof is reported, and the checkpoint is not believed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_learns_set_changes_from_proofs_and_reports_lying_ones() {
+    let (net, blocks, transition) = changing_chain();
+    let answer = |transitions: Vec<Value>| {
+        json!({
+            "height": 6, "sets": [], "transitions": transitions,
+            "governance": {"governors": [], "threshold": 1, "since_height": null}, "observers": []
+        })
+        .to_string()
+    };
+    let honest_proof = serde_json::to_value(&transition).unwrap();
+    let primary = member_node(&net, &blocks, 1, || "null".into());
+    let options = FollowOptions { poll: Duration::from_millis(20), until_height: Some(1) };
+    let run = |second: LyingRpc| {
+        let urls = [primary.url.clone(), second.url.clone()];
+        let genesis = net.genesis.clone();
+        let options = options.clone();
+        async move {
+            let end = tokio::time::timeout(
+                Duration::from_secs(20),
+                follow(&genesis, &urls, &options, &mut Progress::hidden()),
+            )
+            .await
+            .expect("follow ends")
+            .unwrap();
+            (end, second.url.clone())
+        }
+    };
+
+    // Honest proofs: the checkpoint at 6 (the five-validator set) is verified.
+    let proof = honest_proof.clone();
+    let honest = member_node(&net, &blocks, 6, move || answer(vec![proof.clone()]));
+    let (end, _) = run(honest).await;
+    assert!(matches!(end, FollowEnd::Reached), "{end:?}");
+
+    let bad_transition = |end: &FollowEnd, url: &str| match end {
+        FollowEnd::Alert(Alert::BadTransition { source, cause, message }) => {
+            assert_eq!(source, url);
+            (cause.clone(), message.clone())
+        }
+        other => panic!("expected a bad transition, got {other:?}"),
+    };
+    // A leaf byte changed: the inclusion proof fails.
+    let mut doctored = transition.clone();
+    let last = doctored.change.leaf.0.len() - 1;
+    doctored.change.leaf.0[last] ^= 1;
+    let doctored = serde_json::to_value(&doctored).unwrap();
+    let (end, url) = run(member_node(&net, &blocks, 6, move || answer(vec![doctored.clone()]))).await;
+    assert_eq!(bad_transition(&end, &url).0, "InvalidTransition");
+    // The change's checkpoint signed by only two of the four.
+    let mut weak = transition.clone();
+    weak.checkpoint.commit.signatures.truncate(2);
+    let weak = serde_json::to_value(&weak).unwrap();
+    let (end, url) = run(member_node(&net, &blocks, 6, move || answer(vec![weak.clone()]))).await;
+    let (cause, message) = bad_transition(&end, &url);
+    assert_eq!(cause, "InvalidTransition");
+    assert!(message.contains("InsufficientPower") || message.contains("power"), "{message}");
+    // An answer that does not decode (a 31-byte key in a proof).
+    let (end, url) = run(member_node(&net, &blocks, 6, move || {
+        answer(vec![json!({"change": {"leaf_index": 1, "leaf": "00", "proof": ["abcd"]}, "checkpoint": {}})])
+    }))
+    .await;
+    assert_eq!(bad_transition(&end, &url).0, "Malformed");
+    // More transitions than any chain may carry.
+    let many = honest_proof.clone();
+    let (end, url) = run(member_node(&net, &blocks, 6, move || answer(vec![many.clone(); 1025]))).await;
+    assert_eq!(bad_transition(&end, &url).0, "TooLarge");
+    // No proof at all: the checkpoint of an unknown set is refused.
+    let (end, url) = run(member_node(&net, &blocks, 6, move || answer(vec![]))).await;
+    let FollowEnd::Alert(Alert::BadCheckpoint { source, height, cause, .. }) = &end else {
+        panic!("expected a bad checkpoint, got {end:?}")
+    };
+    assert_eq!((source.as_str(), *height, cause.as_str()), (url.as_str(), 6, "ValidatorSetMismatch"));
+}

@@ -2,7 +2,14 @@
 //! RFC 9162 §8.2, with quorum-signed checkpoints instead of signed tree heads.
 //!
 //! Every checkpoint shown to the monitor, by any source, must carry a valid
-//! commit of the genesis validators. Among verified checkpoints:
+//! commit of the validator set governing its height. The monitor starts with
+//! the genesis set and learns later sets only from their proofs
+//! ([`SetTransition`]s, checked by [`ValidatorSchedule::follow`] from the
+//! genesis alone, [`Monitor::learn`]) or from the auditor's own replay
+//! ([`Monitor::adopt`]); a node's word about its validators is never taken.
+//! A checkpoint whose `validators_hash` is not the set the monitor knows for
+//! its height ([`Monitor::knows_set_of`]) is refused until a proof of the
+//! change arrives. Among verified checkpoints:
 //! - two different headers at one height is a **fork**: more than a third of
 //!   the voting power signed both (Tendermint cannot fork otherwise);
 //! - a header whose `prev_hash` is not the hash of the verified header below
@@ -11,21 +18,31 @@
 //!   last checkpoint seen from that source (RFC 9162 consistency proof) is a
 //!   **rewrite**: the node dropped or changed logged entries;
 //! - a source whose height goes down is reported as a regression (a node
-//!   restored from an old backup, or one serving another history).
+//!   restored from an old backup, or one serving another history);
+//! - a set transition that does not verify is a **bad transition**, and two
+//!   verified transitions that make different sets are one too (more than a
+//!   third of a set's power signed both histories); a verified header,
+//!   seen before a change was learnt, that carries the old set's hash at a
+//!   height the new set governs is a bad checkpoint (the old set signed on
+//!   after it was replaced).
 //!
-//! Memory: about 100 bytes per height seen, and one header per source.
+//! Memory: about 130 bytes per height seen, one header per source, and the
+//! validator sets (one per change).
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use keepsake_types::{BlockHash, ChainId, Checkpoint, Genesis, Hash32, Header, ValidatorSet, merkle};
+use keepsake_types::{
+    BlockHash, ChainId, Checkpoint, Genesis, Hash32, Header, SetTransition, ValidatorSchedule, merkle,
+};
 use serde::{Deserialize, Serialize};
 
 /// Something the monitor must raise: the chain cannot be trusted as shown.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "alert", rename_all = "snake_case")]
 pub enum Alert {
-    /// A checkpoint whose commit does not verify against the genesis.
+    /// A checkpoint whose commit does not verify against the validator set
+    /// the monitor knows for its height.
     BadCheckpoint {
         /// Who showed it.
         source: String,
@@ -65,6 +82,17 @@ pub enum Alert {
         /// The height it shows now.
         to: u64,
     },
+    /// A source's proofs of validator-set changes do not verify from the
+    /// genesis (`cause`: the types crate's code, e.g. `InvalidTransition`),
+    /// or prove a set other than one proven before (`ConflictingSets`).
+    BadTransition {
+        /// Who showed them.
+        source: String,
+        /// The error code.
+        cause: String,
+        /// Explanation.
+        message: String,
+    },
 }
 
 impl fmt::Display for Alert {
@@ -85,6 +113,9 @@ impl fmt::Display for Alert {
             Alert::Regressed { source, from, to } => {
                 write!(f, "REGRESSED: {source} went from height {from} back to {to}")
             }
+            Alert::BadTransition { source, cause, message } => {
+                write!(f, "BAD TRANSITION from {source} ({cause}): {message}")
+            }
         }
     }
 }
@@ -103,14 +134,17 @@ pub enum Observed {
 struct Seen {
     hash: BlockHash,
     prev_hash: BlockHash,
+    validators_hash: Hash32,
     source: String,
 }
 
 /// The checkpoint monitor.
 #[derive(Debug)]
 pub struct Monitor {
+    genesis: Genesis,
     chain_id: ChainId,
-    validators: ValidatorSet,
+    /// The validator sets proven so far (the genesis set at first).
+    schedule: ValidatorSchedule,
     /// The verified header per height, as first seen.
     seen: BTreeMap<u64, Seen>,
     /// The latest verified header per source.
@@ -121,8 +155,9 @@ impl Monitor {
     /// A monitor of the chain of `genesis`.
     pub fn new(genesis: &Genesis) -> Self {
         Monitor {
+            genesis: genesis.clone(),
             chain_id: genesis.chain_id.clone(),
-            validators: genesis.validator_set(),
+            schedule: ValidatorSchedule::genesis(genesis),
             seen: BTreeMap::new(),
             latest: BTreeMap::new(),
         }
@@ -136,6 +171,85 @@ impl Monitor {
     /// Number of heights with a verified header.
     pub fn heights_seen(&self) -> usize {
         self.seen.len()
+    }
+
+    /// The validator sets the monitor has proven so far.
+    pub fn schedule(&self) -> &ValidatorSchedule {
+        &self.schedule
+    }
+
+    /// Whether `header` carries the hash of the set the monitor knows for its
+    /// height. When it does not, the caller should ask the source for the
+    /// proofs of its set changes ([`Monitor::learn`]) before showing the
+    /// checkpoint; without them the checkpoint is refused
+    /// (`ValidatorSetMismatch`).
+    pub fn knows_set_of(&self, header: &Header) -> bool {
+        header.chain_id == self.chain_id
+            && self.schedule.at(header.height).hash(&header.chain_id) == header.validators_hash
+    }
+
+    /// Learns the validator-set changes `transitions` shown by `source` (all
+    /// of them from genesis, oldest first): they are verified with
+    /// [`ValidatorSchedule::follow`] from the genesis alone, must agree with
+    /// every set proven before, and may add later ones. Returns how many
+    /// sets were new. Proofs that do not verify, or that contradict a set
+    /// proven before, are a [`Alert::BadTransition`] and change nothing.
+    pub fn learn(&mut self, source: &str, transitions: &[SetTransition]) -> Result<usize, Alert> {
+        let followed =
+            ValidatorSchedule::follow(&self.genesis, transitions).map_err(|e| Alert::BadTransition {
+                source: source.to_string(),
+                cause: e.code().to_string(),
+                message: e.to_string(),
+            })?;
+        self.merge(source, &followed)
+    }
+
+    /// Takes the sets of a schedule the caller verified itself (the
+    /// [`crate::Auditor`]'s replay of `source`, [`crate::Auditor::schedule`]),
+    /// with the same checks as [`Monitor::learn`] against the sets known.
+    pub fn adopt(&mut self, source: &str, schedule: &ValidatorSchedule) -> Result<usize, Alert> {
+        self.merge(source, schedule)
+    }
+
+    fn merge(&mut self, source: &str, other: &ValidatorSchedule) -> Result<usize, Alert> {
+        let known = self.schedule.sets();
+        let theirs = other.sets();
+        if let Some((ours, differs)) = known.iter().zip(theirs).find(|(a, b)| a != b) {
+            return Err(Alert::BadTransition {
+                source: source.to_string(),
+                cause: "ConflictingSets".into(),
+                message: format!(
+                    "it proves a validator set {} from height {} where a set {} from height {} was proven before: \
+                     both are signed by a quorum of the set before them, so that set signed two histories",
+                    differs.validators.hash(&self.chain_id),
+                    differs.from_height,
+                    ours.validators.hash(&self.chain_id),
+                    ours.from_height
+                ),
+            });
+        }
+        let Some(first_new) = theirs.get(known.len()) else { return Ok(0) };
+        // Headers verified before the change was known, at heights it governs,
+        // must carry the new set's hash: otherwise the old set signed them after
+        // it was replaced.
+        for (height, seen) in self.seen.range(first_new.from_height..) {
+            let expected = other.at(*height).hash(&self.chain_id);
+            if seen.validators_hash != expected {
+                return Err(Alert::BadCheckpoint {
+                    source: seen.source.clone(),
+                    height: *height,
+                    cause: "ValidatorSetMismatch".into(),
+                    message: format!(
+                        "its header {} carries validator set {}, but the set {expected} governs height {height} \
+                         (proven by {source}): the replaced set signed on after the change took effect",
+                        seen.hash, seen.validators_hash
+                    ),
+                });
+            }
+        }
+        let added = theirs.len() - known.len();
+        self.schedule = other.clone();
+        Ok(added)
     }
 
     /// Observes `checkpoint` shown by `source`. When it is above the last
@@ -178,7 +292,14 @@ impl Monitor {
         if header.chain_id != self.chain_id {
             return Err(bad("WrongChain", format!("checkpoint of chain {:?}", header.chain_id)));
         }
-        checkpoint.commit.verify(header, &self.validators).map_err(|e| bad(e.code(), e.to_string()))?;
+        let validators = self.schedule.at(height);
+        checkpoint.commit.verify(header, validators).map_err(|e| {
+            let from = self.schedule.sets().iter().rev().find(|s| s.from_height <= height).map_or(1, |s| s.from_height);
+            bad(
+                e.code(),
+                format!("{e} (the monitor knows the validator set governing height {height} from height {from} on)"),
+            )
+        })?;
         let hash = header.hash();
 
         // Forks: against the verified headers at this height, below and above.
@@ -250,7 +371,15 @@ impl Monitor {
             None => Observed::Advanced,
         };
         if !known {
-            self.seen.insert(height, Seen { hash, prev_hash: header.prev_hash, source: source.to_string() });
+            self.seen.insert(
+                height,
+                Seen {
+                    hash,
+                    prev_hash: header.prev_hash,
+                    validators_hash: header.validators_hash,
+                    source: source.to_string(),
+                },
+            );
         }
         if outcome == Observed::Advanced {
             self.latest.insert(source.to_string(), header.clone());

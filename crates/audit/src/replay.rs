@@ -2,10 +2,15 @@
 //!
 //! Each block goes through, in order:
 //! 1. decoding within the genesis' bounds (raw sources);
-//! 2. the commit: more than 2/3 of the genesis voting power signed a
-//!    precommit for exactly this header ([`Commit::verify`]). A block
-//!    without one was never committed, so nothing in it is blamed on the
-//!    chain. Nor are transactions that are not the header's: their count
+//! 2. the commit: more than 2/3 of the voting power of the validator set
+//!    governing the block's height signed a precommit for exactly this
+//!    header ([`Commit::verify`]). That set is the genesis set until a
+//!    replayed `ChangeValidators` committed at height `h` replaces it from
+//!    `h + 2` on ([`keepsake_ledger::membership::schedule`] over the replayed
+//!    state), so a commit signed by a removed validator (or a rotated-out
+//!    key) once the change is in force, or by the old set after it, fails
+//!    here. A block without a valid commit was never committed, so nothing
+//!    in it is blamed on the chain. Nor are transactions that are not the header's: their count
 //!    and Merkle root must match it (rules B6/B7, checked here first), so a
 //!    source that attaches other transactions, however many, to a real
 //!    header gets `BlockInvalid`, not a `TransferCommitted` against the chain;
@@ -23,17 +28,22 @@
 //!
 //! The first block that fails step 1, 2 or 4 stops the replay: the state
 //! after it is unknown, so nothing later can be judged.
+//!
+//! Every membership change of a verified block (validator set, governance,
+//! observers) goes into the report ([`MembershipEvent`]), validator changes
+//! described with the names of the set they change.
 
 use std::collections::BTreeMap;
 
 use keepsake_ledger::memory::MemoryState;
-use keepsake_ledger::{LedgerError, Tip, validate_block};
+use keepsake_ledger::{Executed, LedgerError, StateView, Tip, membership, validate_block};
 use keepsake_types::encoding::decode;
 use keepsake_types::{
-    Block, CertificateId, Commit, DoubleVote, Genesis, HolderId, PublicKey, SeriesId, TxBody, ValidatorSet,
-    ids,
+    Block, CertificateId, Commit, DoubleVote, Genesis, HolderId, PublicKey, ScheduledSet, SeriesId, TxBody,
+    ValidatorSchedule, ValidatorSet, ids,
 };
 
+use crate::membership::{MembershipEvent, describe_change};
 use crate::report::{Anomaly, AnomalyKind, IssuerSummary, Report, SeriesSummary};
 
 /// Whether replay goes on.
@@ -65,7 +75,11 @@ struct SeriesCount {
 /// untrusted source), then call [`Auditor::report`].
 pub struct Auditor {
     genesis: Genesis,
-    validators: ValidatorSet,
+    /// The validator sets as far as the replay knows them (refreshed from the
+    /// replayed state after each block that schedules a new set).
+    schedule: ValidatorSchedule,
+    /// Membership changes of the verified blocks, in order.
+    membership: Vec<MembershipEvent>,
     state: MemoryState,
     tip: Tip,
     stopped_at: Option<u64>,
@@ -94,7 +108,8 @@ impl Auditor {
     /// An auditor of the chain of `genesis` (which must be valid), at height 0.
     pub fn new(genesis: Genesis) -> Self {
         Auditor {
-            validators: genesis.validator_set(),
+            schedule: ValidatorSchedule::genesis(&genesis),
+            membership: Vec::new(),
             tip: Tip::genesis(&genesis),
             genesis,
             state: MemoryState::new(),
@@ -118,6 +133,19 @@ impl Auditor {
     /// The tip after the last verified block.
     pub fn tip(&self) -> &Tip {
         &self.tip
+    }
+
+    /// The validator sets of the chain as far as the verified blocks go:
+    /// the genesis set, then every set a replayed change scheduled (the last
+    /// one may not be in force yet). Derived from the replayed state, so it
+    /// trusts nothing but the genesis.
+    pub fn schedule(&self) -> &ValidatorSchedule {
+        &self.schedule
+    }
+
+    /// Membership changes of the verified blocks so far.
+    pub fn membership(&self) -> &[MembershipEvent] {
+        &self.membership
     }
 
     /// True once an anomaly stopped the replay.
@@ -205,13 +233,27 @@ impl Auditor {
         }
         let height = block.header.height;
         self.set_source_height(height);
-        if let Err(e) = commit.verify(&block.header, &self.validators) {
-            return self.stop(
-                height,
-                AnomalyKind::CommitInvalid,
-                Some(e.code()),
-                format!("block {} is not proven final: {e}", block.header.hash()),
+        let (index, in_force) = set_in_force(&self.schedule, height);
+        if let Err(e) = commit.verify(&block.header, &in_force.validators) {
+            let mut message = format!(
+                "block {} is not proven final by the validator set governing height {height} (in force from \
+                 height {}): {e}",
+                block.header.hash(),
+                in_force.from_height
             );
+            // Say so when the commit is the previous set's: the old set went on
+            // signing after the change took effect.
+            if let Some(previous) = index.checked_sub(1).and_then(|i| self.schedule.sets().get(i))
+                && commit.verify(&block.header, &previous.validators).is_ok()
+            {
+                message.push_str(&format!(
+                    "; it is signed by the set that governed heights {} to {}, replaced from height {}",
+                    previous.from_height,
+                    in_force.from_height.saturating_sub(1),
+                    in_force.from_height
+                ));
+            }
+            return self.stop(height, AnomalyKind::CommitInvalid, Some(e.code()), message);
         }
         if let Err(e) = self.committed_transactions(block) {
             return self.stop(height, AnomalyKind::BlockInvalid, Some(e.code()), e.to_string());
@@ -224,13 +266,70 @@ impl Auditor {
                 return self.stop(height, AnomalyKind::BlockInvalid, Some(cause), e.to_string());
             }
         };
+        // The latest set before this block, for naming what its change does.
+        let before =
+            (!executed.delta.membership.is_empty()).then(|| self.schedule.latest().validators.clone());
         if let Err(e) = self.state.commit(&executed) {
             return self.stop(height, AnomalyKind::BlockInvalid, Some(e.code()), e.to_string());
+        }
+        if let Some(before) = before {
+            if !executed.delta.membership.validator_sets.is_empty() {
+                match membership::schedule(&self.state, &self.genesis) {
+                    Ok(schedule) => self.schedule = schedule,
+                    Err(e) => {
+                        return self.stop(height, AnomalyKind::BlockInvalid, Some(e.code()), e.to_string());
+                    }
+                }
+            }
+            self.record_membership(block, &executed, &before);
         }
         self.commit_signatures = self.commit_signatures.saturating_add(commit.signatures.len() as u64);
         self.count(block);
         self.tip = Tip::from_header(&block.header);
         Flow::Continue
+    }
+
+    /// Records the membership changes of a verified, applied block.
+    fn record_membership(&mut self, block: &Block, executed: &Executed, before: &ValidatorSet) {
+        let height = block.header.height;
+        for (tx, tx_id) in block.txs.iter().zip(&executed.tx_ids) {
+            let tx_id = *tx_id;
+            let event = match &tx.body {
+                TxBody::ChangeValidators { change, .. } => {
+                    let made =
+                        executed.delta.membership.validator_sets.values().find(|s| s.change_tx == tx_id);
+                    let Some(made) = made else { continue };
+                    MembershipEvent::ValidatorSet {
+                        height,
+                        in_force_from: made.from_height,
+                        tx_id,
+                        change: change.clone(),
+                        description: describe_change(change, before),
+                        total_power: made.validators.total_power(),
+                        validators: made.validators.validators.clone(),
+                    }
+                }
+                TxBody::SetGovernance { governors, threshold, .. } => MembershipEvent::Governance {
+                    height,
+                    tx_id,
+                    governors: governors.clone(),
+                    threshold: *threshold,
+                },
+                TxBody::RegisterObserver { observer, name, .. } => MembershipEvent::ObserverRegistered {
+                    height,
+                    tx_id,
+                    observer: *observer,
+                    name: name.clone(),
+                },
+                TxBody::RemoveObserver { observer, .. } => {
+                    let name =
+                        self.state.observer(observer).ok().flatten().map(|o| o.name).unwrap_or_default();
+                    MembershipEvent::ObserverRemoved { height, tx_id, observer: *observer, name }
+                }
+                _ => continue,
+            };
+            self.membership.push(event);
+        }
     }
 
     /// Whether `block.txs` are the transactions its (verified) header
@@ -364,7 +463,7 @@ impl Auditor {
     pub fn check_evidence(&mut self, evidence: &DoubleVote) {
         self.evidence_checked = self.evidence_checked.saturating_add(1);
         let (v, d) = (&evidence.first.validator, &evidence.first.data);
-        match evidence.verify(&self.genesis.chain_id, &self.validators) {
+        match evidence.verify(&self.genesis.chain_id, self.schedule.at(d.height)) {
             Ok(()) => self.record(
                 AnomalyKind::Equivocation,
                 Some(d.height),
@@ -410,6 +509,7 @@ impl Auditor {
 
     /// The report. Supply caps are checked once more here, on the totals.
     pub fn report(mut self) -> Report {
+        let validators_in_force = set_in_force(&self.schedule, self.tip.height.saturating_add(1)).1.clone();
         let over: Vec<(SeriesId, u32, u32)> = self
             .series
             .iter()
@@ -449,9 +549,19 @@ impl Auditor {
             log_root: self.tip.log_root,
             state_root: self.tip.state_root,
             evidence_checked: self.evidence_checked,
+            validators_in_force,
+            membership: self.membership,
             issuers: self.issuers.into_values().collect(),
             series,
             anomalies: self.anomalies,
         }
     }
+}
+
+/// The set of `schedule` governing `height`, with its position.
+fn set_in_force(schedule: &ValidatorSchedule, height: u64) -> (usize, &ScheduledSet) {
+    let sets = schedule.sets();
+    // A schedule always starts with the genesis set from height 1.
+    let index = sets.partition_point(|s| s.from_height <= height).saturating_sub(1);
+    (index, &sets[index])
 }

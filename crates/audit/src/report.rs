@@ -3,8 +3,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use keepsake_types::{BlockHash, ChainId, Hash32, PublicKey, SeriesId};
+use keepsake_types::{BlockHash, ChainId, Hash32, PublicKey, ScheduledSet, SeriesId};
 use serde::{Deserialize, Serialize};
+
+use crate::membership::{MembershipEvent, names};
 
 /// The kinds of anomaly an audit reports. The names are stable codes
 /// (docs/auditor-guide.md); never rename one.
@@ -19,8 +21,12 @@ pub enum AnomalyKind {
     /// of 1 to 64 bytes), or a node's JSON-RPC answer does not decode into
     /// what the method returns.
     Malformed,
-    /// A commit does not prove its block final under the genesis validators
-    /// (`cause`: `InsufficientPower`, `BadSignature`, `CommitBlockMismatch`, ...).
+    /// A commit does not prove its block final under the validator set
+    /// governing its height, as the replay derived it from genesis and the
+    /// committed changes (`cause`: `InsufficientPower`, `BadSignature`,
+    /// `CommitBlockMismatch`, `UnknownValidator` for a signer outside that
+    /// set, such as a removed validator or a rotated-out key,
+    /// `ValidatorSetMismatch` for a header of another set, ...).
     CommitInvalid,
     /// A block breaks a block or transaction rule (`cause`: the ledger's code,
     /// e.g. `PrevHashMismatch`, `LogMismatch`, `TransferForbidden`).
@@ -154,6 +160,12 @@ pub struct Report {
     pub state_root: Hash32,
     /// Equivocation evidence records verified.
     pub evidence_checked: u64,
+    /// The validator set governing the block after the last verified one,
+    /// with the first height it governs (1 for the genesis set).
+    pub validators_in_force: ScheduledSet,
+    /// Every membership change of the verified blocks (validator set,
+    /// governance, observers), in chain order.
+    pub membership: Vec<MembershipEvent>,
     /// Per issuer.
     pub issuers: Vec<IssuerSummary>,
     /// Per series.
@@ -177,6 +189,23 @@ impl fmt::Display for Report {
         writeln!(f, "  commit signatures verified: {}", self.commit_signatures)?;
         writeln!(f, "  log: {} entries, root {}", self.log_size, self.log_root)?;
         writeln!(f, "  equivocation evidence checked: {}", self.evidence_checked)?;
+        let set = &self.validators_in_force;
+        writeln!(
+            f,
+            "  validator set in force from height {}: {} validators, total power {}: {}",
+            set.from_height,
+            set.validators.validators.len(),
+            set.validators.total_power(),
+            names(&set.validators.validators)
+        )?;
+        if self.membership.is_empty() {
+            writeln!(f, "  membership changes: none")?;
+        } else {
+            writeln!(f, "  membership changes: {}", self.membership.len())?;
+            for event in &self.membership {
+                writeln!(f, "  - {event}")?;
+            }
+        }
         for i in &self.issuers {
             writeln!(
                 f,

@@ -7,7 +7,7 @@
 //! ```
 //!
 //! Ledger rejections use 4000 + the rule number of docs/rules.md (T1 = 4001,
-//! ..., T24 = 4024). Node-level errors use the 4400-4599 and 5000 ranges.
+//! ..., T32 = 4032). Node-level errors use the 4400-4599 and 5000 ranges.
 //! Malformed JSON, unknown methods and wrong parameter types keep the
 //! JSON-RPC 2.0 codes (-32700, -32601, -32602) produced by the server.
 

@@ -26,7 +26,7 @@ use keepsake_types::{
 
 use crate::types::{
     BlockResponse, BlockSummary, CertificateResponse, ChainStatus, ConsistencyResponse, IssuerInfo, RecentTx,
-    SeriesInfo, SubmitOutcome, TxStatus,
+    SeriesInfo, SubmitOutcome, TxStatus, ValidatorSetsResponse,
 };
 
 /// Every method of the node's JSON-RPC API (namespace `keepsake`).
@@ -110,6 +110,19 @@ pub trait KeepsakeApi {
     #[method(name = "getConsistencyProof")]
     async fn get_consistency_proof(&self, old_height: u64, new_height: u64)
     -> RpcResult<ConsistencyResponse>;
+
+    /// The chain's validator sets (genesis first, then one per committed
+    /// change, with the change described by name), the governance in force
+    /// and the observers. With `height`, only the sets governing heights up
+    /// to it (`null`: every committed change, one not yet in force
+    /// included). With `proofs` (default `true`), the `SetTransition` of
+    /// every set after the genesis one, for `ValidatorSchedule::follow`.
+    #[method(name = "getValidatorSets")]
+    async fn get_validator_sets(
+        &self,
+        height: Option<u64>,
+        proofs: Option<bool>,
+    ) -> RpcResult<ValidatorSetsResponse>;
 
     /// A notification per committed block (WebSocket only).
     #[subscription(name = "subscribeBlocks" => "block", unsubscribe = "unsubscribeBlocks", item = BlockSummary)]

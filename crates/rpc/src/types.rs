@@ -3,7 +3,7 @@
 
 use keepsake_types::{
     Block, BlockHash, Certificate, ChainId, Checkpoint, Commit, ContentHash, Hash32, IssuerStatus, PublicKey,
-    SeriesId, TxBody, TxId,
+    SeriesId, SetTransition, TxBody, TxId, ValidatorChange, ValidatorSet,
 };
 use serde::{Deserialize, Serialize};
 
@@ -188,4 +188,78 @@ pub struct ConsistencyResponse {
     pub new: Checkpoint,
     /// RFC 9162 consistency proof from `old.header.log_size` to `new.header.log_size`.
     pub proof: Vec<Hash32>,
+}
+
+/// The committed change that made a validator set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetChangeInfo {
+    /// Height of the block that committed it.
+    pub height: u64,
+    /// Its position in the collectible log.
+    pub leaf_index: u64,
+    /// The `ChangeValidators` transaction.
+    pub tx_id: TxId,
+    /// The change.
+    pub change: ValidatorChange,
+    /// What it did, with the validators' names (for humans; may change wording).
+    pub description: String,
+}
+
+/// One validator set of the chain and the first height it governs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetInfo {
+    /// The first height it governs (1 for the genesis set).
+    pub from_height: u64,
+    /// The validators, in proposer order: `{"public_key", "power", "name"}`.
+    pub validators: ValidatorSet,
+    /// Their total voting power.
+    pub total_power: u64,
+    /// The change that made it (`None` for the genesis set).
+    pub change: Option<SetChangeInfo>,
+}
+
+/// The governors in force.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GovernanceInfo {
+    /// The governors' keys.
+    pub governors: Vec<PublicKey>,
+    /// How many distinct governors a governance action needs.
+    pub threshold: u32,
+    /// Height of the `SetGovernance` that made them (`None`: the genesis's).
+    pub since_height: Option<u64>,
+}
+
+/// A key admitted to the peer network without voting.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObserverInfo {
+    /// Its key.
+    pub public_key: PublicKey,
+    /// Who runs it (a former validator keeps its validator name).
+    pub name: String,
+    /// False once governance removed it.
+    pub active: bool,
+    /// Height it was admitted (registered, or removed from the validator set).
+    pub since_height: u64,
+    /// True when it became an observer by leaving the validator set.
+    pub former_validator: bool,
+}
+
+/// The chain's membership: every validator set with the changes that made
+/// them, the proofs of those changes, the governance and the observers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorSetsResponse {
+    /// The node's committed height when it answered.
+    pub height: u64,
+    /// The sets, oldest first: the genesis set from height 1, then one per
+    /// committed change (the last may govern from a height above `height`:
+    /// a change committed but not in force yet).
+    pub sets: Vec<SetInfo>,
+    /// When proofs were asked for: one [`SetTransition`] per set after the
+    /// genesis one, in order, checkable with `ValidatorSchedule::follow`
+    /// from the genesis alone; empty otherwise.
+    pub transitions: Vec<SetTransition>,
+    /// The governance in force.
+    pub governance: GovernanceInfo,
+    /// Observer keys ever admitted, in key order (at most 1,000).
+    pub observers: Vec<ObserverInfo>,
 }
