@@ -232,8 +232,9 @@ fn only_the_relay_connects_hosts(wan: &Wan) -> anyhow::Result<()> {
 }
 
 /// Step 2: organisation [`CUT`]'s link goes down. The other three keep
-/// finalising mints; once the link is back, the cut one catches up and
-/// finalises new mints again, including one it acknowledged itself.
+/// finalising mints, without its precommits; once the link is back, the cut
+/// one catches up, finalises new mints again (one it acknowledged itself
+/// among them) and votes again.
 async fn partition_and_heal(wan: &mut Wan, load: &MintLoad) -> anyhow::Result<()> {
     let others: Vec<usize> = all_validators().into_iter().filter(|&k| k != CUT).collect();
     load.set_targets(targets(wan, &others));
@@ -246,12 +247,35 @@ async fn partition_and_heal(wan: &mut Wan, load: &MintLoad) -> anyhow::Result<()
     wan.wait_height(&others, start + 3, WAIT).await?;
     tokio::time::sleep(CUT_AT_LEAST.saturating_sub(cut_at.elapsed())).await;
     let reached = max_height(wan, &others).await?;
+    // Decided without it: no commit from two heights after the cut on carries its precommit
+    // (it may have precommitted the height in progress before its link went down).
+    let cut_key = wan.hosts()[CUT].key;
+    let client = wan.client(others[0]);
+    for h in start + 2..=reached {
+        let commit = client.get_block(h).await.map_err(keepsake::rpc_client::describe)?.commit;
+        anyhow::ensure!(
+            commit.signatures.iter().all(|s| s.validator != cut_key),
+            "block {h}, decided while node {CUT} was cut off, carries its precommit"
+        );
+    }
     wan.restore(CUT)?;
     wan.wait_height(&[CUT], reached, WAIT).await?;
     load.set_targets(targets(wan, &all_validators()));
     // Back in: a mint the healed node acknowledged itself commits everywhere, and so do others'.
     a_new_mint_commits(wan, load, Some(CUT), &all_validators()).await?;
     a_new_mint_commits(wan, load, None, &all_validators()).await?;
+    // And it votes again: a commit after the heal carries its precommit.
+    let deadline = Instant::now() + WAIT;
+    let mut h = reached + 1;
+    loop {
+        wan.wait_height(&[others[0]], h, WAIT).await?;
+        let commit = client.get_block(h).await.map_err(keepsake::rpc_client::describe)?.commit;
+        if commit.signatures.iter().any(|s| s.validator == cut_key) {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "node {CUT} signed no commit within {WAIT:?} of the heal");
+        h += 1;
+    }
     Ok(())
 }
 
