@@ -16,6 +16,10 @@
 //! root namespace reaches every host's address directly, which is how the
 //! test process talks JSON-RPC to the nodes.
 //!
+//! Not a bridge: on one shared segment every host could reach every other
+//! directly, and keeping libp2p off those paths would take firewall rules;
+//! with point-to-point links the relay is the only path by construction.
+//!
 //! Names carry the process id and a per-process counter, so concurrent runs
 //! never collide; [`Topology`]'s `Drop` deletes its namespaces and links
 //! (also on panic), and [`Topology::new`] deletes what a killed run left behind
