@@ -509,3 +509,135 @@ fn lie(body: &[u8], answer: &Answerer) -> String {
         .to_string(),
     }
 }
+
+/// A mint acknowledged by a node (`submitTx` answered with its id).
+#[derive(Clone, Debug)]
+pub struct Acked {
+    /// The edition minted.
+    pub edition: u32,
+    /// The transaction id the node answered.
+    pub id: TxId,
+    /// Index of the node that acknowledged it.
+    pub via: usize,
+}
+
+/// What a [`MintLoad`] did.
+#[derive(Clone, Debug, Default)]
+pub struct LoadReport {
+    /// Every acknowledged mint, in acknowledgement order.
+    pub acked: Vec<Acked>,
+    /// Mints a node refused with a JSON-RPC error (code and message): none is expected.
+    pub refused: Vec<String>,
+    /// Submissions that got no answer (unreachable node, timeout): not acknowledged, so
+    /// the test may not expect them committed.
+    pub unanswered: u64,
+    /// Ticks skipped because too many submissions were in flight.
+    pub skipped: u64,
+}
+
+/// Most submissions of a [`MintLoad`] in flight at once (ticks beyond are skipped).
+pub const LOAD_IN_FLIGHT_MAX: usize = 64;
+/// A [`MintLoad`] submission without an answer after this is counted unanswered.
+pub const LOAD_SUBMIT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A steady mint load in the background: `per_second` mints of `series`
+/// (editions 1, 2, ... in order, each submitted once), each to the next of
+/// the current targets in turn, recording every acknowledged one. Targets
+/// are any list of nodes' RPC clients and can change while it runs (a node
+/// cut off, a node that joined). Bounded: at most [`LOAD_IN_FLIGHT_MAX`]
+/// submissions in flight, each given up after [`LOAD_SUBMIT_TIMEOUT`].
+pub struct MintLoad {
+    targets: std::sync::Arc<std::sync::Mutex<Vec<(usize, HttpClient)>>>,
+    report: std::sync::Arc<std::sync::Mutex<LoadReport>>,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl MintLoad {
+    /// Starts the load on the current runtime.
+    pub fn start(
+        chain: &str,
+        issuer: &Keypair,
+        series: SeriesId,
+        targets: Vec<(usize, HttpClient)>,
+        per_second: u32,
+    ) -> Self {
+        use std::sync::{Arc, Mutex};
+        let targets = Arc::new(Mutex::new(targets));
+        let report = Arc::new(Mutex::new(LoadReport::default()));
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let (chain, issuer) = (chain.to_string(), issuer.clone());
+        let (t, r) = (targets.clone(), report.clone());
+        let task = tokio::spawn(async move {
+            let permits = Arc::new(tokio::sync::Semaphore::new(LOAD_IN_FLIGHT_MAX));
+            let mut ticker = tokio::time::interval(Duration::from_secs(1) / per_second.max(1));
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut in_flight = tokio::task::JoinSet::new();
+            let (mut edition, mut turn) = (0u32, 0usize);
+            loop {
+                tokio::select! {
+                    _ = stopped.changed() => break,
+                    _ = ticker.tick() => {}
+                }
+                while in_flight.try_join_next().is_some() {}
+                let Some((via, client)) = ({
+                    let t = t.lock().expect("not poisoned");
+                    turn = turn.wrapping_add(1);
+                    (!t.is_empty()).then(|| t[turn % t.len()].clone())
+                }) else {
+                    continue;
+                };
+                let Ok(permit) = permits.clone().try_acquire_owned() else {
+                    r.lock().expect("not poisoned").skipped += 1;
+                    continue;
+                };
+                edition += 1;
+                let tx = TxBody::Mint {
+                    series_id: series,
+                    edition,
+                    holder: ids::holder_id("salt", &format!("u{edition}")),
+                }
+                .sign(&chain, &[&issuer]);
+                let r = r.clone();
+                in_flight.spawn(async move {
+                    let answer = tokio::time::timeout(LOAD_SUBMIT_TIMEOUT, client.submit_tx(tx)).await;
+                    let mut r = r.lock().expect("not poisoned");
+                    match answer {
+                        Ok(Ok(id)) => r.acked.push(Acked { edition, id, via }),
+                        Ok(Err(jsonrpsee::core::client::Error::Call(e))) => r.refused.push(format!(
+                            "edition {edition} via node {via}: {} {}",
+                            e.code(),
+                            e.message()
+                        )),
+                        _ => r.unanswered += 1,
+                    }
+                    drop(permit);
+                });
+            }
+            while in_flight.join_next().await.is_some() {}
+        });
+        MintLoad { targets, report, stop, task }
+    }
+
+    /// Replaces the nodes the load goes to.
+    pub fn set_targets(&self, targets: Vec<(usize, HttpClient)>) {
+        *self.targets.lock().expect("not poisoned") = targets;
+    }
+
+    /// Mints acknowledged so far.
+    pub fn acked(&self) -> usize {
+        self.report.lock().expect("not poisoned").acked.len()
+    }
+
+    /// The mints acknowledged after the first `n`, so far.
+    pub fn acked_since(&self, n: usize) -> Vec<Acked> {
+        self.report.lock().expect("not poisoned").acked.get(n..).unwrap_or_default().to_vec()
+    }
+
+    /// Stops submitting, waits for the submissions in flight, and reports.
+    pub async fn stop(self) -> LoadReport {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+        self.report.lock().expect("not poisoned").clone()
+    }
+}

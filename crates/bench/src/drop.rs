@@ -107,6 +107,9 @@ pub struct SteadyFigures {
     pub seconds: u32,
     /// Mints submitted (and committed).
     pub txs: usize,
+    /// `txs` over the seconds from the first submission until the last of them was committed
+    /// on the node that received it.
+    pub committed_tx_per_s: f64,
     /// Finality latency, submission until committed on the receiving node, ms.
     pub p50_ms: f64,
     /// 99th percentile, ms.
@@ -459,7 +462,8 @@ pub async fn run(bin: &Path, params: DropBench) -> anyhow::Result<()> {
     let steady_figures = if steady.is_empty() {
         None
     } else {
-        Some(steady_phase(&params, &clients, &urls, steady, &chain, steady_series, &say).await?)
+        let (rate, seconds) = (params.rate, params.seconds);
+        Some(steady_phase(rate, seconds, &clients, &urls, steady, &chain, steady_series, &say).await?)
     };
 
     let mut nodes: Vec<NodeFigures> = (0..n)
@@ -520,8 +524,10 @@ async fn count_blocks_with(
 
 /// The steady phase: `rate` mints per second in 10 ms ticks, each tick's
 /// mints to one validator in turn; finality from each node's block stream.
-async fn steady_phase(
-    params: &DropBench,
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn steady_phase(
+    rate: u32,
+    seconds: u32,
     clients: &[HttpClient],
     urls: &[String],
     txs: Vec<SignedTx>,
@@ -546,7 +552,7 @@ async fn steady_phase(
         }));
     }
     let first_height = clients[0].status().await.map_err(describe)?.height + 1;
-    let per_tick = (params.rate as usize).div_ceil(100).max(1);
+    let per_tick = (rate as usize).div_ceil(100).max(1);
     let mut ticker = tokio::time::interval(Duration::from_millis(10));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut submitted: HashMap<TxId, (usize, Instant)> = HashMap::with_capacity(txs.len());
@@ -598,6 +604,7 @@ async fn steady_phase(
     }
     let commits = commits.lock().expect("not poisoned").clone();
     let mut latencies = Vec::with_capacity(submitted.len());
+    let mut last_commit = started;
     let mut blocks = 0;
     for h in first_height..=last_height {
         let b = clients[0].get_block(h).await.map_err(describe)?;
@@ -608,6 +615,7 @@ async fn steady_phase(
                 bail!("node{node} sent no notification for block {h}");
             };
             latencies.push(done.saturating_duration_since(*at).as_secs_f64() * 1000.0);
+            last_commit = last_commit.max(*done);
         }
     }
     if latencies.len() != submitted.len() {
@@ -618,10 +626,12 @@ async fn steady_phase(
         );
     }
     latencies.sort_by(f64::total_cmp);
+    let committed_secs = last_commit.saturating_duration_since(started).as_secs_f64();
     Ok(SteadyFigures {
-        offered_tx_per_s: params.rate,
-        seconds: params.seconds,
+        offered_tx_per_s: rate,
+        seconds,
         txs: latencies.len(),
+        committed_tx_per_s: latencies.len() as f64 / committed_secs,
         p50_ms: percentile(&latencies, 50.0),
         p99_ms: percentile(&latencies, 99.0),
         max_ms: latencies.last().copied().unwrap_or(f64::NAN),

@@ -4,7 +4,8 @@
 //! (docs/benchmarks.md). Two kinds live in this crate:
 //!
 //! - **whole-node benchmarks**, the `keepsake-bench` binary: `drop`,
-//!   `verify`, `mint`, `audit` and `history`. They drive the node as its users do: they
+//!   `verify`, `mint`, `audit`, `history` and `wan` (validators in network
+//!   namespaces behind a delaying relay, `crates/wan`). They drive the node as its users do: they
 //!   write homes, start `keepsake start` processes (the binary found by
 //!   [`cluster::keepsake_bin`]) and talk to them over JSON-RPC;
 //! - **criterion micro-benchmarks** of the pure crates in `benches/`:
@@ -20,6 +21,7 @@ pub mod drop;
 pub mod history;
 pub mod mint;
 pub mod verify;
+pub mod wan;
 
 use std::time::{Duration, Instant};
 

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use keepsake_bench::{cluster, drop, history, mint, verify};
+use keepsake_bench::{cluster, drop, history, mint, verify, wan};
 
 /// Keepsake's whole-node benchmarks: real `keepsake` processes driven over
 /// JSON-RPC (see docs/benchmarks.md).
@@ -106,6 +106,32 @@ enum BenchCommand {
         #[arg(long)]
         no_restart: bool,
     },
+    /// Finality across a WAN: each validator a process in a network
+    /// namespace of its own, every byte between them through a relay that
+    /// delays it by half the RTT (needs root and iproute2).
+    Wan {
+        /// Validators, one namespace each.
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+        /// Round-trip time between any two validators, ms.
+        #[arg(long, default_value_t = 50)]
+        rtt_ms: u64,
+        /// Jitter of each direction, ms (uniform, plus or minus; order kept).
+        #[arg(long, default_value_t = 2)]
+        jitter_ms: u64,
+        /// Offered mints per second.
+        #[arg(long, default_value_t = 200)]
+        rate: u32,
+        /// Seconds of load.
+        #[arg(long, default_value_t = 20)]
+        seconds: u32,
+        /// Print the figures as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Keep the directory (homes, node logs) after the run.
+        #[arg(long)]
+        keep: bool,
+    },
     /// Whole-chain audit speed (`keepsake audit --data-dir`) over a dev chain
     /// of mints, and offline certificate verifications per second.
     Audit {
@@ -166,6 +192,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     no_restart,
                 };
                 history::run(&bin, params).await
+            }
+            BenchCommand::Wan { validators, rtt_ms, jitter_ms, rate, seconds, json, keep } => {
+                let params = wan::WanBench { validators, rtt_ms, jitter_ms, rate, seconds, json, keep };
+                wan::run(&bin, params).await
             }
             BenchCommand::Audit { editions, runs } => mint::run_audit(&bin, editions, runs).await,
         }
