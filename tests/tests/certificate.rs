@@ -215,7 +215,7 @@ fn refreshing_a_certificate_issued_before_set_changes_yields_one_that_verifies()
     let lines = keepsake::cli::verified_lines(&v);
     assert!(
         lines.iter().any(|l| l.contains(
-            "height 8, log size 5, signed by power 5 of 5 (the validator set after 2 validator-set changes)"
+            "height 8, log size 6, signed by power 5 of 5 (the validator set after 2 validator-set changes)"
         )),
         "{lines:#?}"
     );
