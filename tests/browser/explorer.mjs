@@ -40,6 +40,7 @@ const STEP_OF = {
   DuplicateCommitSignature: "checkpoint",
   BadSignature: "checkpoint",
   InsufficientPower: "checkpoint",
+  InvalidTransition: "checkpoint", // the validator-set transitions are followed in the checkpoint step
   ConsistencyMismatch: "consistency",
   ProofMismatch: "inclusion",
   CertificateMismatch: "record",

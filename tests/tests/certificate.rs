@@ -141,7 +141,107 @@ async fn every_single_field_tampering_is_caught() {
     let mut json: serde_json::Value = serde_json::to_value(&cert).unwrap();
     json["price"] = serde_json::json!(100);
     assert_eq!(Certificate::from_json(&json.to_string()).unwrap_err().code(), "Malformed");
-    let huge = format!("\"{}\"", "a".repeat(300 * 1024));
+    // Just over the limit (4 MiB since set transitions; a 300 KiB file is fine now).
+    let limit = keepsake_types::certificate::CERTIFICATE_FILE_MAX;
+    let huge = format!("\"{}\"", "a".repeat(limit - 1));
+    assert_eq!(huge.len(), limit + 1);
     assert_eq!(Certificate::from_json(&huge).unwrap_err().code(), "TooLarge");
     t.node.shutdown().await.unwrap();
+}
+
+/// `keepsake cert refresh` across validator-set changes, offline: the
+/// in-memory test chain stored in a real store, the node's own code
+/// assembling the certificates (with their transitions) and the consistency
+/// answer, and the CLI's `link_refreshed` doing the rest.
+#[test]
+fn refreshing_a_certificate_issued_before_set_changes_yields_one_that_verifies() {
+    use keepsake_ledger::testkit::{TestChain, TestNet, key};
+    use keepsake_rpc::types::ConsistencyResponse;
+    use keepsake_store::Store;
+    use keepsake_types::ValidatorChange;
+
+    let mut chain = TestChain::new(TestNet::new(4));
+    let genesis = chain.net.genesis.clone();
+    let store = Store::open_temporary(&genesis).unwrap();
+    let (fifth, rotated) = (key(104), key(120));
+    chain.add_keys([&fifth, &rotated]);
+    let sid = chain.net.series_id(&chain.net.issuer, "jade");
+    let id = ids::certificate_id(&genesis.chain_id, &sid, 1);
+    let batches = {
+        let net = &chain.net;
+        let add = ValidatorChange::Add {
+            validator: Validator { public_key: fifth.public(), power: 1, name: "org-4".into() },
+        };
+        let rotate =
+            ValidatorChange::RotateKey { old_key: net.validators[1].public(), new_key: rotated.public() };
+        vec![
+            net.setup_txs(),
+            vec![net.create_series(&net.issuer, &net.reviewer, "jade", 8)],
+            vec![net.mint(&net.issuer, sid, 1, 1)],
+            vec![net.change_validators(add, 3, Some(&fifth))],
+            vec![],
+            vec![net.change_validators(rotate, 4, Some(&rotated))],
+            vec![],
+            vec![],
+        ]
+    };
+    let build = |store: &Store| keepsake::certificates::build(store, &genesis, &id).unwrap().certificate;
+    let mut at = std::collections::BTreeMap::new();
+    for txs in batches {
+        let tip = store.ledger_tip(&genesis).unwrap();
+        let (block, commit) = chain.push(txs).clone();
+        let executed = keepsake_ledger::validate_block(&store, &genesis, &tip, &block).unwrap();
+        store.commit_block(&block, &commit, &executed).unwrap();
+        if block.header.height >= 3 {
+            at.insert(block.header.height, build(&store));
+        }
+    }
+    let link = |old: &Certificate, new: &Certificate| {
+        let (o, n) = (&old.checkpoint.header, &new.checkpoint.header);
+        ConsistencyResponse {
+            old: keepsake::certificates::checkpoint(&store, o.height).unwrap(),
+            new: keepsake::certificates::checkpoint(&store, n.height).unwrap(),
+            proof: store.consistency_proof(o.log_size, n.log_size).unwrap(),
+        }
+    };
+    let (old, mid, fresh) = (at[&3].clone(), at[&6].clone(), at[&8].clone());
+    assert_eq!((old.transitions.len(), mid.transitions.len(), fresh.transitions.len()), (0, 1, 2));
+    assert_eq!(old.verify(&genesis).unwrap().set_changes, 0);
+
+    // Issued under the genesis set, refreshed to a checkpoint of the set after two changes.
+    let refreshed = keepsake::cli::link_refreshed(&genesis, &old, fresh.clone(), link(&old, &fresh)).unwrap();
+    assert_eq!(refreshed.transitions, fresh.transitions, "the new checkpoint's transitions come along");
+    let v = refreshed.verify(&genesis).unwrap();
+    assert_eq!((v.set_changes, v.previous_height, v.checkpoint_height), (2, Some(3), 8));
+    assert_eq!((v.signed_power, v.total_power), (5, 5));
+    let lines = keepsake::cli::verified_lines(&v);
+    assert!(
+        lines.iter().any(|l| l.contains(
+            "height 8, log size 6, signed by power 5 of 5 (the validator set after 2 validator-set changes)"
+        )),
+        "{lines:#?}"
+    );
+    assert!(lines.iter().any(|l| l.contains("refreshed     from checkpoint height 3")), "{lines:#?}");
+    // From a certificate after the first change (one transition): its older
+    // checkpoint (height 6) is checked under the schedule, against the five
+    // validators in force there, not the genesis four.
+    let again = keepsake::cli::link_refreshed(&genesis, &mid, fresh.clone(), link(&mid, &fresh)).unwrap();
+    assert_eq!(again.verify(&genesis).unwrap().previous_height, Some(6));
+    assert_eq!(again.previous.as_ref().unwrap().checkpoint.commit.signatures.len(), 5);
+
+    // A node that leaves the transitions out: the result does not verify.
+    let mut bare = fresh.clone();
+    bare.transitions.clear();
+    let err = keepsake::cli::link_refreshed(&genesis, &old, bare, link(&old, &fresh)).unwrap_err();
+    assert!(err.to_string().contains("ValidatorSetMismatch"), "{err}");
+    // A node whose set changes do not extend those the certificate proved.
+    let mut other = fresh.clone();
+    other.transitions.remove(0);
+    let err = keepsake::cli::link_refreshed(&genesis, &mid, other, link(&mid, &fresh)).unwrap_err();
+    assert!(err.to_string().contains("do not extend"), "{err}");
+    // A node that now shows another header at the old height.
+    let mut rewritten = link(&old, &fresh);
+    rewritten.old.header.time_ms += 1;
+    let err = keepsake::cli::link_refreshed(&genesis, &old, fresh.clone(), rewritten).unwrap_err();
+    assert!(err.to_string().contains("rewritten"), "{err}");
 }

@@ -13,11 +13,12 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use keepsake_ledger::testkit::{TestChain, TestNet};
+use keepsake_ledger::testkit::{TestChain, TestNet, commit_signed_by, key};
 use keepsake_ledger::validate_block;
 use keepsake_store::Store;
 use keepsake_types::{
-    Certificate, CertificateId, CertificateStatus, CheckpointLink, Genesis, Keypair, TxBody, Validator, ids,
+    Certificate, CertificateId, CertificateStatus, CheckpointLink, Genesis, Keypair, LogEntryProof, SignedTx,
+    TxBody, Validator, ValidatorChange, ids,
 };
 use serde_json::json;
 
@@ -122,7 +123,167 @@ fn generate() -> Generated {
     let mut forged = status(&cert_id(3));
     forged.revocation.as_mut().expect("revoked").proof[0].0[0] ^= 1;
     files.insert("tampered-revoked-status.json", pretty(&forged));
+    generate_set_changes(&mut files);
     Generated { files }
+}
+
+/// The second chain, on the same genesis: three validator-set changes and a
+/// change of governance. Heights:
+///
+/// | h | block |
+/// |---|---|
+/// | 1 | register issuer and reviewer |
+/// | 2 | create series `celadon` (8 editions) |
+/// | 3 | mint editions 1 and 2 — `set-issued-before.json` is edition 1 anchored here |
+/// | 4 | change 1: add `org-4` (key 104), in force from 6 |
+/// | 6 | change 2: rotate `org-1`'s key 101 to key 120, in force from 8 |
+/// | 8 | mint edition 3 (the first block of the rotated set) |
+/// | 9 | empty — `set-changes-valid.json`: edition 1 anchored here, two transitions |
+/// | 10 | change 3: remove `org-3` (key 103), in force from 12 |
+/// | 11 | governance handed to one new governor (key 30, threshold 1) |
+/// | 12 | the new governor revokes edition 2 |
+/// | 13 | empty — `set-after-removal.json`, `set-revoked.json` and the status answers |
+///
+/// Heights 5 and 7 are empty.
+fn generate_set_changes(files: &mut BTreeMap<&'static str, String>) {
+    let mut chain = TestChain::new(TestNet::new(4));
+    let genesis = chain.net.genesis.clone();
+    let store = Store::open_temporary(&genesis).expect("temporary store");
+    let chain_id = genesis.chain_id.clone();
+    let sid = chain.net.series_id(&chain.net.issuer, "celadon");
+    let cert_id = |e: u32| ids::certificate_id(&chain_id, &sid, e);
+    let (fifth, rotated, governor) = (key(104), key(120), key(30));
+    chain.add_keys([&fifth, &rotated]);
+    let batches: Vec<Vec<SignedTx>> = {
+        let net = &chain.net;
+        let add = ValidatorChange::Add {
+            validator: Validator { public_key: fifth.public(), power: 1, name: "org-4".into() },
+        };
+        let rotate =
+            ValidatorChange::RotateKey { old_key: net.validators[1].public(), new_key: rotated.public() };
+        let remove = ValidatorChange::Remove { public_key: net.validators[3].public() };
+        let governance = TxBody::SetGovernance { governors: vec![governor.public()], threshold: 1, nonce: 6 };
+        let revoke = TxBody::Revoke { certificate_id: cert_id(2), reason: "licence withdrawn".into() }
+            .sign(net.chain(), &[&governor]);
+        vec![
+            net.setup_txs(),
+            vec![net.create_series(&net.issuer, &net.reviewer, "celadon", 8)],
+            (1..=2).map(|e| net.mint(&net.issuer, sid, e, e)).collect(),
+            vec![net.change_validators(add, 3, Some(&fifth))],
+            vec![],
+            vec![net.change_validators(rotate, 4, Some(&rotated))],
+            vec![],
+            vec![net.mint(&net.issuer, sid, 3, 3)],
+            vec![],
+            vec![net.change_validators(remove, 5, None)],
+            vec![net.governed(governance, 2)],
+            vec![revoke],
+            vec![],
+        ]
+    };
+    let mut issued_before: Option<Certificate> = None;
+    let mut after_two: Option<Certificate> = None;
+    for txs in batches {
+        let tip = store.ledger_tip(&genesis).expect("tip");
+        let (block, commit) = chain.push(txs).clone();
+        let executed = validate_block(&store, &genesis, &tip, &block).expect("valid");
+        store.commit_block(&block, &commit, &executed).expect("stored");
+        match block.header.height {
+            3 => issued_before = Some(build(&store, &genesis, &cert_id(1))),
+            9 => after_two = Some(build(&store, &genesis, &cert_id(1))),
+            _ => {}
+        }
+    }
+    let issued_before = issued_before.expect("built at height 3");
+    let valid = after_two.expect("built at height 9");
+    assert_eq!(valid.transitions.len(), 2);
+    let after_removal = build(&store, &genesis, &cert_id(1));
+    assert_eq!(after_removal.transitions.len(), 3);
+    let revoked = build(&store, &genesis, &cert_id(2));
+    let status = |id: &CertificateId| -> CertificateStatus {
+        keepsake::certificates::status(&store, &genesis, id).expect("status")
+    };
+
+    files.insert("set-issued-before.json", pretty(&issued_before));
+    files.insert("set-changes-valid.json", pretty(&valid));
+    files.insert("set-after-removal.json", pretty(&after_removal));
+    files.insert("set-revoked.json", pretty(&revoked));
+    // What `keepsake cert refresh` makes of the certificate issued before the
+    // changes: its height-3 checkpoint, under the genesis set, linked to the
+    // height-9 one, under the set after two changes.
+    let proof = store
+        .consistency_proof(issued_before.checkpoint.header.log_size, valid.checkpoint.header.log_size)
+        .expect("consistency proof");
+    let refreshed = Certificate {
+        previous: Some(CheckpointLink { checkpoint: issued_before.checkpoint.clone(), consistency: proof }),
+        ..valid.clone()
+    };
+    files.insert("set-changes-refreshed.json", pretty(&refreshed));
+
+    let tamper = |base: &Certificate, f: &dyn Fn(&mut Certificate)| {
+        let mut c = base.clone();
+        f(&mut c);
+        assert_ne!(&c, base, "a tampering changes something");
+        pretty(&c)
+    };
+    // The change's leaf altered: a byte of the added validator's key (leaf =
+    // height 1 byte, time 6, TxBody variant 08, ValidatorChange variant 00,
+    // then the key), as if another key had been added: its inclusion proof fails.
+    files.insert(
+        "set-forged-transition-leaf.json",
+        tamper(&valid, &|c| c.transitions[0].change.leaf.0[12] ^= 1),
+    );
+    files.insert(
+        "set-forged-transition-proof.json",
+        tamper(&valid, &|c| c.transitions[1].change.proof[0].0[0] ^= 1),
+    );
+    // The rotation's checkpoint (height 6) signed by the set after the
+    // rotation instead of the set before it.
+    let new_set_signers = chain.signers_at(9);
+    files.insert(
+        "set-transition-signed-by-new-set.json",
+        tamper(&valid, &|c| {
+            let cp = &mut c.transitions[1].checkpoint;
+            cp.commit = commit_signed_by(&chain_id, &cp.header, cp.commit.round, &new_set_signers);
+        }),
+    );
+    // The rotation left out: the checkpoint's header names a set the verifier never reached.
+    files.insert("set-transition-missing.json", tamper(&valid, &|c| c.transitions.truncate(1)));
+    // The changes attached to a checkpoint they postdate.
+    files.insert(
+        "set-transition-after-checkpoint.json",
+        tamper(&issued_before, &|c| c.transitions = valid.transitions.clone()),
+    );
+    // Another logged transaction (the mint of edition 1) passed off as the first change.
+    let first_log_size = valid.transitions[0].checkpoint.header.log_size;
+    let mint_in_first = LogEntryProof {
+        leaf_index: valid.mint.leaf_index,
+        leaf: valid.mint.leaf.clone(),
+        proof: store.inclusion_proof(valid.mint.leaf_index, first_log_size).expect("inclusion proof"),
+    };
+    files.insert(
+        "set-transition-not-a-change.json",
+        tamper(&valid, &|c| c.transitions[0].change = mint_in_first.clone()),
+    );
+    // After org-3's removal: a checkpoint whose quorum (3 of the 4 in force)
+    // needs org-3's signature.
+    let removed = chain.net.validators[3].clone();
+    let quorum_with_removed = [&chain.net.validators[0], &chain.net.validators[2], &removed];
+    files.insert(
+        "set-removed-validator-signature.json",
+        tamper(&after_removal, &|c| {
+            let cp = &mut c.checkpoint;
+            cp.commit = commit_signed_by(&chain_id, &cp.header, cp.commit.round, &quorum_with_removed);
+        }),
+    );
+
+    // Status answers after the changes: edition 2 revoked by the new governor, edition 1 active.
+    let revoked_status = status(&cert_id(2));
+    files.insert("set-revoked-status.json", pretty(&revoked_status));
+    files.insert("set-active-status.json", pretty(&status(&cert_id(1))));
+    let mut forged = revoked_status.clone();
+    forged.transitions[2].change.leaf.0[3] ^= 1;
+    files.insert("set-tampered-status-transition.json", pretty(&forged));
 }
 
 fn build(store: &Store, genesis: &Genesis, id: &CertificateId) -> Certificate {
@@ -146,6 +307,20 @@ const CERTIFICATE_VERDICTS: &[(&str, &str, &str)] = &[
     ("malformed.json", "genesis.json", "Malformed"),
     ("tampered-consistency.json", "genesis.json", "ConsistencyMismatch"),
     ("valid.json", "other-genesis.json", "ValidatorSetMismatch"),
+    // Certificates across validator-set changes (`generate_set_changes`).
+    ("set-issued-before.json", "genesis.json", "valid"),
+    ("set-changes-valid.json", "genesis.json", "valid"),
+    ("set-changes-refreshed.json", "genesis.json", "valid"),
+    ("set-after-removal.json", "genesis.json", "valid"),
+    ("set-revoked.json", "genesis.json", "valid"),
+    ("set-forged-transition-leaf.json", "genesis.json", "InvalidTransition"),
+    ("set-forged-transition-proof.json", "genesis.json", "InvalidTransition"),
+    ("set-transition-signed-by-new-set.json", "genesis.json", "InvalidTransition"),
+    ("set-transition-missing.json", "genesis.json", "ValidatorSetMismatch"),
+    ("set-transition-after-checkpoint.json", "genesis.json", "InvalidTransition"),
+    ("set-transition-not-a-change.json", "genesis.json", "InvalidTransition"),
+    ("set-removed-validator-signature.json", "genesis.json", "UnknownValidator"),
+    ("set-changes-valid.json", "other-genesis.json", "InvalidTransition"),
 ];
 
 /// The verdict of each status answer: (answer, certificate, expected).
@@ -154,6 +329,9 @@ const STATUS_VERDICTS: &[(&str, &str, &str)] = &[
     ("active-status.json", "valid.json", "active"),
     ("tampered-revoked-status.json", "revoked.json", "ProofMismatch"),
     ("revoked-status.json", "valid.json", "CertificateMismatch"),
+    ("set-revoked-status.json", "set-revoked.json", "revoked"),
+    ("set-active-status.json", "set-after-removal.json", "active"),
+    ("set-tampered-status-transition.json", "set-revoked.json", "InvalidTransition"),
 ];
 
 fn manifest() -> String {
@@ -303,11 +481,54 @@ fn worked_example() -> Vec<(String, String)> {
     out
 }
 
+/// The validator-set changes of `set-changes-valid.json`, followed by hand
+/// in the order docs/auditor-guide.md ("Certificates across validator-set
+/// changes") walks through them: `(name, value)`.
+fn set_change_example() -> Vec<(String, String)> {
+    use keepsake_types::encoding::{decode, encode};
+    use keepsake_types::{LogLeaf, membership::SET_CHANGE_DELAY};
+    let genesis = Genesis::from_json(&read("genesis.json")).unwrap();
+    let cert = Certificate::from_json(&read("set-changes-valid.json")).unwrap();
+    let chain = genesis.chain_id.as_str();
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut put = |name: String, value: String| out.push((name, value));
+    let mut set = genesis.validator_set();
+    for (i, t) in cert.transitions.iter().enumerate() {
+        let n = i + 1;
+        let leaf: LogLeaf = decode(&t.change.leaf.0, usize::MAX, "leaf").unwrap();
+        let TxBody::ChangeValidators { change, .. } = &leaf.tx.body else { panic!("a change") };
+        let header = &t.checkpoint.header;
+        assert_eq!(header.validators_hash, set.hash(chain), "signed by the set before the change");
+        put(
+            format!("change {n}: leaf index, leaf height"),
+            format!("{}, {}", t.change.leaf_index, leaf.height),
+        );
+        put(format!("change {n}: encode(body)"), hex(&encode(&leaf.tx.body)));
+        put(
+            format!("change {n}: checkpoint height, log size"),
+            format!("{}, {}", header.height, header.log_size),
+        );
+        put(format!("change {n}: signed by the set with hash"), set.hash(chain).to_string());
+        set = set.apply(change).unwrap();
+        put(
+            format!("change {n}: new set, in force from height"),
+            (leaf.height + SET_CHANGE_DELAY).to_string(),
+        );
+        put(format!("change {n}: new set hash"), set.hash(chain).to_string());
+    }
+    assert_eq!(cert.checkpoint.header.validators_hash, set.hash(chain));
+    put(
+        "certificate checkpoint height, validators_hash".into(),
+        format!("{}, {}", cert.checkpoint.header.height, cert.checkpoint.header.validators_hash),
+    );
+    out
+}
+
 #[test]
 fn the_auditor_guide_worked_example_matches_the_fixture() {
     let guide_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/auditor-guide.md");
     let guide = std::fs::read_to_string(&guide_path).unwrap();
-    let rows = worked_example();
+    let rows: Vec<(String, String)> = worked_example().into_iter().chain(set_change_example()).collect();
     if std::env::var_os("KEEPSAKE_PRINT_EXAMPLE").is_some() {
         for (name, value) in &rows {
             println!("| {name} | `{value}` |");
@@ -317,4 +538,19 @@ fn the_auditor_guide_worked_example_matches_the_fixture() {
         let row = format!("| {name} | `{value}` |");
         assert!(guide.contains(&row), "docs/auditor-guide.md lacks the row:\n{row}");
     }
+}
+
+/// docs/protocol.md §4.1 spells out the first change of the golden chain;
+/// its bytes are the fixture's.
+#[test]
+fn the_protocol_change_example_matches_the_fixture() {
+    let protocol =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/protocol.md"))
+            .unwrap();
+    let body = &set_change_example()[1];
+    assert_eq!(body.0, "change 1: encode(body)");
+    let line = format!("encode(body) = {}", body.1);
+    assert!(protocol.contains(&line), "docs/protocol.md lacks the line:\n{line}");
+    let key = key(104).public().to_string();
+    assert!(protocol.contains(&key), "docs/protocol.md lacks key 104: {key}");
 }

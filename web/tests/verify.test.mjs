@@ -41,6 +41,16 @@ import {
   isValidPoint,
   _setWebCryptoEd25519,
   VerifyError,
+  CERTIFICATE_FILE_MAX,
+  applyValidatorChange,
+  ChangeRefusal,
+  encodeTxBody,
+  encodeValidatorChange,
+  followTransitions,
+  ValidatorSchedule,
+  SET_CHANGE_DELAY,
+  TRANSITIONS_MAX,
+  TOTAL_POWER_MAX,
 } from "../verify.js";
 
 const FIXTURES = new URL("../../tests/fixtures/certificates/", import.meta.url);
@@ -368,8 +378,16 @@ describe("tampering", () => {
       assert.equal(r.code, "Malformed", t.slice(0, 40));
       assert.equal(r.step, "file");
     }
-    const big = text.replace('jade.json"', `${"x".repeat(256 * 1024)}"`);
-    assert.equal((await verifyCertificate(big, genesis())).code, "TooLarge");
+    // The limit is CERTIFICATE_FILE_MAX = 4 MiB (room for the set transitions), counted in UTF-8 bytes.
+    assert.equal(CERTIFICATE_FILE_MAX, 4 * 1024 * 1024);
+    const pad = (n) => text.replace(/\n}\n$/, "\n}" + " ".repeat(n) + "\n");
+    const atLimit = pad(CERTIFICATE_FILE_MAX - utf8(text).length);
+    assert.equal(utf8(atLimit).length, CERTIFICATE_FILE_MAX);
+    assert.ok((await verifyCertificate(atLimit, genesis())).ok, "a file of exactly 4 MiB is read");
+    const big = pad(CERTIFICATE_FILE_MAX - utf8(text).length + 1);
+    const r = await verifyCertificate(big, genesis());
+    assert.equal(r.code, "TooLarge");
+    assert.equal(r.step, "file");
   });
 
   test("accepted like serde: 0x prefix, upper case hex, previous null, u64 above 2^53", async () => {
@@ -804,4 +822,366 @@ test("certificateId matches the fixture valid.json (edition 2)", async () => {
     toHex(await certificateId("keepsake-test", fromHex(cert.record.series_id), cert.record.edition)),
     cert.certificate_id,
   );
+});
+
+// ---------------------------------------------------------------------------
+// Validator-set changes (membership.rs): the new bodies, ValidatorSet::apply,
+// and every check of ValidatorSchedule::follow, on the golden fixtures of the
+// second chain (set-*.json) and on synthetic transitions signed with the
+// test keys (keys 104 and 120 join; see golden.rs `generate_set_changes`).
+
+const CHAIN = "keepsake-test";
+const genesisValidators = () =>
+  JSON.parse(read("genesis.json")).validators.map((v) => ({
+    public_key: fromHex(v.public_key),
+    power: BigInt(v.power),
+    name: v.name,
+  }));
+const pub = async (n) => (await keypair(n)).pub;
+
+/** A log leaf carrying `body` at `height` (signatures are not checked by the schedule). */
+const leafOf = (body, height, signatures = []) =>
+  encodeLogLeaf({ height: BigInt(height), time_ms: 1700000000000n + BigInt(height) * 1000n, tx: { body, signatures } });
+
+const changeBody = (change, nonce = 3n) => ({ kind: "change_validators", change, nonce });
+
+/**
+ * A checkpoint at `height` over `leaves`, its header naming `validators`
+ * (default: the genesis set), signed by the test keys `signers`; and the
+ * entry proving leaf `at` against it.
+ */
+async function signedCheckpoint({ leaves, height, signers, validators, chain = CHAIN, at = leaves.length - 1 }) {
+  const hashes = await Promise.all(leaves.map(leafHash));
+  const header = {
+    chain_id: chain,
+    height: BigInt(height),
+    prev_hash: new Uint8Array(32).fill(7),
+    time_ms: 1700000000000n + BigInt(height) * 1000n,
+    proposer: (validators ?? genesisValidators())[0].public_key,
+    tx_count: 0n,
+    tx_root: await sha256(new Uint8Array(0)),
+    log_size: BigInt(leaves.length),
+    log_root: await mth(hashes),
+    validators_hash: await validatorsHash(CHAIN, validators ?? genesisValidators()),
+    state_root: new Uint8Array(32).fill(9),
+  };
+  const hash = await blockHash(header);
+  const msg = domainPreimage(TAG.VOTE, chain, encodeVoteData(height, 0, 1, hash));
+  const signatures = [];
+  for (const n of signers) {
+    const k = await keypair(n);
+    signatures.push({ validator: toHex(k.pub), signature: toHex(await k.sign(msg)) });
+  }
+  const json = (v) => (v instanceof Uint8Array ? toHex(v) : typeof v === "bigint" ? Number(v) : v);
+  const checkpoint = {
+    header: Object.fromEntries(Object.entries(header).map(([k, v]) => [k, json(v)])),
+    commit: { height, round: 0, block_hash: toHex(hash), signatures },
+  };
+  const change = { leaf_index: at, leaf: toHex(leaves[at]), proof: (await path(at, hashes)).map(toHex) };
+  return { change, checkpoint };
+}
+
+/** The change adding key 104 as org-4, committed at height 4, proven at height `cp` by the genesis set. */
+async function addFifth({ cp = 4, signers = [100, 101, 102, 103], power = 1n } = {}) {
+  const body = changeBody({ kind: "add", validator: { public_key: await pub(104), power, name: "org-4" } });
+  return signedCheckpoint({ leaves: [new Uint8Array([1]), leafOf(body, 4)], height: cp, signers });
+}
+
+/** valid.json (checkpoint at height 5, genesis set) carrying `transitions`; its verdict. */
+async function withTransitions(transitions, file = "valid.json") {
+  const c = JSON.parse(read(file));
+  c.transitions = transitions;
+  return verifyCertificate(JSON.stringify(c), read("genesis.json"));
+}
+
+function expectTransitionError(r, index, pattern) {
+  assert.equal(r.code, "InvalidTransition", r.message);
+  assert.equal(r.step, "checkpoint");
+  assert.match(r.message, new RegExp(`^validator-set transition ${index} is invalid: `));
+  assert.match(r.message, pattern);
+}
+
+describe("validator-set changes", () => {
+  test("the four new bodies: bytes, strict decoding, re-encoding", async () => {
+    const k104 = await pub(104);
+    const k120 = await pub(120);
+    const cases = [
+      [changeBody({ kind: "add", validator: { public_key: k104, power: 1n, name: "org-4" } }), `0800${toHex(k104)}01056f72672d3403`],
+      [changeBody({ kind: "remove", public_key: k104 }), `0801${toHex(k104)}03`],
+      [changeBody({ kind: "set_power", public_key: k104, power: 300n }), `0802${toHex(k104)}ac0203`],
+      [changeBody({ kind: "rotate_key", old_key: k104, new_key: k120 }), `0803${toHex(k104)}${toHex(k120)}03`],
+      [{ kind: "set_governance", governors: [k104, k120], threshold: 2n, nonce: 6n }, `0902${toHex(k104)}${toHex(k120)}0206`],
+      [{ kind: "register_observer", observer: k120, name: "regulator", nonce: 7n }, `0a${toHex(k120)}09726567756c61746f7207`],
+      [{ kind: "remove_observer", observer: k120, nonce: 8n }, `0b${toHex(k120)}08`],
+    ];
+    for (const [body, hex] of cases) {
+      assert.equal(toHex(encodeTxBody(body)), hex, body.kind);
+      const leaf = leafOf(body, 4);
+      const decoded = decodeLogLeaf(leaf, 4160);
+      assert.deepEqual(decoded.tx.body, body, body.kind);
+      assert.equal(toHex(decoded.tx.bodyBytes), hex);
+      assert.equal(toHex(encodeLogLeaf(decoded)), toHex(leaf));
+    }
+    // Unknown variants, truncation, non-minimal varints: Malformed.
+    const bad = [
+      `0804${toHex(k104)}03`, // ValidatorChange variant 4
+      "0c00", // TxBody variant 12
+      `0902${toHex(k104)}0206`, // two governors announced, one given
+      `0802${toHex(k104)}810003`, // power 1 as a two-byte varint
+      `0a${toHex(k120)}01ff07`, // observer name not UTF-8
+    ];
+    for (const hex of bad) {
+      const leaf = concat([4], varint(1700000004000n), fromHex(hex), [0]);
+      assert.throws(() => decodeLogLeaf(leaf, 4160), (e) => e.code === "Malformed", hex);
+    }
+  });
+
+  test("the fixture's change leaves decode to the changes of the second chain", async () => {
+    const c = JSON.parse(read("set-after-removal.json"));
+    const changes = c.transitions.map((t) => decodeLogLeaf(fromHex(t.change.leaf), 4160).tx.body);
+    assert.deepEqual(
+      changes.map((b) => [b.kind, b.change.kind]),
+      [["change_validators", "add"], ["change_validators", "rotate_key"], ["change_validators", "remove"]],
+    );
+    assert.equal(toHex(changes[0].change.validator.public_key), toHex(await pub(104)));
+    assert.equal(toHex(changes[1].change.new_key), toHex(await pub(120)));
+    assert.equal(toHex(changes[2].change.public_key), toHex(await pub(103)));
+    assert.deepEqual(c.transitions.map((t) => t.checkpoint.header.height), [4, 6, 10]);
+  });
+
+  test("ValidatorSet::apply: each change does what it says", async () => {
+    const s = genesisValidators();
+    const added = applyValidatorChange(s, { kind: "add", validator: { public_key: await pub(50), power: 1n, name: "e" } });
+    assert.equal(added.length, 5);
+    assert.equal(toHex(added[4].public_key), toHex(await pub(50)));
+    assert.equal(s.length, 4, "the set applied to is not changed");
+    const removed = applyValidatorChange(s, { kind: "remove", public_key: s[1].public_key });
+    assert.deepEqual(removed.map((v) => v.name), ["org-0", "org-2", "org-3"]);
+    const powered = applyValidatorChange(s, { kind: "set_power", public_key: s[0].public_key, power: 2n });
+    assert.equal(powered[0].power, 2n);
+    assert.equal(s[0].power, 1n);
+    const rotated = applyValidatorChange(s, { kind: "rotate_key", old_key: s[2].public_key, new_key: await pub(60) });
+    assert.equal(toHex(rotated[2].public_key), toHex(await pub(60)));
+    assert.equal(rotated[2].name, "org-2");
+  });
+
+  test("ValidatorSet::apply: each refusal, as in membership.rs", async () => {
+    const s = genesisValidators();
+    const k = (i) => s[i].public_key;
+    const stranger = await pub(99);
+    const v = async (n, power) => ({ public_key: await pub(n), power, name: "x" });
+    const cases = [
+      [{ kind: "remove", public_key: stranger }, "NotAValidator"],
+      [{ kind: "set_power", public_key: stranger, power: 3n }, "NotAValidator"],
+      [{ kind: "rotate_key", old_key: stranger, new_key: await pub(70) }, "NotAValidator"],
+      [{ kind: "add", validator: { ...s[0] } }, "AlreadyAValidator"],
+      [{ kind: "rotate_key", old_key: k(0), new_key: k(1) }, "AlreadyAValidator"],
+      [{ kind: "add", validator: await v(70, 0n) }, "Invalid"],
+      [{ kind: "set_power", public_key: k(0), power: 1n }, "Invalid"],
+      [{ kind: "set_power", public_key: k(0), power: 0n }, "Invalid"],
+      [{ kind: "set_power", public_key: k(0), power: TOTAL_POWER_MAX }, "Invalid"],
+      [{ kind: "add", validator: { public_key: new Uint8Array(32), power: 1n, name: "x" } }, "Invalid"],
+      [{ kind: "add", validator: { public_key: fromHex("01" + "00".repeat(31)), power: 1n, name: "x" } }, "Invalid"],
+      // 4 running validators hold 4 of 6: not more than 2/3.
+      [{ kind: "add", validator: await v(70, 2n) }, "Unsafe"],
+    ];
+    for (const [change, kind] of cases) {
+      assert.throws(
+        () => applyValidatorChange(s, change),
+        (e) => e instanceof ChangeRefusal && e.kind === kind,
+        `${change.kind}: expected ${kind}`,
+      );
+    }
+    // The most validators: a 100th may join, a 101st may not.
+    const many = [];
+    for (let i = 0; i < 99; i++) many.push({ public_key: await pub(130 + i), power: 1n, name: `v${i}` });
+    const hundred = applyValidatorChange(many, { kind: "add", validator: await v(70, 1n) });
+    assert.equal(hundred.length, 100);
+    const hundredFirst = await v(71, 1n);
+    assert.throws(() => applyValidatorChange(hundred, { kind: "add", validator: hundredFirst }), /most validators allowed \(100\)/);
+    // A lone validator can be neither removed nor rotated away.
+    const one = s.slice(0, 1);
+    assert.throws(() => applyValidatorChange(one, { kind: "remove", public_key: k(0) }), (e) => e.kind === "Unsafe");
+    assert.throws(
+      () => applyValidatorChange(one, { kind: "rotate_key", old_key: k(0), new_key: stranger }),
+      (e) => e.kind === "Unsafe",
+    );
+  });
+
+  test("the schedule answers by height", () => {
+    const g = { validators: genesisValidators() };
+    const sch = new ValidatorSchedule(g);
+    const later = genesisValidators().slice(0, 3);
+    sch.sets.push({ fromHeight: 10n, validators: later });
+    assert.equal(sch.at(0), g.validators);
+    assert.equal(sch.at(9), g.validators);
+    assert.equal(sch.at(10), later);
+    assert.equal(sch.at((1n << 64n) - 1n), later);
+    assert.equal(SET_CHANGE_DELAY, 2n);
+    assert.equal(TRANSITIONS_MAX, 1024);
+  });
+
+  test("a valid certificate after set changes reports them", async () => {
+    const r = await verifyCertificate(read("set-changes-valid.json"), read("genesis.json"));
+    assert.ok(r.ok, r.message);
+    assert.equal(r.setChanges, 2);
+    assert.equal(r.checkpointHeight, 9);
+    assert.deepEqual([r.signedPower, r.totalPower], [5, 5]);
+    assert.match(r.steps.find((s) => s.id === "checkpoint").detail, /after 2 validator-set changes.*block 4: add org-4.*block 6: rotate/);
+    const removal = await verifyCertificate(read("set-after-removal.json"), read("genesis.json"));
+    assert.deepEqual([removal.setChanges, removal.signedPower, removal.totalPower], [3, 4, 4]);
+    const refreshed = await verifyCertificate(read("set-changes-refreshed.json"), read("genesis.json"));
+    assert.equal(refreshed.previousHeight, 3, "the older checkpoint is checked under the genesis set");
+    const before = await verifyCertificate(read("set-issued-before.json"), read("genesis.json"));
+    assert.deepEqual([before.ok, before.setChanges], [true, 0]);
+  });
+
+  test("a refreshed certificate's older checkpoint is verified with the schedule", async () => {
+    // The older checkpoint replaced by the one at height 6 (signed by the set
+    // after the first change): its quorum verifies under the schedule (under
+    // the genesis set it would be ValidatorSetMismatch); the consistency proof,
+    // made from height 3's log, then fails.
+    const c = JSON.parse(read("set-changes-refreshed.json"));
+    c.previous.checkpoint = JSON.parse(read("set-changes-valid.json")).transitions[1].checkpoint;
+    let r = await verifyCertificate(JSON.stringify(c), read("genesis.json"));
+    assert.equal(r.code, "ConsistencyMismatch", r.message);
+    assert.equal(r.step, "consistency");
+    // Without the transitions, the current checkpoint already fails.
+    const d = JSON.parse(read("set-changes-refreshed.json"));
+    d.transitions = [];
+    r = await verifyCertificate(JSON.stringify(d), read("genesis.json"));
+    assert.equal(r.code, "ValidatorSetMismatch");
+    assert.equal(r.step, "checkpoint");
+  });
+
+  test("every check of ValidatorSchedule::follow, in the Rust order", async () => {
+    // Followed, but taking effect after the certificate's checkpoint (height 5).
+    const t0 = await addFifth();
+    expectTransitionError(await withTransitions([t0]), 0, /it takes effect at height 6, after the checkpoint at height 5$/);
+    // Signed by too little of the set before the change.
+    expectTransitionError(
+      await withTransitions([await addFifth({ signers: [100, 101] })]),
+      0,
+      /checkpoint at height 4: commit carries voting power 2, needs at least 3/,
+    );
+    // Signed by the set after the change (key 104 is no validator yet).
+    expectTransitionError(
+      await withTransitions([await addFifth({ signers: [100, 101, 102, 104] })]),
+      0,
+      new RegExp(`checkpoint at height 4: commit signed by ${toHex(await pub(104))}, which is not a validator`),
+    );
+    // Its checkpoint after the change took effect, though signed by the old set.
+    expectTransitionError(await withTransitions([await addFifth({ cp: 6 })]), 0, /its checkpoint \(height 6\) is after the change took effect \(height 6\)/);
+    // A change the set refuses.
+    expectTransitionError(await withTransitions([await addFifth({ power: 2n })]), 0, /the change is refused: .*short of the quorum of 5/);
+    const remove = changeBody({ kind: "remove", public_key: await pub(99) });
+    const refused = await signedCheckpoint({ leaves: [leafOf(remove, 4)], height: 4, signers: [100, 101, 102] });
+    expectTransitionError(await withTransitions([refused]), 0, new RegExp(`the change is refused: ${toHex(await pub(99))} is not a validator`));
+    // Not a change: the mint of valid.json, proven against a checkpoint.
+    const mintLeaf = fromHex(JSON.parse(read("valid.json")).mint.leaf);
+    const notChange = await signedCheckpoint({ leaves: [mintLeaf], height: 4, signers: [100, 101, 102] });
+    expectTransitionError(await withTransitions([notChange]), 0, /its entry is a mint transaction, not a validator-set change/);
+    // The entry's proof and bytes.
+    const forged = structuredClone(t0);
+    forged.change.proof[0] = "00".repeat(32);
+    expectTransitionError(await withTransitions([forged]), 0, /log proof invalid: transition change: /);
+    const overlong = leafOf(changeBody({ kind: "remove", public_key: await pub(103) }), 4);
+    const malformed = await signedCheckpoint({ leaves: [concat([0x84, 0x00], overlong.subarray(1))], height: 4, signers: [100, 101, 102] });
+    expectTransitionError(await withTransitions([malformed]), 0, /malformed transition change/);
+    const above = await signedCheckpoint({ leaves: [leafOf(remove, 5)], height: 4, signers: [100, 101, 102] });
+    expectTransitionError(await withTransitions([above]), 0, /leaf height 5 is above the checkpoint height 4/);
+
+    // The set after the first change: the genesis four and key 104.
+    const s1 = applyValidatorChange(genesisValidators(), {
+      kind: "add",
+      validator: { public_key: await pub(104), power: 1n, name: "org-4" },
+    });
+    const rotate = changeBody({ kind: "rotate_key", old_key: await pub(101), new_key: await pub(120) }, 4n);
+    const byS1 = (leaves, height) => signedCheckpoint({ leaves, height, signers: [100, 101, 102, 104], validators: s1 });
+    // Two transitions followed; the second takes effect at 8, after the checkpoint at 5.
+    const t1 = await byS1([new Uint8Array([1]), leafOf(rotate, 6)], 6);
+    expectTransitionError(await withTransitions([t0, t1]), 1, /it takes effect at height 8, after the checkpoint at height 5$/);
+    // The same transition twice: the second's checkpoint predates the set it needs.
+    expectTransitionError(await withTransitions([t0, t0]), 1, /its checkpoint is at height 4, before the previous set took effect at 6/);
+    // The second change logged before the first took effect.
+    const early = await byS1([leafOf(rotate, 5)], 6);
+    expectTransitionError(await withTransitions([t0, early]), 1, /the change is at height 5, before the previous set took effect at 6/);
+    // Out of order: the rotation first, under the genesis set.
+    expectTransitionError(await withTransitions([t1, t0]), 0, /checkpoint at height 6: header validator set hash/);
+    // A transition of another chain.
+    const foreign = await signedCheckpoint({ leaves: [leafOf(remove, 4)], height: 4, signers: [100, 101, 102], chain: "keepsake-other" });
+    const r = await withTransitions([foreign]);
+    assert.equal(r.code, "WrongChain");
+    assert.equal(r.step, "checkpoint");
+  });
+
+  test("at most TRANSITIONS_MAX transitions, counted after the chain check", async () => {
+    const t0 = await addFifth();
+    const many = Array.from({ length: TRANSITIONS_MAX + 1 }, () => t0);
+    let r = await withTransitions(many);
+    assert.equal(r.code, "TooLarge", r.message);
+    assert.equal(r.step, "checkpoint");
+    const c = JSON.parse(read("valid.json"));
+    c.transitions = many;
+    c.chain_id = "keepsake-other";
+    r = await verifyCertificate(JSON.stringify(c), read("genesis.json"));
+    assert.equal(r.code, "WrongChain");
+    // The same list in a status answer.
+    const st = JSON.parse(read("active-status.json"));
+    st.transitions = many;
+    const cert = await verifyCertificate(read("valid.json"), read("genesis.json"));
+    assert.equal((await verifyStatus(JSON.stringify(st), read("genesis.json"), cert)).code, "TooLarge");
+  });
+
+  test("transitions in the file: absent, empty, null, unknown fields", async () => {
+    const text = read("valid.json");
+    assert.ok((await verifyCertificate(text.replace('"format"', '"transitions": [],\n"format"'), read("genesis.json"))).ok);
+    for (const t of [
+      text.replace('"format"', '"transitions": null,\n"format"'),
+      text.replace('"format"', '"transitions": [{"change": null}],\n"format"'),
+      read("set-changes-valid.json").replace('"change": {', '"extra": 1, "change": {'),
+    ]) {
+      const r = await verifyCertificate(t, read("genesis.json"));
+      assert.equal(r.code, "Malformed", r.message);
+      assert.equal(r.step, "file");
+    }
+  });
+
+  test("status answers after set changes: the revoker's shape, the transitions", async () => {
+    const genesis = read("genesis.json");
+    const cert = await verifyCertificate(read("set-revoked.json"), genesis);
+    assert.ok(cert.ok, cert.message);
+    const r = await verifyStatus(read("set-revoked-status.json"), genesis, cert);
+    assert.equal(r.status, "revoked", r.message);
+    // Revoked by a governor the genesis does not list (governance changed at height 11).
+    assert.deepEqual([r.revocation.by, r.revocation.reason, r.revocation.height], ["governance", "licence withdrawn", 12]);
+    assert.match(r.steps.find((s) => s.id === "checkpoint").detail, /after 3 validator-set changes/);
+    // Without its transitions the answer's checkpoint is not the genesis set's.
+    const st = JSON.parse(read("set-revoked-status.json"));
+    st.transitions = [];
+    assert.equal((await verifyStatus(JSON.stringify(st), genesis, cert)).code, "ValidatorSetMismatch");
+    // The issuer together with a governor: refused (the issuer revokes alone).
+    const issuer = await keypair(1);
+    const governor = await keypair(10);
+    const revokeBody = concat([6], fromHex(JSON.parse(read("set-revoked.json")).certificate_id), pstr("both"));
+    const msg = domainPreimage(TAG.TX, CHAIN, revokeBody);
+    const sigs = [];
+    for (const k of [governor, issuer]) sigs.push(concat(k.pub, await k.sign(msg)));
+    const leaf = concat(varint(12), varint(1700000012000n), revokeBody, varint(2), ...sigs);
+    const revokedCert = JSON.parse(read("set-revoked.json"));
+    const leaves = Array.from({ length: revokedCert.mint.leaf_index + 1 }, (_, i) => new Uint8Array([i]));
+    leaves.push(leaf);
+    const cp = await signedCheckpoint({ leaves, height: 13, signers: [100, 101, 102, 103] });
+    const answer = { certificate_id: revokedCert.certificate_id, checkpoint: cp.checkpoint, revocation: cp.change };
+    let v = await verifyStatus(JSON.stringify(answer), genesis, cert);
+    assert.equal(v.code, "CertificateMismatch", v.message);
+    assert.match(v.message, /revocation\.leaf.*the issuer revokes alone/);
+    // Any signers without the issuer: governance (the quorum vouches for the ledger's check).
+    const govOnly = concat(varint(12), varint(1700000012000n), revokeBody, varint(1), sigs[0]);
+    leaves[leaves.length - 1] = govOnly;
+    const cp2 = await signedCheckpoint({ leaves, height: 13, signers: [100, 101, 102, 103] });
+    v = await verifyStatus(JSON.stringify({ ...answer, checkpoint: cp2.checkpoint, revocation: cp2.change }), genesis, cert);
+    assert.equal(v.status, "revoked", v.message);
+    assert.equal(v.revocation.by, "governance");
+  });
 });

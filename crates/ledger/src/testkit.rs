@@ -3,10 +3,12 @@
 //! signatures; nothing here is a mock.
 
 use crate::block::{Tip, build_block};
+use crate::membership::validator_set_at;
 use crate::memory::MemoryState;
 use keepsake_types::{
     Block, ChainParams, Commit, CommitSignature, ContentHash, Genesis, Header, HolderId, IssuerStatus,
-    Keypair, ReviewSubject, SeriesId, SignedTx, TxBody, Validator, VoteData, VoteKind, hash::sha256, ids,
+    Keypair, PublicKey, ReviewSubject, SeriesId, SignedTx, TxBody, Validator, ValidatorChange, ValidatorSet,
+    VoteData, VoteKind, hash::sha256, ids,
 };
 
 /// Deterministic key `n` of a test network (never use outside tests and dev chains).
@@ -133,34 +135,55 @@ impl TestNet {
     pub fn setup_txs(&self) -> Vec<SignedTx> {
         vec![self.register_issuer(&self.issuer, 1), self.register_reviewer(&self.reviewer, 2)]
     }
+
+    /// A validator-set change signed by the threshold of governors and, for
+    /// an addition or a rotation, by `new_key` (the key it brings in, rule T8).
+    pub fn change_validators(
+        &self,
+        change: ValidatorChange,
+        nonce: u64,
+        new_key: Option<&Keypair>,
+    ) -> SignedTx {
+        let mut signers: Vec<&Keypair> = self.governors.iter().take(2).collect();
+        signers.extend(new_key);
+        TxBody::ChangeValidators { change, nonce }.sign(self.chain(), &signers)
+    }
+}
+
+/// A commit for `header` in `round` on `chain_id`, signed by `signers` in that order.
+pub fn commit_signed_by(chain_id: &str, header: &Header, round: u32, signers: &[&Keypair]) -> Commit {
+    let data =
+        VoteData { height: header.height, round, kind: VoteKind::Precommit, block_hash: Some(header.hash()) };
+    let signatures = signers
+        .iter()
+        .map(|k| {
+            let vote = data.clone().sign(chain_id, k);
+            CommitSignature { validator: vote.validator, signature: vote.signature }
+        })
+        .collect();
+    Commit { height: header.height, round, block_hash: header.hash(), signatures }
 }
 
 impl TestNet {
     /// A commit for `header` in `round`, signed by the first `signers` validators.
     pub fn commit_for(&self, header: &Header, round: u32, signers: usize) -> Commit {
-        let data = VoteData {
-            height: header.height,
-            round,
-            kind: VoteKind::Precommit,
-            block_hash: Some(header.hash()),
-        };
-        let signatures = self
-            .validators
-            .iter()
-            .take(signers)
-            .map(|k| {
-                let vote = data.clone().sign(self.chain(), k);
-                CommitSignature { validator: vote.validator, signature: vote.signature }
-            })
-            .collect();
-        Commit { height: header.height, round, block_hash: header.hash(), signatures }
+        let keys: Vec<&Keypair> = self.validators.iter().take(signers).collect();
+        commit_signed_by(self.chain(), header, round, &keys)
     }
 }
 
 /// A chain grown in memory by [`TestNet`]'s validators: each block built by
 /// the ledger on the replayed state, one second after the previous one, and
-/// committed by every validator. Deterministic: the same calls give the same
-/// bytes (ed25519 signatures are deterministic).
+/// committed by every validator of the set governing its height.
+/// Deterministic: the same calls give the same bytes (ed25519 signatures are
+/// deterministic).
+///
+/// Validator-set changes: the chain proposes and signs with the set in force
+/// at each height (the ledger's schedule), so after a change that adds or
+/// rotates in a key, the test must hand that key to [`TestChain::add_keys`]
+/// before the change takes effect. Without changes the proposer of height
+/// `h + 1` is genesis validator `h mod n` and every genesis validator signs,
+/// as before changes existed.
 pub struct TestChain {
     /// The network.
     pub net: TestNet,
@@ -170,27 +193,149 @@ pub struct TestChain {
     pub tip: Tip,
     /// Every block with its commit, from height 1.
     pub blocks: Vec<(Block, Commit)>,
+    /// Keys of validators that joined after genesis (added or rotated in).
+    keyring: Vec<Keypair>,
 }
 
 impl TestChain {
     /// An empty chain of `net`.
     pub fn new(net: TestNet) -> Self {
         let tip = Tip::genesis(&net.genesis);
-        TestChain { net, state: MemoryState::new(), tip, blocks: Vec::new() }
+        TestChain { net, state: MemoryState::new(), tip, blocks: Vec::new(), keyring: Vec::new() }
+    }
+
+    /// Gives the chain the key pairs of validators that a change adds or
+    /// rotates in (it signs their precommits once they are in the set).
+    pub fn add_keys<'k>(&mut self, keys: impl IntoIterator<Item = &'k Keypair>) {
+        for k in keys {
+            if self.keypair(&k.public()).is_none() {
+                self.keyring.push(k.clone());
+            }
+        }
+    }
+
+    /// The key pair of `key`: a genesis validator's or one given to [`TestChain::add_keys`].
+    pub fn keypair(&self, key: &PublicKey) -> Option<&Keypair> {
+        self.net.validators.iter().chain(&self.keyring).find(|k| &k.public() == key)
+    }
+
+    /// The validator set governing `height`, as the committed state schedules it.
+    pub fn validator_set_at(&self, height: u64) -> ValidatorSet {
+        validator_set_at(&self.state, &self.net.genesis, height).expect("the in-memory state reads")
+    }
+
+    /// The key pairs of every validator of the set governing `height`, in set
+    /// order; panics on a key the chain was not given.
+    pub fn signers_at(&self, height: u64) -> Vec<&Keypair> {
+        self.validator_set_at(height)
+            .validators
+            .iter()
+            .map(|v| {
+                self.keypair(&v.public_key).unwrap_or_else(|| {
+                    panic!(
+                        "validator {} ({}) is in force at height {height}: give its key to add_keys",
+                        v.name, v.public_key
+                    )
+                })
+            })
+            .collect()
     }
 
     /// Builds, commits and applies the next block from `txs`; panics if any
-    /// transaction is invalid (a test chain has only valid blocks).
+    /// transaction is invalid (a test chain has only valid blocks). The
+    /// proposer and the signers are the set governing the new height.
     pub fn push(&mut self, txs: Vec<SignedTx>) -> &(Block, Commit) {
-        let proposer = self.net.validators[(self.tip.height as usize) % self.net.validators.len()].public();
+        let height = self.tip.height + 1;
+        let set = self.validator_set_at(height);
+        let proposer = set.validators[(self.tip.height as usize) % set.validators.len()].public_key;
         let time = self.tip.time_ms + 1000;
         let built = build_block(&self.state, &self.net.genesis, &self.tip, proposer, time, txs)
             .expect("the test chain builds");
         assert!(built.left_out.is_empty(), "test chain transaction left out: {:?}", built.left_out);
+        let commit = commit_signed_by(self.net.chain(), &built.block.header, 0, &self.signers_at(height));
         self.state.commit(&built.executed).expect("the test chain applies");
-        let commit = self.net.commit_for(&built.block.header, 0, self.net.validators.len());
         self.tip = Tip::from_header(&built.block.header);
         self.blocks.push((built.block, commit));
         self.blocks.last().expect("just pushed")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::block::validate_block;
+    use keepsake_types::membership::SET_CHANGE_DELAY;
+
+    /// Replays `chain`'s blocks on a fresh state: each must be valid and its
+    /// commit must verify under the set the replayed state says governs it.
+    fn replay(chain: &TestChain) {
+        let mut state = MemoryState::new();
+        let mut tip = Tip::genesis(&chain.net.genesis);
+        for (block, commit) in &chain.blocks {
+            let set = validator_set_at(&state, &chain.net.genesis, block.header.height).unwrap();
+            let power = commit.verify(&block.header, &set).unwrap();
+            assert_eq!(power, set.total_power(), "every validator in force signs");
+            let executed = validate_block(&state, &chain.net.genesis, &tip, block).unwrap();
+            state.commit(&executed).unwrap();
+            tip = Tip::from_header(&block.header);
+        }
+    }
+
+    #[test]
+    fn without_changes_the_chain_is_as_before() {
+        let mut chain = TestChain::new(TestNet::new(4));
+        for _ in 0..5 {
+            chain.push(vec![]);
+        }
+        for (i, (block, commit)) in chain.blocks.iter().enumerate() {
+            assert_eq!(block.header.proposer, chain.net.validators[i % 4].public());
+            assert_eq!(commit, &chain.net.commit_for(&block.header, 0, 4));
+        }
+        replay(&chain);
+    }
+
+    #[test]
+    fn the_chain_proposes_and_signs_with_the_set_in_force() {
+        let mut chain = TestChain::new(TestNet::new(4));
+        let (fifth, rotated) = (key(104), key(120));
+        chain.add_keys([&fifth, &rotated]);
+        let add = ValidatorChange::Add {
+            validator: Validator { public_key: fifth.public(), power: 1, name: "org-4".into() },
+        };
+        let tx = chain.net.change_validators(add, 1, Some(&fifth));
+        chain.push(vec![tx]);
+        let change_height = chain.tip.height;
+        chain.push(vec![]);
+        assert_eq!(chain.blocks.last().unwrap().1.signatures.len(), 4, "the old set signs until the change");
+        let (block, commit) = chain.push(vec![]).clone();
+        assert_eq!(block.header.height, change_height + SET_CHANGE_DELAY);
+        assert_eq!(commit.signatures.len(), 5, "the new set signs from the change's height + 2");
+        let old = chain.net.validators[1].public();
+        let rotate = ValidatorChange::RotateKey { old_key: old, new_key: rotated.public() };
+        let tx = chain.net.change_validators(rotate, 2, Some(&rotated));
+        chain.push(vec![tx]);
+        for _ in 0..6 {
+            chain.push(vec![]);
+        }
+        let (_, last) = chain.blocks.last().unwrap();
+        let signers: Vec<PublicKey> = last.signatures.iter().map(|s| s.validator).collect();
+        assert!(signers.contains(&rotated.public()) && !signers.contains(&old));
+        let proposers: Vec<PublicKey> = chain.blocks[5..].iter().map(|(b, _)| b.header.proposer).collect();
+        assert!(proposers.contains(&rotated.public()), "a rotated-in key proposes in its turn");
+        replay(&chain);
+    }
+
+    #[test]
+    #[should_panic(expected = "give its key to add_keys")]
+    fn a_validator_whose_key_the_chain_lacks_is_named() {
+        let mut chain = TestChain::new(TestNet::new(4));
+        let fifth = key(104);
+        let add = ValidatorChange::Add {
+            validator: Validator { public_key: fifth.public(), power: 1, name: "org-4".into() },
+        };
+        let tx = chain.net.change_validators(add, 1, Some(&fifth));
+        chain.push(vec![tx]);
+        chain.push(vec![]);
+        chain.push(vec![]);
     }
 }

@@ -224,8 +224,12 @@ impl Certificate {
         };
         let validators = schedule_at_checkpoint(&schedule, &self.checkpoint, self.transitions.len())?;
         // Checkpoint: header hash, validator set, quorum of valid precommits.
-        // A checkpoint proven before (the same header and commit bytes) has the same verdict.
-        let checkpoint_key = memo.as_ref().map(|_| proven_key(&[&encode(&self.checkpoint)]));
+        // A checkpoint proven before (the same header and commit bytes) under
+        // the same validator set has the same verdict. The set is part of the
+        // key: the same checkpoint carried with other transitions (some left
+        // out) is checked against another set, and must get that set's verdict.
+        let checkpoint_key =
+            memo.as_ref().map(|_| proven_key(&[&encode(&self.checkpoint), &encode(&validators.validators)]));
         let known =
             memo.as_ref().zip(checkpoint_key.as_ref()).and_then(|(m, k)| m.checkpoints.get(k).copied());
         let signed_power = match known {
@@ -351,8 +355,9 @@ fn schedule_at_checkpoint<'s>(
 }
 
 /// What a [`CertificateVerifier`] has proven: checkpoints (by the hash of
-/// their exact encoding) with their signed power, and series entries (by the
-/// hash of their exact leaf bytes).
+/// their exact encoding and of the validator set they were checked against)
+/// with their signed power, and series entries (by the hash of their exact
+/// leaf bytes).
 #[derive(Default)]
 struct Proven {
     checkpoints: std::collections::HashMap<Hash32, u64>,
@@ -400,8 +405,10 @@ fn proven_key(parts: &[&[u8]]) -> Hash32 {
 /// a platform re-checking its holders' files). Each certificate gets every
 /// check of [`Certificate::verify`], in the same order and with the same
 /// errors; what is the same across certificates is proven once: a
-/// checkpoint's quorum of precommits (keyed by its exact bytes) and a series
-/// entry's issuer and reviewer signatures (keyed by its exact leaf bytes).
+/// checkpoint's quorum of precommits (keyed by its exact bytes and the
+/// validator set it was checked against), the validator schedule (keyed by
+/// the exact transitions) and a series entry's issuer and reviewer
+/// signatures (keyed by its exact leaf bytes).
 /// What differs per certificate — the inclusion proofs, the mint's
 /// signature, every record field — is checked each time.
 pub struct CertificateVerifier {

@@ -8,8 +8,10 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use jsonrpsee::http_client::HttpClient;
 use keepsake_rpc::KeepsakeApiClient;
+use keepsake_rpc::types::ConsistencyResponse;
 use keepsake_types::{
-    Certificate, CertificateId, CertificateStatus, Genesis, certificate::CERTIFICATE_FILE_MAX, ids,
+    Certificate, CertificateId, CertificateStatus, Genesis, VerifiedCertificate,
+    certificate::CERTIFICATE_FILE_MAX, ids,
 };
 
 use super::common::{RpcArgs, read_genesis};
@@ -118,20 +120,8 @@ pub(super) async fn cert(command: CertCommand) -> anyhow::Result<ExitCode> {
                     println!("{}", serde_json::json!({"valid": false, "code": code, "reason": message}))
                 }
                 (Ok(v), false) => {
-                    let r = &v.record;
-                    println!("VALID certificate {}", v.certificate_id);
-                    println!("  series        {} ({})", r.series_name, r.series_id);
-                    println!("  edition       {} of {}", r.edition, r.max_supply);
-                    println!("  holder        {}", r.holder);
-                    println!("  issuer        {}", r.issuer);
-                    println!("  content hash  {}", r.content_hash);
-                    println!("  minted        height {} at {} ms since epoch", r.height, r.time_ms);
-                    println!(
-                        "  checkpoint    height {}, log size {}, signed by power {} of {}",
-                        v.checkpoint_height, v.log_size, v.signed_power, v.total_power
-                    );
-                    if let Some(h) = v.previous_height {
-                        println!("  refreshed     from checkpoint height {h} (log consistency proven)");
+                    for line in verified_lines(v) {
+                        println!("{line}");
                     }
                 }
                 (Err((code, message)), false) => eprintln!("INVALID certificate: {code}: {message}"),
@@ -141,10 +131,45 @@ pub(super) async fn cert(command: CertCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// What `keepsake cert verify` prints for a valid certificate, line by line.
+pub fn verified_lines(v: &VerifiedCertificate) -> Vec<String> {
+    let r = &v.record;
+    let signers = match v.set_changes {
+        0 => "the genesis validator set".to_string(),
+        1 => "the validator set after 1 validator-set change".to_string(),
+        n => format!("the validator set after {n} validator-set changes"),
+    };
+    let mut lines = vec![
+        format!("VALID certificate {}", v.certificate_id),
+        format!("  series        {} ({})", r.series_name, r.series_id),
+        format!("  edition       {} of {}", r.edition, r.max_supply),
+        format!("  holder        {}", r.holder),
+        format!("  issuer        {}", r.issuer),
+        format!("  content hash  {}", r.content_hash),
+        format!("  minted        height {} at {} ms since epoch", r.height, r.time_ms),
+        format!(
+            "  checkpoint    height {}, log size {}, signed by power {} of {} ({signers})",
+            v.checkpoint_height, v.log_size, v.signed_power, v.total_power
+        ),
+    ];
+    if v.set_changes > 0 {
+        lines.push(format!(
+            "  validators    {} validator-set change{} followed from the genesis, each proven by a quorum of the set before it",
+            v.set_changes,
+            if v.set_changes == 1 { "" } else { "s" }
+        ));
+    }
+    if let Some(h) = v.previous_height {
+        lines.push(format!("  refreshed     from checkpoint height {h} (log consistency proven)"));
+    }
+    lines
+}
+
 /// Re-anchors `old` (already verified against `genesis`) to the node's
 /// latest checkpoint: the result carries the old checkpoint, linked by the
-/// node's consistency proof, and is verified before it is returned. The node
-/// must still show the old checkpoint unchanged. `None`: already current.
+/// node's consistency proof, and the validator-set transitions of the new
+/// checkpoint, and is verified before it is returned ([`link_refreshed`]).
+/// `None`: already current.
 pub async fn refresh_certificate(
     client: &HttpClient,
     genesis: &Genesis,
@@ -156,6 +181,27 @@ pub async fn refresh_certificate(
         return Ok(None);
     }
     let link = client.get_consistency_proof(old_h, new_h).await.map_err(describe)?;
+    link_refreshed(genesis, old, fresh, link).map(Some)
+}
+
+/// The refreshed certificate from the node's answers (offline; the part of
+/// [`refresh_certificate`] after the two calls): `fresh` is the node's
+/// certificate at a newer checkpoint, with the transitions in force there;
+/// `link` its consistency proof from `old`'s checkpoint. The node must still
+/// show the old checkpoint unchanged, its validator-set history must extend
+/// the one `old` carries (the same change entries, in order), and the
+/// result, older checkpoint included, must verify under the schedule of the
+/// new transitions.
+pub fn link_refreshed(
+    genesis: &Genesis,
+    old: &Certificate,
+    fresh: Certificate,
+    link: ConsistencyResponse,
+) -> anyhow::Result<Certificate> {
+    let (old_h, new_h) = (old.checkpoint.header.height, fresh.checkpoint.header.height);
+    if fresh.certificate_id != old.certificate_id {
+        bail!("the node answered with another certificate ({})", fresh.certificate_id);
+    }
     if link.old.header != old.checkpoint.header {
         bail!(
             "the node now shows header {} at height {old_h}, the certificate was checked at {}: the chain was rewritten (or the node is lying); keep the old certificate as evidence",
@@ -165,6 +211,20 @@ pub async fn refresh_certificate(
     }
     if link.new.header != fresh.checkpoint.header {
         bail!("the node answered two different headers at height {new_h}; retry");
+    }
+    // Both files verify from the genesis alone; a node whose set changes
+    // differ from the ones the old certificate proved shows another history.
+    let changes = |c: &Certificate| -> Vec<(u64, Vec<u8>)> {
+        c.transitions.iter().map(|t| (t.change.leaf_index, t.change.leaf.0.clone())).collect()
+    };
+    let (before, now) = (changes(old), changes(&fresh));
+    if !now.starts_with(&before) {
+        bail!(
+            "the node's validator-set changes ({} of them) do not extend the {} the certificate proved: \
+             the node shows another history; keep the old certificate as evidence",
+            now.len(),
+            before.len()
+        );
     }
     let refreshed = Certificate {
         previous: Some(keepsake_types::CheckpointLink {
@@ -179,7 +239,7 @@ pub async fn refresh_certificate(
     if refreshed.record != old.record {
         bail!("the node's record of this certificate differs from the old certificate's record");
     }
-    Ok(Some(refreshed))
+    Ok(refreshed)
 }
 
 /// `keepsake cert refresh`.
@@ -202,12 +262,14 @@ async fn refresh(file: &Path, genesis: &Path, out: Option<&Path>, rpc: &str) -> 
     std::fs::write(&tmp, json).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, target).with_context(|| format!("cannot replace {}", target.display()))?;
     eprintln!(
-        "refreshed {}: checkpoint height {} -> {} (log {} -> {} entries, consistency proven)",
+        "refreshed {}: checkpoint height {} -> {} (log {} -> {} entries, consistency proven; {} validator-set change{} followed)",
         target.display(),
         old.checkpoint.header.height,
         refreshed.checkpoint.header.height,
         old.checkpoint.header.log_size,
-        refreshed.checkpoint.header.log_size
+        refreshed.checkpoint.header.log_size,
+        refreshed.transitions.len(),
+        if refreshed.transitions.len() == 1 { "" } else { "s" }
     );
     Ok(ExitCode::SUCCESS)
 }
