@@ -4,7 +4,7 @@
 //! (docs/benchmarks.md). Two kinds live in this crate:
 //!
 //! - **whole-node benchmarks**, the `keepsake-bench` binary: `drop`,
-//!   `verify`, `mint`, `audit` and `history`. They drive the node as its users do: they
+//!   `verify`, `mint`, `audit`, `history` and `catchup`. They drive the node as its users do: they
 //!   write homes, start `keepsake start` processes (the binary found by
 //!   [`cluster::keepsake_bin`]) and talk to them over JSON-RPC;
 //! - **criterion micro-benchmarks** of the pure crates in `benches/`:
@@ -15,6 +15,7 @@
 //! RUST_LOG=warn ./target/release/keepsake-bench drop --validators 4 --editions 10000
 //! ```
 
+pub mod catchup;
 pub mod cluster;
 pub mod drop;
 pub mod history;
