@@ -60,6 +60,9 @@ pub struct CatchupBench {
     pub keep: bool,
     /// Record the first catch-up with `perf record -g` into this file.
     pub perf: Option<PathBuf>,
+    /// Also time observers of this `keepsake` binary (e.g. a build before a
+    /// change), alternating with this build's, on the same chain.
+    pub compare_bin: Option<PathBuf>,
 }
 
 /// The figures of a run (`--json` prints this).
@@ -93,6 +96,23 @@ pub struct CatchupReport {
     pub fraction_of_one_core_verify_rate: f64,
     /// `tx_per_s / mint_rate`.
     pub ratio_to_mint_rate: f64,
+    /// With `--compare-bin`: that binary's catch-ups and median.
+    pub compare: Option<Comparison>,
+}
+
+/// The catch-ups of the `--compare-bin` binary on the same chain.
+#[derive(Clone, Debug, Serialize)]
+pub struct Comparison {
+    /// The binary.
+    pub bin: String,
+    /// One entry per catch-up.
+    pub runs: Vec<CatchupRun>,
+    /// Median seconds.
+    pub median_seconds: f64,
+    /// `transactions / median_seconds`.
+    pub tx_per_s: f64,
+    /// This build's tx/s over that binary's.
+    pub speedup: f64,
 }
 
 /// One catch-up of a fresh observer.
@@ -182,65 +202,31 @@ pub async fn run(bin: &Path, params: CatchupBench) -> anyhow::Result<()> {
 
     // ---- The observer ------------------------------------------------------
     let observer = write_observer(&net.cluster.dir, &observer_key, bootstrap)?;
-    let client = keepsake::rpc_client::client(&observer.url)?;
+    let target = Target { blocks, transactions };
     let mut runs = Vec::new();
+    let mut compare_runs = Vec::new();
     for run in 0..params.runs {
-        for sub in ["data", "consensus"] {
-            let p = observer.home.join(sub);
-            if p.exists() {
-                std::fs::remove_dir_all(&p).with_context(|| format!("removing {}", p.display()))?;
-            }
+        // With a second binary, the two alternate (which goes first, too), so
+        // that a change of the machine's load touches both alike.
+        let mut order = vec![None];
+        if let Some(other) = params.compare_bin.as_deref() {
+            order.insert(run % 2, Some(other));
         }
-        let started = Instant::now();
-        let (index, pid) = net.cluster.add_node(observer.home.clone())?;
-        let mut perf = match (&params.perf, run) {
-            (Some(path), 0) => Some(start_perf(path, pid)?),
-            _ => None,
-        };
-        let mut first_block = None;
-        let outcome = loop {
-            if let Some((j, status)) = net.cluster.exited() {
-                break Err(anyhow::anyhow!(
-                    "node{j} exited ({status}); see {}",
-                    net.cluster.dir.join(format!("node{j}.log")).display()
-                ));
-            }
-            if started.elapsed() > CATCHUP_TIMEOUT {
-                break Err(anyhow::anyhow!("the observer did not reach height {blocks} within {CATCHUP_TIMEOUT:?}"));
-            }
-            if let Ok(s) = client.status().await {
-                if s.height >= 1 && first_block.is_none() {
-                    first_block = Some(started.elapsed().as_secs_f64());
-                }
-                if s.height >= blocks {
-                    break Ok(started.elapsed().as_secs_f64());
-                }
-            }
-            tokio::time::sleep(POLL).await;
-        };
-        if let Some(p) = perf.take() {
-            stop_perf(p);
+        for bin in order {
+            let perf = if run == 0 && bin.is_none() { params.perf.as_deref() } else { None };
+            let r = catch_up_once(&mut net, &observer, target, bin, perf).await?;
+            let name = bin.map_or("this build".to_string(), |b| b.display().to_string());
+            say.line(format!(
+                "run {} ({name}): {:.3} s to height {blocks} (first block after {:.3} s) = {:.0} tx/s, {:.1} blocks/s, peak RSS {:.0} MiB",
+                run + 1,
+                r.seconds,
+                r.first_block_seconds,
+                r.tx_per_s,
+                r.blocks_per_s,
+                r.peak_rss_mib
+            ));
+            if bin.is_some() { compare_runs.push(r) } else { runs.push(r) }
         }
-        let peak_rss_mib = net.cluster.peak_rss_mib(index);
-        net.cluster.remove_last();
-        let seconds = outcome?;
-        let r = CatchupRun {
-            seconds,
-            first_block_seconds: first_block.unwrap_or(seconds),
-            tx_per_s: transactions as f64 / seconds,
-            blocks_per_s: blocks as f64 / seconds,
-            peak_rss_mib,
-        };
-        say.line(format!(
-            "run {}: {:.3} s to height {blocks} (first block after {:.3} s) = {:.0} tx/s, {:.1} blocks/s, peak RSS {:.0} MiB",
-            run + 1,
-            r.seconds,
-            r.first_block_seconds,
-            r.tx_per_s,
-            r.blocks_per_s,
-            r.peak_rss_mib
-        ));
-        runs.push(r);
     }
     net.cluster.stop();
 
@@ -261,6 +247,16 @@ pub async fn run(bin: &Path, params: CatchupBench) -> anyhow::Result<()> {
         blocks_per_s: blocks as f64 / median_seconds,
         fraction_of_one_core_verify_rate: tx_per_s / verify,
         ratio_to_mint_rate: tx_per_s / mint_rate,
+        compare: params.compare_bin.as_ref().map(|bin| {
+            let m = median(compare_runs.iter().map(|r| r.seconds).collect());
+            Comparison {
+                bin: bin.display().to_string(),
+                runs: compare_runs,
+                median_seconds: m,
+                tx_per_s: transactions as f64 / m,
+                speedup: tx_per_s / (transactions as f64 / m),
+            }
+        }),
     };
     say.line(format!(
         "median: {:.3} s for {blocks} blocks and {transactions} transactions = {:.0} tx/s, {:.1} blocks/s",
@@ -270,6 +266,12 @@ pub async fn run(bin: &Path, params: CatchupBench) -> anyhow::Result<()> {
         "= {:.3} of one core's strict verify rate, {:.2}x the chain's mint rate",
         report.fraction_of_one_core_verify_rate, report.ratio_to_mint_rate
     ));
+    if let Some(c) = &report.compare {
+        say.line(format!(
+            "{}: median {:.3} s = {:.0} tx/s; this build is {:.2}x as fast",
+            c.bin, c.median_seconds, c.tx_per_s, c.speedup
+        ));
+    }
     if params.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     }
@@ -277,6 +279,74 @@ pub async fn run(bin: &Path, params: CatchupBench) -> anyhow::Result<()> {
         say.line(format!("kept {}", net.cluster.dir.display()));
     }
     Ok(())
+}
+
+/// The source's tip when the observer starts.
+#[derive(Clone, Copy)]
+struct Target {
+    blocks: u64,
+    transactions: u64,
+}
+
+/// Starts a fresh observer (empty data) with `bin` (the cluster's binary
+/// when `None`) and times it until it reaches `target`; then kills it.
+async fn catch_up_once(
+    net: &mut Consortium,
+    observer: &Observer,
+    target: Target,
+    bin: Option<&Path>,
+    perf: Option<&Path>,
+) -> anyhow::Result<CatchupRun> {
+    for sub in ["data", "consensus"] {
+        let p = observer.home.join(sub);
+        if p.exists() {
+            std::fs::remove_dir_all(&p).with_context(|| format!("removing {}", p.display()))?;
+        }
+    }
+    let client = keepsake::rpc_client::client(&observer.url)?;
+    let started = Instant::now();
+    let (index, pid) = net.cluster.add_node(observer.home.clone(), bin)?;
+    let mut recorder = match perf {
+        Some(path) => Some(start_perf(path, pid)?),
+        None => None,
+    };
+    let mut first_block = None;
+    let outcome = loop {
+        if let Some((j, status)) = net.cluster.exited() {
+            break Err(anyhow::anyhow!(
+                "node{j} exited ({status}); see {}",
+                net.cluster.dir.join(format!("node{j}.log")).display()
+            ));
+        }
+        if started.elapsed() > CATCHUP_TIMEOUT {
+            break Err(anyhow::anyhow!(
+                "the observer did not reach height {} within {CATCHUP_TIMEOUT:?}",
+                target.blocks
+            ));
+        }
+        if let Ok(s) = client.status().await {
+            if s.height >= 1 && first_block.is_none() {
+                first_block = Some(started.elapsed().as_secs_f64());
+            }
+            if s.height >= target.blocks {
+                break Ok(started.elapsed().as_secs_f64());
+            }
+        }
+        tokio::time::sleep(POLL).await;
+    };
+    if let Some(p) = recorder.take() {
+        stop_perf(p);
+    }
+    let peak_rss_mib = net.cluster.peak_rss_mib(index);
+    net.cluster.remove_last();
+    let seconds = outcome?;
+    Ok(CatchupRun {
+        seconds,
+        first_block_seconds: first_block.unwrap_or(seconds),
+        tx_per_s: target.transactions as f64 / seconds,
+        blocks_per_s: target.blocks as f64 / seconds,
+        peak_rss_mib,
+    })
 }
 
 /// Writes the observer's home in `DIR/observer`: the genesis, its key, and a

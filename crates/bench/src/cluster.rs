@@ -141,12 +141,12 @@ impl Cluster {
         }
     }
 
-    /// Starts one more node on `home` (`keepsake start`, logging to
-    /// `DIR/nodeI.log`); returns its index and process id.
-    pub(crate) fn add_node(&mut self, home: PathBuf) -> anyhow::Result<(usize, u32)> {
+    /// Starts one more node on `home` (`bin start`, by default the cluster's
+    /// binary, logging to `DIR/nodeI.log`); returns its index and process id.
+    pub(crate) fn add_node(&mut self, home: PathBuf, bin: Option<&Path>) -> anyhow::Result<(usize, u32)> {
         self.homes.push(home);
         let i = self.homes.len() - 1;
-        match self.spawn(i, false) {
+        match self.spawn_with(bin.unwrap_or(&self.bin), i, false) {
             Ok(child) => {
                 let pid = child.id();
                 self.children.push(child);
@@ -189,7 +189,11 @@ impl Cluster {
     /// `keepsake start --home HOME` of validator `i`, logging to `DIR/nodeI.log`
     /// (appended to if `append`, else truncated).
     fn spawn(&self, i: usize, append: bool) -> anyhow::Result<Child> {
-        let (bin, home) = (&self.bin, &self.homes[i]);
+        self.spawn_with(&self.bin, i, append)
+    }
+
+    fn spawn_with(&self, bin: &Path, i: usize, append: bool) -> anyhow::Result<Child> {
+        let home = &self.homes[i];
         let log = std::fs::OpenOptions::new()
             .create(true)
             .write(true)

@@ -134,6 +134,10 @@ enum BenchCommand {
         /// Record the first catch-up with `perf record -g -p PID` into FILE.
         #[arg(long, value_name = "FILE")]
         perf: Option<PathBuf>,
+        /// Also time observers running this other `keepsake` binary (a build
+        /// before a change), alternating with this one, on the same chain.
+        #[arg(long, value_name = "PATH")]
+        compare_bin: Option<PathBuf>,
     },
     /// Whole-chain audit speed (`keepsake audit --data-dir`) over a dev chain
     /// of mints, and offline certificate verifications per second.
@@ -196,9 +200,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 };
                 history::run(&bin, params).await
             }
-            BenchCommand::Catchup { certificates, validators, drop_size, batch, runs, json, keep, perf } => {
-                let params =
-                    catchup::CatchupBench { certificates, validators, drop_size, batch, runs, json, keep, perf };
+            BenchCommand::Catchup {
+                certificates,
+                validators,
+                drop_size,
+                batch,
+                runs,
+                json,
+                keep,
+                perf,
+                compare_bin,
+            } => {
+                let params = catchup::CatchupBench {
+                    certificates,
+                    validators,
+                    drop_size,
+                    batch,
+                    runs,
+                    json,
+                    keep,
+                    perf,
+                    compare_bin,
+                };
                 catchup::run(&bin, params).await
             }
             BenchCommand::Audit { editions, runs } => mint::run_audit(&bin, editions, runs).await,
