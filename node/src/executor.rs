@@ -38,7 +38,7 @@ use keepsake_types::{Block, Commit, Keypair, PublicKey, encoding};
 use tokio::sync::{mpsc, watch};
 
 use crate::shared::{Shared, now_ms};
-use crate::sync::Prefetch;
+use crate::sync::SyncStream;
 use crate::wal::{SignStateFile, Wal};
 
 /// Capacity of the executor's input channels.
@@ -73,8 +73,8 @@ pub enum ExecutorEvent {
         from: PublicKey,
         /// Encoded `SyncItem`s, in height order.
         items: Vec<Vec<u8>>,
-        /// The next answer, already asked for (see [`crate::sync`]).
-        next: Option<Prefetch>,
+        /// The stream the next blocks come from (see [`crate::sync`]).
+        next: Option<SyncStream>,
     },
 }
 
@@ -153,8 +153,8 @@ struct Executor {
     build: Option<PendingBuild>,
     /// Turns of "any peer" sync requests (rotates the peer asked).
     sync_turn: usize,
-    /// The sync answer fetched ahead, if any.
-    prefetch: Option<Prefetch>,
+    /// The stream of sync answers under way, if any.
+    stream: Option<SyncStream>,
 }
 
 /// Starts the executor task: replays the WAL into the engine, then runs until
@@ -193,7 +193,7 @@ pub fn spawn(
         events_tx: events_tx.clone(),
         build: None,
         sync_turn: 0,
-        prefetch: None,
+        stream: None,
     };
     let task = tokio::spawn(executor.run(wal_entries, timeouts_rx, events_rx, shutdown));
     Ok((ExecutorInbox { events: events_tx }, task))
@@ -236,9 +236,7 @@ impl Executor {
                     }
                     ExecutorEvent::PeerConnected(peer) => self.handle(Event::PeerConnected(peer), None).await?,
                     ExecutorEvent::Synced { from, items, next } => {
-                        if let Some(old) = std::mem::replace(&mut self.prefetch, next) {
-                            old.cancel();
-                        }
+                        self.stream = next;
                         self.handle(Event::Synced { from, items }, None).await?;
                     }
                 },
@@ -319,15 +317,9 @@ impl Executor {
                 }
                 Effect::RequestBlocks { peer, avoid, from_height, max_blocks } => {
                     self.sync_turn = self.sync_turn.wrapping_add(1);
-                    let ahead = match self.prefetch.take() {
-                        Some(p) if p.answers(peer, &avoid, from_height) => Some(p),
-                        Some(p) => {
-                            p.cancel();
-                            None
-                        }
-                        None => None,
-                    };
-                    self.request_blocks(peer, avoid, from_height, max_blocks, ahead);
+                    // Any stream that does not answer this very request is dropped (stopped).
+                    let stream = self.stream.take().filter(|s| s.answers(peer, &avoid, from_height));
+                    self.request_blocks(peer, avoid, from_height, max_blocks, stream);
                 }
                 Effect::ReportPeer { peer, reason } => {
                     self.shared.metrics.p2p_invalid.fetch_add(1, Relaxed);
@@ -355,18 +347,19 @@ impl Executor {
         Ok(())
     }
 
-    /// Asks a peer for blocks off the executor task (or takes the answer
-    /// fetched `ahead` for this very request); the answer (or an empty one on
-    /// failure) comes back as [`ExecutorEvent::Synced`], its transactions'
-    /// signatures pre-verified, with the request for the blocks after it
-    /// already sent to the same peer ([`crate::sync`]).
+    /// Answers a `RequestBlocks` off the executor task: with the next chunk
+    /// of `stream` when it is for this request, else from a new stream from
+    /// `peer` (or any peer but those in `avoid`, in turn). The chunk, its
+    /// transactions' signatures pre-verified (or an empty one when the peer
+    /// has nothing more or failed), comes back as [`ExecutorEvent::Synced`]
+    /// with the stream ([`crate::sync`]).
     fn request_blocks(
         &self,
         peer: Option<PublicKey>,
         avoid: Vec<PublicKey>,
         from_height: u64,
         max_blocks: u32,
-        ahead: Option<Prefetch>,
+        stream: Option<SyncStream>,
     ) {
         let net = self.net.clone();
         let events = self.events_tx.clone();
@@ -374,9 +367,8 @@ impl Executor {
         let me = self.shared.validator;
         let turn = self.sync_turn;
         tokio::spawn(async move {
-            // (peer, items, whether they still need pre-verification)
-            let (from, items, fresh) = match ahead {
-                Some(p) => (p.peer, p.answer.await.unwrap_or_default(), false),
+            let stream = match stream {
+                Some(s) => Some(s),
                 None => {
                     let peer = match peer {
                         Some(p) => Some(p),
@@ -387,25 +379,18 @@ impl Executor {
                             others.get(turn % others.len().max(1)).copied()
                         }),
                     };
-                    match peer {
-                        Some(p) => match net.request_blocks(p, from_height, max_blocks).await {
-                            Ok(items) => (p, items, true),
-                            Err(e) => {
-                                tracing::debug!(peer = %p, error = %e, "block sync request failed");
-                                (p, Vec::new(), false)
-                            }
-                        },
-                        None => (me, Vec::new(), false),
-                    }
+                    peer.filter(|p| *p != me)
+                        .map(|p| SyncStream::start(net, genesis, memo, p, from_height, max_blocks))
                 }
             };
-            // The blocks after these are asked for now, while these are verified and applied.
-            let next = (!items.is_empty() && from != me).then(|| {
-                let after = from_height.saturating_add(items.len() as u64);
-                Prefetch::start(net.clone(), genesis.clone(), memo.clone(), from, after, max_blocks)
-            });
-            let items =
-                if fresh { crate::sync::preverify_off_workers(items, &genesis, &memo).await } else { items };
+            let (from, items, next) = match stream {
+                Some(s) => {
+                    let from = s.peer;
+                    let (items, next) = s.next().await;
+                    (from, items, next)
+                }
+                None => (me, Vec::new(), None),
+            };
             let _ = events.send(ExecutorEvent::Synced { from, items, next }).await;
         });
     }
