@@ -148,7 +148,12 @@ pub async fn preverify_off_workers(
     let (genesis, memo) = (genesis.clone(), memo.clone());
     let work = tokio::task::spawn_blocking(move || {
         let done = preverify(&items, &genesis, &memo, preverify_threads());
-        tracing::debug!(verified = done.verified, failed = done.failed, skipped = done.skipped, "pre-verified sync blocks");
+        tracing::debug!(
+            verified = done.verified,
+            failed = done.failed,
+            skipped = done.skipped,
+            "pre-verified sync blocks"
+        );
         items
     });
     // The items come back with the task; a panic there (a bug) loses them:
@@ -166,8 +171,8 @@ pub fn chunks(items: Vec<Vec<u8>>, genesis: &Genesis) -> Vec<Vec<Vec<u8>>> {
     let mut chunk = Vec::new();
     let mut txs = 0usize;
     for item in items {
-        let count = encoding::decode::<SyncItem>(&item, max, "sync item")
-            .map_or(CHUNK_TXS, |i| i.block.txs.len());
+        let count =
+            encoding::decode::<SyncItem>(&item, max, "sync item").map_or(CHUNK_TXS, |i| i.block.txs.len());
         chunk.push(item);
         txs = txs.saturating_add(count);
         if txs >= CHUNK_TXS {
@@ -295,7 +300,11 @@ mod tests {
     }
 
     fn items(chain: &TestChain) -> Vec<SyncItem> {
-        chain.blocks.iter().map(|(block, commit)| SyncItem { block: block.clone(), commit: commit.clone() }).collect()
+        chain
+            .blocks
+            .iter()
+            .map(|(block, commit)| SyncItem { block: block.clone(), commit: commit.clone() })
+            .collect()
     }
 
     fn encode_all(items: &[SyncItem]) -> Vec<Vec<u8>> {
@@ -340,7 +349,8 @@ mod tests {
         let (mut engine, mut store) = follower(&chain, memo.clone());
         let now = chain.tip.time_ms + 1_000;
         let from = chain.net.validators[0].public();
-        let effects = engine.handle(&mut store, now, Event::Synced { from, items: encode_all(&all) }).unwrap();
+        let effects =
+            engine.handle(&mut store, now, Event::Synced { from, items: encode_all(&all) }).unwrap();
         assert!(!reported(&effects));
         assert_eq!(store.height(), 3);
         assert_eq!(engine.marks().memo_hits, txs as u64, "every T4 check found its digest");
@@ -367,7 +377,8 @@ mod tests {
         let (mut engine, mut store) = follower(&chain, memo);
         let now = chain.tip.time_ms + 1_000;
         let from = chain.net.validators[0].public();
-        let effects = engine.handle(&mut store, now, Event::Synced { from, items: encode_all(&all) }).unwrap();
+        let effects =
+            engine.handle(&mut store, now, Event::Synced { from, items: encode_all(&all) }).unwrap();
         assert_eq!(store.height(), 2, "the block with the forged signature is not applied");
         assert!(reported(&effects), "the peer is reported: {effects:#?}");
         // The honest block 3 is applied afterwards.
@@ -388,7 +399,8 @@ mod tests {
         let (mut engine, mut store) = follower(&chain, memo);
         let now = chain.tip.time_ms + 1_000;
         let from = chain.net.validators[0].public();
-        let effects = engine.handle(&mut store, now, Event::Synced { from, items: encode_all(&all) }).unwrap();
+        let effects =
+            engine.handle(&mut store, now, Event::Synced { from, items: encode_all(&all) }).unwrap();
         assert_eq!(store.height(), 1, "block 2's commit is refused whatever was pre-verified");
         assert!(reported(&effects));
         assert_eq!(engine.marks().sync_refused_commit, 1);
@@ -448,7 +460,8 @@ mod tests {
         chain.push(vec![series]);
         let id = chain.net.series_id(&chain.net.issuer, "s");
         for b in 0..3u32 {
-            let mints = (1..=2_000).map(|e| chain.net.mint(&chain.net.issuer, id, b * 2_000 + e, e)).collect();
+            let mints =
+                (1..=2_000).map(|e| chain.net.mint(&chain.net.issuer, id, b * 2_000 + e, e)).collect();
             chain.push(mints);
         }
         chain.push(Vec::new());

@@ -162,7 +162,8 @@ pub async fn run(bin: &Path, params: CatchupBench) -> anyhow::Result<()> {
     let mut net = Consortium::launch_with(bin, params.validators, params.keep, &say, |_, homes| {
         for home in homes {
             let path = home.join(keepsake::config::CONFIG_FILE);
-            let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            let text =
+                std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
             let mut config: NodeConfig = toml::from_str(&text)?;
             config.p2p.allow_list.push(observer_public);
             std::fs::write(&path, toml::to_string_pretty(&config)?)?;
