@@ -12,7 +12,7 @@
 //! | `Verdict` | the forward-or-not answer for the gossip message being handled |
 //! | `ScheduleTimeout` | a tokio timer feeding `Event::Timeout` |
 //! | `ScheduleBuild` | a deadline (cut short by an arriving transaction) feeding `Event::BuildDue` with the oldest pending transactions |
-//! | `RequestBlocks` | a libp2p block-sync request feeding `Event::Synced` |
+//! | `RequestBlocks` | a libp2p block-sync request feeding `Event::Synced`, its transactions' signatures pre-verified on every core and the next answer fetched ahead ([`crate::sync`]) |
 //! | `ReportPeer` | a strike against the peer |
 //! | `Committed` | mempool cleanup, metrics, `keepsake_block` notifications |
 //! | `LeftOut` | the transaction leaves the pool with its rejection remembered |
@@ -38,6 +38,7 @@ use keepsake_types::{Block, Commit, Keypair, PublicKey, encoding};
 use tokio::sync::{mpsc, watch};
 
 use crate::shared::{Shared, now_ms};
+use crate::sync::SyncStream;
 use crate::wal::{SignStateFile, Wal};
 
 /// Capacity of the executor's input channels.
@@ -72,6 +73,8 @@ pub enum ExecutorEvent {
         from: PublicKey,
         /// Encoded `SyncItem`s, in height order.
         items: Vec<Vec<u8>>,
+        /// The stream the next blocks come from (see [`crate::sync`]).
+        next: Option<SyncStream>,
     },
 }
 
@@ -150,6 +153,8 @@ struct Executor {
     build: Option<PendingBuild>,
     /// Turns of "any peer" sync requests (rotates the peer asked).
     sync_turn: usize,
+    /// The stream of sync answers under way, if any.
+    stream: Option<SyncStream>,
 }
 
 /// Starts the executor task: replays the WAL into the engine, then runs until
@@ -188,6 +193,7 @@ pub fn spawn(
         events_tx: events_tx.clone(),
         build: None,
         sync_turn: 0,
+        stream: None,
     };
     let task = tokio::spawn(executor.run(wal_entries, timeouts_rx, events_rx, shutdown));
     Ok((ExecutorInbox { events: events_tx }, task))
@@ -229,7 +235,10 @@ impl Executor {
                         self.handle(Event::Message { from, bytes }, Some(*id)).await?;
                     }
                     ExecutorEvent::PeerConnected(peer) => self.handle(Event::PeerConnected(peer), None).await?,
-                    ExecutorEvent::Synced { from, items } => self.handle(Event::Synced { from, items }, None).await?,
+                    ExecutorEvent::Synced { from, items, next } => {
+                        self.stream = next;
+                        self.handle(Event::Synced { from, items }, None).await?;
+                    }
                 },
                 () = self.shared.new_tx.notified(), if deadline.is_some() => self.hurry_build(),
                 () = sleep_until(deadline), if deadline.is_some() => self.build_due().await?,
@@ -308,7 +317,9 @@ impl Executor {
                 }
                 Effect::RequestBlocks { peer, avoid, from_height, max_blocks } => {
                     self.sync_turn = self.sync_turn.wrapping_add(1);
-                    self.request_blocks(peer, avoid, from_height, max_blocks);
+                    // Any stream that does not answer this very request is dropped (stopped).
+                    let stream = self.stream.take().filter(|s| s.answers(peer, &avoid, from_height));
+                    self.request_blocks(peer, avoid, from_height, max_blocks, stream);
                 }
                 Effect::ReportPeer { peer, reason } => {
                     self.shared.metrics.p2p_invalid.fetch_add(1, Relaxed);
@@ -336,39 +347,51 @@ impl Executor {
         Ok(())
     }
 
-    /// Asks a peer for blocks off the executor task; the answer (or an empty
-    /// one on failure) comes back as [`ExecutorEvent::Synced`].
+    /// Answers a `RequestBlocks` off the executor task: with the next chunk
+    /// of `stream` when it is for this request, else from a new stream from
+    /// `peer` (or any peer but those in `avoid`, in turn). The chunk, its
+    /// transactions' signatures pre-verified (or an empty one when the peer
+    /// has nothing more or failed), comes back as [`ExecutorEvent::Synced`]
+    /// with the stream ([`crate::sync`]).
     fn request_blocks(
         &self,
         peer: Option<PublicKey>,
         avoid: Vec<PublicKey>,
         from_height: u64,
         max_blocks: u32,
+        stream: Option<SyncStream>,
     ) {
         let net = self.net.clone();
         let events = self.events_tx.clone();
+        let (genesis, memo) = (self.shared.genesis.clone(), self.shared.verified.clone());
         let me = self.shared.validator;
         let turn = self.sync_turn;
         tokio::spawn(async move {
-            let peer = match peer {
-                Some(p) => Some(p),
-                // Any peer but those whose answers were refused, in turn.
-                None => net.connected_peers().await.ok().and_then(|ps| {
-                    let others: Vec<_> = ps.into_iter().filter(|p| *p != me && !avoid.contains(p)).collect();
-                    others.get(turn % others.len().max(1)).copied()
-                }),
+            let stream = match stream {
+                Some(s) => Some(s),
+                None => {
+                    let peer = match peer {
+                        Some(p) => Some(p),
+                        // Any peer but those whose answers were refused, in turn.
+                        None => net.connected_peers().await.ok().and_then(|ps| {
+                            let others: Vec<_> =
+                                ps.into_iter().filter(|p| *p != me && !avoid.contains(p)).collect();
+                            others.get(turn % others.len().max(1)).copied()
+                        }),
+                    };
+                    peer.filter(|p| *p != me)
+                        .map(|p| SyncStream::start(net, genesis, memo, p, from_height, max_blocks))
+                }
             };
-            let (from, items) = match peer {
-                Some(p) => match net.request_blocks(p, from_height, max_blocks).await {
-                    Ok(items) => (p, items),
-                    Err(e) => {
-                        tracing::debug!(peer = %p, error = %e, "block sync request failed");
-                        (p, Vec::new())
-                    }
-                },
-                None => (me, Vec::new()),
+            let (from, items, next) = match stream {
+                Some(s) => {
+                    let from = s.peer;
+                    let (items, next) = s.next().await;
+                    (from, items, next)
+                }
+                None => (me, Vec::new(), None),
             };
-            let _ = events.send(ExecutorEvent::Synced { from, items }).await;
+            let _ = events.send(ExecutorEvent::Synced { from, items, next }).await;
         });
     }
 

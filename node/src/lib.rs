@@ -32,6 +32,7 @@ pub mod repair;
 pub mod rpc_client;
 pub mod rpc_server;
 pub mod shared;
+pub mod sync;
 pub mod testnet;
 pub mod wal;
 

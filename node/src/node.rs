@@ -221,8 +221,9 @@ pub async fn start_with(config: NodeConfig, genesis: Genesis, key: Keypair) -> a
         validator: key.public(),
         mempool: Mutex::new(Mempool::new(config.mempool.clone())),
         // Twice the pool: admitted transactions stay known until their block is validated;
-        // the engine forgets them when it commits (the memo follows the backlog).
-        verified: Arc::new(VerifiedSet::new(config.mempool.max_txs.saturating_mul(2))),
+        // the engine forgets them when it commits (the memo follows the backlog). Plus
+        // room for two pre-verified block-sync answers (node/src/sync.rs).
+        verified: Arc::new(VerifiedSet::new(crate::sync::memo_capacity(config.mempool.max_txs))),
         committed_height: AtomicU64::new(tip.height),
         net: net.clone(),
         shutting_down: AtomicBool::new(false),

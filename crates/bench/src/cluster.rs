@@ -141,6 +141,34 @@ impl Cluster {
         }
     }
 
+    /// Starts one more node on `home` (`bin start`, by default the cluster's
+    /// binary, logging to `DIR/nodeI.log`); returns its index and process id.
+    pub(crate) fn add_node(&mut self, home: PathBuf, bin: Option<&Path>) -> anyhow::Result<(usize, u32)> {
+        self.homes.push(home);
+        let i = self.homes.len() - 1;
+        match self.spawn_with(bin.unwrap_or(&self.bin), i, false) {
+            Ok(child) => {
+                let pid = child.id();
+                self.children.push(child);
+                Ok((i, pid))
+            }
+            Err(e) => {
+                self.homes.pop();
+                Err(e)
+            }
+        }
+    }
+
+    /// Kills the last node added with [`Cluster::add_node`] (SIGKILL: its
+    /// state is thrown away) and forgets it.
+    pub(crate) fn remove_last(&mut self) {
+        if let Some(mut c) = self.children.pop() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.homes.pop();
+    }
+
     pub(crate) fn exited(&mut self) -> Option<(usize, String)> {
         self.children.iter_mut().enumerate().find_map(|(i, c)| match c.try_wait() {
             Ok(Some(status)) => Some((i, status.to_string())),
@@ -161,7 +189,11 @@ impl Cluster {
     /// `keepsake start --home HOME` of validator `i`, logging to `DIR/nodeI.log`
     /// (appended to if `append`, else truncated).
     fn spawn(&self, i: usize, append: bool) -> anyhow::Result<Child> {
-        let (bin, home) = (&self.bin, &self.homes[i]);
+        self.spawn_with(&self.bin, i, append)
+    }
+
+    fn spawn_with(&self, bin: &Path, i: usize, append: bool) -> anyhow::Result<Child> {
+        let home = &self.homes[i];
         let log = std::fs::OpenOptions::new()
             .create(true)
             .write(true)
@@ -215,7 +247,7 @@ impl Cluster {
 
 /// `n` consecutive ports starting at the returned base that can be bound now
 /// (below the ephemeral range, so outgoing connections do not take them).
-fn free_port_base(n: usize, avoid: Option<u16>) -> anyhow::Result<u16> {
+pub(crate) fn free_port_base(n: usize, avoid: Option<u16>) -> anyhow::Result<u16> {
     for _ in 0..500 {
         let mut r = [0u8; 2];
         getrandom::getrandom(&mut r).context("OS randomness")?;
@@ -235,10 +267,13 @@ fn free_port_base(n: usize, avoid: Option<u16>) -> anyhow::Result<u16> {
 /// A `validators`-node consortium in a new temporary directory, written by
 /// `keepsake testnet` (chain `keepsake-bench`), each node started with
 /// `keepsake start`. Returns the processes and their RPC URLs.
-pub(crate) fn start_cluster(
+/// `prepare(dir, homes)` runs on the written testnet before any node starts
+/// (to change the configs).
+pub(crate) fn start_cluster_with(
     bin: &Path,
     validators: usize,
     keep: bool,
+    prepare: impl FnOnce(&Path, &[PathBuf]) -> anyhow::Result<()>,
 ) -> anyhow::Result<(Cluster, Vec<String>)> {
     let dir = tempfile_dir()?;
     let mut cluster =
@@ -269,6 +304,7 @@ pub(crate) fn start_cluster(
     if cluster.homes.len() != validators {
         bail!("{} testnet wrote {} homes, not {validators}", bin.display(), cluster.homes.len());
     }
+    prepare(&dir, &cluster.homes)?;
     cluster.start(bin)?;
     let urls = (0..validators).map(|i| format!("http://127.0.0.1:{}", rpc_base as usize + i)).collect();
     Ok((cluster, urls))

@@ -32,7 +32,7 @@ use keepsake_rpc::KeepsakeApiClient;
 use keepsake_types::{ContentHash, Keypair, ReviewSubject, SignedTx, TxBody, TxId, hash::sha256, ids};
 use serde::Serialize;
 
-use crate::cluster::{Cluster, start_cluster};
+use crate::cluster::{Cluster, start_cluster_with};
 use crate::{dir_size, median, verify_rate};
 
 /// Parameters of `keepsake-bench drop`.
@@ -145,7 +145,19 @@ impl Consortium {
     /// Starts `validators` processes, waits for block 1 everywhere, and
     /// registers the testnet's issuer and reviewer (2-of-3 governance).
     pub(crate) async fn launch(bin: &Path, validators: usize, keep: bool, say: &Say) -> anyhow::Result<Self> {
-        let (mut cluster, urls) = start_cluster(bin, validators, keep)?;
+        Self::launch_with(bin, validators, keep, say, |_, _| Ok(())).await
+    }
+
+    /// [`Consortium::launch`], with `prepare(dir, homes)` run on the written
+    /// testnet before the validators start.
+    pub(crate) async fn launch_with(
+        bin: &Path,
+        validators: usize,
+        keep: bool,
+        say: &Say,
+        prepare: impl FnOnce(&Path, &[std::path::PathBuf]) -> anyhow::Result<()>,
+    ) -> anyhow::Result<Self> {
+        let (mut cluster, urls) = start_cluster_with(bin, validators, keep, prepare)?;
         say.line(format!("cluster directory: {}", cluster.dir.display()));
         let clients: Vec<HttpClient> =
             urls.iter().map(|u| keepsake::rpc_client::client(u)).collect::<anyhow::Result<_>>()?;

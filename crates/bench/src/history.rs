@@ -320,7 +320,7 @@ async fn http_get(url: &str, path: &str) -> anyhow::Result<(u16, String)> {
     Ok((status, body.to_string()))
 }
 
-fn series_name(drop: u64) -> String {
+pub(crate) fn series_name(drop: u64) -> String {
     format!("history-{drop}")
 }
 
@@ -506,7 +506,7 @@ fn random_seed() -> anyhow::Result<u64> {
 /// Submits one slice (spread over the validators) and waits until every
 /// validator counts `last` editions of `series`. Returns the timed seconds
 /// and the `MempoolFull` retries.
-async fn mint_slice(
+pub(crate) async fn mint_slice(
     net: &mut Consortium,
     txs: Vec<SignedTx>,
     batch: usize,

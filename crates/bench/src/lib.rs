@@ -4,7 +4,7 @@
 //! (docs/benchmarks.md). Two kinds live in this crate:
 //!
 //! - **whole-node benchmarks**, the `keepsake-bench` binary: `drop`,
-//!   `verify`, `mint`, `audit`, `history` and `wan` (validators in network
+//!   `verify`, `mint`, `audit`, `history`, `catchup` and `wan` (validators in network
 //!   namespaces behind a delaying relay, `crates/wan`). They drive the node as its users do: they
 //!   write homes, start `keepsake start` processes (the binary found by
 //!   [`cluster::keepsake_bin`]) and talk to them over JSON-RPC;
@@ -16,6 +16,7 @@
 //! RUST_LOG=warn ./target/release/keepsake-bench drop --validators 4 --editions 10000
 //! ```
 
+pub mod catchup;
 pub mod cluster;
 pub mod drop;
 pub mod history;

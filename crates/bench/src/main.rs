@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use keepsake_bench::{cluster, drop, history, mint, verify, wan};
+use keepsake_bench::{catchup, cluster, drop, history, mint, verify, wan};
 
 /// Keepsake's whole-node benchmarks: real `keepsake` processes driven over
 /// JSON-RPC (see docs/benchmarks.md).
@@ -132,6 +132,39 @@ enum BenchCommand {
         #[arg(long)]
         keep: bool,
     },
+    /// Catch-up of a fresh node: a chain of N certificates on a local
+    /// consortium, then a new observer process syncs it (every commit and
+    /// ledger rule verified); its tx/s against this machine's verify rate.
+    Catchup {
+        /// Certificates (mints) on the source chain.
+        #[arg(long, default_value_t = 100_000)]
+        certificates: u64,
+        /// Validator processes of the source chain.
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+        /// Editions per drop (one series each).
+        #[arg(long, default_value_t = 10_000)]
+        drop_size: u32,
+        /// Transactions per submitTxs call while growing the chain.
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+        /// Catch-ups timed, each by a fresh observer; the median is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Print the report as JSON on stdout (progress on stderr).
+        #[arg(long)]
+        json: bool,
+        /// Keep the cluster directory (homes, logs) after the run.
+        #[arg(long)]
+        keep: bool,
+        /// Record the first catch-up with `perf record -g -p PID` into FILE.
+        #[arg(long, value_name = "FILE")]
+        perf: Option<PathBuf>,
+        /// Also time observers running this other `keepsake` binary (a build
+        /// before a change), alternating with this one, on the same chain.
+        #[arg(long, value_name = "PATH")]
+        compare_bin: Option<PathBuf>,
+    },
     /// Whole-chain audit speed (`keepsake audit --data-dir`) over a dev chain
     /// of mints, and offline certificate verifications per second.
     Audit {
@@ -196,6 +229,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             BenchCommand::Wan { validators, rtt_ms, jitter_ms, rate, seconds, json, keep } => {
                 let params = wan::WanBench { validators, rtt_ms, jitter_ms, rate, seconds, json, keep };
                 wan::run(&bin, params).await
+            }
+            BenchCommand::Catchup {
+                certificates,
+                validators,
+                drop_size,
+                batch,
+                runs,
+                json,
+                keep,
+                perf,
+                compare_bin,
+            } => {
+                let params = catchup::CatchupBench {
+                    certificates,
+                    validators,
+                    drop_size,
+                    batch,
+                    runs,
+                    json,
+                    keep,
+                    perf,
+                    compare_bin,
+                };
+                catchup::run(&bin, params).await
             }
             BenchCommand::Audit { editions, runs } => mint::run_audit(&bin, editions, runs).await,
         }

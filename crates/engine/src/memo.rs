@@ -98,6 +98,15 @@ impl VerifiedSet {
         shrink_if_sparse(&mut m.previous);
     }
 
+    /// How many new digests can be remembered now without forgetting any
+    /// (before the newer generation is full and the older one is dropped).
+    /// Whoever verifies ahead of need (block sync's pre-verification) stays
+    /// within it, so that what it verified is still known when used.
+    pub fn room(&self) -> usize {
+        let m = self.lock();
+        m.generation.saturating_sub(m.current.len())
+    }
+
     /// Digests remembered.
     pub fn len(&self) -> usize {
         let m = self.lock();
@@ -155,9 +164,30 @@ mod tests {
             assert!(!memo.verified(&digest(0)), "capacity {capacity}: the oldest digest is forgotten");
         }
         let none = VerifiedSet::new(0);
+        assert_eq!(none.room(), 0);
         none.remember(digest(1));
         assert!(none.is_empty());
         assert!(!none.verified(&digest(1)));
+    }
+
+    #[test]
+    fn what_fits_in_the_room_is_never_dropped() {
+        let memo = VerifiedSet::new(10);
+        assert_eq!(memo.room(), 5);
+        for i in 0..3 {
+            memo.remember(digest(i));
+        }
+        assert_eq!(memo.room(), 2);
+        for i in 3..5 {
+            memo.remember(digest(i));
+        }
+        assert_eq!(memo.room(), 0);
+        assert!((0..5).all(|i| memo.verified(&digest(i))));
+        // One more rotates: the five are kept as the older generation, and
+        // the room is a whole generation again.
+        memo.remember(digest(5));
+        assert_eq!(memo.room(), 4);
+        assert!((0..6).all(|i| memo.verified(&digest(i))));
     }
 
     #[test]
