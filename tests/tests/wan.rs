@@ -3,19 +3,20 @@
 //! every byte between organisations goes through a relay that delays it by
 //! 25-50 ms one way, with jitter (`crates/wan`). Under a steady mint load,
 //! one organisation's link is cut (`ip link set DEV down`, a real partition)
-//! and restored: the other three keep finalising, the cut one catches up, a
-//! fifth organisation joins as an observer, and in the end every node holds
-//! the same chain, every acknowledged mint is committed and every
-//! certificate verifies offline against the genesis alone.
+//! and restored: the other three keep finalising, the cut one catches up; a
+//! fifth organisation joins as an observer and becomes a validator, one
+//! leaves (and keeps following), one rotates its key; and in the end every
+//! node holds the same chain, every acknowledged mint is committed and every
+//! certificate verifies offline against the genesis alone, across the three
+//! validator-set transitions.
 //!
 //! Needs root, `ip` (iproute2) and the release binary
 //! (`cargo build --release -p keepsake`, or `KEEPSAKE_BIN=path`). Without
 //! them it says it is skipped; with `KEEPSAKE_NETNS_TESTS=1` (set by
 //! `.ci/run`) their absence is a failure.
 //!
-//! The scenario is a list of steps ([`scenario`]); validator-set changes
-//! (a fifth organisation becomes a validator, one leaves, one rotates its
-//! key) go into the marked step [`validator_set_changes`].
+//! The scenario is a list of steps ([`scenario`]); the membership changes
+//! are [`validator_set_changes`].
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -24,7 +25,8 @@ use keepsake::config::NodeConfig;
 use keepsake_rpc::KeepsakeApiClient;
 use keepsake_rpc::types::TxStatus;
 use keepsake_tests::{LoadReport, MintLoad, register_and_create_series};
-use keepsake_types::{SeriesId, ids};
+use keepsake_types::membership::SET_CHANGE_DELAY;
+use keepsake_types::{Keypair, SeriesId, TxBody, Validator, ValidatorChange, ids};
 use keepsake_wan::{Role, Wan, WanSpec, netns_available};
 
 /// Validators (organisations) of the genesis.
@@ -299,25 +301,102 @@ async fn fifth_organisation_joins_as_observer(wan: &mut Wan, load: &MintLoad) ->
     Ok(k)
 }
 
-/// VALIDATOR-SET CHANGES GO HERE, once governance can change the validator
-/// set (`TxBody::ChangeValidators`):
+/// Step 4: the consortium changes while the load runs, each change by a
+/// governance transaction through a node, across the WAN:
 ///
-/// 1. the observer `newcomer` becomes a validator (a governance transaction
-///    through any node; then wait until it signs commits: `get_block(h).commit`);
-/// 2. one organisation leaves (governance removes it; `wan.stop_host(k)`; the
-///    others keep finalising with the new quorum);
-/// 3. one organisation rotates its key (`wan.take_spare_key()`, a governance
-///    transaction, then `wan.stop_host(k)`, write the new key into its home,
-///    `wan.start_host(k)`).
+/// 1. the observer `newcomer` becomes a validator (the governors and its own
+///    key sign) and votes from the height the change governs, without a restart;
+/// 2. organisation 2 leaves: it stops voting and keeps following;
+/// 3. organisation 1 rotates its key: the governors and the new key sign;
+///    once the change is in force its node restarts with the new key.
 ///
-/// Each step keeps the load running (`load.set_targets` when a node goes)
-/// and ends with a mint committed everywhere (`a_new_mint_commits`; the
-/// newcomer can take load with `load.set_targets`).
-/// [`check_the_end`] then checks the whole chain; certificates must verify
-/// against the genesis alone across the set changes.
+/// Each step ends with a commit signed by the set it made and a mint
+/// committed everywhere; [`check_the_end`] then verifies every certificate
+/// against the genesis alone, across the three transitions.
 async fn validator_set_changes(wan: &mut Wan, load: &MintLoad, newcomer: usize) -> anyhow::Result<()> {
-    let _ = (wan, load, newcomer);
+    const LEAVING: usize = 2;
+    const ROTATING: usize = 1;
+    let everyone: Vec<usize> = (0..wan.hosts().len()).collect();
+
+    // 1. The observer becomes a validator.
+    let key = keepsake::keyfile::read(&wan.hosts()[newcomer].home.join("keys/validator.json"))?;
+    let add = ValidatorChange::Add {
+        validator: Validator { public_key: key.public(), power: 1, name: wan.hosts()[newcomer].name.clone() },
+    };
+    let at = change(wan, add, Some(&key), 9001).await?;
+    signed_from(wan, &key.public(), at + SET_CHANGE_DELAY).await?;
+    load.set_targets(targets(wan, &[0, 1, 2, 3, newcomer]));
+    a_new_mint_commits(wan, load, Some(newcomer), &everyone).await?;
+
+    // 2. Organisation 2 leaves; it keeps following as an observer.
+    let leaving = wan.hosts()[LEAVING].key;
+    let at = change(wan, ValidatorChange::Remove { public_key: leaving }, None, 9002).await?;
+    let from = at + SET_CHANGE_DELAY;
+    wan.wait_height(&everyone, from, WAIT).await?;
+    let h = a_new_mint_commits(wan, load, None, &everyone).await?;
+    for height in from..=h {
+        let commit = wan.client(0).get_block(height).await.map_err(keepsake::rpc_client::describe)?.commit;
+        anyhow::ensure!(
+            commit.signatures.iter().all(|s| s.validator != leaving),
+            "the removed organisation signed the commit of height {height}"
+        );
+    }
+
+    // 3. Organisation 1 rotates its key and restarts with it once the change is in force.
+    let new_key = wan.take_spare_key().ok_or_else(|| anyhow::anyhow!("no spare key for the rotation"))?;
+    let rotate = ValidatorChange::RotateKey { old_key: wan.hosts()[ROTATING].key, new_key: new_key.public() };
+    let at = change(wan, rotate, Some(&new_key), 9003).await?;
+    let from = at + SET_CHANGE_DELAY;
+    wan.wait_height(&[0], from, WAIT).await?;
+    load.set_targets(targets(wan, &[0, 2, 3, newcomer]));
+    wan.stop_host(ROTATING);
+    let key_file = wan.hosts()[ROTATING].home.join("keys/validator.json");
+    std::fs::remove_file(&key_file)?;
+    keepsake::keyfile::write(&key_file, &new_key)?;
+    wan.start_host(ROTATING)?;
+    wan.wait_rpc(&[ROTATING], WAIT).await?;
+    signed_from(wan, &new_key.public(), from).await?;
+    load.set_targets(targets(wan, &[0, 1, 2, 3, newcomer]));
+    a_new_mint_commits(wan, load, Some(ROTATING), &everyone).await?;
     Ok(())
+}
+
+/// Submits a validator-set change (2 of 3 governors, plus `new_key`) through
+/// node 0 and waits for its commit; returns the committing height.
+async fn change(
+    wan: &mut Wan,
+    change: ValidatorChange,
+    new_key: Option<&Keypair>,
+    nonce: u64,
+) -> anyhow::Result<u64> {
+    let mut signers = vec![&wan.governors[0], &wan.governors[1]];
+    signers.extend(new_key);
+    let tx = TxBody::ChangeValidators { change, nonce }.sign(wan.genesis.chain_id.as_str(), &signers);
+    let id = wan.client(0).submit_tx(tx).await.map_err(keepsake::rpc_client::describe)?;
+    wait_committed(wan, 0, &id).await
+}
+
+/// Waits until a commit at or above `from` (read from node 0) carries `key`'s signature.
+async fn signed_from(wan: &mut Wan, key: &keepsake_types::PublicKey, from: u64) -> anyhow::Result<u64> {
+    let deadline = Instant::now() + WAIT;
+    let mut next = from;
+    loop {
+        wan.check_alive()?;
+        let client = wan.client(0);
+        let tip = client.status().await.map_err(keepsake::rpc_client::describe)?.height;
+        while next <= tip {
+            let block = client.get_block(next).await.map_err(keepsake::rpc_client::describe)?;
+            if block.commit.signatures.iter().any(|s| &s.validator == key) {
+                return Ok(next);
+            }
+            next += 1;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "no commit from height {from} on carries {key}'s signature"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// The end: every acknowledged mint committed, the same block at every
@@ -359,6 +438,12 @@ async fn check_the_end(wan: &mut Wan, series: SeriesId, report: &LoadReport) -> 
             .verify(&wan.genesis)
             .map_err(|e| anyhow::anyhow!("certificate of edition {} does not verify: {e}", m.edition))?;
         anyhow::ensure!(verified.signed_power * 3 > verified.total_power * 2, "{verified:?}");
+        anyhow::ensure!(
+            verified.set_changes == 3,
+            "edition {}: {} set changes followed",
+            m.edition,
+            verified.set_changes
+        );
     }
     let relayed: u64 = wan.relay().links().map(|(_, s)| s.bytes()).sum();
     eprintln!(
