@@ -145,12 +145,13 @@ pub async fn repair_sign_state(home: &Path, mode: RepairMode<'_>, force: bool) -
 }
 
 /// The highest height among `urls` whose block carries a valid commit of the
-/// genesis validators (a node cannot claim a height it has no quorum for).
+/// validator set governing it, that set followed from the genesis through
+/// the node's proofs of every change (a node cannot claim a height it has no
+/// quorum for, nor a set it cannot prove).
 async fn verified_network_height(genesis: &Genesis, urls: &[String]) -> anyhow::Result<u64> {
     if urls.is_empty() {
         bail!("give at least one --rpc node of the chain");
     }
-    let validators = genesis.validator_set();
     let mut best = 0;
     for url in urls {
         let client = crate::rpc_client::client(url)?;
@@ -162,9 +163,15 @@ async fn verified_network_height(genesis: &Genesis, urls: &[String]) -> anyhow::
             continue;
         }
         let block = client.get_block(status.height).await.map_err(crate::rpc_client::describe)?;
+        let sets = client
+            .get_validator_sets(Some(status.height), Some(true))
+            .await
+            .map_err(crate::rpc_client::describe)?;
+        let schedule = keepsake_types::ValidatorSchedule::follow(genesis, &sets.transitions)
+            .map_err(|e| anyhow::anyhow!("{url}: its proofs of the validator-set changes fail: {e}"))?;
         block
             .commit
-            .verify(&block.block.header, &validators)
+            .verify(&block.block.header, schedule.at(block.block.header.height))
             .map_err(|e| anyhow::anyhow!("{url}: its block {} has no valid commit: {e}", status.height))?;
         best = best.max(block.block.header.height);
     }
