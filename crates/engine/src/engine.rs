@@ -935,15 +935,20 @@ impl<R: BlockRules> Engine<R> {
     }
 }
 
-/// A core for this key: a voting member when it is in the set, an observer otherwise.
+/// A core for this key: a voting member when it is in the set, an observer
+/// otherwise. The core gets our key either way: a set change taking effect at
+/// a later `StartHeight` makes an observer a voter (and a voter an observer).
+/// (Found by the simulator: handing the core no key when we were not in the
+/// set of its first height left an added validator observing for good, until
+/// a restart or a block sync replaced its core; a chain whose quorum needed
+/// it stopped.)
 fn new_core(
     genesis: &Genesis,
     validators: &ValidatorSet,
     key: &Keypair,
     config: &ConsensusConfig,
 ) -> Consensus {
-    let me = validators.get(&key.public()).map(|v| v.public_key);
-    Consensus::new(genesis.chain_id.to_string(), validators.clone(), me, config.clone())
+    Consensus::new(genesis.chain_id.to_string(), validators.clone(), Some(key.public()), config.clone())
 }
 
 /// Serves a block-sync request from `store`: blocks with their commits from
