@@ -277,7 +277,11 @@ fn an_observer_added_to_the_set_starts_voting_where_the_change_governs() {
     let validator = solo.net.validators[0].public();
     let add = keepsake_types::TxBody::ChangeValidators {
         change: keepsake_types::ValidatorChange::Add {
-            validator: keepsake_types::Validator { public_key: newcomer.public(), power: 1, name: "new".into() },
+            validator: keepsake_types::Validator {
+                public_key: newcomer.public(),
+                power: 1,
+                name: "new".into(),
+            },
         },
         nonce: 7,
     };
@@ -304,10 +308,7 @@ fn an_observer_added_to_the_set_starts_voting_where_the_change_governs() {
         assert_eq!(chain.height(), height, "the observer decided height {height} by consensus");
     }
     assert_eq!(observer.marks().sync_applied, 0, "followed by consensus, not by block sync");
-    assert!(
-        own_votes.iter().all(|(h, _)| *h == 4),
-        "no vote before the change governs: {own_votes:?}"
-    );
+    assert!(own_votes.iter().all(|(h, _)| *h == 4), "no vote before the change governs: {own_votes:?}");
     assert!(
         own_votes.contains(&(4, keepsake_types::VoteKind::Prevote))
             && own_votes.contains(&(4, keepsake_types::VoteKind::Precommit)),
