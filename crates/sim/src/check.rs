@@ -72,7 +72,8 @@ pub enum Violation {
         /// The height.
         height: u64,
     },
-    /// The core decided with a commit that does not verify.
+    /// A block an audited node committed (decided or synced) whose commit
+    /// does not verify against the set governing its height.
     InvalidCommit {
         /// The validator.
         node: usize,
@@ -197,7 +198,7 @@ impl fmt::Display for Violation {
             Violation::InvalidCommit { node, height, reason } => {
                 write!(
                     f,
-                    "COMMIT: validator {node} decided height {height} with a commit that does not verify: {reason}"
+                    "COMMIT: validator {node} committed height {height} with a commit that does not verify against the set in force: {reason}"
                 )
             }
             Violation::DoubleSign { node, height, round, step, first, second } => write!(

@@ -182,6 +182,16 @@ fn drawn_set_changes_stay_within_the_fault_budget() {
     assert!(!s.within_fault_budget());
     s.set_changes[0].change = SetChange::Remove { host: 3 };
     assert!(s.within_fault_budget());
+    // A rotation takes the old key out of the rest of the height after the change: with a
+    // Byzantine validator among four, that is two faults of four.
+    s.set_changes[0].change = SetChange::RotateKey { host: 0, restart_delay_ms: 0 };
+    assert!(s.planned_sets().is_ok() && !s.within_fault_budget());
+    let mut seven = calm(1, [vec![Role::Honest; 6], vec![Role::Byzantine(Attack::Equivocate)]].concat());
+    seven.set_changes = vec![PlannedChange {
+        change: SetChange::RotateKey { host: 0, restart_delay_ms: 0 },
+        not_before_ms: 0,
+    }];
+    assert!(seven.within_fault_budget());
     // A change the ledger refuses (T28: the newcomer's power would be needed for a quorum).
     s.observers = 1;
     s.roles.push(Role::Honest);
