@@ -337,7 +337,7 @@ impl Scenario {
                 amnesia: false,
             });
         }
-        // Validator-set changes, in about half the runs, racing the faults above.
+        // Validator-set changes, in about a third of the runs, racing the faults above.
         let (observers, set_changes) = draw_set_changes(&mut rng, validators, &roles);
         for change in &set_changes {
             // An added host is sometimes down when the change is committed (T28 keeps the
@@ -469,7 +469,7 @@ impl Scenario {
 }
 
 /// Probability, in thousandths, that a run draws validator-set changes.
-const SET_CHANGES_PER_MILLE: u64 = 500;
+const SET_CHANGES_PER_MILLE: u64 = 350;
 
 /// Draws up to three set changes (and the observer hosts they add), each
 /// checked against the rules the ledger applies and the fault budget, so
