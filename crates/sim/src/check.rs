@@ -265,6 +265,8 @@ pub(crate) struct Audit {
     sets: Vec<(u64, ValidatorSet)>,
     /// The committed changes: (height, nonce, change).
     changes: Vec<(u64, u64, ValidatorChange)>,
+    /// Digests of the commits verified so far.
+    verified_commits: std::collections::BTreeSet<Hash32>,
     /// (host, key) pairs seen signing with a key outside the genesis set.
     joined: std::collections::BTreeSet<(usize, PublicKey)>,
     /// Hosts seen committing a height after their removal took effect.
@@ -281,6 +283,7 @@ impl Audit {
             signed: BTreeMap::new(),
             sets: vec![(1, genesis.validator_set())],
             changes: Vec::new(),
+            verified_commits: Default::default(),
             joined: Default::default(),
             followed_after_removal: Default::default(),
             membership: MembershipStats::default(),
@@ -315,8 +318,18 @@ impl Audit {
         if header.validators_hash != expected {
             return Err(Violation::WrongValidatorSet { node, height, expected, got: header.validators_hash });
         }
-        if let Err(e) = commit.verify(header, set) {
-            return Err(Violation::InvalidCommit { node, height, reason: e.to_string() });
+        // A commit already verified (another node's copy of it, a synced block) is
+        // verified once: its block hash and height are the header's, and the header
+        // names the same set.
+        let digest = keepsake_types::hash::sha256(&keepsake_types::encoding::encode(commit));
+        let known = self.verified_commits.contains(&digest)
+            && commit.block_hash == header.hash()
+            && commit.height == height;
+        if !known {
+            if let Err(e) = commit.verify(header, set) {
+                return Err(Violation::InvalidCommit { node, height, reason: e.to_string() });
+            }
+            self.verified_commits.insert(digest);
         }
         let first = !self.decided.contains_key(&height);
         self.decided(node, height, header.hash())?;

@@ -39,8 +39,9 @@ pub enum Attack {
     /// Stamps the blocks it proposes a year ahead of its clock (otherwise valid
     /// blocks: only the timeliness window of honest validators refuses them).
     FutureTime,
-    /// Serves block sync with lies: items reordered, a commit signature forged,
-    /// or a block's transactions swapped for another body.
+    /// Serves block sync with lies: items reordered (or a lone block's commit
+    /// for another height), a commit signature forged, or a block's
+    /// transactions swapped for another body.
     LyingSync,
 }
 
