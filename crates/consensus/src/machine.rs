@@ -111,8 +111,9 @@ pub struct Consensus {
 }
 
 impl Consensus {
-    /// A core for `validators`; `me` is our key when we are one of them
-    /// (`None`: follow and decide, never propose or vote).
+    /// A core for `validators`; `me` is our key, in the set or not: we vote
+    /// at the heights whose set holds it ([`Consensus::set_next_validators`]),
+    /// and follow and decide at the others. `None`: never propose or vote.
     pub fn new(
         chain_id: String,
         validators: ValidatorSet,

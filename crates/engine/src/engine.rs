@@ -935,15 +935,19 @@ impl<R: BlockRules> Engine<R> {
     }
 }
 
-/// A core for this key: a voting member when it is in the set, an observer otherwise.
+/// A core for this key: a voting member when it is in the set, an observer
+/// otherwise. The core gets our key either way: a set change taking effect at
+/// a later `StartHeight` makes an observer a voter (and a voter an observer).
+/// (Found by the simulator: handing the core no key when we were not in the
+/// set of its first height left an added validator observing for good, until
+/// a restart or a block sync replaced its core; a chain whose quorum needed
+/// it stopped.)
 fn new_core(
     genesis: &Genesis,
     validators: &ValidatorSet,
     key: &Keypair,
     config: &ConsensusConfig,
 ) -> Consensus {
-    // Our key always: the core votes while the key is in the set of its height,
-    // so a node added (or removed) by governance starts (or stops) voting there.
     Consensus::new(genesis.chain_id.to_string(), validators.clone(), Some(key.public()), config.clone())
 }
 

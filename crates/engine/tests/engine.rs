@@ -43,7 +43,11 @@ struct Solo {
 
 impl Solo {
     fn new() -> Self {
-        let net = TestNet::new(1);
+        Self::on(TestNet::new(1))
+    }
+
+    /// The one validator of `net`.
+    fn on(net: TestNet) -> Self {
         let mut engine = engine(&net, &net.validators[0], None);
         let mut chain = MemoryChain::new(&net.genesis);
         let effects = engine.start(&mut chain, Vec::new()).unwrap();
@@ -252,4 +256,62 @@ fn re_publications_are_dropped_as_duplicates_and_forgeries_never_are() {
     assert_eq!(verdict(again.clone()), keepsake_engine::GossipVerdict::Accept);
     assert_eq!(again.len(), 1, "nothing fed: {again:#?}");
     assert_eq!(follower.marks().duplicate_dropped, 1);
+}
+
+/// Regression (found by the simulator): a node that starts as an observer and
+/// is added to the set must start voting at the height the change governs,
+/// while it follows the chain by consensus (no restart, no block sync to give
+/// it a fresh core). Its core used to be built without its key when the key
+/// was not in the set of its first height, so it never voted, and a chain
+/// whose quorum needed it stopped.
+#[test]
+fn an_observer_added_to_the_set_starts_voting_where_the_change_governs() {
+    let mut net = TestNet::new(1);
+    // Power 3, so that adding a power-1 validator keeps a quorum without it (T28).
+    net.genesis.validators[0].power = 3;
+    let mut solo = Solo::on(net);
+    let newcomer = Keypair::from_seed([46; 32]);
+    let mut observer = engine(&solo.net, &newcomer, None);
+    let mut chain = MemoryChain::new(&solo.net.genesis);
+    observer.start(&mut chain, Vec::new()).unwrap();
+    let validator = solo.net.validators[0].public();
+    let add = keepsake_types::TxBody::ChangeValidators {
+        change: keepsake_types::ValidatorChange::Add {
+            validator: keepsake_types::Validator {
+                public_key: newcomer.public(),
+                power: 1,
+                name: "new".into(),
+            },
+        },
+        nonce: 7,
+    };
+    let signers: Vec<&Keypair> = solo.net.governors.iter().take(2).chain([&newcomer]).collect();
+    let add = add.sign(solo.net.chain(), &signers);
+    // Heights 1, 2 (the change), 3 and 4 (the first the new set governs, where
+    // the validator is the proposer: round robin over two): the observer gets
+    // the validator's messages, as gossip would bring them.
+    let mut own_votes = Vec::new();
+    for (height, txs) in [(1, vec![]), (2, vec![add]), (3, vec![]), (4, vec![])] {
+        let effects = solo.block(txs);
+        for e in &effects {
+            let Effect::Publish(envelope) = e else { continue };
+            let bytes = encoding::encode(envelope);
+            let out =
+                observer.handle(&mut chain, solo.now, Event::Message { from: validator, bytes }).unwrap();
+            for o in out {
+                if let Effect::Publish(ConsensusEnvelope { message: ConsensusMessage::Vote(v), .. }) = o {
+                    assert_eq!(v.validator, newcomer.public());
+                    own_votes.push((v.data.height, v.data.kind));
+                }
+            }
+        }
+        assert_eq!(chain.height(), height, "the observer decided height {height} by consensus");
+    }
+    assert_eq!(observer.marks().sync_applied, 0, "followed by consensus, not by block sync");
+    assert!(own_votes.iter().all(|(h, _)| *h == 4), "no vote before the change governs: {own_votes:?}");
+    assert!(
+        own_votes.contains(&(4, keepsake_types::VoteKind::Prevote))
+            && own_votes.contains(&(4, keepsake_types::VoteKind::Precommit)),
+        "the added validator votes from height 4 on: {own_votes:?}"
+    );
 }

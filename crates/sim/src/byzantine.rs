@@ -194,8 +194,9 @@ pub(crate) fn rewrite_effects(
     out
 }
 
-/// A lying sync server's answer: the honest items reordered, one commit
-/// signature forged, one block's transactions replaced, or garbage.
+/// A lying sync server's answer: the honest items reordered (or a lone
+/// block's commit for another height), one commit signature forged, one
+/// block's transactions replaced, or garbage.
 pub(crate) fn lie_in_sync(items: Vec<Vec<u8>>, rng: &mut Rng, testnet: &TestNet) -> Vec<Vec<u8>> {
     if rng.chance(250) {
         return items
@@ -211,9 +212,11 @@ pub(crate) fn lie_in_sync(items: Vec<Vec<u8>>, rng: &mut Rng, testnet: &TestNet)
     if decoded.is_empty() {
         return items;
     }
-    match rng.below(3) {
-        0 if decoded.len() >= 2 => decoded.swap(0, 1),
-        1 => {
+    match rng.below(4) {
+        0 | 1 if decoded.len() >= 2 => decoded.swap(0, 1),
+        // One block: its commit claims another height (refused as out of order too).
+        0 | 1 => decoded[0].commit.height = decoded[0].commit.height.wrapping_add(1),
+        2 => {
             if let Some(s) = decoded[0].commit.signatures.first_mut() {
                 s.signature.0[7] ^= 0x40;
             }

@@ -6,11 +6,22 @@
 //! | agreement: no two different blocks decided at one height | every decision and every synced block of an audited validator, against all others | [`Violation::Agreement`] |
 //! | validity: no invalid block decided | a decided block passes `validate_block` on the deciding validator's state before it is committed | [`Violation::InvalidBlockDecided`] |
 //! | validity: no transfer, ever | every decided block is searched for `TxBody::Transfer` explicitly (independently of the ledger rules) | [`Violation::TransferDecided`] |
-//! | a decision is final | `Commit::verify` against the genesis validator set | [`Violation::InvalidCommit`] |
+//! | a decision is final, by the set in force | every block an audited node commits (decided or synced): its commit verifies (`Commit::verify`: a quorum of distinct signers) against the set governing its height | [`Violation::InvalidCommit`] |
+//! | headers name the set in force | every committed header's `validators_hash` is the hash of the set governing its height | [`Violation::WrongValidatorSet`] |
+//! | only members vote | every message an audited node signs is signed by a key of the set governing its height (a removed validator stops, an added one starts at the height its change governs) | [`Violation::SignedOutsideSet`] |
 //! | no double-sign by an honest validator | every message an audited validator signs, across all its lives, indexed by (height, round, step) | [`Violation::DoubleSign`] |
-//! | progress once the network is stable | every audited validator reaches the target height within the liveness budget | [`Violation::NoProgress`] |
+//! | progress once the network is stable | every audited node (validator or observer) reaches the target height within the liveness budget, and every planned set change is committed | [`Violation::NoProgress`] |
 //! | block time bounded by honest clocks | a decided block's time is at most true time + the largest clock offset + the precision | [`Violation::BlockTimeOutOfBounds`] |
 //! | the engine never stops on its own | an audited engine returning an error (a fault, or a decided block it finds invalid) | [`Violation::EngineFault`] |
+//!
+//! "The set governing a height" is the checker's own: the genesis set, then
+//! each `ChangeValidators` of the decided chain applied with
+//! [`ValidatorSet::apply`] from two heights after its block, independently
+//! of the ledger's state records and of the engine's schedule. Agreement
+//! makes it one chain for everybody. Drawn scenarios keep the Byzantine
+//! hosts below a third of the power of every set that can be in force
+//! ([`crate::Scenario::within_fault_budget`]), which is the assumption under
+//! which agreement and progress are judged.
 //!
 //! Decisions and signatures are recorded where they leave the validator: a
 //! block when the engine writes it to the chain store, a signature when its
@@ -21,7 +32,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use keepsake_consensus::{SignedStep, Step};
-use keepsake_types::{BlockHash, Hash32};
+use keepsake_types::membership::SET_CHANGE_DELAY;
+use keepsake_types::{
+    Block, BlockHash, Commit, Genesis, Hash32, PublicKey, TxBody, ValidatorChange, ValidatorSet,
+};
+
+use crate::world::MembershipStats;
 
 /// A property that did not hold.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,13 +72,42 @@ pub enum Violation {
         /// The height.
         height: u64,
     },
-    /// The core decided with a commit that does not verify.
+    /// A block an audited node committed (decided or synced) whose commit
+    /// does not verify against the set governing its height.
     InvalidCommit {
         /// The validator.
         node: usize,
         /// The height.
         height: u64,
         /// Why it does not verify.
+        reason: String,
+    },
+    /// A committed header does not name the set governing its height.
+    WrongValidatorSet {
+        /// The validator.
+        node: usize,
+        /// The height.
+        height: u64,
+        /// The hash of the set in force.
+        expected: Hash32,
+        /// The header's `validators_hash`.
+        got: Hash32,
+    },
+    /// An audited node signed a message with a key outside the set governing
+    /// the message's height.
+    SignedOutsideSet {
+        /// The node.
+        node: usize,
+        /// The message's height.
+        height: u64,
+        /// The key it signed with.
+        key: PublicKey,
+    },
+    /// A change in a decided block that [`ValidatorSet::apply`] refuses.
+    RefusedChangeDecided {
+        /// The height.
+        height: u64,
+        /// Why it is refused.
         reason: String,
     },
     /// An audited validator signed two different messages for one
@@ -90,6 +135,11 @@ pub enum Violation {
         heights: Vec<u64>,
         /// The round each live validator was in.
         rounds: Vec<Option<u32>>,
+        /// Planned validator-set changes not committed yet.
+        changes_pending: usize,
+        /// The validators (host indices) of the set governing the height
+        /// after the highest committed one.
+        set_in_force: Vec<usize>,
         /// The deadline (simulated ms).
         deadline_ms: u64,
     },
@@ -148,16 +198,39 @@ impl fmt::Display for Violation {
             Violation::InvalidCommit { node, height, reason } => {
                 write!(
                     f,
-                    "COMMIT: validator {node} decided height {height} with a commit that does not verify: {reason}"
+                    "COMMIT: validator {node} committed height {height} with a commit that does not verify against the set in force: {reason}"
                 )
             }
             Violation::DoubleSign { node, height, round, step, first, second } => write!(
                 f,
                 "DOUBLE-SIGN: honest validator {node} signed two different {step:?} messages at height {height} round {round} ({first} then {second})"
             ),
-            Violation::NoProgress { target_height, heights, rounds, deadline_ms } => write!(
+            Violation::NoProgress {
+                target_height,
+                heights,
+                rounds,
+                changes_pending,
+                set_in_force,
+                deadline_ms,
+            } => {
+                write!(
+                    f,
+                    "PROGRESS: by {deadline_ms} ms not every honest node reached height {target_height} \
+                     (and {changes_pending} planned set changes not committed): committed heights {heights:?}, \
+                     rounds {rounds:?}, set in force after the highest committed height: hosts {set_in_force:?}"
+                )
+            }
+            Violation::WrongValidatorSet { node, height, expected, got } => write!(
                 f,
-                "PROGRESS: by {deadline_ms} ms not every honest validator reached height {target_height}: committed heights {heights:?}, rounds {rounds:?}"
+                "VALIDATOR SET: node {node} committed height {height} whose header names set {got}, not the set in force {expected}"
+            ),
+            Violation::SignedOutsideSet { node, height, key } => write!(
+                f,
+                "MEMBERSHIP: honest node {node} signed a message of height {height} with {key}, not in the set governing that height"
+            ),
+            Violation::RefusedChangeDecided { height, reason } => write!(
+                f,
+                "VALIDITY: height {height} was decided with a validator-set change the set refuses: {reason}"
             ),
             Violation::EventLimit { events, at_ms } => {
                 write!(f, "EVENT LIMIT: {events} events processed by {at_ms} ms")
@@ -178,17 +251,147 @@ impl fmt::Display for Violation {
 
 impl std::error::Error for Violation {}
 
-/// Everything the checks remember across the run: decisions per height and
-/// every signature of every audited validator.
-#[derive(Debug, Default)]
+/// Everything the checks remember across the run: decisions per height,
+/// every signature of every audited validator, and the validator sets the
+/// decided chain put in force.
+#[derive(Debug)]
 pub(crate) struct Audit {
+    chain_id: String,
     /// Height -> (first validator to decide it, block hash).
     decided: BTreeMap<u64, (usize, BlockHash)>,
     /// (validator, height, round, step) -> digest of what it signed.
     signed: BTreeMap<(usize, u64, u32, Step), Hash32>,
+    /// The sets in force: (first height governed, set), genesis first.
+    sets: Vec<(u64, ValidatorSet)>,
+    /// The committed changes: (height, nonce, change).
+    changes: Vec<(u64, u64, ValidatorChange)>,
+    /// Digests of the commits verified so far.
+    verified_commits: std::collections::BTreeSet<Hash32>,
+    /// (host, key) pairs seen signing with a key outside the genesis set.
+    joined: std::collections::BTreeSet<(usize, PublicKey)>,
+    /// Hosts seen committing a height after their removal took effect.
+    followed_after_removal: std::collections::BTreeSet<usize>,
+    /// The membership counters the audit keeps.
+    pub membership: MembershipStats,
 }
 
 impl Audit {
+    pub(crate) fn new(genesis: &Genesis) -> Audit {
+        Audit {
+            chain_id: genesis.chain_id.to_string(),
+            decided: BTreeMap::new(),
+            signed: BTreeMap::new(),
+            sets: vec![(1, genesis.validator_set())],
+            changes: Vec::new(),
+            verified_commits: Default::default(),
+            joined: Default::default(),
+            followed_after_removal: Default::default(),
+            membership: MembershipStats::default(),
+        }
+    }
+
+    /// The set governing `height`, as the decided chain says.
+    pub(crate) fn set_at(&self, height: u64) -> &ValidatorSet {
+        let i = self.sets.partition_point(|(from, _)| *from <= height).max(1) - 1;
+        &self.sets[i].1
+    }
+
+    /// The committed changes: (height, nonce, change).
+    pub(crate) fn changes(&self) -> &[(u64, u64, ValidatorChange)] {
+        &self.changes
+    }
+
+    /// The highest decided height.
+    pub(crate) fn highest(&self) -> u64 {
+        self.decided.last_key_value().map_or(0, |(h, _)| *h)
+    }
+
+    /// `node` committed `block` with `commit` (decided or synced): the
+    /// header names the set in force, the commit verifies against it, and the
+    /// block agrees with every other decision at its height. The first
+    /// decision of a height puts its changes in the schedule.
+    pub(crate) fn committed(&mut self, node: usize, block: &Block, commit: &Commit) -> Result<(), Violation> {
+        let header = &block.header;
+        let height = header.height;
+        let set = self.set_at(height);
+        let expected = set.hash(&self.chain_id);
+        if header.validators_hash != expected {
+            return Err(Violation::WrongValidatorSet { node, height, expected, got: header.validators_hash });
+        }
+        // A commit already verified (another node's copy of it, a synced block) is
+        // verified once: its block hash and height are the header's, and the header
+        // names the same set.
+        let digest = keepsake_types::hash::sha256(&keepsake_types::encoding::encode(commit));
+        let known = self.verified_commits.contains(&digest)
+            && commit.block_hash == header.hash()
+            && commit.height == height;
+        if !known {
+            if let Err(e) = commit.verify(header, set) {
+                return Err(Violation::InvalidCommit { node, height, reason: e.to_string() });
+            }
+            self.verified_commits.insert(digest);
+        }
+        let first = !self.decided.contains_key(&height);
+        self.decided(node, height, header.hash())?;
+        if first {
+            if self.set_at(height) != &self.sets[0].1 {
+                self.membership.heights_by_changed_set += 1;
+            }
+            for tx in &block.txs {
+                if let TxBody::ChangeValidators { change, nonce } = &tx.body {
+                    let latest = &self.sets.last().expect("the genesis set").1;
+                    let next = latest
+                        .apply(change)
+                        .map_err(|e| Violation::RefusedChangeDecided { height, reason: e.to_string() })?;
+                    self.sets.push((height + SET_CHANGE_DELAY, next));
+                    self.changes.push((height, *nonce, change.clone()));
+                    let m = &mut self.membership;
+                    m.changes_committed += 1;
+                    match change {
+                        ValidatorChange::Add { .. } => m.adds += 1,
+                        ValidatorChange::Remove { .. } => m.removes += 1,
+                        ValidatorChange::SetPower { .. } => m.power_changes += 1,
+                        ValidatorChange::RotateKey { .. } => m.rotations += 1,
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `host`, whose keys are `keys`, committed `height`: counts a removed
+    /// validator that keeps following.
+    pub(crate) fn followed(&mut self, host: usize, keys: &[PublicKey], height: u64) {
+        let in_force = self.set_at(height);
+        if keys.iter().any(|k| in_force.get(k).is_some()) {
+            return;
+        }
+        let was_member = self
+            .sets
+            .iter()
+            .take_while(|(from, _)| *from <= height)
+            .any(|(_, set)| keys.iter().any(|k| set.get(k).is_some()));
+        if was_member && self.followed_after_removal.insert(host) {
+            self.membership.removed_kept_following += 1;
+        }
+    }
+
+    /// Only members vote: `node` signed `step` with `key`.
+    pub(crate) fn signed_by(
+        &mut self,
+        node: usize,
+        key: &PublicKey,
+        step: &SignedStep,
+    ) -> Result<(), Violation> {
+        if self.set_at(step.height).get(key).is_none() {
+            return Err(Violation::SignedOutsideSet { node, height: step.height, key: *key });
+        }
+        if self.sets[0].1.get(key).is_none() && self.joined.insert((node, *key)) {
+            self.membership.started_voting_mid_run += 1;
+        }
+        self.signed(node, step)
+    }
+
     /// Agreement: `node` decided `hash` at `height`.
     pub(crate) fn decided(&mut self, node: usize, height: u64, hash: BlockHash) -> Result<(), Violation> {
         match self.decided.get(&height) {
@@ -232,11 +435,63 @@ impl Audit {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use keepsake_ledger::testkit::{TestChain, TestNet};
     use keepsake_types::{VoteData, VoteKind};
+
+    /// The membership checks can fail: a commit signed by the set before a
+    /// change, or without a quorum of the new set, a header naming the old
+    /// set, and a removed validator signing where it no longer belongs.
+    #[test]
+    fn judges_each_height_by_the_set_in_force() {
+        let net = TestNet::new(4);
+        let removed = net.validators[3].public();
+        let change = ValidatorChange::Remove { public_key: removed };
+        let tx = net.governed(TxBody::ChangeValidators { change, nonce: 9 }, 2);
+        let mut chain = TestChain::new(net);
+        chain.push(vec![tx]);
+        chain.push(vec![]);
+        chain.push(vec![]);
+        let mut audit = Audit::new(&chain.net.genesis);
+        for (block, commit) in &chain.blocks[..2] {
+            audit.committed(0, block, commit).unwrap();
+        }
+        assert_eq!(audit.changes().len(), 1);
+        // Height 3 is the first the smaller set governs.
+        let (block, all_four) = chain.blocks[2].clone();
+        assert!(matches!(
+            audit.committed(0, &block, &all_four),
+            Err(Violation::InvalidCommit { height: 3, .. })
+        ));
+        let two = chain.net.commit_for(&block.header, 0, 2);
+        assert!(matches!(audit.committed(0, &block, &two), Err(Violation::InvalidCommit { height: 3, .. })));
+        let three = chain.net.commit_for(&block.header, 0, 3);
+        let mut stale = block.clone();
+        stale.header.validators_hash = chain.net.genesis.validator_set().hash(chain.net.chain());
+        assert!(matches!(
+            audit.committed(0, &stale, &three),
+            Err(Violation::WrongValidatorSet { height: 3, .. })
+        ));
+        audit.committed(0, &block, &three).unwrap();
+        assert_eq!((audit.membership.removes, audit.membership.heights_by_changed_set), (1, 1));
+        // The removed validator may sign at height 2, not at 3; it follows at 3.
+        let vote = |height: u64| {
+            let data = VoteData { height, round: 0, kind: VoteKind::Prevote, block_hash: None };
+            SignedStep::for_vote("c", &data)
+        };
+        audit.signed_by(3, &removed, &vote(2)).unwrap();
+        assert!(matches!(
+            audit.signed_by(3, &removed, &vote(3)),
+            Err(Violation::SignedOutsideSet { node: 3, height: 3, .. })
+        ));
+        audit.followed(3, &[removed], 3);
+        audit.followed(0, &[chain.net.validators[0].public()], 3);
+        assert_eq!(audit.membership.removed_kept_following, 1);
+    }
 
     #[test]
     fn catches_conflicting_decisions_and_signatures() {
-        let mut audit = Audit::default();
+        let net = keepsake_ledger::testkit::TestNet::new(4);
+        let mut audit = Audit::new(&net.genesis);
         audit.decided(0, 1, BlockHash([1; 32])).unwrap();
         audit.decided(1, 1, BlockHash([1; 32])).unwrap();
         assert!(matches!(

@@ -33,7 +33,7 @@ use keepsake_types::{Block, Commit, Hash32, Keypair, PublicKey, SignedTx, TxBody
 
 use crate::byzantine::{Out, SimRules, lie_in_sync, rewrite_effects};
 use crate::check::Violation;
-use crate::scenario::{Attack, Broken, Crash, Role, Scenario};
+use crate::scenario::{Attack, Broken, Crash, Role, Scenario, host_key};
 use crate::world::{Event as WorldEvent, Message, SYNC_BATCH_BLOCKS, World};
 
 /// Most transactions waiting in a mempool.
@@ -86,7 +86,7 @@ struct AuditedChain<'a> {
     audited: bool,
     testnet: &'a keepsake_ledger::testkit::TestNet,
     violation: Option<Violation>,
-    committed: Vec<Block>,
+    committed: Vec<(Block, Commit)>,
 }
 
 impl<'a> AuditedChain<'a> {
@@ -100,7 +100,7 @@ impl<'a> AuditedChain<'a> {
     }
 
     /// The violation found, if any, and the blocks committed.
-    fn outcome(self) -> (Option<Violation>, Vec<Block>) {
+    fn outcome(self) -> (Option<Violation>, Vec<(Block, Commit)>) {
         (self.violation, self.committed)
     }
 }
@@ -140,7 +140,7 @@ impl ChainStore for AuditedChain<'_> {
             }
         }
         self.chain.commit_block(block, commit, executed)?;
-        self.committed.push(block.clone());
+        self.committed.push((block.clone(), commit.clone()));
         Ok(())
     }
 
@@ -190,6 +190,7 @@ fn signed_step(chain: &str, me: &PublicKey, message: &ConsensusMessage) -> Optio
 
 impl SimNode {
     pub(crate) fn new(index: usize, key: Keypair, scenario: &Scenario, w: &World) -> SimNode {
+        debug_assert_eq!(key.public(), w.key_of(index), "a host starts with its first key");
         SimNode {
             index,
             key,
@@ -358,6 +359,43 @@ impl SimNode {
         }
     }
 
+    /// The operator restarts the node with its key of `generation` (a key
+    /// rotation was committed): a clean stop, the new key, a start from the
+    /// same disk (WAL, sign-state and chain are the node's, whatever its key).
+    /// A node that is down gets the new key for its next start.
+    pub(crate) fn switch_key(
+        &mut self,
+        w: &mut World,
+        generation: u32,
+        peers_height: u64,
+    ) -> Result<(), Violation> {
+        let key = host_key(w.scenario.validators, self.index, generation);
+        if key.public() == self.key.public() {
+            return Ok(());
+        }
+        self.key = key;
+        w.keys[self.index].push(self.key.public());
+        w.stats.membership.key_switches += 1;
+        match self.live.take() {
+            Some(live) if !self.is_armed() => {
+                self.marks.add(&live.engine.marks());
+                add_stats(&mut self.core_stats, &live.engine.consensus_stats());
+                self.life += 1;
+                self.boot(w, peers_height)
+            }
+            // A power loss armed for its next call: it happens first, and the node stays
+            // down until its restart (with the new key).
+            Some(live) => {
+                self.live = Some(live);
+                let (_, crash) = self.armed.expect("armed");
+                let spec = w.scenario.crashes[crash].clone();
+                self.crash(w, &spec, false);
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
     /// Fault injection: the operator wiped the consensus directory (WAL and
     /// sign-state) and started the validator as if it never signed.
     /// With `keep_sign_state`, only the WAL is lost (the sign-state file is left as it is).
@@ -420,7 +458,7 @@ impl SimNode {
         w: &mut World,
         result: Result<Vec<Effect>, EngineError>,
         violation: Option<Violation>,
-        committed: Vec<Block>,
+        committed: Vec<(Block, Commit)>,
     ) -> Result<(), Violation> {
         if let Some(v) = violation {
             return Err(v);
@@ -429,10 +467,11 @@ impl SimNode {
             + w.now_ms
             + w.scenario.clock_precision_ms
             + w.scenario.clock_offsets_ms.iter().map(|o| o.unsigned_abs()).max().unwrap_or(0);
-        for block in &committed {
+        for (block, commit) in &committed {
             let height = block.header.height;
             if self.audited {
-                w.audit.decided(self.index, height, block.header.hash())?;
+                w.audit.committed(self.index, block, commit)?;
+                w.audit.followed(self.index, &w.keys[self.index], height);
                 w.stats.decisions += 1;
                 if block.header.time_ms > latest_honest_ms {
                     return Err(Violation::BlockTimeOutOfBounds {
@@ -507,12 +546,10 @@ impl SimNode {
                     if self.audited
                         && let Some(step) = signed_step(&chain, &me, &envelope.message)
                     {
-                        w.audit.signed(self.index, &step)?;
+                        w.audit.signed_by(self.index, &me, &step)?;
                     }
                     let bytes = encoding::encode(&envelope);
-                    for to in
-                        (0..w.scenario.validators).filter(|to| *to != self.index && (to % 2 == 1) == odd)
-                    {
+                    for to in (0..w.scenario.hosts()).filter(|to| *to != self.index && (to % 2 == 1) == odd) {
                         w.send(self.index, to, Message::Consensus(bytes.clone()));
                     }
                     continue;
@@ -551,7 +588,7 @@ impl SimNode {
                 if self.audited
                     && let Some(step) = signed_step(chain, me, &envelope.message)
                 {
-                    w.audit.signed(index, &step)?;
+                    w.audit.signed_by(index, me, &step)?;
                 }
                 w.broadcast(index, &Message::Consensus(encoding::encode(&envelope)));
             }
@@ -569,14 +606,12 @@ impl SimNode {
                 }
             }
             Effect::RequestBlocks { peer, avoid, from_height, max_blocks } => {
-                let position = |p: &PublicKey| w.testnet.validators.iter().position(|k| k.public() == *p);
-                let to = match peer.and_then(|p| position(&p)) {
+                let to = match peer.and_then(|p| w.host_of(&p)) {
                     Some(to) => to,
                     None => {
-                        let avoided: Vec<usize> = avoid.iter().filter_map(position).collect();
-                        let others: Vec<usize> = (0..w.scenario.validators)
-                            .filter(|i| *i != index && !avoided.contains(i))
-                            .collect();
+                        let avoided: Vec<usize> = avoid.iter().filter_map(|p| w.host_of(p)).collect();
+                        let others: Vec<usize> =
+                            (0..w.scenario.hosts()).filter(|i| *i != index && !avoided.contains(i)).collect();
                         if others.is_empty() {
                             return Ok(());
                         }
@@ -588,9 +623,12 @@ impl SimNode {
                 }
             }
             Effect::ReportPeer { .. } => w.stats.peer_reports += 1,
-            Effect::Committed { tx_ids, synced, .. } => {
+            Effect::Committed { tx_ids, synced, header } => {
                 if synced {
                     w.stats.blocks_synced += 1;
+                    if header.validators_hash != w.testnet.genesis.validator_set().hash(chain) {
+                        w.stats.membership.synced_under_changed_set += 1;
+                    }
                 }
                 if let Some(live) = self.live.as_mut() {
                     live.pool.lock().expect("sim locks are never poisoned").remove(&tx_ids);
@@ -663,7 +701,7 @@ impl SimNode {
             w.stats.messages_dropped += 1;
             return Ok(());
         }
-        let from_key = w.testnet.validators[from].public();
+        let from_key = w.key_of(from);
         match message {
             Message::Consensus(bytes) => self.handle(w, Event::Message { from: from_key, bytes }),
             Message::SyncRequest { from_height, max_blocks } => {

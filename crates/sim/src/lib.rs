@@ -16,12 +16,19 @@
 //!    duplication, corruption, clock skew, maybe a partition that heals,
 //!    crashes and restarts of honest validators (clean, or a power loss —
 //!    possibly in the middle of a call's effects — with torn or stale
-//!    sign-states). [`Scenario::stable_ms`] is when the partition has healed
-//!    and every crashed validator is back; from then on nothing is lost.
+//!    sign-states), and validator-set changes racing all of it
+//!    ([`SetChange`]: add a host running as an observer, sometimes while it is
+//!    down; remove; set a power; rotate a key, the operator restarting the
+//!    node with the new one), each within the fault budget of the set it
+//!    makes ([`Scenario::within_fault_budget`]). [`Scenario::stable_ms`] is
+//!    when the partition has healed and every crashed validator is back; from
+//!    then on nothing is lost.
 //! 2. `world.rs` is the discrete-event machinery: a queue ordered by
 //!    (simulated ms, sequence number), the network model, the counters.
 //!    No real clock, no threads, no hash-map iteration.
-//! 3. `host.rs` is one validator: the engine plus a host that performs its
+//!    `sim.rs` also holds the governors' client, which submits the planned
+//!    set changes in order (each once the previous one governs).
+//! 3. `host.rs` is one node (validator or observer): the engine plus a host that performs its
 //!    effects in order, as `node/src/executor.rs` does on tokio, over a disk
 //!    that survives crashes (chain store, WAL, sign-state, each losing what
 //!    was not fsynced on power loss). It holds no consensus logic.
@@ -29,11 +36,13 @@
 //!    attacks and deliberately [`Broken`] engines.
 //! 4. `check.rs` holds the properties checked on every seed and the
 //!    [`Violation`] each failure becomes: agreement, validity (ledger rules
-//!    and explicitly no transfer), commits that verify, no double-sign by an
-//!    honest validator across all its lives, progress after the network is
+//!    and explicitly no transfer), commits and headers of the set in force at
+//!    each height, signatures only by members of that set, no double-sign by
+//!    an honest validator across all its lives, progress after the network is
 //!    stable, block times bounded by honest clocks, no engine fault.
 //! 5. [`run`] / [`run_seed`] (`sim.rs`) drive it all and return a [`SimReport`],
-//!    with the engines' coverage marks.
+//!    with the engines' coverage marks and what the set changes did
+//!    ([`MembershipStats`]).
 //!
 //! ## Running it
 //!
@@ -64,6 +73,8 @@ mod world;
 
 pub use check::Violation;
 pub use rng::Rng;
-pub use scenario::{Attack, Broken, Crash, NetworkModel, Partition, Role, Scenario};
+pub use scenario::{
+    Attack, Broken, Crash, NetworkModel, Partition, PlannedChange, Role, Scenario, SetChange, host_key,
+};
 pub use sim::{SimReport, failure_report, run, run_seed, run_traced};
-pub use world::Stats;
+pub use world::{MembershipStats, Stats};

@@ -4,6 +4,8 @@
 //! protocol tolerates, say) to prove that the checks catch the consequence.
 
 use keepsake_consensus::ConsensusConfig;
+use keepsake_ledger::testkit::{TestNet, key};
+use keepsake_types::{Keypair, PublicKey, Validator, ValidatorChange, ValidatorSet};
 
 use crate::rng::Rng;
 
@@ -37,8 +39,9 @@ pub enum Attack {
     /// Stamps the blocks it proposes a year ahead of its clock (otherwise valid
     /// blocks: only the timeliness window of honest validators refuses them).
     FutureTime,
-    /// Serves block sync with lies: items reordered, a commit signature forged,
-    /// or a block's transactions swapped for another body.
+    /// Serves block sync with lies: items reordered (or a lone block's commit
+    /// for another height), a commit signature forged, or a block's
+    /// transactions swapped for another body.
     LyingSync,
 }
 
@@ -97,11 +100,12 @@ pub struct Partition {
     pub start_ms: u64,
     /// When it comes back.
     pub heal_ms: u64,
-    /// The group of each validator (`false` / `true`).
+    /// The group of each host (`false` / `true`).
     pub side: Vec<bool>,
 }
 
-/// An honest validator losing power and coming back.
+/// An honest node (a validator, or an observer host about to be added) losing
+/// power and coming back.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Crash {
     /// Which validator.
@@ -136,14 +140,87 @@ pub struct Crash {
     pub amnesia: bool,
 }
 
+/// A change of the validator set, in terms of simulated hosts. The
+/// simulated governors (the test network's 2-of-3) sign it; the key a change
+/// brings in co-signs it, as its operator would.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetChange {
+    /// Host `host`, running as an observer since the start (so it follows the
+    /// chain), joins the set with `power`.
+    Add {
+        /// The host (an index at or above [`Scenario::validators`]).
+        host: usize,
+        /// Its power.
+        power: u64,
+    },
+    /// The validator of host `host` leaves the set; the host keeps following
+    /// the chain as an observer.
+    Remove {
+        /// The host.
+        host: usize,
+    },
+    /// The validator of host `host` gets `power`.
+    SetPower {
+        /// The host.
+        host: usize,
+        /// Its new power.
+        power: u64,
+    },
+    /// The validator of host `host` replaces its key by the host's next one
+    /// ([`host_key`]). The operator's procedure (docs/consensus.md): sign the
+    /// change with the old and new keys, and once the node has committed the
+    /// change, restart it with the new key (after `restart_delay_ms`). Until
+    /// the change governs, the node restarted with the new key follows as an
+    /// observer; from then on it votes with the new key.
+    RotateKey {
+        /// The host.
+        host: usize,
+        /// How long after its node committed the change the operator restarts it.
+        restart_delay_ms: u64,
+    },
+}
+
+/// A [`SetChange`] and the earliest time the client submits it. The client
+/// submits the changes in order, each once the previous one governs (the
+/// ledger allows one pending change at a time, rule T29), and again every
+/// 1.5 s until it is committed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlannedChange {
+    /// The change.
+    pub change: SetChange,
+    /// Not submitted before this time (simulated ms).
+    pub not_before_ms: u64,
+}
+
+/// The key of `host` in its `generation` (0 until its first rotation): a
+/// genesis validator's first key is the test network's ([`TestNet::new`]),
+/// every other key is derived from the host and generation.
+pub fn host_key(validators: usize, host: usize, generation: u32) -> Keypair {
+    if host < validators && generation == 0 {
+        return key(100 + u8::try_from(host).expect("fewer than 156 genesis validators"));
+    }
+    let mut seed = [0u8; 32];
+    seed[..8].copy_from_slice(&(host as u64).to_le_bytes());
+    seed[8..12].copy_from_slice(&generation.to_le_bytes());
+    seed[31] = 0x73; // 's'
+    Keypair::from_seed(seed)
+}
+
 /// One simulated run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Scenario {
     /// The seed everything random in the run comes from.
     pub seed: u64,
-    /// Number of validators (power 1 each, genesis order = index).
+    /// Number of genesis validators (power 1 each, genesis order = index).
     pub validators: usize,
-    /// The role of each validator.
+    /// Hosts beyond the genesis validators (indices `validators..`): honest
+    /// nodes that start as observers and follow the chain; [`SetChange::Add`]
+    /// makes them validators.
+    pub observers: usize,
+    /// The validator-set changes the governors submit, in order.
+    pub set_changes: Vec<PlannedChange>,
+    /// The role of each host (genesis validators, then observers, which are
+    /// honest).
     pub roles: Vec<Role>,
     /// Validators checked as if honest although their role attacks. Only for
     /// tests that prove the checker catches what such a validator does.
@@ -151,7 +228,7 @@ pub struct Scenario {
     /// Deliberately broken validators (audited as honest). Only for tests that
     /// prove the checks catch the consequence.
     pub broken: Vec<(usize, Broken)>,
-    /// Each validator's clock offset from true time (clock skew), within
+    /// Each host's clock offset from true time (clock skew), within
     /// `clock_precision_ms / 2`.
     pub clock_offsets_ms: Vec<i64>,
     /// The timeliness window of the engines: largest clock difference.
@@ -162,7 +239,7 @@ pub struct Scenario {
     pub network: NetworkModel,
     /// At most one partition, healed before `stable_ms`.
     pub partition: Option<Partition>,
-    /// Crashes of honest validators, each restarted before `stable_ms`.
+    /// Crashes of honest nodes, each restarted before `stable_ms`.
     pub crashes: Vec<Crash>,
     /// The core's timeouts.
     pub consensus: ConsensusConfig,
@@ -261,9 +338,42 @@ impl Scenario {
                 amnesia: false,
             });
         }
+        // Validator-set changes, in about a third of the runs, racing the faults above.
+        let (observers, set_changes) = draw_set_changes(&mut rng, validators, &roles);
+        for change in &set_changes {
+            // An added host is sometimes down when the change is committed (T28 keeps the
+            // chain live without it), back before the network is stable.
+            if let SetChange::Add { host, .. } = change.change
+                && rng.chance(300)
+            {
+                let at_ms = rng.between(0, change.not_before_ms);
+                let lose_unsynced_wal = rng.chance(500);
+                crashes.push(Crash {
+                    node: host,
+                    at_ms,
+                    restart_ms: change.not_before_ms + rng.between(1_000, 4_000),
+                    lose_unsynced_wal,
+                    after_effects: None,
+                    tear_sign_state: false,
+                    stale_sign_state: false,
+                    amnesia: false,
+                });
+            }
+        }
+        let mut clock_offsets_ms = clock_offsets_ms;
+        let mut partition = partition;
+        for _ in 0..observers {
+            roles.push(Role::Honest);
+            clock_offsets_ms.push(rng.between(0, 2 * skew) as i64 - skew as i64);
+            if let Some(p) = partition.as_mut() {
+                p.side.push(rng.chance(500));
+            }
+        }
         let mut scenario = Scenario {
             seed,
             validators,
+            observers,
+            set_changes,
             roles,
             audited_byzantine: Vec::new(),
             broken: Vec::new(),
@@ -291,6 +401,49 @@ impl Scenario {
         scenario
     }
 
+    /// Number of simulated nodes: the genesis validators, then the observers.
+    pub fn hosts(&self) -> usize {
+        self.validators + self.observers
+    }
+
+    /// The validator set after each planned change, the genesis set first:
+    /// the sets that can be in force during the run (changes are committed
+    /// in order, one at a time), with the [`ValidatorChange`] each one
+    /// results from. `Err` when a change is refused by the rules the ledger
+    /// applies (T25-T28).
+    pub fn planned_sets(&self) -> Result<Vec<(Option<ValidatorChange>, ValidatorSet)>, String> {
+        let mut plan = Plan::new(self.validators, self.hosts());
+        let mut sets = vec![(None, plan.set.clone())];
+        for (i, planned) in self.set_changes.iter().enumerate() {
+            let change = plan.apply(planned.change).map_err(|e| format!("change {i}: {e}"))?;
+            sets.push((Some(change), plan.set.clone()));
+        }
+        Ok(sets)
+    }
+
+    /// The fault assumption the checker judges runs by, for every set that can
+    /// be in force: the Byzantine hosts hold less than a third of its power;
+    /// and where a key rotates, less than a third together with the rotated
+    /// validator, in the set governing the height after the change (its
+    /// operator may restart the node with the new key during that height, so
+    /// the old key is gone for the rest of it: a crash that does not heal).
+    /// True for every drawn scenario ([`crate::run_seed`] asserts it).
+    pub fn within_fault_budget(&self) -> bool {
+        let Ok(sets) = self.planned_sets() else { return false };
+        let byzantine = |set: &ValidatorSet| self.byzantine_power(set);
+        sets.iter().all(|(_, set)| 3 * byzantine(set) < set.total_power())
+            && sets.windows(2).all(|w| rotation_within_budget(&byzantine, &w[0].1, w[1].0.as_ref()))
+    }
+
+    /// The power of `set` held by Byzantine hosts (whose keys never rotate).
+    pub fn byzantine_power(&self, set: &ValidatorSet) -> u64 {
+        (0..self.hosts())
+            .filter(|&h| self.roles.get(h).is_some_and(|r| *r != Role::Honest))
+            .filter_map(|h| set.get(&host_key(self.validators, h, 0).public()))
+            .map(|v| v.power)
+            .sum()
+    }
+
     /// The first time at which the partition has healed and every crashed
     /// validator is back.
     pub fn earliest_stable_ms(&self) -> u64 {
@@ -313,5 +466,148 @@ impl Scenario {
     /// Number of Byzantine validators.
     pub fn byzantine_count(&self) -> usize {
         self.roles.iter().filter(|r| **r != Role::Honest).count()
+    }
+}
+
+/// Probability, in thousandths, that a run draws validator-set changes.
+const SET_CHANGES_PER_MILLE: u64 = 350;
+
+/// Draws up to three set changes (and the observer hosts they add), each
+/// checked against the rules the ledger applies and the fault budget, so
+/// that every set in force keeps the Byzantine hosts below a third of its power.
+fn draw_set_changes(rng: &mut Rng, validators: usize, roles: &[Role]) -> (usize, Vec<PlannedChange>) {
+    let mut changes = Vec::new();
+    let mut observers = 0;
+    if validators < 2 || !rng.chance(SET_CHANGES_PER_MILLE) {
+        return (observers, changes);
+    }
+    let byzantine = |host: usize| roles.get(host).is_some_and(|r| *r != Role::Honest);
+    let mut plan = Plan::new(validators, validators);
+    let mut at_ms = rng.between(200, 2_500);
+    for _ in 0..rng.between(1, 3) {
+        let members = plan.members();
+        let honest: Vec<usize> = members.iter().copied().filter(|&h| !byzantine(h)).collect();
+        let change = match rng.below(4) {
+            0 => SetChange::Add { host: validators + observers, power: rng.between(1, 2) },
+            1 => SetChange::Remove { host: members[rng.below(members.len() as u64) as usize] },
+            2 => SetChange::SetPower {
+                host: members[rng.below(members.len() as u64) as usize],
+                power: rng.between(1, 3),
+            },
+            _ if honest.is_empty() => continue,
+            _ => SetChange::RotateKey {
+                host: honest[rng.below(honest.len() as u64) as usize],
+                restart_delay_ms: rng.between(0, 1_500),
+            },
+        };
+        let mut next = plan.clone();
+        if let SetChange::Add { .. } = change {
+            next.add_host();
+        }
+        let Ok(validator_change) = next.apply(change) else { continue };
+        let byzantine_power_of = |set: &ValidatorSet| -> u64 {
+            (0..next.generation.len())
+                .filter(|&h| byzantine(h))
+                .filter_map(|h| set.get(&host_key(validators, h, 0).public()))
+                .map(|v| v.power)
+                .sum()
+        };
+        if 3 * byzantine_power_of(&next.set) >= next.set.total_power()
+            || !rotation_within_budget(&byzantine_power_of, &plan.set, Some(&validator_change))
+        {
+            continue;
+        }
+        plan = next;
+        if let SetChange::Add { .. } = change {
+            observers += 1;
+        }
+        changes.push(PlannedChange { change, not_before_ms: at_ms });
+        at_ms += rng.between(0, 1_500);
+    }
+    (observers, changes)
+}
+
+/// For a key rotation out of `before` (the set governing the height after
+/// the change): the Byzantine power and the rotated validator's together
+/// stay below a third of it. Other changes: true.
+fn rotation_within_budget(
+    byzantine_power: &dyn Fn(&ValidatorSet) -> u64,
+    before: &ValidatorSet,
+    change: Option<&ValidatorChange>,
+) -> bool {
+    let Some(ValidatorChange::RotateKey { old_key, .. }) = change else { return true };
+    let rotated = before.get(old_key).map_or(0, |v| v.power);
+    3 * (byzantine_power(before) + rotated) < before.total_power()
+}
+
+/// The validator set and each host's key generation while changes are
+/// applied in order: the one translation of a [`SetChange`] into the
+/// [`ValidatorChange`] the governors sign.
+#[derive(Clone, Debug)]
+pub(crate) struct Plan {
+    validators: usize,
+    /// Key generation of each host.
+    pub generation: Vec<u32>,
+    /// The set after the changes applied so far.
+    pub set: ValidatorSet,
+}
+
+impl Plan {
+    /// The genesis set, with `hosts` hosts.
+    pub(crate) fn new(validators: usize, hosts: usize) -> Plan {
+        let set = TestNet::new(validators).genesis.validator_set();
+        Plan { validators, generation: vec![0; hosts], set }
+    }
+
+    fn add_host(&mut self) {
+        self.generation.push(0);
+    }
+
+    /// The current key of `host`.
+    pub(crate) fn key(&self, host: usize) -> Keypair {
+        host_key(self.validators, host, self.generation[host])
+    }
+
+    /// Hosts whose current key is in the set, in host order.
+    fn members(&self) -> Vec<usize> {
+        (0..self.generation.len()).filter(|&h| self.set.get(&self.key(h).public()).is_some()).collect()
+    }
+
+    /// The change `change` is, with the current keys.
+    pub(crate) fn validator_change(&self, change: SetChange) -> ValidatorChange {
+        let public = |host: usize| -> PublicKey { self.key(host).public() };
+        match change {
+            SetChange::Add { host, power } => ValidatorChange::Add {
+                validator: Validator { public_key: public(host), power, name: format!("host-{host}") },
+            },
+            SetChange::Remove { host } => ValidatorChange::Remove { public_key: public(host) },
+            SetChange::SetPower { host, power } => {
+                ValidatorChange::SetPower { public_key: public(host), power }
+            }
+            SetChange::RotateKey { host, .. } => ValidatorChange::RotateKey {
+                old_key: public(host),
+                new_key: host_key(self.validators, host, self.generation[host] + 1).public(),
+            },
+        }
+    }
+
+    /// Applies `change` (as the ledger does, [`ValidatorSet::apply`]); returns
+    /// the [`ValidatorChange`] it is.
+    pub(crate) fn apply(&mut self, change: SetChange) -> Result<ValidatorChange, String> {
+        let host = match change {
+            SetChange::Add { host, .. }
+            | SetChange::Remove { host }
+            | SetChange::SetPower { host, .. }
+            | SetChange::RotateKey { host, .. } => host,
+        };
+        if host >= self.generation.len() {
+            return Err(format!("host {host} does not exist"));
+        }
+        let validator_change = self.validator_change(change);
+        self.set = self.set.apply(&validator_change).map_err(|e| e.to_string())?;
+        if let SetChange::RotateKey { host, .. } = change {
+            self.generation[host] += 1;
+        }
+        Ok(validator_change)
     }
 }

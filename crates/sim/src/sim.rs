@@ -6,14 +6,15 @@
 use std::fmt;
 
 use keepsake_ledger::testkit::TestNet;
-use keepsake_types::TxBody;
+use keepsake_types::membership::SET_CHANGE_DELAY;
+use keepsake_types::{Keypair, TxBody};
 
 use keepsake_engine::Marks;
 
 use crate::byzantine::SERIES_NAME;
 use crate::check::Violation;
 use crate::host::SimNode;
-use crate::scenario::{Role, Scenario};
+use crate::scenario::{Plan, Role, Scenario, SetChange, host_key};
 use crate::world::{EVENTS_MAX, Event, Stats, World};
 
 /// What a successful run did.
@@ -77,7 +78,127 @@ impl fmt::Display for SimReport {
 
 /// Runs the scenario `seed` gives for `validators` validators.
 pub fn run_seed(seed: u64, validators: usize) -> Result<SimReport, Violation> {
-    run(Scenario::from_seed(seed, validators))
+    let scenario = Scenario::from_seed(seed, validators);
+    assert!(
+        scenario.within_fault_budget(),
+        "seed {seed} drew a scenario beyond the fault budget: {:?}",
+        scenario.planned_sets()
+    );
+    run(scenario)
+}
+
+/// Nonce of the `i`-th planned set change (the setup uses small nonces).
+const CHANGE_NONCE_BASE: u64 = 1_000;
+/// How often the governors' client looks at the chain.
+const GOVERNANCE_TICK_MS: u64 = 250;
+/// How long the client waits for a submitted change before submitting it again.
+const GOVERNANCE_RETRY_MS: u64 = 1_500;
+
+/// The governors' client: submits the planned set changes in order, each
+/// once the previous one governs, and plays the operator of a rotated key.
+struct Governance {
+    /// Keys and set after the changes committed so far.
+    plan: Plan,
+    /// The next change to submit.
+    next: usize,
+    /// When it was last submitted.
+    submitted_ms: Option<u64>,
+    /// Height of each committed change.
+    heights: Vec<u64>,
+    /// Rotations whose node has not switched key yet: (host, new generation,
+    /// change height, operator delay).
+    switches: Vec<(usize, u32, u64, u64)>,
+}
+
+impl Governance {
+    fn done(&self, scenario: &Scenario) -> bool {
+        self.next == scenario.set_changes.len() && self.switches.is_empty()
+    }
+
+    /// Lowest height every node must reach for the plan to have been exercised:
+    /// the last change governs, and its set decided a block beyond the first.
+    fn floor(&self) -> u64 {
+        self.heights.last().map_or(0, |h| h + SET_CHANGE_DELAY + 1)
+    }
+
+    fn tick(&mut self, world: &mut World, nodes: &[SimNode]) {
+        let scenario = world.scenario.clone();
+        // What got committed since the last look.
+        while let Some(planned) = scenario.set_changes.get(self.next) {
+            let nonce = CHANGE_NONCE_BASE + self.next as u64;
+            let Some(&(height, _, _)) = world.audit.changes().iter().find(|(_, n, _)| *n == nonce) else {
+                break;
+            };
+            match planned.change {
+                SetChange::Add { host, .. } => {
+                    if nodes[host].live.is_none() {
+                        world.stats.membership.added_while_down += 1;
+                    }
+                    if world.partitioned() {
+                        world.stats.membership.added_during_partition += 1;
+                    }
+                }
+                SetChange::RotateKey { host, restart_delay_ms } => {
+                    self.switches.push((host, self.plan.generation[host] + 1, height, restart_delay_ms));
+                }
+                SetChange::Remove { .. } | SetChange::SetPower { .. } => {}
+            }
+            let change =
+                self.plan.apply(planned.change).expect("a drawn plan applies (Scenario::planned_sets)");
+            if world.tracing() {
+                world.trace(format!(
+                    "governance: change {} committed at height {height}, governs from {}: {}",
+                    self.next,
+                    height + SET_CHANGE_DELAY,
+                    change.describe()
+                ));
+            }
+            self.heights.push(height);
+            self.next += 1;
+            self.submitted_ms = None;
+        }
+        // The operator of a rotated key restarts its node with the new key once the
+        // node has committed the change.
+        let now = world.now_ms;
+        self.switches.retain(|&(host, generation, height, delay)| {
+            if nodes[host].height() < height {
+                return true;
+            }
+            world.schedule(now + delay, Event::SwitchKey { node: host, generation });
+            false
+        });
+        // The next change, once the previous one governs (T29) and its time has come.
+        if let Some(planned) = scenario.set_changes.get(self.next)
+            && now >= planned.not_before_ms
+            && self.heights.last().is_none_or(|h| world.audit.highest() > *h)
+            && self.submitted_ms.is_none_or(|t| now >= t + GOVERNANCE_RETRY_MS)
+        {
+            self.submitted_ms = Some(now);
+            let change = self.plan.validator_change(planned.change);
+            let new_key: Option<Keypair> = match planned.change {
+                SetChange::Add { host, .. } => Some(self.plan.key(host)),
+                SetChange::RotateKey { host, .. } => {
+                    Some(host_key(scenario.validators, host, self.plan.generation[host] + 1))
+                }
+                SetChange::Remove { .. } | SetChange::SetPower { .. } => None,
+            };
+            let nonce = CHANGE_NONCE_BASE + self.next as u64;
+            if world.tracing() {
+                world.trace(format!("governance: submitting change {}: {}", self.next, change.describe()));
+            }
+            let testnet = world.testnet.clone();
+            let mut signers: Vec<&Keypair> = testnet.governors.iter().take(2).collect();
+            signers.extend(new_key.as_ref());
+            let tx = TxBody::ChangeValidators { change, nonce }.sign(world.chain(), &signers);
+            for node in 0..scenario.hosts() {
+                let delay = world.rng.between(0, 50);
+                world.schedule_in(delay, Event::SubmitTx { node, tx: Box::new(tx.clone()) });
+            }
+        }
+        if !self.done(&scenario) {
+            world.schedule_in(GOVERNANCE_TICK_MS, Event::Governance);
+        }
+    }
 }
 
 /// What to print for a failing seed: the seed, the violation and the
@@ -140,11 +261,12 @@ pub fn run_traced(scenario: Scenario) -> (Result<SimReport, Violation>, Vec<Stri
 }
 
 fn simulate(world: &mut World, scenario: &Scenario) -> Result<SimReport, Violation> {
-    assert_eq!(scenario.roles.len(), scenario.validators, "one role per validator");
-    let n = scenario.validators;
+    let n = scenario.hosts();
+    assert_eq!(scenario.roles.len(), n, "one role per host");
+    assert!(scenario.partition.as_ref().is_none_or(|p| p.side.len() == n), "one side per host");
     let mut nodes: Vec<SimNode> = (0..n)
         .map(|i| {
-            let key = world.testnet.validators[i].clone();
+            let key = host_key(scenario.validators, i, 0);
             SimNode::new(i, key, scenario, world)
         })
         .collect();
@@ -165,6 +287,16 @@ fn simulate(world: &mut World, scenario: &Scenario) -> Result<SimReport, Violati
             world.schedule(at_ms + delay, Event::SubmitTx { node, tx: Box::new(tx.clone()) });
         }
     }
+    let mut governance = Governance {
+        plan: Plan::new(scenario.validators, n),
+        next: 0,
+        submitted_ms: None,
+        heights: Vec::new(),
+        switches: Vec::new(),
+    };
+    if !scenario.set_changes.is_empty() {
+        world.schedule(GOVERNANCE_TICK_MS, Event::Governance);
+    }
     // Last, so that it runs after heals and restarts scheduled at the same time.
     world.schedule(scenario.stable_ms, Event::Stable);
 
@@ -175,10 +307,16 @@ fn simulate(world: &mut World, scenario: &Scenario) -> Result<SimReport, Violati
     loop {
         let next = world.next_time();
         if next.is_none_or(|t| t > deadline_ms) {
+            let frontier = nodes.iter().map(SimNode::height).max().unwrap_or(0) + 1;
+            let in_force = world.audit.set_at(frontier);
             return Err(Violation::NoProgress {
-                target_height: target_height.unwrap_or(0),
+                target_height: target_height.unwrap_or(0).max(governance.floor()),
                 heights: nodes.iter().map(SimNode::height).collect(),
                 rounds: nodes.iter().map(SimNode::round).collect(),
+                changes_pending: scenario.set_changes.len() - governance.next,
+                set_in_force: (0..n)
+                    .filter(|&h| world.keys[h].iter().any(|k| in_force.get(k).is_some()))
+                    .collect(),
                 deadline_ms,
             });
         }
@@ -253,11 +391,21 @@ fn simulate(world: &mut World, scenario: &Scenario) -> Result<SimReport, Violati
                 target_height = Some((highest + scenario.progress_heights).max(scenario.min_height));
             }
             Event::SubmitTx { node, tx } => nodes[node].submit(world, *tx),
+            Event::Governance => governance.tick(world, &nodes),
+            Event::SwitchKey { node, generation } => {
+                let peers_height =
+                    (0..n).filter(|&i| i != node).map(|i| nodes[i].height()).max().unwrap_or(0);
+                if !nodes[node].halted {
+                    nodes[node].switch_key(world, generation, peers_height)?;
+                }
+            }
         }
-        if let Some(target) = target_height
+        if let Some(target) = target_height.map(|t| t.max(governance.floor()))
+            && governance.done(scenario)
             && audited.iter().all(|&i| nodes[i].height() >= target)
         {
             let mut stats = world.stats.clone();
+            stats.membership.add(&world.audit.membership);
             let mut marks = Marks::default();
             for node in &nodes {
                 let c = node.all_core_stats();

@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 
 use keepsake_consensus::Timeout;
 use keepsake_ledger::testkit::TestNet;
-use keepsake_types::{BlockHash, SignedTx};
+use keepsake_types::{BlockHash, PublicKey, SignedTx};
 
 use crate::check::Audit;
 use crate::rng::Rng;
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, host_key};
 
 /// Most events a run may process before it is declared a livelock.
 pub const EVENTS_MAX: u64 = 2_000_000;
@@ -57,6 +57,12 @@ pub(crate) enum Event {
     Stable,
     /// A client hands a transaction to a validator.
     SubmitTx { node: usize, tx: Box<SignedTx> },
+    /// The governors' client looks at the chain and submits the next
+    /// validator-set change when its time has come.
+    Governance,
+    /// The operator of `node` restarts it with its key of `generation` (after
+    /// a key rotation).
+    SwitchKey { node: usize, generation: u32 },
 }
 
 impl Event {
@@ -74,6 +80,8 @@ impl Event {
             Event::PartitionHeal => 8,
             Event::Stable => 9,
             Event::SubmitTx { node, .. } => 10 + 16 * *node as u64,
+            Event::Governance => 12,
+            Event::SwitchKey { node, .. } => 13 + 16 * *node as u64,
         }
     }
 }
@@ -131,6 +139,78 @@ pub struct Stats {
     pub core_stale_messages: u64,
     /// Messages the cores dropped as too far in the future or buffer full.
     pub core_far_future_or_dropped: u64,
+    /// Validator-set changes and what they did in the run.
+    pub membership: MembershipStats,
+}
+
+/// What the seeds did with validator-set changes: the proof that runs
+/// exercise them (`crates/sim/tests/seeds.rs` fails when the default seeds
+/// leave one of these at zero).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MembershipStats {
+    /// `ChangeValidators` transactions committed (each counted once).
+    pub changes_committed: u64,
+    /// ... of which added a validator.
+    pub adds: u64,
+    /// ... removed one.
+    pub removes: u64,
+    /// ... changed a power.
+    pub power_changes: u64,
+    /// ... rotated a key.
+    pub rotations: u64,
+    /// Heights decided under a set other than the genesis set.
+    pub heights_by_changed_set: u64,
+    /// Hosts that signed a vote or proposal with a key outside the genesis
+    /// set: they started voting in the middle of the run (added, or rotated).
+    pub started_voting_mid_run: u64,
+    /// Removed validators that committed blocks after their removal took
+    /// effect (they kept following as observers), and signed nothing there.
+    pub removed_kept_following: u64,
+    /// Adds committed while the added host was down.
+    pub added_while_down: u64,
+    /// Adds committed while a partition was on.
+    pub added_during_partition: u64,
+    /// Nodes restarted with a rotated key.
+    pub key_switches: u64,
+    /// Blocks committed through block sync whose commit was signed by a
+    /// set other than the genesis set.
+    pub synced_under_changed_set: u64,
+}
+
+impl MembershipStats {
+    /// Every counter with its name (an add committed while the host was down
+    /// and one during a partition count as one case: the newcomer was cut off).
+    pub fn named(&self) -> [(&'static str, u64); 11] {
+        [
+            ("changes_committed", self.changes_committed),
+            ("adds", self.adds),
+            ("removes", self.removes),
+            ("power_changes", self.power_changes),
+            ("rotations", self.rotations),
+            ("heights_by_changed_set", self.heights_by_changed_set),
+            ("started_voting_mid_run", self.started_voting_mid_run),
+            ("removed_kept_following", self.removed_kept_following),
+            ("added_while_down_or_partitioned", self.added_while_down + self.added_during_partition),
+            ("key_switches", self.key_switches),
+            ("synced_under_changed_set", self.synced_under_changed_set),
+        ]
+    }
+
+    /// Adds `other` to these counts.
+    pub fn add(&mut self, other: &MembershipStats) {
+        self.changes_committed += other.changes_committed;
+        self.adds += other.adds;
+        self.removes += other.removes;
+        self.power_changes += other.power_changes;
+        self.rotations += other.rotations;
+        self.heights_by_changed_set += other.heights_by_changed_set;
+        self.started_voting_mid_run += other.started_voting_mid_run;
+        self.removed_kept_following += other.removed_kept_following;
+        self.added_while_down += other.added_while_down;
+        self.added_during_partition += other.added_during_partition;
+        self.key_switches += other.key_switches;
+        self.synced_under_changed_set += other.synced_under_changed_set;
+    }
 }
 
 /// The clock, the queue, the network and the shared knowledge of a run.
@@ -142,6 +222,8 @@ pub(crate) struct World {
     pub rng: Rng,
     pub scenario: Scenario,
     pub testnet: std::sync::Arc<TestNet>,
+    /// Every key each host has had, its current key last.
+    pub keys: Vec<Vec<PublicKey>>,
     /// The side of each node while a partition is on.
     partition: Option<Vec<bool>>,
     /// Whether the network stopped losing messages.
@@ -161,7 +243,11 @@ impl World {
     pub(crate) fn new(scenario: Scenario) -> World {
         let testnet = std::sync::Arc::new(TestNet::new(scenario.validators));
         let rng = Rng::new(scenario.seed.rotate_left(17) ^ 0x5eed_5eed_5eed_5eed);
+        let keys =
+            (0..scenario.hosts()).map(|h| vec![host_key(scenario.validators, h, 0).public()]).collect();
+        let audit = Audit::new(&testnet.genesis);
         World {
+            keys,
             now_ms: 0,
             queue: BTreeMap::new(),
             seq: 0,
@@ -170,7 +256,7 @@ impl World {
             testnet,
             partition: None,
             stable: false,
-            audit: Audit::default(),
+            audit,
             stats: Stats::default(),
             attack_book: BTreeMap::new(),
             trace_digest: 0xcbf2_9ce4_8422_2325,
@@ -289,9 +375,24 @@ impl World {
         self.stats.messages_corrupted += 1;
     }
 
-    /// Sends to every validator but `from`.
+    /// The current key of `host`.
+    pub(crate) fn key_of(&self, host: usize) -> PublicKey {
+        *self.keys[host].last().expect("every host has a key")
+    }
+
+    /// The host that has (or had) `key`.
+    pub(crate) fn host_of(&self, key: &PublicKey) -> Option<usize> {
+        self.keys.iter().position(|keys| keys.contains(key))
+    }
+
+    /// Whether a partition is on.
+    pub(crate) fn partitioned(&self) -> bool {
+        self.partition.is_some()
+    }
+
+    /// Sends to every host but `from`.
     pub(crate) fn broadcast(&mut self, from: usize, message: &Message) {
-        for to in 0..self.scenario.validators {
+        for to in 0..self.scenario.hosts() {
             if to != from {
                 self.send(from, to, message.clone());
             }

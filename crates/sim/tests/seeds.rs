@@ -8,7 +8,8 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use keepsake_sim::{
-    Attack, Broken, Role, Scenario, SimReport, Violation, failure_report, run, run_seed, run_traced,
+    Attack, Broken, MembershipStats, PlannedChange, Role, Scenario, SetChange, SimReport, Violation,
+    failure_report, run, run_seed, run_traced,
 };
 
 fn env_u64(name: &str) -> Option<u64> {
@@ -26,12 +27,16 @@ fn sweep(validators: usize) {
     let mut heights = 0u64;
     let mut byzantine_runs = 0u64;
     let mut crashes = 0u64;
+    let mut membership = MembershipStats::default();
+    let mut runs_with_changes = 0u64;
     for seed in base..base + count {
         match catch_unwind(AssertUnwindSafe(|| run_seed(seed, validators))) {
             Ok(Ok(report)) => {
                 heights += report.min_height;
                 byzantine_runs += u64::from(report.byzantine > 0);
                 crashes += report.stats.crashes;
+                runs_with_changes += u64::from(report.stats.membership.changes_committed > 0);
+                membership.add(&report.stats.membership);
             }
             Ok(Err(violation)) => {
                 eprintln!("{}", failure_report(seed, validators, &violation));
@@ -50,10 +55,27 @@ fn sweep(validators: usize) {
     }
     eprintln!(
         "{count} seeds with {validators} validators: {} failed; {heights} heights committed, \
-         {byzantine_runs} runs with Byzantine validators, {crashes} crashes",
-        failures.len()
+         {byzantine_runs} runs with Byzantine validators, {crashes} crashes, \
+         {runs_with_changes} runs with validator-set changes: {:?}",
+        failures.len(),
+        membership.named()
     );
     assert!(failures.is_empty(), "failing seeds ({validators} validators): {failures:?}");
+    // The sweep exercised set changes (a sweep that never changed the set would prove little
+    // about membership); a short sweep (a few seeds by hand) is not held to it.
+    if count >= SWEEP_COVERAGE_MIN {
+        assert_membership_coverage(&membership, &format!("{count} seeds x {validators} validators"));
+    }
+}
+
+/// Sweeps of at least this many seeds must reach every membership counter.
+const SWEEP_COVERAGE_MIN: u64 = 200;
+
+/// Fails unless every membership counter is above zero.
+fn assert_membership_coverage(membership: &MembershipStats, what: &str) {
+    let missing: Vec<&str> =
+        membership.named().iter().filter(|(_, n)| *n == 0).map(|(name, _)| *name).collect();
+    assert!(missing.is_empty(), "membership cases {what} never reached: {missing:?} ({membership:?})");
 }
 
 #[test]
@@ -120,12 +142,102 @@ fn seeds_cover_every_fault() {
     assert!(scenarios.iter().any(|s| s.network.corrupt_per_mille > 0));
     assert!(scenarios.iter().any(|s| s.clock_offsets_ms.iter().any(|o| *o != 0)));
     assert!(scenarios.iter().any(|s| s.network.loss_per_mille > 0 && s.network.duplicate_per_mille > 0));
+    // Validator-set changes of every kind, racing the faults above.
+    let changes: Vec<(&Scenario, SetChange)> =
+        scenarios.iter().flat_map(|s| s.set_changes.iter().map(move |c| (s, c.change))).collect();
+    assert!(changes.iter().any(|(_, c)| matches!(c, SetChange::Add { .. })));
+    assert!(changes.iter().any(|(_, c)| matches!(c, SetChange::Remove { .. })));
+    assert!(changes.iter().any(|(_, c)| matches!(c, SetChange::SetPower { .. })));
+    assert!(changes.iter().any(|(_, c)| matches!(c, SetChange::RotateKey { .. })));
+    assert!(
+        changes
+            .iter()
+            .any(|(s, c)| matches!(c, SetChange::Remove { host } if s.roles[*host] != Role::Honest))
+    );
+    assert!(
+        changes.iter().any(
+            |(s, c)| matches!(c, SetChange::Add { host, .. } if s.crashes.iter().any(|k| k.node == *host))
+        )
+    );
+    assert!(scenarios.iter().any(|s| s.set_changes.len() == 3 && s.byzantine_count() > 0));
+}
+
+/// Every drawn scenario keeps the Byzantine hosts below a third of the power
+/// of every set that can be in force, and every planned change passes the
+/// rules the ledger applies (T25-T28). A plan that broke it is refused.
+#[test]
+fn drawn_set_changes_stay_within_the_fault_budget() {
+    let mut planned = 0;
+    for validators in [4, 7] {
+        for seed in 0..2_000 {
+            let s = Scenario::from_seed(seed, validators);
+            assert!(s.within_fault_budget(), "seed {seed} x {validators}: {:?}", s.planned_sets());
+            planned += s.set_changes.len();
+        }
+    }
+    assert!(planned > 1_000, "only {planned} set changes drawn in 4,000 scenarios");
+    // Removing an honest validator of four leaves a Byzantine one with a third of the power.
+    let mut s = calm(1, vec![Role::Honest, Role::Honest, Role::Honest, Role::Byzantine(Attack::Equivocate)]);
+    s.set_changes = vec![PlannedChange { change: SetChange::Remove { host: 0 }, not_before_ms: 0 }];
+    assert!(!s.within_fault_budget());
+    s.set_changes[0].change = SetChange::Remove { host: 3 };
+    assert!(s.within_fault_budget());
+    // A rotation takes the old key out of the rest of the height after the change: with a
+    // Byzantine validator among four, that is two faults of four.
+    s.set_changes[0].change = SetChange::RotateKey { host: 0, restart_delay_ms: 0 };
+    assert!(s.planned_sets().is_ok() && !s.within_fault_budget());
+    let mut seven = calm(1, [vec![Role::Honest; 6], vec![Role::Byzantine(Attack::Equivocate)]].concat());
+    seven.set_changes = vec![PlannedChange {
+        change: SetChange::RotateKey { host: 0, restart_delay_ms: 0 },
+        not_before_ms: 0,
+    }];
+    assert!(seven.within_fault_budget());
+    // A change the ledger refuses (T28: the newcomer's power would be needed for a quorum).
+    s.observers = 1;
+    s.roles.push(Role::Honest);
+    s.set_changes[0].change = SetChange::Add { host: 4, power: 2 };
+    assert!(s.planned_sets().is_err() && !s.within_fault_budget());
+}
+
+/// Two observers added one after the other (the second with power 2), so
+/// that from the second change on, the set's quorum needs the first one's
+/// votes: the run goes on only if an observer added while it follows by
+/// consensus starts voting (the engine bug the simulator found: it kept
+/// observing). With the first newcomer down for good, the set in force has no
+/// live quorum, and the progress check says so.
+#[test]
+fn added_validators_vote_and_progress_is_judged_by_the_set_in_force() {
+    let mut s = calm(21, vec![Role::Honest; 4]);
+    s.observers = 2;
+    s.roles.extend([Role::Honest, Role::Honest]);
+    s.set_changes = vec![
+        PlannedChange { change: SetChange::Add { host: 4, power: 1 }, not_before_ms: 300 },
+        PlannedChange { change: SetChange::Add { host: 5, power: 2 }, not_before_ms: 300 },
+    ];
+    assert!(s.within_fault_budget());
+    let report = run(s.clone()).unwrap_or_else(|v| panic!("{}", failure_report(21, 4, &v)));
+    let m = &report.stats.membership;
+    assert_eq!((m.adds, m.changes_committed), (2, 2), "{m:?}");
+    assert_eq!(m.started_voting_mid_run, 2, "both newcomers voted: {m:?}");
+    // Host 4 down from the start and never back: once host 5 joins, 4 + 2 of 7 is no quorum.
+    s.crashes = crashes_of_validator_1(1, 0, 0, 1_000_000, |_, c| c.node = 4);
+    s.stable_ms = 1_000;
+    s.liveness_budget_ms = 20_000;
+    match run(s) {
+        Err(Violation::NoProgress { set_in_force, changes_pending: 0, .. }) => {
+            assert_eq!(set_in_force, vec![0, 1, 2, 3, 4, 5]);
+        }
+        other => panic!("expected no progress under the set needing host 4, got {other:?}"),
+    }
 }
 
 /// A calm scenario with chosen roles (no partition, no crash, no loss).
 fn calm(seed: u64, roles: Vec<Role>) -> Scenario {
     let mut s = Scenario::from_seed(seed, roles.len());
     s.roles = roles;
+    s.observers = 0;
+    s.set_changes.clear();
+    s.clock_offsets_ms.truncate(s.validators);
     s.partition = None;
     s.crashes.clear();
     s.network.loss_per_mille = 0;
@@ -306,18 +418,26 @@ fn checker_catches_a_block_stamped_in_the_future() {
 }
 
 /// Every branch of the engine that matters (its coverage marks) is reached by
-/// the default seeds: no production path is left to chance.
+/// the default seeds, and so is every membership case (a change of each kind
+/// committed, heights decided by a changed set, a node that started voting
+/// mid-run, a removed validator that kept following, an add while the host
+/// was down or a partition was on, a key switch, a block synced under a
+/// changed set): no production path is left to chance.
 #[test]
 fn default_seeds_reach_every_engine_branch() {
     let mut total = keepsake_engine::Marks::default();
+    let mut membership = MembershipStats::default();
     let count = env_u64("KEEPSAKE_SIM_COVERAGE_SEEDS").unwrap_or(120);
     for validators in [4, 7] {
         for seed in 0..count {
             if let Ok(report) = run_seed(seed, validators) {
                 total.add(&report.marks);
+                membership.add(&report.stats.membership);
             }
         }
     }
+    eprintln!("set changes over {count} seeds x {{4, 7}} validators: {:?}", membership.named());
+    assert_membership_coverage(&membership, &format!("over {count} seeds x {{4, 7}} validators"));
     let missing: Vec<&str> = total.named().iter().filter(|(_, n)| *n == 0).map(|(name, _)| *name).collect();
     eprintln!("engine branches over {count} seeds x {{4, 7}} validators: {:?}", total.named());
     assert!(missing.is_empty(), "branches no default seed reached: {missing:?}");
@@ -355,6 +475,7 @@ fn checker_catches_a_torn_sign_state_taken_for_never_signed() {
 #[test]
 fn checker_catches_a_stale_sign_state_after_a_power_loss() {
     let mut s = Scenario::from_seed(2433, 4);
+    assert!(s.set_changes.is_empty(), "the run recorded before set changes were drawn");
     let crash = s.crashes.iter_mut().find(|c| c.node == 1).expect("seed 2433 crashes validator 1");
     assert!(crash.lose_unsynced_wal, "a power loss");
     if let Err(v) = run(s.clone()) {
