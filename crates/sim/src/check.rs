@@ -456,8 +456,10 @@ mod tests {
             audit.committed(0, block, commit).unwrap();
         }
         assert_eq!(audit.changes().len(), 1);
-        // Height 3 is the first the smaller set governs.
-        let (block, all_four) = chain.blocks[2].clone();
+        // Height 3 is the first the smaller set governs: the genesis four's
+        // commit counts the removed validator's signature.
+        let block = chain.blocks[2].0.clone();
+        let all_four = chain.net.commit_for(&block.header, 0, 4);
         assert!(matches!(
             audit.committed(0, &block, &all_four),
             Err(Violation::InvalidCommit { height: 3, .. })
