@@ -177,7 +177,8 @@ pub struct P2pSection {
     pub listen: SocketAddr,
     /// Peers to dial (and redial while disconnected).
     pub bootstrap: Vec<PeerAddress>,
-    /// Keys allowed to connect besides the genesis validators (observers, auditors' nodes).
+    /// Keys allowed to connect besides the validators and the observers
+    /// registered by governance (this operator's own auditors' nodes).
     pub allow_list: Vec<keepsake_types::PublicKey>,
     /// Most connections.
     pub max_peers: u32,

@@ -3,7 +3,7 @@
 //! history in append-only files; `keepsake_store::layout`).
 //!
 //! Nothing is copied blindly: every block of the old directory is read with
-//! its commit, the commit is verified against the genesis validators, and
+//! its commit, the commit is verified against the validator set of its height, and
 //! the block is executed again by the ledger on the new store, exactly as
 //! block sync would; kept equivocation evidence is carried over. The new
 //! directory is built beside the old one (`DATA.v2-partial`, removed and

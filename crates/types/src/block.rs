@@ -2,8 +2,9 @@
 //!
 //! A block is final when validators holding more than two thirds of the voting
 //! power signed a precommit for its header hash: its [`Commit`]. A header plus
-//! its commit is a *checkpoint*: anyone with the genesis validator set can
-//! check it offline ([`Commit::verify`]).
+//! its commit is a *checkpoint*: anyone with the validator set of its height
+//! (the genesis set, or the set reached by following proven changes from it,
+//! `membership::ValidatorSchedule`) can check it offline ([`Commit::verify`]).
 
 use std::collections::BTreeSet;
 

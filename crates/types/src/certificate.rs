@@ -2,8 +2,9 @@
 //! with nothing but the genesis file.
 //!
 //! Verification ([`Certificate::verify`]) walks, in order: format and chain
-//! id -> the checkpoint's commit (header hash, validator-set hash, a quorum of
-//! valid precommits of genesis validators) -> the inclusion proofs of the
+//! id -> the validator-set transitions from genesis (`membership`) -> the
+//! checkpoint's commit (header hash, validator-set hash, a quorum of valid
+//! precommits of the set governing its height) -> the inclusion proofs of the
 //! mint and series leaves against the header's log root -> the decoded leaves
 //! -> every field of the record. A refreshed certificate also carries the
 //! checkpoint it was verified at before ([`CheckpointLink`]), and the
