@@ -245,22 +245,44 @@ impl Cluster {
         &self.genesis.chain_id
     }
 
-    /// Waits until every node in `which` has committed `height` (bounded: 30 s).
+    /// Waits until every node in `which` has committed `height` (bounded: 30 s each).
     pub async fn wait_height(&self, which: &[usize], height: u64) {
-        let deadline = Instant::now() + Duration::from_secs(30);
         for &i in which {
-            let c = self.client(i);
-            loop {
-                let h = c.status().await.expect("status answers").height;
-                if h >= height {
-                    break;
-                }
-                assert!(Instant::now() < deadline, "node {i} stuck at height {h}, waiting for {height}");
-                tokio::time::sleep(Duration::from_millis(25)).await;
-            }
+            wait_client_height(&self.client(i), &format!("node {i}"), height).await;
         }
     }
 
+    /// Submits `tx` through node `via`, waits for its commit and returns the committing height.
+    pub async fn commit(&self, via: usize, tx: SignedTx) -> u64 {
+        let client = self.client(via);
+        let id = client.submit_tx(tx).await.unwrap();
+        match wait_final(&client, id).await {
+            TxStatus::Committed { height, .. } => height,
+            other => panic!("{id} not committed through node {via}: {other:?}"),
+        }
+    }
+
+    /// Mints `edition` of `series` through node `via` and returns the committing height.
+    pub async fn mint_and_wait(&self, via: usize, series: SeriesId, edition: u32) -> u64 {
+        self.commit(via, mint(self, series, edition)).await
+    }
+}
+
+/// Waits until the node behind `client` (named `who` in the failure) has
+/// committed `height` (bounded: 30 s).
+pub async fn wait_client_height(client: &HttpClient, who: &str, height: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let h = client.status().await.expect("status answers").height;
+        if h >= height {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{who} stuck at height {h}, waiting for {height}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+impl Cluster {
     /// Stops every running node.
     pub async fn shutdown(mut self) {
         for i in 0..self.nodes.len() {

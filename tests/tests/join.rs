@@ -6,36 +6,12 @@
 
 use std::time::{Duration, Instant};
 
-use jsonrpsee::http_client::HttpClient;
 use keepsake::config::{NodeConfig, PeerAddress};
 use keepsake::init::InitSpec;
 use keepsake_rpc::KeepsakeApiClient;
 use keepsake_rpc::types::TxStatus;
-use keepsake_tests::{Cluster, fast_consensus, mint, raw_http, setup_series, wait_final};
-use keepsake_types::{Genesis, SeriesId, TxBody, ids};
-
-/// Mints `edition` through node `via` and returns the committing height.
-async fn mint_and_wait(c: &Cluster, via: usize, series: SeriesId, edition: u32) -> u64 {
-    let client = c.client(via);
-    let id = client.submit_tx(mint(c, series, edition)).await.unwrap();
-    match wait_final(&client, id).await {
-        TxStatus::Committed { height, .. } => height,
-        other => panic!("mint {edition} not committed: {other:?}"),
-    }
-}
-
-/// Waits until `client`'s node has committed `height` (bounded: 30 s).
-async fn wait_height(client: &HttpClient, height: u64) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let h = client.status().await.expect("status answers").height;
-        if h >= height {
-            return;
-        }
-        assert!(Instant::now() < deadline, "the new node is stuck at height {h}, waiting for {height}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
+use keepsake_tests::{Cluster, fast_consensus, raw_http, setup_series, wait_client_height, wait_final};
+use keepsake_types::{Genesis, TxBody, ids};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_made_by_init_syncs_from_genesis_and_serves_verifiable_certificates() {
@@ -43,7 +19,7 @@ async fn a_node_made_by_init_syncs_from_genesis_and_serves_verifiable_certificat
     let c = Cluster::start(dir.path(), 4).await.unwrap();
     let series = setup_series(&c, 0, "lotus", 100).await;
     for edition in 1..=3 {
-        mint_and_wait(&c, edition as usize % 4, series, edition).await;
+        c.mint_and_wait(edition as usize % 4, series, edition).await;
     }
 
     // The operator of the new node got the genesis file and the members' KEY@IP:PORT.
@@ -92,7 +68,7 @@ async fn a_node_made_by_init_syncs_from_genesis_and_serves_verifiable_certificat
     };
 
     // It syncs every block from genesis: the very blocks the validators committed.
-    wait_height(&oc, last).await;
+    wait_client_height(&oc, "the new node", last).await;
     let reference = c.client(0);
     for h in 1..=last {
         let ours = oc.get_block(h).await.unwrap();
@@ -100,8 +76,8 @@ async fn a_node_made_by_init_syncs_from_genesis_and_serves_verifiable_certificat
         assert_eq!(ours.hash, theirs.hash, "height {h}");
     }
     // ...and follows the chain afterwards.
-    let next = mint_and_wait(&c, 1, series, 4).await;
-    wait_height(&oc, next).await;
+    let next = c.mint_and_wait(1, series, 4).await;
+    wait_client_height(&oc, "the new node", next).await;
     assert_eq!(oc.get_block(next).await.unwrap().hash, reference.get_block(next).await.unwrap().hash);
 
     // Its certificates verify offline against the genesis in its own home.

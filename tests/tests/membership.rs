@@ -8,8 +8,7 @@
 //! offline against the genesis alone.
 
 use keepsake_rpc::KeepsakeApiClient;
-use keepsake_rpc::types::TxStatus;
-use keepsake_tests::{Cluster, mint, setup_series, wait_final};
+use keepsake_tests::{Cluster, mint, setup_series};
 use keepsake_types::membership::SET_CHANGE_DELAY;
 use keepsake_types::{Keypair, PublicKey, SeriesId, SignedTx, TxBody, Validator, ValidatorChange, ids};
 
@@ -18,16 +17,6 @@ fn governed(c: &Cluster, body: TxBody, extra: &[&Keypair]) -> SignedTx {
     let mut signers = vec![&c.governors[0], &c.governors[1]];
     signers.extend_from_slice(extra);
     body.sign(c.chain(), &signers)
-}
-
-/// Submits through node `via` and waits for the commit; returns its height.
-async fn commit(c: &Cluster, via: usize, tx: SignedTx) -> u64 {
-    let client = c.client(via);
-    let id = client.submit_tx(tx).await.unwrap();
-    match wait_final(&client, id).await {
-        TxStatus::Committed { height, .. } => height,
-        other => panic!("not committed: {other:?}"),
-    }
 }
 
 /// Whether `key` signed the commit of some block in `from..=to` on node `via`.
@@ -66,7 +55,7 @@ async fn wait_for_signature_of(c: &Cluster, via: usize, key: &PublicKey, from: u
 async fn mint_some(c: &Cluster, via: usize, series: SeriesId, editions: std::ops::Range<u32>) -> u64 {
     let mut height = 0;
     for e in editions {
-        height = commit(c, via, mint(c, series, e)).await;
+        height = c.commit(via, mint(c, series, e)).await;
     }
     height
 }
@@ -85,16 +74,16 @@ async fn members_join_leave_and_rotate_keys_and_every_certificate_still_verifies
     let five = c.add_home().unwrap();
     let five_key = c.validator_key(five).unwrap();
     let nonce = 1000;
-    let h = commit(
-        &c,
-        0,
-        governed(
-            &c,
-            TxBody::RegisterObserver { observer: five_key.public(), name: "Fifth museum".into(), nonce },
-            &[],
-        ),
-    )
-    .await;
+    let h = c
+        .commit(
+            0,
+            governed(
+                &c,
+                TxBody::RegisterObserver { observer: five_key.public(), name: "Fifth museum".into(), nonce },
+                &[],
+            ),
+        )
+        .await;
     c.start_node(five).await.unwrap();
     c.wait_height(&[five], h).await;
 
@@ -103,9 +92,9 @@ async fn members_join_leave_and_rotate_keys_and_every_certificate_still_verifies
     let add = ValidatorChange::Add {
         validator: Validator { public_key: five_key.public(), power: 1, name: "Fifth museum".into() },
     };
-    let added_at =
-        commit(&c, 1, governed(&c, TxBody::ChangeValidators { change: add, nonce: nonce + 1 }, &[&five_key]))
-            .await;
+    let added_at = c
+        .commit(1, governed(&c, TxBody::ChangeValidators { change: add, nonce: nonce + 1 }, &[&five_key]))
+        .await;
     let in_force = added_at + SET_CHANGE_DELAY;
     mint_some(&c, 0, series, editions..editions + 3).await;
     editions += 3;
@@ -118,19 +107,19 @@ async fn members_join_leave_and_rotate_keys_and_every_certificate_still_verifies
 
     // Organisation 3 leaves: it stops voting and keeps following.
     let leaving = c.validator_key(3).unwrap().public();
-    let removed_at = commit(
-        &c,
-        0,
-        governed(
-            &c,
-            TxBody::ChangeValidators {
-                change: ValidatorChange::Remove { public_key: leaving },
-                nonce: nonce + 2,
-            },
-            &[],
-        ),
-    )
-    .await;
+    let removed_at = c
+        .commit(
+            0,
+            governed(
+                &c,
+                TxBody::ChangeValidators {
+                    change: ValidatorChange::Remove { public_key: leaving },
+                    nonce: nonce + 2,
+                },
+                &[],
+            ),
+        )
+        .await;
     let removed_from = removed_at + SET_CHANGE_DELAY;
     let after_removal = mint_some(&c, 0, series, editions..editions + 4).await;
     editions += 4;
@@ -145,12 +134,9 @@ async fn members_join_leave_and_rotate_keys_and_every_certificate_still_verifies
     let new_key = keepsake::keyfile::generate().unwrap();
     let old_key = c.validator_key(1).unwrap().public();
     let rotate = ValidatorChange::RotateKey { old_key, new_key: new_key.public() };
-    let rotated_at = commit(
-        &c,
-        0,
-        governed(&c, TxBody::ChangeValidators { change: rotate, nonce: nonce + 3 }, &[&new_key]),
-    )
-    .await;
+    let rotated_at = c
+        .commit(0, governed(&c, TxBody::ChangeValidators { change: rotate, nonce: nonce + 3 }, &[&new_key]))
+        .await;
     c.wait_height(&[0, 1, 2, 3, five], rotated_at + SET_CHANGE_DELAY).await;
     c.stop_node(1).await.unwrap();
     c.replace_key(1, &new_key).unwrap();

@@ -13,18 +13,8 @@ use keepsake_rpc::types::TxStatus;
 use keepsake_tests::{Cluster, fast_consensus, mint, setup_series, wait_final};
 use keepsake_types::wire::{ConsensusEnvelope, ConsensusMessage};
 use keepsake_types::{
-    Block, Header, Keypair, Proposal, ProposalData, PublicKey, SeriesId, SignedTx, TxBody, encoding, ids,
+    Block, Header, Keypair, Proposal, ProposalData, PublicKey, SignedTx, TxBody, encoding, ids,
 };
-
-/// Mints `edition` through node `via` and returns the committing height.
-async fn mint_and_wait(c: &Cluster, via: usize, series: SeriesId, edition: u32) -> u64 {
-    let client = c.client(via);
-    let id = client.submit_tx(mint(c, series, edition)).await.unwrap();
-    match wait_final(&client, id).await {
-        TxStatus::Committed { height, .. } => height,
-        other => panic!("mint {edition} not committed: {other:?}"),
-    }
-}
 
 /// Every running node has the same block hash at every height up to `height`.
 async fn assert_same_chain(c: &Cluster, height: u64) {
@@ -42,7 +32,7 @@ async fn n4_a_mint_commits_the_same_block_everywhere_and_certifies_with_a_quorum
     let dir = tempfile::tempdir().unwrap();
     let c = Cluster::start(dir.path(), 4).await.unwrap();
     let series = setup_series(&c, 0, "apsaras", 100).await;
-    let height = mint_and_wait(&c, 0, series, 1).await;
+    let height = c.mint_and_wait(0, series, 1).await;
     c.wait_height(&[0, 1, 2, 3], height).await;
     assert_same_chain(&c, height).await;
     // The certificate, fetched from another validator, verifies offline with a 3-of-4 quorum.
@@ -61,7 +51,7 @@ async fn n4f1_one_validator_down_the_chain_goes_on_and_it_catches_up_and_votes_a
     c.stop_node(3).await.unwrap();
     let mut last = 0;
     for e in 1..=3 {
-        last = mint_and_wait(&c, 0, series, e).await;
+        last = c.mint_and_wait(0, series, e).await;
     }
     c.wait_height(&[0, 1, 2], last).await;
     // Restarted, node 3 catches up: by block sync, or — when the gap is only a few blocks old —
@@ -72,7 +62,7 @@ async fn n4f1_one_validator_down_the_chain_goes_on_and_it_catches_up_and_votes_a
     assert_same_chain(&c, last).await;
     // ...and votes again: with node 0 down, 3 of 4 (nodes 1, 2, 3) are needed for every block.
     c.stop_node(0).await.unwrap();
-    let h = mint_and_wait(&c, 1, series, 4).await;
+    let h = c.mint_and_wait(1, series, 4).await;
     c.wait_height(&[1, 2, 3], h).await;
     assert_same_chain(&c, h).await;
     c.shutdown().await;
@@ -113,7 +103,7 @@ async fn a_node_whose_key_is_not_in_the_genesis_cannot_connect() {
     let dir = tempfile::tempdir().unwrap();
     let c = Cluster::start(dir.path(), 4).await.unwrap();
     let series = setup_series(&c, 0, "jade", 10).await;
-    let h = mint_and_wait(&c, 0, series, 1).await;
+    let h = c.mint_and_wait(0, series, 1).await;
 
     // A stranger: same genesis, its own key, dialing every validator.
     let home = dir.path().join("stranger");
@@ -301,7 +291,7 @@ async fn a_byzantine_validator_proposing_a_transfer_over_libp2p_is_refused_and_t
     assert_eq!(key.public(), c.genesis.validators[BYZANTINE].public_key);
     // A real certificate for the Byzantine block to try to move.
     let series = setup_series(&c, 0, "lacquer", 100).await;
-    mint_and_wait(&c, 0, series, 1).await;
+    c.mint_and_wait(0, series, 1).await;
     let certificate_id = ids::certificate_id(&chain, &series, 1);
     let net = join_as(&c, &key).await;
 
@@ -327,7 +317,7 @@ async fn a_byzantine_validator_proposing_a_transfer_over_libp2p_is_refused_and_t
     }
 
     // The chain goes on past the injections, with transactions, on every honest node.
-    let after = mint_and_wait(&c, 2, series, 2).await;
+    let after = c.mint_and_wait(2, series, 2).await;
     let last = after.max(injected[1] + 1);
     c.wait_height(&HONEST, last).await;
     assert_same_chain(&c, last).await;

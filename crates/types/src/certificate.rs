@@ -221,7 +221,7 @@ impl Certificate {
         let mut memo = memo;
         let schedule = match memo.as_deref_mut() {
             Some(m) => m.schedule(genesis, &self.transitions)?,
-            None => ValidatorSchedule::follow(genesis, &self.transitions)?,
+            None => std::sync::Arc::new(ValidatorSchedule::follow(genesis, &self.transitions)?),
         };
         let validators = schedule_at_checkpoint(&schedule, &self.checkpoint, self.transitions.len())?;
         // Checkpoint: header hash, validator set, quorum of valid precommits.
@@ -364,23 +364,29 @@ struct Proven {
     checkpoints: std::collections::HashMap<Hash32, u64>,
     series: std::collections::HashSet<Hash32>,
     /// Schedules followed, by the hash of their exact transitions (few: one per chain state).
-    schedules: std::collections::HashMap<Hash32, ValidatorSchedule>,
+    schedules: std::collections::HashMap<Hash32, std::sync::Arc<ValidatorSchedule>>,
 }
 
 impl Proven {
-    fn schedule(&mut self, genesis: &Genesis, transitions: &[SetTransition]) -> Result<ValidatorSchedule> {
+    /// The schedule `transitions` lead to, followed once per exact transitions
+    /// and shared (not copied) by every certificate that carries them.
+    fn schedule(
+        &mut self,
+        genesis: &Genesis,
+        transitions: &[SetTransition],
+    ) -> Result<std::sync::Arc<ValidatorSchedule>> {
         if transitions.is_empty() {
-            return Ok(ValidatorSchedule::genesis(genesis));
+            return Ok(std::sync::Arc::new(ValidatorSchedule::genesis(genesis)));
         }
         let key = proven_key(&[&encode(&transitions)]);
         if let Some(s) = self.schedules.get(&key) {
             return Ok(s.clone());
         }
-        let schedule = ValidatorSchedule::follow(genesis, transitions)?;
+        let schedule = std::sync::Arc::new(ValidatorSchedule::follow(genesis, transitions)?);
         if self.schedules.len() >= SCHEDULES_KEPT_MAX {
             self.schedules.clear();
         }
-        self.schedules.insert(key, schedule.clone());
+        self.schedules.insert(key, std::sync::Arc::clone(&schedule));
         Ok(schedule)
     }
 
