@@ -89,9 +89,15 @@ fn not_found(what: impl std::fmt::Display) -> ErrorObjectOwned {
 /// RPC admission: the node's one admission path ([`Shared::admission`]),
 /// then the transaction is gossiped to the other validators.
 fn admit(shared: &Shared, tx: SignedTx) -> Result<TxId, AdmitError> {
-    let gossip = tx.clone();
-    let result = shared.admission().admit(tx);
-    match &result {
+    let result = shared.admission().admit(tx.clone());
+    after_admission(shared, tx, &result);
+    result
+}
+
+/// What follows an admission: metrics, and for an admitted transaction
+/// waking the proposer and gossiping it.
+fn after_admission(shared: &Shared, gossip: SignedTx, result: &Result<TxId, AdmitError>) {
+    match result {
         Ok(_) => {
             shared.metrics.txs_admitted.fetch_add(1, Relaxed);
             shared.new_tx.notify_one();
@@ -106,7 +112,6 @@ fn admit(shared: &Shared, tx: SignedTx) -> Result<TxId, AdmitError> {
     let pool = shared.mempool();
     shared.metrics.mempool_txs.store(pool.len() as u64, Relaxed);
     shared.metrics.mempool_bytes.store(pool.bytes() as u64, Relaxed);
-    result
 }
 
 fn admit_error(e: &AdmitError) -> ErrorObjectOwned {
@@ -128,13 +133,16 @@ impl KeepsakeApiServer for RpcImpl {
         }
         self.blocking(move |s| {
             let chain = s.genesis.chain_id.clone();
-            Ok(txs
+            let ids: Vec<TxId> = txs.iter().map(|tx| tx.id(&chain)).collect();
+            let results = s.admission().admit_many(txs.clone());
+            Ok(ids
                 .into_iter()
-                .map(|tx| {
-                    let tx_id = tx.id(&chain);
-                    let error = admit(s, tx)
-                        .err()
-                        .map(|e| Rejection { code: e.code().into(), message: e.to_string() });
+                .zip(txs)
+                .zip(results)
+                .map(|((tx_id, tx), result)| {
+                    after_admission(s, tx, &result);
+                    let error =
+                        result.err().map(|e| Rejection { code: e.code().into(), message: e.to_string() });
                     SubmitOutcome { tx_id, error }
                 })
                 .collect())

@@ -10,8 +10,9 @@
 //! work ahead of it, and nothing it does can make a block pass:
 //!
 //! - **pre-verification** ([`preverify`]): the transactions of an answer are
-//!   decoded and their signatures checked exactly as rule T4 does
-//!   (`SignedTx::verify_signatures`, strict), spread over the cores; each
+//!   decoded and their signatures checked exactly as rule T4 does (one
+//!   batch per core, `rules::verify_signatures_many`, with the same verdict
+//!   per transaction as `SignedTx::verify_signatures`); each
 //!   transaction that passes has its signed digest (SHA-256 of its whole
 //!   canonical encoding, signatures included) put in the memo
 //!   ([`VerifiedSet`]), so the engine's T4 finds these exact bytes verified.
@@ -34,7 +35,7 @@
 use std::sync::Arc;
 
 use keepsake_engine::{VerifiedSet, message_bytes_max};
-use keepsake_ledger::rules::signed_digest;
+use keepsake_ledger::rules::{signed_digest, verify_signatures_many};
 use keepsake_network::NetworkHandle;
 use keepsake_types::wire::SyncItem;
 use keepsake_types::{Genesis, PublicKey, SignedTx, encoding};
@@ -102,10 +103,12 @@ pub fn preverify(items: &[Vec<u8>], genesis: &Genesis, memo: &VerifiedSet, threa
             .chunks(chunk)
             .map(|part| {
                 s.spawn(move || {
+                    // One batch per thread: the same verdicts as one by one.
+                    let verdicts = verify_signatures_many(chain, part);
                     let mut passed = Vec::with_capacity(part.len());
                     let mut failed = 0usize;
-                    for tx in part {
-                        if tx.verify_signatures(chain).is_ok() {
+                    for (tx, ok) in part.iter().zip(verdicts) {
+                        if ok {
                             passed.push(signed_digest(&encoding::encode(*tx)));
                         } else {
                             failed += 1;

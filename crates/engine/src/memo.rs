@@ -15,8 +15,8 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use keepsake_ledger::rules::VerifiedMemo;
-use keepsake_types::Hash32;
+use keepsake_ledger::rules::{self, VerifiedMemo};
+use keepsake_types::{Hash32, SignedTx, encoding};
 
 /// Tables at least this large are shrunk when mostly empty after a
 /// [`VerifiedSet::forget`] (a burst must not leave its peak table behind).
@@ -105,6 +105,39 @@ impl VerifiedSet {
     pub fn room(&self) -> usize {
         let m = self.lock();
         m.generation.saturating_sub(m.current.len())
+    }
+
+    /// Checks T4 for every transaction of `txs` this memo does not know yet, in
+    /// one batch verification ([`rules::verify_signatures_many`]), and
+    /// remembers the digest of each that passes. A failing transaction is not
+    /// remembered: the rules verify it again, alone, and name its bad
+    /// signature. Returns how many were verified now and how many failed.
+    pub fn preverify(&self, chain_id: &str, txs: &[&SignedTx]) -> (usize, usize) {
+        let mut digests = Vec::with_capacity(txs.len());
+        let mut fresh = Vec::with_capacity(txs.len());
+        {
+            let m = self.lock();
+            for tx in txs {
+                let digest = rules::signed_digest(&encoding::encode(*tx));
+                if !m.contains(&digest) {
+                    digests.push(digest);
+                    fresh.push(*tx);
+                }
+            }
+        }
+        if fresh.is_empty() {
+            return (0, 0);
+        }
+        let verdicts = rules::verify_signatures_many(chain_id, &fresh);
+        let mut failed = 0;
+        for (digest, ok) in digests.into_iter().zip(verdicts) {
+            if ok {
+                self.remember(digest);
+            } else {
+                failed += 1;
+            }
+        }
+        (fresh.len(), failed)
     }
 
     /// Digests remembered.

@@ -171,6 +171,16 @@ pub fn check_stateless_memo(tx: &SignedTx, genesis: &Genesis, memo: &dyn Verifie
     Ok(Stateless { tx_id: tx.id(chain), digest, verified_now })
 }
 
+/// T4 for many transactions at once: for each, whether every one of its
+/// signatures verifies. The verdict of each transaction is exactly that of
+/// [`SignedTx::verify_signatures`] (the signature rule makes batch and single
+/// verification agree on every input; docs/signatures.md), so callers may
+/// remember the passing ones in a [`VerifiedMemo`]; a failing one is left to
+/// [`check_stateless_memo`], which names the bad signature.
+pub fn verify_signatures_many(chain_id: &str, txs: &[&SignedTx]) -> Vec<bool> {
+    txs.iter().map(|tx| tx.verify_signatures(chain_id).is_ok()).collect()
+}
+
 /// T6/T7: the signers are distinct governors in force, at least k of them.
 fn require_governors(tx: &SignedTx, governance: &Governance) -> Result<()> {
     require_governors_and(tx, governance, None)

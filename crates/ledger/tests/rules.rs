@@ -245,6 +245,39 @@ fn t4_a_single_bad_signature_rejects_the_transaction() {
     assert_eq!(c.reject(bogus).code(), "BadSignature");
 }
 
+#[test]
+fn t4_a_block_whose_signatures_are_verified_together_names_the_one_forgery() {
+    // Blocks verify the signatures of every transaction the node has not seen
+    // in one batch; a forged signature among many must still be found, and
+    // reported as the same rule, at its own index.
+    let mut c = Chain::ready();
+    let series = c.series("batch", 20);
+    let mints: Vec<SignedTx> = (1..=12).map(|e| c.net.mint(&c.net.issuer, series, e, e)).collect();
+    let proposer = c.net.validators[0].public();
+    let good = build_block(&c.state, &c.net.genesis, &c.tip, proposer, c.tip.time_ms + 1, mints.clone())
+        .unwrap()
+        .block;
+    assert_eq!(good.txs.len(), 12);
+    validate_block(&c.state, &c.net.genesis, &c.tip, &good).unwrap();
+    for forged_at in [0usize, 7, 11] {
+        let mut block = good.clone();
+        block.txs[forged_at].signatures[0].signature.0[33] ^= 0x10;
+        match validate_block(&c.state, &c.net.genesis, &c.tip, &block).unwrap_err() {
+            LedgerError::InvalidTransaction { index, source, .. } => {
+                assert_eq!(index, forged_at);
+                assert_eq!(*source, LedgerError::BadSignature { signer: c.net.issuer.public() });
+            }
+            other => panic!("expected InvalidTransaction, got {other:?}"),
+        }
+    }
+    // Building leaves out exactly the forged one and keeps the rest.
+    let mut candidates = mints;
+    candidates[5].signatures[0].signature.0[2] ^= 1;
+    let rejected = c.commit(candidates);
+    assert_eq!(rejected, vec![LedgerError::BadSignature { signer: c.net.issuer.public() }]);
+    assert_eq!(c.state.series(&series).unwrap().unwrap().minted, 11);
+}
+
 // ---------------------------------------------------------------- T5-T9
 
 #[test]
