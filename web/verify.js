@@ -857,13 +857,6 @@ function scalarMult(k, p) {
   return r;
 }
 
-function encodePoint(p) {
-  const zi = inv(p[2]);
-  const x = md(p[0] * zi);
-  const y = md(p[1] * zi);
-  return intToBytesLE(y | ((x & 1n) << 255n), 32);
-}
-
 /** [8]P == identity */
 export function isSmallOrder(p) {
   let q = p;
