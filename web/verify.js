@@ -13,20 +13,22 @@
 // verdicts, only slower. WebCrypto is used whenever it is present.
 //
 // Strictness notes (Rust is the reference):
-// - Ed25519: Rust uses ed25519-dalek 2.x `verify_strict`. WebCrypto only does
-//   plain RFC 8032 verification (OpenSSL/BoringSSL: S < l and the cofactorless
-//   equation, compared against the R bytes). The extra strict rules are done
-//   here, before WebCrypto is asked: the key must decompress the dalek way (y
-//   taken mod p, x = 0 with the sign bit set accepted) else BadPublicKey; S < l;
-//   R must decompress and be canonically encoded; neither A nor R may be of
-//   small order. A key whose encoding is non-canonical (y >= p) is accepted by
-//   dalek but may be refused by WebCrypto, so such keys (and every key when
-//   WebCrypto has no Ed25519, or there is no crypto.subtle at all) are checked
-//   by the small BigInt implementation below ([S]B - [k]A == R,
-//   k = SHA-512(R || A || M) mod l, A as given).
-//   What is left to WebCrypto is the RFC 8032 equation itself, which both
-//   compute identically for the inputs that reach it. The BigInt path is not
-//   constant time; it only verifies public data.
+// - Ed25519: the rule is ZIP-215 (docs/protocol.md §3, docs/signatures.md),
+//   the rule of the Rust verifier: A and R decompress as curve25519-dalek does
+//   (y is the low 255 bits taken mod p, so y >= p is accepted; x = 0 with the
+//   sign bit set is accepted; small-order points are accepted), an undecodable
+//   key is BadPublicKey and an undecodable R BadSignature; S < l;
+//   k = SHA-512(R || A || M) mod l over the bytes as given; accept iff
+//   [8]([S]B - R - [k]A) is the identity. WebCrypto (OpenSSL/BoringSSL) does
+//   plain RFC 8032: S < l and the cofactorless equation [S]B = R + [k]A. That
+//   equation implies the cofactored one, so WebCrypto's "valid" is taken as is
+//   (asked only for canonically encoded keys, which every implementation
+//   decodes to the same point); its "invalid", a refused key, a missing
+//   Ed25519 or a missing crypto.subtle leave the verdict to the small BigInt
+//   cofactored check below, which alone decides what ZIP-215 accepts beyond
+//   RFC 8032 (small-order and mixed-order points, non-canonical encodings).
+//   The BigInt path is not constant time; it only verifies public data.
+//   tests/fixtures/ed25519/vectors.json is the conformance test (web/tests).
 // - JSON: serde_json + `deny_unknown_fields` semantics are reproduced by a
 //   small parser: unknown, duplicate or missing fields, wrong types, integers
 //   that are negative, fractional, exponent-form or out of range, lone
@@ -766,7 +768,7 @@ export async function verifyConsistency(oldSize, newSize, oldRoot, newRoot, proo
 }
 
 // ---------------------------------------------------------------------------
-// Ed25519 (curve arithmetic for the strict checks and the fallback verifier)
+// Ed25519 (curve arithmetic for the ZIP-215 check and the key checks)
 
 const P = (1n << 255n) - 19n;
 const L = (1n << 252n) + 27742317777372353535851937790883648493n;
@@ -855,13 +857,6 @@ function scalarMult(k, p) {
   return r;
 }
 
-function encodePoint(p) {
-  const zi = inv(p[2]);
-  const x = md(p[0] * zi);
-  const y = md(p[1] * zi);
-  return intToBytesLE(y | ((x & 1n) << 255n), 32);
-}
-
 /** [8]P == identity */
 export function isSmallOrder(p) {
   let q = p;
@@ -880,14 +875,16 @@ export function isValidPoint(key) {
   return p !== null && !isSmallOrder(p);
 }
 
-const isCanonicalY = (bytes) => (bytesToIntLE(bytes) & ((1n << 255n) - 1n)) < P;
+/** A canonical encoding: y < p, and no sign bit on x = 0 (what every decoder reads alike). */
+const isCanonicalPoint = (bytes, p) =>
+  (bytesToIntLE(bytes) & ((1n << 255n) - 1n)) < P && !(p[0] === 0n && bytes[31] >> 7 === 1);
 
-/** Cofactorless RFC 8032 check in BigInt: encode([S]B - [k]A) == R. */
-async function equationHolds(A, keyBytes, msg, sig) {
+/** ZIP-215 equation in BigInt: [8]([S]B - R - [k]A) == identity, k = SHA-512(R || A || M) mod l. */
+async function cofactoredHolds(A, R, keyBytes, msg, sig) {
   const k = bytesToIntLE(await sha512(concat(sig.subarray(0, 32), keyBytes, msg))) % L;
   const s = bytesToIntLE(sig.subarray(32));
-  const r = pointAdd(scalarMult(s, BASE), scalarMult(k, negate(A)));
-  return bytesEqual(encodePoint(r), sig.subarray(0, 32));
+  const q = pointAdd(pointAdd(scalarMult(s, BASE), negate(R)), scalarMult(k, negate(A)));
+  return isSmallOrder(q);
 }
 
 // RFC 8032 §7.1 TEST 1 (empty message): probes WebCrypto Ed25519 once.
@@ -912,7 +909,7 @@ async function probeWebEd25519(s) {
 }
 
 /**
- * Whether WebCrypto Ed25519 is used for the RFC 8032 equation (else BigInt):
+ * Whether WebCrypto Ed25519 is asked first (its "valid" is final, else BigInt):
  * false without crypto.subtle (insecure context) or when it lacks Ed25519.
  */
 export function webCryptoEd25519() {
@@ -941,25 +938,21 @@ async function webcryptoVerify(keyBytes, msg, sig) {
 }
 
 /**
- * PublicKey::verify_message (ed25519-dalek verify_strict). Throws
- * BadPublicKey or BadSignature; `what` names the signed object.
+ * PublicKey::verify_message: the ZIP-215 rule (docs/protocol.md §3). Throws
+ * BadPublicKey (the key does not decompress) or BadSignature; `what` names
+ * the signed object.
  */
-export async function verifyStrict(keyBytes, msg, sig, what = "message") {
-  const A = decompressPoint(keyBytes);
+export async function verifySignature(keyBytes, msg, sig, what = "message") {
+  const A = keyBytes.length === 32 ? decompressPoint(keyBytes) : null;
   if (!A) fail("BadPublicKey", `invalid ed25519 public key ${toHex(keyBytes)}`);
   const badSig = () => fail("BadSignature", `bad signature by ${toHex(keyBytes)} on ${what}`);
   if (sig.length !== 64) badSig();
   if (bytesToIntLE(sig.subarray(32)) >= L) badSig();
-  const Rb = sig.subarray(0, 32);
-  const R = decompressPoint(Rb);
+  const R = decompressPoint(sig.subarray(0, 32));
   if (!R) badSig();
-  if (isSmallOrder(R) || isSmallOrder(A)) badSig();
-  // The recomputed R is always canonically encoded: a non-canonical R never matches.
-  if (!bytesEqual(encodePoint(R), Rb)) badSig();
-  let ok = null;
-  if (isCanonicalY(keyBytes)) ok = await webcryptoVerify(keyBytes, msg, sig);
-  if (ok === null) ok = await equationHolds(A, keyBytes, msg, sig);
-  if (!ok) badSig();
+  // WebCrypto's "valid" means S < l and [S]B = R + [k]A, hence [8]([S]B - R - [k]A) = O.
+  if (isCanonicalPoint(keyBytes, A) && (await webcryptoVerify(keyBytes, msg, sig)) === true) return;
+  if (!(await cofactoredHolds(A, R, keyBytes, msg, sig))) badSig();
 }
 
 // ---------------------------------------------------------------------------
@@ -1465,7 +1458,7 @@ export async function verifyCommit(header, commit, validators) {
     if (!v) fail("UnknownValidator", `commit signed by ${hex}, which is not a validator`);
     if (seen.has(hex)) fail("DuplicateCommitSignature", `validator ${hex} signed the commit twice`);
     seen.add(hex);
-    await verifyStrict(s.validator, message, s.signature, "commit precommit");
+    await verifySignature(s.validator, message, s.signature, "commit precommit");
     power += v.power;
     if (power > U64_MAX) power = U64_MAX;
     signers.push(v.name);
@@ -1945,7 +1938,7 @@ export async function verifyCertificate(certificateJsonText, genesisObject) {
     expectEq("record.mint_tx", await txId(chain, mintLeaf.tx.bodyBytes), r.mint_tx);
     expectEq("certificate_id", await certificateId(chain, m.series_id, m.edition), cert.certificate_id);
     const mintMsg = domainPreimage(TAG.TX, chain, mintLeaf.tx.bodyBytes);
-    for (const s of mintLeaf.tx.signatures) await verifyStrict(s.signer, mintMsg, s.signature, "transaction");
+    for (const s of mintLeaf.tx.signatures) await verifySignature(s.signer, mintMsg, s.signature, "transaction");
     if (!mintLeaf.tx.signatures.some((s) => bytesEqual(s.signer, r.issuer))) {
       mismatch("record.issuer", "the mint is not signed by the record's issuer");
     }
@@ -1966,11 +1959,11 @@ export async function verifyCertificate(certificateJsonText, genesisObject) {
       mismatch("record.edition", `edition ${r.edition} outside 1..=${r.max_supply}`);
     }
     const seriesMsg = domainPreimage(TAG.TX, chain, seriesLeaf.tx.bodyBytes);
-    for (const x of seriesLeaf.tx.signatures) await verifyStrict(x.signer, seriesMsg, x.signature, "transaction");
+    for (const x of seriesLeaf.tx.signatures) await verifySignature(x.signer, seriesMsg, x.signature, "transaction");
     if (!seriesLeaf.tx.signatures.some((x) => bytesEqual(x.signer, s.issuer))) {
       mismatch("series.leaf", "the series creation is not signed by its issuer");
     }
-    await verifyStrict(
+    await verifySignature(
       s.approval.reviewer,
       domainPreimage(TAG.REVIEW, chain, encodeReviewSubject(s)),
       s.approval.signature,
@@ -2109,7 +2102,7 @@ export async function verifyStatus(statusJsonText, genesisObject, verifiedCertif
       mismatch("revocation.leaf_index", "the revocation is logged before the mint");
     }
     const msg = domainPreimage(TAG.TX, chain, leaf.tx.bodyBytes);
-    for (const s of leaf.tx.signatures) await verifyStrict(s.signer, msg, s.signature, "transaction");
+    for (const s of leaf.tx.signatures) await verifySignature(s.signer, msg, s.signature, "transaction");
     // T7/T8 (Revoke): the issuer alone, or k distinct governors and nobody
     // else. The governors in force change by governance (SetGovernance) and
     // are ledger state, not visible offline: that a governance revocation had

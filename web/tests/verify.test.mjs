@@ -37,7 +37,7 @@ import {
   nodeHash,
   verifyInclusion,
   verifyConsistency,
-  verifyStrict,
+  verifySignature,
   isValidPoint,
   _setWebCryptoEd25519,
   VerifyError,
@@ -648,10 +648,10 @@ describe("protocol.md vectors", () => {
     assert.equal(toHex(await txId("keepsake-test", body)), "1ff77002ed2061c7cf7c893efb486d2b36a95582c3b27eeb4007d7aa20a421f7");
     const msg = domainPreimage(TAG.TX, "keepsake-test", body);
     assert.equal(toHex(msg), "0e6b65657073616b652f74782f7631" + "0d6b65657073616b652d74657374" + toHex(body));
-    await verifyStrict(ISSUER, msg, fromHex(MINT_SIG), "transaction");
+    await verifySignature(ISSUER, msg, fromHex(MINT_SIG), "transaction");
     _setWebCryptoEd25519(false);
     try {
-      await verifyStrict(ISSUER, msg, fromHex(MINT_SIG), "transaction");
+      await verifySignature(ISSUER, msg, fromHex(MINT_SIG), "transaction");
     } finally {
       _setWebCryptoEd25519(undefined);
     }
@@ -666,7 +666,7 @@ describe("protocol.md vectors", () => {
     assert.equal(toHex(decoded.tx.bodyBytes), toHex(body));
     // A signature over another chain does not verify.
     await rejectsWith(
-      verifyStrict(ISSUER, domainPreimage(TAG.TX, "keepsake-other", body), fromHex(MINT_SIG)),
+      verifySignature(ISSUER, domainPreimage(TAG.TX, "keepsake-other", body), fromHex(MINT_SIG)),
       "BadSignature",
     );
   });
@@ -765,7 +765,7 @@ describe("RFC 9162 proofs", () => {
 
 // ---------------------------------------------------------------------------
 
-describe("strict ed25519", () => {
+describe("ed25519 (ZIP-215)", () => {
   const KEY = fromHex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
   const SIG = fromHex(
     "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
@@ -774,11 +774,11 @@ describe("strict ed25519", () => {
   const L = (1n << 252n) + 27742317777372353535851937790883648493n;
 
   for (const path of ["webcrypto", "bigint"]) {
-    test(`RFC 8032 test 1 and the strict rules (${path})`, async () => {
+    test(`RFC 8032 test 1 and the ZIP-215 rules (${path})`, async () => {
       if (path === "bigint") _setWebCryptoEd25519(false);
       try {
-        await verifyStrict(KEY, EMPTY, SIG);
-        await rejectsWith(verifyStrict(KEY, new Uint8Array([0]), SIG), "BadSignature");
+        await verifySignature(KEY, EMPTY, SIG);
+        await rejectsWith(verifySignature(KEY, new Uint8Array([0]), SIG), "BadSignature");
         // S + l: the same point equation, but S is not canonical.
         let s = 0n;
         for (let i = 63; i >= 32; i--) s = (s << 8n) | BigInt(SIG[i]);
@@ -788,23 +788,29 @@ describe("strict ed25519", () => {
           malleable[i] = Number(s & 0xffn);
           s >>= 8n;
         }
-        await rejectsWith(verifyStrict(KEY, EMPTY, malleable), "BadSignature");
+        await rejectsWith(verifySignature(KEY, EMPTY, malleable), "BadSignature");
         // y = 2 is not on the curve: BadPublicKey, as keys.rs tests.
         const notOnCurve = new Uint8Array(32);
         notOnCurve[0] = 2;
-        await rejectsWith(verifyStrict(notOnCurve, EMPTY, new Uint8Array(64)), "BadPublicKey");
+        await rejectsWith(verifySignature(notOnCurve, EMPTY, new Uint8Array(64)), "BadPublicKey");
         assert.equal(isValidPoint(notOnCurve), false);
-        // The identity key (small order) is refused even with a "signature" that satisfies the equation.
+        // ... and as R: BadSignature.
+        const badR = SIG.slice();
+        badR.set(notOnCurve, 0);
+        await rejectsWith(verifySignature(KEY, EMPTY, badR), "BadSignature");
+        // The identity key (small order) verifies R = identity, S = 0 for any message under
+        // ZIP-215, but never passes isValidPoint, so it cannot enter the state or the genesis.
         const identity = new Uint8Array(32);
         identity[0] = 1;
         assert.equal(isValidPoint(identity), false);
         const sig = new Uint8Array(64);
-        sig.set(identity, 0); // R = identity, S = 0: [0]B - [k]O == O
-        await rejectsWith(verifyStrict(identity, EMPTY, sig), "BadSignature");
+        sig.set(identity, 0); // R = identity, S = 0: [8]([0]B - O - [k]O) == O
+        await verifySignature(identity, EMPTY, sig);
+        await verifySignature(identity, new Uint8Array([1, 2, 3]), sig);
         // R with its sign bit flipped (another point) is refused.
         const rFlipped = SIG.slice();
         rFlipped[31] ^= 0x80;
-        await rejectsWith(verifyStrict(KEY, EMPTY, rFlipped), "BadSignature");
+        await rejectsWith(verifySignature(KEY, EMPTY, rFlipped), "BadSignature");
         assert.equal(isValidPoint(KEY), true);
       } finally {
         _setWebCryptoEd25519(undefined);
