@@ -263,7 +263,7 @@ impl SignedTx {
         self.body.id(chain_id)
     }
 
-    /// Verifies every signature (strict ed25519). Which signers are *required*
+    /// Verifies every signature (ZIP-215 ed25519, one at a time). Which signers are *required*
     /// is a ledger rule; this only proves that each listed signer signed.
     pub fn verify_signatures(&self, chain_id: &str) -> Result<()> {
         let message = domain_preimage(tag::TX, chain_id, &encode(&self.body));
