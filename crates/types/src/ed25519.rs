@@ -342,6 +342,50 @@ impl SignatureBatch {
     }
 }
 
+/// Where a check sends the signatures it meets: verified on the spot, one
+/// at a time, or queued in a batch to be verified together
+/// ([`check_batched`]).
+pub(crate) enum Signatures<'b> {
+    /// Verify each signature when it is met; the first bad one is the error.
+    OneByOne,
+    /// Queue each signature; the check goes on as if it were valid.
+    Queue(&'b mut SignatureBatch),
+}
+
+impl Signatures<'_> {
+    /// [`PublicKey::verify_message`], or queue the signature.
+    pub(crate) fn check(
+        &mut self,
+        key: &PublicKey,
+        message: &[u8],
+        signature: &Signature,
+        what: &'static str,
+    ) -> Result<()> {
+        match self {
+            Signatures::OneByOne => key.verify_message(message, signature, what),
+            Signatures::Queue(batch) => {
+                batch.push(key, message, signature);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Runs `check` with every signature it meets queued in one batch. When the
+/// batch holds, every queued signature is valid, so checking them one by one
+/// would have come to the same result (`Ok`, or the same later error): that
+/// result is returned. When it fails, `check` runs again verifying each
+/// signature where it is met, so the error returned is the first failure in
+/// the check's order, exactly as without batching.
+pub(crate) fn check_batched<T>(
+    capacity: usize,
+    mut check: impl FnMut(&mut Signatures<'_>) -> Result<T>,
+) -> Result<T> {
+    let mut batch = SignatureBatch::with_capacity(capacity);
+    let queued = check(&mut Signatures::Queue(&mut batch));
+    if batch.verify() { queued } else { check(&mut Signatures::OneByOne) }
+}
+
 /// `z_position`: the first 16 bytes of `SHA-512(seed || position as u64 LE)`.
 fn coefficient(seed: &[u8; 64], position: usize) -> Scalar {
     let digest = Sha512::new().chain_update(seed).chain_update((position as u64).to_le_bytes()).finalize();
