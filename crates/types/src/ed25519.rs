@@ -23,7 +23,14 @@
 //! rule ([`PublicKey::is_valid_point`]: decodes and is not of small order).
 //! The signature rule accepts any decodable key, so a signature's validity
 //! never depends on where the key came from.
+//!
+//! Decompressing a key costs about a tenth of a verification, and the same
+//! few keys (validators, issuers, reviewers) sign almost everything: each
+//! thread keeps the points of the keys it decompressed last (at most
+//! [`KEY_MEMO_MAX`], keyed by the exact 32 bytes). Decompression is a pure
+//! function of those bytes, so the memo changes no verdict, only the time.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
@@ -41,6 +48,29 @@ const BATCH_TAG: &[u8] = b"keepsake/ed25519-batch/v1";
 /// Failing sub-batches this small are decided one signature at a time.
 const SINGLES_AT_MOST: usize = 2;
 
+/// Most decompressed keys one thread remembers (when full, it forgets them all).
+pub const KEY_MEMO_MAX: usize = 1024;
+
+thread_local! {
+    static KEY_MEMO: RefCell<BTreeMap<[u8; 32], EdwardsPoint>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+/// The point of a public key, through this thread's memo.
+fn decompress_key(bytes: &[u8; 32]) -> Option<EdwardsPoint> {
+    KEY_MEMO.with(|memo| {
+        if let Some(point) = memo.borrow().get(bytes) {
+            return Some(*point);
+        }
+        let point = decompress(bytes)?;
+        let mut memo = memo.borrow_mut();
+        if memo.len() >= KEY_MEMO_MAX {
+            memo.clear();
+        }
+        memo.insert(*bytes, point);
+        Some(point)
+    })
+}
+
 /// A public key decompressed once (cache it for keys that sign often: issuers, validators).
 #[derive(Clone, Debug)]
 pub struct PreparedKey {
@@ -53,7 +83,7 @@ impl PublicKey {
     /// the 32 bytes are not a curve point (small-order points are accepted:
     /// that is the signature rule, not the state rule of [`PublicKey::is_valid_point`]).
     pub fn prepare(&self) -> Result<PreparedKey> {
-        decompress(&self.0).map(|point| PreparedKey { bytes: *self, point }).ok_or(Error::BadPublicKey(*self))
+        decompress_key(&self.0).map(|point| PreparedKey { bytes: *self, point }).ok_or(Error::BadPublicKey(*self))
     }
 }
 
@@ -199,7 +229,7 @@ impl SignatureBatch {
     /// `k` now and keeps no borrow. A key or `R` that does not decode, or
     /// `S ≥ ℓ`, makes this item (and so [`SignatureBatch::verify`]) fail.
     pub fn push(&mut self, key: &PublicKey, message: &[u8], signature: &Signature) {
-        let index = self.key_slot(&key.0, || decompress(&key.0));
+        let index = self.key_slot(&key.0, || decompress_key(&key.0));
         self.push_item(index, message, signature);
     }
 
