@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::chain_id::ChainId;
+use crate::ed25519::{Signatures, check_batched};
 use crate::encoding::encode;
 use crate::hash::{Hash32, domain_hash, domain_preimage, tag};
 use crate::ids::BlockHash;
@@ -242,7 +243,21 @@ impl Commit {
     /// same height and block hash, every signer a distinct validator, every
     /// signature valid, and the signers' power more than 2/3 of the total.
     /// Returns the signed power.
+    ///
+    /// The signatures are verified as one batch ([`crate::SignatureBatch`]);
+    /// when it fails, the first bad signature is reported, as are errors
+    /// met before it (`UnknownValidator`, `DuplicateCommitSignature`).
     pub fn verify(&self, header: &Header, validators: &ValidatorSet) -> Result<u64> {
+        check_batched(self.signatures.len(), |signatures| self.check(header, validators, signatures))
+    }
+
+    /// [`Commit::verify`], with the signatures sent to `signatures`.
+    pub(crate) fn check(
+        &self,
+        header: &Header,
+        validators: &ValidatorSet,
+        signatures: &mut Signatures<'_>,
+    ) -> Result<u64> {
         if self.height != header.height {
             return Err(Error::CommitHeightMismatch { expected: header.height, got: self.height });
         }
@@ -262,7 +277,7 @@ impl Commit {
             if !seen.insert(s.validator) {
                 return Err(Error::DuplicateCommitSignature(s.validator));
             }
-            s.validator.verify_message(&message, &s.signature, "commit precommit")?;
+            signatures.check(&s.validator, &message, &s.signature, "commit precommit")?;
             power = power.saturating_add(validator.power);
         }
         let total = validators.total_power();

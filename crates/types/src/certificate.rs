@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::block::{Checkpoint, LogLeaf};
 use crate::bytes::HexBytes;
 use crate::chain_id::ChainId;
+use crate::ed25519::{Signatures, check_batched};
 use crate::encoding::{decode_canonical, encode};
 use crate::genesis::Genesis;
 use crate::hash::Hash32;
@@ -199,11 +200,36 @@ impl Certificate {
 
     /// Verifies this certificate against `genesis` alone. See the module docs
     /// for the order of checks; docs/protocol.md for the bytes.
+    ///
+    /// Every signature the certificate needs (the transitions' and the
+    /// checkpoints' precommits, the mint and series transactions, the
+    /// review approval) is verified in one batch ([`crate::SignatureBatch`]).
+    /// When the batch fails, the checks run again verifying each signature
+    /// where it is met, so the error is the first one in the documented
+    /// order, as if the signatures had been verified one at a time.
     pub fn verify(&self, genesis: &Genesis) -> Result<VerifiedCertificate> {
         self.verify_inner(genesis, None)
     }
 
     fn verify_inner(&self, genesis: &Genesis, memo: Option<&mut Proven>) -> Result<VerifiedCertificate> {
+        let (verified, learned) =
+            check_batched(8, |signatures| self.check(genesis, memo.as_deref(), signatures))?;
+        if let Some(m) = memo {
+            m.learn(learned);
+        }
+        Ok(verified)
+    }
+
+    /// Every check of [`Certificate::verify`], in order, with the signatures
+    /// sent to `signatures`; what `memo` has proven is not proven again, and
+    /// what this certificate proves is returned for the memo to learn (only
+    /// once its signatures are verified).
+    fn check(
+        &self,
+        genesis: &Genesis,
+        memo: Option<&Proven>,
+        signatures: &mut Signatures<'_>,
+    ) -> Result<(VerifiedCertificate, Learned)> {
         if self.format != CERTIFICATE_FORMAT {
             return Err(Error::Malformed {
                 what: "certificate",
@@ -218,10 +244,12 @@ impl Certificate {
         }
         // The validator sets from genesis to the checkpoint, each change proven
         // by the set before it (followed once per exact transitions when a memo is kept).
-        let mut memo = memo;
-        let schedule = match memo.as_deref_mut() {
-            Some(m) => m.schedule(genesis, &self.transitions)?,
-            None => std::sync::Arc::new(ValidatorSchedule::follow(genesis, &self.transitions)?),
+        let (schedule, new_schedule) = match memo {
+            Some(m) => m.schedule(genesis, &self.transitions, signatures)?,
+            None => (
+                std::sync::Arc::new(ValidatorSchedule::follow_checked(genesis, &self.transitions, signatures)?),
+                None,
+            ),
         };
         let validators = schedule_at_checkpoint(&schedule, &self.checkpoint, self.transitions.len())?;
         // Checkpoint: header hash, validator set, quorum of valid precommits.
@@ -235,11 +263,11 @@ impl Certificate {
             memo.as_ref().zip(checkpoint_key.as_ref()).and_then(|(m, k)| m.checkpoints.get(k).copied());
         let signed_power = match known {
             Some(power) => power,
-            None => self.checkpoint.commit.verify(&self.checkpoint.header, validators)?,
+            None => self.checkpoint.commit.check(&self.checkpoint.header, validators, signatures)?,
         };
         // A refreshed certificate: the older checkpoint, and the log growing from it.
         if let Some(link) = &self.previous {
-            link.verify_with(&schedule, genesis, &self.checkpoint)?;
+            link.check_with(&schedule, genesis, &self.checkpoint, signatures)?;
             if self.mint.leaf_index >= link.checkpoint.header.log_size {
                 return Err(mismatch(
                     "previous.checkpoint",
@@ -271,7 +299,7 @@ impl Certificate {
         expect_eq("record.time_ms", &mint_leaf.time_ms, &r.time_ms)?;
         expect_eq("record.mint_tx", &mint_leaf.tx.id(chain), &r.mint_tx)?;
         expect_eq("certificate_id", &ids::certificate_id(chain, series_id, *edition), &self.certificate_id)?;
-        mint_leaf.tx.verify_signatures(chain)?;
+        mint_leaf.tx.check_signatures(chain, signatures)?;
         if !mint_leaf.tx.signed_by(&r.issuer) {
             return Err(mismatch("record.issuer", "the mint is not signed by the record's issuer".into()));
         }
@@ -306,15 +334,16 @@ impl Certificate {
         let series_key = memo.as_ref().map(|_| proven_key(&[&self.series.leaf.0]));
         let series_known = memo.as_ref().zip(series_key.as_ref()).is_some_and(|(m, k)| m.series.contains(k));
         if !series_known {
-            series_leaf.tx.verify_signatures(chain)?;
+            series_leaf.tx.check_signatures(chain, signatures)?;
             let (subject, _) = series_leaf.tx.body.review_subject().expect("the body is a CreateSeries");
-            subject.verify(chain, approval)?;
+            subject.check(chain, approval, signatures)?;
         }
-        if let (Some(m), Some(c), Some(s)) = (memo, checkpoint_key, series_key) {
-            m.remember(c, signed_power, s);
-        }
+        let learned = Learned {
+            schedule: new_schedule,
+            proven: checkpoint_key.zip(series_key).map(|(c, s)| (c, signed_power, s)),
+        };
 
-        Ok(VerifiedCertificate {
+        let verified = VerifiedCertificate {
             certificate_id: self.certificate_id,
             record: r.clone(),
             checkpoint_height: self.checkpoint.header.height,
@@ -324,7 +353,8 @@ impl Certificate {
             signed_power,
             total_power: validators.total_power(),
             set_changes: self.transitions.len(),
-        })
+        };
+        Ok((verified, learned))
     }
 }
 
@@ -367,35 +397,52 @@ struct Proven {
     schedules: std::collections::HashMap<Hash32, std::sync::Arc<ValidatorSchedule>>,
 }
 
+/// What one verified certificate adds to a [`Proven`].
+struct Learned {
+    /// A schedule followed for the first time, by the hash of its transitions.
+    schedule: Option<(Hash32, std::sync::Arc<ValidatorSchedule>)>,
+    /// The checkpoint's key and signed power, and the series entry's key.
+    proven: Option<(Hash32, u64, Hash32)>,
+}
+
 impl Proven {
     /// The schedule `transitions` lead to, followed once per exact transitions
-    /// and shared (not copied) by every certificate that carries them.
+    /// and shared (not copied) by every certificate that carries them; a
+    /// schedule followed now (its signatures sent to `signatures`) comes back
+    /// with its key, to be learned once the certificate is verified.
+    #[allow(clippy::type_complexity)]
     fn schedule(
-        &mut self,
+        &self,
         genesis: &Genesis,
         transitions: &[SetTransition],
-    ) -> Result<std::sync::Arc<ValidatorSchedule>> {
+        signatures: &mut Signatures<'_>,
+    ) -> Result<(std::sync::Arc<ValidatorSchedule>, Option<(Hash32, std::sync::Arc<ValidatorSchedule>)>)> {
         if transitions.is_empty() {
-            return Ok(std::sync::Arc::new(ValidatorSchedule::genesis(genesis)));
+            return Ok((std::sync::Arc::new(ValidatorSchedule::genesis(genesis)), None));
         }
         let key = proven_key(&[&encode(&transitions)]);
         if let Some(s) = self.schedules.get(&key) {
-            return Ok(s.clone());
+            return Ok((s.clone(), None));
         }
-        let schedule = std::sync::Arc::new(ValidatorSchedule::follow(genesis, transitions)?);
-        if self.schedules.len() >= SCHEDULES_KEPT_MAX {
-            self.schedules.clear();
-        }
-        self.schedules.insert(key, std::sync::Arc::clone(&schedule));
-        Ok(schedule)
+        let schedule =
+            std::sync::Arc::new(ValidatorSchedule::follow_checked(genesis, transitions, signatures)?);
+        Ok((std::sync::Arc::clone(&schedule), Some((key, schedule))))
     }
 
-    fn remember(&mut self, checkpoint: Hash32, power: u64, series: Hash32) {
-        if self.checkpoints.len() >= VERIFIER_MEMO_MAX || self.series.len() >= VERIFIER_MEMO_MAX {
-            *self = Proven::default();
+    fn learn(&mut self, learned: Learned) {
+        if let Some((key, schedule)) = learned.schedule {
+            if self.schedules.len() >= SCHEDULES_KEPT_MAX {
+                self.schedules.clear();
+            }
+            self.schedules.insert(key, schedule);
         }
-        self.checkpoints.insert(checkpoint, power);
-        self.series.insert(series);
+        if let Some((checkpoint, power, series)) = learned.proven {
+            if self.checkpoints.len() >= VERIFIER_MEMO_MAX || self.series.len() >= VERIFIER_MEMO_MAX {
+                *self = Proven::default();
+            }
+            self.checkpoints.insert(checkpoint, power);
+            self.series.insert(series);
+        }
     }
 }
 
@@ -441,11 +488,13 @@ impl CertificateVerifier {
 }
 
 /// Verifies that `checkpoint` is a quorum-signed checkpoint of `genesis`'s
-/// chain, signed by the set `schedule` says governs its height.
-fn verify_checkpoint(
+/// chain, signed by the set `schedule` says governs its height (the
+/// signatures sent to `signatures`).
+fn check_checkpoint(
     genesis: &Genesis,
     schedule: &ValidatorSchedule,
     checkpoint: &Checkpoint,
+    signatures: &mut Signatures<'_>,
 ) -> Result<u64> {
     if checkpoint.header.chain_id != genesis.chain_id {
         return Err(Error::WrongChain {
@@ -453,7 +502,7 @@ fn verify_checkpoint(
             got: checkpoint.header.chain_id.to_string(),
         });
     }
-    checkpoint.commit.verify(&checkpoint.header, schedule.at(checkpoint.header.height))
+    checkpoint.commit.check(&checkpoint.header, schedule.at(checkpoint.header.height), signatures)
 }
 
 impl CheckpointLink {
@@ -470,7 +519,20 @@ impl CheckpointLink {
         genesis: &Genesis,
         newer: &Checkpoint,
     ) -> Result<()> {
-        verify_checkpoint(genesis, schedule, &self.checkpoint)?;
+        check_batched(self.checkpoint.commit.signatures.len(), |signatures| {
+            self.check_with(schedule, genesis, newer, signatures)
+        })
+    }
+
+    /// [`CheckpointLink::verify_with`], with the signatures sent to `signatures`.
+    fn check_with(
+        &self,
+        schedule: &ValidatorSchedule,
+        genesis: &Genesis,
+        newer: &Checkpoint,
+        signatures: &mut Signatures<'_>,
+    ) -> Result<()> {
+        check_checkpoint(genesis, schedule, &self.checkpoint, signatures)?;
         let (old, new) = (&self.checkpoint.header, &newer.header);
         if old.height >= new.height {
             return Err(mismatch(
@@ -556,7 +618,20 @@ impl CertificateStatus {
     /// contains the mint (an older answer is stale), and for a
     /// revocation its inclusion proof, that it revokes this certificate, its
     /// signatures and that its signers had the authority (rules T7/T8).
+    ///
+    /// Its signatures are verified as one batch, with the errors of checking
+    /// them one by one (as [`Certificate::verify`]).
     pub fn verify(&self, genesis: &Genesis, cert: &VerifiedCertificate) -> Result<VerifiedStatus> {
+        check_batched(8, |signatures| self.check(genesis, cert, signatures))
+    }
+
+    /// [`CertificateStatus::verify`], with the signatures sent to `signatures`.
+    fn check(
+        &self,
+        genesis: &Genesis,
+        cert: &VerifiedCertificate,
+        signatures: &mut Signatures<'_>,
+    ) -> Result<VerifiedStatus> {
         let chain = genesis.chain_id.as_str();
         if self.certificate_id != cert.certificate_id {
             return Err(mismatch(
@@ -564,9 +639,9 @@ impl CertificateStatus {
                 format!("the answer is about {}, not {}", self.certificate_id, cert.certificate_id),
             ));
         }
-        let schedule = ValidatorSchedule::follow(genesis, &self.transitions)?;
+        let schedule = ValidatorSchedule::follow_checked(genesis, &self.transitions, signatures)?;
         schedule_at_checkpoint(&schedule, &self.checkpoint, self.transitions.len())?;
-        verify_checkpoint(genesis, &schedule, &self.checkpoint)?;
+        check_checkpoint(genesis, &schedule, &self.checkpoint, signatures)?;
         // An answer at a checkpoint whose log does not even contain the mint
         // says nothing about this certificate (a stale answer).
         if self.checkpoint.header.log_size <= cert.mint_leaf_index {
@@ -597,7 +672,7 @@ impl CertificateStatus {
         if entry.leaf_index <= cert.mint_leaf_index {
             return Err(mismatch("revocation.leaf_index", "the revocation is logged before the mint".into()));
         }
-        leaf.tx.verify_signatures(chain)?;
+        leaf.tx.check_signatures(chain, signatures)?;
         // T7/T8 (Revoke): the issuer alone, or k distinct governors and nobody
         // else. Governance changes over time (`SetGovernance`), and the
         // governors in force are ledger state, not visible offline: that a

@@ -21,10 +21,11 @@ pub enum Error {
     /// Text that is not the hex of the expected fixed-size value.
     #[error("invalid hex for {what}: {reason}")]
     Hex { what: &'static str, reason: String },
-    /// 32 bytes that are not a valid (canonical, non-small-order) ed25519 point.
+    /// 32 bytes that do not decode to an ed25519 curve point (a signer's key;
+    /// the stricter rule for keys entering the state is `PublicKey::is_valid_point`).
     #[error("invalid ed25519 public key {0}")]
     BadPublicKey(PublicKey),
-    /// A signature that does not verify (strict ed25519) for its signer and message.
+    /// A signature that does not verify (ZIP-215 ed25519) for its signer and message.
     #[error("bad signature by {signer} on {what}")]
     BadSignature { signer: PublicKey, what: &'static str },
     /// A chain id that breaks the chain id rule: 1 to 64 bytes of

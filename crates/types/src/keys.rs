@@ -1,14 +1,18 @@
 //! ed25519 keys and domain-separated signatures.
 //!
-//! Verification is `verify_strict` (rejects small-order keys and non-canonical
-//! signature encodings), so a valid signature cannot be mutated into another
-//! valid one. Key generation needs randomness and is therefore not here: the
-//! node draws a seed from the OS and calls [`Keypair::from_seed`].
+//! Verification follows ZIP-215 (the rule is in [`crate::ed25519`]): any key
+//! and `R` that decode to a curve point, a canonical `S`, and the cofactored
+//! equation. It is the rule batch verification ([`crate::SignatureBatch`])
+//! decides exactly, so a node that batches and one that does not agree on
+//! every signature. Keys that enter the state or the genesis must also pass
+//! [`PublicKey::is_valid_point`] (no small-order keys). Key generation needs
+//! randomness and is therefore not here: the node draws a seed from the OS
+//! and calls [`Keypair::from_seed`].
 
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 
+use crate::Result;
 use crate::hash::domain_preimage;
-use crate::{Error, Result};
 
 crate::fixed_bytes!(
     /// An ed25519 public key (32 bytes, compressed Edwards point).
@@ -24,7 +28,7 @@ crate::fixed_bytes!(
 
 impl PublicKey {
     /// Verifies `signature` over the domain-separated message
-    /// `domain_preimage(tag, chain_id, bytes)` with strict ed25519 rules.
+    /// `domain_preimage(tag, chain_id, bytes)` (ZIP-215, [`crate::ed25519`]).
     pub fn verify(
         &self,
         tag: &str,
@@ -37,14 +41,15 @@ impl PublicKey {
     }
 
     /// Verifies `signature` over an already-built domain preimage (lets callers
-    /// build the preimage once for several signers).
+    /// build the preimage once for several signers). `BadPublicKey` when the
+    /// key does not decode, `BadSignature` when the signature is not valid.
     pub fn verify_message(&self, message: &[u8], signature: &Signature, what: &'static str) -> Result<()> {
-        let key = VerifyingKey::from_bytes(&self.0).map_err(|_| Error::BadPublicKey(*self))?;
-        let sig = ed25519_dalek::Signature::from_bytes(&signature.0);
-        key.verify_strict(message, &sig).map_err(|_| Error::BadSignature { signer: *self, what })
+        self.prepare()?.verify_message(message, signature, what)
     }
 
-    /// Whether the 32 bytes decode to a usable ed25519 point (not small-order).
+    /// Whether the 32 bytes decode to a usable ed25519 point (not small-order):
+    /// the rule for keys that enter the state or the genesis. Signatures by a
+    /// key that fails it may still verify (ZIP-215 accepts any decodable key).
     pub fn is_valid_point(&self) -> bool {
         VerifyingKey::from_bytes(&self.0).is_ok_and(|k| !k.is_weak())
     }
@@ -136,9 +141,11 @@ mod tests {
         assert!(!key.is_valid_point());
         let err = key.verify_message(b"m", &Signature([0; 64]), "x").unwrap_err();
         assert_eq!(err.code(), "BadPublicKey");
-        // The identity point has small order: strict verification refuses it.
+        // The identity point has small order: it may not enter the state,
+        // though it decodes (ZIP-215 verifies signatures by it).
         let mut identity = [0u8; 32];
         identity[0] = 1;
         assert!(!PublicKey(identity).is_valid_point());
+        assert!(PublicKey(identity).prepare().is_ok());
     }
 }

@@ -32,6 +32,7 @@ pub mod block;
 pub mod bytes;
 pub mod certificate;
 pub mod chain_id;
+pub mod ed25519;
 pub mod encoding;
 mod error;
 pub mod genesis;
@@ -53,6 +54,7 @@ pub use certificate::{
     Revoker, VerifiedCertificate, VerifiedRevocation, VerifiedStatus,
 };
 pub use chain_id::ChainId;
+pub use ed25519::{PreparedKey, SignatureBatch};
 pub use error::{Error, Result};
 pub use genesis::{ChainParams, Genesis};
 pub use hash::Hash32;

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::block::{Checkpoint, Validator, ValidatorSet};
 use crate::certificate::LogEntryProof;
+use crate::ed25519::{Signatures, check_batched};
 use crate::genesis::{Genesis, TOTAL_POWER_MAX, VALIDATORS_MAX};
 use crate::keys::PublicKey;
 use crate::tx::TxBody;
@@ -254,7 +255,21 @@ impl ValidatorSchedule {
 
     /// Follows `transitions` from the genesis set (see [`SetTransition`] for
     /// what each proves). Trusts nothing but `genesis`.
+    /// The transitions' precommits are verified as one batch
+    /// ([`crate::SignatureBatch`]); errors are those of checking them one by one.
     pub fn follow(genesis: &Genesis, transitions: &[SetTransition]) -> Result<Self> {
+        // Room for a few precommits per transition (bounded before the count is checked).
+        check_batched(transitions.len().min(TRANSITIONS_MAX) * 4, |signatures| {
+            Self::follow_checked(genesis, transitions, signatures)
+        })
+    }
+
+    /// [`ValidatorSchedule::follow`], with the signatures sent to `signatures`.
+    pub(crate) fn follow_checked(
+        genesis: &Genesis,
+        transitions: &[SetTransition],
+        signatures: &mut Signatures<'_>,
+    ) -> Result<Self> {
         if transitions.len() > TRANSITIONS_MAX {
             return Err(Error::TooLarge {
                 what: "set transitions",
@@ -264,12 +279,18 @@ impl ValidatorSchedule {
         }
         let mut schedule = Self::genesis(genesis);
         for (index, t) in transitions.iter().enumerate() {
-            schedule.follow_one(genesis, index, t)?;
+            schedule.follow_one(genesis, index, t, signatures)?;
         }
         Ok(schedule)
     }
 
-    fn follow_one(&mut self, genesis: &Genesis, index: usize, t: &SetTransition) -> Result<()> {
+    fn follow_one(
+        &mut self,
+        genesis: &Genesis,
+        index: usize,
+        t: &SetTransition,
+        signatures: &mut Signatures<'_>,
+    ) -> Result<()> {
         let bad = |reason: String| Error::InvalidTransition { index, reason };
         let header = &t.checkpoint.header;
         if header.chain_id != genesis.chain_id {
@@ -290,7 +311,7 @@ impl ValidatorSchedule {
         // Signed by the set in force before the change: a quorum of it.
         t.checkpoint
             .commit
-            .verify(header, &latest.validators)
+            .check(header, &latest.validators, signatures)
             .map_err(|e| bad(format!("checkpoint at height {}: {e}", header.height)))?;
         let leaf = t
             .change

@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::Result;
+use crate::ed25519::{SignatureBatch, Signatures};
 use crate::encoding::encode;
 use crate::hash::{domain_hash, domain_preimage, tag};
 use crate::ids::{CertificateId, ContentHash, HolderId, SeriesId, TxId};
@@ -55,7 +56,18 @@ impl ReviewSubject {
     /// Verifies an approval of this subject (signature only; whether the
     /// reviewer is registered is a ledger rule).
     pub fn verify(&self, chain_id: &str, approval: &ReviewApproval) -> Result<()> {
-        approval.reviewer.verify(tag::REVIEW, chain_id, &encode(self), &approval.signature, "review approval")
+        self.check(chain_id, approval, &mut Signatures::OneByOne)
+    }
+
+    /// [`ReviewSubject::verify`], with the signature sent to `signatures`.
+    pub(crate) fn check(
+        &self,
+        chain_id: &str,
+        approval: &ReviewApproval,
+        signatures: &mut Signatures<'_>,
+    ) -> Result<()> {
+        let message = domain_preimage(tag::REVIEW, chain_id, &encode(self));
+        signatures.check(&approval.reviewer, &message, &approval.signature, "review approval")
     }
 }
 
@@ -263,12 +275,27 @@ impl SignedTx {
         self.body.id(chain_id)
     }
 
-    /// Verifies every signature (strict ed25519). Which signers are *required*
+    /// Verifies every signature (ZIP-215 ed25519, one at a time). Which signers are *required*
     /// is a ledger rule; this only proves that each listed signer signed.
     pub fn verify_signatures(&self, chain_id: &str) -> Result<()> {
+        self.check_signatures(chain_id, &mut Signatures::OneByOne)
+    }
+
+    /// Queues every signature in `batch`, over the same message as
+    /// [`SignedTx::verify_signatures`] (a node verifying many transactions at
+    /// once; the batch's verdict on each equals `verify_signatures`').
+    pub fn queue_signatures(&self, chain_id: &str, batch: &mut SignatureBatch) {
         let message = domain_preimage(tag::TX, chain_id, &encode(&self.body));
         for s in &self.signatures {
-            s.signer.verify_message(&message, &s.signature, "transaction")?;
+            batch.push(&s.signer, &message, &s.signature);
+        }
+    }
+
+    /// [`SignedTx::verify_signatures`], with the signatures sent to `signatures`.
+    pub(crate) fn check_signatures(&self, chain_id: &str, signatures: &mut Signatures<'_>) -> Result<()> {
+        let message = domain_preimage(tag::TX, chain_id, &encode(&self.body));
+        for s in &self.signatures {
+            signatures.check(&s.signer, &message, &s.signature, "transaction")?;
         }
         Ok(())
     }
