@@ -15,8 +15,8 @@ use std::collections::BTreeSet;
 use keepsake_types::genesis::GOVERNORS_MAX;
 use keepsake_types::membership::{ChangeRefusal, SET_CHANGE_DELAY};
 use keepsake_types::{
-    Genesis, Hash32, IssuerStatus, PublicKey, SignedTx, TxBody, TxId, ValidatorChange, encoding,
-    hash::sha256, ids,
+    Genesis, Hash32, IssuerStatus, PublicKey, SignatureBatch, SignedTx, TxBody, TxId, ValidatorChange,
+    encoding, hash::sha256, ids,
 };
 
 use crate::membership::{self, Governance};
@@ -178,7 +178,12 @@ pub fn check_stateless_memo(tx: &SignedTx, genesis: &Genesis, memo: &dyn Verifie
 /// remember the passing ones in a [`VerifiedMemo`]; a failing one is left to
 /// [`check_stateless_memo`], which names the bad signature.
 pub fn verify_signatures_many(chain_id: &str, txs: &[&SignedTx]) -> Vec<bool> {
-    txs.iter().map(|tx| tx.verify_signatures(chain_id).is_ok()).collect()
+    let mut batch = SignatureBatch::with_capacity(txs.len());
+    for tx in txs {
+        tx.queue_signatures(chain_id, &mut batch);
+    }
+    let mut items = batch.verify_each().into_iter();
+    txs.iter().map(|tx| items.by_ref().take(tx.signatures.len()).fold(true, |all, ok| all && ok)).collect()
 }
 
 /// T6/T7: the signers are distinct governors in force, at least k of them.

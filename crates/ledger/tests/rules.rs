@@ -236,13 +236,25 @@ fn t4_a_single_bad_signature_rejects_the_transaction() {
     let foreign = TxBody::RegisterIssuer { issuer: key(1).public(), name: "a".into(), nonce: 1 }
         .sign("another-chain", &[&c.net.governors[0], &c.net.governors[1]]);
     assert_eq!(c.reject(foreign).code(), "BadSignature");
-    // A signer key that is not a curve point.
+    // A signer key that is not a curve point (y = 2 has no x).
+    let mut not_a_point = [0u8; 32];
+    not_a_point[0] = 2;
     let mut bogus = c.net.register_issuer(&key(1), 2);
     bogus.signatures.push(TxSignature {
-        signer: keepsake_types::PublicKey([0; 32]),
+        signer: keepsake_types::PublicKey(not_a_point),
         signature: keepsake_types::Signature([0; 64]),
     });
     assert_eq!(c.reject(bogus).code(), "BadSignature");
+    // A small-order key (y = 0, order 4) with R = the same point and S = 0:
+    // under ZIP-215 (docs/signatures.md) this "signature" verifies for any
+    // message, so it passes T4, and T7 refuses it: no rule ever names a
+    // small-order key as a signer (keys in the state are valid points).
+    let mut small_order = c.net.register_issuer(&key(1), 3);
+    small_order.signatures.push(TxSignature {
+        signer: keepsake_types::PublicKey([0; 32]),
+        signature: keepsake_types::Signature([0; 64]),
+    });
+    assert_eq!(c.reject(small_order).code(), "UnauthorizedSigner");
 }
 
 #[test]

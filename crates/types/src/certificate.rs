@@ -247,7 +247,11 @@ impl Certificate {
         let (schedule, new_schedule) = match memo {
             Some(m) => m.schedule(genesis, &self.transitions, signatures)?,
             None => (
-                std::sync::Arc::new(ValidatorSchedule::follow_checked(genesis, &self.transitions, signatures)?),
+                std::sync::Arc::new(ValidatorSchedule::follow_checked(
+                    genesis,
+                    &self.transitions,
+                    signatures,
+                )?),
                 None,
             ),
         };
@@ -416,7 +420,8 @@ impl Proven {
         genesis: &Genesis,
         transitions: &[SetTransition],
         signatures: &mut Signatures<'_>,
-    ) -> Result<(std::sync::Arc<ValidatorSchedule>, Option<(Hash32, std::sync::Arc<ValidatorSchedule>)>)> {
+    ) -> Result<(std::sync::Arc<ValidatorSchedule>, Option<(Hash32, std::sync::Arc<ValidatorSchedule>)>)>
+    {
         if transitions.is_empty() {
             return Ok((std::sync::Arc::new(ValidatorSchedule::genesis(genesis)), None));
         }
