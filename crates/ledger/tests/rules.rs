@@ -236,13 +236,25 @@ fn t4_a_single_bad_signature_rejects_the_transaction() {
     let foreign = TxBody::RegisterIssuer { issuer: key(1).public(), name: "a".into(), nonce: 1 }
         .sign("another-chain", &[&c.net.governors[0], &c.net.governors[1]]);
     assert_eq!(c.reject(foreign).code(), "BadSignature");
-    // A signer key that is not a curve point.
+    // A signer key that is not a curve point (y = 2).
+    let mut off_curve = [0u8; 32];
+    off_curve[0] = 2;
     let mut bogus = c.net.register_issuer(&key(1), 2);
     bogus.signatures.push(TxSignature {
-        signer: keepsake_types::PublicKey([0; 32]),
+        signer: keepsake_types::PublicKey(off_curve),
         signature: keepsake_types::Signature([0; 64]),
     });
     assert_eq!(c.reject(bogus).code(), "BadSignature");
+    // A small-order key (y = 0, order 4) with R of small order and S = 0:
+    // the signature verifies under ZIP-215 (for any message), so T4 passes;
+    // such a key can never be a governor (keys entering the state must pass
+    // `is_valid_point`), so the transaction is refused as unauthorised.
+    let mut small_order = c.net.register_issuer(&key(1), 2);
+    small_order.signatures.push(TxSignature {
+        signer: keepsake_types::PublicKey([0; 32]),
+        signature: keepsake_types::Signature([0; 64]),
+    });
+    assert_eq!(c.reject(small_order).code(), "UnauthorizedSigner");
 }
 
 // ---------------------------------------------------------------- T5-T9

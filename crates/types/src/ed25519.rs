@@ -83,7 +83,9 @@ impl PublicKey {
     /// the 32 bytes are not a curve point (small-order points are accepted:
     /// that is the signature rule, not the state rule of [`PublicKey::is_valid_point`]).
     pub fn prepare(&self) -> Result<PreparedKey> {
-        decompress_key(&self.0).map(|point| PreparedKey { bytes: *self, point }).ok_or(Error::BadPublicKey(*self))
+        decompress_key(&self.0)
+            .map(|point| PreparedKey { bytes: *self, point })
+            .ok_or(Error::BadPublicKey(*self))
     }
 }
 
