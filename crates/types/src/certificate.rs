@@ -470,7 +470,9 @@ fn proven_key(parts: &[&[u8]]) -> Hash32 {
 /// the exact transitions) and a series entry's issuer and reviewer
 /// signatures (keyed by its exact leaf bytes).
 /// What differs per certificate — the inclusion proofs, the mint's
-/// signature, every record field — is checked each time.
+/// signature, every record field — is checked each time. Each certificate's
+/// signatures still to prove are verified as one batch, and only a
+/// certificate that verifies adds to what is remembered.
 pub struct CertificateVerifier {
     genesis: Genesis,
     proven: Proven,
