@@ -248,7 +248,9 @@ impl Commit {
     /// when it fails, the first bad signature is reported, as are errors
     /// met before it (`UnknownValidator`, `DuplicateCommitSignature`).
     pub fn verify(&self, header: &Header, validators: &ValidatorSet) -> Result<u64> {
-        check_batched(self.signatures.len(), |signatures| self.check(header, validators, signatures))
+        // Room for one signature per validator of the largest set (the batch grows if needed).
+        let capacity = self.signatures.len().min(crate::genesis::VALIDATORS_MAX);
+        check_batched(capacity, |signatures| self.check(header, validators, signatures))
     }
 
     /// [`Commit::verify`], with the signatures sent to `signatures`.
