@@ -22,7 +22,7 @@ pub enum LedgerError {
     /// T3: a transaction is well-formed (non-empty bounded strings, 1..=32 distinct signers, ...).
     #[error("malformed transaction: {0}")]
     Malformed(String),
-    /// T4: every signature verifies (strict ed25519) over the transaction's domain preimage.
+    /// T4: every signature verifies (ZIP-215 ed25519) over the transaction's domain preimage.
     #[error("bad signature by {signer}")]
     BadSignature { signer: PublicKey },
     /// T5: a transaction id is committed at most once.

@@ -248,7 +248,9 @@ impl Commit {
     /// when it fails, the first bad signature is reported, as are errors
     /// met before it (`UnknownValidator`, `DuplicateCommitSignature`).
     pub fn verify(&self, header: &Header, validators: &ValidatorSet) -> Result<u64> {
-        check_batched(self.signatures.len(), |signatures| self.check(header, validators, signatures))
+        // Room for one signature per validator of the largest set (the batch grows if needed).
+        let capacity = self.signatures.len().min(crate::genesis::VALIDATORS_MAX);
+        check_batched(capacity, |signatures| self.check(header, validators, signatures))
     }
 
     /// [`Commit::verify`], with the signatures sent to `signatures`.
@@ -431,6 +433,37 @@ mod tests {
             commit_by(&h, &refs[..3]).verify(&h, &other_set).unwrap_err().code(),
             "ValidatorSetMismatch"
         );
+    }
+
+    #[test]
+    fn batched_commit_reports_the_first_failure_in_order() {
+        let ks: Vec<Keypair> = (0..4u8).map(|i| Keypair::from_seed([i; 32])).collect();
+        let refs: Vec<&Keypair> = ks.iter().collect();
+        let vs = set(&refs);
+        let h = header(&vs);
+        let stranger = Keypair::from_seed([99; 32]);
+
+        // A bad signature before a stranger: the bad signature, by its signer.
+        let mut c = commit_by(&h, &[refs[0], refs[1], &stranger]);
+        c.signatures[1].signature.0[5] ^= 1;
+        let want = Error::BadSignature { signer: refs[1].public(), what: "commit precommit" };
+        assert_eq!(c.verify(&h, &vs).unwrap_err(), want);
+        // A stranger before a bad signature: the stranger.
+        let mut c = commit_by(&h, &[refs[0], &stranger, refs[1]]);
+        c.signatures[2].signature.0[5] ^= 1;
+        assert_eq!(c.verify(&h, &vs).unwrap_err(), Error::UnknownValidator(stranger.public()));
+        // Two bad signatures: the first one.
+        let mut c = commit_by(&h, &refs[..4]);
+        c.signatures[3].signature.0[5] ^= 1;
+        c.signatures[2].signature.0[5] ^= 1;
+        let want = Error::BadSignature { signer: refs[2].public(), what: "commit precommit" };
+        assert_eq!(c.verify(&h, &vs).unwrap_err(), want);
+        // Too little power and a bad signature: the bad signature.
+        let mut c = commit_by(&h, &refs[..2]);
+        c.signatures[0].signature.0[5] ^= 1;
+        let want = Error::BadSignature { signer: refs[0].public(), what: "commit precommit" };
+        assert_eq!(c.verify(&h, &vs).unwrap_err(), want);
+        assert_eq!(commit_by(&h, &refs[..4]).verify(&h, &vs).unwrap(), 4);
     }
 }
 

@@ -401,10 +401,13 @@ struct Proven {
     schedules: std::collections::HashMap<Hash32, std::sync::Arc<ValidatorSchedule>>,
 }
 
+/// A schedule followed for the first time, by the hash of its transitions.
+type NewSchedule = Option<(Hash32, std::sync::Arc<ValidatorSchedule>)>;
+
 /// What one verified certificate adds to a [`Proven`].
 struct Learned {
-    /// A schedule followed for the first time, by the hash of its transitions.
-    schedule: Option<(Hash32, std::sync::Arc<ValidatorSchedule>)>,
+    /// A schedule followed for the first time.
+    schedule: NewSchedule,
     /// The checkpoint's key and signed power, and the series entry's key.
     proven: Option<(Hash32, u64, Hash32)>,
 }
@@ -414,14 +417,12 @@ impl Proven {
     /// and shared (not copied) by every certificate that carries them; a
     /// schedule followed now (its signatures sent to `signatures`) comes back
     /// with its key, to be learned once the certificate is verified.
-    #[allow(clippy::type_complexity)]
     fn schedule(
         &self,
         genesis: &Genesis,
         transitions: &[SetTransition],
         signatures: &mut Signatures<'_>,
-    ) -> Result<(std::sync::Arc<ValidatorSchedule>, Option<(Hash32, std::sync::Arc<ValidatorSchedule>)>)>
-    {
+    ) -> Result<(std::sync::Arc<ValidatorSchedule>, NewSchedule)> {
         if transitions.is_empty() {
             return Ok((std::sync::Arc::new(ValidatorSchedule::genesis(genesis)), None));
         }
@@ -469,7 +470,9 @@ fn proven_key(parts: &[&[u8]]) -> Hash32 {
 /// the exact transitions) and a series entry's issuer and reviewer
 /// signatures (keyed by its exact leaf bytes).
 /// What differs per certificate — the inclusion proofs, the mint's
-/// signature, every record field — is checked each time.
+/// signature, every record field — is checked each time. Each certificate's
+/// signatures still to prove are verified as one batch, and only a
+/// certificate that verifies adds to what is remembered.
 pub struct CertificateVerifier {
     genesis: Genesis,
     proven: Proven,

@@ -10,7 +10,9 @@
 //!   [`TxBody::Transfer`] included;
 //! - [`Header`] and [`Commit`] — a checkpoint, verified by [`Commit::verify`];
 //! - [`merkle`] — the log, its proofs and their verification;
-//! - [`Certificate::verify`] — offline verification from the genesis alone.
+//! - [`Certificate::verify`] — offline verification from the genesis alone;
+//! - [`ed25519`] — the signature rule (ZIP-215) and [`SignatureBatch`], whose
+//!   verdicts equal one-by-one verification.
 //!
 //! Obligations of callers: hash and sign only through [`hash::domain_hash`],
 //! [`Keypair::sign`] and the `id`/`hash` methods (they add the domain tag and

@@ -255,6 +255,7 @@ impl ValidatorSchedule {
 
     /// Follows `transitions` from the genesis set (see [`SetTransition`] for
     /// what each proves). Trusts nothing but `genesis`.
+    ///
     /// The transitions' precommits are verified as one batch
     /// ([`crate::SignatureBatch`]); errors are those of checking them one by one.
     pub fn follow(genesis: &Genesis, transitions: &[SetTransition]) -> Result<Self> {

@@ -305,3 +305,26 @@ impl SignedTx {
         self.signatures.iter().any(|s| &s.signer == key)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queued_signatures_get_the_verdicts_of_verify_signatures() {
+        let keys: Vec<Keypair> = (1..=3u8).map(|i| Keypair::from_seed([i; 32])).collect();
+        let body = |nonce| TxBody::RegisterIssuer { issuer: keys[0].public(), name: "m".into(), nonce };
+        let good = body(1).sign("c", &[&keys[0], &keys[1]]);
+        let mut bad = body(2).sign("c", &[&keys[1], &keys[2]]);
+        bad.signatures[1].signature.0[3] ^= 1;
+        let other_chain = body(3).sign("d", &[&keys[2]]);
+        let mut batch = SignatureBatch::new();
+        for tx in [&good, &bad, &other_chain] {
+            tx.queue_signatures("c", &mut batch);
+        }
+        assert_eq!(batch.verify_each(), vec![true, true, true, false, false]);
+        assert!(good.verify_signatures("c").is_ok());
+        assert_eq!(bad.verify_signatures("c").unwrap_err().code(), "BadSignature");
+        assert_eq!(other_chain.verify_signatures("c").unwrap_err().code(), "BadSignature");
+    }
+}
