@@ -32,11 +32,12 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
-use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint, VartimeEdwardsPrecomputation};
 use curve25519_dalek::scalar::Scalar;
-use curve25519_dalek::traits::{IsIdentity, VartimeMultiscalarMul};
+use curve25519_dalek::traits::{IsIdentity, VartimePrecomputedMultiscalarMul};
 use sha2::{Digest, Sha512};
 
 use crate::keys::{PublicKey, Signature};
@@ -334,10 +335,11 @@ impl SignatureBatch {
         let mut key_coefficients: Vec<Option<Scalar>> = vec![None; self.keys.len()];
         let mut scalars = Vec::with_capacity(2 * indices.len() + 1);
         let mut points = Vec::with_capacity(2 * indices.len() + 1);
-        for (position, &i) in indices.iter().enumerate() {
+        let mut coefficients = Coefficients::new(&seed);
+        for &i in indices {
             let item = &self.items[i];
             let Some((r, s)) = item.parts else { return false };
-            let z = coefficient(&seed, position);
+            let z = coefficients.next();
             b_coefficient -= z * s;
             scalars.push(z);
             points.push(r);
@@ -351,9 +353,11 @@ impl SignatureBatch {
                 points.push(a);
             }
         }
-        scalars.push(b_coefficient);
-        points.push(ED25519_BASEPOINT_POINT);
-        EdwardsPoint::vartime_multiscalar_mul(&scalars, &points).mul_by_cofactor().is_identity()
+        // B has a fixed table (wider windows, built once per process).
+        base_table()
+            .vartime_mixed_multiscalar_mul([b_coefficient], &scalars, &points)
+            .mul_by_cofactor()
+            .is_identity()
     }
 
     /// SHA-512 over the domain tag, the item count and every item's `A`,
@@ -418,12 +422,39 @@ pub(crate) fn check_batched<T>(
     if batch.verify() { queued } else { check(&mut Signatures::OneByOne) }
 }
 
-/// `z_position`: the first 16 bytes of `SHA-512(seed || position as u64 LE)`.
-fn coefficient(seed: &[u8; 64], position: usize) -> Scalar {
-    let digest = Sha512::new().chain_update(seed).chain_update((position as u64).to_le_bytes()).finalize();
-    let mut z = [0u8; 16];
-    z.copy_from_slice(&digest[..16]);
-    Scalar::from(u128::from_le_bytes(z))
+/// The batch coefficients z_0, z_1, ...: four 128-bit numbers per SHA-512
+/// output, z_i being the (i mod 4)-th 16 bytes (little-endian) of
+/// SHA-512(seed || floor(i / 4) as u64 LE).
+struct Coefficients<'s> {
+    seed: &'s [u8; 64],
+    block: [u8; 64],
+    position: usize,
+}
+
+impl<'s> Coefficients<'s> {
+    fn new(seed: &'s [u8; 64]) -> Self {
+        Self { seed, block: [0; 64], position: 0 }
+    }
+
+    fn next(&mut self) -> Scalar {
+        let at = (self.position % 4) * 16;
+        if at == 0 {
+            let counter = (self.position / 4) as u64;
+            self.block.copy_from_slice(
+                &Sha512::new().chain_update(self.seed).chain_update(counter.to_le_bytes()).finalize(),
+            );
+        }
+        self.position += 1;
+        let mut z = [0u8; 16];
+        z.copy_from_slice(&self.block[at..at + 16]);
+        Scalar::from(u128::from_le_bytes(z))
+    }
+}
+
+/// The precomputed table of the base point B for batch equations.
+fn base_table() -> &'static VartimeEdwardsPrecomputation {
+    static TABLE: OnceLock<VartimeEdwardsPrecomputation> = OnceLock::new();
+    TABLE.get_or_init(|| VartimeEdwardsPrecomputation::new([ED25519_BASEPOINT_POINT]))
 }
 
 #[cfg(test)]
