@@ -13,8 +13,8 @@
 //! few messages as [`TX_BATCH_TXS_MAX`] transactions and the gossip message
 //! size allow.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Weak};
 
 use keepsake_engine::{GossipVerdict as EngineVerdict, serve_blocks};
 use keepsake_network::{GossipId, GossipVerdict, NetworkEvent, NetworkHandle, Topic};
@@ -178,8 +178,12 @@ async fn ingest_transactions(
 /// each queued entry with whatever else is already queued (up to
 /// [`TX_BATCH_TXS_MAX`] transactions), packed into as few batches as the
 /// count limit and `max_message_bytes` allow.
+///
+/// `shared` is weak: the queue's sender lives in the node's state, so a
+/// strong reference would keep that state (and its database) alive for
+/// ever; the task ends once the state is dropped.
 pub async fn gossip_transactions(
-    shared: Arc<Shared>,
+    shared: Weak<Shared>,
     net: NetworkHandle,
     mut rx: WeightedReceiver<Vec<Vec<u8>>>,
     max_message_bytes: usize,
@@ -191,14 +195,15 @@ pub async fn gossip_transactions(
                 None => break,
             }
         }
+        let mut published = 0;
         for payload in pack_tx_batches(&txs, max_message_bytes, TX_BATCH_TXS_MAX) {
             match net.publish(Topic::Txs, payload).await {
-                Ok(()) => {
-                    shared.metrics.gossip_tx_batches_published.fetch_add(1, Relaxed);
-                }
+                Ok(()) => published += 1,
                 Err(e) => tracing::debug!(error = %e, "cannot gossip a transaction batch"),
             }
         }
+        let Some(shared) = shared.upgrade() else { return };
+        shared.metrics.gossip_tx_batches_published.fetch_add(published, Relaxed);
         shared.metrics.gossip_txs_published.fetch_add(txs.len() as u64, Relaxed);
     }
 }

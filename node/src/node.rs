@@ -289,7 +289,12 @@ pub async fn start_with(config: NodeConfig, genesis: Genesis, key: Keypair) -> a
     supervise(
         &shared,
         "transaction gossip",
-        crate::net::gossip_transactions(shared.clone(), net.clone(), gossip_rx, p2p.max_message_bytes),
+        crate::net::gossip_transactions(
+            Arc::downgrade(&shared),
+            net.clone(),
+            gossip_rx,
+            p2p.max_message_bytes,
+        ),
     );
 
     let rpc_cfg = &config.rpc;

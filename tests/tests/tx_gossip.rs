@@ -101,7 +101,9 @@ async fn one_submit_txs_call_travels_as_one_message_and_the_others_admit_it() {
         txs.iter().enumerate().filter(|(i, _)| *i != 150).map(|(_, tx)| tx.id(&chain)).collect();
     let before: Vec<(u64, u64)> = NODES
         .iter()
-        .map(|&i| (load(&metrics(&c, i).gossip_tx_batches_received), load(&metrics(&c, i).gossip_txs_received)))
+        .map(|&i| {
+            (load(&metrics(&c, i).gossip_tx_batches_received), load(&metrics(&c, i).gossip_txs_received))
+        })
         .collect();
     let published_before =
         (load(&metrics(&c, 0).gossip_tx_batches_published), load(&metrics(&c, 0).gossip_txs_published));
@@ -112,7 +114,8 @@ async fn one_submit_txs_call_travels_as_one_message_and_the_others_admit_it() {
     // The played validator sees them as one message: exactly the 300 admitted, in order.
     let deadline = Instant::now() + WAIT;
     let batch = loop {
-        let data = tokio::time::timeout_at(deadline.into(), seen.recv()).await.expect("no batch gossiped").unwrap();
+        let data =
+            tokio::time::timeout_at(deadline.into(), seen.recv()).await.expect("no batch gossiped").unwrap();
         let txs = decode_tx_batch(&data, 8 << 20, TX_BATCH_TXS_MAX, 4096).expect("a well-formed batch");
         let ids: Vec<TxId> = txs.iter().map(|tx| tx.id(&chain)).collect();
         if ids.iter().any(|id| valid.contains(id)) {
@@ -122,7 +125,8 @@ async fn one_submit_txs_call_travels_as_one_message_and_the_others_admit_it() {
     assert_eq!(batch, valid, "one message with every admitted mint of the call, and nothing else");
     // Node 0 published the call's admitted mints as one batch.
     let m0 = metrics(&c, 0);
-    until("node 0 counted its publication", || load(&m0.gossip_txs_published) >= published_before.1 + 300).await;
+    until("node 0 counted its publication", || load(&m0.gossip_txs_published) >= published_before.1 + 300)
+        .await;
     assert_eq!(load(&m0.gossip_tx_batches_published) - published_before.0, 1);
 
     // The other nodes received the batch by gossip (a message or two, 300 transactions)...
