@@ -35,6 +35,14 @@ pub struct Metrics {
     pub p2p_invalid: AtomicU64,
     /// Peer messages dropped because a queue was full.
     pub p2p_dropped: AtomicU64,
+    /// Transaction batches this node published on the transaction topic.
+    pub gossip_tx_batches_published: AtomicU64,
+    /// Transactions this node gave to the transaction topic (in those batches).
+    pub gossip_txs_published: AtomicU64,
+    /// Transaction batches received from peers (each judged once: gossipsub drops copies).
+    pub gossip_tx_batches_received: AtomicU64,
+    /// Transactions decoded from those batches.
+    pub gossip_txs_received: AtomicU64,
     /// Connected peers.
     pub peers: AtomicU64,
     /// Blocks stored through block sync.
@@ -272,6 +280,25 @@ impl Metrics {
                 value.load(Relaxed)
             );
         }
+        for (name, help, published, received) in [
+            (
+                "keepsake_gossip_tx_batches_total",
+                "Transaction batches (gossip messages of the transaction topic) published and received.",
+                &self.gossip_tx_batches_published,
+                &self.gossip_tx_batches_received,
+            ),
+            (
+                "keepsake_gossip_txs_total",
+                "Transactions given to transaction gossip, and decoded from received batches.",
+                &self.gossip_txs_published,
+                &self.gossip_txs_received,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (direction, value) in [("published", published), ("received", received)] {
+                let _ = writeln!(out, "{name}{{direction=\"{direction}\"}} {}", value.load(Relaxed));
+            }
+        }
         let _ = writeln!(
             out,
             "# HELP keepsake_txs_rejected_total Rejected transactions by stage and stable code."
@@ -329,7 +356,12 @@ mod tests {
         m.block_store_micros_sum.store(1_500_000, Relaxed);
         m.rejected("admission", "TransferForbidden");
         m.rejected("admission", "TransferForbidden");
+        m.gossip_tx_batches_received.store(3, Relaxed);
+        m.gossip_txs_received.store(1500, Relaxed);
         let text = m.render();
+        assert!(text.contains("keepsake_gossip_tx_batches_total{direction=\"received\"} 3\n"), "{text}");
+        assert!(text.contains("keepsake_gossip_tx_batches_total{direction=\"published\"} 0\n"), "{text}");
+        assert!(text.contains("keepsake_gossip_txs_total{direction=\"received\"} 1500\n"), "{text}");
         assert!(text.contains("keepsake_height 7\n"), "{text}");
         assert!(text.contains("keepsake_block_store_seconds_sum 1.500000\n"), "{text}");
         assert!(

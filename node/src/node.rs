@@ -23,7 +23,7 @@ const PROPOSAL_HEADROOM_BYTES: usize = 64 * 1024;
 use keepsake_rpc::KeepsakeApiServer;
 use keepsake_store::Store;
 use keepsake_types::{Genesis, Keypair};
-use tokio::sync::{Notify, broadcast, mpsc, watch};
+use tokio::sync::{Notify, broadcast, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::{GENESIS_FILE_MAX, NodeConfig, read_bounded};
@@ -40,7 +40,9 @@ const SYNC_PROBE_MS: u64 = 2_000;
 const SYNC_RETRY_MS: u64 = 300;
 /// Capacity of the new-block broadcast (slow subscribers skip ahead).
 const BLOCK_EVENTS_CAPACITY: usize = 256;
-/// Capacity of the queue of admitted transactions waiting to be gossiped.
+/// Transactions admitted over RPC that may wait to be gossiped (beyond it, an
+/// admission call's transactions are not gossiped: counted in
+/// `keepsake_p2p_dropped_total`, they reach the others in our proposals).
 const TX_GOSSIP_CAPACITY: usize = 20_000;
 
 /// A running node.
@@ -214,7 +216,7 @@ pub async fn start_with(config: NodeConfig, genesis: Genesis, key: Keypair) -> a
     let p2p_addr = net.listen_addr().await?;
 
     let (blocks, _) = broadcast::channel(BLOCK_EVENTS_CAPACITY);
-    let (gossip_tx, gossip_rx) = mpsc::channel(TX_GOSSIP_CAPACITY);
+    let (gossip_tx, gossip_rx) = crate::shared::weighted_channel(TX_GOSSIP_CAPACITY);
     let shared = Arc::new(Shared {
         store,
         genesis,
@@ -282,9 +284,18 @@ pub async fn start_with(config: NodeConfig, genesis: Genesis, key: Keypair) -> a
     supervise(
         &shared,
         "network dispatcher",
-        crate::net::dispatch(shared.clone(), net.clone(), net_events, inbox),
+        crate::net::dispatch(shared.clone(), net.clone(), net_events, inbox, p2p.max_message_bytes),
     );
-    supervise(&shared, "transaction gossip", crate::net::gossip_transactions(net.clone(), gossip_rx));
+    supervise(
+        &shared,
+        "transaction gossip",
+        crate::net::gossip_transactions(
+            Arc::downgrade(&shared),
+            net.clone(),
+            gossip_rx,
+            p2p.max_message_bytes,
+        ),
+    );
 
     let rpc_cfg = &config.rpc;
     let server_config = ServerConfig::builder()

@@ -16,6 +16,7 @@ use keepsake_rpc::types::{
 use keepsake_rpc::{KeepsakeApiServer, rpc_error};
 use keepsake_types::{
     BlockHash, CertificateId, CertificateStatus, DoubleVote, Genesis, PublicKey, SeriesId, SignedTx, TxId,
+    encoding,
 };
 
 use crate::shared::Shared;
@@ -84,30 +85,34 @@ fn not_found(what: impl std::fmt::Display) -> ErrorObjectOwned {
     rpc_error("NotFound", format!("{what} not found"))
 }
 
-/// Admits one transaction: the RPC layer's own transfer check, then the
-/// mempool's admission (every ledger rule against committed state).
-/// RPC admission: the node's one admission path ([`Shared::admission`]),
-/// then the transaction is gossiped to the other validators.
-fn admit(shared: &Shared, tx: SignedTx) -> Result<TxId, AdmitError> {
-    let result = shared.admission().admit(tx.clone());
-    after_admission(shared, tx, &result);
-    result
-}
-
-/// What follows an admission: metrics, and for an admitted transaction
-/// waking the proposer and gossiping it.
-fn after_admission(shared: &Shared, gossip: SignedTx, result: &Result<TxId, AdmitError>) {
-    match result {
+/// Admits one transaction through the node's one admission path
+/// ([`Shared::admission`]) and, when admitted, adds its canonical encoding
+/// to `gossip` (encoded before admission, which keeps the transaction: this
+/// replaces a clone). The caller hands `gossip` to [`queue_gossip`] once per
+/// call, so that one call's admitted transactions travel as one batch.
+fn admit(shared: &Shared, tx: SignedTx, gossip: &mut Vec<Vec<u8>>) -> Result<TxId, AdmitError> {
+    let bytes = encoding::encode(&tx);
+    let result = shared.admission().admit(tx);
+    match &result {
         Ok(_) => {
             shared.metrics.txs_admitted.fetch_add(1, Relaxed);
             shared.new_tx.notify_one();
-            // The other validators learn it by gossip; if that queue is full
-            // they still get it inside our next proposal.
-            if shared.gossip_tx.try_send(gossip).is_err() {
-                shared.metrics.p2p_dropped.fetch_add(1, Relaxed);
-            }
+            gossip.push(bytes);
         }
         Err(e) => shared.metrics.rejected("admission", e.code()),
+    }
+    result
+}
+
+/// Queues one call's admitted transactions for gossip, as one entry (the
+/// publisher packs them into batches, `crate::net::gossip_transactions`),
+/// and updates the pool gauges once per call.
+fn queue_gossip(shared: &Shared, gossip: Vec<Vec<u8>>) {
+    let n = gossip.len();
+    // The other validators learn them by gossip; if that queue is full
+    // they still get them inside our next proposal.
+    if n > 0 && shared.gossip_tx.offer(gossip, n).is_err() {
+        shared.metrics.p2p_dropped.fetch_add(n as u64, Relaxed);
     }
     let pool = shared.mempool();
     shared.metrics.mempool_txs.store(pool.len() as u64, Relaxed);
@@ -121,7 +126,13 @@ fn admit_error(e: &AdmitError) -> ErrorObjectOwned {
 #[async_trait]
 impl KeepsakeApiServer for RpcImpl {
     async fn submit_tx(&self, tx: SignedTx) -> RpcResult<TxId> {
-        self.blocking(move |s| admit(s, tx).map_err(|e| admit_error(&e))).await
+        self.blocking(move |s| {
+            let mut gossip = Vec::with_capacity(1);
+            let result = admit(s, tx, &mut gossip);
+            queue_gossip(s, gossip);
+            result.map_err(|e| admit_error(&e))
+        })
+        .await
     }
 
     async fn submit_txs(&self, txs: Vec<SignedTx>) -> RpcResult<Vec<SubmitOutcome>> {
@@ -133,19 +144,22 @@ impl KeepsakeApiServer for RpcImpl {
         }
         self.blocking(move |s| {
             let chain = s.genesis.chain_id.clone();
-            let ids: Vec<TxId> = txs.iter().map(|tx| tx.id(&chain)).collect();
-            let results = s.admission().admit_many(txs.clone());
-            Ok(ids
+            let mut gossip = Vec::with_capacity(txs.len());
+            // T4 for the whole call in one batch verification first; each
+            // transaction is then judged alone, as by `admit`.
+            s.admission().preverify(&txs);
+            let outcomes = txs
                 .into_iter()
-                .zip(txs)
-                .zip(results)
-                .map(|((tx_id, tx), result)| {
-                    after_admission(s, tx, &result);
-                    let error =
-                        result.err().map(|e| Rejection { code: e.code().into(), message: e.to_string() });
+                .map(|tx| {
+                    let tx_id = tx.id(&chain);
+                    let error = admit(s, tx, &mut gossip)
+                        .err()
+                        .map(|e| Rejection { code: e.code().into(), message: e.to_string() });
                     SubmitOutcome { tx_id, error }
                 })
-                .collect())
+                .collect();
+            queue_gossip(s, gossip);
+            Ok(outcomes)
         })
         .await
     }

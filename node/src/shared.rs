@@ -4,7 +4,7 @@
 //! on nothing that depends back on it (`node.rs` wires them together).
 
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -13,7 +13,7 @@ use keepsake_engine::{Mempool, VerifiedSet};
 use keepsake_network::NetworkHandle;
 use keepsake_rpc::types::BlockSummary;
 use keepsake_store::Store;
-use keepsake_types::{Genesis, SignedTx};
+use keepsake_types::Genesis;
 use tokio::sync::{Notify, broadcast, mpsc};
 
 use crate::metrics::Metrics;
@@ -43,8 +43,10 @@ pub struct Shared {
     pub new_tx: Notify,
     /// Committed blocks, for subscriptions.
     pub blocks: broadcast::Sender<BlockSummary>,
-    /// Admitted transactions to gossip to the other validators.
-    pub gossip_tx: mpsc::Sender<SignedTx>,
+    /// Transactions admitted over RPC, to gossip to the other validators:
+    /// one entry per admission call (its admitted transactions, each in its
+    /// canonical encoding), bounded in transactions.
+    pub gossip_tx: WeightedSender<Vec<Vec<u8>>>,
     /// Set when the node stopped on a fault.
     pub halted: Mutex<Option<String>>,
     /// Keys the operator's config trusts whatever the chain says (its
@@ -136,6 +138,62 @@ pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
+/// A queue bounded by the total *weight* of what waits in it (transactions,
+/// bytes) rather than by its number of entries: entries differ in size (a
+/// gossiped batch of one transaction or of a thousand). Every entry weighs at
+/// least 1, so the number of entries is bounded too.
+pub fn weighted_channel<T>(max_weight: usize) -> (WeightedSender<T>, WeightedReceiver<T>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let queued = Arc::new(AtomicUsize::new(0));
+    (WeightedSender { tx, queued: queued.clone(), max_weight }, WeightedReceiver { rx, queued })
+}
+
+/// The sending side of [`weighted_channel`].
+pub struct WeightedSender<T> {
+    tx: mpsc::UnboundedSender<(T, usize)>,
+    queued: Arc<AtomicUsize>,
+    max_weight: usize,
+}
+
+impl<T> WeightedSender<T> {
+    /// Queues `item` of `weight`, never waiting; gives it back when the queue
+    /// would go over its bound (or the receiver is gone).
+    pub fn offer(&self, item: T, weight: usize) -> Result<(), T> {
+        let weight = weight.max(1);
+        let before = self.queued.fetch_add(weight, Relaxed);
+        if before.saturating_add(weight) > self.max_weight {
+            self.queued.fetch_sub(weight, Relaxed);
+            return Err(item);
+        }
+        self.tx.send((item, weight)).map_err(|e| {
+            self.queued.fetch_sub(weight, Relaxed);
+            e.0.0
+        })
+    }
+}
+
+/// The receiving side of [`weighted_channel`].
+pub struct WeightedReceiver<T> {
+    rx: mpsc::UnboundedReceiver<(T, usize)>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl<T> WeightedReceiver<T> {
+    /// The next entry; `None` once every sender is gone.
+    pub async fn recv(&mut self) -> Option<T> {
+        let (item, weight) = self.rx.recv().await?;
+        self.queued.fetch_sub(weight, Relaxed);
+        Some(item)
+    }
+
+    /// The next entry if one is waiting.
+    pub fn try_recv(&mut self) -> Option<T> {
+        let (item, weight) = self.rx.try_recv().ok()?;
+        self.queued.fetch_sub(weight, Relaxed);
+        Some(item)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +211,23 @@ mod tests {
         let reason = rx.recv().await.unwrap();
         assert!(reason.starts_with("background task 'panics' failed: "), "{reason}");
         assert!(reason.contains("panicked"), "{reason}");
+    }
+
+    #[tokio::test]
+    async fn a_weighted_queue_is_bounded_by_weight_and_frees_it_when_read() {
+        let (tx, mut rx) = weighted_channel::<&str>(10);
+        tx.offer("six", 6).unwrap();
+        assert_eq!(tx.offer("five", 5), Err("five"));
+        tx.offer("zero weighs one", 0).unwrap();
+        tx.offer("three", 3).unwrap();
+        assert_eq!(tx.offer("one more", 1), Err("one more"));
+        assert_eq!(rx.recv().await, Some("six"));
+        tx.offer("five", 5).unwrap();
+        assert_eq!(rx.try_recv(), Some("zero weighs one"));
+        assert_eq!(rx.try_recv(), Some("three"));
+        assert_eq!(rx.try_recv(), Some("five"));
+        assert_eq!(rx.try_recv(), None);
+        drop(rx);
+        assert_eq!(tx.offer("gone", 1), Err("gone"));
     }
 }

@@ -100,6 +100,10 @@ pub struct DropFigures {
     pub blocks: u64,
     /// `MempoolFull` answers that were retried.
     pub mempool_full_retries: u64,
+    /// Per validator, transaction gossip messages `[published, received]` from the start of the
+    /// cluster to the end of the drop (`keepsake_gossip_tx_batches_total`; `None` from a
+    /// `keepsake` without that counter).
+    pub gossip_tx_messages: Vec<Option<[u64; 2]>>,
 }
 
 /// The steady phase's figures.
@@ -335,6 +339,20 @@ pub(crate) fn sign_mint_range(
     })
 }
 
+/// Each node's `keepsake_gossip_tx_batches_total{direction="published"|"received"}`.
+async fn gossip_tx_messages(urls: &[String]) -> Vec<Option<[u64; 2]>> {
+    let mut out = Vec::with_capacity(urls.len());
+    for url in urls {
+        let text = crate::history::http_get(url, "/metrics").await.map(|(_, body)| body).unwrap_or_default();
+        let sample = |direction: &str| {
+            let name = format!("keepsake_gossip_tx_batches_total{{direction=\"{direction}\"}} ");
+            text.lines().find_map(|l| l.strip_prefix(name.as_str())).and_then(|v| v.trim().parse().ok())
+        };
+        out.push(sample("published").zip(sample("received")).map(|(p, r)| [p, r]));
+    }
+    out
+}
+
 /// The highest height at which `id` is committed across `clients` (each
 /// waited for with the single-node benchmark's [`crate::wait_committed`]).
 async fn wait_committed_everywhere(clients: &[HttpClient], id: TxId) -> anyhow::Result<u64> {
@@ -502,7 +520,12 @@ pub async fn run(bin: &Path, params: DropBench) -> anyhow::Result<()> {
         fraction_of_bound: tps / bound,
         blocks: count_blocks_with(&clients[0], start_height + 1, drop_end_height, drop_series).await?,
         mempool_full_retries: retries,
+        gossip_tx_messages: gossip_tx_messages(&urls).await,
     };
+    say.line(format!(
+        "transaction gossip messages [published, received] per validator: {:?}",
+        drop.gossip_tx_messages
+    ));
     say.line(format!(
         "drop: {} mints sold out on all {n} validators in {all:.3} s = {tps:.0} tx/s = {:.3} of the bound",
         params.editions, drop.fraction_of_bound

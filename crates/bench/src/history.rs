@@ -302,7 +302,7 @@ impl SplitMix {
 }
 
 /// `GET path` on `url`'s host (HTTP/1.1, one connection): status and body.
-async fn http_get(url: &str, path: &str) -> anyhow::Result<(u16, String)> {
+pub(crate) async fn http_get(url: &str, path: &str) -> anyhow::Result<(u16, String)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = url.trim_start_matches("http://").trim_end_matches('/').to_string();
     let fetch = async {

@@ -68,8 +68,11 @@ impl<V: StateView + ?Sized> Admission<'_, V> {
         txs.into_iter().map(|tx| self.admit(tx)).collect()
     }
 
-    /// Batch T4 ahead of [`Self::admit`] for the transactions it would verify.
-    fn preverify(&self, txs: &[SignedTx]) {
+    /// T4 for the transactions [`Self::admit`] would verify, in one batch
+    /// verification ahead of admitting them one by one: those that pass are
+    /// remembered in the memo (the batch's verdict on each equals verifying
+    /// it alone), so `admit` finds them verified. Verdicts do not change.
+    pub fn preverify(&self, txs: &[SignedTx]) {
         if txs.len() < 2 || lock(self.pool).has_room().is_err() {
             return;
         }

@@ -40,6 +40,7 @@ mod marks;
 mod memo;
 pub mod mempool;
 mod rules;
+pub mod txgossip;
 
 pub use chain::{ChainStore, MemoryChain};
 pub use effect::{Effect, Event, GossipVerdict};
@@ -52,3 +53,4 @@ pub use marks::Marks;
 pub use memo::VerifiedSet;
 pub use mempool::{AdmitError, Mempool, MempoolLimits};
 pub use rules::{BlockRules, LedgerRules};
+pub use txgossip::BatchAdmission;

@@ -182,8 +182,15 @@ pub fn verify_signatures_many(chain_id: &str, txs: &[&SignedTx]) -> Vec<bool> {
     for tx in txs {
         tx.queue_signatures(chain_id, &mut batch);
     }
-    let mut items = batch.verify_each().into_iter();
-    txs.iter().map(|tx| items.by_ref().take(tx.signatures.len()).fold(true, |all, ok| all && ok)).collect()
+    let items = batch.verify_each();
+    let mut at = 0;
+    txs.iter()
+        .map(|tx| {
+            let mine = &items[at..at + tx.signatures.len()];
+            at += tx.signatures.len();
+            mine.iter().all(|ok| *ok)
+        })
+        .collect()
 }
 
 /// T6/T7: the signers are distinct governors in force, at least k of them.

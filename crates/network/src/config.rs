@@ -23,11 +23,14 @@ pub const MIN_MESSAGE_BYTES: usize = 512;
 /// Largest accepted `max_message_bytes` (frames carry `u32` lengths; 1 GiB is far beyond sane).
 pub const MAX_MESSAGE_BYTES: usize = 1 << 30;
 
-/// A gossip topic. Topic names are namespaced by chain id: `keepsake/{chain_id}/txs/v1` and
-/// `keepsake/{chain_id}/consensus/v1`, so two chains never exchange gossip.
+/// A gossip topic. Topic names are namespaced by chain id: `keepsake/{chain_id}/txs/v2` and
+/// `keepsake/{chain_id}/consensus/v1`, so two chains never exchange gossip. A topic's version
+/// changes with its payload: `txs/v1` carried one transaction per message, `txs/v2` carries a
+/// batch (docs/protocol.md, §8), so nodes of the two versions never misparse each other's
+/// transaction gossip (they simply do not exchange it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Topic {
-    /// Signed transactions.
+    /// Batches of signed transactions.
     Txs,
     /// Proposals and votes.
     Consensus,
@@ -40,7 +43,7 @@ impl Topic {
     /// The gossipsub topic name on chain `chain_id`.
     pub fn name(self, chain_id: &str) -> String {
         match self {
-            Topic::Txs => format!("keepsake/{chain_id}/txs/v1"),
+            Topic::Txs => format!("keepsake/{chain_id}/txs/v2"),
             Topic::Consensus => format!("keepsake/{chain_id}/consensus/v1"),
         }
     }
@@ -121,7 +124,7 @@ mod tests {
 
     #[test]
     fn topic_names_are_namespaced() {
-        assert_eq!(Topic::Txs.name("c1"), "keepsake/c1/txs/v1");
+        assert_eq!(Topic::Txs.name("c1"), "keepsake/c1/txs/v2");
         assert_eq!(Topic::Consensus.name("c1"), "keepsake/c1/consensus/v1");
     }
 
