@@ -237,6 +237,37 @@ mod tests {
         assert_eq!(decode_tx_batch(&short, 1 << 20, 1000, 4096).unwrap_err().code(), "Malformed");
     }
 
+    proptest::proptest! {
+        /// Bytes from a peer: a valid batch with bytes changed, cut or added decodes to
+        /// transactions that hash and verify (whatever the verdict), or to `Malformed`/`TooLarge`;
+        /// never a panic, never more than the limits.
+        #[test]
+        fn mutated_batches_decode_within_the_limits_or_are_refused(
+            n in 1usize..6,
+            edits in proptest::collection::vec((proptest::prelude::any::<usize>(), proptest::prelude::any::<u8>()), 0..6),
+            cut in proptest::prelude::any::<usize>(),
+            extra in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4),
+        ) {
+            let mut bytes = pack_tx_batches(&encoded(n), 1 << 20, 1000).remove(0);
+            for (at, value) in edits {
+                let i = at % bytes.len();
+                bytes[i] = value;
+            }
+            bytes.truncate(bytes.len() - cut % (bytes.len() / 4 + 1));
+            bytes.extend_from_slice(&extra);
+            match decode_tx_batch(&bytes, 1 << 20, 8, 4096) {
+                Ok(txs) => {
+                    proptest::prop_assert!((1..=8).contains(&txs.len()));
+                    for tx in &txs {
+                        let _ = tx.id(CHAIN);
+                        let _ = tx.verify_signatures(CHAIN);
+                    }
+                }
+                Err(e) => proptest::prop_assert!(matches!(e.code(), "Malformed" | "TooLarge"), "{e}"),
+            }
+        }
+    }
+
     #[test]
     fn varint_lengths_match_the_encoding() {
         for n in [0u64, 1, 127, 128, 1000, 16_383, 16_384, u64::MAX] {
