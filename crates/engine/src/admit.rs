@@ -1,6 +1,6 @@
 //! Admission: the one path by which a transaction enters a mempool, whether
-//! a client sent it over RPC or a peer gossiped it, and the forwarding policy
-//! for gossiped transactions.
+//! a client sent it over RPC or a peer gossiped it (the forwarding policy for
+//! gossiped batches is in `txgossip`).
 //!
 //! Order of the checks, cheapest refusal first:
 //! 1. the transfer ban (T1), stated here as well as in the ledger: nothing
@@ -9,15 +9,16 @@
 //!    signature work (clients retrying a burst must not cost a verification
 //!    per retry);
 //! 3. the stateless rules (`check_stateless_memo`: form, sizes, T4 signatures,
-//!    verified once per node through the [`VerifiedSet`]);
+//!    verified once per node through the [`VerifiedSet`]; many transactions
+//!    arriving together have their signatures verified in one batch first,
+//!    [`Admission::admit_many`]);
 //! 4. the stateful rules against committed state at the next height.
 
 use std::sync::Mutex;
 
 use keepsake_ledger::{LedgerError, StateView, rules};
-use keepsake_types::{Genesis, SignedTx, TxBody, TxId, encoding};
+use keepsake_types::{Genesis, SignedTx, TxBody, TxId};
 
-use crate::effect::GossipVerdict;
 use crate::memo::VerifiedSet;
 use crate::mempool::{AdmitError, Mempool};
 
@@ -86,30 +87,6 @@ impl<V: StateView + ?Sized> Admission<'_, V> {
             .collect();
         self.memo.preverify(&self.genesis.chain_id, &candidates);
     }
-
-    /// Admits a gossiped transaction's bytes and says whether to forward them.
-    /// Garbage no honest node would pass on (undecodable, a transfer, a bad
-    /// signature: a stateless failure) is rejected and blames the forwarder; a
-    /// stateful failure (already committed, supply reached, ...) can be a
-    /// matter of timing, so it is only not forwarded; so is a transaction a
-    /// full pool could not check.
-    pub fn admit_gossiped(&self, bytes: &[u8]) -> (GossipVerdict, Result<TxId, AdmitError>) {
-        let tx_max = self.genesis.params.tx_bytes_max as usize;
-        let tx = match encoding::decode::<SignedTx>(bytes, tx_max, "transaction") {
-            Ok(tx) => tx,
-            Err(e) => {
-                let error = AdmitError::Invalid(LedgerError::Malformed(e.to_string()));
-                return (GossipVerdict::Reject("undecodable transaction"), Err(error));
-            }
-        };
-        let result = self.admit(tx);
-        let verdict = match &result {
-            Ok(_) => GossipVerdict::Accept,
-            Err(AdmitError::Invalid(_)) => GossipVerdict::Reject("transaction breaks a stateless rule"),
-            Err(AdmitError::Rejected(_) | AdmitError::Full { .. }) => GossipVerdict::Ignore,
-        };
-        (verdict, result)
-    }
 }
 
 #[cfg(test)]
@@ -123,33 +100,6 @@ mod tests {
     fn setup(max_txs: usize) -> (TestNet, MemoryState, VerifiedSet, Mutex<Mempool>) {
         let limits = MempoolLimits { max_txs, max_bytes: 1 << 20, rejected_memory: 4 };
         (TestNet::new(1), MemoryState::new(), VerifiedSet::new(16), Mutex::new(Mempool::new(limits)))
-    }
-
-    #[test]
-    fn gossip_verdicts_blame_only_what_no_honest_node_forwards() {
-        let (net, state, memo, pool) = setup(10);
-        let a = Admission { state: &state, genesis: &net.genesis, memo: &memo, pool: &pool, next_height: 1 };
-        // Undecodable bytes and a transfer: rejected (the forwarder is to blame).
-        assert_eq!(a.admit_gossiped(&[0xff; 7]).0, GossipVerdict::Reject("undecodable transaction"));
-        let cert = ids::certificate_id(net.chain(), &net.series_id(&net.issuer, "s"), 1);
-        let transfer = TxBody::Transfer { certificate_id: cert, to: TestNet::holder(2) }
-            .sign(net.chain(), &[&net.issuer]);
-        let (verdict, result) = a.admit_gossiped(&encoding::encode(&transfer));
-        assert_eq!(verdict, GossipVerdict::Reject("transaction breaks a stateless rule"));
-        assert_eq!(result.unwrap_err().code(), "TransferForbidden");
-        // A forged signature: rejected.
-        let mut forged = net.register_issuer(&net.issuer, 1);
-        forged.signatures[0].signature.0[3] ^= 1;
-        assert_eq!(a.admit_gossiped(&encoding::encode(&forged)).0.code(), "reject");
-        // A stateful refusal (unknown issuer): not forwarded, nobody blamed.
-        let series = net.create_series(&net.issuer, &net.reviewer, "s", 3);
-        let (verdict, result) = a.admit_gossiped(&encoding::encode(&series));
-        assert_eq!(verdict, GossipVerdict::Ignore);
-        assert_eq!(result.unwrap_err().code(), "UnknownIssuer");
-        // A valid one: admitted and forwarded.
-        let ok = net.register_issuer(&net.issuer, 2);
-        assert_eq!(a.admit_gossiped(&encoding::encode(&ok)).0, GossipVerdict::Accept);
-        assert_eq!(lock(&pool).len(), 1);
     }
 
     /// A batch of every kind of verdict: valid, forged, a transfer, a
