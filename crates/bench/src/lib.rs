@@ -36,7 +36,8 @@ pub(crate) fn median(mut xs: Vec<f64>) -> f64 {
     xs[xs.len() / 2]
 }
 
-/// Strict ed25519 verifications per second on one core (median of 5 rounds of 2,000).
+/// Single ed25519 verifications (`PublicKey::verify_message`, ZIP-215) per second on one core
+/// (median of 5 rounds of 2,000).
 pub fn verify_rate() -> f64 {
     let key = Keypair::from_seed([9; 32]);
     let messages: Vec<Vec<u8>> = (0..2000u32).map(|i| format!("message {i}").into_bytes()).collect();

@@ -6,12 +6,13 @@
 //! genesis trusted:
 //! - **one by one** (`Certificate::verify`, what `keepsake cert verify FILE`
 //!   does): the checkpoint's quorum (3 of 4 precommits), the mint, the series
-//!   creation and its review approval — about six strict signature checks each;
+//!   creation and its review approval — about six signatures each, verified
+//!   together in one batch (docs/signatures.md);
 //! - **as a batch** (`CertificateVerifier`, what an auditor checking a whole
 //!   drop uses): every check per certificate, but a checkpoint's quorum and a
 //!   series entry's signatures are proven once per exact bytes.
 //!
-//! The strict verification rate of the same core is measured in the same run.
+//! The single verification rate (ZIP-215) of the same core is measured in the same run.
 
 use std::path::Path;
 use std::time::Instant;
@@ -34,7 +35,7 @@ pub struct VerifyReport {
     pub certificates: usize,
     /// Distinct checkpoints among them.
     pub checkpoints: usize,
-    /// Strict ed25519 verifications per second, one core.
+    /// Single ed25519 verifications (ZIP-215) per second, one core (old field name kept).
     pub strict_verify_rate: f64,
     /// `Certificate::verify`, certificates/s on one core (median of 5 rounds).
     pub one_by_one_per_s: f64,
@@ -94,7 +95,7 @@ pub async fn run(bin: &Path, validators: usize, certificates: u32, json: bool) -
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!("strict ed25519 verify, one core: {strict:.0}/s");
+        println!("single ed25519 verify, one core: {strict:.0}/s");
         println!(
             "certificate verify, one by one (Certificate::verify): {one_by_one:.0}/s = {:.3} of the verify rate",
             one_by_one / strict
