@@ -290,6 +290,117 @@ fn t4_a_block_whose_signatures_are_verified_together_names_the_one_forgery() {
     assert_eq!(c.state.series(&series).unwrap().unwrap().minted, 11);
 }
 
+/// An RFC 8032 signature by `key` over `message` whose `R` carries the
+/// small-order point `torsion` (added by the signer, who knows the nonce:
+/// valid under ZIP-215, refused by a cofactorless check such as dalek's
+/// `verify_strict`), or, with `third_party`, `torsion` added to an honest
+/// signature's `R` afterwards by someone without the key (invalid: `k`
+/// hashes `R`'s bytes).
+fn torsion_signature(
+    key: &Keypair,
+    message: &[u8],
+    torsion: curve25519_dalek::EdwardsPoint,
+    third_party: bool,
+) -> keepsake_types::Signature {
+    use curve25519_dalek::{Scalar, constants::ED25519_BASEPOINT_TABLE};
+    use sha2::{Digest, Sha512};
+    let expanded = Sha512::digest(key.secret_seed());
+    let mut a_bytes = [0u8; 32];
+    a_bytes.copy_from_slice(&expanded[..32]);
+    a_bytes[0] &= 248;
+    a_bytes[31] &= 127;
+    a_bytes[31] |= 64;
+    let a = Scalar::from_bytes_mod_order(a_bytes);
+    let public = key.public().0;
+    let nonce = Scalar::from_bytes_mod_order_wide(
+        &Sha512::new().chain_update(&expanded[32..]).chain_update(message).finalize().into(),
+    );
+    let honest_r = (&nonce * ED25519_BASEPOINT_TABLE).compress().to_bytes();
+    let r = if third_party {
+        honest_r
+    } else {
+        (&nonce * ED25519_BASEPOINT_TABLE + torsion).compress().to_bytes()
+    };
+    let k = Scalar::from_bytes_mod_order_wide(
+        &Sha512::new().chain_update(r).chain_update(public).chain_update(message).finalize().into(),
+    );
+    let s = nonce + k * a;
+    let r = if third_party {
+        let decoded = curve25519_dalek::edwards::CompressedEdwardsY(honest_r).decompress().unwrap();
+        (decoded + torsion).compress().to_bytes()
+    } else {
+        r
+    };
+    let mut out = [0u8; 64];
+    out[..32].copy_from_slice(&r);
+    out[32..].copy_from_slice(s.as_bytes());
+    keepsake_types::Signature(out)
+}
+
+#[test]
+fn t4_batch_and_single_verification_give_the_same_verdict_on_mixed_order_signatures() {
+    // The signatures on which a cofactorless single check and a batch check
+    // can disagree (a torsion component in R). Under ZIP-215 a block cannot
+    // pass one and fail the other: the same transactions get the same
+    // verdict alone (admission) and in a block's batch (validation).
+    use curve25519_dalek::constants::EIGHT_TORSION;
+    let mut c = Chain::ready();
+    let series = c.series("torsion", 20);
+    let chain = c.net.chain().to_string();
+    let message = |tx: &SignedTx| {
+        keepsake_types::hash::domain_preimage(
+            keepsake_types::hash::tag::TX,
+            &chain,
+            &keepsake_types::encoding::encode(&tx.body),
+        )
+    };
+    let proposer = c.net.validators[0].public();
+    for (third_party, expect_valid) in [(false, true), (true, false)] {
+        let mut txs: Vec<SignedTx> = (1..=6u32)
+            .map(|e| c.net.mint(&c.net.issuer, series, e + if third_party { 10 } else { 0 }, e))
+            .collect();
+        for (i, tx) in txs.iter_mut().enumerate().skip(1).step_by(2) {
+            let torsion = EIGHT_TORSION[1 + i % 7];
+            tx.signatures[0].signature = torsion_signature(&c.net.issuer, &message(tx), torsion, third_party);
+        }
+        // Alone (admission; single verification).
+        for (i, tx) in txs.iter().enumerate() {
+            let alone = c.check(tx);
+            if i % 2 == 1 && !expect_valid {
+                assert_eq!(alone, Err(LedgerError::BadSignature { signer: c.net.issuer.public() }), "tx {i}");
+            } else {
+                assert_eq!(alone, Ok(()), "tx {i} (third party: {third_party})");
+            }
+        }
+        // In a block of transactions the node has not seen (one batch).
+        let honest: Vec<SignedTx> = txs.iter().step_by(2).cloned().collect();
+        let mut block =
+            build_block(&c.state, &c.net.genesis, &c.tip, proposer, c.tip.time_ms + 1, honest).unwrap().block;
+        block.txs = txs.clone();
+        block.header.tx_count = txs.len() as u32;
+        let ids: Vec<_> = txs.iter().map(|t| t.id(c.net.chain())).collect();
+        block.header.tx_root = keepsake_ledger::block::tx_root(&ids);
+        let verdict = validate_block(&c.state, &c.net.genesis, &c.tip, &block);
+        if expect_valid {
+            // Past T4, the hand-built header's state and log roots are stale: any
+            // error must come after every signature passed, never BadSignature.
+            if let Err(e) = &verdict {
+                assert_ne!(e.root_cause().code(), "BadSignature", "{e}");
+            }
+            // Built honestly, the block with these signatures is valid and commits.
+            assert!(c.commit(txs).is_empty());
+        } else {
+            match verdict.unwrap_err() {
+                LedgerError::InvalidTransaction { index, source, .. } => {
+                    assert_eq!(index, 1);
+                    assert_eq!(*source, LedgerError::BadSignature { signer: c.net.issuer.public() });
+                }
+                other => panic!("expected InvalidTransaction, got {other:?}"),
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------- T5-T9
 
 #[test]
