@@ -409,6 +409,23 @@ impl Cluster {
         let config = NodeConfig::load(&self.homes[i])?;
         keepsake::keyfile::read(&config.node.validator_key_file)
     }
+
+    /// A libp2p configuration for a test process that joins the running nodes
+    /// `dial` (their gossip, as a genesis validator would): listens on
+    /// 127.0.0.1, admits the genesis validators, dials those nodes.
+    pub fn gossip_config(&self, dial: &[usize]) -> keepsake_network::NetworkConfig {
+        let mut config =
+            keepsake_network::NetworkConfig::new(self.chain().to_string(), "127.0.0.1:0".parse().unwrap());
+        config.allowed = self.genesis.validators.iter().map(|v| v.public_key).collect();
+        config.bootstrap = dial
+            .iter()
+            .map(|&i| {
+                let node = self.nodes[i].as_ref().expect("a node to dial is running");
+                (node.public_key(), node.p2p_addr)
+            })
+            .collect();
+        config
+    }
 }
 
 /// How a [`LyingRpc`] answers one call: `Ok(raw JSON text of the result)`,

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use keepsake_ledger::Tip;
-use keepsake_network::{GossipVerdict, NetworkConfig, NetworkEvent, NetworkHandle, Topic};
+use keepsake_network::{GossipVerdict, NetworkEvent, NetworkHandle, Topic};
 use keepsake_rpc::KeepsakeApiClient;
 use keepsake_rpc::types::TxStatus;
 use keepsake_tests::{Cluster, fast_consensus, mint, setup_series, wait_final};
@@ -162,15 +162,7 @@ const WAIT: Duration = Duration::from_secs(30);
 /// is ignored (never forwarded) and block-sync requests get no blocks.
 async fn join_as(c: &Cluster, key: &Keypair) -> NetworkHandle {
     let validators: Vec<PublicKey> = c.genesis.validators.iter().map(|v| v.public_key).collect();
-    let mut config = NetworkConfig::new(c.chain().to_string(), "127.0.0.1:0".parse().unwrap());
-    config.allowed = validators.clone();
-    config.bootstrap = HONEST
-        .iter()
-        .map(|&i| {
-            let node = c.nodes[i].as_ref().unwrap();
-            (node.public_key(), node.p2p_addr)
-        })
-        .collect();
+    let config = c.gossip_config(&HONEST);
     let (net, mut events) = keepsake_network::start(key.secret_seed(), config).await.unwrap();
     let drain = net.clone();
     tokio::spawn(async move {

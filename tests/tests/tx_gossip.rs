@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use keepsake_network::{GossipVerdict, NetworkConfig, NetworkEvent, NetworkHandle, Topic};
+use keepsake_network::{GossipVerdict, NetworkEvent, NetworkHandle, Topic};
 use keepsake_rpc::KeepsakeApiClient;
 use keepsake_rpc::types::TxStatus;
 use keepsake_tests::{Cluster, mint, setup_series, wait_final};
@@ -31,15 +31,7 @@ const WAIT: Duration = Duration::from_secs(30);
 async fn join(c: &Cluster) -> (NetworkHandle, mpsc::UnboundedReceiver<Vec<u8>>) {
     let key = c.validator_key(PLAYED).unwrap();
     let validators: Vec<PublicKey> = c.genesis.validators.iter().map(|v| v.public_key).collect();
-    let mut config = NetworkConfig::new(c.chain().to_string(), "127.0.0.1:0".parse().unwrap());
-    config.allowed = validators.clone();
-    config.bootstrap = NODES
-        .iter()
-        .map(|&i| {
-            let node = c.nodes[i].as_ref().unwrap();
-            (node.public_key(), node.p2p_addr)
-        })
-        .collect();
+    let config = c.gossip_config(&NODES);
     let (net, mut events) = keepsake_network::start(key.secret_seed(), config).await.unwrap();
     let (txs_out, txs_in) = mpsc::unbounded_channel();
     let drain = net.clone();
