@@ -49,8 +49,10 @@ const BATCH_TAG: &[u8] = b"keepsake/ed25519-batch/v1";
 /// Failing sub-batches this small are decided one signature at a time.
 const SINGLES_AT_MOST: usize = 2;
 
-/// Most decompressed keys one thread remembers (when full, it forgets them all).
-pub const KEY_MEMO_MAX: usize = 1024;
+/// Most decompressed keys one thread remembers (when full, it forgets them
+/// all). A few issuers and validators sign nearly everything; the bound keeps
+/// a thread's memo under ~50 KiB however many keys a client makes up.
+pub const KEY_MEMO_MAX: usize = 256;
 
 thread_local! {
     static KEY_MEMO: RefCell<BTreeMap<[u8; 32], EdwardsPoint>> = const { RefCell::new(BTreeMap::new()) };
