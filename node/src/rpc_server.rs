@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use jsonrpsee::PendingSubscriptionSink;
 use jsonrpsee::core::{RpcResult, SubscriptionResult, async_trait};
 use jsonrpsee::types::ErrorObjectOwned;
+use keepsake_ledger::rules::Encoded;
 use keepsake_ledger::{LedgerError, StateView};
 use keepsake_rpc::types::{
     BlockResponse, CertificateResponse, ChainStatus, ConsistencyResponse, IssuerInfo, RecentTx, Rejection,
@@ -16,7 +17,6 @@ use keepsake_rpc::types::{
 use keepsake_rpc::{KeepsakeApiServer, rpc_error};
 use keepsake_types::{
     BlockHash, CertificateId, CertificateStatus, DoubleVote, Genesis, PublicKey, SeriesId, SignedTx, TxId,
-    encoding,
 };
 
 use crate::shared::Shared;
@@ -87,17 +87,20 @@ fn not_found(what: impl std::fmt::Display) -> ErrorObjectOwned {
 
 /// Admits one transaction through the node's one admission path
 /// ([`Shared::admission`]) and, when admitted, adds its canonical encoding
-/// to `gossip` (encoded before admission, which keeps the transaction: this
-/// replaces a clone). The caller hands `gossip` to [`queue_gossip`] once per
+/// (`encoded`, computed once for admission and gossip) to `gossip`. The caller hands `gossip` to [`queue_gossip`] once per
 /// call, so that one call's admitted transactions travel as one batch.
-fn admit(shared: &Shared, tx: SignedTx, gossip: &mut Vec<Vec<u8>>) -> Result<TxId, AdmitError> {
-    let bytes = encoding::encode(&tx);
-    let result = shared.admission().admit(tx);
+fn admit(
+    shared: &Shared,
+    tx: SignedTx,
+    encoded: Encoded,
+    gossip: &mut Vec<Vec<u8>>,
+) -> Result<TxId, AdmitError> {
+    let result = shared.admission().admit_encoded(tx, &encoded);
     match &result {
         Ok(_) => {
             shared.metrics.txs_admitted.fetch_add(1, Relaxed);
             shared.new_tx.notify_one();
-            gossip.push(bytes);
+            gossip.push(encoded.bytes);
         }
         Err(e) => shared.metrics.rejected("admission", e.code()),
     }
@@ -128,7 +131,8 @@ impl KeepsakeApiServer for RpcImpl {
     async fn submit_tx(&self, tx: SignedTx) -> RpcResult<TxId> {
         self.blocking(move |s| {
             let mut gossip = Vec::with_capacity(1);
-            let result = admit(s, tx, &mut gossip);
+            let encoded = Encoded::of(&tx);
+            let result = admit(s, tx, encoded, &mut gossip);
             queue_gossip(s, gossip);
             result.map_err(|e| admit_error(&e))
         })
@@ -145,14 +149,17 @@ impl KeepsakeApiServer for RpcImpl {
         self.blocking(move |s| {
             let chain = s.genesis.chain_id.clone();
             let mut gossip = Vec::with_capacity(txs.len());
-            // T4 for the whole call in one batch verification first; each
+            // Each transaction encoded once (size, memo digest, gossip); T4
+            // for the whole call in one batch verification first; each
             // transaction is then judged alone, as by `admit`.
-            s.admission().preverify(&txs);
+            let encoded: Vec<Encoded> = txs.iter().map(Encoded::of).collect();
+            s.admission().preverify(&txs, &encoded);
             let outcomes = txs
                 .into_iter()
-                .map(|tx| {
+                .zip(encoded)
+                .map(|(tx, encoded)| {
                     let tx_id = tx.id(&chain);
-                    let error = admit(s, tx, &mut gossip)
+                    let error = admit(s, tx, encoded, &mut gossip)
                         .err()
                         .map(|e| Rejection { code: e.code().into(), message: e.to_string() });
                     SubmitOutcome { tx_id, error }

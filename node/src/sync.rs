@@ -68,7 +68,8 @@ pub fn memo_capacity(mempool_txs: usize) -> usize {
 pub struct Preverified {
     /// Transactions whose signatures verified (now remembered).
     pub verified: usize,
-    /// Transactions whose signatures did not verify (not remembered: the engine refuses their block).
+    /// Transactions whose signatures did not verify, or that a rule refuses before T4 (not
+    /// remembered: the engine refuses their block).
     pub failed: usize,
     /// Transactions left to the engine (no room in the memo, or an undecodable item).
     pub skipped: usize,

@@ -44,6 +44,13 @@ impl<V: StateView + ?Sized> Admission<'_, V> {
     /// Admits `tx` into the pool, or says why not. Re-submitting a pending
     /// transaction succeeds with the same id (idempotent submission).
     pub fn admit(&self, tx: SignedTx) -> Result<TxId, AdmitError> {
+        let encoded = rules::Encoded::of(&tx);
+        self.admit_encoded(tx, &encoded)
+    }
+
+    /// [`Self::admit`] with the transaction's encoding and digest computed by
+    /// the caller (`rules::Encoded::of(&tx)`), who needs them too.
+    pub fn admit_encoded(&self, tx: SignedTx, encoded: &rules::Encoded) -> Result<TxId, AdmitError> {
         // T1 on sight.
         if let TxBody::Transfer { certificate_id, .. } = &tx.body {
             return Err(AdmitError::Invalid(LedgerError::TransferForbidden {
@@ -51,8 +58,8 @@ impl<V: StateView + ?Sized> Admission<'_, V> {
             }));
         }
         lock(self.pool).has_room()?;
-        let checked =
-            rules::check_stateless_memo(&tx, self.genesis, self.memo).map_err(AdmitError::Invalid)?;
+        let checked = rules::check_stateless_encoded(&tx, encoded, self.genesis, self.memo)
+            .map_err(AdmitError::Invalid)?;
         self.memo.remember(checked.digest);
         rules::check_stateful(self.state, self.genesis, &tx, checked.tx_id, self.next_height)?;
         lock(self.pool).insert(checked.tx_id, tx)?;
@@ -61,31 +68,26 @@ impl<V: StateView + ?Sized> Admission<'_, V> {
 
     /// Admits many transactions: the same verdicts, in order, as calling
     /// [`Self::admit`] on each, but the signatures of all of them (T4) are
-    /// verified together in one batch first ([`VerifiedSet::preverify`]),
-    /// which costs a fraction of verifying them one by one. Nothing is
-    /// verified while the pool is full (each then answers `MempoolFull`).
+    /// verified together in one batch first ([`Self::preverify`]), which
+    /// costs a fraction of verifying them one by one.
     pub fn admit_many(&self, txs: Vec<SignedTx>) -> Vec<Result<TxId, AdmitError>> {
-        self.preverify(&txs);
-        txs.into_iter().map(|tx| self.admit(tx)).collect()
+        let encoded: Vec<rules::Encoded> = txs.iter().map(rules::Encoded::of).collect();
+        self.preverify(&txs, &encoded);
+        txs.into_iter().zip(&encoded).map(|(tx, e)| self.admit_encoded(tx, e)).collect()
     }
 
-    /// T4 for the transactions [`Self::admit`] would verify, in one batch
-    /// verification ahead of admitting them one by one: those that pass are
-    /// remembered in the memo (the batch's verdict on each equals verifying
-    /// it alone), so `admit` finds them verified. Verdicts do not change.
-    pub fn preverify(&self, txs: &[SignedTx]) {
+    /// T4 for the transactions `txs` (with their `encoded` forms, in the same
+    /// order), in one batch verification ahead of admitting them one by one:
+    /// those that pass are remembered in the memo (the batch's verdict on
+    /// each equals verifying it alone), so admission finds them verified.
+    /// Verdicts do not change. Nothing is verified while the pool is full
+    /// (admission then answers `MempoolFull` before any signature work).
+    pub fn preverify(&self, txs: &[SignedTx], encoded: &[rules::Encoded]) {
         if txs.len() < 2 || lock(self.pool).has_room().is_err() {
             return;
         }
-        // Only what admission would verify: no transfer (T1), at most the
-        // signatures T3 allows (no verification work beyond what the rules do).
-        let candidates: Vec<&SignedTx> = txs
-            .iter()
-            .filter(|tx| {
-                !matches!(tx.body, TxBody::Transfer { .. }) && tx.signatures.len() <= rules::TX_SIGNATURES_MAX
-            })
-            .collect();
-        self.memo.preverify(&self.genesis.chain_id, &candidates);
+        let pairs: Vec<(&SignedTx, _)> = txs.iter().zip(encoded).map(|(tx, e)| (tx, e.digest)).collect();
+        self.memo.preverify(&self.genesis.chain_id, &pairs);
     }
 }
 

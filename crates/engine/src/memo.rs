@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use keepsake_ledger::rules::{self, VerifiedMemo};
-use keepsake_types::{Hash32, SignedTx, encoding};
+use keepsake_types::{Hash32, SignedTx};
 
 /// Tables at least this large are shrunk when mostly empty after a
 /// [`VerifiedSet::forget`] (a burst must not leave its peak table behind).
@@ -107,37 +107,26 @@ impl VerifiedSet {
         m.generation.saturating_sub(m.current.len())
     }
 
-    /// Checks T4 for every transaction of `txs` this memo does not know yet, in
-    /// one batch verification ([`rules::verify_signatures_many`]), and
-    /// remembers the digest of each that passes. A failing transaction is not
-    /// remembered: the rules verify it again, alone, and name its bad
-    /// signature. Returns how many were verified now and how many failed.
-    pub fn preverify(&self, chain_id: &str, txs: &[&SignedTx]) -> (usize, usize) {
-        let mut digests = Vec::with_capacity(txs.len());
-        let mut fresh = Vec::with_capacity(txs.len());
-        {
+    /// Checks T4 for every transaction of `txs` (each with its signed digest)
+    /// this memo does not know yet, in one batch verification
+    /// ([`rules::verify_signatures_many`]), and remembers the digest of each
+    /// that passes. A failing transaction is not remembered: the rules check
+    /// it again, alone, and name the rule it breaks.
+    pub fn preverify(&self, chain_id: &str, txs: &[(&SignedTx, Hash32)]) {
+        let fresh: Vec<(&SignedTx, Hash32)> = {
             let m = self.lock();
-            for tx in txs {
-                let digest = rules::signed_digest(&encoding::encode(*tx));
-                if !m.contains(&digest) {
-                    digests.push(digest);
-                    fresh.push(*tx);
-                }
-            }
-        }
+            txs.iter().filter(|(_, digest)| !m.contains(digest)).copied().collect()
+        };
         if fresh.is_empty() {
-            return (0, 0);
+            return;
         }
-        let verdicts = rules::verify_signatures_many(chain_id, &fresh);
-        let mut failed = 0;
-        for (digest, ok) in digests.into_iter().zip(verdicts) {
+        let unverified: Vec<&SignedTx> = fresh.iter().map(|(tx, _)| *tx).collect();
+        let verdicts = rules::verify_signatures_many(chain_id, &unverified);
+        for ((_, digest), ok) in fresh.into_iter().zip(verdicts) {
             if ok {
                 self.remember(digest);
-            } else {
-                failed += 1;
             }
         }
-        (fresh.len(), failed)
     }
 
     /// Digests remembered.

@@ -7,12 +7,12 @@ use std::collections::HashSet;
 
 use keepsake_types::merkle::{self, LogAppend, MemoryLog};
 use keepsake_types::{
-    Block, BlockHash, Genesis, Hash32, Header, LogLeafRef, PublicKey, SignedTx, TxBody, TxId, encoding,
+    Block, BlockHash, Genesis, Hash32, Header, LogLeafRef, PublicKey, SignedTx, TxId,
     hash::{domain_hash, tag},
 };
 
 use crate::membership;
-use crate::rules::{self, TX_SIGNATURES_MAX, VerifiedMemo, apply, check_stateless_memo, signed_digest};
+use crate::rules::{self, Encoded, VerifiedMemo, apply, check_stateless_encoded};
 use crate::state::{Overlay, StateDelta, StateView, TxLocation};
 use crate::{LedgerError, Result};
 
@@ -130,7 +130,8 @@ fn execute_inner<V: StateView + ?Sized>(
     (on_invalid, memo): (OnInvalid, &dyn VerifiedMemo),
 ) -> Result<Run> {
     let chain = genesis.chain_id.as_str();
-    let memo = &BatchVerified::new(chain, txs, memo);
+    let encoded: Vec<Encoded> = txs.iter().map(Encoded::of).collect();
+    let memo = &BatchVerified::new(chain, txs, &encoded, memo);
     let mut overlay = Overlay::new(view);
     let mut log = LogAppend::new(view, tip.log_size);
     let mut kept = Vec::with_capacity(txs.len());
@@ -143,7 +144,7 @@ fn execute_inner<V: StateView + ?Sized>(
             index: u32::try_from(kept.len()).expect("block_txs_max is a u32"),
             leaf_index: log.size(),
         };
-        let verdict = check_stateless_memo(tx, genesis, memo)
+        let verdict = check_stateless_encoded(tx, &encoded[index], genesis, memo)
             .and_then(|s| apply(&mut overlay, genesis, tx, s.tx_id, location).map(|()| s));
         match verdict {
             Ok(s) => {
@@ -187,17 +188,14 @@ struct BatchVerified {
 }
 
 impl BatchVerified {
-    fn new(chain_id: &str, txs: &[SignedTx], memo: &dyn VerifiedMemo) -> Self {
+    fn new(chain_id: &str, txs: &[SignedTx], encoded: &[Encoded], memo: &dyn VerifiedMemo) -> Self {
         let mut verified = HashSet::with_capacity(txs.len());
         let mut unknown = Vec::new();
-        for tx in txs {
-            let digest = signed_digest(&encoding::encode(tx));
-            if memo.verified(&digest) {
-                verified.insert(digest);
-            } else if tx.signatures.len() <= TX_SIGNATURES_MAX && !matches!(tx.body, TxBody::Transfer { .. })
-            {
-                // Only what the rules would verify (T1 and T3 refuse the rest first).
-                unknown.push((digest, tx));
+        for (tx, Encoded { digest, .. }) in txs.iter().zip(encoded) {
+            if memo.verified(digest) {
+                verified.insert(*digest);
+            } else {
+                unknown.push((*digest, tx));
             }
         }
         if unknown.len() >= 2 {

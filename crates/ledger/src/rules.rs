@@ -95,9 +95,39 @@ pub fn check_stateless(tx: &SignedTx, genesis: &Genesis) -> Result<TxId> {
     check_stateless_memo(tx, genesis, &()).map(|s| s.tx_id)
 }
 
+/// A transaction's canonical encoding and its [`signed_digest`], computed
+/// once for everything that needs them (T2's size, the memo's key, gossip).
+#[derive(Clone, Debug)]
+pub struct Encoded {
+    /// `encoding::encode(tx)`.
+    pub bytes: Vec<u8>,
+    /// `signed_digest(&bytes)`.
+    pub digest: Hash32,
+}
+
+impl Encoded {
+    /// Encodes `tx` and hashes the encoding.
+    pub fn of(tx: &SignedTx) -> Self {
+        let bytes = encoding::encode(tx);
+        let digest = signed_digest(&bytes);
+        Self { bytes, digest }
+    }
+}
+
 /// Phase 1 with a memo of transactions verified before (T4 is skipped for a
 /// known [`signed_digest`]; every other rule is checked as always).
 pub fn check_stateless_memo(tx: &SignedTx, genesis: &Genesis, memo: &dyn VerifiedMemo) -> Result<Stateless> {
+    check_stateless_encoded(tx, &Encoded::of(tx), genesis, memo)
+}
+
+/// [`check_stateless_memo`] with the transaction's [`Encoded`] form computed
+/// by the caller (it must be `Encoded::of(tx)`).
+pub fn check_stateless_encoded(
+    tx: &SignedTx,
+    encoded: &Encoded,
+    genesis: &Genesis,
+    memo: &dyn VerifiedMemo,
+) -> Result<Stateless> {
     let chain = genesis.chain_id.as_str();
 
     // T1: "Transfer — signed by anyone — valid: never." Checked before anything
@@ -107,8 +137,7 @@ pub fn check_stateless_memo(tx: &SignedTx, genesis: &Genesis, memo: &dyn Verifie
     }
 
     // T2: the canonical encoding is at most `tx_bytes_max` bytes.
-    let encoded = encoding::encode(tx);
-    let len = encoded.len();
+    let len = encoded.bytes.len();
     let max = genesis.params.tx_bytes_max as usize;
     if len > max {
         return Err(LedgerError::TxTooLarge { len, max });
@@ -163,7 +192,7 @@ pub fn check_stateless_memo(tx: &SignedTx, genesis: &Genesis, memo: &dyn Verifie
 
     // T4: every signature verifies, strictly, over the transaction's domain
     // preimage (unless these exact bytes verified here before: VerifiedMemo).
-    let digest = signed_digest(&encoded);
+    let digest = encoded.digest;
     let verified_now = !memo.verified(&digest);
     if verified_now {
         tx.verify_signatures(chain)?;
@@ -172,23 +201,28 @@ pub fn check_stateless_memo(tx: &SignedTx, genesis: &Genesis, memo: &dyn Verifie
 }
 
 /// T4 for many transactions at once: for each, whether every one of its
-/// signatures verifies. The verdict of each transaction is exactly that of
+/// signatures verifies, with exactly the verdict of
 /// [`SignedTx::verify_signatures`] (the signature rule makes batch and single
 /// verification agree on every input; docs/signatures.md), so callers may
-/// remember the passing ones in a [`VerifiedMemo`]; a failing one is left to
-/// [`check_stateless_memo`], which names the bad signature.
+/// remember the passing ones in a [`VerifiedMemo`]. `false` is also the
+/// answer, without any verification, for a transaction the rules refuse
+/// before T4 (a transfer, T1; over [`TX_SIGNATURES_MAX`] signatures, T3):
+/// no signature work beyond what the rules do. Either way a `false` is left
+/// to [`check_stateless_memo`], which names the rule broken.
 pub fn verify_signatures_many(chain_id: &str, txs: &[&SignedTx]) -> Vec<bool> {
+    let checked = |tx: &SignedTx| {
+        !matches!(tx.body, TxBody::Transfer { .. }) && tx.signatures.len() <= TX_SIGNATURES_MAX
+    };
     let mut batch = SignatureBatch::with_capacity(txs.len());
-    for tx in txs {
+    for tx in txs.iter().filter(|tx| checked(tx)) {
         tx.queue_signatures(chain_id, &mut batch);
     }
-    let items = batch.verify_each();
-    let mut at = 0;
+    let mut items = batch.verify_each().into_iter();
     txs.iter()
         .map(|tx| {
-            let mine = &items[at..at + tx.signatures.len()];
-            at += tx.signatures.len();
-            mine.iter().all(|ok| *ok)
+            // Every item of a checked transaction is taken (no short cut), so
+            // the next transaction starts at its own first signature.
+            checked(tx) && items.by_ref().take(tx.signatures.len()).fold(true, |all, ok| all & ok)
         })
         .collect()
 }
