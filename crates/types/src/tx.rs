@@ -285,10 +285,8 @@ impl SignedTx {
     /// [`SignedTx::verify_signatures`] (a node verifying many transactions at
     /// once; the batch's verdict on each equals `verify_signatures`').
     pub fn queue_signatures(&self, chain_id: &str, batch: &mut SignatureBatch) {
-        let message = domain_preimage(tag::TX, chain_id, &encode(&self.body));
-        for s in &self.signatures {
-            batch.push(&s.signer, &message, &s.signature);
-        }
+        // Queueing never fails: every signature goes into the batch.
+        let _ = self.check_signatures(chain_id, &mut Signatures::Queue(batch));
     }
 
     /// [`SignedTx::verify_signatures`], with the signatures sent to `signatures`.
