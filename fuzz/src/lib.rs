@@ -85,8 +85,8 @@ pub fn exercise_block(block: &keepsake_types::Block, commit: &keepsake_types::Co
         for tx in &block.txs {
             let _ = tx.id(chain);
             let _ = tx.verify_signatures(chain);
-            if let Some((subject, approval)) = tx.body.review_subject() {
-                let _ = subject.verify(chain, approval);
+            if let Some(creation) = tx.body.series_creation() {
+                let _ = creation.verify_approval(chain);
             }
         }
     }

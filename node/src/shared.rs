@@ -70,6 +70,7 @@ impl Shared {
             memo: &self.verified,
             pool: &self.mempool,
             next_height: self.committed_height.load(Relaxed) + 1,
+            time_ms: now_ms(),
         }
     }
 

@@ -34,6 +34,9 @@ pub struct Admission<'a, V: StateView + ?Sized> {
     pub pool: &'a Mutex<Mempool>,
     /// The height the transaction would be committed at first (committed height + 1).
     pub next_height: u64,
+    /// The time licences are judged at (T33/T34): the caller's clock, in ms
+    /// since the Unix epoch. Block validation judges them again at the block's time.
+    pub time_ms: u64,
 }
 
 fn lock(pool: &Mutex<Mempool>) -> std::sync::MutexGuard<'_, Mempool> {
@@ -61,7 +64,7 @@ impl<V: StateView + ?Sized> Admission<'_, V> {
         let checked = rules::check_stateless_encoded(&tx, encoded, self.genesis, self.memo)
             .map_err(AdmitError::Invalid)?;
         self.memo.remember(checked.digest);
-        rules::check_stateful(self.state, self.genesis, &tx, checked.tx_id, self.next_height)?;
+        rules::check_stateful(self.state, self.genesis, &tx, checked.tx_id, self.next_height, self.time_ms)?;
         lock(self.pool).insert(checked.tx_id, tx)?;
         Ok(checked.tx_id)
     }
@@ -133,8 +136,14 @@ mod tests {
         let net = TestNet::new(1);
         let outcome = |many: bool| {
             let (_, state, memo, pool) = setup(4);
-            let a =
-                Admission { state: &state, genesis: &net.genesis, memo: &memo, pool: &pool, next_height: 1 };
+            let a = Admission {
+                state: &state,
+                genesis: &net.genesis,
+                memo: &memo,
+                pool: &pool,
+                next_height: 1,
+                time_ms: 0,
+            };
             let txs = mixed(&net);
             let results: Vec<Result<TxId, AdmitError>> =
                 if many { a.admit_many(txs) } else { txs.into_iter().map(|tx| a.admit(tx)).collect() };
@@ -161,7 +170,14 @@ mod tests {
     #[test]
     fn a_full_pool_answers_before_any_signature_work() {
         let (net, state, memo, pool) = setup(1);
-        let a = Admission { state: &state, genesis: &net.genesis, memo: &memo, pool: &pool, next_height: 1 };
+        let a = Admission {
+            state: &state,
+            genesis: &net.genesis,
+            memo: &memo,
+            pool: &pool,
+            next_height: 1,
+            time_ms: 0,
+        };
         a.admit(net.register_issuer(&net.issuer, 1)).unwrap();
         // A forged transaction would be BadSignature if it were checked; the full pool answers first.
         let mut forged = net.register_issuer(&net.issuer, 2);

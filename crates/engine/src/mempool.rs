@@ -98,6 +98,7 @@ impl Mempool {
         genesis: &Genesis,
         tx: &SignedTx,
         next_height: u64,
+        time_ms: u64,
         memo: &dyn VerifiedMemo,
     ) -> Result<Stateless, LedgerError> {
         // The transfer ban, stated here as well as in the ledger: nothing
@@ -106,7 +107,7 @@ impl Mempool {
             return Err(LedgerError::TransferForbidden { certificate_id: *certificate_id });
         }
         let checked = rules::check_stateless_memo(tx, genesis, memo)?;
-        rules::check_stateful(state, genesis, tx, checked.tx_id, next_height)?;
+        rules::check_stateful(state, genesis, tx, checked.tx_id, next_height, time_ms)?;
         Ok(checked)
     }
 
@@ -143,8 +144,9 @@ impl Mempool {
         genesis: &Genesis,
         tx: SignedTx,
         next_height: u64,
+        time_ms: u64,
     ) -> Result<TxId, AdmitError> {
-        let id = Self::check(state, genesis, &tx, next_height, &())?.tx_id;
+        let id = Self::check(state, genesis, &tx, next_height, time_ms, &())?.tx_id;
         self.insert(id, tx)?;
         Ok(id)
     }
@@ -245,7 +247,7 @@ mod tests {
         let cert = ids::certificate_id(net.chain(), &net.series_id(&net.issuer, "s"), 1);
         let tx = TxBody::Transfer { certificate_id: cert, to: TestNet::holder(2) }
             .sign(net.chain(), &[&net.issuer]);
-        let err = p.admit(&state, &net.genesis, tx, 1).unwrap_err();
+        let err = p.admit(&state, &net.genesis, tx, 1, 0).unwrap_err();
         assert_eq!(err.code(), "TransferForbidden");
         assert!(p.is_empty());
         assert!(p.peek(10).is_empty());
@@ -258,15 +260,18 @@ mod tests {
         let mut p = pool(2);
         // Unknown issuer: the series creation is refused at admission.
         let series = net.create_series(&net.issuer, &net.reviewer, "s", 3);
-        assert_eq!(p.admit(&state, &net.genesis, series, 1).unwrap_err().code(), "UnknownIssuer");
+        assert_eq!(p.admit(&state, &net.genesis, series, 1, 0).unwrap_err().code(), "UnknownIssuer");
         let a = net.register_issuer(&net.issuer, 1);
         let b = net.register_reviewer(&net.reviewer, 2);
         let c = net.register_issuer(&keepsake_ledger::testkit::key(9), 3);
-        let ida = p.admit(&state, &net.genesis, a.clone(), 1).unwrap();
+        let ida = p.admit(&state, &net.genesis, a.clone(), 1, 0).unwrap();
         // Idempotent re-submission.
-        assert_eq!(p.admit(&state, &net.genesis, a, 1).unwrap(), ida);
-        p.admit(&state, &net.genesis, b, 1).unwrap();
-        assert!(matches!(p.admit(&state, &net.genesis, c, 1).unwrap_err(), AdmitError::Full { txs: 2, .. }));
+        assert_eq!(p.admit(&state, &net.genesis, a, 1, 0).unwrap(), ida);
+        p.admit(&state, &net.genesis, b, 1, 0).unwrap();
+        assert!(matches!(
+            p.admit(&state, &net.genesis, c, 1, 0).unwrap_err(),
+            AdmitError::Full { txs: 2, .. }
+        ));
         assert!(matches!(p.has_room(), Err(AdmitError::Full { txs: 2, .. })));
         assert_eq!(p.peek(10).len(), 2);
         p.remove(&[ida]);

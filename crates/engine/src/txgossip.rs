@@ -117,7 +117,14 @@ mod tests {
     #[test]
     fn each_transaction_is_judged_alone_and_a_forged_one_blames_the_forwarder() {
         let (net, state, memo, pool) = setup(100);
-        let a = Admission { state: &state, genesis: &net.genesis, memo: &memo, pool: &pool, next_height: 1 };
+        let a = Admission {
+            state: &state,
+            genesis: &net.genesis,
+            memo: &memo,
+            pool: &pool,
+            next_height: 1,
+            time_ms: 0,
+        };
         let mut forged = net.register_issuer(&net.issuer, 2);
         forged.signatures[0].signature.0[3] ^= 1;
         let txs = [net.register_issuer(&net.issuer, 1), forged, net.register_issuer(&net.issuer, 3)];
@@ -131,7 +138,14 @@ mod tests {
     #[test]
     fn a_transfer_inside_a_batch_is_refused_and_blamed() {
         let (net, state, memo, pool) = setup(100);
-        let a = Admission { state: &state, genesis: &net.genesis, memo: &memo, pool: &pool, next_height: 1 };
+        let a = Admission {
+            state: &state,
+            genesis: &net.genesis,
+            memo: &memo,
+            pool: &pool,
+            next_height: 1,
+            time_ms: 0,
+        };
         let cert = ids::certificate_id(net.chain(), &net.series_id(&net.issuer, "s"), 1);
         let transfer = TxBody::Transfer { certificate_id: cert, to: TestNet::holder(2) }
             .sign(net.chain(), &[&net.issuer]);
@@ -143,7 +157,14 @@ mod tests {
     #[test]
     fn stateful_refusals_and_duplicates_do_not_blame_and_admitted_batches_are_forwarded() {
         let (net, state, memo, pool) = setup(100);
-        let a = Admission { state: &state, genesis: &net.genesis, memo: &memo, pool: &pool, next_height: 1 };
+        let a = Admission {
+            state: &state,
+            genesis: &net.genesis,
+            memo: &memo,
+            pool: &pool,
+            next_height: 1,
+            time_ms: 0,
+        };
         // Unknown issuer: a stateful refusal, next to a valid transaction: forwarded.
         let series = net.create_series(&net.issuer, &net.reviewer, "s", 3);
         let ok = net.register_issuer(&net.issuer, 1);
@@ -162,7 +183,14 @@ mod tests {
     #[test]
     fn a_full_pool_leaves_transactions_unchecked_and_the_batch_unforwarded() {
         let (net, state, memo, pool) = setup(1);
-        let a = Admission { state: &state, genesis: &net.genesis, memo: &memo, pool: &pool, next_height: 1 };
+        let a = Admission {
+            state: &state,
+            genesis: &net.genesis,
+            memo: &memo,
+            pool: &pool,
+            next_height: 1,
+            time_ms: 0,
+        };
         let txs = [net.register_issuer(&net.issuer, 1), net.register_issuer(&net.issuer, 2)];
         let b = a.admit_gossiped_batch(&batch(&txs), MAX_BYTES);
         assert_eq!(codes(&b), ["ok", "MempoolFull"]);
@@ -172,7 +200,14 @@ mod tests {
     #[test]
     fn undecodable_oversized_or_overfull_batches_are_rejected_whole() {
         let (net, state, memo, pool) = setup(2000);
-        let a = Admission { state: &state, genesis: &net.genesis, memo: &memo, pool: &pool, next_height: 1 };
+        let a = Admission {
+            state: &state,
+            genesis: &net.genesis,
+            memo: &memo,
+            pool: &pool,
+            next_height: 1,
+            time_ms: 0,
+        };
         let good = batch(&[net.register_issuer(&net.issuer, 1), net.register_issuer(&net.issuer, 2)]);
         let mut truncated = good.clone();
         truncated.pop();

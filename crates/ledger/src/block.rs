@@ -145,7 +145,7 @@ fn execute_inner<V: StateView + ?Sized>(
             leaf_index: log.size(),
         };
         let verdict = check_stateless_encoded(tx, &encoded[index], genesis, memo)
-            .and_then(|s| apply(&mut overlay, genesis, tx, s.tx_id, location).map(|()| s));
+            .and_then(|s| apply(&mut overlay, genesis, tx, s.tx_id, location, time_ms).map(|()| s));
         match verdict {
             Ok(s) => {
                 log.push_leaf(&LogLeafRef { height, time_ms, tx }.encode())?;

@@ -9,7 +9,7 @@
 //! certificate's holder.
 //!
 //! Good starting points:
-//! - [`rules`] — the transaction rules T1-T32, each quoted next to its check;
+//! - [`rules`] — the transaction rules T1-T44, each quoted next to its check;
 //! - [`block::validate_block`] / [`block::build_block`] — the block rules
 //!   B1-B11 and the one execution path both use;
 //! - [`StateView`] — what storage must provide; [`memory::MemoryState`] is
@@ -24,6 +24,7 @@
 
 pub mod block;
 mod error;
+mod life;
 pub mod membership;
 pub mod memory;
 pub mod rules;
@@ -33,6 +34,7 @@ pub mod testkit;
 pub use block::{Built, Executed, Tip, build_block, build_block_memo, validate_block, validate_block_memo};
 pub use error::{LedgerError, Result};
 pub use state::{
-    CertificateState, GovernanceRecord, IssuerRecord, MembershipDelta, ObserverRecord, Overlay,
-    ReviewerRecord, RevocationRecord, RevokedBy, SeriesRecord, SetRecord, StateDelta, StateView, TxLocation,
+    BoxClose, BoxReveal, BurnRecord, CertificateState, GovernanceRecord, IssuerRecord, LicencePolicyRecord,
+    LicenceRecord, LicenceWithdrawal, LifeDelta, MembershipDelta, ObserverRecord, Overlay, ReviewerRecord,
+    RevocationRecord, RevokedBy, SeriesLife, SeriesRecord, SetRecord, StateDelta, StateView, TxLocation,
 };

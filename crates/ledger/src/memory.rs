@@ -8,8 +8,9 @@ use keepsake_types::{CertificateId, ContentHash, Hash32, PublicKey, SeriesId, Tx
 
 use crate::block::Executed;
 use crate::state::{
-    CertificateState, GovernanceRecord, IssuerRecord, ObserverRecord, ReviewerRecord, RevocationRecord,
-    SeriesRecord, SetRecord, StateView, TxLocation,
+    BurnRecord, CertificateState, GovernanceRecord, IssuerRecord, LicencePolicyRecord, LicenceRecord,
+    ObserverRecord, ReviewerRecord, RevocationRecord, SeriesLife, SeriesRecord, SetRecord, StateView,
+    TxLocation,
 };
 use crate::{LedgerError, Result};
 
@@ -28,6 +29,10 @@ pub struct MemoryState {
     governance: Option<GovernanceRecord>,
     validator_sets: BTreeMap<u64, SetRecord>,
     observers: BTreeMap<PublicKey, ObserverRecord>,
+    licences: BTreeMap<PublicKey, LicenceRecord>,
+    licence_policy: Option<LicencePolicyRecord>,
+    series_lives: BTreeMap<SeriesId, SeriesLife>,
+    burns: BTreeMap<CertificateId, BurnRecord>,
 }
 
 impl MemoryState {
@@ -62,11 +67,21 @@ impl MemoryState {
         if let Some(h) = m.validator_sets.keys().find(|h| self.validator_sets.contains_key(h)) {
             return exists("validator set from height", h.to_string());
         }
+        let life = &d.life;
+        if let Some(id) = life.burns.keys().find(|id| self.burns.contains_key(id)) {
+            return exists("burn of certificate", id.to_string());
+        }
         if let Some(g) = &m.governance {
             self.governance = Some(g.clone());
         }
         self.validator_sets.extend(m.validator_sets.clone());
         self.observers.extend(m.observers.clone());
+        self.licences.extend(life.licences.clone());
+        if let Some(p) = life.licence_policy {
+            self.licence_policy = Some(p);
+        }
+        self.series_lives.extend(life.series.clone());
+        self.burns.extend(life.burns.clone());
         self.issuers.extend(d.issuers.clone());
         self.reviewers.extend(d.reviewers.clone());
         self.series.extend(d.series.clone());
@@ -127,5 +142,17 @@ impl StateView for MemoryState {
     }
     fn observer(&self, key: &PublicKey) -> Result<Option<ObserverRecord>> {
         Ok(self.observers.get(key).cloned())
+    }
+    fn licence(&self, issuer: &PublicKey) -> Result<Option<LicenceRecord>> {
+        Ok(self.licences.get(issuer).cloned())
+    }
+    fn licence_policy(&self) -> Result<Option<LicencePolicyRecord>> {
+        Ok(self.licence_policy)
+    }
+    fn series_life(&self, id: &SeriesId) -> Result<Option<SeriesLife>> {
+        Ok(self.series_lives.get(id).cloned())
+    }
+    fn burn(&self, id: &CertificateId) -> Result<Option<BurnRecord>> {
+        Ok(self.burns.get(id).copied())
     }
 }

@@ -1,4 +1,4 @@
-//! The transaction rules (docs/rules.md, T1-T32), as pure checks.
+//! The transaction rules (docs/rules.md, T1-T44), as pure checks.
 //!
 //! A transaction is checked in two phases:
 //! 1. [`check_stateless`]: everything decidable from the transaction and the
@@ -13,16 +13,18 @@
 use std::collections::BTreeSet;
 
 use keepsake_types::genesis::GOVERNORS_MAX;
+use keepsake_types::life::LIFE_TEXT_MAX_BYTES;
 use keepsake_types::membership::{ChangeRefusal, SET_CHANGE_DELAY};
 use keepsake_types::{
     Genesis, Hash32, IssuerStatus, PublicKey, SignatureBatch, SignedTx, TxBody, TxId, ValidatorChange,
     encoding, hash::sha256, ids,
 };
 
+use crate::life;
 use crate::membership::{self, Governance};
 use crate::state::{
     CertificateState, GovernanceRecord, IssuerRecord, ObserverRecord, Overlay, ReviewerRecord,
-    RevocationRecord, RevokedBy, SeriesRecord, SetRecord, StateView, TxLocation,
+    RevocationRecord, RevokedBy, SeriesLife, SeriesRecord, SetRecord, StateView, TxLocation,
 };
 use crate::{LedgerError, Result};
 
@@ -35,11 +37,11 @@ pub const REASON_MAX_BYTES: usize = 256;
 /// Most signatures on one transaction (at least the most governors a genesis may list).
 pub const TX_SIGNATURES_MAX: usize = 32;
 
-fn malformed<T>(why: impl Into<String>) -> Result<T> {
+pub(crate) fn malformed<T>(why: impl Into<String>) -> Result<T> {
     Err(LedgerError::Malformed(why.into()))
 }
 
-fn check_text(field: &str, value: &str, max: usize) -> Result<()> {
+pub(crate) fn check_text(field: &str, value: &str, max: usize) -> Result<()> {
     // T3: strings are non-empty, bounded, and free of control characters.
     if value.trim().is_empty() {
         return malformed(format!("{field} is empty"));
@@ -183,11 +185,36 @@ pub fn check_stateless_encoded(
                 ));
             }
         }
+        TxBody::SetIssuerLicence { licence, .. } => {
+            check_text("licence kind", &licence.kind, LIFE_TEXT_MAX_BYTES)?;
+            check_text("licence number", &licence.number, LIFE_TEXT_MAX_BYTES)?;
+        }
+        TxBody::WithdrawIssuerLicence { reason, .. } => check_text("reason", reason, REASON_MAX_BYTES)?,
+        TxBody::CreateSeriesWithTerms { name, metadata_uri, .. } => {
+            // The terms have a rule of their own (T37), checked with state.
+            check_text("name", name, NAME_MAX_BYTES)?;
+            check_text("metadata_uri", metadata_uri, METADATA_URI_MAX_BYTES)?;
+        }
+        TxBody::Synthesize { edition, inputs, .. } => {
+            if *edition == 0 {
+                return malformed("editions start at 1");
+            }
+            let max = keepsake_types::life::SYNTHESIS_INPUTS_MAX;
+            if inputs.is_empty() || inputs.len() > max {
+                return malformed(format!(
+                    "{} inputs: a synthesis burns 1 to {max} certificates",
+                    inputs.len()
+                ));
+            }
+        }
         TxBody::SetIssuerStatus { .. }
         | TxBody::RemoveReviewer { .. }
         | TxBody::Transfer { .. }
         | TxBody::ChangeValidators { .. }
-        | TxBody::RemoveObserver { .. } => {}
+        | TxBody::RemoveObserver { .. }
+        | TxBody::SetLicencePolicy { .. }
+        | TxBody::CloseBlindBox { .. }
+        | TxBody::RevealBlindBox { .. } => {}
     }
 
     // T4: every signature verifies, strictly, over the transaction's domain
@@ -228,7 +255,7 @@ pub fn verify_signatures_many(chain_id: &str, txs: &[&SignedTx]) -> Vec<bool> {
 }
 
 /// T6/T7: the signers are distinct governors in force, at least k of them.
-fn require_governors(tx: &SignedTx, governance: &Governance) -> Result<()> {
+pub(crate) fn require_governors(tx: &SignedTx, governance: &Governance) -> Result<()> {
     require_governors_and(tx, governance, None)
 }
 
@@ -256,7 +283,7 @@ fn require_governors_and(tx: &SignedTx, governance: &Governance, also: Option<&P
 }
 
 /// T7/T8: signed by `key` and by nobody else.
-fn require_sole_signer(tx: &SignedTx, key: &PublicKey) -> Result<()> {
+pub(crate) fn require_sole_signer(tx: &SignedTx, key: &PublicKey) -> Result<()> {
     if !tx.signed_by(key) {
         return Err(LedgerError::MissingSignature { required: *key });
     }
@@ -267,7 +294,7 @@ fn require_sole_signer(tx: &SignedTx, key: &PublicKey) -> Result<()> {
 }
 
 /// T11/T13: the issuer exists and is active.
-fn require_active_issuer<V: StateView + ?Sized>(view: &V, issuer: &PublicKey) -> Result<()> {
+pub(crate) fn require_active_issuer<V: StateView + ?Sized>(view: &V, issuer: &PublicKey) -> Result<()> {
     match view.issuer(issuer)? {
         None => Err(LedgerError::UnknownIssuer { issuer: *issuer }),
         Some(r) if r.status == IssuerStatus::Suspended => {
@@ -277,8 +304,50 @@ fn require_active_issuer<V: StateView + ?Sized>(view: &V, issuer: &PublicKey) ->
     }
 }
 
+/// T21/T22: writes edition `edition` of `series` (its minted count, which
+/// the caller stores) to `holder`: a mint, or the output of a synthesis.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn mint_edition<V: StateView + ?Sized>(
+    overlay: &mut Overlay<'_, V>,
+    chain: &str,
+    series_id: keepsake_types::SeriesId,
+    series: &mut SeriesRecord,
+    edition: u32,
+    holder: keepsake_types::HolderId,
+    tx_id: TxId,
+    location: TxLocation,
+) -> Result<()> {
+    // T21: 1 <= edition <= max_supply (edition 0 is refused by T3).
+    if edition > series.max_supply {
+        return Err(LedgerError::SupplyExceeded { edition, max_supply: series.max_supply });
+    }
+    // T22: a certificate id is minted once (a burned one too: its record stays).
+    let certificate_id = ids::certificate_id(chain, &series_id, edition);
+    if overlay.certificate(&certificate_id)?.is_some() {
+        return Err(LedgerError::DuplicateCertificate { certificate_id });
+    }
+    series.minted = series
+        .minted
+        .checked_add(1)
+        .ok_or_else(|| LedgerError::Invariant(format!("minted count of series {series_id} overflows")))?;
+    if series.minted > series.max_supply {
+        return Err(LedgerError::Invariant(format!("series {series_id} minted beyond its supply")));
+    }
+    overlay.insert_certificate(
+        certificate_id,
+        CertificateState {
+            series_id,
+            edition,
+            holder,
+            tx_id,
+            leaf_index: location.leaf_index,
+            height: location.height,
+        },
+    )
+}
+
 /// T9: a governance nonce is used once.
-fn require_fresh_nonce<V: StateView + ?Sized>(view: &V, nonce: u64) -> Result<()> {
+pub(crate) fn require_fresh_nonce<V: StateView + ?Sized>(view: &V, nonce: u64) -> Result<()> {
     if view.governance_nonce_used(nonce)? {
         return Err(LedgerError::NonceReused { nonce });
     }
@@ -287,13 +356,15 @@ fn require_fresh_nonce<V: StateView + ?Sized>(view: &V, nonce: u64) -> Result<()
 
 /// Phase 2: checks the rules that read state, then writes the effects into
 /// `overlay`. `tx_id` must come from [`check_stateless`] of this very `tx`,
-/// and `location` says where it lands.
+/// `location` says where it lands and `time_ms` is its block's time (the
+/// clock of licences, T33/T34).
 pub fn apply<V: StateView + ?Sized>(
     overlay: &mut Overlay<'_, V>,
     genesis: &Genesis,
     tx: &SignedTx,
     tx_id: TxId,
     location: TxLocation,
+    time_ms: u64,
 ) -> Result<()> {
     let chain = genesis.chain_id.as_str();
     let height = location.height;
@@ -362,17 +433,22 @@ pub fn apply<V: StateView + ?Sized>(
             overlay.use_nonce(*nonce);
             overlay.put_reviewer(*reviewer, ReviewerRecord { active: false, ..record });
         }
-        TxBody::CreateSeries { issuer, name, content_hash, max_supply, metadata_uri, approval } => {
+        TxBody::CreateSeries { .. } | TxBody::CreateSeriesWithTerms { .. } => {
+            let creation = tx.body.series_creation().expect("the body is a series creation");
+            let subject = &creation.subject;
+            let (issuer, name, content_hash, max_supply) =
+                (&subject.issuer, &subject.name, &subject.content_hash, &subject.max_supply);
+            let approval = creation.approval;
             require_sole_signer(tx, issuer)?;
             require_active_issuer(overlay, issuer)?;
+            life::require_licence(overlay, issuer, time_ms)?;
             // T15: the approving reviewer is registered and active.
             match overlay.reviewer(&approval.reviewer)? {
                 Some(r) if r.active => {}
                 _ => return Err(LedgerError::UnknownReviewer { reviewer: approval.reviewer }),
             }
-            // T16: the approval signs exactly this series.
-            let (subject, _) = tx.body.review_subject().expect("the body is a CreateSeries");
-            if subject.verify(chain, approval).is_err() {
+            // T16: the approval signs exactly this series (and its terms).
+            if creation.verify_approval(chain).is_err() {
                 return Err(LedgerError::InvalidReviewApproval { reviewer: approval.reviewer });
             }
             // T17: 1 <= max_supply <= max_supply_limit.
@@ -392,6 +468,12 @@ pub fn apply<V: StateView + ?Sized>(
                     series_id: existing,
                 });
             }
+            if let Some(terms) = creation.terms {
+                // T37: the terms are well-formed.
+                life::check_terms(overlay, issuer, &series_id, *max_supply, terms)?;
+                overlay
+                    .put_series_life(series_id, SeriesLife { terms: terms.clone(), ..SeriesLife::default() });
+            }
             overlay.index_content(*content_hash, series_id)?;
             overlay.put_series(
                 series_id,
@@ -400,7 +482,7 @@ pub fn apply<V: StateView + ?Sized>(
                     name: name.clone(),
                     content_hash: *content_hash,
                     max_supply: *max_supply,
-                    metadata_uri: metadata_uri.clone(),
+                    metadata_uri: subject.metadata_uri.clone(),
                     reviewer: approval.reviewer,
                     minted: 0,
                     tx_id,
@@ -416,32 +498,10 @@ pub fn apply<V: StateView + ?Sized>(
             };
             require_sole_signer(tx, &series.issuer)?;
             require_active_issuer(overlay, &series.issuer)?;
-            // T21: 1 <= edition <= max_supply (edition 0 is refused by T3).
-            if *edition > series.max_supply {
-                return Err(LedgerError::SupplyExceeded { edition: *edition, max_supply: series.max_supply });
-            }
-            // T22: a certificate id is minted once.
-            let certificate_id = ids::certificate_id(chain, series_id, *edition);
-            if overlay.certificate(&certificate_id)?.is_some() {
-                return Err(LedgerError::DuplicateCertificate { certificate_id });
-            }
-            series.minted = series.minted.checked_add(1).ok_or_else(|| {
-                LedgerError::Invariant(format!("minted count of series {series_id} overflows"))
-            })?;
-            if series.minted > series.max_supply {
-                return Err(LedgerError::Invariant(format!("series {series_id} minted beyond its supply")));
-            }
-            overlay.insert_certificate(
-                certificate_id,
-                CertificateState {
-                    series_id: *series_id,
-                    edition: *edition,
-                    holder: *holder,
-                    tx_id,
-                    leaf_index: location.leaf_index,
-                    height,
-                },
-            )?;
+            life::require_licence(overlay, &series.issuer, time_ms)?;
+            // T43: nothing is minted into a blind box whose sale is closed.
+            life::require_open_sale(overlay, series_id)?;
+            mint_edition(overlay, chain, *series_id, &mut series, *edition, *holder, tx_id, location)?;
             overlay.put_series(*series_id, series);
         }
         TxBody::Revoke { certificate_id, reason } => {
@@ -466,6 +526,10 @@ pub fn apply<V: StateView + ?Sized>(
             // T24: revoked at most once.
             if overlay.revocation(certificate_id)?.is_some() {
                 return Err(LedgerError::AlreadyRevoked { certificate_id: *certificate_id });
+            }
+            // T40: a burned certificate is not revoked (it is already out of circulation).
+            if overlay.burn(certificate_id)?.is_some() {
+                return Err(LedgerError::CertificateBurned { certificate_id: *certificate_id });
             }
             overlay.insert_revocation(
                 *certificate_id,
@@ -581,6 +645,13 @@ pub fn apply<V: StateView + ?Sized>(
             overlay.use_nonce(*nonce);
             overlay.put_observer(*observer, ObserverRecord { active: false, ..record });
         }
+        TxBody::SetIssuerLicence { .. }
+        | TxBody::WithdrawIssuerLicence { .. }
+        | TxBody::SetLicencePolicy { .. } => life::apply_licence(overlay, genesis, tx, height, time_ms)?,
+        TxBody::Synthesize { .. } => life::apply_synthesis(overlay, genesis, tx, tx_id, location, time_ms)?,
+        TxBody::CloseBlindBox { .. } | TxBody::RevealBlindBox { .. } => {
+            life::apply_blind_box(overlay, genesis, tx, tx_id, location, time_ms)?
+        }
     }
     overlay.insert_tx(tx_id, location)
 }
@@ -592,9 +663,10 @@ pub fn check<V: StateView + ?Sized>(
     genesis: &Genesis,
     tx: &SignedTx,
     next_height: u64,
+    time_ms: u64,
 ) -> Result<TxId> {
     let tx_id = check_stateless(tx, genesis)?;
-    check_stateful(view, genesis, tx, tx_id, next_height)?;
+    check_stateful(view, genesis, tx, tx_id, next_height, time_ms)?;
     Ok(tx_id)
 }
 
@@ -602,14 +674,18 @@ pub fn check<V: StateView + ?Sized>(
 /// [`check_stateless`] (whose result `tx_id` is): a failure here may be a
 /// matter of timing (another node may not have committed what this one has),
 /// unlike a phase-1 failure, which no honest node would ever pass on.
+/// `time_ms` stands for the time of the block it would land in (licences,
+/// T33/T34, are judged again at that block's own time).
 pub fn check_stateful<V: StateView + ?Sized>(
     view: &V,
     genesis: &Genesis,
     tx: &SignedTx,
     tx_id: TxId,
     next_height: u64,
+    time_ms: u64,
 ) -> Result<()> {
     let mut overlay = Overlay::new(view);
-    apply(&mut overlay, genesis, tx, tx_id, TxLocation { height: next_height, index: 0, leaf_index: 0 })?;
+    let location = TxLocation { height: next_height, index: 0, leaf_index: 0 };
+    apply(&mut overlay, genesis, tx, tx_id, location, time_ms)?;
     Ok(())
 }

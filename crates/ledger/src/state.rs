@@ -11,7 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use keepsake_types::merkle::NodeSource;
 use keepsake_types::{
-    CertificateId, ContentHash, HolderId, IssuerStatus, PublicKey, SeriesId, TxId, ValidatorSet, encoding,
+    CertificateId, ContentHash, Hash32, HolderId, IssuerStatus, Licence, PublicKey, SeriesId, SeriesTerms,
+    TxId, ValidatorSet, encoding,
 };
 use serde::{Deserialize, Serialize};
 
@@ -146,6 +147,90 @@ pub struct ObserverRecord {
     pub former_validator: bool,
 }
 
+/// An issuer's licence (T33-T35): the latest one governance recorded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicenceRecord {
+    /// The licence.
+    pub licence: Licence,
+    /// Height at which it was recorded (or last renewed).
+    pub since_height: u64,
+    /// Set once governance withdrew it (a later `SetIssuerLicence` clears it).
+    pub withdrawn: Option<LicenceWithdrawal>,
+}
+
+/// Governance withdrew a licence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicenceWithdrawal {
+    /// Reason recorded on chain.
+    pub reason: String,
+    /// Height of the withdrawal.
+    pub height: u64,
+}
+
+/// Whether every issuer needs a licence in force (T33), once governance set it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicencePolicyRecord {
+    /// True: an issuer without a licence in force creates and mints nothing.
+    pub required: bool,
+    /// Height of the change.
+    pub since_height: u64,
+}
+
+/// What a series has beyond its [`SeriesRecord`]: its terms, how many of its
+/// certificates were burned, and its blind-box sale. Absent for a plain
+/// series none of whose certificates was ever burned.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeriesLife {
+    /// The terms declared at creation (empty for a plain series).
+    pub terms: SeriesTerms,
+    /// Certificates of this series burned by synthesis.
+    pub burned: u32,
+    /// A blind box whose sale was closed: where.
+    pub closed: Option<BoxClose>,
+    /// A blind box whose seed was revealed.
+    pub revealed: Option<BoxReveal>,
+}
+
+/// Where a blind box's sale closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoxClose {
+    /// The closing transaction.
+    pub tx_id: TxId,
+    /// Its log index (the draw's entropy is the log root of `leaf_index + 1` entries).
+    pub leaf_index: u64,
+    /// Its height.
+    pub height: u64,
+}
+
+/// A blind box's reveal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoxReveal {
+    /// The seed (matching the commitment).
+    pub seed: Hash32,
+    /// The entropy (the log root just after the close).
+    pub entropy: Hash32,
+    /// The revealing transaction.
+    pub tx_id: TxId,
+    /// Its log index.
+    pub leaf_index: u64,
+    /// Its height.
+    pub height: u64,
+}
+
+/// A certificate burned by synthesis. Written once; the certificate record
+/// itself is never changed or removed, so its id is never minted again (T22).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BurnRecord {
+    /// The certificate it went into.
+    pub into: CertificateId,
+    /// The synthesis transaction.
+    pub tx_id: TxId,
+    /// Its log index.
+    pub leaf_index: u64,
+    /// Its height.
+    pub height: u64,
+}
+
 /// Where a committed transaction is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TxLocation {
@@ -185,6 +270,38 @@ pub trait StateView: NodeSource {
     fn validator_sets(&self) -> Result<Vec<SetRecord>>;
     /// An observer key.
     fn observer(&self, key: &PublicKey) -> Result<Option<ObserverRecord>>;
+    /// An issuer's licence.
+    fn licence(&self, issuer: &PublicKey) -> Result<Option<LicenceRecord>>;
+    /// The licence policy, once governance set one.
+    fn licence_policy(&self) -> Result<Option<LicencePolicyRecord>>;
+    /// A series' terms, burned count and blind-box sale.
+    fn series_life(&self, id: &SeriesId) -> Result<Option<SeriesLife>>;
+    /// A certificate's burn.
+    fn burn(&self, id: &CertificateId) -> Result<Option<BurnRecord>>;
+}
+
+/// The writes of licence, synthesis and blind-box transactions, kept apart
+/// like [`MembershipDelta`] so that a block without them hashes as before.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifeDelta {
+    /// New or updated licences.
+    pub licences: BTreeMap<PublicKey, LicenceRecord>,
+    /// The new licence policy, if it changed.
+    pub licence_policy: Option<LicencePolicyRecord>,
+    /// New or updated series lives.
+    pub series: BTreeMap<SeriesId, SeriesLife>,
+    /// New burns (insert-only).
+    pub burns: BTreeMap<CertificateId, BurnRecord>,
+}
+
+impl LifeDelta {
+    /// True when the block wrote none of these.
+    pub fn is_empty(&self) -> bool {
+        self.licences.is_empty()
+            && self.licence_policy.is_none()
+            && self.series.is_empty()
+            && self.burns.is_empty()
+    }
 }
 
 /// The writes of membership transactions. Kept apart from the original
@@ -230,21 +347,33 @@ pub struct StateDelta {
     /// Membership writes (validator sets, governance, observers).
     #[serde(skip)]
     pub membership: MembershipDelta,
+    /// Licence, synthesis and blind-box writes.
+    #[serde(skip)]
+    pub life: LifeDelta,
 }
 
 impl StateDelta {
     /// The input of the state root: SHA-256 of the canonical encoding of the
     /// fields above `membership`, followed, only when the block changed
-    /// membership, by the encoding of [`MembershipDelta`]. A block without
-    /// membership changes hashes as it did before they existed.
-    pub fn digest(&self) -> keepsake_types::Hash32 {
+    /// membership, by the encoding of [`MembershipDelta`], and, only when it
+    /// wrote licences, series lives or burns, by the bytes
+    /// `"keepsake/life-delta/v1"` and the encoding of [`LifeDelta`]. A block
+    /// without such changes hashes as it did before they existed.
+    pub fn digest(&self) -> Hash32 {
         let mut bytes = encoding::encode(self);
         if !self.membership.is_empty() {
             bytes.extend_from_slice(&encoding::encode(&self.membership));
         }
+        if !self.life.is_empty() {
+            bytes.extend_from_slice(LIFE_DELTA_MARK);
+            bytes.extend_from_slice(&encoding::encode(&self.life));
+        }
         keepsake_types::hash::sha256(&bytes)
     }
 }
+
+/// Separates the [`LifeDelta`] part of a state digest from what precedes it.
+pub const LIFE_DELTA_MARK: &[u8] = b"keepsake/life-delta/v1";
 
 /// Pending writes over a committed [`StateView`].
 pub struct Overlay<'a, V: StateView + ?Sized> {
@@ -348,6 +477,30 @@ impl<'a, V: StateView + ?Sized> Overlay<'a, V> {
     pub fn put_observer(&mut self, key: PublicKey, record: ObserverRecord) {
         self.delta.membership.observers.insert(key, record);
     }
+
+    /// Writes a licence.
+    pub fn put_licence(&mut self, issuer: PublicKey, record: LicenceRecord) {
+        self.delta.life.licences.insert(issuer, record);
+    }
+
+    /// Replaces the licence policy.
+    pub fn put_licence_policy(&mut self, record: LicencePolicyRecord) {
+        self.delta.life.licence_policy = Some(record);
+    }
+
+    /// Writes a series' life.
+    pub fn put_series_life(&mut self, id: SeriesId, record: SeriesLife) {
+        self.delta.life.series.insert(id, record);
+    }
+
+    /// Inserts a burn (insert-only: a certificate burns once).
+    pub fn insert_burn(&mut self, id: CertificateId, record: BurnRecord) -> Result<()> {
+        if self.burn(&id)?.is_some() {
+            return Err(LedgerError::Invariant(format!("certificate {id} burned twice")));
+        }
+        self.delta.life.burns.insert(id, record);
+        Ok(())
+    }
 }
 
 impl<V: StateView + ?Sized> NodeSource for Overlay<'_, V> {
@@ -415,6 +568,30 @@ impl<V: StateView + ?Sized> StateView for Overlay<'_, V> {
         let mut sets = self.base.validator_sets()?;
         sets.extend(self.delta.membership.validator_sets.values().cloned());
         Ok(sets)
+    }
+    fn licence(&self, issuer: &PublicKey) -> Result<Option<LicenceRecord>> {
+        match self.delta.life.licences.get(issuer) {
+            Some(r) => Ok(Some(r.clone())),
+            None => self.base.licence(issuer),
+        }
+    }
+    fn licence_policy(&self) -> Result<Option<LicencePolicyRecord>> {
+        match self.delta.life.licence_policy {
+            Some(r) => Ok(Some(r)),
+            None => self.base.licence_policy(),
+        }
+    }
+    fn series_life(&self, id: &SeriesId) -> Result<Option<SeriesLife>> {
+        match self.delta.life.series.get(id) {
+            Some(r) => Ok(Some(r.clone())),
+            None => self.base.series_life(id),
+        }
+    }
+    fn burn(&self, id: &CertificateId) -> Result<Option<BurnRecord>> {
+        match self.delta.life.burns.get(id) {
+            Some(r) => Ok(Some(*r)),
+            None => self.base.burn(id),
+        }
     }
     fn observer(&self, key: &PublicKey) -> Result<Option<ObserverRecord>> {
         match self.delta.membership.observers.get(key) {

@@ -59,7 +59,9 @@ impl Chain {
     /// `tx` is refused with `expected` at admission, left out by block
     /// building, and makes a hand-built block carrying it invalid.
     fn reject(&mut self, tx: SignedTx, expected: &LedgerError) {
-        let admission = check(&self.state, &self.net.genesis, &tx, self.tip.height + 1).unwrap_err();
+        let admission =
+            check(&self.state, &self.net.genesis, &tx, self.tip.height + 1, self.tip.time_ms + 1000)
+                .unwrap_err();
         assert_eq!(&admission, expected, "admission");
         let mut block: Block = self.build(vec![]).block;
         block.txs.push(tx.clone());
@@ -246,11 +248,11 @@ fn t27_changes_are_well_formed() {
     c.reject(tx, &LedgerError::InvalidValidatorChange { reason: "a validator needs a power above 0".into() });
     let v0 = c.net.validators[0].public();
     let tx = c.change(ValidatorChange::SetPower { public_key: v0, power: 1 }, &[]);
-    let LedgerError::InvalidValidatorChange { .. } = check(&c.state, &c.net.genesis, &tx, 1).unwrap_err()
+    let LedgerError::InvalidValidatorChange { .. } = check(&c.state, &c.net.genesis, &tx, 1, 0).unwrap_err()
     else {
         panic!("an unchanged power is refused as InvalidValidatorChange")
     };
-    let expected = check(&c.state, &c.net.genesis, &tx, 1).unwrap_err();
+    let expected = check(&c.state, &c.net.genesis, &tx, 1, 0).unwrap_err();
     c.reject(tx, &expected);
 }
 
@@ -260,14 +262,14 @@ fn t28_a_change_may_not_leave_the_chain_unable_to_reach_a_quorum() {
     let newcomer = key(158);
     // Four running validators would hold 4 of 6: not more than two thirds.
     let tx = c.change(ValidatorChange::Add { validator: validator(&newcomer, 2) }, &[&newcomer]);
-    let err = check(&c.state, &c.net.genesis, &tx, 1).unwrap_err();
+    let err = check(&c.state, &c.net.genesis, &tx, 1, 0).unwrap_err();
     assert_eq!(err.code(), "ValidatorSetUnsafe", "{err}");
     c.reject(tx, &err);
     // A lone validator can be neither removed nor rotated away.
     let mut one = Chain::new(1);
     let only = one.net.validators[0].clone();
     let tx = one.change(ValidatorChange::Remove { public_key: only.public() }, &[]);
-    let err = check(&one.state, &one.net.genesis, &tx, 1).unwrap_err();
+    let err = check(&one.state, &one.net.genesis, &tx, 1, 0).unwrap_err();
     assert_eq!(err.code(), "ValidatorSetUnsafe", "{err}");
     one.reject(tx, &err);
 }
@@ -307,7 +309,7 @@ fn t30_governance_changes_hands_and_keeps_a_reachable_threshold() {
     ] {
         let nonce = c.next_nonce();
         let tx = c.governed(TxBody::SetGovernance { governors, threshold, nonce }, &[]);
-        let err = check(&c.state, &c.net.genesis, &tx, 1).unwrap_err();
+        let err = check(&c.state, &c.net.genesis, &tx, 1, 0).unwrap_err();
         assert_eq!(err.code(), "InvalidGovernance", "{err}");
         c.reject(tx, &err);
     }

@@ -35,7 +35,7 @@ impl Chain {
 
     /// Admission check of one transaction against committed state.
     fn check(&self, tx: &SignedTx) -> Result<(), LedgerError> {
-        check(&self.state, &self.net.genesis, tx, self.tip.height + 1).map(|_| ())
+        check(&self.state, &self.net.genesis, tx, self.tip.height + 1, self.tip.time_ms + 1000).map(|_| ())
     }
 
     /// Builds, validates and commits a block; returns the rejections of left-out txs.
@@ -105,7 +105,7 @@ fn t1_transfer_is_rejected_at_every_entry_point() {
     let tx = transfer.sign(c.net.chain(), &[&c.net.issuer]);
     let mut overlay = Overlay::new(&c.state);
     let loc = TxLocation { height: 9, index: 0, leaf_index: 9 };
-    let err = keepsake_ledger::rules::apply(&mut overlay, &c.net.genesis, &tx, tx.id(c.net.chain()), loc)
+    let err = keepsake_ledger::rules::apply(&mut overlay, &c.net.genesis, &tx, tx.id(c.net.chain()), loc, 0)
         .unwrap_err();
     assert_eq!(err.code(), "TransferForbidden");
     // And the holder never changed.

@@ -675,6 +675,7 @@ impl SimNode {
             memo: live.engine.memo(),
             pool: &live.pool,
             next_height: tip + 1,
+            time_ms: w.testnet.genesis.genesis_time_ms + w.now_ms,
         };
         if admission.admit(tx).is_err() {
             w.stats.txs_refused += 1;

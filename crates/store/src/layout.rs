@@ -33,6 +33,10 @@
 //! | `meta/governance`                       | `GovernanceRecord`: governors and threshold, once changed  | updated          |
 //! | `vset/` `from_height: u64 BE`           | `SetRecord`: a validator set made by a committed change    | insert-only      |
 //! | `observer/` `PublicKey`                 | `ObserverRecord`                                           | updated          |
+//! | `licence/` `PublicKey`                  | `LicenceRecord`: an issuer's licence                       | updated          |
+//! | `meta/licence_policy`                   | `LicencePolicyRecord`, once governance set one             | updated          |
+//! | `life/` `SeriesId`                      | `SeriesLife`: terms, burned count, blind-box sale          | updated          |
+//! | `burn/` `CertificateId`                 | `BurnRecord`                                               | insert-only      |
 //!
 //! **History** (three files, only ever appended to; integers big-endian):
 //!
@@ -138,6 +142,14 @@ pub const META_GOVERNANCE: &[u8] = b"meta/governance";
 pub const VSET: &[u8] = b"vset/";
 /// Prefix of observers.
 pub const OBSERVER: &[u8] = b"observer/";
+/// Prefix of issuer licences.
+pub const LICENCE: &[u8] = b"licence/";
+/// `meta/licence_policy`.
+pub const META_LICENCE_POLICY: &[u8] = b"meta/licence_policy";
+/// Prefix of series lives (terms, burned counts, blind-box sales).
+pub const LIFE: &[u8] = b"life/";
+/// Prefix of burns.
+pub const BURN: &[u8] = b"burn/";
 
 fn join(prefix: &[u8], suffix: &[u8]) -> Vec<u8> {
     let mut key = Vec::with_capacity(prefix.len() + suffix.len());
@@ -189,6 +201,21 @@ pub fn vset(from_height: u64) -> Vec<u8> {
 /// `observer/<public key>`.
 pub fn observer(key: &PublicKey) -> Vec<u8> {
     join(OBSERVER, key.as_bytes())
+}
+
+/// `licence/<public key>`.
+pub fn licence(key: &PublicKey) -> Vec<u8> {
+    join(LICENCE, key.as_bytes())
+}
+
+/// `life/<series id>`.
+pub fn life(id: &SeriesId) -> Vec<u8> {
+    join(LIFE, id.as_bytes())
+}
+
+/// `burn/<certificate id>`.
+pub fn burn(id: &CertificateId) -> Vec<u8> {
+    join(BURN, id.as_bytes())
 }
 
 /// The header of a `history/blocks` record.
@@ -268,7 +295,10 @@ mod tests {
 
     #[test]
     fn no_prefix_is_a_prefix_of_another() {
-        let all = [HASH, ISSUER, REVIEWER, SERIES, CONTENT, REVOKE, NONCE, VSET, OBSERVER, b"meta/"];
+        let all = [
+            HASH, ISSUER, REVIEWER, SERIES, CONTENT, REVOKE, NONCE, VSET, OBSERVER, LICENCE, LIFE, BURN,
+            b"meta/",
+        ];
         for a in all {
             for b in all {
                 if a != b {

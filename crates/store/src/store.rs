@@ -10,8 +10,9 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use keepsake_ledger::{
-    CertificateState, Executed, GovernanceRecord, IssuerRecord, LedgerError, ObserverRecord, ReviewerRecord,
-    RevocationRecord, SeriesRecord, SetRecord, StateView, Tip, TxLocation,
+    BurnRecord, CertificateState, Executed, GovernanceRecord, IssuerRecord, LedgerError, LicencePolicyRecord,
+    LicenceRecord, ObserverRecord, ReviewerRecord, RevocationRecord, SeriesLife, SeriesRecord, SetRecord,
+    StateView, Tip, TxLocation,
 };
 use keepsake_types::encoding::{decode, decode_prefix, encode};
 use keepsake_types::genesis::VALIDATORS_MAX;
@@ -896,6 +897,9 @@ impl Store {
         for (from_height, record) in &delta.membership.validator_sets {
             insert_only(layout::vset(*from_height), encode(record), "vset", from_height)?;
         }
+        for (id, record) in &delta.life.burns {
+            insert_only(layout::burn(id), encode(record), "burn", id)?;
+        }
         insert_only(layout::hash(&block_hash), header.height.to_be_bytes().to_vec(), "hash", &block_hash)?;
 
         // Updatable records.
@@ -913,6 +917,15 @@ impl Store {
         }
         for (key, record) in &delta.membership.observers {
             batch.insert(layout::observer(key), encode(record));
+        }
+        for (key, record) in &delta.life.licences {
+            batch.insert(layout::licence(key), encode(record));
+        }
+        if let Some(record) = &delta.life.licence_policy {
+            batch.insert(layout::META_LICENCE_POLICY, encode(record));
+        }
+        for (id, record) in &delta.life.series {
+            batch.insert(layout::life(id), encode(record));
         }
 
         let nodes = new_log_nodes(tip.log_size, executed)?;
@@ -1292,6 +1305,18 @@ impl StateView for Store {
     }
     fn observer(&self, key: &PublicKey) -> keepsake_ledger::Result<Option<ObserverRecord>> {
         state(self.record(&layout::observer(key), "observer record"))
+    }
+    fn licence(&self, issuer: &PublicKey) -> keepsake_ledger::Result<Option<LicenceRecord>> {
+        state(self.record(&layout::licence(issuer), "licence record"))
+    }
+    fn licence_policy(&self) -> keepsake_ledger::Result<Option<LicencePolicyRecord>> {
+        state(self.record(layout::META_LICENCE_POLICY, "licence policy record"))
+    }
+    fn series_life(&self, id: &SeriesId) -> keepsake_ledger::Result<Option<SeriesLife>> {
+        state(self.record(&layout::life(id), "series life record"))
+    }
+    fn burn(&self, id: &CertificateId) -> keepsake_ledger::Result<Option<BurnRecord>> {
+        state(self.record(&layout::burn(id), "burn record"))
     }
 }
 

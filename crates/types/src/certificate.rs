@@ -308,22 +308,22 @@ impl Certificate {
             return Err(mismatch("record.issuer", "the mint is not signed by the record's issuer".into()));
         }
 
-        // The series entry.
-        let TxBody::CreateSeries { issuer, name, content_hash, max_supply, metadata_uri, approval } =
-            &series_leaf.tx.body
-        else {
+        // The series entry (a plain series, or one created with terms).
+        let Some(creation) = series_leaf.tx.body.series_creation() else {
             return Err(mismatch(
                 "series.leaf",
                 format!("is a {} transaction, not a series creation", series_leaf.tx.body.kind()),
             ));
         };
+        let subject = &creation.subject;
+        let issuer = &subject.issuer;
         expect_eq("record.issuer", issuer, &r.issuer)?;
-        expect_eq("record.series_name", name, &r.series_name)?;
-        expect_eq("record.series_id", &ids::series_id(chain, issuer, name), &r.series_id)?;
-        expect_eq("record.content_hash", content_hash, &r.content_hash)?;
-        expect_eq("record.max_supply", max_supply, &r.max_supply)?;
-        expect_eq("record.metadata_uri", metadata_uri, &r.metadata_uri)?;
-        expect_eq("record.reviewer", &approval.reviewer, &r.reviewer)?;
+        expect_eq("record.series_name", &subject.name, &r.series_name)?;
+        expect_eq("record.series_id", &ids::series_id(chain, issuer, &subject.name), &r.series_id)?;
+        expect_eq("record.content_hash", &subject.content_hash, &r.content_hash)?;
+        expect_eq("record.max_supply", &subject.max_supply, &r.max_supply)?;
+        expect_eq("record.metadata_uri", &subject.metadata_uri, &r.metadata_uri)?;
+        expect_eq("record.reviewer", &creation.approval.reviewer, &r.reviewer)?;
         if r.edition == 0 || r.edition > r.max_supply {
             return Err(mismatch(
                 "record.edition",
@@ -339,8 +339,7 @@ impl Certificate {
         let series_known = memo.as_ref().zip(series_key.as_ref()).is_some_and(|(m, k)| m.series.contains(k));
         if !series_known {
             series_leaf.tx.check_signatures(chain, signatures)?;
-            let (subject, _) = series_leaf.tx.body.review_subject().expect("the body is a CreateSeries");
-            subject.check(chain, approval, signatures)?;
+            creation.check_approval(chain, signatures)?;
         }
         let learned = Learned {
             schedule: new_schedule,

@@ -43,6 +43,12 @@ pub mod tag {
     pub const VALIDATORS: &str = "keepsake/validators/v1";
     /// The running state root.
     pub const STATE: &str = "keepsake/state/v1";
+    /// A reviewer's approval of a series created with terms (recipes, blind box).
+    pub const REVIEW_TERMS: &str = "keepsake/review/v2";
+    /// A blind box's commitment to its seed.
+    pub const BOX_SEED: &str = "keepsake/box-seed/v1";
+    /// The word stream of a blind box's draw.
+    pub const BOX_DRAW: &str = "keepsake/box-draw/v1";
 }
 
 /// Plain SHA-256.

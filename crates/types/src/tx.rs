@@ -13,9 +13,10 @@ use serde::{Deserialize, Serialize};
 use crate::Result;
 use crate::ed25519::{SignatureBatch, Signatures};
 use crate::encoding::encode;
-use crate::hash::{domain_hash, domain_preimage, tag};
+use crate::hash::{Hash32, domain_hash, domain_preimage, tag};
 use crate::ids::{CertificateId, ContentHash, HolderId, SeriesId, TxId};
 use crate::keys::{Keypair, PublicKey, Signature};
+use crate::life::{Licence, SeriesTerms};
 use crate::membership::ValidatorChange;
 
 /// Whether an issuer may create series and mint.
@@ -45,29 +46,77 @@ pub struct ReviewSubject {
 }
 
 impl ReviewSubject {
-    /// The reviewer's signature over this subject on `chain_id`.
+    /// The reviewer's signature over this subject on `chain_id` (a plain series).
     pub fn approve(&self, chain_id: &str, reviewer: &Keypair) -> ReviewApproval {
+        self.approve_with(chain_id, None, reviewer)
+    }
+
+    /// The reviewer's signature over this subject and, for a series created
+    /// with terms ([`TxBody::CreateSeriesWithTerms`]), those terms.
+    pub fn approve_with(
+        &self,
+        chain_id: &str,
+        terms: Option<&SeriesTerms>,
+        reviewer: &Keypair,
+    ) -> ReviewApproval {
         ReviewApproval {
             reviewer: reviewer.public(),
-            signature: reviewer.sign(tag::REVIEW, chain_id, &encode(self)),
+            signature: reviewer.sign_message(&self.message(chain_id, terms)),
         }
     }
 
     /// Verifies an approval of this subject (signature only; whether the
     /// reviewer is registered is a ledger rule).
     pub fn verify(&self, chain_id: &str, approval: &ReviewApproval) -> Result<()> {
-        self.check(chain_id, approval, &mut Signatures::OneByOne)
+        self.check(chain_id, None, approval, &mut Signatures::OneByOne)
     }
 
-    /// [`ReviewSubject::verify`], with the signature sent to `signatures`.
+    /// What the reviewer signs: `domain_preimage("keepsake/review/v1", chain_id,
+    /// encode(subject))` for a plain series, and
+    /// `domain_preimage("keepsake/review/v2", chain_id, encode((subject, terms)))`
+    /// for a series created with terms.
+    fn message(&self, chain_id: &str, terms: Option<&SeriesTerms>) -> Vec<u8> {
+        match terms {
+            None => domain_preimage(tag::REVIEW, chain_id, &encode(self)),
+            Some(terms) => domain_preimage(tag::REVIEW_TERMS, chain_id, &encode(&(self, terms))),
+        }
+    }
+
+    /// [`ReviewSubject::verify`] (with terms when given), with the signature sent to `signatures`.
     pub(crate) fn check(
         &self,
         chain_id: &str,
+        terms: Option<&SeriesTerms>,
         approval: &ReviewApproval,
         signatures: &mut Signatures<'_>,
     ) -> Result<()> {
-        let message = domain_preimage(tag::REVIEW, chain_id, &encode(self));
+        let message = self.message(chain_id, terms);
         signatures.check(&approval.reviewer, &message, &approval.signature, "review approval")
+    }
+}
+
+/// A series creation of either kind ([`TxBody::CreateSeries`],
+/// [`TxBody::CreateSeriesWithTerms`]), seen the same way by the rules,
+/// certificates and tools.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeriesCreation<'a> {
+    /// The fields the reviewer approves (with `terms`).
+    pub subject: ReviewSubject,
+    /// The terms, for a series created with terms (`None`: a plain series).
+    pub terms: Option<&'a SeriesTerms>,
+    /// The reviewer's approval.
+    pub approval: &'a ReviewApproval,
+}
+
+impl SeriesCreation<'_> {
+    /// Verifies the approval's signature over the subject and terms.
+    pub fn verify_approval(&self, chain_id: &str) -> Result<()> {
+        self.check_approval(chain_id, &mut Signatures::OneByOne)
+    }
+
+    /// [`SeriesCreation::verify_approval`], with the signature sent to `signatures`.
+    pub(crate) fn check_approval(&self, chain_id: &str, signatures: &mut Signatures<'_>) -> Result<()> {
+        self.subject.check(chain_id, self.terms, self.approval, signatures)
     }
 }
 
@@ -192,6 +241,81 @@ pub enum TxBody {
         /// Governance nonce.
         nonce: u64,
     },
+    /// Governance (k of n): record or renew a registered issuer's licence.
+    SetIssuerLicence {
+        /// The issuer.
+        issuer: PublicKey,
+        /// The licence, as governance attests it.
+        licence: Licence,
+        /// Governance nonce.
+        nonce: u64,
+    },
+    /// Governance (k of n): withdraw an issuer's licence before its end.
+    WithdrawIssuerLicence {
+        /// The issuer.
+        issuer: PublicKey,
+        /// Why (recorded on chain).
+        reason: String,
+        /// Governance nonce.
+        nonce: u64,
+    },
+    /// Governance (k of n): whether every issuer needs a licence in force to
+    /// create series and mint (before the first such action: no).
+    SetLicencePolicy {
+        /// True: an issuer without a licence in force creates and mints nothing.
+        required: bool,
+        /// Governance nonce.
+        nonce: u64,
+    },
+    /// The issuer creates a series with terms (recipes, or a blind box), all
+    /// inside the reviewer's approval.
+    CreateSeriesWithTerms {
+        /// The issuer (must sign).
+        issuer: PublicKey,
+        /// Series name, unique per issuer.
+        name: String,
+        /// SHA-256 of the artwork (of the box's cover, for a blind box).
+        content_hash: ContentHash,
+        /// Edition cap.
+        max_supply: u32,
+        /// Metadata location.
+        metadata_uri: String,
+        /// Recipes and blind box.
+        terms: SeriesTerms,
+        /// The reviewer's approval of these fields and terms.
+        approval: ReviewApproval,
+    },
+    /// The target series' issuer burns `inputs` (one holder's certificates, as
+    /// recipe `recipe` of `series_id` lists them) into edition `edition` of
+    /// `series_id`, to that same holder. Nothing changes hands.
+    Synthesize {
+        /// The target series.
+        series_id: SeriesId,
+        /// Index of the recipe in the target series' terms.
+        recipe: u32,
+        /// The certificates burned (distinct).
+        inputs: Vec<CertificateId>,
+        /// The new edition of the target series.
+        edition: u32,
+        /// The holder of every input, and of the output.
+        holder: HolderId,
+    },
+    /// The issuer closes a blind box's sale: no more mints; the log after
+    /// this transaction is the draw's entropy.
+    CloseBlindBox {
+        /// The blind box.
+        series_id: SeriesId,
+    },
+    /// The issuer reveals a closed blind box's seed; the chain draws every
+    /// edition's variant from it and the entropy of the close.
+    RevealBlindBox {
+        /// The blind box.
+        series_id: SeriesId,
+        /// The seed committed to at creation.
+        seed: Hash32,
+        /// The log root just after the close (checked by the rules).
+        entropy: Hash32,
+    },
 }
 
 impl TxBody {
@@ -210,27 +334,45 @@ impl TxBody {
             TxBody::SetGovernance { .. } => "set_governance",
             TxBody::RegisterObserver { .. } => "register_observer",
             TxBody::RemoveObserver { .. } => "remove_observer",
+            TxBody::SetIssuerLicence { .. } => "set_issuer_licence",
+            TxBody::WithdrawIssuerLicence { .. } => "withdraw_issuer_licence",
+            TxBody::SetLicencePolicy { .. } => "set_licence_policy",
+            TxBody::CreateSeriesWithTerms { .. } => "create_series_with_terms",
+            TxBody::Synthesize { .. } => "synthesize",
+            TxBody::CloseBlindBox { .. } => "close_blind_box",
+            TxBody::RevealBlindBox { .. } => "reveal_blind_box",
         }
     }
 
-    /// For a `CreateSeries`, the subject its reviewer approval must sign and
-    /// that approval; `None` for every other body.
-    pub fn review_subject(&self) -> Option<(ReviewSubject, &ReviewApproval)> {
-        match self {
+    /// For a series creation (either kind), its subject, terms and approval;
+    /// `None` for every other body.
+    pub fn series_creation(&self) -> Option<SeriesCreation<'_>> {
+        let (issuer, name, content_hash, max_supply, metadata_uri, terms, approval) = match self {
             TxBody::CreateSeries { issuer, name, content_hash, max_supply, metadata_uri, approval } => {
-                Some((
-                    ReviewSubject {
-                        issuer: *issuer,
-                        name: name.clone(),
-                        content_hash: *content_hash,
-                        max_supply: *max_supply,
-                        metadata_uri: metadata_uri.clone(),
-                    },
-                    approval,
-                ))
+                (issuer, name, content_hash, max_supply, metadata_uri, None, approval)
             }
-            _ => None,
-        }
+            TxBody::CreateSeriesWithTerms {
+                issuer,
+                name,
+                content_hash,
+                max_supply,
+                metadata_uri,
+                terms,
+                approval,
+            } => (issuer, name, content_hash, max_supply, metadata_uri, Some(terms), approval),
+            _ => return None,
+        };
+        Some(SeriesCreation {
+            subject: ReviewSubject {
+                issuer: *issuer,
+                name: name.clone(),
+                content_hash: *content_hash,
+                max_supply: *max_supply,
+                metadata_uri: metadata_uri.clone(),
+            },
+            terms,
+            approval,
+        })
     }
 
     /// The transaction id of this body on `chain_id`.
