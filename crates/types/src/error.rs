@@ -76,6 +76,9 @@ pub enum Error {
     /// A certificate whose content does not match its log leaf or checkpoint.
     #[error("certificate field {field} does not match: {reason}")]
     CertificateMismatch { field: &'static str, reason: String },
+    /// A holder opening that does not open the certificate's holder commitment.
+    #[error("not the holder: {reason}")]
+    NotTheHolder { reason: String },
 }
 
 impl Error {
@@ -102,6 +105,7 @@ impl Error {
             Error::NodeSource(_) => "NodeSourceFailed",
             Error::Inconsistent { .. } => "ConsistencyMismatch",
             Error::CertificateMismatch { .. } => "CertificateMismatch",
+            Error::NotTheHolder { .. } => "NotTheHolder",
         }
     }
 }

@@ -39,6 +39,7 @@ pub mod encoding;
 mod error;
 pub mod genesis;
 pub mod hash;
+pub mod holder;
 pub mod ids;
 pub mod keys;
 pub mod life;

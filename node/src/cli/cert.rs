@@ -1,5 +1,5 @@
 //! `keepsake cert` (fetch, refresh, check the status of and verify
-//! certificates) and `keepsake holder-id`.
+//! certificates).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,7 +11,7 @@ use keepsake_rpc::KeepsakeApiClient;
 use keepsake_rpc::types::ConsistencyResponse;
 use keepsake_types::{
     Certificate, CertificateId, CertificateStatus, Genesis, VerifiedCertificate,
-    certificate::CERTIFICATE_FILE_MAX, ids,
+    certificate::CERTIFICATE_FILE_MAX,
 };
 
 use super::common::{RpcArgs, read_genesis};
@@ -75,15 +75,6 @@ pub(super) enum CertCommand {
         #[arg(long)]
         json: bool,
     },
-}
-
-/// `keepsake holder-id`.
-pub(super) fn holder_id(account: String, salt: String) -> anyhow::Result<ExitCode> {
-    if account.is_empty() || salt.is_empty() {
-        bail!("--account and --salt must not be empty");
-    }
-    println!("{}", ids::holder_id(&salt, &account));
-    Ok(ExitCode::SUCCESS)
 }
 
 pub(super) async fn cert(command: CertCommand) -> anyhow::Result<ExitCode> {

@@ -8,7 +8,7 @@
 //!
 //! This file lists the commands and dispatches them; each command group has
 //! its own file: `node.rs` (`dev`, `start`, `keys`, `status`), `testnet.rs`, `init.rs`,
-//! `tx.rs`, `cert.rs` (with `holder-id`), `audit.rs` and `repair.rs` (with `migrate`). They
+//! `tx.rs`, `cert.rs`, `holder.rs` (with `holder-id`), `audit.rs` and `repair.rs` (with `migrate`). They
 //! call the library modules ([`crate::audit`], [`crate::dev`], [`crate::init`],
 //! [`crate::repair`], [`crate::testnet`], ...), never the reverse; what the
 //! groups share is in `common.rs` and [`crate::rpc_client`].
@@ -16,6 +16,7 @@
 mod audit;
 mod cert;
 mod common;
+mod holder;
 mod init;
 mod node;
 mod repair;
@@ -37,6 +38,7 @@ pub use crate::rpc_client::{client, describe};
 use self::audit::AuditArgs;
 use self::cert::CertCommand;
 use self::common::RpcArgs;
+use self::holder::HolderCommand;
 use self::init::InitArgs;
 use self::node::KeysCommand;
 use self::repair::RepairCommand;
@@ -102,7 +104,12 @@ enum Command {
         #[command(subcommand)]
         command: TxCommand,
     },
-    /// Print the holder commitment of a real-name account (no personal data leaves the platform).
+    /// Holder commitments and holder proofs (`holder id`, `holder prove`, `holder verify`).
+    Holder {
+        #[command(subcommand)]
+        command: HolderCommand,
+    },
+    /// Print the holder commitment of a real-name account (the same as `holder id`).
     HolderId {
         /// The platform's account id of the user.
         #[arg(long)]
@@ -161,7 +168,8 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Init(args) => init::init(args),
         Command::Keys { command } => node::keys(command),
-        Command::HolderId { account, salt } => cert::holder_id(account, salt),
+        Command::HolderId { account, salt } => holder::holder_id(account, salt),
+        Command::Holder { command } => holder::holder(command),
         Command::Tx { command } => tx::tx(command).await,
         Command::Cert { command } => cert::cert(command).await,
         Command::Repair { command } => repair::repair(command).await,

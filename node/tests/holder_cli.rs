@@ -1,0 +1,98 @@
+//! `keepsake holder prove|verify` against the golden certificate (holder
+//! `holder_id("test-salt", "account-2")`): the binary, offline, no node.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/certificates")
+}
+
+fn keepsake(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_keepsake")).args(args).output().expect("the keepsake binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn a_holder_proves_and_a_verifier_checks_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixtures();
+    let (cert, genesis) = (f.join("valid.json"), f.join("genesis.json"));
+    let (cert, genesis) = (cert.to_str().unwrap(), genesis.to_str().unwrap());
+    let opening = dir.path().join("opening.json");
+    let opening = opening.to_str().unwrap();
+
+    let out = keepsake(&[
+        "holder",
+        "prove",
+        "--account",
+        "account-2",
+        "--salt",
+        "test-salt",
+        "--certificate",
+        cert,
+        "--genesis",
+        genesis,
+        "--out",
+        opening,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let out =
+        keepsake(&["holder", "verify", "--opening", opening, "--certificate", cert, "--genesis", genesis]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("HOLDER: account \"account-2\""), "{}", text(&out.stdout));
+
+    // The same opening against another certificate: not the holder (exit 3).
+    let other = f.join("revoked.json");
+    let out = keepsake(&[
+        "holder",
+        "verify",
+        "--opening",
+        opening,
+        "--certificate",
+        other.to_str().unwrap(),
+        "--genesis",
+        genesis,
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("NOT the holder"), "{}", text(&out.stderr));
+
+    // An invalid certificate: exit 1, before any opening is looked at.
+    let tampered = f.join("tampered-holder.json");
+    let out = keepsake(&[
+        "holder",
+        "verify",
+        "--opening",
+        opening,
+        "--certificate",
+        tampered.to_str().unwrap(),
+        "--genesis",
+        genesis,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("INVALID certificate"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_wrong_account_cannot_produce_an_opening() {
+    let f = fixtures();
+    let out = keepsake(&[
+        "holder",
+        "prove",
+        "--account",
+        "account-1",
+        "--salt",
+        "test-salt",
+        "--certificate",
+        f.join("valid.json").to_str().unwrap(),
+        "--genesis",
+        f.join("genesis.json").to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("do not open certificate"), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty(), "no opening is printed");
+}
