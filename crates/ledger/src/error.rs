@@ -12,7 +12,7 @@ pub type Result<T, E = LedgerError> = std::result::Result<T, E>;
 #[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LedgerError {
-    // ---- transaction rules (docs/rules.md T1-T44) ----
+    // ---- transaction rules (docs/rules.md T1-T51) ----
     /// T1: a transfer is never valid. There is no secondary trading on Keepsake.
     #[error("transfers are forbidden: certificate {certificate_id} can never change holder")]
     TransferForbidden { certificate_id: CertificateId },
@@ -118,72 +118,72 @@ pub enum LedgerError {
     #[error("{observer} is not an active observer")]
     UnknownObserver { observer: PublicKey },
 
-    // ---- the collectible's life (docs/rules.md T33-T44) ----
+    // ---- the collectible's life (docs/rules.md T33-T51) ----
     /// T33: an issuer whose licence has ended creates, mints, synthesizes and closes nothing.
     #[error(
         "the licence of issuer {issuer} ended at {valid_until_ms} ms (block time {block_time_ms} ms): it can no \
          longer create series or mint; governance can renew it (SetIssuerLicence)"
     )]
     LicenceExpired { issuer: PublicKey, valid_until_ms: u64, block_time_ms: u64 },
-    /// T33: an issuer whose licence governance withdrew creates, mints, synthesizes and closes nothing.
+    /// T34: an issuer whose licence governance withdrew creates, mints, synthesizes and closes nothing.
     #[error("the licence of issuer {issuer} was withdrawn: it can no longer create series or mint")]
     LicenceWithdrawn { issuer: PublicKey },
-    /// T33: while governance requires licences, an issuer without one creates, mints, synthesizes and closes nothing.
+    /// T35: while governance requires licences, an issuer without one creates, mints, synthesizes and closes nothing.
     #[error("issuer {issuer} has no licence, and this chain requires one to create series or mint")]
     IssuerUnlicensed { issuer: PublicKey },
-    /// T34: a licence recorded by governance is in force at block time.
+    /// T36: a licence recorded by governance is in force at block time.
     #[error("invalid licence: {reason}")]
     InvalidLicence { reason: String },
-    /// T35: a withdrawal names a licence that is not already withdrawn.
+    /// T37: a withdrawal names a licence that is not already withdrawn.
     #[error("issuer {issuer} has no licence to withdraw")]
     NoLicenceToWithdraw { issuer: PublicKey },
-    /// T36: a licence-policy change changes the policy.
+    /// T38: a licence-policy change changes the policy.
     #[error("the licence policy already is required = {required}")]
     LicencePolicyUnchanged { required: bool },
-    /// T37: series terms are well-formed: recipes over existing series of the
+    /// T39: series terms are well-formed: recipes over existing series of the
     /// same issuer, or a blind box whose variant counts sum to the supply.
     #[error("invalid series terms: {reason}")]
     InvalidSeriesTerms { reason: String },
-    /// T38: a synthesis names a recipe of its target series.
+    /// T40: a synthesis names a recipe of its target series.
     #[error("series {series_id} has no recipe {recipe}")]
     UnknownRecipe { series_id: SeriesId, recipe: u32 },
-    /// T39: a synthesis burns exactly what its recipe lists.
+    /// T41: a synthesis burns exactly what its recipe lists.
     #[error("the inputs do not match the recipe: {reason}")]
     RecipeMismatch { reason: String },
-    /// T40: a burned certificate is never burned, revoked or minted again.
+    /// T42: a burned certificate is never burned, revoked or minted again.
     #[error("certificate {certificate_id} was burned by synthesis")]
     CertificateBurned { certificate_id: CertificateId },
-    /// T41: a revoked certificate is not burned.
+    /// T43: a revoked certificate is not burned.
     #[error("certificate {certificate_id} is revoked and cannot be burned")]
     CertificateRevoked { certificate_id: CertificateId },
-    /// T42: synthesis never changes hands: every input has one holder.
+    /// T44: synthesis never changes hands: every input has one holder.
     #[error(
         "the inputs belong to different holders ({first} and {other}): combining two holders' pieces is a \
          transfer, and transfers are forbidden"
     )]
     SynthesisAcrossHolders { first: HolderId, other: HolderId },
-    /// T42: synthesis never changes hands: the output goes to the inputs' holder.
+    /// T45: synthesis never changes hands: the output goes to the inputs' holder.
     #[error(
         "the output would go to {output}, but the inputs belong to {inputs}: that is a transfer, and transfers \
          are forbidden"
     )]
     SynthesisChangesHolder { inputs: HolderId, output: HolderId },
-    /// T43: only a blind box is closed or revealed.
+    /// T46: only a blind box is closed or revealed.
     #[error("series {series_id} is not a blind box")]
     NotABlindBox { series_id: SeriesId },
-    /// T43: a blind box's sale closes once; afterwards nothing is minted into it.
+    /// T47: a blind box's sale closes once; afterwards nothing is minted into it.
     #[error("the sale of blind box {series_id} is closed")]
     BlindBoxClosed { series_id: SeriesId },
-    /// T44: a blind box is revealed after its sale closed, in a later block.
+    /// T48: a blind box is revealed after its sale closed, in a later block.
     #[error("blind box {series_id} cannot be revealed yet: its sale must be closed in an earlier block")]
     BlindBoxNotClosed { series_id: SeriesId },
-    /// T44: a blind box is revealed once.
+    /// T49: a blind box is revealed once.
     #[error("blind box {series_id} is already revealed")]
     BlindBoxAlreadyRevealed { series_id: SeriesId },
-    /// T44: the revealed seed matches the commitment made at creation.
+    /// T50: the revealed seed matches the commitment made at creation.
     #[error("the seed does not match the commitment of blind box {series_id}")]
     SeedMismatch { series_id: SeriesId },
-    /// T44: the reveal's entropy is the log root just after the close.
+    /// T51: the reveal's entropy is the log root just after the close.
     #[error("the entropy {got} is not the log root after the close ({expected})")]
     EntropyMismatch { expected: Hash32, got: Hash32 },
 

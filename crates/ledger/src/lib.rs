@@ -9,7 +9,7 @@
 //! certificate's holder.
 //!
 //! Good starting points:
-//! - [`rules`] — the transaction rules T1-T44, each quoted next to its check;
+//! - [`rules`] — the transaction rules T1-T51, each quoted next to its check;
 //! - [`block::validate_block`] / [`block::build_block`] — the block rules
 //!   B1-B11 and the one execution path both use;
 //! - [`StateView`] — what storage must provide; [`memory::MemoryState`] is

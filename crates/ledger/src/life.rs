@@ -1,5 +1,5 @@
 //! The rules of the collectible's life without resale (docs/rules.md
-//! T33-T44): issuer licences, synthesis and blind boxes. Called from
+//! T33-T51): issuer licences, synthesis and blind boxes. Called from
 //! [`crate::rules::apply`]; like it, every check reads before the first write.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,7 +21,7 @@ use crate::state::{
 };
 use crate::{LedgerError, Result};
 
-/// T33: the issuer may create and mint at `time_ms`: its licence, if it has
+/// T33-T35: the issuer may create and mint at `time_ms`: its licence, if it has
 /// one, is neither withdrawn nor ended; without one, governance does not
 /// require licences.
 pub(crate) fn require_licence<V: StateView + ?Sized>(
@@ -44,7 +44,7 @@ pub(crate) fn require_licence<V: StateView + ?Sized>(
     }
 }
 
-/// T43: a blind box takes mints only until its sale closes (a plain series always).
+/// T47: a blind box takes mints only until its sale closes (a plain series always).
 pub(crate) fn require_open_sale<V: StateView + ?Sized>(view: &V, series_id: &SeriesId) -> Result<()> {
     match view.series_life(series_id)? {
         Some(life)
@@ -56,7 +56,7 @@ pub(crate) fn require_open_sale<V: StateView + ?Sized>(view: &V, series_id: &Ser
     }
 }
 
-/// T37: series terms are well-formed. Recipes: at most [`RECIPES_MAX`], each
+/// T39: series terms are well-formed. Recipes: at most [`RECIPES_MAX`], each
 /// listing 1 to [`RECIPE_SERIES_MAX`] distinct existing series of the same
 /// issuer (not the new series), each at least once, and burning at most
 /// [`SYNTHESIS_INPUTS_MAX`] certificates. A blind box: no recipes, 1 to
@@ -140,7 +140,7 @@ pub(crate) fn check_terms<V: StateView + ?Sized>(
 }
 
 /// `SetIssuerLicence`, `WithdrawIssuerLicence` and `SetLicencePolicy`
-/// (governance actions, T6/T7/T9, then T11 and T34-T36).
+/// (governance actions, T6/T7/T9, then T11 and T36-T38).
 pub(crate) fn apply_licence<V: StateView + ?Sized>(
     overlay: &mut Overlay<'_, V>,
     genesis: &Genesis,
@@ -156,7 +156,7 @@ pub(crate) fn apply_licence<V: StateView + ?Sized>(
             if overlay.issuer(issuer)?.is_none() {
                 return Err(LedgerError::UnknownIssuer { issuer: *issuer });
             }
-            // T34: a licence is in force when recorded.
+            // T36: a licence is in force when recorded.
             if licence.valid_until_ms < time_ms {
                 return Err(LedgerError::InvalidLicence {
                     reason: format!(
@@ -173,7 +173,7 @@ pub(crate) fn apply_licence<V: StateView + ?Sized>(
         }
         TxBody::WithdrawIssuerLicence { issuer, reason, nonce } => {
             require_fresh_nonce(overlay, *nonce)?;
-            // T35: there is a licence, not already withdrawn.
+            // T37: there is a licence, not already withdrawn.
             let record = match overlay.licence(issuer)? {
                 Some(r) if r.withdrawn.is_none() => r,
                 _ => return Err(LedgerError::NoLicenceToWithdraw { issuer: *issuer }),
@@ -189,7 +189,7 @@ pub(crate) fn apply_licence<V: StateView + ?Sized>(
         }
         TxBody::SetLicencePolicy { required, nonce } => {
             require_fresh_nonce(overlay, *nonce)?;
-            // T36: the policy changes.
+            // T38: the policy changes.
             let current = overlay.licence_policy()?.is_some_and(|p| p.required);
             if current == *required {
                 return Err(LedgerError::LicencePolicyUnchanged { required: *required });
@@ -202,9 +202,9 @@ pub(crate) fn apply_licence<V: StateView + ?Sized>(
     Ok(())
 }
 
-/// `Synthesize`: T20, T7/T8 (the target's issuer alone), T11/T13, T33, T38,
-/// T39 (exactly the recipe), T23/T40/T41 (each input exists, is neither burned
-/// nor revoked), T42 (one holder, and the output to that holder), T21/T22
+/// `Synthesize`: T20, T7/T8 (the target's issuer alone), T11/T13, T33-T35,
+/// T40, T41 (exactly the recipe), T23/T42/T43 (each input exists, is neither
+/// burned nor revoked), T44/T45 (one holder, and the output to that holder), T21/T22
 /// (the output edition). Burns every input and mints the output.
 pub(crate) fn apply_synthesis<V: StateView + ?Sized>(
     overlay: &mut Overlay<'_, V>,
@@ -225,12 +225,12 @@ pub(crate) fn apply_synthesis<V: StateView + ?Sized>(
     require_sole_signer(tx, &series.issuer)?;
     require_active_issuer(overlay, &series.issuer)?;
     require_licence(overlay, &series.issuer, time_ms)?;
-    // T38: the recipe is one the target series declared (and its reviewer approved).
+    // T40: the recipe is one the target series declared (and its reviewer approved).
     let terms = overlay.series_life(series_id)?.map(|l| l.terms).unwrap_or_default();
     let Some(wanted) = terms.recipes.get(*recipe as usize) else {
         return Err(LedgerError::UnknownRecipe { series_id: *series_id, recipe: *recipe });
     };
-    // T39 (distinct inputs), then each input: T23, T41, T40, T42.
+    // T41 (distinct inputs), then each input: T23, T43, T42, T44.
     let mut by_series: BTreeMap<SeriesId, u32> = BTreeMap::new();
     let mut seen = BTreeSet::new();
     let mut first_holder: Option<HolderId> = None;
@@ -242,15 +242,15 @@ pub(crate) fn apply_synthesis<V: StateView + ?Sized>(
         let Some(cert) = overlay.certificate(id)? else {
             return Err(LedgerError::UnknownCertificate { certificate_id: *id });
         };
-        // T41: a revoked certificate is not burned.
+        // T43: a revoked certificate is not burned.
         if overlay.revocation(id)?.is_some() {
             return Err(LedgerError::CertificateRevoked { certificate_id: *id });
         }
-        // T40: a certificate burns once.
+        // T42: a certificate burns once.
         if overlay.burn(id)?.is_some() {
             return Err(LedgerError::CertificateBurned { certificate_id: *id });
         }
-        // T42: every input has one and the same holder.
+        // T44: every input has one and the same holder.
         match first_holder {
             None => first_holder = Some(cert.holder),
             Some(first) if first != cert.holder => {
@@ -260,7 +260,7 @@ pub(crate) fn apply_synthesis<V: StateView + ?Sized>(
         }
         *by_series.entry(cert.series_id).or_default() += 1;
     }
-    // T39: exactly the recipe's inputs, series by series.
+    // T41: exactly the recipe's inputs, series by series.
     for need in &wanted.inputs {
         let got = by_series.remove(&need.series_id).unwrap_or(0);
         if got != need.count {
@@ -277,7 +277,7 @@ pub(crate) fn apply_synthesis<V: StateView + ?Sized>(
             reason: format!("recipe {recipe} burns nothing of series {other}, the synthesis lists {n}"),
         });
     }
-    // T42: the output goes to the inputs' holder: nothing changes hands.
+    // T45: the output goes to the inputs' holder: nothing changes hands.
     let inputs_holder = first_holder.ok_or_else(|| LedgerError::Malformed("no inputs".into()))?;
     if *holder != inputs_holder {
         return Err(LedgerError::SynthesisChangesHolder { inputs: inputs_holder, output: *holder });
@@ -313,8 +313,8 @@ pub(crate) fn apply_synthesis<V: StateView + ?Sized>(
     Ok(())
 }
 
-/// `CloseBlindBox` (T20, T7/T8, T11/T13, T33, T43) and `RevealBlindBox`
-/// (T20, T7/T8, T43, T44). A reveal needs neither an active issuer nor a
+/// `CloseBlindBox` (T20, T7/T8, T11/T13, T33-T35, T46, T47) and
+/// `RevealBlindBox` (T20, T7/T8, T46, T48-T51). A reveal needs neither an active issuer nor a
 /// licence in force: it only keeps the promise made to the box's buyers.
 pub(crate) fn apply_blind_box<V: StateView + ?Sized>(
     overlay: &mut Overlay<'_, V>,
@@ -333,7 +333,7 @@ pub(crate) fn apply_blind_box<V: StateView + ?Sized>(
         return Err(LedgerError::UnknownSeries { series_id: *series_id });
     };
     require_sole_signer(tx, &series.issuer)?;
-    // T43: only a blind box is closed or revealed.
+    // T46: only a blind box is closed or revealed.
     let life = overlay.series_life(series_id)?.unwrap_or_default();
     let Some(terms) = &life.terms.blind_box else {
         return Err(LedgerError::NotABlindBox { series_id: *series_id });
@@ -342,7 +342,7 @@ pub(crate) fn apply_blind_box<V: StateView + ?Sized>(
         TxBody::CloseBlindBox { .. } => {
             require_active_issuer(overlay, &series.issuer)?;
             require_licence(overlay, &series.issuer, time_ms)?;
-            // T43: the sale closes once.
+            // T47: the sale closes once.
             if life.closed.is_some() {
                 return Err(LedgerError::BlindBoxClosed { series_id: *series_id });
             }
@@ -350,18 +350,18 @@ pub(crate) fn apply_blind_box<V: StateView + ?Sized>(
             overlay.put_series_life(*series_id, SeriesLife { closed: Some(closed), ..life });
         }
         TxBody::RevealBlindBox { seed, entropy, .. } => {
-            // T44: once, after a close committed in an earlier block.
+            // T48/T49: once, after a close committed in an earlier block.
             if life.revealed.is_some() {
                 return Err(LedgerError::BlindBoxAlreadyRevealed { series_id: *series_id });
             }
             let Some(closed) = life.closed.filter(|c| c.height < location.height) else {
                 return Err(LedgerError::BlindBoxNotClosed { series_id: *series_id });
             };
-            // T44: the seed is the one committed to in the reviewed creation.
+            // T50: the seed is the one committed to in the reviewed creation.
             if seed_commitment(chain, seed) != terms.seed_commitment {
                 return Err(LedgerError::SeedMismatch { series_id: *series_id });
             }
-            // T44: the entropy is the log root just after the close (committed,
+            // T51: the entropy is the log root just after the close (committed,
             // so the overlay's node source holds it).
             let expected = merkle::root(overlay, closed.leaf_index + 1)?;
             if *entropy != expected {

@@ -1,4 +1,4 @@
-//! The transaction rules (docs/rules.md, T1-T44), as pure checks.
+//! The transaction rules (docs/rules.md, T1-T51), as pure checks.
 //!
 //! A transaction is checked in two phases:
 //! 1. [`check_stateless`]: everything decidable from the transaction and the
@@ -191,7 +191,7 @@ pub fn check_stateless_encoded(
         }
         TxBody::WithdrawIssuerLicence { reason, .. } => check_text("reason", reason, REASON_MAX_BYTES)?,
         TxBody::CreateSeriesWithTerms { name, metadata_uri, .. } => {
-            // The terms have a rule of their own (T37), checked with state.
+            // The terms have a rule of their own (T39), checked with state.
             check_text("name", name, NAME_MAX_BYTES)?;
             check_text("metadata_uri", metadata_uri, METADATA_URI_MAX_BYTES)?;
         }
@@ -357,7 +357,7 @@ pub(crate) fn require_fresh_nonce<V: StateView + ?Sized>(view: &V, nonce: u64) -
 /// Phase 2: checks the rules that read state, then writes the effects into
 /// `overlay`. `tx_id` must come from [`check_stateless`] of this very `tx`,
 /// `location` says where it lands and `time_ms` is its block's time (the
-/// clock of licences, T33/T34).
+/// clock of licences, T33-T36).
 pub fn apply<V: StateView + ?Sized>(
     overlay: &mut Overlay<'_, V>,
     genesis: &Genesis,
@@ -469,7 +469,7 @@ pub fn apply<V: StateView + ?Sized>(
                 });
             }
             if let Some(terms) = creation.terms {
-                // T37: the terms are well-formed.
+                // T39: the terms are well-formed.
                 life::check_terms(overlay, issuer, &series_id, *max_supply, terms)?;
                 overlay
                     .put_series_life(series_id, SeriesLife { terms: terms.clone(), ..SeriesLife::default() });
@@ -499,7 +499,7 @@ pub fn apply<V: StateView + ?Sized>(
             require_sole_signer(tx, &series.issuer)?;
             require_active_issuer(overlay, &series.issuer)?;
             life::require_licence(overlay, &series.issuer, time_ms)?;
-            // T43: nothing is minted into a blind box whose sale is closed.
+            // T47: nothing is minted into a blind box whose sale is closed.
             life::require_open_sale(overlay, series_id)?;
             mint_edition(overlay, chain, *series_id, &mut series, *edition, *holder, tx_id, location)?;
             overlay.put_series(*series_id, series);
@@ -527,7 +527,7 @@ pub fn apply<V: StateView + ?Sized>(
             if overlay.revocation(certificate_id)?.is_some() {
                 return Err(LedgerError::AlreadyRevoked { certificate_id: *certificate_id });
             }
-            // T40: a burned certificate is not revoked (it is already out of circulation).
+            // T42: a burned certificate is not revoked (it is already out of circulation).
             if overlay.burn(certificate_id)?.is_some() {
                 return Err(LedgerError::CertificateBurned { certificate_id: *certificate_id });
             }
@@ -675,7 +675,7 @@ pub fn check<V: StateView + ?Sized>(
 /// matter of timing (another node may not have committed what this one has),
 /// unlike a phase-1 failure, which no honest node would ever pass on.
 /// `time_ms` stands for the time of the block it would land in (licences,
-/// T33/T34, are judged again at that block's own time).
+/// T33-T36, are judged again at that block's own time).
 pub fn check_stateful<V: StateView + ?Sized>(
     view: &V,
     genesis: &Genesis,

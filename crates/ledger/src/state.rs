@@ -147,7 +147,7 @@ pub struct ObserverRecord {
     pub former_validator: bool,
 }
 
-/// An issuer's licence (T33-T35): the latest one governance recorded.
+/// An issuer's licence (T33-T37): the latest one governance recorded.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LicenceRecord {
     /// The licence.
@@ -167,7 +167,7 @@ pub struct LicenceWithdrawal {
     pub height: u64,
 }
 
-/// Whether every issuer needs a licence in force (T33), once governance set it.
+/// Whether every issuer needs a licence in force (T35), once governance set it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LicencePolicyRecord {
     /// True: an issuer without a licence in force creates and mints nothing.
