@@ -75,6 +75,10 @@ pub struct RpcSection {
     pub max_connections: u32,
     /// Most block subscriptions per WebSocket connection.
     pub max_subscriptions_per_connection: u32,
+    /// `GET /health` answers 503 (`"status": "stale"`) when no block has been
+    /// committed for this long, in ms: a node that cannot reach a quorum, or
+    /// that fell behind and does not catch up. 0: never.
+    pub health_stale_after_ms: u64,
 }
 
 impl Default for RpcSection {
@@ -87,6 +91,7 @@ impl Default for RpcSection {
             max_batch_txs: 10_000,
             max_connections: 256,
             max_subscriptions_per_connection: 16,
+            health_stale_after_ms: 30_000,
         }
     }
 }

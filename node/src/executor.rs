@@ -403,7 +403,7 @@ impl Executor {
             m.mempool_txs.store(pool.len() as u64, Relaxed);
             m.mempool_bytes.store(pool.bytes() as u64, Relaxed);
         }
-        self.shared.committed_height.store(header.height, Relaxed);
+        self.shared.committed(header.height);
         m.height.store(header.height, Relaxed);
         m.blocks_committed.fetch_add(1, Relaxed);
         m.txs_committed.fetch_add(tx_ids.len() as u64, Relaxed);

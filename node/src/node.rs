@@ -227,6 +227,8 @@ pub async fn start_with(config: NodeConfig, genesis: Genesis, key: Keypair) -> a
         // room for two pre-verified block-sync answers (node/src/sync.rs).
         verified: Arc::new(VerifiedSet::new(crate::sync::memo_capacity(config.mempool.max_txs))),
         committed_height: AtomicU64::new(tip.height),
+        last_commit_ms: AtomicU64::new(crate::shared::now_ms()),
+        health_stale_after_ms: config.rpc.health_stale_after_ms,
         net: net.clone(),
         shutting_down: AtomicBool::new(false),
         metrics: Metrics::default(),

@@ -33,6 +33,11 @@ pub struct Shared {
     /// The last committed height (set by the executor after each commit; admission
     /// checks transactions for the height after it).
     pub committed_height: AtomicU64,
+    /// When the last block was committed (ms since the Unix epoch; the node's
+    /// start until its first commit).
+    pub last_commit_ms: AtomicU64,
+    /// `/health` turns 503 after this long without a commit (0: never; `[rpc] health_stale_after_ms`).
+    pub health_stale_after_ms: u64,
     /// The network (peer counts for `/health` come from it).
     pub net: NetworkHandle,
     /// Set when a clean shutdown began: background tasks that end then are not faults.
@@ -82,18 +87,42 @@ impl Shared {
         }
     }
 
-    /// `(healthy, JSON body)` for `/health`.
+    /// Records a commit (for `/health`).
+    pub fn committed(&self, height: u64) {
+        self.committed_height.store(height, Relaxed);
+        self.last_commit_ms.store(now_ms(), Relaxed);
+    }
+
+    /// `(healthy, JSON body)` for `/health`: unhealthy when halted, or when no
+    /// block has been committed for `health_stale_after_ms`.
     pub fn health(&self) -> (bool, String) {
+        self.health_at(now_ms())
+    }
+
+    fn health_at(&self, now_ms: u64) -> (bool, String) {
         let halted = self.halted.lock().expect("halted lock is never poisoned").clone();
         let height = self.committed_height.load(Relaxed);
         let peers = self.net.stats().peers_connected;
+        let since = now_ms.saturating_sub(self.last_commit_ms.load(Relaxed));
+        let stale = self.health_stale_after_ms > 0 && since > self.health_stale_after_ms;
+        let body = |status: &str| serde_json::json!({"status": status, "height": height, "peers": peers, "last_commit_ms_ago": since});
         match halted {
-            None => (true, serde_json::json!({"status": "ok", "height": height, "peers": peers}).to_string()),
-            Some(reason) => (
-                false,
-                serde_json::json!({"status": "halted", "height": height, "peers": peers, "reason": reason})
-                    .to_string(),
-            ),
+            Some(reason) => {
+                let mut b = body("halted");
+                b["reason"] = reason.into();
+                (false, b.to_string())
+            }
+            None if stale => {
+                let mut b = body("stale");
+                b["reason"] = format!(
+                    "no block committed for {since} ms (limit {} ms): check that a quorum of validators is \
+                     running and connected (peers: {peers})",
+                    self.health_stale_after_ms
+                )
+                .into();
+                (false, b.to_string())
+            }
+            None => (true, body("ok").to_string()),
         }
     }
 }

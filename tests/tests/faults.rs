@@ -348,3 +348,41 @@ async fn restored_backups_and_a_repaired_sign_state_rejoin_without_double_signin
     assert_no_equivocation(&c).await;
     c.shutdown().await;
 }
+
+/// `GET /health` until it answers `want`, or panics after [`WAIT`]; returns the body.
+async fn health_until(c: &Cluster, i: usize, want: u16) -> String {
+    let addr = c.nodes[i].as_ref().unwrap().rpc_addr;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (status, body) = keepsake_tests::raw_http(addr, "GET", "/health", None).await;
+        if status == want {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "node {i}: /health stayed {status} ({body}), expected {want}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A validator that cannot reach a quorum commits nothing: `/health` turns
+/// 503 "stale" after `[rpc] health_stale_after_ms`, and 200 again once blocks
+/// are committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_turns_503_when_no_block_is_committed_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let stale = |c: &mut NodeConfig| c.rpc.health_stale_after_ms = 1500;
+    let mut c = Cluster::start_with(dir.path(), 2, vec![stale, stale]).await.unwrap();
+    c.wait_height(&[0, 1], 2).await;
+    let ok = health_until(&c, 0, 200).await;
+    assert!(ok.contains("\"status\":\"ok\""), "{ok}");
+
+    // Two validators of equal power: one alone is not a quorum.
+    c.stop_node(1).await.unwrap();
+    let body = health_until(&c, 0, 503).await;
+    assert!(body.contains("\"status\":\"stale\""), "{body}");
+    assert!(body.contains("no block committed for"), "{body}");
+
+    c.start_node(1).await.unwrap();
+    let body = health_until(&c, 0, 200).await;
+    assert!(body.contains("\"status\":\"ok\""), "{body}");
+    c.shutdown().await;
+}
