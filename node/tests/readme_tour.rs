@@ -38,12 +38,14 @@ fn readme_tour_works_verbatim() {
     let full = format!("set -eu\n{head}\nset +e\n{}\necho \"transfer-exit=$?\"\n", lines[last]);
 
     let dir = tempfile::tempdir().unwrap();
+    // The node's log goes to a file, as under a service manager: plain text, no colour codes.
+    let log = dir.path().join("dev.log");
     let mut dev = KillOnDrop(
         Command::new(bin)
             .args(["dev", "--home", "keepsake-dev", "--rpc", "127.0.0.1:0"])
             .current_dir(dir.path())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap(),
     );
@@ -78,6 +80,9 @@ fn readme_tour_works_verbatim() {
         "the transfer must fail\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
     assert!(stderr.contains("rejected: TransferForbidden (4001)"), "stderr:\n{stderr}");
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("INFO"), "the node logs at INFO:\n{log}");
+    assert!(!log.contains('\u{1b}'), "a log that is not a terminal has no ANSI escape codes:\n{log}");
 
     // The tampering the README suggests is caught, naming the field.
     let cert_path = dir.path().join("apsaras-1.json");

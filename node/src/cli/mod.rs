@@ -145,11 +145,17 @@ enum Command {
     },
 }
 
-/// Sets up `tracing` to stderr (`RUST_LOG` filters; default `info`).
+/// Sets up `tracing` to stderr (`RUST_LOG` filters; default `info`), with
+/// colours only when stderr is a terminal: a log file or a journal gets plain text.
 pub fn init_logging() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
 }
 
 /// Runs a parsed command line.
