@@ -1,5 +1,6 @@
-//! `keepsake holder prove|verify` against the golden certificate (holder
-//! `holder_id("test-salt", "account-2")`): the binary, offline, no node.
+//! The binary without a node: `keepsake holder prove|verify` against the
+//! golden certificate (holder `holder_id("test-salt", "account-2")`), and
+//! the error of a command whose node is not running.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -95,4 +96,16 @@ fn a_wrong_account_cannot_produce_an_opening() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("do not open certificate"), "{}", text(&out.stderr));
     assert!(out.stdout.is_empty(), "no opening is printed");
+}
+
+#[test]
+fn a_command_whose_node_is_not_running_names_its_url_and_what_to_do() {
+    // A port nobody listens on: bind one, then free it.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let url = format!("http://{addr}");
+    let out = keepsake(&["status", "--rpc", &url]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains(&format!("cannot reach the node at {url}: nothing is listening there")), "{err}");
+    assert!(err.contains("keepsake dev"), "{err}");
 }
