@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::Context;
 use jsonrpsee::server::{BatchRequestConfig, ServerBuilder, ServerConfig};
@@ -107,6 +108,42 @@ impl RunningNode {
     }
 }
 
+/// How long a start waits for its RPC port to be freed: a restart may begin
+/// while the previous process of the same node is still closing its sockets
+/// (a service manager restarting it, a quick Ctrl-C and start again).
+pub const RPC_BIND_WAIT: Duration = Duration::from_secs(5);
+
+/// Binds the RPC listener, waiting up to [`RPC_BIND_WAIT`] for a port in
+/// use to be freed, and otherwise saying what to do.
+async fn bind_rpc(addr: SocketAddr) -> anyhow::Result<std::net::TcpListener> {
+    let deadline = std::time::Instant::now() + RPC_BIND_WAIT;
+    let mut waited = false;
+    loop {
+        match std::net::TcpListener::bind(addr) {
+            Ok(listener) => {
+                listener.set_nonblocking(true).context("RPC listener")?;
+                if waited {
+                    tracing::info!(%addr, "the RPC port was freed");
+                }
+                return Ok(listener);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && std::time::Instant::now() < deadline => {
+                if !waited {
+                    tracing::warn!(%addr, "the RPC port is in use; waiting up to {RPC_BIND_WAIT:?} for it to be freed");
+                    waited = true;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => anyhow::bail!(
+                "cannot listen for RPC on {addr}: the port is in use by another process (another Keepsake node?) \
+                 and was not freed within {RPC_BIND_WAIT:?}. Stop that process, or choose another address: \
+                 `--rpc 127.0.0.1:PORT` for `keepsake dev`, `[rpc] listen` in the home's config.toml"
+            ),
+            Err(e) => return Err(e).with_context(|| format!("cannot listen for RPC on {addr}")),
+        }
+    }
+}
+
 fn flatten(result: Result<anyhow::Result<()>, tokio::task::JoinError>) -> anyhow::Result<()> {
     match result {
         Ok(r) => r.context("consensus stopped"),
@@ -189,6 +226,10 @@ pub async fn start_with(config: NodeConfig, genesis: Genesis, key: Keypair) -> a
         store.abort_after_history_write(commits);
     }
     let store = Arc::new(store);
+    // The RPC port before anything starts: a port held by another program
+    // fails the start here, with nothing running yet (not after consensus
+    // and the network were started and left behind).
+    let rpc_listener = bind_rpc(config.rpc.listen).await?;
     let tip = store.ledger_tip(&genesis)?;
     let is_validator = crate::membership::is_member(&store, &genesis, tip.height, &key.public())?;
     tracing::info!(chain_id = %genesis.chain_id, height = tip.height, hash = %tip.hash, key = %key.public(), is_validator, "node starting");
@@ -309,8 +350,7 @@ pub async fn start_with(config: NodeConfig, genesis: Genesis, key: Keypair) -> a
         .build();
     let server = ServerBuilder::with_config(server_config)
         .set_http_middleware(tower::ServiceBuilder::new().layer(OpsLayer::new(shared.clone())))
-        .build(rpc_cfg.listen)
-        .await
+        .build_from_tcp(rpc_listener)
         .with_context(|| format!("cannot listen for RPC on {}", rpc_cfg.listen))?;
     let rpc_addr = server.local_addr().context("RPC server has no local address")?;
     let module = RpcImpl::new(shared.clone(), rpc_cfg.max_batch_txs).into_rpc();

@@ -335,3 +335,44 @@ async fn explorer_listings_page_through_series_issuers_and_recent_transactions()
     assert!(recent[0].height >= recent[1].height);
     t.node.shutdown().await.unwrap();
 }
+
+/// A restart whose RPC port is still held (the previous process of the same
+/// node still closing it, a service manager restarting quickly) waits for it
+/// instead of failing with "Address already in use"; a port held for good
+/// fails the start with what to do, before anything was started (the same
+/// home starts right after on another port).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_waits_for_its_rpc_port_and_a_port_held_for_good_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestNode::start(dir.path()).await.unwrap();
+    let addr = t.node.rpc_addr;
+    let home = t.home.clone();
+    t.node.shutdown().await.unwrap();
+    let mut config = keepsake::config::NodeConfig::load(&home).unwrap();
+    config.rpc.listen = addr;
+
+    let holder = std::net::TcpListener::bind(addr).unwrap();
+    let release = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        drop(holder);
+    });
+    let node = keepsake::node::start(config.clone()).await.expect("the start waits for the port");
+    assert_eq!(node.rpc_addr, addr);
+    release.await.unwrap();
+    let (status, _) = raw_http(addr, "GET", "/health", None).await;
+    assert_eq!(status, 200);
+    node.shutdown().await.unwrap();
+
+    let holder = std::net::TcpListener::bind(addr).unwrap();
+    let err =
+        format!("{:#}", keepsake::node::start(config.clone()).await.err().expect("the port stays held"));
+    assert!(
+        err.contains(&format!("cannot listen for RPC on {addr}: the port is in use by another process")),
+        "{err}"
+    );
+    assert!(err.contains("--rpc 127.0.0.1:PORT"), "{err}");
+    drop(holder);
+    config.rpc.listen = "127.0.0.1:0".parse().unwrap();
+    let node = keepsake::node::start(config).await.expect("nothing was left running on the home");
+    node.shutdown().await.unwrap();
+}
