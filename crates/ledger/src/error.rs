@@ -77,8 +77,8 @@ pub enum LedgerError {
     #[error("edition {edition} exceeds the supply of {max_supply}")]
     SupplyExceeded { edition: u32, max_supply: u32 },
     /// T22: a certificate id is minted once and never reused.
-    #[error("certificate {certificate_id} already exists")]
-    DuplicateCertificate { certificate_id: CertificateId },
+    #[error("edition {edition} of series \"{series_name}\" is already minted (certificate {certificate_id})")]
+    DuplicateCertificate { certificate_id: CertificateId, series_name: String, edition: u32 },
     /// T23: revocations name an existing certificate.
     #[error("unknown certificate {certificate_id}")]
     UnknownCertificate { certificate_id: CertificateId },

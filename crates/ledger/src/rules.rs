@@ -324,7 +324,11 @@ pub(crate) fn mint_edition<V: StateView + ?Sized>(
     // T22: a certificate id is minted once (a burned one too: its record stays).
     let certificate_id = ids::certificate_id(chain, &series_id, edition);
     if overlay.certificate(&certificate_id)?.is_some() {
-        return Err(LedgerError::DuplicateCertificate { certificate_id });
+        return Err(LedgerError::DuplicateCertificate {
+            certificate_id,
+            series_name: series.name.clone(),
+            edition,
+        });
     }
     series.minted = series
         .minted

@@ -631,7 +631,13 @@ fn t20_to_t22_mint_rules_and_the_oversold_drop() {
     // T22: an edition is minted once, whoever the holder.
     let again = c.net.mint(&c.net.issuer, series, 7, 999);
     let cert = ids::certificate_id(c.net.chain(), &series, 7);
-    assert_eq!(c.reject(again), LedgerError::DuplicateCertificate { certificate_id: cert });
+    let err = c.reject(again);
+    assert_eq!(
+        err,
+        LedgerError::DuplicateCertificate { certificate_id: cert, series_name: "drop".into(), edition: 7 }
+    );
+    // The message says what happened in the client's words: edition and series name.
+    assert_eq!(err.to_string(), format!("edition 7 of series \"drop\" is already minted (certificate {cert})"));
     assert_eq!(c.state.certificate(&cert).unwrap().unwrap().holder, TestNet::holder(7));
 }
 
