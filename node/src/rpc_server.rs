@@ -301,6 +301,7 @@ impl KeepsakeApiServer for RpcImpl {
                 state_root: tip.state_root,
                 mempool_txs: s.mempool().len(),
                 validator: s.validator,
+                peers: Some(s.net.stats().peers_connected as usize),
             })
         })
         .await

@@ -70,6 +70,7 @@ fn readme_tour_works_verbatim() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
+    let tour_stderr = stderr.to_string();
     assert!(out.status.success(), "tour failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains("VALID certificate"), "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains("edition       1 of 300"), "stdout:\n{stdout}");
@@ -103,4 +104,42 @@ fn readme_tour_works_verbatim() {
         stderr.contains("INVALID certificate: CertificateMismatch: certificate field record.holder"),
         "{stderr}"
     );
+
+    // The read side, in words, against the tour's chain.
+    let read = |args: &[&str]| {
+        let out = Command::new(bin).args(args).env("KEEPSAKE_RPC", &url).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let mint_id = tour_stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("submitted mint "))
+        .expect("the tour's mint printed its transaction id")
+        .trim()
+        .to_string();
+    let (code, out, err) = read(&["tx", "status", &mint_id]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.starts_with("committed in block "), "{out}");
+    assert!(out.contains(" UTC, transaction "), "dates, not milliseconds: {out}");
+    let (code, out, _) = read(&["tx", "status", &"ab".repeat(32)]);
+    assert_eq!(code, Some(1));
+    assert!(out.starts_with("unknown: this node never admitted it"), "{out}");
+    let (_, out, err) = read(&["series", "list"]);
+    assert!(out.contains("\"Flying Apsaras\"  1 of 300 minted"), "{out}{err}");
+    let series = out.split_whitespace().next().unwrap().to_string();
+    let (_, out, _) = read(&["series", "show", &series]);
+    assert!(out.starts_with("series \"Flying Apsaras\""), "{out}");
+    let (_, out, _) = read(&["issuer", "list"]);
+    assert!(out.contains("\"Dunhuang Museum\"  active, registered at height"), "{out}");
+    let (_, out, _) = read(&["block", "show", "1"]);
+    assert!(out.starts_with("block 1\n"), "{out}");
+    assert!(out.contains("  signed by     "), "{out}");
+    let (_, out, err) = read(&["status"]);
+    assert!(out.contains("validators    1 ("), "{out}{err}");
+    assert!(out.contains("this node     validator "), "{out}");
+    assert!(out.contains(" UTC, "), "{out}");
+    assert!(!out.contains("HolderId(") && !out.contains("PublicKey("), "no Rust debug formatting: {out}");
 }

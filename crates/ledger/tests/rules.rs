@@ -637,7 +637,10 @@ fn t20_to_t22_mint_rules_and_the_oversold_drop() {
         LedgerError::DuplicateCertificate { certificate_id: cert, series_name: "drop".into(), edition: 7 }
     );
     // The message says what happened in the client's words: edition and series name.
-    assert_eq!(err.to_string(), format!("edition 7 of series \"drop\" is already minted (certificate {cert})"));
+    assert_eq!(
+        err.to_string(),
+        format!("edition 7 of series \"drop\" is already minted (certificate {cert})")
+    );
     assert_eq!(c.state.certificate(&cert).unwrap().unwrap().holder, TestNet::holder(7));
 }
 

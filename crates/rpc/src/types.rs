@@ -177,6 +177,9 @@ pub struct ChainStatus {
     pub mempool_txs: usize,
     /// This node's validator key.
     pub validator: PublicKey,
+    /// Peers connected to this node (absent from nodes older than the field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peers: Option<usize>,
 }
 
 /// Two checkpoints and the consistency proof between their logs.

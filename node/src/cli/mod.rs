@@ -8,7 +8,7 @@
 //!
 //! This file lists the commands and dispatches them; each command group has
 //! its own file: `node.rs` (`dev`, `start`, `keys`, `status`), `testnet.rs`, `init.rs`,
-//! `tx.rs`, `cert.rs`, `holder.rs` (with `holder-id`), `audit.rs` and `repair.rs` (with `migrate`). They
+//! `tx.rs`, `read.rs` (`series`, `issuer`, `block`, `status`, `tx status`), `cert.rs`, `holder.rs` (with `holder-id`), `audit.rs` and `repair.rs` (with `migrate`). They
 //! call the library modules ([`crate::audit`], [`crate::dev`], [`crate::init`],
 //! [`crate::repair`], [`crate::testnet`], ...), never the reverse; what the
 //! groups share is in `common.rs` and [`crate::rpc_client`].
@@ -19,6 +19,7 @@ mod common;
 mod holder;
 mod init;
 mod node;
+mod read;
 mod repair;
 mod testnet;
 mod tx;
@@ -41,6 +42,7 @@ use self::common::RpcArgs;
 use self::holder::HolderCommand;
 use self::init::InitArgs;
 use self::node::KeysCommand;
+use self::read::{BlockCommand, IssuerCommand, SeriesCommand};
 use self::repair::RepairCommand;
 use self::tx::TxCommand;
 
@@ -138,10 +140,28 @@ enum Command {
         #[arg(long)]
         home: PathBuf,
     },
-    /// Print the status of a node.
+    /// The status of a node: height and latest block time, peers, validators by name.
     Status {
+        /// Print the node's answer as JSON.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         rpc: RpcArgs,
+    },
+    /// Series: show one, list them.
+    Series {
+        #[command(subcommand)]
+        command: SeriesCommand,
+    },
+    /// Issuers: show one, list them.
+    Issuer {
+        #[command(subcommand)]
+        command: IssuerCommand,
+    },
+    /// Blocks: show one.
+    Block {
+        #[command(subcommand)]
+        command: BlockCommand,
     },
 }
 
@@ -181,6 +201,9 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Repair { command } => repair::repair(command).await,
         Command::Audit(args) => Ok(audit::run(args).await),
         Command::Migrate { home } => repair::migrate(home).await,
-        Command::Status { rpc } => node::status(rpc).await,
+        Command::Status { json, rpc } => read::status(json, rpc).await,
+        Command::Series { command } => read::series(command).await,
+        Command::Issuer { command } => read::issuer(command).await,
+        Command::Block { command } => read::block(command).await,
     }
 }

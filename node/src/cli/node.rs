@@ -6,12 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Subcommand;
-use keepsake_rpc::KeepsakeApiClient;
 
-use super::common::RpcArgs;
 use crate::config::NodeConfig;
 use crate::keyfile;
-use crate::rpc_client::{client, describe};
 
 #[derive(Subcommand, Debug)]
 pub(super) enum KeysCommand {
@@ -54,13 +51,6 @@ pub(super) async fn start(home: PathBuf) -> anyhow::Result<ExitCode> {
 }
 
 /// `keepsake status`.
-pub(super) async fn status(rpc: RpcArgs) -> anyhow::Result<ExitCode> {
-    let client = client(&rpc.rpc)?;
-    let status = client.status().await.map_err(describe)?;
-    println!("{}", serde_json::to_string_pretty(&status)?);
-    Ok(ExitCode::SUCCESS)
-}
-
 async fn run_node(config: NodeConfig, home: &Path, dev: bool) -> anyhow::Result<ExitCode> {
     let node = crate::node::start(config).await?;
     // Machine-readable first line (tests and scripts read the bound address).

@@ -256,6 +256,16 @@ pub(super) enum TxCommand {
         #[command(flatten)]
         submit: SubmitArgs,
     },
+    /// What a node knows of a transaction: committed (where and when), pending, rejected (why) or unknown.
+    Status {
+        /// The transaction id (printed by every `tx` command).
+        id: keepsake_types::TxId,
+        /// Print the node's answer as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
     /// Try to transfer a certificate. Always refused: Keepsake has no
     /// secondary trading. Exists so you can see the refusal.
     Transfer {
@@ -475,6 +485,7 @@ pub(super) async fn tx(command: TxCommand) -> anyhow::Result<ExitCode> {
             let body = TxBody::Revoke { certificate_id: certificate, reason };
             send(body, &read_keys(&keys)?, &submit).await?;
         }
+        TxCommand::Status { id, json, rpc } => return super::read::tx_status(id, json, rpc).await,
         TxCommand::Transfer { key, certificate, to, submit } => {
             let body = TxBody::Transfer { certificate_id: certificate, to };
             send(body, &[keyfile::read(&key)?], &submit).await?;
