@@ -10,7 +10,7 @@ use jsonrpsee::http_client::HttpClient;
 use keepsake_rpc::KeepsakeApiClient;
 use keepsake_rpc::types::ConsistencyResponse;
 use keepsake_types::{
-    Certificate, CertificateId, CertificateStatus, Genesis, VerifiedCertificate,
+    Certificate, CertificateId, CertificateStatus, Genesis, VerifiedCertificate, VerifiedStatus,
     certificate::CERTIFICATE_FILE_MAX, ids,
 };
 
@@ -162,6 +162,80 @@ pub fn verified_lines(v: &VerifiedCertificate) -> Vec<String> {
     if let Some(h) = v.previous_height {
         lines.push(format!("  refreshed     from checkpoint height {h} (log consistency proven)"));
     }
+    if !r.synthesized_from.is_empty() {
+        let recipe = v.recipe.map(|n| format!(" by recipe {n}")).unwrap_or_default();
+        lines.push(format!(
+            "  synthesized   from {} burned certificate{}{recipe}:",
+            r.synthesized_from.len(),
+            if r.synthesized_from.len() == 1 { "" } else { "s" }
+        ));
+        lines.extend(r.synthesized_from.iter().map(|id| format!("                {id}")));
+    }
+    match (&v.blind_box, &r.variant) {
+        (Some(b), Some(variant)) => {
+            let at = b.reveal.as_ref().map(|rv| format!(", revealed at height {}", rv.height));
+            lines.push(format!(
+                "  variant       {} (variant {} of the blind box, content hash {}{})",
+                variant.name,
+                variant.index,
+                variant.content_hash,
+                at.unwrap_or_default()
+            ));
+        }
+        (Some(_), None) => lines.push("  blind box     not yet revealed (no variant drawn yet)".to_string()),
+        (None, _) => {}
+    }
+    lines
+}
+
+/// `ms` since the Unix epoch as `YYYY-MM-DD HH:MM:SS UTC` (proleptic
+/// Gregorian calendar; days to civil date as in H. Hinnant's algorithm).
+pub fn utc_date(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+/// What `keepsake cert status` prints for a verified answer, line by line.
+pub fn status_lines(v: &VerifiedStatus) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(r) = &v.revocation {
+        lines.push(format!(
+            "REVOKED certificate {} at height {} by {:?}: {} (proven by log entry {}, checkpoint height {})",
+            v.certificate_id, r.height, r.by, r.reason, r.leaf_index, v.checkpoint_height
+        ));
+    }
+    if let Some(b) = &v.burned {
+        lines.push(format!(
+            "BURNED certificate {}: burned on {} into {} (synthesis at height {}, proven by log entry {}, checkpoint height {})",
+            v.certificate_id,
+            utc_date(b.time_ms),
+            b.into,
+            b.height,
+            b.leaf_index,
+            v.checkpoint_height
+        ));
+    }
+    if lines.is_empty() {
+        lines.push(format!(
+            "ACTIVE certificate {} according to the node at checkpoint height {} (the checkpoint is genuine; the absence of a revocation or burn is the node's word, see `keepsake audit`)",
+            v.certificate_id, v.checkpoint_height
+        ));
+    }
     lines
 }
 
@@ -303,16 +377,11 @@ async fn status(
         (Err(e), true) => {
             println!("{}", serde_json::json!({"valid": false, "code": e.code(), "reason": e.to_string()}))
         }
-        (Ok(v), false) => match &v.revocation {
-            Some(r) => println!(
-                "REVOKED certificate {} at height {} by {:?}: {} (proven by log entry {}, checkpoint height {})",
-                v.certificate_id, r.height, r.by, r.reason, r.leaf_index, v.checkpoint_height
-            ),
-            None => println!(
-                "ACTIVE certificate {} according to the node at checkpoint height {} (the checkpoint is genuine; the absence of a revocation is the node's word, see `keepsake audit`)",
-                v.certificate_id, v.checkpoint_height
-            ),
-        },
+        (Ok(v), false) => {
+            for line in status_lines(v) {
+                println!("{line}");
+            }
+        }
         (Err(e), false) => eprintln!("INVALID status answer: {}: {e}", e.code()),
     }
     Ok(if verdict.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
@@ -335,4 +404,18 @@ pub fn verify_files(
     let text = read_bounded(file, CERTIFICATE_FILE_MAX as u64).map_err(io)?;
     let cert = Certificate::from_json(&text).map_err(|e| (e.code().to_string(), e.to_string()))?;
     cert.verify(&genesis).map_err(|e| (e.code().to_string(), e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_utc_civil_dates() {
+        assert_eq!(utc_date(0), "1970-01-01 00:00:00 UTC");
+        // 2000-02-29 (a leap day of a century leap year) 12:34:56.789.
+        assert_eq!(utc_date(951_827_696_789), "2000-02-29 12:34:56 UTC");
+        assert_eq!(utc_date(1_700_000_000_000), "2023-11-14 22:13:20 UTC");
+        assert_eq!(utc_date(4_102_444_800_000), "2100-01-01 00:00:00 UTC");
+    }
 }

@@ -1,0 +1,245 @@
+//! The offline checks of the collectible's life without resale, as
+//! certificates and status answers carry it (docs/protocol.md, "Certificates
+//! of synthesized editions and blind boxes"):
+//!
+//! - a synthesized certificate: its `mint` entry is the `Synthesize` that
+//!   made it, `record.synthesized_from` lists exactly the certificates it
+//!   burned, and its recipe is one the series declared (inside the reviewed
+//!   terms);
+//! - a blind-box edition: after the reveal, the certificate carries the
+//!   `RevealBlindBox` entry and `record.variant`, which must be the variant
+//!   the draw gives this edition; before it, no variant;
+//! - a burned certificate: the status answer carries the `Synthesize` entry
+//!   that burned it.
+//!
+//! What is not visible offline is vouched for by the quorum that signed the
+//! checkpoint, as for governance revocations: the reveal's entropy (rule T44:
+//! the log root just after the close; `keepsake audit` re-derives it) and that
+//! the synthesis' inputs were of the recipe's series (T39).
+
+use serde::{Deserialize, Serialize};
+
+use crate::block::Checkpoint;
+use crate::certificate::{CertificateRecord, LogEntryProof, mismatch};
+use crate::ed25519::Signatures;
+use crate::ids::{self, CertificateId, ContentHash, TxId};
+use crate::life::{BlindBoxTerms, SeriesTerms, draw_variants, seed_commitment};
+use crate::tx::TxBody;
+use crate::Result;
+
+/// The variant a blind-box edition was drawn (`record.variant`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariantRecord {
+    /// Its index among the box's variants.
+    pub index: u32,
+    /// Its name.
+    pub name: String,
+    /// SHA-256 of its artwork.
+    pub content_hash: ContentHash,
+}
+
+/// A verified reveal of a blind box.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifiedReveal {
+    /// Height of the revealing block.
+    pub height: u64,
+    /// Its time (ms since the Unix epoch).
+    pub time_ms: u64,
+    /// The reveal transaction.
+    pub tx_id: TxId,
+    /// Its position in the log.
+    pub leaf_index: u64,
+}
+
+/// What verification establishes about a blind-box edition.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifiedBlindBox {
+    /// `None`: the box is not yet revealed (the edition has no variant yet);
+    /// `Some`: revealed, and `record.variant` is the variant drawn.
+    pub reveal: Option<VerifiedReveal>,
+}
+
+/// A verified burn: the synthesis that burned a certificate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifiedBurn {
+    /// The certificate it was burned into (the synthesis' output).
+    pub into: CertificateId,
+    /// Height of the burning block.
+    pub height: u64,
+    /// Its time (ms since the Unix epoch).
+    pub time_ms: u64,
+    /// The synthesis transaction.
+    pub tx_id: TxId,
+    /// Its position in the log.
+    pub leaf_index: u64,
+}
+
+/// A synthesized certificate (rule T38): the recipe its `Synthesize` names
+/// is one of the series' terms, which the reviewer approved.
+pub(crate) fn check_recipe(terms: Option<&SeriesTerms>, recipe: u32) -> Result<()> {
+    let recipes = terms.map_or(0, |t| t.recipes.len());
+    if recipe as usize >= recipes {
+        return Err(mismatch(
+            "mint.recipe",
+            format!("the synthesis names recipe {recipe}, the series declares {recipes} recipes"),
+        ));
+    }
+    Ok(())
+}
+
+/// The blind-box part of a certificate, in order: a plain series carries
+/// neither reveal nor variant; an unrevealed box no variant; a reveal is a
+/// `RevealBlindBox` entry of the checkpoint's log, of this series, logged
+/// after the mint, whose seed matches the reviewed commitment, signed by
+/// the issuer; and the record's variant is the one the draw gives the edition.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn check_blind_box(
+    chain: &str,
+    terms: Option<&BlindBoxTerms>,
+    record: &CertificateRecord,
+    reveal: Option<&LogEntryProof>,
+    checkpoint: &Checkpoint,
+    mint_leaf_index: u64,
+    leaf_max: usize,
+    signatures: &mut Signatures<'_>,
+) -> Result<Option<VerifiedBlindBox>> {
+    let Some(terms) = terms else {
+        if reveal.is_some() {
+            return Err(mismatch("reveal", "the series is not a blind box".into()));
+        }
+        if record.variant.is_some() {
+            return Err(mismatch("record.variant", "the series is not a blind box".into()));
+        }
+        return Ok(None);
+    };
+    let Some(entry) = reveal else {
+        if record.variant.is_some() {
+            return Err(mismatch(
+                "record.variant",
+                "a variant without the reveal that draws it (the box is not revealed)".into(),
+            ));
+        }
+        return Ok(Some(VerifiedBlindBox { reveal: None }));
+    };
+    let leaf = entry.verify_against(checkpoint, "reveal", leaf_max)?;
+    let TxBody::RevealBlindBox { series_id, seed, entropy } = &leaf.tx.body else {
+        return Err(mismatch(
+            "reveal.leaf",
+            format!("is a {} transaction, not a blind-box reveal", leaf.tx.body.kind()),
+        ));
+    };
+    if series_id != &record.series_id {
+        return Err(mismatch(
+            "reveal.series_id",
+            format!("the reveal is of series {series_id}, not {}", record.series_id),
+        ));
+    }
+    if entry.leaf_index <= mint_leaf_index {
+        return Err(mismatch("reveal.leaf_index", "the reveal is logged before the mint".into()));
+    }
+    // T44: the seed is the one committed to in the reviewed creation.
+    let commitment = seed_commitment(chain, seed);
+    if commitment != terms.seed_commitment {
+        return Err(mismatch(
+            "reveal.seed",
+            format!("its commitment {commitment} is not the series' {}", terms.seed_commitment),
+        ));
+    }
+    // T7/T8: the series' issuer reveals.
+    leaf.tx.check_signatures(chain, signatures)?;
+    if !leaf.tx.signed_by(&record.issuer) {
+        return Err(mismatch("reveal.leaf", "the reveal is not signed by the series' issuer".into()));
+    }
+    // The draw: the variant of edition e is at position e - 1.
+    let drawn = draw_variants(chain, series_id, seed, entropy, &terms.variants)
+        .and_then(|deck| deck.get(record.edition.wrapping_sub(1) as usize).copied())
+        .ok_or_else(|| {
+            mismatch("record.edition", format!("the draw has no edition {}", record.edition))
+        })?;
+    let variant = terms
+        .variants
+        .get(drawn as usize)
+        .ok_or_else(|| mismatch("reveal", format!("the draw gives variant {drawn}, which does not exist")))?;
+    let Some(claimed) = &record.variant else {
+        return Err(mismatch(
+            "record.variant",
+            format!("missing: the reveal draws variant {drawn} ({:?}) for this edition", variant.name),
+        ));
+    };
+    if claimed.index != drawn {
+        return Err(mismatch(
+            "record.variant.index",
+            format!("record says {}, the draw gives {drawn}", claimed.index),
+        ));
+    }
+    if claimed.name != variant.name {
+        return Err(mismatch(
+            "record.variant.name",
+            format!("record says {:?}, the terms say {:?}", claimed.name, variant.name),
+        ));
+    }
+    if claimed.content_hash != variant.content_hash {
+        return Err(mismatch(
+            "record.variant.content_hash",
+            format!("record says {}, the terms say {}", claimed.content_hash, variant.content_hash),
+        ));
+    }
+    Ok(Some(VerifiedBlindBox {
+        reveal: Some(VerifiedReveal {
+            height: leaf.height,
+            time_ms: leaf.time_ms,
+            tx_id: leaf.tx.id(chain),
+            leaf_index: entry.leaf_index,
+        }),
+    }))
+}
+
+/// A status answer's burn, in order: a `Synthesize` entry of the answer's
+/// log whose inputs list the certificate, logged after its mint, to the
+/// certificate's holder (T42), signed by the issuer (T7/T8: the target
+/// series' issuer, which is the inputs' issuer).
+pub(crate) fn check_burn(
+    chain: &str,
+    entry: &LogEntryProof,
+    checkpoint: &Checkpoint,
+    certificate_id: &CertificateId,
+    record: &CertificateRecord,
+    mint_leaf_index: u64,
+    leaf_max: usize,
+    signatures: &mut Signatures<'_>,
+) -> Result<VerifiedBurn> {
+    let leaf = entry.verify_against(checkpoint, "burn", leaf_max)?;
+    let TxBody::Synthesize { series_id, inputs, edition, holder, .. } = &leaf.tx.body else {
+        return Err(mismatch(
+            "burn.leaf",
+            format!("is a {} transaction, not a synthesis", leaf.tx.body.kind()),
+        ));
+    };
+    if !inputs.contains(certificate_id) {
+        return Err(mismatch(
+            "burn.inputs",
+            format!("the synthesis burns {} certificates, not {certificate_id}", inputs.len()),
+        ));
+    }
+    if entry.leaf_index <= mint_leaf_index {
+        return Err(mismatch("burn.leaf_index", "the burn is logged before the mint".into()));
+    }
+    if holder != &record.holder {
+        return Err(mismatch(
+            "burn.holder",
+            format!("the synthesis is for holder {holder}, the certificate's is {}", record.holder),
+        ));
+    }
+    leaf.tx.check_signatures(chain, signatures)?;
+    if !leaf.tx.signed_by(&record.issuer) {
+        return Err(mismatch("burn.leaf", "the synthesis is not signed by the certificate's issuer".into()));
+    }
+    Ok(VerifiedBurn {
+        into: ids::certificate_id(chain, series_id, *edition),
+        height: leaf.height,
+        time_ms: leaf.time_ms,
+        tx_id: leaf.tx.id(chain),
+        leaf_index: entry.leaf_index,
+    })
+}
