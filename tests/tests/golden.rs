@@ -364,7 +364,10 @@ fn generate_life(files: &mut BTreeMap<&'static str, String>) {
                     net,
                     "lantern",
                     4,
-                    box_terms(vec![variant("plain", 2), variant("gold", 1), variant("hidden", 1)], &LANTERN_SEED),
+                    box_terms(
+                        vec![variant("plain", 2), variant("gold", 1), variant("hidden", 1)],
+                        &LANTERN_SEED,
+                    ),
                 ),
                 create_with_terms(
                     net,
@@ -375,13 +378,23 @@ fn generate_life(files: &mut BTreeMap<&'static str, String>) {
             ],
             3 => {
                 let recipe = Recipe { inputs: vec![RecipeInput { series_id: pearl, count: 2 }] };
-                vec![create_with_terms(net, "pearl-crown", 2, SeriesTerms { recipes: vec![recipe], blind_box: None })]
+                vec![create_with_terms(
+                    net,
+                    "pearl-crown",
+                    2,
+                    SeriesTerms { recipes: vec![recipe], blind_box: None },
+                )]
             }
             4 => {
-                let mut txs = vec![net.mint(issuer, pearl, 1, 1), net.mint(issuer, pearl, 2, 1), net.mint(issuer, pearl, 3, 2)];
+                let mut txs = vec![
+                    net.mint(issuer, pearl, 1, 1),
+                    net.mint(issuer, pearl, 2, 1),
+                    net.mint(issuer, pearl, 3, 2),
+                ];
                 for e in 1..=4 {
                     txs.push(if e == 2 {
-                        TxBody::Mint { series_id: lantern, edition: 2, holder: alice() }.sign(net.chain(), &[issuer])
+                        TxBody::Mint { series_id: lantern, edition: 2, holder: alice() }
+                            .sign(net.chain(), &[issuer])
                     } else {
                         net.mint(issuer, lantern, e, e)
                     });
@@ -503,7 +516,8 @@ fn forged_reveal(chain: &TestChain, revealed: &Certificate) -> Certificate {
         decode(&revealed.reveal.as_ref().expect("revealed").leaf.0, usize::MAX, "leaf").expect("a leaf");
     let TxBody::RevealBlindBox { series_id, entropy, .. } = reveal.tx.body else { panic!("a reveal") };
     let forged = LogLeaf {
-        tx: TxBody::RevealBlindBox { series_id, seed: Hash32([9; 32]), entropy }.sign(net.chain(), &[&net.issuer]),
+        tx: TxBody::RevealBlindBox { series_id, seed: Hash32([9; 32]), entropy }
+            .sign(net.chain(), &[&net.issuer]),
         ..reveal
     };
     let leaves = [revealed.series.leaf.0.clone(), revealed.mint.leaf.0.clone(), encode(&forged)];

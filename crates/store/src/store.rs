@@ -631,8 +631,8 @@ impl Store {
         let (tx, _) = self.leaf_tx(&location)?;
         let tx_id = tx.id(&self.chain_id);
         // A synthesis mints its output as a mint does (the skeleton's design).
-        let (TxBody::Mint { series_id, edition, holder } | TxBody::Synthesize { series_id, edition, holder, .. }) =
-            tx.body
+        let (TxBody::Mint { series_id, edition, holder }
+        | TxBody::Synthesize { series_id, edition, holder, .. }) = tx.body
         else {
             return corrupt(format!("certificate {id} points at transaction {tx_id}, which is not a mint"));
         };

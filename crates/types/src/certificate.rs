@@ -29,11 +29,11 @@ use crate::genesis::Genesis;
 use crate::hash::Hash32;
 use crate::ids::{self, CertificateId, ContentHash, HolderId, SeriesId, TxId};
 use crate::keys::PublicKey;
-use crate::membership::{SetTransition, ValidatorSchedule};
-use crate::merkle;
 use crate::life_proof::{
     VariantRecord, VerifiedBlindBox, VerifiedBurn, check_blind_box, check_burn, check_recipe,
 };
+use crate::membership::{SetTransition, ValidatorSchedule};
+use crate::merkle;
 use crate::tx::TxBody;
 use crate::{Error, Result};
 

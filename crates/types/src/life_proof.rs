@@ -19,13 +19,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::Result;
 use crate::block::Checkpoint;
 use crate::certificate::{CertificateRecord, LogEntryProof, mismatch};
 use crate::ed25519::Signatures;
 use crate::ids::{self, CertificateId, ContentHash, TxId};
 use crate::life::{BlindBoxTerms, SeriesTerms, draw_variants, seed_commitment};
 use crate::tx::TxBody;
-use crate::Result;
 
 /// The variant a blind-box edition was drawn (`record.variant`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,9 +154,7 @@ pub(crate) fn check_blind_box(
     // The draw: the variant of edition e is at position e - 1.
     let drawn = draw_variants(chain, series_id, seed, entropy, &terms.variants)
         .and_then(|deck| deck.get(record.edition.wrapping_sub(1) as usize).copied())
-        .ok_or_else(|| {
-            mismatch("record.edition", format!("the draw has no edition {}", record.edition))
-        })?;
+        .ok_or_else(|| mismatch("record.edition", format!("the draw has no edition {}", record.edition)))?;
     let variant = terms
         .variants
         .get(drawn as usize)
@@ -242,4 +240,26 @@ pub(crate) fn check_burn(
         tx_id: leaf.tx.id(chain),
         leaf_index: entry.leaf_index,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::life::{Recipe, RecipeInput};
+    use crate::{Error, SeriesId};
+
+    #[test]
+    fn a_recipe_must_be_one_the_series_declared() {
+        let terms = SeriesTerms {
+            recipes: vec![Recipe { inputs: vec![RecipeInput { series_id: SeriesId([1; 32]), count: 2 }] }],
+            blind_box: None,
+        };
+        assert!(check_recipe(Some(&terms), 0).is_ok());
+        for (terms, recipe) in [(Some(&terms), 1), (None, 0), (Some(&terms), u32::MAX)] {
+            match check_recipe(terms, recipe) {
+                Err(Error::CertificateMismatch { field, .. }) => assert_eq!(field, "mint.recipe"),
+                other => panic!("expected mint.recipe, got {other:?}"),
+            }
+        }
+    }
 }
