@@ -720,16 +720,7 @@ impl CertificateStatus {
         };
         let burned = match &self.burn {
             None => None,
-            Some(entry) => Some(check_burn(
-                chain,
-                entry,
-                &self.checkpoint,
-                &self.certificate_id,
-                &cert.record,
-                cert.mint_leaf_index,
-                leaf_max,
-                signatures,
-            )?),
+            Some(entry) => Some(check_burn(chain, entry, &self.checkpoint, cert, leaf_max, signatures)?),
         };
         Ok(VerifiedStatus {
             certificate_id: self.certificate_id,

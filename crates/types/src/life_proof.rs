@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Result;
 use crate::block::Checkpoint;
-use crate::certificate::{CertificateRecord, LogEntryProof, mismatch};
+use crate::certificate::{CertificateRecord, LogEntryProof, VerifiedCertificate, mismatch};
 use crate::ed25519::Signatures;
 use crate::ids::{self, CertificateId, ContentHash, TxId};
 use crate::life::{BlindBoxTerms, SeriesTerms, draw_variants, seed_commitment};
@@ -201,12 +201,11 @@ pub(crate) fn check_burn(
     chain: &str,
     entry: &LogEntryProof,
     checkpoint: &Checkpoint,
-    certificate_id: &CertificateId,
-    record: &CertificateRecord,
-    mint_leaf_index: u64,
+    cert: &VerifiedCertificate,
     leaf_max: usize,
     signatures: &mut Signatures<'_>,
 ) -> Result<VerifiedBurn> {
+    let (certificate_id, record) = (&cert.certificate_id, &cert.record);
     let leaf = entry.verify_against(checkpoint, "burn", leaf_max)?;
     let TxBody::Synthesize { series_id, inputs, edition, holder, .. } = &leaf.tx.body else {
         return Err(mismatch(
@@ -220,7 +219,7 @@ pub(crate) fn check_burn(
             format!("the synthesis burns {} certificates, not {certificate_id}", inputs.len()),
         ));
     }
-    if entry.leaf_index <= mint_leaf_index {
+    if entry.leaf_index <= cert.mint_leaf_index {
         return Err(mismatch("burn.leaf_index", "the burn is logged before the mint".into()));
     }
     if holder != &record.holder {
