@@ -30,7 +30,8 @@ use crate::hash::Hash32;
 use crate::ids::{self, CertificateId, ContentHash, HolderId, SeriesId, TxId};
 use crate::keys::PublicKey;
 use crate::life_proof::{
-    VariantRecord, VerifiedBlindBox, VerifiedBurn, check_blind_box, check_burn, check_recipe,
+    DRAWS_KEPT_MAX, DrawMemo, Draws, VariantRecord, VerifiedBlindBox, VerifiedBurn, check_blind_box,
+    check_burn, check_recipe,
 };
 use crate::membership::{SetTransition, ValidatorSchedule};
 use crate::merkle;
@@ -374,6 +375,8 @@ impl Certificate {
         if let Some((recipe, _)) = synthesis {
             check_recipe(creation.terms, recipe)?;
         }
+        // A draw is computed once per box when a memo is kept.
+        let mut draws = DrawMemo { known: memo.as_ref().map(|m| &m.draws), new: None };
         let blind_box = check_blind_box(
             chain,
             creation.terms.and_then(|t| t.blind_box.as_ref()),
@@ -383,8 +386,10 @@ impl Certificate {
             self.mint.leaf_index,
             leaf_max,
             signatures,
+            &mut draws,
         )?;
         let learned = Learned {
+            draw: draws.new,
             schedule: new_schedule,
             proven: checkpoint_key.zip(series_key).map(|(c, s)| (c, signed_power, s)),
         };
@@ -443,6 +448,8 @@ struct Proven {
     series: std::collections::HashSet<Hash32>,
     /// Schedules followed, by the hash of their exact transitions (few: one per chain state).
     schedules: std::collections::HashMap<Hash32, std::sync::Arc<ValidatorSchedule>>,
+    /// Blind-box draws, by the hash of their exact inputs.
+    draws: Draws,
 }
 
 /// A schedule followed for the first time, by the hash of its transitions.
@@ -450,6 +457,8 @@ type NewSchedule = Option<(Hash32, std::sync::Arc<ValidatorSchedule>)>;
 
 /// What one verified certificate adds to a [`Proven`].
 struct Learned {
+    /// A blind-box draw computed for the first time.
+    draw: Option<(Hash32, std::sync::Arc<Vec<u32>>)>,
     /// A schedule followed for the first time.
     schedule: NewSchedule,
     /// The checkpoint's key and signed power, and the series entry's key.
@@ -480,6 +489,12 @@ impl Proven {
     }
 
     fn learn(&mut self, learned: Learned) {
+        if let Some((key, deck)) = learned.draw {
+            if self.draws.len() >= DRAWS_KEPT_MAX {
+                self.draws.clear();
+            }
+            self.draws.insert(key, deck);
+        }
         if let Some((key, schedule)) = learned.schedule {
             if self.schedules.len() >= SCHEDULES_KEPT_MAX {
                 self.schedules.clear();
@@ -536,6 +551,11 @@ impl CertificateVerifier {
     /// Checkpoints remembered (for tests and progress output).
     pub fn checkpoints_proven(&self) -> usize {
         self.proven.checkpoints.len()
+    }
+
+    /// Blind-box draws remembered (for tests): one per revealed box seen.
+    pub fn draws_remembered(&self) -> usize {
+        self.proven.draws.len()
     }
 }
 

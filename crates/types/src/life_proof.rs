@@ -24,7 +24,12 @@ use crate::block::Checkpoint;
 use crate::certificate::{CertificateRecord, LogEntryProof, VerifiedCertificate, mismatch};
 use crate::ed25519::Signatures;
 use crate::ids::{self, CertificateId, ContentHash, TxId};
-use crate::life::{BlindBoxTerms, SeriesTerms, draw_variants, seed_commitment};
+use std::sync::Arc;
+
+use crate::encoding::encode;
+use crate::hash::Hash32;
+use crate::ids::SeriesId;
+use crate::life::{BlindBoxTerms, BoxVariant, SeriesTerms, draw_variants, seed_commitment};
 use crate::tx::TxBody;
 
 /// The variant a blind-box edition was drawn (`record.variant`).
@@ -88,6 +93,56 @@ pub(crate) fn check_recipe(terms: Option<&SeriesTerms>, recipe: u32) -> Result<(
     Ok(())
 }
 
+/// Draws already computed by a [`crate::CertificateVerifier`], keyed by
+/// [`draw_key`] (a draw is a pure function of its inputs: remembering it is
+/// safe whatever the verdict of the certificate that needed it).
+pub(crate) type Draws = std::collections::HashMap<Hash32, Arc<Vec<u32>>>;
+
+/// Most draws a [`crate::CertificateVerifier`] remembers (each at most
+/// [`crate::life::BLIND_BOX_EDITIONS_MAX`] entries).
+pub(crate) const DRAWS_KEPT_MAX: usize = 64;
+
+/// The draws known before a certificate, and the one it computed.
+#[derive(Default)]
+pub(crate) struct DrawMemo<'a> {
+    /// What the verifier remembers (`None`: a single verification).
+    pub known: Option<&'a Draws>,
+    /// A draw computed now, to remember.
+    pub new: Option<(Hash32, Arc<Vec<u32>>)>,
+}
+
+impl DrawMemo<'_> {
+    fn draw(
+        &mut self,
+        chain: &str,
+        series_id: &SeriesId,
+        seed: &Hash32,
+        entropy: &Hash32,
+        variants: &[BoxVariant],
+    ) -> Option<Arc<Vec<u32>>> {
+        let key = self.known.map(|_| draw_key(chain, series_id, seed, entropy, variants));
+        if let Some(deck) = self.known.zip(key.as_ref()).and_then(|(k, key)| k.get(key)) {
+            return Some(Arc::clone(deck));
+        }
+        let deck = Arc::new(draw_variants(chain, series_id, seed, entropy, variants)?);
+        if let Some(key) = key {
+            self.new = Some((key, Arc::clone(&deck)));
+        }
+        Some(deck)
+    }
+}
+
+/// The memo key of a draw: the hash of its exact inputs.
+fn draw_key(
+    chain: &str,
+    series_id: &SeriesId,
+    seed: &Hash32,
+    entropy: &Hash32,
+    variants: &[BoxVariant],
+) -> Hash32 {
+    crate::hash::sha256(&encode(&(chain, series_id, seed, entropy, variants)))
+}
+
 /// The blind-box part of a certificate, in order: a plain series carries
 /// neither reveal nor variant; an unrevealed box no variant; a reveal is a
 /// `RevealBlindBox` entry of the checkpoint's log, of this series, logged
@@ -103,6 +158,7 @@ pub(crate) fn check_blind_box(
     mint_leaf_index: u64,
     leaf_max: usize,
     signatures: &mut Signatures<'_>,
+    draws: &mut DrawMemo<'_>,
 ) -> Result<Option<VerifiedBlindBox>> {
     let Some(terms) = terms else {
         if reveal.is_some() {
@@ -152,7 +208,8 @@ pub(crate) fn check_blind_box(
         return Err(mismatch("reveal.leaf", "the reveal is not signed by the series' issuer".into()));
     }
     // The draw: the variant of edition e is at position e - 1.
-    let drawn = draw_variants(chain, series_id, seed, entropy, &terms.variants)
+    let drawn = draws
+        .draw(chain, series_id, seed, entropy, &terms.variants)
         .and_then(|deck| deck.get(record.edition.wrapping_sub(1) as usize).copied())
         .ok_or_else(|| mismatch("record.edition", format!("the draw has no edition {}", record.edition)))?;
     let variant = terms
