@@ -1,6 +1,6 @@
 //! The offline checks of the collectible's life without resale, as
-//! certificates and status answers carry it (docs/protocol.md, "Certificates
-//! of synthesized editions and blind boxes"):
+//! certificates and status answers carry it (docs/protocol.md §7.2b and
+//! §7.2a):
 //!
 //! - a synthesized certificate: its `mint` entry is the `Synthesize` that
 //!   made it, `record.synthesized_from` lists exactly the certificates it
