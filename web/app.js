@@ -8,7 +8,16 @@
 // Nothing from the network is inserted as HTML: every text goes through
 // textContent.
 
-import { verifyCertificate, verifyStatus, loadGenesis, certificateId, toHex, fromHex } from "./verify.js";
+import {
+  verifyCertificate,
+  verifyStatus,
+  loadGenesis,
+  certificateId,
+  toHex,
+  fromHex,
+  checkHolder,
+  parseHolderOpening,
+} from "./verify.js";
 
 // ---------------------------------------------------------------------------
 // Small helpers
@@ -127,6 +136,77 @@ function recordTable(r) {
   ]);
 }
 
+/** The certificate's life without resale: synthesis, blind box (from a verified result). */
+function lifeTable(result) {
+  const r = result.record;
+  const rows = [];
+  if (r.synthesized_from.length) {
+    rows.push([
+      `Synthesized (recipe ${result.recipe}) from`,
+      h("ul", { "data-life": "synthesized-from" }, r.synthesized_from.map((id) => h("li", {}, h("a", { href: `#/cert/${id}` }, shortHex(id))))),
+    ]);
+  }
+  if (result.blindBox) {
+    rows.push(
+      result.blindBox.reveal && r.variant
+        ? [
+            "Blind-box variant",
+            h("span", { "data-life": "variant" }, `${r.variant.name} (variant ${r.variant.index}), drawn at the reveal in block ${result.blindBox.reveal.height}; artwork `, shortHex(r.variant.content_hash)),
+          ]
+        : ["Blind box", h("span", { "data-life": "unrevealed" }, "not yet revealed: the variant is drawn when the issuer reveals the seed")],
+    );
+  }
+  return rows.length ? kv(rows) : null;
+}
+
+/**
+ * "Is this mine?": the holder types the salt and account of their holder
+ * commitment (or loads a keepsake-holder-opening/v1 file); the page computes
+ * holder_id(salt, account) here and compares it with the verified record.
+ * Nothing is sent to the node.
+ */
+function holderBox(result) {
+  const salt = h("input", { type: "text", placeholder: "salt", "aria-label": "salt", autocomplete: "off", spellcheck: "false" });
+  const account = h("input", { type: "text", placeholder: "account", "aria-label": "account", autocomplete: "off", spellcheck: "false" });
+  const file = h("input", { type: "file", accept: ".json,application/json", "aria-label": "holder opening file" });
+  const out = h("div", { "data-holder-result": "" });
+  async function check() {
+    try {
+      const v = await checkHolder(result, salt.value, account.value);
+      fill(out, v.mine
+        ? h("p", { "data-mine": "yes" }, h("span", { class: "badge ok" }, "yours"), " this salt and account open the certificate's holder commitment.")
+        : h("p", { "data-mine": "no" }, h("span", { class: "badge bad" }, "not yours"), " they give the commitment ", shortHex(v.holder), ", not the certificate's."));
+    } catch (e) {
+      fill(out, h("p", { class: "error" }, `${e.code || "Error"}: ${e.message}`));
+    }
+  }
+  file.addEventListener("change", async () => {
+    const f = file.files[0];
+    if (!f) return;
+    try {
+      const o = parseHolderOpening(await f.text());
+      if (o.certificate_id && toHex(o.certificate_id) !== result.certificateId) {
+        fill(out, h("p", { class: "error" }, `This opening is for certificate ${toHex(o.certificate_id)}, not this one.`));
+        return;
+      }
+      salt.value = o.salt;
+      account.value = o.account;
+      check();
+    } catch (e) {
+      fill(out, h("p", { class: "error" }, `${f.name}: ${e.code || "Error"}: ${e.message}`));
+    }
+  });
+  return h(
+    "div",
+    { class: "card", "data-holder-box": "" },
+    h("h2", {}, "Is this mine?"),
+    h("p", { class: "muted" }, "Checked in this browser: the salt and account are not sent anywhere."),
+    h("div", { class: "row" }, salt, account, h("button", { type: "button", onclick: check, "data-action": "check-holder" }, "Check")),
+    h("label", { class: "row" }, "Or load a holder-opening file: ", file),
+    out,
+  );
+}
+
 function statusLine(st) {
   if (!st) return null;
   if (!st.ok) return h("p", { class: "error", "data-status-verdict": "error" }, `Status answer rejected: ${st.code}: ${st.message}`);
@@ -137,6 +217,17 @@ function statusLine(st) {
       { "data-status-verdict": "revoked" },
       h("span", { class: "badge bad" }, "revoked"),
       ` at block ${v.height} (${time(v.time_ms)}) by the ${v.by}: “${v.reason}”. Proven by its inclusion proof.`,
+    );
+  }
+  if (st.status === "burned") {
+    const b = st.burn;
+    return h(
+      "p",
+      { "data-status-verdict": "burned" },
+      h("span", { class: "badge bad" }, "burned"),
+      ` on ${time(b.time_ms)} (block ${b.height}) by a synthesis into certificate `,
+      h("a", { href: `#/cert/${b.into}` }, shortHex(b.into)),
+      ". Proven by its inclusion proof.",
     );
   }
   return h(
@@ -739,7 +830,8 @@ async function certificateView(view, id) {
     h("p", { class: "hex" }, id),
     verdictBox(result, genesis.loaded.hashHex),
     statusLine(status),
-    h("div", { class: "card" }, issuerName ? h("p", {}, `Issued by ${issuerName}`) : null, recordTable(c.record)),
+    h("div", { class: "card" }, issuerName ? h("p", {}, `Issued by ${issuerName}`) : null, recordTable(c.record), result.ok ? lifeTable(result) : null),
+    result.ok ? holderBox(result) : null,
     h("h2", {}, "Verification in this browser"),
     h("div", { class: "card" }, stepsList(result.steps)),
     h("h2", {}, "Proof details"),
@@ -754,6 +846,7 @@ async function certificateView(view, id) {
         ["Mint entry", `leaf ${c.mint.leaf_index}, proof of ${c.mint.proof.length} hashes`],
         ["Series entry", `leaf ${c.series.leaf_index}, proof of ${c.series.proof.length} hashes`],
         c.previous ? ["Previous checkpoint", `block ${c.previous.checkpoint.header.height}, consistency proof of ${c.previous.consistency.length} hashes`] : null,
+        c.reveal ? ["Reveal entry", `leaf ${c.reveal.leaf_index}, proof of ${c.reveal.proof.length} hashes`] : null,
         ["Genesis used", hex(genesis.loaded.hashHex)],
       ]),
       h("div", { class: "row" }, download, h("a", { href: "#/verify" }, "Verify a file against your own genesis")),
@@ -823,9 +916,9 @@ async function verifyView(view) {
     const result = await verifyCertificate(source, g);
     const parts = [verdictBox(result, g.hashHex), h("div", { class: "card" }, stepsList(result.steps))];
     if (result.ok) {
-      parts.push(h("div", { class: "card" }, recordTable(result.record)));
+      parts.push(h("div", { class: "card" }, recordTable(result.record), lifeTable(result)), holderBox(result));
       const statusOut = h("div");
-      const ask = h("button", { class: "secondary", type: "button" }, "Ask this node whether it is revoked");
+      const ask = h("button", { class: "secondary", type: "button" }, "Ask this node whether it is revoked or burned");
       ask.addEventListener("click", async () => {
         ask.disabled = true;
         try {

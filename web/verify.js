@@ -317,6 +317,9 @@ export const TAG = Object.freeze({
   VOTE: "keepsake/vote/v1",
   PROPOSAL: "keepsake/proposal/v1",
   REVIEW: "keepsake/review/v1",
+  REVIEW_TERMS: "keepsake/review/v2",
+  BOX_SEED: "keepsake/box-seed/v1",
+  BOX_DRAW: "keepsake/box-draw/v1",
   SERIES_ID: "keepsake/series-id/v1",
   CERTIFICATE_ID: "keepsake/certificate-id/v1",
   HOLDER: "keepsake/holder/v1",
@@ -417,6 +420,32 @@ export function encodeReviewSubject(s) {
   return concat(s.issuer, pstr(s.name), s.content_hash, varint(s.max_supply), pstr(s.metadata_uri));
 }
 
+/** encode(SeriesTerms{recipes, blind_box}) (life.rs). */
+export function encodeSeriesTerms(t) {
+  const recipe = (rc) =>
+    concat(varint(rc.inputs.length), ...rc.inputs.map((i) => concat(i.series_id, varint(i.count))));
+  const box = t.blind_box
+    ? concat(
+        [1],
+        varint(t.blind_box.variants.length),
+        ...t.blind_box.variants.map((v) => concat(pstr(v.name), v.content_hash, varint(v.count))),
+        t.blind_box.seed_commitment,
+      )
+    : Uint8Array.of(0);
+  return concat(varint(t.recipes.length), ...t.recipes.map(recipe), box);
+}
+
+/**
+ * What a series' reviewer signs: domain_preimage("keepsake/review/v1", chain,
+ * encode(subject)) for a plain series, and domain_preimage("keepsake/review/v2",
+ * chain, encode((subject, terms))) for one created with terms (tx.rs).
+ */
+export function reviewMessage(chainId, subject, terms) {
+  return terms
+    ? domainPreimage(TAG.REVIEW_TERMS, chainId, concat(encodeReviewSubject(subject), encodeSeriesTerms(terms)))
+    : domainPreimage(TAG.REVIEW, chainId, encodeReviewSubject(subject));
+}
+
 const TX_KINDS = [
   "register_issuer",
   "set_issuer_status",
@@ -430,6 +459,13 @@ const TX_KINDS = [
   "set_governance",
   "register_observer",
   "remove_observer",
+  "set_issuer_licence",
+  "withdraw_issuer_licence",
+  "set_licence_policy",
+  "create_series_with_terms",
+  "synthesize",
+  "close_blind_box",
+  "reveal_blind_box",
 ];
 
 /** ValidatorChange variants, in declaration order (membership.rs). */
@@ -488,6 +524,41 @@ export function encodeTxBody(b) {
       return concat(head, b.observer, pstr(b.name), varint(b.nonce));
     case "remove_observer":
       return concat(head, b.observer, varint(b.nonce));
+    case "set_issuer_licence":
+      return concat(
+        head,
+        b.issuer,
+        pstr(b.licence.kind),
+        pstr(b.licence.number),
+        varint(b.licence.valid_until_ms),
+        varint(b.nonce),
+      );
+    case "withdraw_issuer_licence":
+      return concat(head, b.issuer, pstr(b.reason), varint(b.nonce));
+    case "set_licence_policy":
+      return concat(head, [b.required ? 1 : 0], varint(b.nonce));
+    case "create_series_with_terms":
+      return concat(
+        head,
+        encodeReviewSubject(b),
+        encodeSeriesTerms(b.terms),
+        b.approval.reviewer,
+        b.approval.signature,
+      );
+    case "synthesize":
+      return concat(
+        head,
+        b.series_id,
+        varint(b.recipe),
+        varint(b.inputs.length),
+        ...b.inputs,
+        varint(b.edition),
+        b.holder,
+      );
+    case "close_blind_box":
+      return concat(head, b.series_id);
+    case "reveal_blind_box":
+      return concat(head, b.series_id, b.seed, b.entropy);
   }
   throw new Error("unreachable");
 }
@@ -563,6 +634,38 @@ class Reader {
   b64() {
     return this.raw(64n);
   }
+  /** A bool: exactly 0 or 1. */
+  bool() {
+    const b = this.raw(1n)[0];
+    if (b > 1) this.bad(`invalid bool ${b}`);
+    return b === 1;
+  }
+  /** A Vec's length, no larger than the bytes left could hold at `min` bytes an item. */
+  len(min = 1) {
+    const n = this.u64();
+    if (n * BigInt(min) > BigInt(this.d.length - this.i)) this.bad("unexpected end of input");
+    return Number(n);
+  }
+}
+
+/** SeriesTerms (life.rs): recipes, then the optional blind box. */
+function readSeriesTerms(r) {
+  const recipes = [];
+  for (let k = r.len(1); k > 0; k--) {
+    const inputs = [];
+    for (let n = r.len(33); n > 0; n--) inputs.push({ series_id: r.b32(), count: r.u32() });
+    recipes.push({ inputs });
+  }
+  let blind_box = null;
+  const tag = r.raw(1n)[0];
+  if (tag === 1) {
+    const variants = [];
+    for (let n = r.len(34); n > 0; n--) variants.push({ name: r.text(), content_hash: r.b32(), count: r.u32() });
+    blind_box = { variants, seed_commitment: r.b32() };
+  } else if (tag !== 0) {
+    r.bad(`invalid Option tag ${tag}`);
+  }
+  return { recipes, blind_box };
 }
 
 function readTxBody(r) {
@@ -608,6 +711,39 @@ function readTxBody(r) {
       return { kind: "register_observer", observer: r.b32(), name: r.text(), nonce: r.u64() };
     case 11:
       return { kind: "remove_observer", observer: r.b32(), nonce: r.u64() };
+    case 12:
+      return {
+        kind: "set_issuer_licence",
+        issuer: r.b32(),
+        licence: { kind: r.text(), number: r.text(), valid_until_ms: r.u64() },
+        nonce: r.u64(),
+      };
+    case 13:
+      return { kind: "withdraw_issuer_licence", issuer: r.b32(), reason: r.text(), nonce: r.u64() };
+    case 14:
+      return { kind: "set_licence_policy", required: r.bool(), nonce: r.u64() };
+    case 15:
+      return {
+        kind: "create_series_with_terms",
+        issuer: r.b32(),
+        name: r.text(),
+        content_hash: r.b32(),
+        max_supply: r.u32(),
+        metadata_uri: r.text(),
+        terms: readSeriesTerms(r),
+        approval: { reviewer: r.b32(), signature: r.b64() },
+      };
+    case 16: {
+      const series_id = r.b32();
+      const recipe = r.u32();
+      const inputs = [];
+      for (let n = r.len(32); n > 0; n--) inputs.push(r.b32());
+      return { kind: "synthesize", series_id, recipe, inputs, edition: r.u32(), holder: r.b32() };
+    }
+    case 17:
+      return { kind: "close_blind_box", series_id: r.b32() };
+    case 18:
+      return { kind: "reveal_blind_box", series_id: r.b32(), seed: r.b32(), entropy: r.b32() };
   }
   r.bad(`unknown TxBody variant ${v}`);
 }
@@ -674,10 +810,102 @@ export const seriesId = (chainId, issuer, name) =>
 export const certificateId = (chainId, series, edition) =>
   domainHash(TAG.CERTIFICATE_ID, chainId, concat(series, varint(edition)));
 export const holderId = (salt, account) => domainHash(TAG.HOLDER, "", concat(pstr(salt), pstr(account)));
+export const seedCommitment = (chainId, seed) => domainHash(TAG.BOX_SEED, chainId, seed);
 export const blockHash = (header) => domainHash(TAG.HEADER, header.chain_id, encodeHeader(header));
 export const validatorsHash = (chainId, validators) =>
   domainHash(TAG.VALIDATORS, chainId, encodeValidators(validators));
 export const genesisHash = (g) => domainHash(TAG.GENESIS, g.chain_id, encodeGenesis(g));
+
+/** Largest blind box, in editions (life.rs BLIND_BOX_EDITIONS_MAX). */
+export const BLIND_BOX_EDITIONS_MAX = 10000;
+
+/**
+ * The draw of a revealed blind box (life.rs draw_variants, docs/protocol.md
+ * "The blind-box draw"): for each edition e (1-based), the index of its
+ * variant at position e - 1; null when the counts sum over
+ * BLIND_BOX_EDITIONS_MAX. `variants` are { count } objects (u32 as BigInt or number).
+ */
+export async function drawVariants(chainId, seriesIdBytes, seed, entropy, variants) {
+  const total = variants.reduce((a, v) => a + BigInt(v.count), 0n);
+  if (total > BigInt(BLIND_BOX_EDITIONS_MAX)) return null;
+  const deck = [];
+  variants.forEach((v, index) => {
+    for (let k = 0n; k < BigInt(v.count); k++) deck.push(index);
+  });
+  const prefix = concat(seriesIdBytes, seed, entropy);
+  let block = 0n;
+  let words = [];
+  const nextWord = async () => {
+    if (words.length === 0) {
+      const h = await domainHash(TAG.BOX_DRAW, chainId, concat(prefix, varint(block)));
+      block += 1n;
+      const view = new DataView(h.buffer, h.byteOffset, 32);
+      words = [0, 8, 16, 24].map((o) => view.getBigUint64(o, false));
+    }
+    return words.shift();
+  };
+  const TWO64 = 1n << 64n;
+  for (let i = deck.length - 1; i >= 1; i--) {
+    const bound = BigInt(i + 1);
+    const rem = TWO64 % bound; // words at or above 2^64 - rem would bias the draw
+    let w;
+    do w = await nextWord();
+    while (rem !== 0n && w >= TWO64 - rem);
+    const j = Number(w % bound);
+    [deck[i], deck[j]] = [deck[j], deck[i]];
+  }
+  return deck;
+}
+
+/** The `format` of a holder-opening file (what a holder keeps to prove a certificate is theirs). */
+export const HOLDER_OPENING_FORMAT = "keepsake-holder-opening/v1";
+
+/**
+ * Parses a holder-opening file { format, certificate_id, holder, salt, account }
+ * (text or object). Throws VerifyError Malformed on any other shape.
+ */
+export function parseHolderOpening(input) {
+  let o;
+  try {
+    o = typeof input === "string" ? JSON.parse(input) : input;
+  } catch (e) {
+    fail("Malformed", `malformed holder opening: ${e.message}`);
+  }
+  if (!o || typeof o !== "object" || Array.isArray(o)) fail("Malformed", "malformed holder opening: not an object");
+  const known = ["format", "certificate_id", "holder", "salt", "account"];
+  for (const k of Object.keys(o)) {
+    if (!known.includes(k)) fail("Malformed", `malformed holder opening: unknown field \`${k}\``);
+  }
+  if (o.format !== HOLDER_OPENING_FORMAT) {
+    fail("Malformed", `malformed holder opening: format ${JSON.stringify(o.format)}, expected ${JSON.stringify(HOLDER_OPENING_FORMAT)}`);
+  }
+  for (const k of ["salt", "account"]) {
+    if (typeof o[k] !== "string") fail("Malformed", `malformed holder opening: \`${k}\` must be a string`);
+  }
+  const out = { salt: o.salt, account: o.account, certificate_id: null, holder: null };
+  for (const k of ["certificate_id", "holder"]) {
+    if (o[k] === undefined || o[k] === null) continue;
+    if (typeof o[k] !== "string" || !/^(0x)?[0-9a-fA-F]{64}$/.test(o[k])) {
+      fail("Malformed", `malformed holder opening: \`${k}\` must be 64 hex digits`);
+    }
+    out[k] = fromHex(o[k].replace(/^0x/, ""));
+  }
+  return out;
+}
+
+/**
+ * "Is this mine?": whether holder_id(salt, account) is the holder of a
+ * verified certificate (the result of verifyCertificate). Computed locally;
+ * nothing is sent anywhere. Returns { mine, holder, expected } (hex), or
+ * throws VerifyError CertificateMismatch when the certificate was not verified.
+ */
+export async function checkHolder(verifiedCertificateResult, salt, account) {
+  const cert = verifiedCertificateResult;
+  if (!cert || !cert.ok || !cert.record) fail("CertificateMismatch", "the certificate was not verified: verify it first");
+  if (typeof salt !== "string" || typeof account !== "string") fail("Malformed", "salt and account must be text");
+  const holder = toHex(await holderId(salt, account));
+  return { mine: holder === cert.record.holder, holder, expected: cert.record.holder };
+}
 
 // ---------------------------------------------------------------------------
 // RFC 9162 Merkle log (merkle.rs)
@@ -1280,6 +1508,10 @@ const RECORD = struct("CertificateRecord", [
   ["height", U64],
   ["time_ms", U64],
   ["mint_tx", H32("TxId")],
+  // #[serde(default)]: a minted certificate has none (missing is empty).
+  ["synthesized_from", vec(H32("CertificateId")), true],
+  // #[serde(default)]: only a revealed blind box has one.
+  ["variant", opt(struct("VariantRecord", [["index", U32], ["name", STR], ["content_hash", H32("ContentHash")]])), true],
 ]);
 const TRANSITION = struct("SetTransition", [
   ["change", LOG_ENTRY],
@@ -1300,12 +1532,16 @@ const CERTIFICATE = struct("Certificate", [
     opt(struct("CheckpointLink", [["checkpoint", CHECKPOINT], ["consistency", vec(H32("Hash32"))]])),
     true,
   ],
+  // #[serde(default)]: a revealed blind box's RevealBlindBox entry.
+  ["reveal", opt(LOG_ENTRY), true],
 ]);
 const STATUS = struct("CertificateStatus", [
   ["certificate_id", H32("CertificateId")],
   ["checkpoint", CHECKPOINT],
   ["transitions", vec(TRANSITION), true],
   ["revocation", opt(LOG_ENTRY)],
+  // #[serde(default)]: the Synthesize entry that burned the certificate.
+  ["burn", opt(LOG_ENTRY), true],
 ]);
 const GENESIS = struct("Genesis", [
   ["chain_id", STR],
@@ -1744,6 +1980,10 @@ function recordOut(r) {
     height: num(r.height),
     time_ms: num(r.time_ms),
     mint_tx: toHex(r.mint_tx),
+    synthesized_from: r.synthesized_from.map(toHex),
+    variant: r.variant
+      ? { index: num(r.variant.index), name: r.variant.name, content_hash: toHex(r.variant.content_hash) }
+      : null,
   };
 }
 
@@ -1824,6 +2064,7 @@ export async function verifyCertificate(certificateJsonText, genesisObject) {
       try {
         cert = parseTyped(text, CERTIFICATE);
         cert.transitions ??= []; // #[serde(default)]: absent is empty
+        cert.record.synthesized_from ??= [];
       } catch (e) {
         if (e instanceof JsonError) fail("Malformed", `malformed certificate file: ${e.message}`);
         throw e;
@@ -1926,13 +2167,20 @@ export async function verifyCertificate(certificateJsonText, genesisObject) {
       mismatch("series.leaf_index", "the series must be logged before the mint");
     }
 
-    // The mint entry.
+    // The mint entry (a synthesis mints its output as a mint would).
     const r = cert.record;
     const m = mintLeaf.tx.body;
-    if (m.kind !== "mint") mismatch("mint.leaf", `is a ${m.kind} transaction, not a mint`);
+    if (m.kind !== "mint" && m.kind !== "synthesize") mismatch("mint.leaf", `is a ${m.kind} transaction, not a mint`);
     expectEq("record.series_id", m.series_id, r.series_id);
     expectEq("record.edition", m.edition, r.edition);
     expectEq("record.holder", m.holder, r.holder);
+    const burned = m.kind === "synthesize" ? m.inputs : [];
+    if (burned.length !== r.synthesized_from.length || burned.some((id, i) => !bytesEqual(id, r.synthesized_from[i]))) {
+      mismatch(
+        "record.synthesized_from",
+        `record says [${r.synthesized_from.map(toHex).join(", ")}], log says [${burned.map(toHex).join(", ")}]`,
+      );
+    }
     expectEq("record.height", mintLeaf.height, r.height);
     expectEq("record.time_ms", mintLeaf.time_ms, r.time_ms);
     expectEq("record.mint_tx", await txId(chain, mintLeaf.tx.bodyBytes), r.mint_tx);
@@ -1943,9 +2191,9 @@ export async function verifyCertificate(certificateJsonText, genesisObject) {
       mismatch("record.issuer", "the mint is not signed by the record's issuer");
     }
 
-    // The series entry.
+    // The series entry (a plain series, or one created with terms).
     const s = seriesLeaf.tx.body;
-    if (s.kind !== "create_series") {
+    if (s.kind !== "create_series" && s.kind !== "create_series_with_terms") {
       mismatch("series.leaf", `is a ${s.kind} transaction, not a series creation`);
     }
     expectEq("record.issuer", s.issuer, r.issuer);
@@ -1963,17 +2211,28 @@ export async function verifyCertificate(certificateJsonText, genesisObject) {
     if (!seriesLeaf.tx.signatures.some((x) => bytesEqual(x.signer, s.issuer))) {
       mismatch("series.leaf", "the series creation is not signed by its issuer");
     }
-    await verifySignature(
-      s.approval.reviewer,
-      domainPreimage(TAG.REVIEW, chain, encodeReviewSubject(s)),
-      s.approval.signature,
-      "review approval",
-    );
+    const terms = s.kind === "create_series_with_terms" ? s.terms : null;
+    await verifySignature(s.approval.reviewer, reviewMessage(chain, s, terms), s.approval.signature, "review approval");
+
+    // A synthesized certificate's recipe, a blind box's reveal and variant.
+    if (m.kind === "synthesize") {
+      const recipes = terms ? terms.recipes.length : 0;
+      if (m.recipe >= BigInt(recipes)) {
+        mismatch("mint.recipe", `the synthesis names recipe ${m.recipe}, the series declares ${recipes} recipes`);
+      }
+    }
+    const blindBox = await checkBlindBox(chain, terms ? terms.blind_box : null, cert, header, leafMax);
+    let life = "";
+    if (m.kind === "synthesize") life += `; synthesized by recipe ${m.recipe} from ${burned.length} burned certificates`;
+    if (blindBox && !blindBox.reveal) life += "; blind box not yet revealed";
+    if (blindBox && blindBox.reveal) {
+      life += `; blind-box variant ${JSON.stringify(r.variant.name)} drawn at the reveal (block ${blindBox.reveal.height})`;
+    }
     steps.set(
       "record",
       "passed",
       `${r.series_name} #${r.edition} of ${r.max_supply}: every field matches the mint (block ${r.height}) ` +
-        `and the series creation; issuer and reviewer signatures valid`,
+        `and the series creation; issuer and reviewer signatures valid${life}`,
     );
 
     const result = {
@@ -1987,18 +2246,91 @@ export async function verifyCertificate(certificateJsonText, genesisObject) {
       totalPower: num(commit.total),
       setChanges: schedule.changes.length,
       previousHeight: link ? num(link.checkpoint.header.height) : null,
+      recipe: m.kind === "synthesize" ? num(m.recipe) : null,
+      blindBox,
       genesisHash: g.hashHex,
       steps: steps.list,
     };
     // Exact values for verifyStatus (not enumerable: the result stays JSON-serialisable).
     Object.defineProperty(result, "_exact", {
-      value: { certificateId: cert.certificate_id, issuer: r.issuer, mintLeafIndex: cert.mint.leaf_index },
+      value: {
+        certificateId: cert.certificate_id,
+        issuer: r.issuer,
+        holder: r.holder,
+        mintLeafIndex: cert.mint.leaf_index,
+      },
     });
     return result;
   } catch (e) {
     if (e instanceof VerifyError) return failed(e, e.step || current);
     throw e;
   }
+}
+
+/**
+ * The blind-box part of a certificate (life_proof.rs check_blind_box), in
+ * the same order: a plain series carries neither reveal nor variant; an
+ * unrevealed box no variant; a reveal is a reveal_blind_box entry of the
+ * checkpoint's log, of this series, after the mint, whose seed matches the
+ * reviewed commitment, signed by the issuer; and the variant is the drawn one.
+ * Returns null (not a blind box) or { reveal: null | { height, time_ms, tx_id, leaf_index } }.
+ */
+async function checkBlindBox(chain, terms, cert, header, leafMax) {
+  const r = cert.record;
+  const entry = cert.reveal;
+  if (!terms) {
+    if (entry) mismatch("reveal", "the series is not a blind box");
+    if (r.variant) mismatch("record.variant", "the series is not a blind box");
+    return null;
+  }
+  if (!entry) {
+    if (r.variant) mismatch("record.variant", "a variant without the reveal that draws it (the box is not revealed)");
+    return { reveal: null };
+  }
+  await entryInclusion(entry, header, "reveal");
+  const leaf = entryDecode(entry, header, "reveal", leafMax);
+  const b = leaf.tx.body;
+  if (b.kind !== "reveal_blind_box") mismatch("reveal.leaf", `is a ${b.kind} transaction, not a blind-box reveal`);
+  if (!bytesEqual(b.series_id, r.series_id)) {
+    mismatch("reveal.series_id", `the reveal is of series ${toHex(b.series_id)}, not ${toHex(r.series_id)}`);
+  }
+  if (entry.leaf_index <= cert.mint.leaf_index) mismatch("reveal.leaf_index", "the reveal is logged before the mint");
+  const commitment = await seedCommitment(chain, b.seed);
+  if (!bytesEqual(commitment, terms.seed_commitment)) {
+    mismatch("reveal.seed", `its commitment ${toHex(commitment)} is not the series' ${toHex(terms.seed_commitment)}`);
+  }
+  const msg = domainPreimage(TAG.TX, chain, leaf.tx.bodyBytes);
+  for (const x of leaf.tx.signatures) await verifySignature(x.signer, msg, x.signature, "transaction");
+  if (!leaf.tx.signatures.some((x) => bytesEqual(x.signer, r.issuer))) {
+    mismatch("reveal.leaf", "the reveal is not signed by the series' issuer");
+  }
+  const deck = await drawVariants(chain, b.series_id, b.seed, b.entropy, terms.variants);
+  const drawn = deck && r.edition >= 1n ? deck[Number(r.edition - 1n)] : undefined;
+  if (drawn === undefined) mismatch("record.edition", `the draw has no edition ${r.edition}`);
+  const variant = terms.variants[drawn];
+  if (!r.variant) {
+    mismatch("record.variant", `missing: the reveal draws variant ${drawn} (${JSON.stringify(variant.name)}) for this edition`);
+  }
+  if (r.variant.index !== BigInt(drawn)) {
+    mismatch("record.variant.index", `record says ${r.variant.index}, the draw gives ${drawn}`);
+  }
+  if (r.variant.name !== variant.name) {
+    mismatch("record.variant.name", `record says ${JSON.stringify(r.variant.name)}, the terms say ${JSON.stringify(variant.name)}`);
+  }
+  if (!bytesEqual(r.variant.content_hash, variant.content_hash)) {
+    mismatch(
+      "record.variant.content_hash",
+      `record says ${toHex(r.variant.content_hash)}, the terms say ${toHex(variant.content_hash)}`,
+    );
+  }
+  return {
+    reveal: {
+      height: num(leaf.height),
+      time_ms: num(leaf.time_ms),
+      tx_id: toHex(await txId(chain, leaf.tx.bodyBytes)),
+      leaf_index: num(entry.leaf_index),
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------
@@ -2009,15 +2341,16 @@ export const STATUS_STEPS = Object.freeze([
   { id: "certificate", label: "About this certificate" },
   { id: "checkpoint", label: "Checkpoint signed by a quorum" },
   { id: "revocation", label: "Revocation" },
+  { id: "burn", label: "Burned by a synthesis" },
 ]);
 
 /**
  * Verifies a node's status answer (keepsake_getCertificateStatus) for a
  * certificate already verified by verifyCertificate against the same genesis.
- * Returns { ok: true, status: "revoked" | "active", certificateId,
- * checkpointHeight, revocation, steps } or { ok: false, code, message, step, steps }.
+ * Returns { ok: true, status: "revoked" | "burned" | "active", certificateId,
+ * checkpointHeight, revocation, burn, steps } or { ok: false, code, message, step, steps }.
  * "active" is the node's word: the checkpoint is genuine, the absence of a
- * revocation is not proven.
+ * revocation or a burn is not proven.
  */
 export async function verifyStatus(statusJsonText, genesisObject, verifiedCertificateResult) {
   const steps = new Steps(STATUS_STEPS);
@@ -2049,7 +2382,11 @@ export async function verifyStatus(statusJsonText, genesisObject, verifiedCertif
       if (e instanceof JsonError) fail("Malformed", `malformed certificate status: ${e.message}`);
       throw e;
     }
-    steps.set("file", "passed", st.revocation ? "the node says: revoked" : "the node says: active");
+    steps.set(
+      "file",
+      "passed",
+      `the node says: ${st.revocation ? "revoked" : st.burn ? "burned" : "active"}${st.revocation && st.burn ? " and burned" : ""}`,
+    );
 
     current = "certificate";
     if (!bytesEqual(st.certificate_id, cert._exact.certificateId)) {
@@ -2075,69 +2412,102 @@ export async function verifyStatus(statusJsonText, genesisObject, verifiedCertif
     const after = schedule.changes.length ? `, after ${schedule.changes.length} validator-set changes` : "";
     steps.set("checkpoint", "passed", `block ${header.height}, power ${cp.signedPower} of ${cp.total}${after}`);
 
+    const leafMax = Number(genesis.params.tx_bytes_max) + 64;
     current = "revocation";
+    let revocation = null;
     const entry = st.revocation;
     if (!entry) {
       steps.set(
         "revocation",
         "skipped",
-        `none shown: active at block ${header.height} on the node's word (absence is not proven)`,
+        `none shown: not revoked at block ${header.height} on the node's word (absence is not proven)`,
       );
-      return {
-        ok: true,
-        status: "active",
-        certificateId: toHex(st.certificate_id),
-        checkpointHeight: num(header.height),
-        revocation: null,
-        steps: steps.list,
-      };
-    }
-    const leafMax = Number(genesis.params.tx_bytes_max) + 64;
-    await entryInclusion(entry, header, "revocation");
-    const leaf = entryDecode(entry, header, "revocation", leafMax);
-    const b = leaf.tx.body;
-    if (b.kind !== "revoke") mismatch("revocation.leaf", `is a ${b.kind} transaction, not a revocation`);
-    expectEq("revocation.certificate_id", b.certificate_id, st.certificate_id);
-    if (entry.leaf_index <= cert._exact.mintLeafIndex) {
-      mismatch("revocation.leaf_index", "the revocation is logged before the mint");
-    }
-    const msg = domainPreimage(TAG.TX, chain, leaf.tx.bodyBytes);
-    for (const s of leaf.tx.signatures) await verifySignature(s.signer, msg, s.signature, "transaction");
-    // T7/T8 (Revoke): the issuer alone, or k distinct governors and nobody
-    // else. The governors in force change by governance (SetGovernance) and
-    // are ledger state, not visible offline: that a governance revocation had
-    // its k governors is the ledger's check, vouched for by the quorum that
-    // signed the checkpoint. Checked here, as in Rust, is the shape: the issuer
-    // alone, or signers without the issuer.
-    const issuer = toHex(cert._exact.issuer);
-    const signers = leaf.tx.signatures.map((s) => toHex(s.signer));
-    let by;
-    if (signers.length === 1 && signers[0] === issuer) {
-      by = "issuer";
-    } else if (signers.includes(issuer)) {
-      mismatch("revocation.leaf", "signed by the issuer together with others: the issuer revokes alone");
     } else {
-      by = "governance";
+      await entryInclusion(entry, header, "revocation");
+      const leaf = entryDecode(entry, header, "revocation", leafMax);
+      const b = leaf.tx.body;
+      if (b.kind !== "revoke") mismatch("revocation.leaf", `is a ${b.kind} transaction, not a revocation`);
+      expectEq("revocation.certificate_id", b.certificate_id, st.certificate_id);
+      if (entry.leaf_index <= cert._exact.mintLeafIndex) {
+        mismatch("revocation.leaf_index", "the revocation is logged before the mint");
+      }
+      const msg = domainPreimage(TAG.TX, chain, leaf.tx.bodyBytes);
+      for (const s of leaf.tx.signatures) await verifySignature(s.signer, msg, s.signature, "transaction");
+      // T7/T8 (Revoke): the issuer alone, or k distinct governors and nobody
+      // else. The governors in force change by governance (SetGovernance) and
+      // are ledger state, not visible offline: that a governance revocation had
+      // its k governors is the ledger's check, vouched for by the quorum that
+      // signed the checkpoint. Checked here, as in Rust, is the shape: the issuer
+      // alone, or signers without the issuer.
+      const issuer = toHex(cert._exact.issuer);
+      const signers = leaf.tx.signatures.map((s) => toHex(s.signer));
+      let by;
+      if (signers.length === 1 && signers[0] === issuer) {
+        by = "issuer";
+      } else if (signers.includes(issuer)) {
+        mismatch("revocation.leaf", "signed by the issuer together with others: the issuer revokes alone");
+      } else {
+        by = "governance";
+      }
+      revocation = {
+        reason: b.reason,
+        by,
+        height: num(leaf.height),
+        time_ms: num(leaf.time_ms),
+        tx_id: toHex(await txId(chain, leaf.tx.bodyBytes)),
+        leaf_index: num(entry.leaf_index),
+      };
+      steps.set(
+        "revocation",
+        "passed",
+        `revoked at block ${revocation.height} by the ${by}: ${JSON.stringify(b.reason)}`,
+      );
     }
-    const revocation = {
-      reason: b.reason,
-      by,
-      height: num(leaf.height),
-      time_ms: num(leaf.time_ms),
-      tx_id: toHex(await txId(chain, leaf.tx.bodyBytes)),
-      leaf_index: num(entry.leaf_index),
-    };
-    steps.set(
-      "revocation",
-      "passed",
-      `revoked at block ${revocation.height} by the ${by}: ${JSON.stringify(b.reason)}`,
-    );
+
+    // The burn (life_proof.rs check_burn): a synthesis entry of the answer's
+    // log listing this certificate, after its mint, to its holder (T42),
+    // signed by the issuer (T7/T8).
+    current = "burn";
+    let burn = null;
+    if (!st.burn) {
+      steps.set("burn", "skipped", `none shown: not burned at block ${header.height} on the node's word`);
+    } else {
+      const e = st.burn;
+      await entryInclusion(e, header, "burn");
+      const leaf = entryDecode(e, header, "burn", leafMax);
+      const b = leaf.tx.body;
+      if (b.kind !== "synthesize") mismatch("burn.leaf", `is a ${b.kind} transaction, not a synthesis`);
+      if (!b.inputs.some((id) => bytesEqual(id, st.certificate_id))) {
+        mismatch("burn.inputs", `the synthesis burns ${b.inputs.length} certificates, not ${toHex(st.certificate_id)}`);
+      }
+      if (e.leaf_index <= cert._exact.mintLeafIndex) mismatch("burn.leaf_index", "the burn is logged before the mint");
+      if (!bytesEqual(b.holder, cert._exact.holder)) {
+        mismatch(
+          "burn.holder",
+          `the synthesis is for holder ${toHex(b.holder)}, the certificate's is ${toHex(cert._exact.holder)}`,
+        );
+      }
+      const msg = domainPreimage(TAG.TX, chain, leaf.tx.bodyBytes);
+      for (const x of leaf.tx.signatures) await verifySignature(x.signer, msg, x.signature, "transaction");
+      if (!leaf.tx.signatures.some((x) => bytesEqual(x.signer, cert._exact.issuer))) {
+        mismatch("burn.leaf", "the synthesis is not signed by the certificate's issuer");
+      }
+      burn = {
+        into: toHex(await certificateId(chain, b.series_id, b.edition)),
+        height: num(leaf.height),
+        time_ms: num(leaf.time_ms),
+        tx_id: toHex(await txId(chain, leaf.tx.bodyBytes)),
+        leaf_index: num(e.leaf_index),
+      };
+      steps.set("burn", "passed", `burned at block ${burn.height} into certificate ${burn.into}`);
+    }
     return {
       ok: true,
-      status: "revoked",
+      status: revocation ? "revoked" : burn ? "burned" : "active",
       certificateId: toHex(st.certificate_id),
       checkpointHeight: num(header.height),
       revocation,
+      burn,
       steps: steps.list,
     };
   } catch (e) {

@@ -1,5 +1,6 @@
 //! Assembles certificates from the store: the record, both log entries (the
-//! series creation and the mint) with inclusion proofs, the latest
+//! series creation and the mint, or the synthesis that made a synthesized
+//! certificate) with inclusion proofs, a revealed blind box's reveal, the latest
 //! checkpoint (header + commit) those proofs lead to, and the validator-set
 //! transitions from genesis to that checkpoint's set; and the chain's
 //! membership answer (`keepsake_getValidatorSets`): every set with the
@@ -14,9 +15,10 @@ use keepsake_rpc::types::{
 };
 use keepsake_store::Store;
 use keepsake_types::certificate::CERTIFICATE_FORMAT;
+use keepsake_types::life::draw_variants;
 use keepsake_types::{
     Certificate, CertificateId, CertificateRecord, CertificateStatus, Checkpoint, Genesis, HexBytes,
-    LogEntryProof, LogLeaf, SetTransition, TxBody, encoding,
+    LogEntryProof, LogLeaf, SetTransition, TxBody, VariantRecord, encoding,
 };
 
 fn unavailable(e: impl std::fmt::Display) -> ErrorObjectOwned {
@@ -174,6 +176,9 @@ pub fn build(
         .series(&cert.series_id)
         .map_err(lerr)?
         .ok_or_else(|| unavailable("series of a certificate missing"))?;
+    // The reveal before the tip, as the revocation in `status`: a reveal
+    // committed in between is then inside the checkpoint's log.
+    let revealed = store.series_life(&cert.series_id).map_err(lerr)?.and_then(|l| l.revealed);
     let tip = store.ledger_tip(genesis).map_err(unavailable)?;
     let checkpoint = checkpoint(store, tip.height)?;
     let log_size = checkpoint.header.log_size;
@@ -188,8 +193,34 @@ pub fn build(
         .ok_or_else(|| unavailable("series transaction missing"))?;
     let (mint, mint_leaf) = entry(store, genesis, &mint_loc, log_size)?;
     let (series_entry, series_leaf) = entry(store, genesis, &series_loc, log_size)?;
-    let TxBody::CreateSeries { approval, .. } = &series_leaf.tx.body else {
-        return Err(unavailable("series transaction is not a CreateSeries"));
+    let Some(creation) = series_leaf.tx.body.series_creation() else {
+        return Err(unavailable("series transaction is not a series creation"));
+    };
+    // A synthesized certificate lists what it burned (its synthesis' inputs).
+    let synthesized_from = match &mint_leaf.tx.body {
+        TxBody::Synthesize { inputs, .. } => inputs.clone(),
+        _ => Vec::new(),
+    };
+    // A revealed blind box: the reveal's entry and the variant drawn for this edition.
+    let (reveal, variant) = match (revealed, creation.terms.and_then(|t| t.blind_box.as_ref())) {
+        (Some(r), Some(terms)) => {
+            let location = store
+                .tx_location(&r.tx_id)
+                .map_err(lerr)?
+                .ok_or_else(|| unavailable("reveal transaction missing"))?;
+            let (reveal, _) = entry(store, genesis, &location, log_size)?;
+            let chain = genesis.chain_id.as_str();
+            let index = draw_variants(chain, &cert.series_id, &r.seed, &r.entropy, &terms.variants)
+                .and_then(|deck| deck.get(cert.edition.wrapping_sub(1) as usize).copied())
+                .ok_or_else(|| unavailable("the blind box's draw has no such edition"))?;
+            let v = terms
+                .variants
+                .get(index as usize)
+                .ok_or_else(|| unavailable("the blind box's draw gives an unknown variant"))?;
+            let variant = VariantRecord { index, name: v.name.clone(), content_hash: v.content_hash };
+            (Some(reveal), Some(variant))
+        }
+        _ => (None, None),
     };
 
     let record = CertificateRecord {
@@ -201,10 +232,12 @@ pub fn build(
         issuer: series.issuer,
         content_hash: series.content_hash,
         metadata_uri: series.metadata_uri.clone(),
-        reviewer: approval.reviewer,
+        reviewer: creation.approval.reviewer,
         height: mint_leaf.height,
         time_ms: mint_leaf.time_ms,
         mint_tx: cert.tx_id,
+        synthesized_from,
+        variant,
     };
     let certificate = Certificate {
         format: CERTIFICATE_FORMAT.to_string(),
@@ -216,6 +249,7 @@ pub fn build(
         transitions: transitions(store, genesis, checkpoint.header.height)?,
         checkpoint,
         previous: None,
+        reveal,
     };
     let revocation = store.revocation(id).map_err(lerr)?.map(|r| RevocationInfo {
         reason: r.reason,
@@ -230,9 +264,10 @@ pub fn build(
     Ok(CertificateResponse { certificate, revocation })
 }
 
-/// The status of certificate `id` at the latest checkpoint: a revocation
-/// comes with its log entry and inclusion proof, so the answer can be checked
-/// offline ([`CertificateStatus::verify`]).
+/// The status of certificate `id` at the latest checkpoint: a revocation,
+/// and a burn (the synthesis that burned it), come with their log entries
+/// and inclusion proofs, so the answer can be checked offline
+/// ([`CertificateStatus::verify`]).
 pub fn status(
     store: &Store,
     genesis: &Genesis,
@@ -246,6 +281,7 @@ pub fn status(
     // is then inside the checkpoint's log (the other order could ask for a
     // proof past the tip).
     let revocation = store.revocation(id).map_err(lerr)?;
+    let burn = store.burn(id).map_err(lerr)?;
     let tip = store.ledger_tip(genesis).map_err(unavailable)?;
     let checkpoint = checkpoint(store, tip.height)?;
     let revocation = match revocation {
@@ -258,6 +294,16 @@ pub fn status(
             Some(entry(store, genesis, &location, checkpoint.header.log_size)?.0)
         }
     };
+    let burn = match burn {
+        None => None,
+        Some(b) => {
+            let location = store
+                .tx_location(&b.tx_id)
+                .map_err(lerr)?
+                .ok_or_else(|| unavailable("synthesis transaction missing"))?;
+            Some(entry(store, genesis, &location, checkpoint.header.log_size)?.0)
+        }
+    };
     let transitions = transitions(store, genesis, checkpoint.header.height)?;
-    Ok(CertificateStatus { certificate_id: *id, checkpoint, transitions, revocation })
+    Ok(CertificateStatus { certificate_id: *id, checkpoint, transitions, revocation, burn })
 }

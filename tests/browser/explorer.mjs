@@ -216,6 +216,23 @@ try {
     }
   }
 
+  // 4b. "Is this mine?" on a verified blind-box certificate (its holder is
+  // holder_id("c0ffee", "alice@example.com")): computed in the page, nothing sent.
+  r = await verifyFile(page, join(FIXTURES, "life-blind-box.json"));
+  ok(r.verdict === "genuine", "life-blind-box.json: genuine");
+  const posted = [];
+  const onRequest = (q) => q.method() === "POST" && posted.push(q.postData() || "");
+  page.on("request", onRequest);
+  await page.getByLabel("salt", { exact: true }).fill("c0ffee");
+  await page.getByLabel("account", { exact: true }).fill("alice@example.com");
+  await page.locator('[data-action="check-holder"]').click();
+  await page.locator('[data-mine="yes"]').waitFor({ timeout: TIMEOUT });
+  await page.getByLabel("account", { exact: true }).fill("bob@example.com");
+  await page.locator('[data-action="check-holder"]').click();
+  await page.locator('[data-mine="no"]').waitFor({ timeout: TIMEOUT });
+  page.off("request", onRequest);
+  ok(!posted.some((body) => body.includes("c0ffee") || body.includes("example.com")), "Is this mine?: nothing sent to the node");
+
   // 5. A lying node: its getCertificate answer is doctored (another holder).
   // The page must still say "not genuine": the verdict never rests on the node.
   const liar = await context.newPage();

@@ -282,6 +282,7 @@ async fn revocation_status_is_proven_and_refresh_links_checkpoints() {
         checkpoint: keepsake_types::Checkpoint { header: early.block.header, commit: early.commit },
         transitions: Vec::new(),
         revocation: None,
+        burn: None,
     };
     assert_eq!(stale.verify(&t.genesis, &cert_one).unwrap_err().code(), "CertificateMismatch");
     // Active: the checkpoint is genuine, no revocation is claimed.

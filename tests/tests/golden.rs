@@ -14,11 +14,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use keepsake_ledger::testkit::{TestChain, TestNet, commit_signed_by, key};
-use keepsake_ledger::validate_block;
+use keepsake_ledger::{StateView, validate_block};
 use keepsake_store::Store;
 use keepsake_types::{
-    Certificate, CertificateId, CertificateStatus, CheckpointLink, Genesis, Keypair, LogEntryProof, SignedTx,
-    TxBody, Validator, ValidatorChange, ids,
+    BlindBoxTerms, BoxVariant, Certificate, CertificateId, CertificateStatus, Checkpoint, CheckpointLink,
+    Genesis, Hash32, HexBytes, Keypair, LogEntryProof, LogLeaf, Recipe, RecipeInput, ReviewSubject, SeriesId,
+    SeriesTerms, SignedTx, TxBody, Validator, ValidatorChange, VariantRecord, ids, merkle,
 };
 use serde_json::json;
 
@@ -124,6 +125,7 @@ fn generate() -> Generated {
     forged.revocation.as_mut().expect("revoked").proof[0].0[0] ^= 1;
     files.insert("tampered-revoked-status.json", pretty(&forged));
     generate_set_changes(&mut files);
+    generate_life(&mut files);
     Generated { files }
 }
 
@@ -286,6 +288,262 @@ fn generate_set_changes(files: &mut BTreeMap<&'static str, String>) {
     files.insert("set-tampered-status-transition.json", pretty(&forged));
 }
 
+/// A series created with `terms`, approved (review v2) by the net's reviewer.
+fn create_with_terms(net: &TestNet, name: &str, max_supply: u32, terms: SeriesTerms) -> SignedTx {
+    let subject = ReviewSubject {
+        issuer: net.issuer.public(),
+        name: name.into(),
+        content_hash: TestNet::content(name),
+        max_supply,
+        metadata_uri: format!("https://example.org/{name}.json"),
+    };
+    let approval = subject.approve_with(net.chain(), Some(&terms), &net.reviewer);
+    TxBody::CreateSeriesWithTerms {
+        issuer: subject.issuer,
+        name: subject.name,
+        content_hash: subject.content_hash,
+        max_supply,
+        metadata_uri: subject.metadata_uri,
+        terms,
+        approval,
+    }
+    .sign(net.chain(), &[&net.issuer])
+}
+
+/// The seeds of the third chain's blind boxes.
+const LANTERN_SEED: Hash32 = Hash32([7; 32]);
+const LOTUS_SEED: Hash32 = Hash32([8; 32]);
+
+/// The holder of `lantern` edition 2: `holder_id("c0ffee", "alice@example.com")`
+/// (the explorer's "Is this mine?" test opens it).
+fn alice() -> keepsake_types::HolderId {
+    ids::holder_id("c0ffee", "alice@example.com")
+}
+
+/// The third chain, on the same genesis: the collectible's life without
+/// resale (issue 16). Heights:
+///
+/// | h | block |
+/// |---|---|
+/// | 1 | register issuer and reviewer |
+/// | 2 | create `pearl` (plain, 4 editions) and the blind boxes `lantern` (4 editions: plain ×2, gold, hidden) and `lotus` (2: white, red) |
+/// | 3 | create `pearl-crown` (2 editions, recipe 0: burn 2 `pearl`) |
+/// | 4 | mint `pearl` 1, 2 (holder 1) and 3 (holder 2), `lantern` 1-4 (edition 2 to [`alice`]), `lotus` 1-2 |
+/// | 5 | synthesize `pearl` 1 + 2 into `pearl-crown` 1 (holder 1) |
+/// | 6 | close `lantern` and `lotus` |
+/// | 7 | empty: `life-blind-box-unrevealed.json` (`lantern` 2) anchored here |
+/// | 8 | reveal `lantern` and `lotus` |
+/// | 9 | empty: every other certificate and status answer anchored here |
+fn generate_life(files: &mut BTreeMap<&'static str, String>) {
+    use keepsake_types::life::seed_commitment;
+    let mut chain = TestChain::new(TestNet::new(4));
+    let genesis = chain.net.genesis.clone();
+    let store = Store::open_temporary(&genesis).expect("temporary store");
+    let chain_id = genesis.chain_id.clone();
+    let sid = |name: &str| chain.net.series_id(&chain.net.issuer, name);
+    let (pearl, crown, lantern, lotus) = (sid("pearl"), sid("pearl-crown"), sid("lantern"), sid("lotus"));
+    let cert_id = |s: &SeriesId, e: u32| ids::certificate_id(&chain_id, s, e);
+    let variant = |name: &str, count: u32| BoxVariant {
+        name: name.into(),
+        content_hash: TestNet::content(&format!("lantern-{name}")),
+        count,
+    };
+    let box_terms = |variants: Vec<BoxVariant>, seed: &Hash32| SeriesTerms {
+        recipes: vec![],
+        blind_box: Some(BlindBoxTerms { variants, seed_commitment: seed_commitment(&chain_id, seed) }),
+    };
+    let mut unrevealed: Option<Certificate> = None;
+    for height in 1..=9u64 {
+        let net = &chain.net;
+        let issuer = &net.issuer;
+        let txs: Vec<SignedTx> = match height {
+            1 => net.setup_txs(),
+            2 => vec![
+                net.create_series(issuer, &net.reviewer, "pearl", 4),
+                create_with_terms(
+                    net,
+                    "lantern",
+                    4,
+                    box_terms(
+                        vec![variant("plain", 2), variant("gold", 1), variant("hidden", 1)],
+                        &LANTERN_SEED,
+                    ),
+                ),
+                create_with_terms(
+                    net,
+                    "lotus",
+                    2,
+                    box_terms(vec![variant("white", 1), variant("red", 1)], &LOTUS_SEED),
+                ),
+            ],
+            3 => {
+                let recipe = Recipe { inputs: vec![RecipeInput { series_id: pearl, count: 2 }] };
+                vec![create_with_terms(
+                    net,
+                    "pearl-crown",
+                    2,
+                    SeriesTerms { recipes: vec![recipe], blind_box: None },
+                )]
+            }
+            4 => {
+                let mut txs = vec![
+                    net.mint(issuer, pearl, 1, 1),
+                    net.mint(issuer, pearl, 2, 1),
+                    net.mint(issuer, pearl, 3, 2),
+                ];
+                for e in 1..=4 {
+                    txs.push(if e == 2 {
+                        TxBody::Mint { series_id: lantern, edition: 2, holder: alice() }
+                            .sign(net.chain(), &[issuer])
+                    } else {
+                        net.mint(issuer, lantern, e, e)
+                    });
+                }
+                txs.extend((1..=2).map(|e| net.mint(issuer, lotus, e, e)));
+                txs
+            }
+            5 => vec![
+                TxBody::Synthesize {
+                    series_id: crown,
+                    recipe: 0,
+                    inputs: vec![cert_id(&pearl, 1), cert_id(&pearl, 2)],
+                    edition: 1,
+                    holder: TestNet::holder(1),
+                }
+                .sign(net.chain(), &[issuer]),
+            ],
+            6 => [lantern, lotus]
+                .into_iter()
+                .map(|series_id| TxBody::CloseBlindBox { series_id }.sign(net.chain(), &[issuer]))
+                .collect(),
+            8 => [(lantern, LANTERN_SEED), (lotus, LOTUS_SEED)]
+                .into_iter()
+                .map(|(series_id, seed)| {
+                    // T44: the entropy is the log root just after the close.
+                    let closed = store
+                        .series_life(&series_id)
+                        .expect("life")
+                        .and_then(|l| l.closed)
+                        .expect("closed at height 6");
+                    let entropy = merkle::root(&store, closed.leaf_index + 1).expect("log root");
+                    TxBody::RevealBlindBox { series_id, seed, entropy }.sign(net.chain(), &[issuer])
+                })
+                .collect(),
+            _ => vec![],
+        };
+        let tip = store.ledger_tip(&genesis).expect("tip");
+        let (block, commit) = chain.push(txs).clone();
+        let executed = validate_block(&store, &genesis, &tip, &block).expect("valid");
+        store.commit_block(&block, &commit, &executed).expect("stored");
+        if height == 7 {
+            unrevealed = Some(build(&store, &genesis, &cert_id(&lantern, 2)));
+        }
+    }
+    let unrevealed = unrevealed.expect("built at height 7");
+    let status = |id: &CertificateId| -> CertificateStatus {
+        keepsake::certificates::status(&store, &genesis, id).expect("status")
+    };
+    let synthesized = build(&store, &genesis, &cert_id(&crown, 1));
+    assert_eq!(synthesized.record.synthesized_from, vec![cert_id(&pearl, 1), cert_id(&pearl, 2)]);
+    let burned = build(&store, &genesis, &cert_id(&pearl, 1));
+    let burned_status = status(&cert_id(&pearl, 1));
+    assert!(burned_status.burn.is_some(), "the node proves the burn");
+    let kept = build(&store, &genesis, &cert_id(&pearl, 3));
+    let kept_status = status(&cert_id(&pearl, 3));
+    assert!(kept_status.burn.is_none());
+    let revealed = build(&store, &genesis, &cert_id(&lantern, 2));
+    assert!(revealed.reveal.is_some() && revealed.record.variant.is_some());
+    assert!(unrevealed.reveal.is_none() && unrevealed.record.variant.is_none());
+    let lotus_cert = build(&store, &genesis, &cert_id(&lotus, 1));
+
+    files.insert("life-synthesized.json", pretty(&synthesized));
+    files.insert("life-burned.json", pretty(&burned));
+    files.insert("life-burned-status.json", pretty(&burned_status));
+    files.insert("life-kept.json", pretty(&kept));
+    files.insert("life-kept-status.json", pretty(&kept_status));
+    files.insert("life-blind-box.json", pretty(&revealed));
+    files.insert("life-blind-box-unrevealed.json", pretty(&unrevealed));
+
+    let tamper = |base: &Certificate, f: &dyn Fn(&mut Certificate)| {
+        let mut c = base.clone();
+        f(&mut c);
+        assert_ne!(&c, base, "a tampering changes something");
+        pretty(&c)
+    };
+    // A record claiming other burned certificates than the synthesis lists.
+    files.insert(
+        "life-tampered-synthesized-from.json",
+        tamper(&synthesized, &|c| c.record.synthesized_from.truncate(1)),
+    );
+    // Another variant of the box (a real one, name and artwork included) than the one drawn.
+    let other_variant = |c: &mut Certificate| {
+        let v = c.record.variant.as_mut().expect("revealed");
+        let (index, name) = if v.index == 2 { (1, "gold") } else { (2, "hidden") };
+        *v = VariantRecord {
+            index,
+            name: name.into(),
+            content_hash: TestNet::content(&format!("lantern-{name}")),
+        };
+    };
+    files.insert("life-variant-not-drawn.json", tamper(&revealed, &other_variant));
+    // The drawn variant claimed before the reveal (the reveal left out).
+    files.insert(
+        "life-variant-without-reveal.json",
+        tamper(&unrevealed, &|c| c.record.variant = revealed.record.variant.clone()),
+    );
+    // The other box's reveal (logged, proven against the same checkpoint).
+    files.insert(
+        "life-reveal-other-series.json",
+        tamper(&revealed, &|c| c.reveal = lotus_cert.reveal.clone()),
+    );
+    // A reveal whose seed is not the committed one: a log of its own, with
+    // the series, the mint and a reveal (signed by the issuer) of another
+    // seed, under a checkpoint the validators signed.
+    files.insert("life-reveal-wrong-seed.json", pretty(&forged_reveal(&chain, &revealed)));
+    // The status of the kept `pearl` 3 showing the burn of `pearl` 1 and 2.
+    let mut other_burn = kept_status.clone();
+    other_burn.burn = burned_status.burn.clone();
+    files.insert("life-burn-not-listed-status.json", pretty(&other_burn));
+}
+
+/// `revealed` re-anchored to a log of three entries: its series and mint
+/// leaves, then a reveal of the box with seed `[9; 32]`, which does not
+/// match the commitment; the checkpoint is signed by the chain's validators.
+fn forged_reveal(chain: &TestChain, revealed: &Certificate) -> Certificate {
+    use keepsake_types::encoding::{decode, encode};
+    let net = &chain.net;
+    let reveal: LogLeaf =
+        decode(&revealed.reveal.as_ref().expect("revealed").leaf.0, usize::MAX, "leaf").expect("a leaf");
+    let TxBody::RevealBlindBox { series_id, entropy, .. } = reveal.tx.body else { panic!("a reveal") };
+    let forged = LogLeaf {
+        tx: TxBody::RevealBlindBox { series_id, seed: Hash32([9; 32]), entropy }
+            .sign(net.chain(), &[&net.issuer]),
+        ..reveal
+    };
+    let leaves = [revealed.series.leaf.0.clone(), revealed.mint.leaf.0.clone(), encode(&forged)];
+    let mut log = merkle::MemoryLog::new();
+    for leaf in &leaves {
+        log.push(leaf);
+    }
+    let mut header = revealed.checkpoint.header.clone();
+    header.log_size = log.size();
+    header.log_root = log.root();
+    let signers = chain.signers_at(header.height);
+    let commit = commit_signed_by(net.chain(), &header, 0, &signers);
+    let entry = |i: u64| LogEntryProof {
+        leaf_index: i,
+        leaf: HexBytes(leaves[i as usize].clone()),
+        proof: merkle::inclusion_proof(&log, i, log.size()).expect("proof"),
+    };
+    Certificate {
+        series: entry(0),
+        mint: entry(1),
+        reveal: Some(entry(2)),
+        checkpoint: Checkpoint { header, commit },
+        ..revealed.clone()
+    }
+}
+
 fn build(store: &Store, genesis: &Genesis, id: &CertificateId) -> Certificate {
     keepsake::certificates::build(store, genesis, id).expect("certificate").certificate
 }
@@ -321,6 +579,17 @@ const CERTIFICATE_VERDICTS: &[(&str, &str, &str)] = &[
     ("set-transition-not-a-change.json", "genesis.json", "InvalidTransition"),
     ("set-removed-validator-signature.json", "genesis.json", "UnknownValidator"),
     ("set-changes-valid.json", "other-genesis.json", "InvalidTransition"),
+    // The collectible's life without resale (`generate_life`).
+    ("life-synthesized.json", "genesis.json", "valid"),
+    ("life-burned.json", "genesis.json", "valid"),
+    ("life-kept.json", "genesis.json", "valid"),
+    ("life-blind-box.json", "genesis.json", "valid"),
+    ("life-blind-box-unrevealed.json", "genesis.json", "valid"),
+    ("life-tampered-synthesized-from.json", "genesis.json", "CertificateMismatch"),
+    ("life-variant-not-drawn.json", "genesis.json", "CertificateMismatch"),
+    ("life-variant-without-reveal.json", "genesis.json", "CertificateMismatch"),
+    ("life-reveal-other-series.json", "genesis.json", "CertificateMismatch"),
+    ("life-reveal-wrong-seed.json", "genesis.json", "CertificateMismatch"),
 ];
 
 /// The verdict of each status answer: (answer, certificate, expected).
@@ -332,6 +601,9 @@ const STATUS_VERDICTS: &[(&str, &str, &str)] = &[
     ("set-revoked-status.json", "set-revoked.json", "revoked"),
     ("set-active-status.json", "set-after-removal.json", "active"),
     ("set-tampered-status-transition.json", "set-revoked.json", "InvalidTransition"),
+    ("life-burned-status.json", "life-burned.json", "burned"),
+    ("life-kept-status.json", "life-kept.json", "active"),
+    ("life-burn-not-listed-status.json", "life-kept.json", "CertificateMismatch"),
 ];
 
 fn manifest() -> String {
@@ -411,6 +683,7 @@ fn every_status_fixture_gets_its_exact_verdict() {
         let status: CertificateStatus = serde_json::from_str(&read(answer)).unwrap();
         let got = match status.verify(&genesis, &cert) {
             Ok(v) if v.revocation.is_some() => "revoked".to_string(),
+            Ok(v) if v.burned.is_some() => "burned".to_string(),
             Ok(_) => "active".to_string(),
             Err(e) => e.code().to_string(),
         };

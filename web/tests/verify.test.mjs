@@ -51,6 +51,12 @@ import {
   SET_CHANGE_DELAY,
   TRANSITIONS_MAX,
   TOTAL_POWER_MAX,
+  drawVariants,
+  seedCommitment,
+  reviewMessage,
+  encodeSeriesTerms,
+  checkHolder,
+  parseHolderOpening,
 } from "../verify.js";
 
 const FIXTURES = new URL("../../tests/fixtures/certificates/", import.meta.url);
@@ -1189,5 +1195,179 @@ describe("validator-set changes", () => {
     v = await verifyStatus(JSON.stringify({ ...answer, checkpoint: cp2.checkpoint, revocation: cp2.change }), genesis, cert);
     assert.equal(v.status, "revoked", v.message);
     assert.equal(v.revocation.by, "governance");
+  });
+});
+
+// ---------------------------------------------------------------------------
+// The collectible's life without resale (issue 16): synthesis, blind boxes, burns.
+
+describe("synthesis, blind boxes and burns", () => {
+  const genesis = () => read("genesis.json");
+  const leafOf = (file, entry) => decodeLogLeaf(fromHex(JSON.parse(read(file))[entry].leaf), 1 << 20);
+  const b32 = (x) => new Uint8Array(32).fill(x);
+
+  test("the draw equals Rust's pinned draw (life.rs the_draw_is_pinned)", async () => {
+    const deck = await drawVariants("c", b32(1), b32(2), b32(3), [{ count: 2 }, { count: 3 }, { count: 5 }]);
+    assert.deepEqual(deck, [1, 0, 0, 1, 2, 2, 1, 2, 2, 2]);
+    // A permutation of the counts, and it depends on the chain.
+    const other = await drawVariants("d", b32(1), b32(2), b32(3), [{ count: 2 }, { count: 3 }, { count: 5 }]);
+    assert.deepEqual([...other].sort(), [0, 0, 1, 1, 1, 2, 2, 2, 2, 2]);
+    assert.notDeepEqual(other, deck);
+    assert.equal(await drawVariants("c", b32(1), b32(2), b32(3), [{ count: 10000 }, { count: 1 }]), null);
+  });
+
+  test("every new transaction body decodes and re-encodes to its exact bytes", async () => {
+    // Bodies logged by the golden chain (encoded by Rust).
+    const seen = new Set();
+    for (const [file, entry] of [
+      ["life-synthesized.json", "mint"],
+      ["life-synthesized.json", "series"],
+      ["life-blind-box.json", "series"],
+      ["life-blind-box.json", "reveal"],
+      ["life-burned-status.json", "burn"],
+    ]) {
+      const leaf = leafOf(file, entry);
+      seen.add(leaf.tx.body.kind);
+      assert.deepEqual(encodeTxBody(leaf.tx.body), leaf.tx.bodyBytes, `${file} ${entry}`);
+    }
+    assert.deepEqual([...seen].sort(), ["create_series_with_terms", "reveal_blind_box", "synthesize"]);
+    // The others, by the postcard rules (docs/protocol.md): variant index, then the fields in order.
+    const issuer = b32(0xaa);
+    const cases = [
+      [
+        { kind: "set_issuer_licence", issuer, licence: { kind: "ICP", number: "A-1", valid_until_ms: 300n }, nonce: 7n },
+        concat([12], issuer, [3], utf8("ICP"), [3], utf8("A-1"), [0xac, 0x02], [7]),
+      ],
+      [{ kind: "withdraw_issuer_licence", issuer, reason: "x", nonce: 1n }, concat([13], issuer, [1], utf8("x"), [1])],
+      [{ kind: "set_licence_policy", required: true, nonce: 128n }, Uint8Array.of(14, 1, 0x80, 0x01)],
+      [{ kind: "close_blind_box", series_id: b32(5) }, concat([17], b32(5))],
+    ];
+    for (const [body, bytes] of cases) {
+      assert.deepEqual(encodeTxBody(body), bytes, body.kind);
+      const leaf = concat([1], [2], bytes, [0]);
+      const back = decodeLogLeaf(leaf, 1 << 20).tx.body;
+      assert.deepEqual(encodeTxBody(back), bytes, body.kind);
+      assert.equal(back.kind, body.kind);
+    }
+    // A bool is 0 or 1.
+    assert.throws(() => decodeLogLeaf(Uint8Array.of(1, 2, 14, 2, 0, 0), 1 << 20), (e) => e.code === "Malformed");
+  });
+
+  test("the reviewer of a series with terms signs review v2 over (subject, terms)", async () => {
+    const leaf = leafOf("life-blind-box.json", "series");
+    const s = leaf.tx.body;
+    assert.equal(s.kind, "create_series_with_terms");
+    await verifySignature(s.approval.reviewer, reviewMessage(CHAIN, s, s.terms), s.approval.signature, "review");
+    // The v1 message (without the terms) is not what was signed.
+    await rejectsWith(
+      verifySignature(s.approval.reviewer, reviewMessage(CHAIN, s, null), s.approval.signature, "review"),
+      "BadSignature",
+    );
+    assert.ok(encodeSeriesTerms(s.terms).length > 0);
+  });
+
+  test("a synthesized certificate shows what it burned and its recipe", async () => {
+    const r = await verifyCertificate(read("life-synthesized.json"), genesis());
+    assert.ok(r.ok, r.message);
+    assert.equal(r.recipe, 0);
+    assert.equal(r.record.synthesized_from.length, 2);
+    assert.deepEqual(r.record.synthesized_from, JSON.parse(read("life-synthesized.json")).record.synthesized_from);
+    assert.equal(r.blindBox, null);
+    assert.match(r.steps.find((x) => x.id === "record").detail, /synthesized by recipe 0 from 2 burned/);
+  });
+
+  test("a burned certificate's status proves the burn into the synthesized certificate", async () => {
+    const cert = await verifyCertificate(read("life-burned.json"), genesis());
+    const st = await verifyStatus(read("life-burned-status.json"), genesis(), cert);
+    assert.equal(st.status, "burned", st.message);
+    const output = JSON.parse(read("life-synthesized.json"));
+    assert.equal(st.burn.into, output.certificate_id);
+    assert.equal(st.burn.tx_id, output.record.mint_tx);
+    assert.equal(st.burn.height, output.record.height);
+    assert.equal(st.steps.find((x) => x.id === "burn").status, "passed");
+  });
+
+  test("a revealed blind box carries the drawn variant; an unrevealed one none", async () => {
+    const r = await verifyCertificate(read("life-blind-box.json"), genesis());
+    assert.ok(r.ok, r.message);
+    assert.ok(r.blindBox.reveal);
+    const c = JSON.parse(read("life-blind-box.json"));
+    const reveal = leafOf("life-blind-box.json", "reveal").tx.body;
+    const terms = leafOf("life-blind-box.json", "series").tx.body.terms.blind_box;
+    assert.deepEqual(await seedCommitment(CHAIN, reveal.seed), terms.seed_commitment);
+    const deck = await drawVariants(CHAIN, reveal.series_id, reveal.seed, reveal.entropy, terms.variants);
+    assert.equal(r.record.variant.index, deck[c.record.edition - 1]);
+    assert.equal(r.record.variant.name, terms.variants[deck[c.record.edition - 1]].name);
+    const u = await verifyCertificate(read("life-blind-box-unrevealed.json"), genesis());
+    assert.ok(u.ok, u.message);
+    assert.deepEqual(u.blindBox, { reveal: null });
+    assert.equal(u.record.variant, null);
+    assert.match(u.steps.find((x) => x.id === "record").detail, /not yet revealed/);
+  });
+
+  test("each hostile life fixture fails on its precise field", async () => {
+    for (const [file, field] of [
+      ["life-tampered-synthesized-from.json", "record.synthesized_from"],
+      ["life-variant-not-drawn.json", "record.variant.index"],
+      ["life-variant-without-reveal.json", "record.variant"],
+      ["life-reveal-other-series.json", "reveal.series_id"],
+      ["life-reveal-wrong-seed.json", "reveal.seed"],
+    ]) {
+      const r = await verifyCertificate(read(file), genesis());
+      assert.equal(r.code, "CertificateMismatch", file);
+      assert.equal(r.step, "record", file);
+      assert.ok(r.message.startsWith(`certificate field ${field} does not match`), `${file}: ${r.message}`);
+    }
+    const kept = await verifyCertificate(read("life-kept.json"), genesis());
+    const st = await verifyStatus(read("life-burn-not-listed-status.json"), genesis(), kept);
+    assert.equal(st.code, "CertificateMismatch");
+    assert.equal(st.step, "burn");
+    assert.ok(st.message.startsWith("certificate field burn.inputs does not match"), st.message);
+  });
+
+  test("a variant on a plain series, a reveal on a plain series, an unknown recipe", async () => {
+    const plain = JSON.parse(read("life-kept.json"));
+    const box = JSON.parse(read("life-blind-box.json"));
+    let r = await verifyCertificate(JSON.stringify({ ...plain, reveal: box.reveal }), genesis());
+    assert.ok(r.message.startsWith("certificate field reveal does not match"), r.message);
+    r = await verifyCertificate(JSON.stringify({ ...plain, record: { ...plain.record, variant: box.record.variant } }), genesis());
+    assert.ok(r.message.startsWith("certificate field record.variant does not match"), r.message);
+    // A minted certificate claiming to be synthesized.
+    r = await verifyCertificate(
+      JSON.stringify({ ...plain, record: { ...plain.record, synthesized_from: [plain.certificate_id] } }),
+      genesis(),
+    );
+    assert.ok(r.message.startsWith("certificate field record.synthesized_from does not match"), r.message);
+  });
+
+  test("Is this mine? compares holder_id(salt, account) with the verified holder, locally", async () => {
+    const r = await verifyCertificate(read("life-blind-box.json"), genesis());
+    assert.ok(r.ok, r.message);
+    const yes = await checkHolder(r, "c0ffee", "alice@example.com");
+    assert.equal(yes.mine, true);
+    assert.equal(yes.holder, r.record.holder);
+    assert.equal(yes.holder, toHex(await holderId("c0ffee", "alice@example.com")));
+    assert.equal((await checkHolder(r, "c0ffee", "bob@example.com")).mine, false);
+    assert.equal((await checkHolder(r, "c0ffef", "alice@example.com")).mine, false);
+    await rejectsWith(checkHolder({ ok: false }, "c0ffee", "alice@example.com"), "CertificateMismatch");
+    const opening = {
+      format: "keepsake-holder-opening/v1",
+      certificate_id: r.certificateId,
+      holder: r.record.holder,
+      salt: "c0ffee",
+      account: "alice@example.com",
+    };
+    const o = parseHolderOpening(JSON.stringify(opening));
+    assert.equal(o.salt, "c0ffee");
+    assert.equal(toHex(o.certificate_id), r.certificateId);
+    for (const bad of [
+      { ...opening, format: "keepsake-holder-opening/v2" },
+      { ...opening, extra: 1 },
+      { ...opening, salt: 5 },
+      { ...opening, holder: "zz" },
+    ]) {
+      assert.throws(() => parseHolderOpening(JSON.stringify(bad)), (e) => e.code === "Malformed", JSON.stringify(bad));
+    }
+    assert.throws(() => parseHolderOpening("{"), (e) => e.code === "Malformed");
   });
 });

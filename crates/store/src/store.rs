@@ -630,7 +630,10 @@ impl Store {
         let location = TxLocation { height: l.height, index: l.index, leaf_index: l.leaf };
         let (tx, _) = self.leaf_tx(&location)?;
         let tx_id = tx.id(&self.chain_id);
-        let TxBody::Mint { series_id, edition, holder } = tx.body else {
+        // A synthesis mints its output as a mint does (the skeleton's design).
+        let (TxBody::Mint { series_id, edition, holder }
+        | TxBody::Synthesize { series_id, edition, holder, .. }) = tx.body
+        else {
             return corrupt(format!("certificate {id} points at transaction {tx_id}, which is not a mint"));
         };
         if keepsake_types::ids::certificate_id(&self.chain_id, &series_id, edition) != *id {

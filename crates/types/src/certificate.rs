@@ -29,6 +29,10 @@ use crate::genesis::Genesis;
 use crate::hash::Hash32;
 use crate::ids::{self, CertificateId, ContentHash, HolderId, SeriesId, TxId};
 use crate::keys::PublicKey;
+use crate::life_proof::{
+    DRAWS_KEPT_MAX, DrawMemo, Draws, VariantRecord, VerifiedBlindBox, VerifiedBurn, check_blind_box,
+    check_burn, check_recipe,
+};
 use crate::membership::{SetTransition, ValidatorSchedule};
 use crate::merkle;
 use crate::tx::TxBody;
@@ -67,8 +71,16 @@ pub struct CertificateRecord {
     pub height: u64,
     /// Time of that block (ms since the Unix epoch).
     pub time_ms: u64,
-    /// The mint transaction's id.
+    /// The mint transaction's id (the synthesis', for a synthesized certificate).
     pub mint_tx: TxId,
+    /// A synthesized certificate: the certificates burned into it, exactly
+    /// the synthesis' `inputs` (empty, and omitted, for a minted one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub synthesized_from: Vec<CertificateId>,
+    /// A revealed blind box: the variant drawn for this edition (omitted
+    /// for every other certificate, and before the reveal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<VariantRecord>,
 }
 
 /// A log entry with its inclusion proof against the checkpoint's log root.
@@ -122,7 +134,8 @@ pub struct Certificate {
     pub certificate_id: CertificateId,
     /// What it attests.
     pub record: CertificateRecord,
-    /// The mint transaction's log entry.
+    /// The mint transaction's log entry (a `Mint`, or the `Synthesize` that
+    /// made a synthesized certificate).
     pub mint: LogEntryProof,
     /// The series creation's log entry (carries the content hash and review).
     pub series: LogEntryProof,
@@ -136,6 +149,10 @@ pub struct Certificate {
     /// anchored to before, linked to `checkpoint` by a consistency proof.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<CheckpointLink>,
+    /// A revealed blind box: the `RevealBlindBox` entry, proven against
+    /// `checkpoint` (it draws `record.variant`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reveal: Option<LogEntryProof>,
 }
 
 /// An older checkpoint and the proof that the certificate's current log
@@ -170,9 +187,16 @@ pub struct VerifiedCertificate {
     pub total_power: u64,
     /// Validator-set changes followed from the genesis set to that set.
     pub set_changes: usize,
+    /// A synthesized certificate: the recipe of the series it was made by
+    /// (the burned certificates are `record.synthesized_from`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipe: Option<u32>,
+    /// A blind-box edition: revealed (its variant is `record.variant`) or not yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blind_box: Option<VerifiedBlindBox>,
 }
 
-fn mismatch(field: &'static str, reason: String) -> Error {
+pub(crate) fn mismatch(field: &'static str, reason: String) -> Error {
     Error::CertificateMismatch { field, reason }
 }
 
@@ -290,15 +314,21 @@ impl Certificate {
 
         // The mint entry.
         let r = &self.record;
-        let TxBody::Mint { series_id, edition, holder } = &mint_leaf.tx.body else {
-            return Err(mismatch(
-                "mint.leaf",
-                format!("is a {} transaction, not a mint", mint_leaf.tx.body.kind()),
-            ));
+        // A synthesis mints its output as a `Mint` would (series, edition, holder).
+        let (series_id, edition, holder, synthesis) = match &mint_leaf.tx.body {
+            TxBody::Mint { series_id, edition, holder } => (series_id, edition, holder, None),
+            TxBody::Synthesize { series_id, recipe, inputs, edition, holder } => {
+                (series_id, edition, holder, Some((*recipe, inputs.as_slice())))
+            }
+            other => {
+                return Err(mismatch("mint.leaf", format!("is a {} transaction, not a mint", other.kind())));
+            }
         };
         expect_eq("record.series_id", series_id, &r.series_id)?;
         expect_eq("record.edition", edition, &r.edition)?;
         expect_eq("record.holder", holder, &r.holder)?;
+        let burned: &[CertificateId] = synthesis.map_or(&[], |(_, inputs)| inputs);
+        expect_eq("record.synthesized_from", &burned, &r.synthesized_from.as_slice())?;
         expect_eq("record.height", &mint_leaf.height, &r.height)?;
         expect_eq("record.time_ms", &mint_leaf.time_ms, &r.time_ms)?;
         expect_eq("record.mint_tx", &mint_leaf.tx.id(chain), &r.mint_tx)?;
@@ -341,7 +371,25 @@ impl Certificate {
             series_leaf.tx.check_signatures(chain, signatures)?;
             creation.check_approval(chain, signatures)?;
         }
+        // A synthesized certificate's recipe, a blind box's reveal and variant.
+        if let Some((recipe, _)) = synthesis {
+            check_recipe(creation.terms, recipe)?;
+        }
+        // A draw is computed once per box when a memo is kept.
+        let mut draws = DrawMemo { known: memo.as_ref().map(|m| &m.draws), new: None };
+        let blind_box = check_blind_box(
+            chain,
+            creation.terms.and_then(|t| t.blind_box.as_ref()),
+            r,
+            self.reveal.as_ref(),
+            &self.checkpoint,
+            self.mint.leaf_index,
+            leaf_max,
+            signatures,
+            &mut draws,
+        )?;
         let learned = Learned {
+            draw: draws.new,
             schedule: new_schedule,
             proven: checkpoint_key.zip(series_key).map(|(c, s)| (c, signed_power, s)),
         };
@@ -356,6 +404,8 @@ impl Certificate {
             signed_power,
             total_power: validators.total_power(),
             set_changes: self.transitions.len(),
+            recipe: synthesis.map(|(recipe, _)| recipe),
+            blind_box,
         };
         Ok((verified, learned))
     }
@@ -398,6 +448,8 @@ struct Proven {
     series: std::collections::HashSet<Hash32>,
     /// Schedules followed, by the hash of their exact transitions (few: one per chain state).
     schedules: std::collections::HashMap<Hash32, std::sync::Arc<ValidatorSchedule>>,
+    /// Blind-box draws, by the hash of their exact inputs.
+    draws: Draws,
 }
 
 /// A schedule followed for the first time, by the hash of its transitions.
@@ -405,6 +457,8 @@ type NewSchedule = Option<(Hash32, std::sync::Arc<ValidatorSchedule>)>;
 
 /// What one verified certificate adds to a [`Proven`].
 struct Learned {
+    /// A blind-box draw computed for the first time.
+    draw: Option<(Hash32, std::sync::Arc<Vec<u32>>)>,
     /// A schedule followed for the first time.
     schedule: NewSchedule,
     /// The checkpoint's key and signed power, and the series entry's key.
@@ -435,6 +489,12 @@ impl Proven {
     }
 
     fn learn(&mut self, learned: Learned) {
+        if let Some((key, deck)) = learned.draw {
+            if self.draws.len() >= DRAWS_KEPT_MAX {
+                self.draws.clear();
+            }
+            self.draws.insert(key, deck);
+        }
         if let Some((key, schedule)) = learned.schedule {
             if self.schedules.len() >= SCHEDULES_KEPT_MAX {
                 self.schedules.clear();
@@ -491,6 +551,11 @@ impl CertificateVerifier {
     /// Checkpoints remembered (for tests and progress output).
     pub fn checkpoints_proven(&self) -> usize {
         self.proven.checkpoints.len()
+    }
+
+    /// Blind-box draws remembered (for tests): one per revealed box seen.
+    pub fn draws_remembered(&self) -> usize {
+        self.proven.draws.len()
     }
 }
 
@@ -587,6 +652,10 @@ pub struct CertificateStatus {
     /// The revocation's log entry and its inclusion proof against
     /// `checkpoint`; `None` when the node says the certificate is active.
     pub revocation: Option<LogEntryProof>,
+    /// The `Synthesize` entry that burned the certificate, with its
+    /// inclusion proof against `checkpoint` (omitted when not burned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burn: Option<LogEntryProof>,
 }
 
 /// A verified revocation.
@@ -617,6 +686,10 @@ pub struct VerifiedStatus {
     /// `None` when the node says "active": the checkpoint is genuine, but
     /// the absence of a revocation is the node's word (see the module docs).
     pub revocation: Option<VerifiedRevocation>,
+    /// `Some` when burned by a synthesis: proven by its inclusion proof.
+    /// `None`: not burned, on the node's word (as for a revocation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burned: Option<VerifiedBurn>,
 }
 
 impl CertificateStatus {
@@ -660,14 +733,34 @@ impl CertificateStatus {
                 ),
             ));
         }
-        let Some(entry) = &self.revocation else {
-            return Ok(VerifiedStatus {
-                certificate_id: self.certificate_id,
-                checkpoint_height: self.checkpoint.header.height,
-                revocation: None,
-            });
-        };
         let leaf_max = genesis.params.log_leaf_bytes_max();
+        let revocation = match &self.revocation {
+            None => None,
+            Some(entry) => Some(self.check_revocation(chain, entry, cert, leaf_max, signatures)?),
+        };
+        let burned = match &self.burn {
+            None => None,
+            Some(entry) => Some(check_burn(chain, entry, &self.checkpoint, cert, leaf_max, signatures)?),
+        };
+        Ok(VerifiedStatus {
+            certificate_id: self.certificate_id,
+            checkpoint_height: self.checkpoint.header.height,
+            revocation,
+            burned,
+        })
+    }
+
+    /// The revocation of a status answer: its inclusion proof, that it
+    /// revokes this certificate after its mint, its signatures and the shape
+    /// of its signers.
+    fn check_revocation(
+        &self,
+        chain: &str,
+        entry: &LogEntryProof,
+        cert: &VerifiedCertificate,
+        leaf_max: usize,
+        signatures: &mut Signatures<'_>,
+    ) -> Result<VerifiedRevocation> {
         let leaf = entry.verify_against(&self.checkpoint, "revocation", leaf_max)?;
         let TxBody::Revoke { certificate_id, reason } = &leaf.tx.body else {
             return Err(mismatch(
@@ -697,17 +790,13 @@ impl CertificateStatus {
         } else {
             Revoker::Governance
         };
-        Ok(VerifiedStatus {
-            certificate_id: self.certificate_id,
-            checkpoint_height: self.checkpoint.header.height,
-            revocation: Some(VerifiedRevocation {
-                reason: reason.clone(),
-                by,
-                height: leaf.height,
-                time_ms: leaf.time_ms,
-                tx_id: leaf.tx.id(chain),
-                leaf_index: entry.leaf_index,
-            }),
+        Ok(VerifiedRevocation {
+            reason: reason.clone(),
+            by,
+            height: leaf.height,
+            time_ms: leaf.time_ms,
+            tx_id: leaf.tx.id(chain),
+            leaf_index: entry.leaf_index,
         })
     }
 }

@@ -10,11 +10,11 @@ use jsonrpsee::http_client::HttpClient;
 use keepsake_rpc::KeepsakeApiClient;
 use keepsake_rpc::types::ConsistencyResponse;
 use keepsake_types::{
-    Certificate, CertificateId, CertificateStatus, Genesis, VerifiedCertificate,
+    Certificate, CertificateId, CertificateStatus, Genesis, VerifiedCertificate, VerifiedStatus,
     certificate::CERTIFICATE_FILE_MAX,
 };
 
-use super::common::{RpcArgs, read_genesis};
+use super::common::{RpcArgs, read_genesis, utc_date};
 use crate::config::{GENESIS_FILE_MAX, read_bounded};
 use crate::rpc_client::{client, describe};
 
@@ -152,6 +152,58 @@ pub fn verified_lines(v: &VerifiedCertificate) -> Vec<String> {
     }
     if let Some(h) = v.previous_height {
         lines.push(format!("  refreshed     from checkpoint height {h} (log consistency proven)"));
+    }
+    if !r.synthesized_from.is_empty() {
+        let recipe = v.recipe.map(|n| format!(" by recipe {n}")).unwrap_or_default();
+        lines.push(format!(
+            "  synthesized   from {} burned certificate{}{recipe}:",
+            r.synthesized_from.len(),
+            if r.synthesized_from.len() == 1 { "" } else { "s" }
+        ));
+        lines.extend(r.synthesized_from.iter().map(|id| format!("                {id}")));
+    }
+    match (&v.blind_box, &r.variant) {
+        (Some(b), Some(variant)) => {
+            let at = b.reveal.as_ref().map(|rv| format!(", revealed at height {}", rv.height));
+            lines.push(format!(
+                "  variant       {} (variant {} of the blind box, content hash {}{})",
+                variant.name,
+                variant.index,
+                variant.content_hash,
+                at.unwrap_or_default()
+            ));
+        }
+        (Some(_), None) => lines.push("  blind box     not yet revealed (no variant drawn yet)".to_string()),
+        (None, _) => {}
+    }
+    lines
+}
+
+/// What `keepsake cert status` prints for a verified answer, line by line.
+pub fn status_lines(v: &VerifiedStatus) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(r) = &v.revocation {
+        lines.push(format!(
+            "REVOKED certificate {} at height {} by {:?}: {} (proven by log entry {}, checkpoint height {})",
+            v.certificate_id, r.height, r.by, r.reason, r.leaf_index, v.checkpoint_height
+        ));
+    }
+    if let Some(b) = &v.burned {
+        lines.push(format!(
+            "BURNED certificate {}: burned on {} into {} (synthesis at height {}, proven by log entry {}, checkpoint height {})",
+            v.certificate_id,
+            utc_date(b.time_ms),
+            b.into,
+            b.height,
+            b.leaf_index,
+            v.checkpoint_height
+        ));
+    }
+    if lines.is_empty() {
+        lines.push(format!(
+            "ACTIVE certificate {} according to the node at checkpoint height {} (the checkpoint is genuine; the absence of a revocation or burn is the node's word, see `keepsake audit`)",
+            v.certificate_id, v.checkpoint_height
+        ));
     }
     lines
 }
@@ -294,16 +346,11 @@ async fn status(
         (Err(e), true) => {
             println!("{}", serde_json::json!({"valid": false, "code": e.code(), "reason": e.to_string()}))
         }
-        (Ok(v), false) => match &v.revocation {
-            Some(r) => println!(
-                "REVOKED certificate {} at height {} by {:?}: {} (proven by log entry {}, checkpoint height {})",
-                v.certificate_id, r.height, r.by, r.reason, r.leaf_index, v.checkpoint_height
-            ),
-            None => println!(
-                "ACTIVE certificate {} according to the node at checkpoint height {} (the checkpoint is genuine; the absence of a revocation is the node's word, see `keepsake audit`)",
-                v.certificate_id, v.checkpoint_height
-            ),
-        },
+        (Ok(v), false) => {
+            for line in status_lines(v) {
+                println!("{line}");
+            }
+        }
         (Err(e), false) => eprintln!("INVALID status answer: {}: {e}", e.code()),
     }
     Ok(if verdict.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })

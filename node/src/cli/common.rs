@@ -22,7 +22,7 @@ pub(super) fn read_genesis(path: &Path) -> anyhow::Result<Genesis> {
 
 /// A block time (ms since the Unix epoch) as a UTC date and time,
 /// `2026-12-02 13:47:11 UTC` (proleptic Gregorian calendar).
-pub fn utc(ms: u64) -> String {
+pub fn utc_date(ms: u64) -> String {
     let secs = ms / 1000;
     let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
     // Days since 1970-01-01 to a civil date (the era-based algorithm of H. Hinnant).
@@ -40,13 +40,13 @@ pub fn utc(ms: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::utc;
+    use super::utc_date;
 
     #[test]
     fn block_times_read_as_utc_dates() {
-        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00 UTC");
-        assert_eq!(utc(1_798_761_599_999), "2026-12-31 23:59:59 UTC");
-        assert_eq!(utc(4_107_542_400_000), "2100-03-01 00:00:00 UTC");
+        assert_eq!(utc_date(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc_date(951_782_400_000), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc_date(1_798_761_599_999), "2026-12-31 23:59:59 UTC");
+        assert_eq!(utc_date(4_107_542_400_000), "2100-03-01 00:00:00 UTC");
     }
 }

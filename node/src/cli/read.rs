@@ -10,7 +10,7 @@ use keepsake_rpc::KeepsakeApiClient;
 use keepsake_rpc::types::{BlockResponse, IssuerInfo, SeriesInfo, TxStatus};
 use keepsake_types::{IssuerStatus, PublicKey, SeriesId, TxId};
 
-use super::common::{RpcArgs, utc};
+use super::common::{RpcArgs, utc_date};
 use crate::rpc_client::{client, describe};
 
 /// Most entries one `list` asks for (the node caps pages too).
@@ -204,7 +204,7 @@ async fn block_lines(client: &HttpClient, r: &BlockResponse) -> Vec<String> {
     let mut lines = vec![
         format!("block {}", h.height),
         format!("  hash          {}", r.hash),
-        format!("  time          {}", utc(h.time_ms)),
+        format!("  time          {}", utc_date(h.time_ms)),
         format!("  proposer      {}", name(&h.proposer).unwrap_or_else(|| h.proposer.to_string())),
         format!("  transactions  {}", h.tx_count),
         format!("  log           {} entries, root {}", h.log_size, h.log_root),
@@ -265,7 +265,7 @@ pub(super) async fn tx_status(id: TxId, json: bool, rpc: RpcArgs) -> anyhow::Res
     match status {
         TxStatus::Committed { height, index, leaf_index } => {
             let when = match client.get_block(height).await {
-                Ok(b) => format!(" on {}", utc(b.block.header.time_ms)),
+                Ok(b) => format!(" on {}", utc_date(b.block.header.time_ms)),
                 Err(_) => String::new(),
             };
             println!(
@@ -306,7 +306,7 @@ pub(super) async fn status(json: bool, rpc: RpcArgs) -> anyhow::Result<ExitCode>
         format!("{:.1} s ago", age_ms as f64 / 1000.0)
     };
     println!("chain         {}", s.chain_id);
-    println!("height        {} (latest block {}, {freshness})", s.height, utc(s.latest_time_ms));
+    println!("height        {} (latest block {}, {freshness})", s.height, utc_date(s.latest_time_ms));
     println!("latest hash   {}", s.latest_hash);
     println!("log           {} entries, root {}", s.log_size, s.log_root);
     println!("mempool       {} transactions waiting", s.mempool_txs);
