@@ -222,6 +222,12 @@ fn refreshing_a_certificate_issued_before_set_changes_yields_one_that_verifies()
         "{lines:#?}"
     );
     assert!(lines.iter().any(|l| l.contains("refreshed     from checkpoint height 3")), "{lines:#?}");
+    // Dates, not milliseconds; and the file says where revocation is checked.
+    assert!(
+        lines.iter().any(|l| l.starts_with("  minted        ") && l.contains(" UTC (block ")),
+        "{lines:#?}"
+    );
+    assert!(lines.iter().any(|l| l.contains("`keepsake cert status FILE --genesis GENESIS`")), "{lines:#?}");
     // From a certificate after the first change (one transition): its older
     // checkpoint (height 6) is checked under the schedule, against the five
     // validators in force there, not the genesis four.

@@ -137,7 +137,7 @@ pub fn verified_lines(v: &VerifiedCertificate) -> Vec<String> {
         format!("  holder        {}", r.holder),
         format!("  issuer        {}", r.issuer),
         format!("  content hash  {}", r.content_hash),
-        format!("  minted        height {} at {} ms since epoch", r.height, r.time_ms),
+        format!("  minted        {} (block {})", utc_date(r.time_ms), r.height),
         format!(
             "  checkpoint    height {}, log size {}, signed by power {} of {} ({signers})",
             v.checkpoint_height, v.log_size, v.signed_power, v.total_power
@@ -176,6 +176,11 @@ pub fn verified_lines(v: &VerifiedCertificate) -> Vec<String> {
         (Some(_), None) => lines.push("  blind box     not yet revealed (no variant drawn yet)".to_string()),
         (None, _) => {}
     }
+    lines.push(
+        "  status        not checked offline: a certificate file cannot show a later revocation or burn; \
+         `keepsake cert status FILE --genesis GENESIS` asks a node and verifies its answer"
+            .to_string(),
+    );
     lines
 }
 
@@ -184,8 +189,17 @@ pub fn status_lines(v: &VerifiedStatus) -> Vec<String> {
     let mut lines = Vec::new();
     if let Some(r) = &v.revocation {
         lines.push(format!(
-            "REVOKED certificate {} at height {} by {:?}: {} (proven by log entry {}, checkpoint height {})",
-            v.certificate_id, r.height, r.by, r.reason, r.leaf_index, v.checkpoint_height
+            "REVOKED certificate {} on {} (block {}) by {}: {} (proven by log entry {}, checkpoint height {})",
+            v.certificate_id,
+            utc_date(r.time_ms),
+            r.height,
+            match r.by {
+                keepsake_types::Revoker::Issuer => "its issuer",
+                keepsake_types::Revoker::Governance => "governance",
+            },
+            r.reason,
+            r.leaf_index,
+            v.checkpoint_height
         ));
     }
     if let Some(b) = &v.burned {
@@ -373,4 +387,22 @@ pub fn verify_files(
     let text = read_bounded(file, CERTIFICATE_FILE_MAX as u64).map_err(io)?;
     let cert = Certificate::from_json(&text).map_err(|e| (e.code().to_string(), e.to_string()))?;
     cert.verify(&genesis).map_err(|e| (e.code().to_string(), e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/certificates/");
+
+    #[test]
+    fn a_revocation_reads_in_words_and_dates() {
+        let read = |name: &str| std::fs::read_to_string(format!("{FIXTURES}{name}")).unwrap();
+        let genesis = Genesis::from_json(&read("genesis.json")).unwrap();
+        let cert = Certificate::from_json(&read("revoked.json")).unwrap().verify(&genesis).unwrap();
+        let status: CertificateStatus = serde_json::from_str(&read("revoked-status.json")).unwrap();
+        let lines = status_lines(&status.verify(&genesis, &cert).unwrap()).join("\n");
+        assert!(lines.starts_with("REVOKED certificate "), "{lines}");
+        assert!(lines.contains(" UTC (block ") && lines.contains(") by its issuer: "), "{lines}");
+    }
 }
