@@ -76,6 +76,7 @@ impl Honest {
                     state_root: header.state_root,
                     mempool_txs: 0,
                     validator: self.net.validators[0].public(),
+                    peers: None,
                 };
                 Ok(serde_json::to_value(status).unwrap())
             }
@@ -563,6 +564,7 @@ fn member_node(
                 state_root: header.state_root,
                 mempool_txs: 0,
                 validator: me,
+                peers: None,
             })
             .unwrap()),
             "keepsake_getBlock" => {
