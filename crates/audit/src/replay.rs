@@ -21,7 +21,7 @@
 //!    audit must not depend on the one implementation it audits for the
 //!    rules that matter most;
 //! 4. the ledger's own block validation on the replayed state (rules B1-B11,
-//!    every transaction's signatures and rules T1-T32, and the log and state
+//!    every transaction's signatures and rules T1-T44, and the log and state
 //!    roots recomputed from the replay: so consecutive checkpoints' logs are
 //!    consistent by construction; the cross-node check of consistency proofs
 //!    is the [`crate::Monitor`]'s).
