@@ -263,7 +263,7 @@ pub fn failure_report(seed: u64, validators: usize, failure: &dyn fmt::Display) 
 /// recipe burns two of the first, two syntheses racing for one input (at
 /// most one may burn it), and a blind box sold, then closed (its reveal
 /// needs the committed log: [`BoxClient`]).
-fn client_schedule(testnet: &TestNet, mints: u32) -> Vec<(u64, keepsake_types::SignedTx)> {
+fn client_schedule(testnet: &TestNet, mints: u32, life: bool) -> Vec<(u64, keepsake_types::SignedTx)> {
     // Admission checks against committed state, so like a real client this
     // one re-submits what was refused because it came too early (a series
     // before its issuer is registered, a mint before its series exists):
@@ -283,6 +283,22 @@ fn client_schedule(testnet: &TestNet, mints: u32) -> Vec<(u64, keepsake_types::S
     if mints >= 3 {
         once.push((900 + 3 * 400, testnet.mint(&testnet.issuer, series, 3, 5_000)));
     }
+    if life {
+        life_schedule(testnet, &mut once);
+    }
+    let chain = testnet.chain().to_string();
+    let transfer = TxBody::Transfer {
+        certificate_id: keepsake_types::ids::certificate_id(&chain, &series, 1),
+        to: TestNet::holder(1_000),
+    }
+    .sign(&chain, &[&testnet.issuer]);
+    once.push((1_500, transfer));
+    once.into_iter().flat_map(|(at, tx)| RETRIES_MS.map(|r| (at + r, tx.clone()))).collect()
+}
+
+/// The collectible's life in the client's schedule (see [`client_schedule`]).
+fn life_schedule(testnet: &TestNet, once: &mut Vec<(u64, keepsake_types::SignedTx)>) {
+    let series = testnet.series_id(&testnet.issuer, SERIES_NAME);
     let issuer = &testnet.issuer;
     let fusion = testnet.series_id(issuer, FUSION_NAME);
     let blind = testnet.series_id(issuer, BOX_NAME);
@@ -305,14 +321,6 @@ fn client_schedule(testnet: &TestNet, mints: u32) -> Vec<(u64, keepsake_types::S
     once.push((2_500, testnet.synthesize(issuer, fusion, 0, vec![part(901), part(902)], 1, COLLECTOR)));
     once.push((2_500, testnet.synthesize(issuer, fusion, 0, vec![part(902), part(903)], 2, COLLECTOR)));
     once.push((3_000, testnet.close_box(issuer, blind)));
-    let chain = testnet.chain().to_string();
-    let transfer = TxBody::Transfer {
-        certificate_id: keepsake_types::ids::certificate_id(&chain, &series, 1),
-        to: TestNet::holder(1_000),
-    }
-    .sign(&chain, &[&testnet.issuer]);
-    once.push((1_500, transfer));
-    once.into_iter().flat_map(|(at, tx)| RETRIES_MS.map(|r| (at + r, tx.clone()))).collect()
 }
 
 /// Runs one scenario to the end: `Ok` with what happened when every check
@@ -353,7 +361,7 @@ fn simulate(world: &mut World, scenario: &Scenario) -> Result<SimReport, Violati
         world.schedule(c.at_ms, Event::Crash { crash: i });
         world.schedule(c.restart_ms, Event::Restart { crash: i });
     }
-    for (at_ms, tx) in client_schedule(&world.testnet, scenario.mints) {
+    for (at_ms, tx) in client_schedule(&world.testnet, scenario.mints, scenario.life) {
         for node in 0..n {
             let delay = world.rng.between(0, 50);
             world.schedule(at_ms + delay, Event::SubmitTx { node, tx: Box::new(tx.clone()) });
@@ -370,7 +378,9 @@ fn simulate(world: &mut World, scenario: &Scenario) -> Result<SimReport, Violati
         world.schedule(GOVERNANCE_TICK_MS, Event::Governance);
     }
     let mut box_client = BoxClient { submitted_ms: None };
-    world.schedule(BOX_CLIENT_TICK_MS, Event::BoxClient);
+    if scenario.life {
+        world.schedule(BOX_CLIENT_TICK_MS, Event::BoxClient);
+    }
     // Last, so that it runs after heals and restarts scheduled at the same time.
     world.schedule(scenario.stable_ms, Event::Stable);
 
