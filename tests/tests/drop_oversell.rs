@@ -3,8 +3,8 @@
 //! JSON-RPC — every edition also raced by a rival mint at another validator
 //! for the first 250, and 250 editions beyond the supply. Exactly 10,000
 //! certificates must exist on every validator, one per edition, and every
-//! refused mint must have its precise error. Then the collectible's life
-//! under the same kind of race: pairs of syntheses burning the same two
+//! refused mint must have its precise error. And the collectible's life
+//! under the same kind of race, on a cluster of its own: pairs of syntheses burning the same two
 //! pieces submitted at once to two validators (exactly one burns them, the
 //! other is refused `CertificateBurned`), and a blind box's close raced by
 //! the last mints of its sale (each mint is committed before the close or
@@ -206,6 +206,14 @@ async fn a_10500_mint_burst_for_10000_editions_never_oversells_on_any_validator(
         "drop: {winners} committed, {OVER} over-supply refused at admission, {refused_at_once} rivals \
          refused at admission, {left_out} left out of blocks; {height} blocks"
     );
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raced_syntheses_burn_once_and_a_raced_blind_box_close_sells_nothing_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Cluster::start(dir.path(), 4).await.unwrap();
+    setup_series(&c, 0, "moon-festival", 10).await;
     life_races(&c).await;
     c.shutdown().await;
 }
