@@ -36,4 +36,4 @@ mod report;
 pub use membership::{MembershipEvent, describe_change};
 pub use monitor::{Alert, Monitor, Observed};
 pub use replay::{Auditor, Flow};
-pub use report::{Anomaly, AnomalyKind, IssuerSummary, Report, SeriesSummary};
+pub use report::{Anomaly, AnomalyKind, BoxStatus, BoxSummary, IssuerSummary, Report, SeriesSummary};

@@ -21,10 +21,20 @@
 //!    audit must not depend on the one implementation it audits for the
 //!    rules that matter most;
 //! 4. the ledger's own block validation on the replayed state (rules B1-B11,
-//!    every transaction's signatures and rules T1-T32, and the log and state
+//!    every transaction's signatures and rules T1-T44, and the log and state
 //!    roots recomputed from the replay: so consecutive checkpoints' logs are
 //!    consistent by construction; the cross-node check of consistency proofs
 //!    is the [`crate::Monitor`]'s).
+//!
+//! Step 3 also follows the collectible's life on its own (docs/rules.md
+//! T37-T44): every synthesis burns certificates that were minted, not yet
+//! burned, and held by the holder its output goes to; nothing is minted into
+//! a closed blind box; every reveal carries the seed committed to at
+//! creation and, as entropy, the log root just after its close (recomputed
+//! from the replayed log); and the variant of every edition of a revealed box
+//! is drawn again here ([`keepsake_types::life::draw_variants`]) for the
+//! report, which lists boxes still open and boxes closed but never revealed,
+//! and the burned count of every series.
 //!
 //! The first block that fails step 1, 2 or 4 stops the replay: the state
 //! after it is unknown, so nothing later can be judged.
@@ -38,13 +48,14 @@ use std::collections::BTreeMap;
 use keepsake_ledger::memory::MemoryState;
 use keepsake_ledger::{Executed, LedgerError, StateView, Tip, membership, validate_block};
 use keepsake_types::encoding::decode;
+use keepsake_types::life::{BoxVariant, draw_variants, seed_commitment};
 use keepsake_types::{
-    Block, CertificateId, Commit, DoubleVote, Genesis, HolderId, PublicKey, ScheduledSet, SeriesId, TxBody,
-    ValidatorSchedule, ValidatorSet, ids,
+    Block, CertificateId, Commit, DoubleVote, Genesis, Hash32, HolderId, PublicKey, ScheduledSet, SeriesId,
+    TxBody, ValidatorSchedule, ValidatorSet, ids, merkle,
 };
 
 use crate::membership::{MembershipEvent, describe_change};
-use crate::report::{Anomaly, AnomalyKind, IssuerSummary, Report, SeriesSummary};
+use crate::report::{Anomaly, AnomalyKind, BoxStatus, BoxSummary, IssuerSummary, Report, SeriesSummary};
 
 /// Whether replay goes on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +79,28 @@ struct SeriesCount {
     max_supply: u32,
     minted: u32,
     revoked: u32,
+    burned: u32,
+    /// Set for a blind box.
+    blind_box: Option<BoxTrack>,
+}
+
+/// A blind box as the replay follows it (independently of the ledger's records).
+#[derive(Clone, Debug)]
+struct BoxTrack {
+    variants: Vec<BoxVariant>,
+    seed_commitment: Hash32,
+    /// Height and log index of the close.
+    closed: Option<(u64, u64)>,
+    revealed: Option<Revealed>,
+}
+
+#[derive(Clone, Debug)]
+struct Revealed {
+    height: u64,
+    seed: Hash32,
+    entropy: Hash32,
+    /// The variant of edition `e` at `e - 1`, drawn by the audit.
+    draw: Vec<u32>,
 }
 
 /// The replaying auditor. Feed it blocks in height order from 1 with
@@ -90,6 +123,8 @@ pub struct Auditor {
     evidence_checked: u64,
     /// certificate -> (series, holder), from the mints seen (independent of the ledger).
     holders: BTreeMap<CertificateId, (SeriesId, HolderId)>,
+    /// burned certificate -> the synthesis output it went into.
+    burned: BTreeMap<CertificateId, CertificateId>,
     issuers: BTreeMap<PublicKey, IssuerSummary>,
     series: BTreeMap<SeriesId, SeriesCount>,
 }
@@ -120,6 +155,7 @@ impl Auditor {
             commit_signatures: 0,
             evidence_checked: 0,
             holders: BTreeMap::new(),
+            burned: BTreeMap::new(),
             issuers: BTreeMap::new(),
             series: BTreeMap::new(),
         }
@@ -358,6 +394,8 @@ impl Auditor {
         let chain = self.genesis.chain_id.clone();
         let height = block.header.height;
         for (index, tx) in block.txs.iter().enumerate() {
+            // Every committed transaction is one log entry, in block order.
+            let leaf_index = self.tip.log_size.saturating_add(index as u64);
             match &tx.body {
                 TxBody::Transfer { certificate_id, to } => self.record(
                     AnomalyKind::TransferCommitted,
@@ -365,46 +403,199 @@ impl Auditor {
                     None,
                     format!("transaction {index} transfers certificate {certificate_id} to {to}"),
                 ),
-                TxBody::CreateSeries { issuer, name, max_supply, .. } => {
-                    self.series.entry(ids::series_id(&chain, issuer, name)).or_insert_with(|| SeriesCount {
-                        issuer: *issuer,
-                        name: name.clone(),
-                        max_supply: *max_supply,
-                        minted: 0,
-                        revoked: 0,
+                TxBody::CreateSeries { .. } | TxBody::CreateSeriesWithTerms { .. } => {
+                    let Some(creation) = tx.body.series_creation() else { continue };
+                    let subject = &creation.subject;
+                    let blind_box = creation.terms.and_then(|t| t.blind_box.as_ref()).map(|b| BoxTrack {
+                        variants: b.variants.clone(),
+                        seed_commitment: b.seed_commitment,
+                        closed: None,
+                        revealed: None,
                     });
+                    self.series.entry(ids::series_id(&chain, &subject.issuer, &subject.name)).or_insert_with(
+                        || SeriesCount {
+                            issuer: subject.issuer,
+                            name: subject.name.clone(),
+                            max_supply: subject.max_supply,
+                            minted: 0,
+                            revoked: 0,
+                            burned: 0,
+                            blind_box,
+                        },
+                    );
                 }
                 TxBody::Mint { series_id, edition, holder } => {
-                    let id = ids::certificate_id(&chain, series_id, *edition);
-                    if let Some((_, first)) = self.holders.get(&id) {
-                        self.record(
-                            AnomalyKind::HolderChanged,
-                            Some(height),
-                            None,
-                            format!(
-                                "transaction {index} mints certificate {id} again, to {holder} (first holder {first})"
-                            ),
-                        );
-                    } else {
-                        self.holders.insert(id, (*series_id, *holder));
-                    }
-                    if let Some(s) = self.series.get(series_id)
-                        && (*edition == 0 || *edition > s.max_supply)
+                    if self
+                        .series
+                        .get(series_id)
+                        .and_then(|s| s.blind_box.as_ref())
+                        .is_some_and(|b| b.closed.is_some())
                     {
-                        let max = s.max_supply;
                         self.record(
-                            AnomalyKind::SupplyExceeded,
+                            AnomalyKind::BlindBoxInvalid,
+                            Some(height),
+                            None,
+                            format!("transaction {index} mints edition {edition} of blind box {series_id} after its sale closed"),
+                        );
+                    }
+                    self.check_edition(height, index, series_id, *edition, holder);
+                }
+                TxBody::Synthesize { series_id, inputs, edition, holder, .. } => {
+                    let output = ids::certificate_id(&chain, series_id, *edition);
+                    for input in inputs {
+                        match self.holders.get(input) {
+                            None => self.record(
+                                AnomalyKind::BurnInvalid,
+                                Some(height),
+                                None,
+                                format!(
+                                    "transaction {index} burns certificate {input}, which was never minted"
+                                ),
+                            ),
+                            Some((_, first)) if first != holder => {
+                                let first = *first;
+                                self.record(
+                                    AnomalyKind::SynthesisChangedHolder,
+                                    Some(height),
+                                    None,
+                                    format!(
+                                        "transaction {index} burns certificate {input} of {first} into {output} for \
+                                         {holder}: a transfer"
+                                    ),
+                                )
+                            }
+                            Some(_) => {}
+                        }
+                        if let Some(before) = self.burned.insert(*input, output) {
+                            self.record(
+                                AnomalyKind::BurnInvalid,
+                                Some(height),
+                                None,
+                                format!(
+                                    "transaction {index} burns certificate {input} again (it went into {before})"
+                                ),
+                            );
+                        }
+                    }
+                    self.check_edition(height, index, series_id, *edition, holder);
+                }
+                TxBody::Revoke { certificate_id, .. } => {
+                    if let Some(into) = self.burned.get(certificate_id) {
+                        let into = *into;
+                        self.record(
+                            AnomalyKind::BurnInvalid,
                             Some(height),
                             None,
                             format!(
-                                "transaction {index} mints edition {edition} of a series capped at {max}"
+                                "transaction {index} revokes certificate {certificate_id}, burned into {into}"
                             ),
                         );
+                    }
+                }
+                TxBody::CloseBlindBox { series_id } => {
+                    let verdict = match self.series.get_mut(series_id).and_then(|s| s.blind_box.as_mut()) {
+                        None => Err("closes a series that is not a blind box".to_string()),
+                        Some(b) if b.closed.is_some() => Err("closes a blind box a second time".to_string()),
+                        Some(b) => {
+                            b.closed = Some((height, leaf_index));
+                            Ok(())
+                        }
+                    };
+                    if let Err(why) = verdict {
+                        self.record(
+                            AnomalyKind::BlindBoxInvalid,
+                            Some(height),
+                            None,
+                            format!("transaction {index} {why} ({series_id})"),
+                        );
+                    }
+                }
+                TxBody::RevealBlindBox { series_id, seed, entropy } => {
+                    match self.check_reveal(series_id, seed, entropy) {
+                        Ok(draw) => {
+                            if let Some(b) = self.series.get_mut(series_id).and_then(|s| s.blind_box.as_mut())
+                            {
+                                b.revealed = Some(Revealed { height, seed: *seed, entropy: *entropy, draw });
+                            }
+                        }
+                        Err(why) => self.record(
+                            AnomalyKind::BlindBoxInvalid,
+                            Some(height),
+                            None,
+                            format!("transaction {index} reveals blind box {series_id}: {why}"),
+                        ),
                     }
                 }
                 _ => {}
             }
         }
+    }
+
+    /// A new certificate (a mint, or a synthesis output): minted once (the
+    /// write-once holder), within its series' cap.
+    fn check_edition(
+        &mut self,
+        height: u64,
+        index: usize,
+        series_id: &SeriesId,
+        edition: u32,
+        holder: &HolderId,
+    ) {
+        let id = ids::certificate_id(&self.genesis.chain_id, series_id, edition);
+        if let Some((_, first)) = self.holders.get(&id) {
+            let first = *first;
+            self.record(
+                AnomalyKind::HolderChanged,
+                Some(height),
+                None,
+                format!(
+                    "transaction {index} mints certificate {id} again, to {holder} (first holder {first})"
+                ),
+            );
+        } else {
+            self.holders.insert(id, (*series_id, *holder));
+        }
+        if let Some(s) = self.series.get(series_id)
+            && (edition == 0 || edition > s.max_supply)
+        {
+            let max = s.max_supply;
+            self.record(
+                AnomalyKind::SupplyExceeded,
+                Some(height),
+                None,
+                format!("transaction {index} mints edition {edition} of a series capped at {max}"),
+            );
+        }
+    }
+
+    /// T44 again: a reveal of a blind box closed in an earlier (verified)
+    /// block, with the committed seed and, as entropy, the root of the
+    /// replayed log just after the close. Returns the draw.
+    fn check_reveal(
+        &self,
+        series_id: &SeriesId,
+        seed: &Hash32,
+        entropy: &Hash32,
+    ) -> Result<Vec<u32>, String> {
+        let chain = self.genesis.chain_id.as_str();
+        let Some(b) = self.series.get(series_id).and_then(|s| s.blind_box.as_ref()) else {
+            return Err("the series is not a blind box".into());
+        };
+        if let Some(r) = &b.revealed {
+            return Err(format!("it was already revealed at height {}", r.height));
+        }
+        let Some((_, close_leaf)) = b.closed.filter(|(_, leaf)| *leaf < self.tip.log_size) else {
+            return Err("its sale was not closed in an earlier block".into());
+        };
+        if seed_commitment(chain, seed) != b.seed_commitment {
+            return Err("the seed does not match the commitment made at creation".into());
+        }
+        let expected = merkle::root(&self.state, close_leaf.saturating_add(1)).map_err(|e| e.to_string())?;
+        if *entropy != expected {
+            return Err(format!("the entropy {entropy} is not the log root after the close ({expected})"));
+        }
+        draw_variants(chain, series_id, seed, entropy, &b.variants)
+            .ok_or_else(|| "its variants are too many editions to draw".to_string())
     }
 
     fn issuer(&mut self, key: &PublicKey) -> &mut IssuerSummary {
@@ -429,11 +620,20 @@ impl Auditor {
                     self.issuer(issuer).name = name.clone();
                 }
                 // The series record itself was made by `independent_checks`, in order.
-                TxBody::CreateSeries { issuer, .. } => {
+                TxBody::CreateSeries { issuer, .. } | TxBody::CreateSeriesWithTerms { issuer, .. } => {
                     let summary = self.issuer(issuer);
                     summary.series = summary.series.saturating_add(1);
                 }
-                TxBody::Mint { series_id, .. } => {
+                TxBody::Mint { series_id, .. } | TxBody::Synthesize { series_id, .. } => {
+                    if let TxBody::Synthesize { inputs, .. } = &tx.body {
+                        for input in inputs {
+                            if let Some((burned_series, _)) = self.holders.get(input)
+                                && let Some(s) = self.series.get_mut(burned_series)
+                            {
+                                s.burned = s.burned.saturating_add(1);
+                            }
+                        }
+                    }
                     if let Some(s) = self.series.get_mut(series_id) {
                         s.minted = s.minted.saturating_add(1);
                         let issuer = s.issuer;
@@ -534,6 +734,33 @@ impl Auditor {
                 max_supply: s.max_supply,
                 minted: s.minted,
                 revoked: s.revoked,
+                burned: s.burned,
+            })
+            .collect();
+        let boxes = self
+            .series
+            .iter()
+            .filter_map(|(id, s)| {
+                let b = s.blind_box.as_ref()?;
+                let status = match (&b.closed, &b.revealed) {
+                    (_, Some(r)) => BoxStatus::Revealed {
+                        closed_height: b.closed.map_or(0, |(h, _)| h),
+                        height: r.height,
+                        seed: r.seed,
+                        entropy: r.entropy,
+                    },
+                    (Some((h, _)), None) => BoxStatus::ClosedUnrevealed { closed_height: *h },
+                    (None, None) => BoxStatus::Open,
+                };
+                Some(BoxSummary {
+                    series_id: *id,
+                    name: s.name.clone(),
+                    editions: s.max_supply,
+                    sold: s.minted,
+                    variants: b.variants.iter().map(|v| (v.name.clone(), v.count)).collect(),
+                    status,
+                    draw: b.revealed.as_ref().map(|r| r.draw.clone()).unwrap_or_default(),
+                })
             })
             .collect();
         Report {
@@ -553,6 +780,7 @@ impl Auditor {
             membership: self.membership,
             issuers: self.issuers.into_values().collect(),
             series,
+            boxes,
             anomalies: self.anomalies,
         }
     }

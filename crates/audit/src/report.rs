@@ -47,6 +47,16 @@ pub enum AnomalyKind {
     InvalidEvidence,
     /// The source runs another chain than the auditor's genesis.
     ChainMismatch,
+    /// A synthesis burns a certificate never minted or already burned, or a
+    /// burned certificate is revoked (independent check of T40).
+    BurnInvalid,
+    /// A synthesis burns one holder's certificates into an edition for
+    /// another (independent check of T42: a transfer in disguise).
+    SynthesisChangedHolder,
+    /// A mint into a blind box after its close, a second close, or a reveal
+    /// that is not after a close in an earlier block, with the committed seed
+    /// and the log root after the close as entropy (independent check of T43/T44).
+    BlindBoxInvalid,
 }
 
 impl AnomalyKind {
@@ -65,6 +75,9 @@ impl AnomalyKind {
             AnomalyKind::Equivocation => "Equivocation",
             AnomalyKind::InvalidEvidence => "InvalidEvidence",
             AnomalyKind::ChainMismatch => "ChainMismatch",
+            AnomalyKind::BurnInvalid => "BurnInvalid",
+            AnomalyKind::SynthesisChangedHolder => "SynthesisChangedHolder",
+            AnomalyKind::BlindBoxInvalid => "BlindBoxInvalid",
         }
     }
 }
@@ -131,6 +144,64 @@ pub struct SeriesSummary {
     pub minted: u32,
     /// Certificates revoked.
     pub revoked: u32,
+    /// Certificates burned by synthesis.
+    #[serde(default)]
+    pub burned: u32,
+}
+
+/// Where a blind box's sale stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BoxStatus {
+    /// Still selling: its variants are not drawn yet.
+    Open,
+    /// Sale closed, seed never revealed: its buyers do not know what they hold.
+    ClosedUnrevealed {
+        /// Height of the close.
+        closed_height: u64,
+    },
+    /// Revealed: the audit drew every edition's variant.
+    Revealed {
+        /// Height of the close.
+        closed_height: u64,
+        /// Height of the reveal.
+        height: u64,
+        /// The revealed seed (it matches the commitment).
+        seed: Hash32,
+        /// The entropy (the log root just after the close, as recomputed by the audit).
+        entropy: Hash32,
+    },
+}
+
+/// One blind box.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoxSummary {
+    /// The series id.
+    pub series_id: SeriesId,
+    /// Its name.
+    pub name: String,
+    /// Its editions (the series' cap, the sum of the variant counts).
+    pub editions: u32,
+    /// Editions minted.
+    pub sold: u32,
+    /// The variants (name, count), in order.
+    pub variants: Vec<(String, u32)>,
+    /// Open, closed but not revealed, or revealed.
+    pub status: BoxStatus,
+    /// For a revealed box, the variant index of edition `e` at `e - 1`, drawn
+    /// by the audit; empty otherwise.
+    pub draw: Vec<u32>,
+}
+
+/// The variants of the first `limit` editions of a revealed box's draw, as text.
+fn draw_preview(b: &BoxSummary, limit: usize) -> String {
+    let name = |v: u32| b.variants.get(v as usize).map_or("?", |(n, _)| n.as_str());
+    let mut shown: Vec<String> =
+        b.draw.iter().take(limit).enumerate().map(|(i, v)| format!("#{} {}", i + 1, name(*v))).collect();
+    if b.draw.len() > limit {
+        shown.push(format!("... ({} more)", b.draw.len() - limit));
+    }
+    shown.join(", ")
 }
 
 /// What an audit established.
@@ -170,6 +241,9 @@ pub struct Report {
     pub issuers: Vec<IssuerSummary>,
     /// Per series.
     pub series: Vec<SeriesSummary>,
+    /// Every blind box, open, closed but unrevealed, or revealed.
+    #[serde(default)]
+    pub boxes: Vec<BoxSummary>,
     /// Everything found wrong, in the order found.
     pub anomalies: Vec<Anomaly>,
 }
@@ -216,9 +290,33 @@ impl fmt::Display for Report {
         for s in &self.series {
             writeln!(
                 f,
-                "  series {} ({}): {}/{} minted, {} revoked",
-                s.name, s.series_id, s.minted, s.max_supply, s.revoked
+                "  series {} ({}): {}/{} minted, {} revoked, {} burned",
+                s.name, s.series_id, s.minted, s.max_supply, s.revoked, s.burned
             )?;
+        }
+        for b in &self.boxes {
+            let variants: Vec<String> = b.variants.iter().map(|(n, c)| format!("{n} x{c}")).collect();
+            write!(
+                f,
+                "  blind box {} ({}): {}/{} sold [{}]: ",
+                b.name,
+                b.series_id,
+                b.sold,
+                b.editions,
+                variants.join(", ")
+            )?;
+            match &b.status {
+                BoxStatus::Open => writeln!(f, "OPEN (sale not closed, variants not drawn)")?,
+                BoxStatus::ClosedUnrevealed { closed_height } => writeln!(
+                    f,
+                    "CLOSED at height {closed_height} but NOT REVEALED: its buyers cannot know their variants"
+                )?,
+                BoxStatus::Revealed { closed_height, height, entropy, .. } => writeln!(
+                    f,
+                    "revealed at height {height} (closed at {closed_height}, entropy {entropy}); draw re-derived: {}",
+                    draw_preview(b, 16)
+                )?,
+            }
         }
         if self.anomalies.is_empty() {
             writeln!(f, "  anomalies: none")?;

@@ -5,10 +5,12 @@
 use crate::block::{Tip, build_block};
 use crate::membership::validator_set_at;
 use crate::memory::MemoryState;
+use crate::state::StateView;
 use keepsake_types::{
-    Block, ChainParams, Commit, CommitSignature, ContentHash, Genesis, Header, HolderId, IssuerStatus,
-    Keypair, PublicKey, ReviewSubject, SeriesId, SignedTx, TxBody, Validator, ValidatorChange, ValidatorSet,
-    VoteData, VoteKind, hash::sha256, ids,
+    BlindBoxTerms, Block, BoxVariant, CertificateId, ChainParams, Commit, CommitSignature, ContentHash,
+    Genesis, Hash32, Header, HolderId, IssuerStatus, Keypair, Licence, PublicKey, Recipe, RecipeInput,
+    ReviewApproval, ReviewSubject, SeriesId, SeriesTerms, SignedTx, TxBody, Validator, ValidatorChange,
+    ValidatorSet, VoteData, VoteKind, hash::sha256, ids, life, merkle,
 };
 
 /// Deterministic key `n` of a test network (never use outside tests and dev chains).
@@ -148,6 +150,133 @@ impl TestNet {
         signers.extend(new_key);
         TxBody::ChangeValidators { change, nonce }.sign(self.chain(), &signers)
     }
+}
+
+// ---- The collectible's life (issue 16): licences, synthesis, blind boxes ----
+impl TestNet {
+    /// SetIssuerLicence for `issuer`, in force until `valid_until_ms`, signed by the threshold of governors.
+    pub fn set_licence(&self, issuer: &Keypair, valid_until_ms: u64, nonce: u64) -> SignedTx {
+        let licence = Licence { kind: "ICP".into(), number: format!("L-{nonce}"), valid_until_ms };
+        self.governed(TxBody::SetIssuerLicence { issuer: issuer.public(), licence, nonce }, 2)
+    }
+
+    /// WithdrawIssuerLicence for `issuer`, signed by the threshold of governors.
+    pub fn withdraw_licence(&self, issuer: &Keypair, nonce: u64) -> SignedTx {
+        self.governed(
+            TxBody::WithdrawIssuerLicence { issuer: issuer.public(), reason: "audit failed".into(), nonce },
+            2,
+        )
+    }
+
+    /// SetLicencePolicy, signed by the threshold of governors.
+    pub fn licence_policy(&self, required: bool, nonce: u64) -> SignedTx {
+        self.governed(TxBody::SetLicencePolicy { required, nonce }, 2)
+    }
+
+    /// CreateSeriesWithTerms by `issuer`, approved (subject and terms, review v2) by `reviewer`.
+    pub fn create_series_with_terms(
+        &self,
+        issuer: &Keypair,
+        reviewer: &Keypair,
+        name: &str,
+        max_supply: u32,
+        terms: SeriesTerms,
+    ) -> SignedTx {
+        let subject = self.subject(issuer, name, max_supply);
+        let approval = subject.approve_with(self.chain(), Some(&terms), reviewer);
+        Self::with_terms(subject, terms, approval).sign(self.chain(), &[issuer])
+    }
+
+    /// The reviewed fields of series `name` (as [`TestNet::create_series`] fills them).
+    pub fn subject(&self, issuer: &Keypair, name: &str, max_supply: u32) -> ReviewSubject {
+        ReviewSubject {
+            issuer: issuer.public(),
+            name: name.into(),
+            content_hash: Self::content(name),
+            max_supply,
+            metadata_uri: format!("https://example.org/{name}.json"),
+        }
+    }
+
+    /// The body of a series creation with terms (unsigned).
+    pub fn with_terms(subject: ReviewSubject, terms: SeriesTerms, approval: ReviewApproval) -> TxBody {
+        TxBody::CreateSeriesWithTerms {
+            issuer: subject.issuer,
+            name: subject.name,
+            content_hash: subject.content_hash,
+            max_supply: subject.max_supply,
+            metadata_uri: subject.metadata_uri,
+            terms,
+            approval,
+        }
+    }
+
+    /// Terms of one recipe burning `count` certificates of each listed series.
+    pub fn recipe(inputs: &[(SeriesId, u32)]) -> SeriesTerms {
+        let inputs = inputs.iter().map(|&(series_id, count)| RecipeInput { series_id, count }).collect();
+        SeriesTerms { recipes: vec![Recipe { inputs }], blind_box: None }
+    }
+
+    /// The seed of test blind box `n` (what its issuer keeps secret until the reveal).
+    pub fn box_seed(n: u8) -> Hash32 {
+        sha256(&[b's', b'e', b'e', b'd', n])
+    }
+
+    /// Blind-box terms with variants of these `counts`, committed to `seed`.
+    pub fn blind_box(&self, seed: &Hash32, counts: &[u32]) -> SeriesTerms {
+        let variants = counts
+            .iter()
+            .enumerate()
+            .map(|(i, &count)| BoxVariant {
+                name: format!("variant {i}"),
+                content_hash: Self::content(&format!("variant-{i}")),
+                count,
+            })
+            .collect();
+        SeriesTerms {
+            recipes: vec![],
+            blind_box: Some(BlindBoxTerms {
+                variants,
+                seed_commitment: life::seed_commitment(self.chain(), seed),
+            }),
+        }
+    }
+
+    /// Synthesize, signed by `issuer`: burns `inputs` into `edition` of `series` for holder `n`.
+    pub fn synthesize(
+        &self,
+        issuer: &Keypair,
+        series: SeriesId,
+        recipe: u32,
+        inputs: Vec<CertificateId>,
+        edition: u32,
+        holder: u32,
+    ) -> SignedTx {
+        TxBody::Synthesize { series_id: series, recipe, inputs, edition, holder: Self::holder(holder) }
+            .sign(self.chain(), &[issuer])
+    }
+
+    /// The id of edition `edition` of `series`.
+    pub fn certificate(&self, series: &SeriesId, edition: u32) -> CertificateId {
+        ids::certificate_id(self.chain(), series, edition)
+    }
+
+    /// CloseBlindBox of `series`, signed by `issuer`.
+    pub fn close_box(&self, issuer: &Keypair, series: SeriesId) -> SignedTx {
+        TxBody::CloseBlindBox { series_id: series }.sign(self.chain(), &[issuer])
+    }
+
+    /// RevealBlindBox of `series`, signed by `issuer`.
+    pub fn reveal_box(&self, issuer: &Keypair, series: SeriesId, seed: Hash32, entropy: Hash32) -> SignedTx {
+        TxBody::RevealBlindBox { series_id: series, seed, entropy }.sign(self.chain(), &[issuer])
+    }
+}
+
+/// The entropy a reveal of `series` must carry: the log root just after its
+/// close (`None` while the box is not closed in `state`).
+pub fn box_entropy<V: StateView + ?Sized>(state: &V, series: &SeriesId) -> Option<Hash32> {
+    let closed = state.series_life(series).ok()??.closed?;
+    merkle::root(state, closed.leaf_index + 1).ok()
 }
 
 /// A commit for `header` in `round` on `chain_id`, signed by `signers` in that order.

@@ -19,6 +19,10 @@ use crate::scenario::Attack;
 
 /// Name of the series the simulated client creates and mints from.
 pub const SERIES_NAME: &str = "sim-series";
+/// The series whose recipe burns two certificates of [`SERIES_NAME`].
+pub const FUSION_NAME: &str = "sim-fusion";
+/// The simulation's blind box.
+pub const BOX_NAME: &str = "sim-box";
 /// A year, the lead of [`Attack::FutureTime`] blocks.
 const YEAR_MS: u64 = 365 * 24 * 3600 * 1000;
 

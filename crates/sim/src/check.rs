@@ -13,6 +13,9 @@
 //! | progress once the network is stable | every audited node (validator or observer) reaches the target height within the liveness budget, and every planned set change is committed | [`Violation::NoProgress`] |
 //! | block time bounded by honest clocks | a decided block's time is at most true time + the largest clock offset + the precision | [`Violation::BlockTimeOutOfBounds`] |
 //! | the engine never stops on its own | an audited engine returning an error (a fault, or a decided block it finds invalid) | [`Violation::EngineFault`] |
+//! | a certificate burns once, and only one minted before | every decided `Synthesize`'s inputs, against the certificates the decided chain minted and burned | [`Violation::BurnedTwice`] |
+//! | burned counts are exact on every node | after each commit, every audited node's `SeriesLife::burned` per series (and its burn records) equal the checker's own count of the decided burns up to its height | [`Violation::BurnCountMismatch`] |
+//! | nothing is sold after a blind box closes | every decided `Mint` into a box whose `CloseBlindBox` was decided before | [`Violation::MintAfterClose`] |
 //!
 //! "The set governing a height" is the checker's own: the genesis set, then
 //! each `ChangeValidators` of the decided chain applied with
@@ -32,9 +35,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use keepsake_consensus::{SignedStep, Step};
+use keepsake_ledger::StateView;
 use keepsake_types::membership::SET_CHANGE_DELAY;
 use keepsake_types::{
-    Block, BlockHash, Commit, Genesis, Hash32, PublicKey, TxBody, ValidatorChange, ValidatorSet,
+    Block, BlockHash, CertificateId, Commit, Genesis, Hash32, PublicKey, SeriesId, TxBody, ValidatorChange,
+    ValidatorSet, ids,
 };
 
 use crate::world::MembershipStats;
@@ -177,6 +182,36 @@ pub enum Violation {
         /// The error.
         reason: String,
     },
+    /// A decided synthesis burns a certificate already burned, or never minted.
+    BurnedTwice {
+        /// The height.
+        height: u64,
+        /// The certificate.
+        certificate: CertificateId,
+        /// Why.
+        reason: String,
+    },
+    /// An audited node's burned count of a series (or its burn records)
+    /// differs from the decided chain's.
+    BurnCountMismatch {
+        /// The node.
+        node: usize,
+        /// Its committed height.
+        height: u64,
+        /// The series.
+        series: SeriesId,
+        /// Burns the decided chain made up to that height.
+        expected: u32,
+        /// What the node's state says.
+        got: u32,
+    },
+    /// A mint into a blind box was decided after the box's close.
+    MintAfterClose {
+        /// The height.
+        height: u64,
+        /// The box.
+        series: SeriesId,
+    },
 }
 
 impl fmt::Display for Violation {
@@ -245,6 +280,20 @@ impl fmt::Display for Violation {
             Violation::LedgerFault { node, reason } => {
                 write!(f, "LEDGER FAULT at validator {node}: {reason}")
             }
+            Violation::BurnedTwice { height, certificate, reason } => {
+                write!(
+                    f,
+                    "BURN: height {height} was decided with a synthesis burning {certificate}: {reason}"
+                )
+            }
+            Violation::BurnCountMismatch { node, height, series, expected, got } => write!(
+                f,
+                "BURN COUNT: node {node} at height {height} says series {series} has {got} burned, the decided \
+                 chain burned {expected}"
+            ),
+            Violation::MintAfterClose { height, series } => {
+                write!(f, "BLIND BOX: height {height} was decided with a mint into closed box {series}")
+            }
         }
     }
 }
@@ -273,6 +322,14 @@ pub(crate) struct Audit {
     followed_after_removal: std::collections::BTreeSet<usize>,
     /// The membership counters the audit keeps.
     pub membership: MembershipStats,
+    /// The series of every certificate the decided chain minted (mints and synthesis outputs).
+    minted: BTreeMap<CertificateId, SeriesId>,
+    /// Every certificate the decided chain burned, with the height.
+    burned: BTreeMap<CertificateId, u64>,
+    /// Blind boxes whose close was decided, with the height.
+    closed: BTreeMap<SeriesId, u64>,
+    /// Blind boxes whose reveal was decided.
+    revealed: u64,
 }
 
 impl Audit {
@@ -287,7 +344,84 @@ impl Audit {
             joined: Default::default(),
             followed_after_removal: Default::default(),
             membership: MembershipStats::default(),
+            minted: BTreeMap::new(),
+            burned: BTreeMap::new(),
+            closed: BTreeMap::new(),
+            revealed: 0,
         }
+    }
+
+    /// Certificates burned, boxes closed and boxes revealed by the decided chain.
+    pub(crate) fn life_counts(&self) -> (u64, u64, u64) {
+        (self.burned.len() as u64, self.closed.len() as u64, self.revealed)
+    }
+
+    /// The decided chain's life transactions of a newly decided height: each
+    /// input burned once and minted before, nothing minted into a closed box.
+    fn life(&mut self, height: u64, block: &Block) -> Result<(), Violation> {
+        for tx in &block.txs {
+            match &tx.body {
+                TxBody::Mint { series_id, edition, .. } => {
+                    if self.closed.contains_key(series_id) {
+                        return Err(Violation::MintAfterClose { height, series: *series_id });
+                    }
+                    self.minted.insert(ids::certificate_id(&self.chain_id, series_id, *edition), *series_id);
+                }
+                TxBody::Synthesize { series_id, inputs, edition, .. } => {
+                    for input in inputs {
+                        let reason = if let Some(first) = self.burned.get(input) {
+                            format!("it was burned at height {first}")
+                        } else if !self.minted.contains_key(input) {
+                            "it was never minted".to_string()
+                        } else {
+                            self.burned.insert(*input, height);
+                            continue;
+                        };
+                        return Err(Violation::BurnedTwice { height, certificate: *input, reason });
+                    }
+                    self.minted.insert(ids::certificate_id(&self.chain_id, series_id, *edition), *series_id);
+                }
+                TxBody::CloseBlindBox { series_id } => {
+                    self.closed.entry(*series_id).or_insert(height);
+                }
+                TxBody::RevealBlindBox { .. } => self.revealed += 1,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Burned counts are exact: `node`, at committed `height`, has a burn
+    /// record for every burn the decided chain made up to there, and each
+    /// series' burned count is the number of them.
+    pub(crate) fn check_burns(
+        &self,
+        node: usize,
+        height: u64,
+        state: &keepsake_ledger::memory::MemoryState,
+    ) -> Result<(), Violation> {
+        let mut expected: BTreeMap<SeriesId, u32> = self.minted.values().map(|s| (*s, 0)).collect();
+        for (cert, _) in self.burned.iter().filter(|(_, h)| **h <= height) {
+            let series = self.minted[cert];
+            *expected.entry(series).or_default() += 1;
+            if state.burn(cert).ok().flatten().is_none() {
+                let got = state.series_life(&series).ok().flatten().map_or(0, |l| l.burned);
+                return Err(Violation::BurnCountMismatch {
+                    node,
+                    height,
+                    series,
+                    expected: expected[&series],
+                    got,
+                });
+            }
+        }
+        for (series, expected) in expected {
+            let got = state.series_life(&series).ok().flatten().map_or(0, |l| l.burned);
+            if got != expected {
+                return Err(Violation::BurnCountMismatch { node, height, series, expected, got });
+            }
+        }
+        Ok(())
     }
 
     /// The set governing `height`, as the decided chain says.
@@ -334,6 +468,7 @@ impl Audit {
         let first = !self.decided.contains_key(&height);
         self.decided(node, height, header.hash())?;
         if first {
+            self.life(height, block)?;
             if self.set_at(height) != &self.sets[0].1 {
                 self.membership.heights_by_changed_set += 1;
             }
@@ -488,6 +623,79 @@ mod tests {
         audit.followed(3, &[removed], 3);
         audit.followed(0, &[chain.net.validators[0].public()], 3);
         assert_eq!(audit.membership.removed_kept_following, 1);
+    }
+
+    /// The life checks can fail: a decided synthesis burning a certificate
+    /// again, a node whose burned count disagrees with the decided chain, a
+    /// mint decided into a closed box.
+    #[test]
+    fn catches_double_burns_wrong_burn_counts_and_sales_after_close() {
+        let net = TestNet::new(4);
+        let (issuer, reviewer) = (net.issuer.clone(), net.reviewer.clone());
+        let a = net.series_id(&issuer, "a");
+        let t = net.series_id(&issuer, "t");
+        let bx = net.series_id(&issuer, "box");
+        let mut chain = TestChain::new(net);
+        let net = &chain.net;
+        let setup = net.setup_txs();
+        let creations = vec![
+            net.create_series(&issuer, &reviewer, "a", 5),
+            net.create_series_with_terms(
+                &issuer,
+                &reviewer,
+                "box",
+                2,
+                net.blind_box(&TestNet::box_seed(1), &[2]),
+            ),
+        ];
+        let t_tx = net.create_series_with_terms(&issuer, &reviewer, "t", 5, TestNet::recipe(&[(a, 2)]));
+        let mints: Vec<_> = (1..=3).map(|e| net.mint(&issuer, a, e, 1)).collect();
+        let (c1, c2, c3) = (net.certificate(&a, 1), net.certificate(&a, 2), net.certificate(&a, 3));
+        let synth = net.synthesize(&issuer, t, 0, vec![c1, c2], 1, 1);
+        let close = net.close_box(&issuer, bx);
+        let again = net.synthesize(&issuer, t, 0, vec![c2, c3], 2, 1);
+        let late = net.mint(&issuer, bx, 1, 1);
+        chain.push(setup);
+        chain.push(creations);
+        chain.push(vec![t_tx]);
+        chain.push(mints);
+        let before_burn = chain.state.clone();
+        chain.push(vec![synth, close]);
+        let fresh = |chain: &TestChain| {
+            let mut audit = Audit::new(&chain.net.genesis);
+            for (block, commit) in &chain.blocks {
+                audit.committed(0, block, commit).unwrap();
+            }
+            audit
+        };
+        let mut audit = fresh(&chain);
+        assert_eq!(audit.life_counts(), (2, 1, 0));
+        audit.check_burns(0, 5, &chain.state).unwrap();
+        // A node at height 5 without the burns of height 5.
+        assert!(matches!(
+            audit.check_burns(1, 5, &before_burn),
+            Err(Violation::BurnCountMismatch { node: 1, height: 5, expected: 1, got: 0, .. })
+        ));
+        // Height 6 as a colluding quorum could sign it, without the ledger.
+        let forged = |txs: Vec<keepsake_types::SignedTx>| {
+            let mut block = chain.blocks[4].0.clone();
+            block.header.height = 6;
+            block.txs = txs;
+            let commit = chain.net.commit_for(&block.header, 0, 4);
+            (block, commit)
+        };
+        let (block, commit) = forged(vec![again]);
+        let err = audit.committed(0, &block, &commit).unwrap_err();
+        assert!(
+            matches!(&err, Violation::BurnedTwice { height: 6, certificate, .. } if *certificate == c2),
+            "{err}"
+        );
+        let mut audit = fresh(&chain);
+        let (block, commit) = forged(vec![late]);
+        assert_eq!(
+            audit.committed(0, &block, &commit).unwrap_err(),
+            Violation::MintAfterClose { height: 6, series: bx }
+        );
     }
 
     #[test]

@@ -483,6 +483,9 @@ impl SimNode {
                 }
             }
         }
+        if self.audited && !committed.is_empty() {
+            w.audit.check_burns(self.index, self.disk.chain.height(), self.disk.chain.state())?;
+        }
         match result {
             Ok(effects) => self.perform(w, effects),
             Err(e) if self.audited => Err(Violation::EngineFault { node: self.index, reason: e.to_string() }),

@@ -259,6 +259,10 @@ pub struct Scenario {
     pub liveness_budget_ms: u64,
     /// Mint transactions the client submits (besides the setup ones).
     pub mints: u32,
+    /// Whether the client also runs the collectible's life: syntheses racing
+    /// for one input, and a blind box sold, closed and revealed (true for
+    /// every drawn scenario; off only to replay runs recorded before it).
+    pub life: bool,
 }
 
 impl Scenario {
@@ -396,6 +400,7 @@ impl Scenario {
             min_height: 4,
             liveness_budget_ms: 60_000,
             mints: 6,
+            life: true,
         };
         scenario.stable_ms = scenario.earliest_stable_ms();
         scenario

@@ -5,13 +5,13 @@
 
 use std::fmt;
 
-use keepsake_ledger::testkit::TestNet;
+use keepsake_ledger::testkit::{TestNet, box_entropy};
 use keepsake_types::membership::SET_CHANGE_DELAY;
 use keepsake_types::{Keypair, TxBody};
 
 use keepsake_engine::Marks;
 
-use crate::byzantine::SERIES_NAME;
+use crate::byzantine::{BOX_NAME, FUSION_NAME, SERIES_NAME};
 use crate::check::Violation;
 use crate::host::SimNode;
 use crate::scenario::{Plan, Role, Scenario, SetChange, host_key};
@@ -201,6 +201,53 @@ impl Governance {
     }
 }
 
+/// How often the blind-box client looks at the chain.
+const BOX_CLIENT_TICK_MS: u64 = 250;
+/// How long it waits for a submitted reveal before submitting it again.
+const BOX_CLIENT_RETRY_MS: u64 = 1_500;
+/// The seed of the simulation's blind box (its issuer's secret until the reveal).
+fn box_seed() -> keepsake_types::Hash32 {
+    TestNet::box_seed(7)
+}
+
+/// The blind-box client: once an audited node has committed the close of the
+/// box, reads the entropy (the log root just after the close) from that node's
+/// committed state, as a real client would over RPC, and submits the reveal to
+/// every node; again later until some audited node has committed it.
+struct BoxClient {
+    submitted_ms: Option<u64>,
+}
+
+impl BoxClient {
+    fn tick(&mut self, world: &mut World, nodes: &[SimNode]) {
+        use keepsake_engine::ChainStore;
+        use keepsake_ledger::StateView;
+        let testnet = world.testnet.clone();
+        let series = testnet.series_id(&testnet.issuer, BOX_NAME);
+        let audited = || nodes.iter().filter(|n| world.scenario.audited(n.index));
+        let revealed = audited().any(|n| {
+            n.disk.chain.state().series_life(&series).ok().flatten().is_some_and(|l| l.revealed.is_some())
+        });
+        let deadline = world.scenario.stable_ms + world.scenario.liveness_budget_ms;
+        if revealed || world.now_ms > deadline {
+            return;
+        }
+        let now = world.now_ms;
+        let entropy = audited().find_map(|n| box_entropy(n.disk.chain.state(), &series));
+        if let Some(entropy) = entropy
+            && self.submitted_ms.is_none_or(|t| now >= t + BOX_CLIENT_RETRY_MS)
+        {
+            self.submitted_ms = Some(now);
+            let tx = testnet.reveal_box(&testnet.issuer, series, box_seed(), entropy);
+            for node in 0..world.scenario.hosts() {
+                let delay = world.rng.between(0, 50);
+                world.schedule_in(delay, Event::SubmitTx { node, tx: Box::new(tx.clone()) });
+            }
+        }
+        world.schedule_in(BOX_CLIENT_TICK_MS, Event::BoxClient);
+    }
+}
+
 /// What to print for a failing seed: the seed, the violation and the
 /// command that replays it exactly.
 pub fn failure_report(seed: u64, validators: usize, failure: &dyn fmt::Display) -> String {
@@ -212,8 +259,11 @@ pub fn failure_report(seed: u64, validators: usize, failure: &dyn fmt::Display) 
 
 /// The client's transactions: the setup (issuer, reviewer, series) early,
 /// then mints spread over the run, and one transfer that every honest
-/// mempool must leave out.
-fn client_schedule(testnet: &TestNet, mints: u32) -> Vec<(u64, keepsake_types::SignedTx)> {
+/// mempool must leave out. Then the collectible's life: a series whose
+/// recipe burns two of the first, two syntheses racing for one input (at
+/// most one may burn it), and a blind box sold, then closed (its reveal
+/// needs the committed log: [`BoxClient`]).
+fn client_schedule(testnet: &TestNet, mints: u32, life: bool) -> Vec<(u64, keepsake_types::SignedTx)> {
     // Admission checks against committed state, so like a real client this
     // one re-submits what was refused because it came too early (a series
     // before its issuer is registered, a mint before its series exists):
@@ -233,6 +283,9 @@ fn client_schedule(testnet: &TestNet, mints: u32) -> Vec<(u64, keepsake_types::S
     if mints >= 3 {
         once.push((900 + 3 * 400, testnet.mint(&testnet.issuer, series, 3, 5_000)));
     }
+    if life {
+        life_schedule(testnet, &mut once);
+    }
     let chain = testnet.chain().to_string();
     let transfer = TxBody::Transfer {
         certificate_id: keepsake_types::ids::certificate_id(&chain, &series, 1),
@@ -241,6 +294,33 @@ fn client_schedule(testnet: &TestNet, mints: u32) -> Vec<(u64, keepsake_types::S
     .sign(&chain, &[&testnet.issuer]);
     once.push((1_500, transfer));
     once.into_iter().flat_map(|(at, tx)| RETRIES_MS.map(|r| (at + r, tx.clone()))).collect()
+}
+
+/// The collectible's life in the client's schedule (see [`client_schedule`]).
+fn life_schedule(testnet: &TestNet, once: &mut Vec<(u64, keepsake_types::SignedTx)>) {
+    let series = testnet.series_id(&testnet.issuer, SERIES_NAME);
+    let issuer = &testnet.issuer;
+    let fusion = testnet.series_id(issuer, FUSION_NAME);
+    let blind = testnet.series_id(issuer, BOX_NAME);
+    let fusion_terms = TestNet::recipe(&[(series, 2)]);
+    once.push((
+        900,
+        testnet.create_series_with_terms(issuer, &testnet.reviewer, FUSION_NAME, 100, fusion_terms),
+    ));
+    let box_terms = testnet.blind_box(&box_seed(), &[1, 3]);
+    once.push((400, testnet.create_series_with_terms(issuer, &testnet.reviewer, BOX_NAME, 4, box_terms)));
+    // Parts held by one collector (editions far above the plain mints').
+    const COLLECTOR: u32 = 7_000;
+    for edition in 901..=903 {
+        once.push((1_300, testnet.mint(issuer, series, edition, COLLECTOR)));
+    }
+    for edition in 1..=2 {
+        once.push((1_300, testnet.mint(issuer, blind, edition, edition)));
+    }
+    let part = |e: u32| testnet.certificate(&series, e);
+    once.push((2_500, testnet.synthesize(issuer, fusion, 0, vec![part(901), part(902)], 1, COLLECTOR)));
+    once.push((2_500, testnet.synthesize(issuer, fusion, 0, vec![part(902), part(903)], 2, COLLECTOR)));
+    once.push((3_000, testnet.close_box(issuer, blind)));
 }
 
 /// Runs one scenario to the end: `Ok` with what happened when every check
@@ -281,7 +361,7 @@ fn simulate(world: &mut World, scenario: &Scenario) -> Result<SimReport, Violati
         world.schedule(c.at_ms, Event::Crash { crash: i });
         world.schedule(c.restart_ms, Event::Restart { crash: i });
     }
-    for (at_ms, tx) in client_schedule(&world.testnet, scenario.mints) {
+    for (at_ms, tx) in client_schedule(&world.testnet, scenario.mints, scenario.life) {
         for node in 0..n {
             let delay = world.rng.between(0, 50);
             world.schedule(at_ms + delay, Event::SubmitTx { node, tx: Box::new(tx.clone()) });
@@ -296,6 +376,10 @@ fn simulate(world: &mut World, scenario: &Scenario) -> Result<SimReport, Violati
     };
     if !scenario.set_changes.is_empty() {
         world.schedule(GOVERNANCE_TICK_MS, Event::Governance);
+    }
+    let mut box_client = BoxClient { submitted_ms: None };
+    if scenario.life {
+        world.schedule(BOX_CLIENT_TICK_MS, Event::BoxClient);
     }
     // Last, so that it runs after heals and restarts scheduled at the same time.
     world.schedule(scenario.stable_ms, Event::Stable);
@@ -392,6 +476,7 @@ fn simulate(world: &mut World, scenario: &Scenario) -> Result<SimReport, Violati
             }
             Event::SubmitTx { node, tx } => nodes[node].submit(world, *tx),
             Event::Governance => governance.tick(world, &nodes),
+            Event::BoxClient => box_client.tick(world, &nodes),
             Event::SwitchKey { node, generation } => {
                 let peers_height =
                     (0..n).filter(|&i| i != node).map(|i| nodes[i].height()).max().unwrap_or(0);
@@ -406,6 +491,7 @@ fn simulate(world: &mut World, scenario: &Scenario) -> Result<SimReport, Violati
         {
             let mut stats = world.stats.clone();
             stats.membership.add(&world.audit.membership);
+            (stats.burns_committed, stats.boxes_closed, stats.boxes_revealed) = world.audit.life_counts();
             let mut marks = Marks::default();
             for node in &nodes {
                 let c = node.all_core_stats();

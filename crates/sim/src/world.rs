@@ -63,6 +63,9 @@ pub(crate) enum Event {
     /// The operator of `node` restarts it with its key of `generation` (after
     /// a key rotation).
     SwitchKey { node: usize, generation: u32 },
+    /// The blind-box client looks at the chain and, once the box's sale is
+    /// closed, reveals its seed with the entropy read from committed state.
+    BoxClient,
 }
 
 impl Event {
@@ -82,6 +85,7 @@ impl Event {
             Event::SubmitTx { node, .. } => 10 + 16 * *node as u64,
             Event::Governance => 12,
             Event::SwitchKey { node, .. } => 13 + 16 * *node as u64,
+            Event::BoxClient => 14,
         }
     }
 }
@@ -141,6 +145,12 @@ pub struct Stats {
     pub core_far_future_or_dropped: u64,
     /// Validator-set changes and what they did in the run.
     pub membership: MembershipStats,
+    /// Certificates burned by the decided syntheses (each counted once).
+    pub burns_committed: u64,
+    /// Blind-box closes decided.
+    pub boxes_closed: u64,
+    /// Blind-box reveals decided.
+    pub boxes_revealed: u64,
 }
 
 /// What the seeds did with validator-set changes: the proof that runs

@@ -29,6 +29,7 @@ fn sweep(validators: usize) {
     let mut crashes = 0u64;
     let mut membership = MembershipStats::default();
     let mut runs_with_changes = 0u64;
+    let (mut burns, mut closes, mut reveals) = (0u64, 0u64, 0u64);
     for seed in base..base + count {
         match catch_unwind(AssertUnwindSafe(|| run_seed(seed, validators))) {
             Ok(Ok(report)) => {
@@ -37,6 +38,9 @@ fn sweep(validators: usize) {
                 crashes += report.stats.crashes;
                 runs_with_changes += u64::from(report.stats.membership.changes_committed > 0);
                 membership.add(&report.stats.membership);
+                burns += report.stats.burns_committed;
+                closes += report.stats.boxes_closed;
+                reveals += report.stats.boxes_revealed;
             }
             Ok(Err(violation)) => {
                 eprintln!("{}", failure_report(seed, validators, &violation));
@@ -56,7 +60,8 @@ fn sweep(validators: usize) {
     eprintln!(
         "{count} seeds with {validators} validators: {} failed; {heights} heights committed, \
          {byzantine_runs} runs with Byzantine validators, {crashes} crashes, \
-         {runs_with_changes} runs with validator-set changes: {:?}",
+         {runs_with_changes} runs with validator-set changes: {:?}; {burns} certificates burned, \
+         {closes} blind boxes closed, {reveals} revealed",
         failures.len(),
         membership.named()
     );
@@ -65,6 +70,8 @@ fn sweep(validators: usize) {
     // about membership); a short sweep (a few seeds by hand) is not held to it.
     if count >= SWEEP_COVERAGE_MIN {
         assert_membership_coverage(&membership, &format!("{count} seeds x {validators} validators"));
+        // Syntheses and blind boxes ran under the faults too.
+        assert!(burns > 0 && closes > 0 && reveals > 0, "life never exercised: {burns} {closes} {reveals}");
     }
 }
 
@@ -476,6 +483,8 @@ fn checker_catches_a_torn_sign_state_taken_for_never_signed() {
 fn checker_catches_a_stale_sign_state_after_a_power_loss() {
     let mut s = Scenario::from_seed(2433, 4);
     assert!(s.set_changes.is_empty(), "the run recorded before set changes were drawn");
+    // Recorded before the client ran syntheses and blind boxes too.
+    s.life = false;
     let crash = s.crashes.iter_mut().find(|c| c.node == 1).expect("seed 2433 crashes validator 1");
     assert!(crash.lose_unsynced_wal, "a power loss");
     if let Err(v) = run(s.clone()) {
