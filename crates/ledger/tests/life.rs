@@ -496,11 +496,14 @@ fn t38_t42_a_synthesis_burns_its_inputs_into_an_edition_for_the_same_holder() {
         LedgerError::CertificateBurned { certificate_id: s.ca[0] },
     );
     c.refuse(c.revoke(s.ca[1]), LedgerError::CertificateBurned { certificate_id: s.ca[1] });
-    c.refuse(c.net.mint(&issuer, s.a, 1, 3), LedgerError::DuplicateCertificate { certificate_id: s.ca[0] });
+    c.refuse(
+        c.net.mint(&issuer, s.a, 1, 3),
+        LedgerError::DuplicateCertificate { certificate_id: s.ca[0], series_name: "a".into(), edition: 1 },
+    );
     // T22: an output edition already minted.
     c.refuse(
         c.net.synthesize(&issuer, s.t, 0, vec![s.ca[4], s.ca[5], s.cb[2]], 1, 1),
-        LedgerError::DuplicateCertificate { certificate_id: output },
+        LedgerError::DuplicateCertificate { certificate_id: output, series_name: "t".into(), edition: 1 },
     );
     // T21: an output edition over the supply.
     c.refuse(
