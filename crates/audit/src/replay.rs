@@ -21,13 +21,13 @@
 //!    audit must not depend on the one implementation it audits for the
 //!    rules that matter most;
 //! 4. the ledger's own block validation on the replayed state (rules B1-B11,
-//!    every transaction's signatures and rules T1-T44, and the log and state
+//!    every transaction's signatures and rules T1-T51, and the log and state
 //!    roots recomputed from the replay: so consecutive checkpoints' logs are
 //!    consistent by construction; the cross-node check of consistency proofs
 //!    is the [`crate::Monitor`]'s).
 //!
 //! Step 3 also follows the collectible's life on its own (docs/rules.md
-//! T37-T44): every synthesis burns certificates that were minted, not yet
+//! T39-T51): every synthesis burns certificates that were minted, not yet
 //! burned, and held by the holder its output goes to; nothing is minted into
 //! a closed blind box; every reveal carries the seed committed to at
 //! creation and, as entropy, the log root just after its close (recomputed
@@ -568,7 +568,7 @@ impl Auditor {
         }
     }
 
-    /// T44 again: a reveal of a blind box closed in an earlier (verified)
+    /// T48 again: a reveal of a blind box closed in an earlier (verified)
     /// block, with the committed seed and, as entropy, the root of the
     /// replayed log just after the close. Returns the draw.
     fn check_reveal(

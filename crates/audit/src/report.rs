@@ -48,14 +48,14 @@ pub enum AnomalyKind {
     /// The source runs another chain than the auditor's genesis.
     ChainMismatch,
     /// A synthesis burns a certificate never minted or already burned, or a
-    /// burned certificate is revoked (independent check of T40).
+    /// burned certificate is revoked (independent check of T42).
     BurnInvalid,
     /// A synthesis burns one holder's certificates into an edition for
-    /// another (independent check of T42: a transfer in disguise).
+    /// another (independent check of T44/T45: a transfer in disguise).
     SynthesisChangedHolder,
     /// A mint into a blind box after its close, a second close, or a reveal
     /// that is not after a close in an earlier block, with the committed seed
-    /// and the log root after the close as entropy (independent check of T43/T44).
+    /// and the log root after the close as entropy (independent check of T47-T51).
     BlindBoxInvalid,
 }
 

@@ -1,4 +1,4 @@
-//! The audit of the collectible's life (docs/rules.md T37-T44) on chains
+//! The audit of the collectible's life (docs/rules.md T39-T51) on chains
 //! built by the ledger's test kit: burned counts per series, blind boxes
 //! reported as open, closed but never revealed, or revealed with their draw
 //! re-derived; and a quorum that commits a disguised transfer or a reveal

@@ -1,5 +1,5 @@
 //! Admission (the mempool's one entry path) applies the rules of the
-//! collectible's life (docs/rules.md T33-T44) against committed state at the
+//! collectible's life (docs/rules.md T33-T51) against committed state at the
 //! caller's clock: the ledger's own tests prove each rule; these prove the
 //! engine's path reaches them and judges licences at `Admission::time_ms`.
 
@@ -71,7 +71,7 @@ fn admission_judges_licences_at_its_clock_and_applies_synthesis_and_blind_box_ru
         }
     );
 
-    // T42: two holders' pieces.
+    // T44: two holders' pieces.
     let (c1, c2, c3) =
         (chain.net.certificate(&a_id, 1), chain.net.certificate(&a_id, 2), chain.net.certificate(&a_id, 3));
     let across = chain.net.synthesize(&issuer, t_id, 0, vec![c1, c2], 1, 1);
@@ -81,7 +81,7 @@ fn admission_judges_licences_at_its_clock_and_applies_synthesis_and_blind_box_ru
     );
     admit(&chain, until, chain.net.synthesize(&issuer, t_id, 0, vec![c1, c3], 1, 1)).unwrap();
 
-    // T43/T44: the box closes, then takes no mint; the reveal needs the log's entropy.
+    // T47/T48: the box closes, then takes no mint; the reveal needs the log's entropy.
     let reveal_early = chain.net.reveal_box(&issuer, bx_id, seed, Hash32([0; 32]));
     assert_eq!(
         refused(admit(&chain, until, reveal_early)),

@@ -1,5 +1,5 @@
 //! The rules of the collectible's life without resale (docs/rules.md
-//! T33-T44): licences, series terms, synthesis and blind boxes. Each refusal
+//! T33-T51): licences, series terms, synthesis and blind boxes. Each refusal
 //! is proven at admission (`rules::check`), by block validation of a
 //! hand-built block carrying the transaction (the root cause of
 //! `InvalidTransaction`), and by block building (left out with the same
@@ -144,9 +144,9 @@ impl Chain {
     }
 }
 
-// ---------------------------------------------------------------- T33
+// ---------------------------------------------------------------- T33-T35
 
-/// One transaction of each kind T33 governs (mint, both series creations,
+/// One transaction of each kind T33-T35 govern (mint, both series creations,
 /// synthesis, close), given a chain prepared by [`t33_fixture`].
 fn t33_attempts(c: &Chain, f: &T33Fixture, tag: &str) -> Vec<SignedTx> {
     let issuer = c.issuer();
@@ -222,7 +222,7 @@ fn t33_an_issuer_whose_licence_ended_creates_mints_synthesizes_and_closes_nothin
 }
 
 #[test]
-fn t33_an_issuer_whose_licence_was_withdrawn_creates_mints_synthesizes_and_closes_nothing_until_renewed() {
+fn t34_an_issuer_whose_licence_was_withdrawn_creates_mints_synthesizes_and_closes_nothing_until_renewed() {
     let mut c = Chain::ready();
     let f = t33_fixture(&mut c);
     let issuer = c.issuer();
@@ -242,7 +242,7 @@ fn t33_an_issuer_whose_licence_was_withdrawn_creates_mints_synthesizes_and_close
 }
 
 #[test]
-fn t33_while_licences_are_required_an_unlicensed_issuer_creates_and_mints_nothing() {
+fn t35_while_licences_are_required_an_unlicensed_issuer_creates_and_mints_nothing() {
     let mut c = Chain::ready();
     let f = t33_fixture(&mut c);
     let issuer = c.issuer();
@@ -258,10 +258,10 @@ fn t33_while_licences_are_required_an_unlicensed_issuer_creates_and_mints_nothin
     c.commit_all(t33_attempts(&c, &f, "licensed"));
 }
 
-// ---------------------------------------------------------------- T34-T36
+// ---------------------------------------------------------------- T36-T38
 
 #[test]
-fn t34_a_licence_is_recorded_for_a_registered_issuer_in_force_by_k_governors() {
+fn t36_a_licence_is_recorded_for_a_registered_issuer_in_force_by_k_governors() {
     let mut c = Chain::ready();
     let issuer = c.issuer();
     // Already ended at block time.
@@ -302,7 +302,7 @@ fn t34_a_licence_is_recorded_for_a_registered_issuer_in_force_by_k_governors() {
 }
 
 #[test]
-fn t35_only_a_licence_in_force_is_withdrawn() {
+fn t37_only_a_licence_in_force_is_withdrawn() {
     let mut c = Chain::ready();
     let issuer = c.issuer();
     let n = c.nonce();
@@ -322,7 +322,7 @@ fn t35_only_a_licence_in_force_is_withdrawn() {
 }
 
 #[test]
-fn t36_a_licence_policy_change_changes_the_policy() {
+fn t38_a_licence_policy_change_changes_the_policy() {
     let mut c = Chain::ready();
     let n = c.nonce();
     c.refuse(c.net.licence_policy(false, n), LedgerError::LicencePolicyUnchanged { required: false });
@@ -335,7 +335,7 @@ fn t36_a_licence_policy_change_changes_the_policy() {
     assert!(!c.state.licence_policy().unwrap().unwrap().required);
 }
 
-// ---------------------------------------------------------------- T37, T16
+// ---------------------------------------------------------------- T39, T16
 
 fn terms_refusal(c: &mut Chain, name: &str, max: u32, terms: SeriesTerms, reason: &str) {
     let tx = c.net.create_series_with_terms(&c.issuer(), &c.net.reviewer, name, max, terms);
@@ -348,7 +348,7 @@ fn terms_refusal(c: &mut Chain, name: &str, max: u32, terms: SeriesTerms, reason
 }
 
 #[test]
-fn t37_series_terms_are_well_formed() {
+fn t39_series_terms_are_well_formed() {
     let mut net = TestNet::new(1);
     // Room above the blind-box limit, so T17 does not answer first.
     net.genesis.params.max_supply_limit = 20_000;
@@ -434,7 +434,7 @@ fn t16_the_review_approval_of_a_series_with_terms_covers_the_terms() {
     c.commit_all(vec![TestNet::with_terms(subject, terms, approved).sign(c.net.chain(), &[&issuer])]);
 }
 
-// ---------------------------------------------------------------- T38-T42
+// ---------------------------------------------------------------- T40-T45
 
 /// Series a and b (10 each) and a target of 5 whose recipe 0 burns two of a
 /// and one of b; holder 1 holds a1-a8 and b1-b4, holder 2 holds a9-a10.
@@ -457,7 +457,7 @@ fn synth_fixture(c: &mut Chain) -> Synth {
 }
 
 #[test]
-fn t38_t42_a_synthesis_burns_its_inputs_into_an_edition_for_the_same_holder() {
+fn t40_t45_a_synthesis_burns_its_inputs_into_an_edition_for_the_same_holder() {
     let mut c = Chain::ready();
     let s = synth_fixture(&mut c);
     let issuer = c.issuer();
@@ -490,7 +490,7 @@ fn t38_t42_a_synthesis_burns_its_inputs_into_an_edition_for_the_same_holder() {
     assert_eq!(c.state.series_life(&s.b).unwrap().unwrap().burned, 2);
     assert_eq!(c.state.series(&s.t).unwrap().unwrap().minted, 2);
 
-    // T40: burned once; never revoked; never minted again.
+    // T42: burned once; never revoked; never minted again.
     c.refuse(
         c.net.synthesize(&issuer, s.t, 0, vec![s.ca[0], s.ca[4], s.cb[2]], 3, 1),
         LedgerError::CertificateBurned { certificate_id: s.ca[0] },
@@ -513,7 +513,7 @@ fn t38_t42_a_synthesis_burns_its_inputs_into_an_edition_for_the_same_holder() {
 }
 
 #[test]
-fn t38_a_synthesis_names_a_recipe_of_its_target() {
+fn t40_a_synthesis_names_a_recipe_of_its_target() {
     let mut c = Chain::ready();
     let s = synth_fixture(&mut c);
     let issuer = c.issuer();
@@ -535,7 +535,7 @@ fn t38_a_synthesis_names_a_recipe_of_its_target() {
 }
 
 #[test]
-fn t39_a_synthesis_burns_exactly_its_recipe() {
+fn t41_a_synthesis_burns_exactly_its_recipe() {
     let mut c = Chain::ready();
     let s = synth_fixture(&mut c);
     let issuer = c.issuer();
@@ -564,7 +564,7 @@ fn t39_a_synthesis_burns_exactly_its_recipe() {
 }
 
 #[test]
-fn t41_a_revoked_certificate_is_not_burned() {
+fn t43_a_revoked_certificate_is_not_burned() {
     let mut c = Chain::ready();
     let s = synth_fixture(&mut c);
     c.commit_all(vec![c.revoke(s.ca[0])]);
@@ -576,7 +576,7 @@ fn t41_a_revoked_certificate_is_not_burned() {
 }
 
 #[test]
-fn t42_a_synthesis_never_changes_hands() {
+fn t44_t45_a_synthesis_never_changes_hands() {
     let mut c = Chain::ready();
     let s = synth_fixture(&mut c);
     let issuer = c.issuer();
@@ -602,7 +602,7 @@ fn t42_a_synthesis_never_changes_hands() {
 }
 
 #[test]
-fn t40_two_syntheses_racing_for_one_input_in_one_block_one_wins() {
+fn t42_two_syntheses_racing_for_one_input_in_one_block_one_wins() {
     let mut c = Chain::ready();
     let s = synth_fixture(&mut c);
     let issuer = c.issuer();
@@ -625,26 +625,26 @@ fn t40_two_syntheses_racing_for_one_input_in_one_block_one_wins() {
     assert_eq!(c.state.series(&s.t).unwrap().unwrap().minted, 1);
 }
 
-// ---------------------------------------------------------------- T43-T44
+// ---------------------------------------------------------------- T46-T51
 
 #[test]
-fn t43_t44_a_blind_box_sells_closes_and_reveals_once() {
+fn t46_t51_a_blind_box_sells_closes_and_reveals_once() {
     let mut c = Chain::ready();
     let issuer = c.issuer();
     let seed = TestNet::box_seed(1);
     let terms = c.net.blind_box(&seed, &[1, 2, 3]);
     let bx = c.terms_series("box", 6, terms.clone());
     let plain = c.series("plain", 3);
-    // T43: minting while the sale is open.
+    // T47: minting while the sale is open.
     c.mint(bx, 1..=2, 1);
     c.mint(bx, 3..=3, 2);
-    // T43: a plain series is neither closed nor revealed.
+    // T46: a plain series is neither closed nor revealed.
     c.refuse(c.net.close_box(&issuer, plain), LedgerError::NotABlindBox { series_id: plain });
     c.refuse(
         c.net.reveal_box(&issuer, plain, seed, Hash32([0; 32])),
         LedgerError::NotABlindBox { series_id: plain },
     );
-    // T44: no reveal before the close...
+    // T48: no reveal before the close...
     c.refuse(
         c.net.reveal_box(&issuer, bx, seed, Hash32([0; 32])),
         LedgerError::BlindBoxNotClosed { series_id: bx },
@@ -666,12 +666,12 @@ fn t43_t44_a_blind_box_sells_closes_and_reveals_once() {
     let entropy = merkle::root(&c.state, closed.leaf_index + 1).unwrap();
     assert_eq!(box_entropy(&c.state, &bx), Some(entropy));
     assert_eq!(entropy, c.tip.log_root);
-    // T43: closed: no more mints, no second close.
+    // T47: closed: no more mints, no second close.
     c.refuse(c.net.mint(&issuer, bx, 4, 1), LedgerError::BlindBoxClosed { series_id: bx });
     // A second close is the same body, so the same transaction: T5 answers
-    // before T43 (whose "closes once" check is a backstop).
+    // before T47 (whose "closes once" check is a backstop).
     c.refuse(close.clone(), LedgerError::DuplicateTransaction { tx_id: close.id(c.net.chain()) });
-    // T44: the committed seed, the right entropy.
+    // T50/T51: the committed seed, the right entropy.
     c.refuse(
         c.net.reveal_box(&issuer, bx, TestNet::box_seed(2), entropy),
         LedgerError::SeedMismatch { series_id: bx },
@@ -706,7 +706,7 @@ fn t43_t44_a_blind_box_sells_closes_and_reveals_once() {
 }
 
 #[test]
-fn t43_t44_closing_needs_an_active_issuer_but_revealing_does_not() {
+fn t47_t48_closing_needs_an_active_issuer_but_revealing_does_not() {
     let mut c = Chain::ready();
     let issuer = c.issuer();
     let seed = TestNet::box_seed(3);
