@@ -188,9 +188,10 @@ pub fn build(
         .ok_or_else(|| unavailable("series transaction missing"))?;
     let (mint, mint_leaf) = entry(store, genesis, &mint_loc, log_size)?;
     let (series_entry, series_leaf) = entry(store, genesis, &series_loc, log_size)?;
-    let TxBody::CreateSeries { approval, .. } = &series_leaf.tx.body else {
-        return Err(unavailable("series transaction is not a CreateSeries"));
+    let Some(creation) = series_leaf.tx.body.series_creation() else {
+        return Err(unavailable("series transaction is not a series creation"));
     };
+    let approval = creation.approval;
 
     let record = CertificateRecord {
         series_id: cert.series_id,
@@ -227,7 +228,8 @@ pub fn build(
         leaf_index: r.leaf_index,
         height: r.height,
     });
-    Ok(CertificateResponse { certificate, revocation })
+    let burn = crate::life_info::burn_info(store, id).map_err(lerr)?;
+    Ok(CertificateResponse { certificate, revocation, burn })
 }
 
 /// The status of certificate `id` at the latest checkpoint: a revocation
