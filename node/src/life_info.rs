@@ -69,7 +69,11 @@ pub fn series_info<V: StateView + ?Sized>(
             (Some(_), None) => SaleState::Closed,
             (None, None) => SaleState::Open,
         },
-        closed: life.closed.map(|c| BoxCloseInfo { tx_id: c.tx_id, leaf_index: c.leaf_index, height: c.height }),
+        closed: life.closed.map(|c| BoxCloseInfo {
+            tx_id: c.tx_id,
+            leaf_index: c.leaf_index,
+            height: c.height,
+        }),
         revealed: life.revealed.map(|v| BoxRevealInfo {
             seed: v.seed,
             entropy: v.entropy,
@@ -97,8 +101,16 @@ pub fn series_info<V: StateView + ?Sized>(
 }
 
 /// A certificate's burn, if it was burned.
-pub fn burn_info<V: StateView + ?Sized>(view: &V, id: &CertificateId) -> Result<Option<BurnInfo>, LedgerError> {
-    Ok(view.burn(id)?.map(|b| BurnInfo { into: b.into, tx_id: b.tx_id, leaf_index: b.leaf_index, height: b.height }))
+pub fn burn_info<V: StateView + ?Sized>(
+    view: &V,
+    id: &CertificateId,
+) -> Result<Option<BurnInfo>, LedgerError> {
+    Ok(view.burn(id)?.map(|b| BurnInfo {
+        into: b.into,
+        tx_id: b.tx_id,
+        leaf_index: b.leaf_index,
+        height: b.height,
+    }))
 }
 
 const MS_PER_DAY: i64 = 86_400_000;
@@ -185,7 +197,10 @@ mod tests {
         assert_eq!(iso_utc(end + 1), "2028-01-01T00:00:00.000Z");
         // Leap days.
         assert_eq!(iso_utc(parse_valid_until("2024-02-29").unwrap()), "2024-02-29T23:59:59.999Z");
-        assert_eq!(iso_utc(parse_valid_until("2000-03-01").unwrap() - MS_PER_DAY as u64), "2000-02-29T23:59:59.999Z");
+        assert_eq!(
+            iso_utc(parse_valid_until("2000-03-01").unwrap() - MS_PER_DAY as u64),
+            "2000-02-29T23:59:59.999Z"
+        );
         // Every day of a few years, both ways.
         let mut ms = parse_valid_until("1999-12-31").unwrap();
         for _ in 0..(4 * 366) {
@@ -199,7 +214,9 @@ mod tests {
 
     #[test]
     fn bad_dates_are_refused_with_the_expected_form() {
-        for bad in ["2027-02-29", "2027-13-01", "2027-00-10", "27-12-31", "2027/12/31", "", "soon", "1969-12-31"] {
+        for bad in
+            ["2027-02-29", "2027-13-01", "2027-00-10", "27-12-31", "2027/12/31", "", "soon", "1969-12-31"]
+        {
             let err = parse_valid_until(bad).unwrap_err();
             assert!(err.contains("date"), "{bad}: {err}");
         }

@@ -14,7 +14,8 @@ use keepsake_rpc::types::{SaleState, TxStatus};
 use keepsake_tests::{TestNode, wait_final};
 use keepsake_types::life::seed_commitment;
 use keepsake_types::{
-    ContentHash, Hash32, HolderId, Licence, Recipe, RecipeInput, SeriesId, SignedTx, TxBody, hash::sha256, ids,
+    ContentHash, Hash32, HolderId, Licence, Recipe, RecipeInput, SeriesId, SignedTx, TxBody, hash::sha256,
+    ids,
 };
 
 fn holder(name: &str) -> HolderId {
@@ -26,7 +27,8 @@ fn holder(name: &str) -> HolderId {
 fn refusal(e: ClientError) -> String {
     match e {
         ClientError::Call(obj) => {
-            let code = keepsake_rpc::error::stable_code(&obj).expect("a Keepsake error carries its stable code");
+            let code =
+                keepsake_rpc::error::stable_code(&obj).expect("a Keepsake error carries its stable code");
             assert_eq!(obj.code(), ErrorCode::number(&code), "{code}: {}", obj.message());
             code
         }
@@ -54,7 +56,8 @@ fn mint(t: &TestNode, series: SeriesId, edition: u32, to: &str) -> SignedTx {
 /// Runs the real command line in a thread of its own (it builds its own
 /// runtime): `Ok` on success, the error's text otherwise.
 fn cli(args: &[&str]) -> Result<(), String> {
-    let args: Vec<String> = std::iter::once("keepsake").chain(args.iter().copied()).map(String::from).collect();
+    let args: Vec<String> =
+        std::iter::once("keepsake").chain(args.iter().copied()).map(String::from).collect();
     std::thread::spawn(move || {
         let cli = <keepsake::cli::Cli as clap::Parser>::try_parse_from(args).expect("a valid command line");
         keepsake::cli::run(cli).map(|_| ()).map_err(|e| format!("{e:#}"))
@@ -108,8 +111,20 @@ async fn a_withdrawn_licence_stops_minting_but_not_revoking() {
         let (gov, issuer_key, url) = (gov.clone(), issuer_key.clone(), url.clone());
         move || {
             cli(&[
-                "tx", "set-licence", "--issuer-key", &issuer_key, "--kind", "ICP", "--number", number,
-                "--valid-until", "2099-12-31", "--governor-key", &gov, "--rpc", &url,
+                "tx",
+                "set-licence",
+                "--issuer-key",
+                &issuer_key,
+                "--kind",
+                "ICP",
+                "--number",
+                number,
+                "--valid-until",
+                "2099-12-31",
+                "--governor-key",
+                &gov,
+                "--rpc",
+                &url,
             ])
         }
     };
@@ -137,8 +152,16 @@ async fn a_withdrawn_licence_stops_minting_but_not_revoking() {
 
     // Withdrawn: shown with its reason and height; the next mint is refused.
     cli(&[
-        "tx", "withdraw-licence", "--issuer-key", &issuer_key, "--reason", "suspended by the regulator",
-        "--governor-key", &gov, "--rpc", &url,
+        "tx",
+        "withdraw-licence",
+        "--issuer-key",
+        &issuer_key,
+        "--reason",
+        "suspended by the regulator",
+        "--governor-key",
+        &gov,
+        "--rpc",
+        &url,
     ])
     .unwrap();
     let info = c.get_issuer(t.issuer.public()).await.unwrap();
@@ -150,8 +173,16 @@ async fn a_withdrawn_licence_stops_minting_but_not_revoking() {
     assert_eq!(refused(&t, mint(&t, series, 2, "bob")).await, "LicenceWithdrawn");
     // A second withdrawal has nothing to withdraw: the command line says so and fails.
     let err = cli(&[
-        "tx", "withdraw-licence", "--issuer-key", &issuer_key, "--reason", "again", "--governor-key", &gov,
-        "--rpc", &url,
+        "tx",
+        "withdraw-licence",
+        "--issuer-key",
+        &issuer_key,
+        "--reason",
+        "again",
+        "--governor-key",
+        &gov,
+        "--rpc",
+        &url,
     ])
     .unwrap_err();
     assert!(err.contains("NoLicenceToWithdraw"), "{err}");
@@ -209,9 +240,24 @@ async fn synthesis_burns_one_holders_certificates_into_a_new_edition() {
     // The target series, with its recipe, through the command line.
     let recipe = format!("{shard}:2,{gem}:1");
     cli(&[
-        "tx", "create-series", "--key", &key(&t, "issuer"), "--reviewer-key", &key(&t, "reviewer"), "--name",
-        "relic", "--content-hash", &hex(&sha256(b"relic").0), "--max-supply", "5", "--metadata-uri",
-        "https://museum.example/relic.json", "--recipe", &recipe, "--rpc", &url,
+        "tx",
+        "create-series",
+        "--key",
+        &key(&t, "issuer"),
+        "--reviewer-key",
+        &key(&t, "reviewer"),
+        "--name",
+        "relic",
+        "--content-hash",
+        &hex(&sha256(b"relic").0),
+        "--max-supply",
+        "5",
+        "--metadata-uri",
+        "https://museum.example/relic.json",
+        "--recipe",
+        &recipe,
+        "--rpc",
+        &url,
     ])
     .unwrap();
     let relic = ids::series_id(t.chain(), &t.issuer.public(), "relic");
@@ -223,10 +269,13 @@ async fn synthesis_burns_one_holders_certificates_into_a_new_edition() {
     assert!(info.blind_box.is_none());
 
     // Alice holds shards 1, 2 and gem 1; Bob holds shard 3 and gem 2.
-    for (series, edition, who) in [(shard, 1, "alice"), (shard, 2, "alice"), (gem, 1, "alice"), (shard, 3, "bob"), (gem, 2, "bob")] {
+    for (series, edition, who) in
+        [(shard, 1, "alice"), (shard, 2, "alice"), (gem, 1, "alice"), (shard, 3, "bob"), (gem, 2, "bob")]
+    {
         commit(&t, mint(&t, series, edition, who)).await;
     }
-    let id = |series: &SeriesId, e| ids::certificate_id(t.chain(), series, e);
+    let chain = t.chain().to_string();
+    let id = |series: &SeriesId, e| ids::certificate_id(&chain, series, e);
     let synth = |inputs: Vec<_>, edition, to: &str| {
         TxBody::Synthesize { series_id: relic, recipe: 0, inputs, edition, holder: holder(to) }
             .sign(t.chain(), &[&t.issuer])
@@ -245,8 +294,22 @@ async fn synthesis_burns_one_holders_certificates_into_a_new_edition() {
     // Alice's synthesis, through the command line.
     let inputs = format!("{},{},{}", id(&shard, 1), id(&shard, 2), id(&gem, 1));
     cli(&[
-        "tx", "synthesize", "--key", &key(&t, "issuer"), "--series", &relic.to_string(), "--recipe", "0",
-        "--inputs", &inputs, "--edition", "1", "--holder", &holder("alice").to_string(), "--rpc", &url,
+        "tx",
+        "synthesize",
+        "--key",
+        &key(&t, "issuer"),
+        "--series",
+        &relic.to_string(),
+        "--recipe",
+        "0",
+        "--inputs",
+        &inputs,
+        "--edition",
+        "1",
+        "--holder",
+        &holder("alice").to_string(),
+        "--rpc",
+        &url,
     ])
     .unwrap();
     let output = id(&relic, 1);
@@ -274,6 +337,16 @@ async fn synthesis_burns_one_holders_certificates_into_a_new_edition() {
     // A burned certificate burns once.
     let again = synth(vec![id(&shard, 1), id(&shard, 3), id(&gem, 2)], 2, "bob");
     assert_eq!(refused(&t, again).await, "CertificateBurned");
+    // The synthesized edition is taken: neither a mint nor another synthesis makes it again.
+    assert_eq!(refused(&t, mint(&t, relic, 1, "alice")).await, "DuplicateCertificate");
+
+    // After a restart (the id index rebuilt from the blocks), the same answers.
+    let t = t.restart().await.unwrap();
+    let c = t.client();
+    let out = c.get_certificate(output).await.unwrap();
+    assert_eq!((out.certificate.record.series_id, out.certificate.record.holder), (relic, holder("alice")));
+    assert_eq!(c.get_certificate(id(&gem, 1)).await.unwrap().burn.map(|b| b.into), Some(output));
+    assert_eq!(refused(&t, mint(&t, relic, 1, "alice")).await, "DuplicateCertificate");
     t.node.shutdown().await.unwrap();
 }
 
@@ -306,26 +379,60 @@ async fn a_blind_box_is_sold_closed_then_revealed_with_its_committed_seed() {
     // Created through the command line: the seed stays in the file, its
     // commitment goes on chain; the supply is the variants' sum.
     cli(&[
-        "tx", "create-series", "--key", &key(&t, "issuer"), "--reviewer-key", &key(&t, "reviewer"), "--name",
-        "mystery", "--content-hash", &hex(&sha256(b"box cover").0), "--metadata-uri",
-        "https://museum.example/mystery.json", "--blind-box", &variants, "--seed-file", &seed_path, "--rpc", &url,
+        "tx",
+        "create-series",
+        "--key",
+        &key(&t, "issuer"),
+        "--reviewer-key",
+        &key(&t, "reviewer"),
+        "--name",
+        "mystery",
+        "--content-hash",
+        &hex(&sha256(b"box cover").0),
+        "--metadata-uri",
+        "https://museum.example/mystery.json",
+        "--blind-box",
+        &variants,
+        "--seed-file",
+        &seed_path,
+        "--rpc",
+        &url,
     ])
     .unwrap();
     let series = ids::series_id(t.chain(), &t.issuer.public(), "mystery");
-    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&seed_file).unwrap()).unwrap();
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&seed_file).unwrap()).unwrap();
     let seed: Hash32 = saved["seed"].as_str().unwrap().parse().unwrap();
     let info = c.get_series(series).await.unwrap();
     assert_eq!(info.max_supply, 4);
     let b = info.blind_box.expect("a blind box");
     assert_eq!(b.seed_commitment, seed_commitment(t.chain(), &seed));
-    assert_eq!(b.variants.iter().map(|v| (v.name.as_str(), v.count)).collect::<Vec<_>>(), [("gold", 1), ("plain", 3)]);
+    assert_eq!(
+        b.variants.iter().map(|v| (v.name.as_str(), v.count)).collect::<Vec<_>>(),
+        [("gold", 1), ("plain", 3)]
+    );
     assert_eq!(b.variants[0].content_hash, ContentHash(sha256(b"gold artwork").0));
     assert_eq!((b.sale, b.closed, b.revealed), (SaleState::Open, None, None));
     // The command line never overwrites a seed.
     let err = cli(&[
-        "tx", "create-series", "--key", &key(&t, "issuer"), "--reviewer-key", &key(&t, "reviewer"), "--name",
-        "mystery-2", "--content-hash", &hex(&sha256(b"box cover 2").0), "--metadata-uri",
-        "https://museum.example/m2.json", "--blind-box", &variants, "--seed-file", &seed_path, "--rpc", &url,
+        "tx",
+        "create-series",
+        "--key",
+        &key(&t, "issuer"),
+        "--reviewer-key",
+        &key(&t, "reviewer"),
+        "--name",
+        "mystery-2",
+        "--content-hash",
+        &hex(&sha256(b"box cover 2").0),
+        "--metadata-uri",
+        "https://museum.example/m2.json",
+        "--blind-box",
+        &variants,
+        "--seed-file",
+        &seed_path,
+        "--rpc",
+        &url,
     ])
     .unwrap_err();
     assert!(err.contains("must not exist yet"), "{err}");
@@ -335,14 +442,28 @@ async fn a_blind_box_is_sold_closed_then_revealed_with_its_committed_seed() {
     }
 
     // Not closed yet: no reveal.
-    let reveal = |seed, entropy| TxBody::RevealBlindBox { series_id: series, seed, entropy }.sign(t.chain(), &[&t.issuer]);
+    let reveal = |seed, entropy| {
+        TxBody::RevealBlindBox { series_id: series, seed, entropy }.sign(t.chain(), &[&t.issuer])
+    };
     assert_eq!(refused(&t, reveal(seed, Hash32([0; 32]))).await, "BlindBoxNotClosed");
-    let err = cli(&["tx", "reveal-box", "--key", &key(&t, "issuer"), "--series", &series.to_string(), "--seed-file", &seed_path, "--rpc", &url])
-        .unwrap_err();
+    let err = cli(&[
+        "tx",
+        "reveal-box",
+        "--key",
+        &key(&t, "issuer"),
+        "--series",
+        &series.to_string(),
+        "--seed-file",
+        &seed_path,
+        "--rpc",
+        &url,
+    ])
+    .unwrap_err();
     assert!(err.contains("close-box"), "{err}");
 
     // Closed through the command line: the sale ends.
-    cli(&["tx", "close-box", "--key", &key(&t, "issuer"), "--series", &series.to_string(), "--rpc", &url]).unwrap();
+    cli(&["tx", "close-box", "--key", &key(&t, "issuer"), "--series", &series.to_string(), "--rpc", &url])
+        .unwrap();
     let b = c.get_series(series).await.unwrap().blind_box.unwrap();
     assert_eq!(b.sale, SaleState::Closed);
     let closed = b.closed.expect("the close is shown");
@@ -359,14 +480,26 @@ async fn a_blind_box_is_sold_closed_then_revealed_with_its_committed_seed() {
     assert_eq!(refused(&t, reveal(Hash32([9; 32]), entropy.root)).await, "SeedMismatch");
     assert_eq!(refused(&t, reveal(seed, Hash32([9; 32]))).await, "EntropyMismatch");
 
-    cli(&["tx", "reveal-box", "--key", &key(&t, "issuer"), "--series", &series.to_string(), "--seed-file", &seed_path, "--rpc", &url])
-        .unwrap();
+    cli(&[
+        "tx",
+        "reveal-box",
+        "--key",
+        &key(&t, "issuer"),
+        "--series",
+        &series.to_string(),
+        "--seed-file",
+        &seed_path,
+        "--rpc",
+        &url,
+    ])
+    .unwrap();
     let b = c.get_series(series).await.unwrap().blind_box.unwrap();
     assert_eq!(b.sale, SaleState::Revealed);
     let revealed = b.revealed.expect("the reveal is shown");
     assert_eq!((revealed.seed, revealed.entropy), (seed, entropy.root));
     assert!(revealed.height > closed.height);
-    // Revealed once.
-    assert_eq!(refused(&t, reveal(seed, entropy.root)).await, "BlindBoxAlreadyRevealed");
+    // Revealed once: the same reveal again is a duplicate, any other is refused.
+    assert_eq!(refused(&t, reveal(seed, entropy.root)).await, "DuplicateTransaction");
+    assert_eq!(refused(&t, reveal(Hash32([9; 32]), entropy.root)).await, "BlindBoxAlreadyRevealed");
     t.node.shutdown().await.unwrap();
 }

@@ -2,8 +2,9 @@
 //! times are milliseconds since the Unix epoch.
 
 use keepsake_types::{
-    Block, BlockHash, BoxVariant, Certificate, CertificateId, ChainId, Checkpoint, Commit, ContentHash, Hash32,
-    IssuerStatus, PublicKey, Recipe, SeriesId, SetTransition, TxBody, TxId, ValidatorChange, ValidatorSet,
+    Block, BlockHash, BoxVariant, Certificate, CertificateId, ChainId, Checkpoint, Commit, ContentHash,
+    Hash32, IssuerStatus, PublicKey, Recipe, SeriesId, SetTransition, TxBody, TxId, ValidatorChange,
+    ValidatorSet,
 };
 use serde::{Deserialize, Serialize};
 

@@ -10,8 +10,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use jsonrpsee::http_client::HttpClient;
 use keepsake_rpc::KeepsakeApiClient;
 use keepsake_rpc::types::TxStatus;
-use keepsake_types::membership::SET_CHANGE_DELAY;
 use keepsake_types::life::seed_commitment;
+use keepsake_types::membership::SET_CHANGE_DELAY;
 use keepsake_types::{
     BlindBoxTerms, BoxVariant, CertificateId, ContentHash, Genesis, Hash32, HolderId, IssuerStatus, Keypair,
     Licence, PublicKey, Recipe, RecipeInput, ReviewSubject, SeriesId, SeriesTerms, TxBody, TxId, Validator,
@@ -705,21 +705,22 @@ const SEED_FILE_MAX: u64 = 4096;
 
 /// One recipe from `SERIES:COUNT,SERIES:COUNT`.
 fn parse_recipe(text: &str) -> anyhow::Result<Recipe> {
-    let inputs = text
-        .split(',')
-        .map(|part| {
-            let (series, count) = part.trim().split_once(':').with_context(|| {
-                format!("--recipe {text:?}: {part:?} is not SERIES:COUNT (a series id, a colon, a count)")
-            })?;
-            let series_id: SeriesId =
-                series.trim().parse().with_context(|| format!("--recipe {text:?}: {series:?} is not a series id"))?;
-            let count: u32 = count
-                .trim()
-                .parse()
-                .with_context(|| format!("--recipe {text:?}: {count:?} is not a count of certificates"))?;
-            Ok(RecipeInput { series_id, count })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let inputs =
+        text.split(',')
+            .map(|part| {
+                let (series, count) = part.trim().split_once(':').with_context(|| {
+                    format!("--recipe {text:?}: {part:?} is not SERIES:COUNT (a series id, a colon, a count)")
+                })?;
+                let series_id: SeriesId = series
+                    .trim()
+                    .parse()
+                    .with_context(|| format!("--recipe {text:?}: {series:?} is not a series id"))?;
+                let count: u32 = count.trim().parse().with_context(|| {
+                    format!("--recipe {text:?}: {count:?} is not a count of certificates")
+                })?;
+                Ok(RecipeInput { series_id, count })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(Recipe { inputs })
 }
 
@@ -778,7 +779,12 @@ struct SeedFile {
 
 /// Draws a blind box's seed from the OS's randomness and writes it to `path`
 /// (mode 0600, never over an existing file) before anything is submitted.
-fn new_seed_file(path: &std::path::Path, chain: &str, series_id: &SeriesId, name: &str) -> anyhow::Result<Hash32> {
+fn new_seed_file(
+    path: &std::path::Path,
+    chain: &str,
+    series_id: &SeriesId,
+    name: &str,
+) -> anyhow::Result<Hash32> {
     let mut seed = [0u8; 32];
     getrandom::getrandom(&mut seed).context("the OS random number generator failed")?;
     let seed = Hash32(seed);
@@ -796,7 +802,10 @@ fn new_seed_file(path: &std::path::Path, chain: &str, series_id: &SeriesId, name
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     use std::io::Write;
     let mut f = options.open(path).with_context(|| {
-        format!("cannot create the seed file {} (it must not exist yet: a seed is never overwritten)", path.display())
+        format!(
+            "cannot create the seed file {} (it must not exist yet: a seed is never overwritten)",
+            path.display()
+        )
     })?;
     f.write_all(json.as_bytes())?;
     f.sync_all()?;
@@ -806,26 +815,37 @@ fn new_seed_file(path: &std::path::Path, chain: &str, series_id: &SeriesId, name
 
 fn read_seed_file(path: &std::path::Path) -> anyhow::Result<Hash32> {
     let text = crate::config::read_bounded(path, SEED_FILE_MAX)?;
-    let file: SeedFile = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a seed file written by `tx create-series --blind-box`", path.display()))?;
+    let file: SeedFile = serde_json::from_str(&text).with_context(|| {
+        format!("{} is not a seed file written by `tx create-series --blind-box`", path.display())
+    })?;
     Ok(file.seed)
 }
 
 /// The entropy of a reveal: the log root just after the box's close, after
 /// checking with the node that the box is closed and that `seed` is its seed.
-async fn reveal_entropy(client: &HttpClient, chain: &str, series: &SeriesId, seed: &Hash32) -> anyhow::Result<Hash32> {
+async fn reveal_entropy(
+    client: &HttpClient,
+    chain: &str,
+    series: &SeriesId,
+    seed: &Hash32,
+) -> anyhow::Result<Hash32> {
     let info = client.get_series(*series).await.map_err(describe)?;
     let Some(b) = info.blind_box else {
         bail!("series {series} ({}) is not a blind box", info.name);
     };
     if seed_commitment(chain, seed) != b.seed_commitment {
-        bail!("this seed file is not the seed of series {series} ({}): its commitment differs from the chain's", info.name);
+        bail!(
+            "this seed file is not the seed of series {series} ({}): its commitment differs from the chain's",
+            info.name
+        );
     }
     if let Some(r) = b.revealed {
         bail!("series {series} was already revealed at height {}", r.height);
     }
     let Some(closed) = b.closed else {
-        bail!("series {series} is not closed: close its sale first (`keepsake tx close-box --series {series}`)");
+        bail!(
+            "series {series} is not closed: close its sale first (`keepsake tx close-box --series {series}`)"
+        );
     };
     let size = closed.leaf_index + 1;
     let root = client.get_log_root(size).await.map_err(describe)?;
@@ -881,7 +901,10 @@ mod tests {
         assert_eq!(read_seed_file(&path).unwrap(), seed);
         // Drawn from the OS: a second one differs; the first is never overwritten.
         assert_ne!(new_seed_file(&dir.path().join("other.seed"), "c", &series, "box").unwrap(), seed);
-        assert!(format!("{:#}", new_seed_file(&path, "c", &series, "box").unwrap_err()).contains("must not exist"));
+        assert!(
+            format!("{:#}", new_seed_file(&path, "c", &series, "box").unwrap_err())
+                .contains("must not exist")
+        );
         assert_eq!(read_seed_file(&path).unwrap(), seed);
         #[cfg(unix)]
         {
