@@ -803,7 +803,8 @@ fn new_seed_file(
     use std::io::Write;
     let mut f = options.open(path).with_context(|| {
         format!(
-            "cannot create the seed file {} (it must not exist yet: a seed is never overwritten)",
+            "cannot create the seed file {} (it must not exist yet: a seed is never overwritten; \
+             if it holds the seed of a creation that was refused, delete it or choose another path)",
             path.display()
         )
     })?;
