@@ -365,18 +365,48 @@ function validatorsSection(d) {
   ];
 }
 
+/** An issuer's licence in one badge: in force, withdrawn, ended, or none (with the chain's policy). */
+function licenceBadge(i) {
+  const l = i.licence;
+  if (!l) {
+    const required = i.licence_policy && i.licence_policy.required;
+    return h("span", { class: `badge ${required ? "bad" : ""}`, "data-licence": "none" }, required ? "no licence (required)" : "no licence");
+  }
+  if (l.withdrawn) return h("span", { class: "badge bad", "data-licence": "withdrawn", title: l.withdrawn.reason }, "withdrawn");
+  if (!l.in_force) return h("span", { class: "badge bad", "data-licence": "ended" }, "ended");
+  return h("span", { class: "badge ok", "data-licence": "in-force" }, "in force");
+}
+
+/** The licence's details (kind, number, end, withdrawal) and the chain's policy. */
+function licenceDetails(i) {
+  const l = i.licence;
+  const policy = i.licence_policy && i.licence_policy.required
+    ? `required of every issuer since block ${i.licence_policy.since_height}`
+    : "not required on this chain";
+  if (!l) return [licenceBadge(i), " ", h("span", { class: "muted" }, `Licence policy: ${policy}.`)];
+  return [
+    licenceBadge(i),
+    " ",
+    `${l.kind} ${l.number}, valid until ${String(l.valid_until).slice(0, 10)}`,
+    h("br"),
+    h("span", { class: "muted" }, `recorded at block ${l.since_height}; licence policy: ${policy}`),
+    l.withdrawn ? [h("br"), `withdrawn at block ${l.withdrawn.height}: “${l.withdrawn.reason}”`] : null,
+  ];
+}
+
 function issuersSection(d) {
   return [
     h("h2", {}, "Issuers"),
     d.issuers.length
       ? table(
-          [["Name"], ["Status"], ["Registered"], ["Key", "hide-sm"]],
+          [["Name"], ["Status"], ["Licence"], ["Registered"], ["Key", "hide-sm"]],
           d.issuers.map((i) =>
             h(
               "tr",
               { "data-issuer": i.issuer },
               h("td", {}, i.name),
               h("td", {}, h("span", { class: `badge ${i.status === "active" ? "ok" : "bad"}` }, i.status)),
+              h("td", {}, licenceBadge(i), i.licence ? [" ", h("span", { class: "muted" }, `${i.licence.kind} ${i.licence.number}, until ${String(i.licence.valid_until).slice(0, 10)}`)] : null),
               h("td", {}, `block ${i.registered_height}`),
               h("td", { class: "hide-sm" }, shortHex(i.issuer)),
             ),
@@ -743,14 +773,95 @@ async function validatorsView(view) {
   );
 }
 
+/** A series' recipes: what synthesis burns into one of its editions. */
+function recipesSection(s, inputNames) {
+  const recipes = s.recipes || [];
+  if (!recipes.length) return null;
+  return [
+    h("h2", {}, "Recipes"),
+    h(
+      "div",
+      { class: "card", "data-recipes": recipes.length },
+      h("p", { class: "muted" }, "A holder's certificates, burned together, make one edition of this series for that same holder. Nothing changes hands."),
+      h(
+        "ol",
+        { start: 0 },
+        recipes.map((r, n) =>
+          h(
+            "li",
+            { "data-recipe": n },
+            `Recipe ${n}: `,
+            r.inputs.map((input, k) => [
+              k ? " + " : null,
+              `${input.count} × `,
+              h("a", { href: `#/series/${input.series_id}`, title: input.series_id }, inputNames.get(input.series_id) || shortHex(input.series_id)),
+            ]),
+          ),
+        ),
+      ),
+    ),
+  ];
+}
+
+/** A blind box: its variants, seed commitment and sale (open, closed, revealed). */
+function blindBoxSection(s) {
+  const b = s.blind_box;
+  if (!b) return null;
+  const sale = {
+    open: h("span", { class: "badge ok" }, "sale open"),
+    closed: h("span", { class: "badge" }, "sale closed, not revealed yet"),
+    revealed: h("span", { class: "badge ok" }, "revealed"),
+  }[b.sale] || h("span", { class: "badge" }, String(b.sale));
+  return [
+    h("h2", {}, "Blind box"),
+    h(
+      "div",
+      { class: "card", "data-sale": b.sale },
+      kv([
+        ["Sale", sale],
+        ["Seed commitment", hex(b.seed_commitment)],
+        b.closed ? ["Closed", `block ${b.closed.height}, log entry ${b.closed.leaf_index} (the draw's entropy is the log root just after it)`] : null,
+        b.revealed ? ["Revealed", `block ${b.revealed.height}`] : null,
+        b.revealed ? ["Seed", hex(b.revealed.seed)] : null,
+        b.revealed ? ["Entropy", hex(b.revealed.entropy)] : null,
+      ]),
+      table(
+        [["Variant"], ["Editions"], ["Artwork", "hide-sm"]],
+        b.variants.map((v, i) => h("tr", { "data-variant": i }, h("td", {}, v.name), h("td", {}, `${v.count} of ${s.max_supply}`), h("td", { class: "hide-sm" }, shortHex(v.content_hash)))),
+      ),
+      h(
+        "p",
+        { class: "muted" },
+        b.sale === "revealed"
+          ? "Each edition's variant is drawn from the seed and the entropy; its certificate page shows it."
+          : "Each edition's variant is drawn after the sale closes, from the issuer's seed (committed above before the sale) and the log root just after the close.",
+      ),
+    ),
+  ];
+}
+
 async function seriesView(view, id) {
   fill(view, h("h1", {}, "Series"), h("p", { class: "hex" }, id), h("p", { class: "muted" }, "Loading…"));
   const [s, genesis] = await Promise.all([rpc("keepsake_getSeries", [id]), getNodeGenesis()]);
   let issuerName = null;
+  let issuer = null;
   try {
-    issuerName = (await rpc("keepsake_getIssuer", [s.issuer])).name;
+    issuer = await rpc("keepsake_getIssuer", [s.issuer]);
+    issuerName = issuer.name;
   } catch {
     /* optional: the key alone is shown */
+  }
+  // The names of the series its recipes burn (optional, like the issuer's).
+  const inputNames = new Map();
+  for (const r of s.recipes || []) {
+    for (const input of r.inputs) {
+      if (inputNames.has(input.series_id)) continue;
+      try {
+        inputNames.set(input.series_id, (await rpc("keepsake_getSeries", [input.series_id])).name);
+      } catch {
+        inputNames.set(input.series_id, null);
+      }
+    }
   }
   const chainId = genesis.loaded.genesis.chain_id;
   const shown = Math.min(Number(s.minted), 100);
@@ -771,7 +882,9 @@ async function seriesView(view, id) {
       { class: "card" },
       kv([
         ["Minted", h("span", { "data-minted": s.minted }, `${s.minted} / ${s.max_supply}`)],
+        Number(s.burned) > 0 ? ["Burned", h("span", { "data-burned": s.burned }, `${s.burned} burned by synthesis; ${s.in_circulation} in circulation`)] : null,
         ["Issuer", [issuerName ? [issuerName, h("br")] : null, hex(s.issuer)]],
+        issuer ? ["Issuer's licence", h("span", { "data-issuer-licence": "" }, licenceDetails(issuer))] : null,
         ["Content hash", hex(s.content_hash)],
         ["Metadata", uri],
         ["Reviewer", hex(s.reviewer)],
@@ -779,6 +892,8 @@ async function seriesView(view, id) {
         ["Creating transaction", hex(s.tx_id)],
       ]),
     ),
+    recipesSection(s, inputNames),
+    blindBoxSection(s),
     h("h2", {}, "Editions"),
     h(
       "div",

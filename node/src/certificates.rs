@@ -261,7 +261,8 @@ pub fn build(
         leaf_index: r.leaf_index,
         height: r.height,
     });
-    Ok(CertificateResponse { certificate, revocation })
+    let burn = crate::life_info::burn_info(store, id).map_err(lerr)?;
+    Ok(CertificateResponse { certificate, revocation, burn })
 }
 
 /// The status of certificate `id` at the latest checkpoint: a revocation,

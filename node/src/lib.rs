@@ -22,6 +22,7 @@ pub mod executor;
 pub mod heap;
 pub mod init;
 pub mod keyfile;
+pub mod life_info;
 pub mod membership;
 pub mod metrics;
 pub mod migrate;

@@ -11,8 +11,8 @@ use jsonrpsee::types::ErrorObjectOwned;
 use keepsake_ledger::rules::Encoded;
 use keepsake_ledger::{LedgerError, StateView};
 use keepsake_rpc::types::{
-    BlockResponse, CertificateResponse, ChainStatus, ConsistencyResponse, IssuerInfo, RecentTx, Rejection,
-    SeriesInfo, SubmitOutcome, TxStatus, ValidatorSetsResponse,
+    BlockResponse, CertificateResponse, ChainStatus, ConsistencyResponse, IssuerInfo, LogRootInfo, RecentTx,
+    Rejection, SeriesInfo, SubmitOutcome, TxStatus, ValidatorSetsResponse,
 };
 use keepsake_rpc::{KeepsakeApiServer, rpc_error};
 use keepsake_types::{
@@ -27,23 +27,23 @@ pub const LIST_PER_CALL_MAX: u32 = 100;
 /// Most blocks `recentTransactions` reads back from the tip.
 const RECENT_BLOCKS_SCANNED_MAX: u64 = 1000;
 
-fn series_info(series_id: SeriesId, r: keepsake_ledger::SeriesRecord) -> SeriesInfo {
-    SeriesInfo {
-        series_id,
-        issuer: r.issuer,
-        name: r.name,
-        content_hash: r.content_hash,
-        max_supply: r.max_supply,
-        minted: r.minted,
-        metadata_uri: r.metadata_uri,
-        reviewer: r.reviewer,
-        tx_id: r.tx_id,
-        created_height: r.created_height,
-    }
+fn series_info(s: &Shared, series_id: SeriesId, r: keepsake_ledger::SeriesRecord) -> RpcResult<SeriesInfo> {
+    crate::life_info::series_info(&*s.store, series_id, r).map_err(|e| ledger_error(&e))
 }
 
-fn issuer_info(issuer: PublicKey, r: keepsake_ledger::IssuerRecord) -> IssuerInfo {
-    IssuerInfo { issuer, name: r.name, status: r.status, registered_height: r.registered_height }
+/// Issuers with their licences, judged at the node's clock (what admission checks).
+fn issuer_infos(
+    s: &Shared,
+    records: Vec<(PublicKey, keepsake_ledger::IssuerRecord)>,
+) -> RpcResult<Vec<IssuerInfo>> {
+    let policy = crate::life_info::licence_policy(&*s.store).map_err(|e| ledger_error(&e))?;
+    let now = crate::shared::now_ms();
+    records
+        .into_iter()
+        .map(|(issuer, r)| {
+            crate::life_info::issuer_info(&*s.store, issuer, r, &policy, now).map_err(|e| ledger_error(&e))
+        })
+        .collect()
 }
 
 /// Most evidence records returned by one `getEvidence` call.
@@ -211,7 +211,7 @@ impl KeepsakeApiServer for RpcImpl {
         let limit = limit.min(LIST_PER_CALL_MAX) as usize;
         self.blocking(move |s| {
             let page = s.store.series_page(after.as_ref(), limit).map_err(store_error)?;
-            Ok(page.into_iter().map(|(id, r)| series_info(id, r)).collect())
+            page.into_iter().map(|(id, r)| series_info(s, id, r)).collect()
         })
         .await
     }
@@ -220,7 +220,7 @@ impl KeepsakeApiServer for RpcImpl {
         let limit = limit.min(LIST_PER_CALL_MAX) as usize;
         self.blocking(move |s| {
             let page = s.store.issuers_page(after.as_ref(), limit).map_err(store_error)?;
-            Ok(page.into_iter().map(|(issuer, r)| issuer_info(issuer, r)).collect())
+            issuer_infos(s, page)
         })
         .await
     }
@@ -254,7 +254,7 @@ impl KeepsakeApiServer for RpcImpl {
                 .series(&series_id)
                 .map_err(|e| ledger_error(&e))?
                 .ok_or_else(|| not_found(format!("series {series_id}")))?;
-            Ok(series_info(series_id, r))
+            series_info(s, series_id, r)
         })
         .await
     }
@@ -266,7 +266,23 @@ impl KeepsakeApiServer for RpcImpl {
                 .issuer(&issuer)
                 .map_err(|e| ledger_error(&e))?
                 .ok_or_else(|| not_found(format!("issuer {issuer}")))?;
-            Ok(issuer_info(issuer, r))
+            let mut one = issuer_infos(s, vec![(issuer, r)])?;
+            one.pop().ok_or_else(|| rpc_error("Internal", "no issuer built"))
+        })
+        .await
+    }
+
+    async fn get_log_root(&self, size: u64) -> RpcResult<LogRootInfo> {
+        self.blocking(move |s| {
+            let committed = s.store.ledger_tip(&s.genesis).map_err(store_error)?.log_size;
+            if size > committed {
+                return Err(rpc_error(
+                    "InvalidRange",
+                    format!("log size {size} is beyond the committed log size {committed}"),
+                ));
+            }
+            let root = s.store.log_root(size).map_err(store_error)?;
+            Ok(LogRootInfo { size, root })
         })
         .await
     }

@@ -74,7 +74,12 @@ impl Shared {
             genesis: &self.genesis,
             memo: &self.verified,
             pool: &self.mempool,
-            next_height: self.committed_height.load(Relaxed) + 1,
+            // The state admission reads may already include a block the
+            // executor has not announced yet (the store makes it visible
+            // before flushing it): judge against the store's height then, or
+            // a reveal right after its box's close would be judged to share
+            // the close's block (T44).
+            next_height: self.committed_height.load(Relaxed).max(self.store.committed_height()) + 1,
             time_ms: now_ms(),
         }
     }

@@ -25,8 +25,8 @@ use keepsake_types::{
 };
 
 use crate::types::{
-    BlockResponse, BlockSummary, CertificateResponse, ChainStatus, ConsistencyResponse, IssuerInfo, RecentTx,
-    SeriesInfo, SubmitOutcome, TxStatus, ValidatorSetsResponse,
+    BlockResponse, BlockSummary, CertificateResponse, ChainStatus, ConsistencyResponse, IssuerInfo,
+    LogRootInfo, RecentTx, SeriesInfo, SubmitOutcome, TxStatus, ValidatorSetsResponse,
 };
 
 /// Every method of the node's JSON-RPC API (namespace `keepsake`).
@@ -82,13 +82,20 @@ pub trait KeepsakeApi {
     #[method(name = "recentTransactions")]
     async fn recent_transactions(&self, limit: u32) -> RpcResult<Vec<RecentTx>>;
 
-    /// A series and its minted count.
+    /// A series, its minted and burned counts, its recipes, and for a blind
+    /// box its variants, seed commitment and sale (open, closed, revealed).
     #[method(name = "getSeries")]
     async fn get_series(&self, series_id: SeriesId) -> RpcResult<SeriesInfo>;
 
-    /// A registered issuer.
+    /// A registered issuer, with its licence and the chain's licence policy.
     #[method(name = "getIssuer")]
     async fn get_issuer(&self, issuer: PublicKey) -> RpcResult<IssuerInfo>;
+
+    /// The root of the collectible log's first `size` leaves (at most the
+    /// committed log size; `InvalidRange` beyond). A blind box's reveal
+    /// carries the root at its close's `leaf_index + 1` as entropy.
+    #[method(name = "getLogRoot")]
+    async fn get_log_root(&self, size: u64) -> RpcResult<LogRootInfo>;
 
     /// A committed block with its commit.
     #[method(name = "getBlock")]

@@ -2,8 +2,9 @@
 //! times are milliseconds since the Unix epoch.
 
 use keepsake_types::{
-    Block, BlockHash, Certificate, ChainId, Checkpoint, Commit, ContentHash, Hash32, IssuerStatus, PublicKey,
-    SeriesId, SetTransition, TxBody, TxId, ValidatorChange, ValidatorSet,
+    Block, BlockHash, BoxVariant, Certificate, CertificateId, ChainId, Checkpoint, Commit, ContentHash,
+    Hash32, IssuerStatus, PublicKey, Recipe, SeriesId, SetTransition, TxBody, TxId, ValidatorChange,
+    ValidatorSet,
 };
 use serde::{Deserialize, Serialize};
 
@@ -73,6 +74,23 @@ pub struct CertificateResponse {
     pub certificate: Certificate,
     /// Present when the certificate was revoked.
     pub revocation: Option<RevocationInfo>,
+    /// Present when the certificate was burned by a synthesis (it stays on
+    /// chain, and its id is never minted again).
+    #[serde(default)]
+    pub burn: Option<BurnInfo>,
+}
+
+/// A burn, as reported with a certificate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BurnInfo {
+    /// The certificate it went into (the synthesis' output).
+    pub into: CertificateId,
+    /// The `Synthesize` transaction.
+    pub tx_id: TxId,
+    /// Its log index.
+    pub leaf_index: u64,
+    /// Its height.
+    pub height: u64,
 }
 
 /// A series.
@@ -98,6 +116,72 @@ pub struct SeriesInfo {
     pub tx_id: TxId,
     /// Height of creation.
     pub created_height: u64,
+    /// Ways to obtain an edition by burning certificates (empty for a plain series).
+    #[serde(default)]
+    pub recipes: Vec<Recipe>,
+    /// Set for a blind box: its variants, seed commitment and sale.
+    #[serde(default)]
+    pub blind_box: Option<BlindBoxInfo>,
+    /// Certificates of this series burned by synthesis.
+    #[serde(default)]
+    pub burned: u32,
+    /// `minted - burned` (revoked certificates are still counted).
+    #[serde(default)]
+    pub in_circulation: u32,
+}
+
+/// Where a blind box's sale is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SaleState {
+    /// Editions are still minted.
+    Open,
+    /// The sale closed; the seed is not revealed yet.
+    Closed,
+    /// The seed is revealed: every edition's variant is drawn.
+    Revealed,
+}
+
+/// A blind box, as `getSeries` reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlindBoxInfo {
+    /// The designs, in order (a variant's index is its position), with how many of each.
+    pub variants: Vec<BoxVariant>,
+    /// The commitment to the issuer's seed published at creation.
+    pub seed_commitment: Hash32,
+    /// Open, closed or revealed.
+    pub sale: SaleState,
+    /// The close, once committed.
+    pub closed: Option<BoxCloseInfo>,
+    /// The reveal, once committed.
+    pub revealed: Option<BoxRevealInfo>,
+}
+
+/// A blind box's close.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoxCloseInfo {
+    /// The `CloseBlindBox` transaction.
+    pub tx_id: TxId,
+    /// Its log index: the draw's entropy is the log root of `leaf_index + 1`
+    /// entries (`keepsake_getLogRoot`).
+    pub leaf_index: u64,
+    /// Its height.
+    pub height: u64,
+}
+
+/// A blind box's reveal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoxRevealInfo {
+    /// The seed (its commitment is `seed_commitment`).
+    pub seed: Hash32,
+    /// The entropy (the log root just after the close).
+    pub entropy: Hash32,
+    /// The `RevealBlindBox` transaction.
+    pub tx_id: TxId,
+    /// Its log index.
+    pub leaf_index: u64,
+    /// Its height.
+    pub height: u64,
 }
 
 /// A committed transaction, as the explorer lists it.
@@ -124,6 +208,66 @@ pub struct IssuerInfo {
     pub status: IssuerStatus,
     /// Height of registration.
     pub registered_height: u64,
+    /// The licence governance recorded, if any.
+    #[serde(default)]
+    pub licence: Option<LicenceInfo>,
+    /// The chain's licence policy.
+    #[serde(default)]
+    pub licence_policy: LicencePolicyInfo,
+    /// Whether the issuer may create series and mint at `checked_at_ms`:
+    /// active, and its licence in force (or, without one, no licence required).
+    #[serde(default)]
+    pub may_issue: bool,
+    /// The node's clock when it answered (what `in_force` and `may_issue`
+    /// were judged at; a block's time decides on chain).
+    #[serde(default)]
+    pub checked_at_ms: u64,
+}
+
+/// An issuer's licence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicenceInfo {
+    /// Kind of licence.
+    pub kind: String,
+    /// Its number.
+    pub number: String,
+    /// The last instant it is in force, ms since the Unix epoch.
+    pub valid_until_ms: u64,
+    /// The same instant, ISO 8601 in UTC (`2027-12-31T23:59:59.999Z`).
+    pub valid_until: String,
+    /// Height at which it was recorded (or last renewed).
+    pub since_height: u64,
+    /// Not withdrawn, and not ended at `IssuerInfo::checked_at_ms`.
+    pub in_force: bool,
+    /// Set once governance withdrew it.
+    pub withdrawn: Option<LicenceWithdrawalInfo>,
+}
+
+/// A licence withdrawal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicenceWithdrawalInfo {
+    /// Reason recorded on chain.
+    pub reason: String,
+    /// Height of the withdrawal.
+    pub height: u64,
+}
+
+/// Whether every issuer needs a licence in force.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicencePolicyInfo {
+    /// True: an issuer without a licence in force creates and mints nothing.
+    pub required: bool,
+    /// Height of the last change (`None`: never set, licences not required).
+    pub since_height: Option<u64>,
+}
+
+/// A log root at a size (`keepsake_getLogRoot`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogRootInfo {
+    /// The number of leaves.
+    pub size: u64,
+    /// RFC 9162 root of the first `size` leaves.
+    pub root: Hash32,
 }
 
 /// A block with its commit.

@@ -382,6 +382,13 @@ impl Store {
 
     // ---------------------------------------------------------------- reads
 
+    /// The height of the last block whose state readers see (0 before block
+    /// 1): set as soon as a block's state batch is applied, before the
+    /// block's data is flushed and before the node's executor hears of it.
+    pub fn committed_height(&self) -> u64 {
+        self.committed_height.load(Ordering::SeqCst)
+    }
+
     /// The last committed block's summary; `None` before block 1.
     pub fn tip(&self) -> Result<Option<Tip>> {
         self.get_decoded(layout::META_TIP, TIP_BYTES_MAX, "tip record")
@@ -630,7 +637,7 @@ impl Store {
         let location = TxLocation { height: l.height, index: l.index, leaf_index: l.leaf };
         let (tx, _) = self.leaf_tx(&location)?;
         let tx_id = tx.id(&self.chain_id);
-        // A synthesis mints its output as a mint does (the skeleton's design).
+        // A certificate is minted by a `Mint`, or is the output of a `Synthesize`.
         let (TxBody::Mint { series_id, edition, holder }
         | TxBody::Synthesize { series_id, edition, holder, .. }) = tx.body
         else {
@@ -1121,7 +1128,10 @@ fn index_entries(block: &Block, chain_id: &ChainId) -> Vec<(index::Key, Loc)> {
     for (i, tx) in block.txs.iter().enumerate() {
         let loc = Loc { height: block.header.height, index: i as u32, leaf: first_leaf + i as u64 };
         out.push((index::key(Kind::Tx, tx.id(chain_id).as_bytes()), loc));
-        if let TxBody::Mint { series_id, edition, .. } = &tx.body {
+        // The certificates a block minted: by `Mint`, and the outputs of `Synthesize`.
+        if let TxBody::Mint { series_id, edition, .. } | TxBody::Synthesize { series_id, edition, .. } =
+            &tx.body
+        {
             let cert = keepsake_types::ids::certificate_id(chain_id, series_id, *edition);
             out.push((index::key(Kind::Cert, cert.as_bytes()), loc));
         }

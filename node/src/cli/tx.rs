@@ -10,11 +10,14 @@ use clap::{Args, Subcommand, ValueEnum};
 use jsonrpsee::http_client::HttpClient;
 use keepsake_rpc::KeepsakeApiClient;
 use keepsake_rpc::types::TxStatus;
+use keepsake_types::life::seed_commitment;
 use keepsake_types::membership::SET_CHANGE_DELAY;
 use keepsake_types::{
-    CertificateId, ContentHash, Genesis, HolderId, IssuerStatus, Keypair, PublicKey, ReviewSubject, SeriesId,
-    TxBody, TxId, Validator, ValidatorChange, hash::sha256, ids,
+    BlindBoxTerms, BoxVariant, CertificateId, ContentHash, Genesis, Hash32, HolderId, IssuerStatus, Keypair,
+    Licence, PublicKey, Recipe, RecipeInput, ReviewSubject, SeriesId, SeriesTerms, TxBody, TxId, Validator,
+    ValidatorChange, hash::sha256, ids,
 };
+use serde::{Deserialize, Serialize};
 
 use super::common::RpcArgs;
 use crate::keyfile;
@@ -195,8 +198,60 @@ pub(super) enum TxCommand {
         #[command(flatten)]
         submit: SubmitArgs,
     },
+    /// Governance: record or renew an issuer's licence (a renewal also
+    /// clears a withdrawal).
+    SetLicence {
+        /// The issuer's public key (hex).
+        #[arg(long, conflicts_with = "issuer_key", required_unless_present = "issuer_key")]
+        issuer: Option<PublicKey>,
+        /// Or the issuer's key file (only its public key is used).
+        #[arg(long)]
+        issuer_key: Option<PathBuf>,
+        /// Kind of licence (e.g. "ICP", "网络文化经营许可证").
+        #[arg(long)]
+        kind: String,
+        /// Its number, as the authority issued it.
+        #[arg(long)]
+        number: String,
+        /// Its last day (YYYY-MM-DD, in force until the end of that day, UTC),
+        /// or its last instant in ms since the Unix epoch.
+        #[arg(long)]
+        valid_until: String,
+        #[command(flatten)]
+        gov: GovernorArgs,
+        #[command(flatten)]
+        submit: SubmitArgs,
+    },
+    /// Governance: withdraw an issuer's licence (it creates and mints nothing
+    /// until a new `set-licence`; revocations stay possible).
+    WithdrawLicence {
+        /// The issuer's public key (hex).
+        #[arg(long, conflicts_with = "issuer_key", required_unless_present = "issuer_key")]
+        issuer: Option<PublicKey>,
+        /// Or the issuer's key file (only its public key is used).
+        #[arg(long)]
+        issuer_key: Option<PathBuf>,
+        /// Why (recorded on chain).
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        gov: GovernorArgs,
+        #[command(flatten)]
+        submit: SubmitArgs,
+    },
+    /// Governance: whether every issuer needs a licence in force to create
+    /// series and mint.
+    LicencePolicy {
+        /// true: issuers without a licence in force create and mint nothing.
+        #[arg(long, action = clap::ArgAction::Set)]
+        required: bool,
+        #[command(flatten)]
+        gov: GovernorArgs,
+        #[command(flatten)]
+        submit: SubmitArgs,
+    },
     /// Create a series (prints the series id). The reviewer's approval is
-    /// signed locally with --reviewer-key.
+    /// signed locally with --reviewer-key, over the recipes and blind box too.
     CreateSeries {
         /// The issuer's key file.
         #[arg(long)]
@@ -213,12 +268,80 @@ pub(super) enum TxCommand {
         /// Or the artwork's SHA-256, hex.
         #[arg(long)]
         content_hash: Option<ContentHash>,
-        /// Edition cap.
-        #[arg(long)]
-        max_supply: u32,
+        /// Edition cap (for a blind box: default, and must be, the sum of the variant counts).
+        #[arg(long, required_unless_present = "blind_box")]
+        max_supply: Option<u32>,
         /// Metadata URI.
         #[arg(long)]
         metadata_uri: String,
+        /// A recipe: "SERIES:COUNT,SERIES:COUNT" burns COUNT certificates of
+        /// each of your series SERIES (ids) into one edition of this one.
+        /// Repeat for several recipes (numbered 0, 1, ... in this order).
+        #[arg(long = "recipe", conflicts_with = "blind_box")]
+        recipes: Vec<String>,
+        /// Make a blind box with the variants of this JSON file: a list of
+        /// {"name", "count", and "content_hash" (hex) or "content_file" (path
+        /// relative to the JSON file)}.
+        #[arg(long, requires = "seed_file")]
+        blind_box: Option<PathBuf>,
+        /// Where to write the blind box's secret seed (drawn from the OS's
+        /// randomness; only its commitment goes on chain). Keep it: `tx
+        /// reveal-box` needs it after the sale closes. Must not exist yet.
+        #[arg(long, requires = "blind_box")]
+        seed_file: Option<PathBuf>,
+        #[command(flatten)]
+        submit: SubmitArgs,
+    },
+    /// Burn one holder's certificates into a new edition of a series, as one
+    /// of its recipes lists them, for that same holder (prints the new
+    /// certificate id). Signed by the series' issuer.
+    Synthesize {
+        /// The issuer's key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The series to mint into (the one declaring the recipe).
+        #[arg(long)]
+        series: SeriesId,
+        /// The recipe's number in the series (0 for the first).
+        #[arg(long, default_value_t = 0)]
+        recipe: u32,
+        /// The certificates burned, comma-separated ids.
+        #[arg(long, value_delimiter = ',', required = true)]
+        inputs: Vec<CertificateId>,
+        /// The new edition's number.
+        #[arg(long)]
+        edition: u32,
+        /// The holder of every input (the new certificate is theirs).
+        #[arg(long)]
+        holder: HolderId,
+        #[command(flatten)]
+        submit: SubmitArgs,
+    },
+    /// Close a blind box's sale: no more mints; the log root just after the
+    /// close becomes the draw's entropy. Then `tx reveal-box`.
+    CloseBox {
+        /// The issuer's key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The blind box's series id.
+        #[arg(long)]
+        series: SeriesId,
+        #[command(flatten)]
+        submit: SubmitArgs,
+    },
+    /// Reveal a closed blind box's seed: the chain draws every edition's
+    /// variant. The entropy (the log root just after the close) is fetched
+    /// from the node.
+    RevealBox {
+        /// The issuer's key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The blind box's series id.
+        #[arg(long)]
+        series: SeriesId,
+        /// The seed file written by `tx create-series --blind-box`.
+        #[arg(long)]
+        seed_file: PathBuf,
         #[command(flatten)]
         submit: SubmitArgs,
     },
@@ -418,6 +541,47 @@ pub(super) async fn tx(command: TxCommand) -> anyhow::Result<ExitCode> {
             let body = TxBody::RemoveObserver { observer, nonce: nonce_or_random(gov.nonce)? };
             send(body, &read_keys(&gov.governor_keys)?, &submit).await?;
         }
+        TxCommand::SetLicence { issuer, issuer_key, kind, number, valid_until, gov, submit } => {
+            let issuer = key_or_file(issuer, issuer_key, "--issuer or --issuer-key")?;
+            let valid_until_ms = crate::life_info::parse_valid_until(&valid_until)
+                .map_err(|e| anyhow::anyhow!("--valid-until: {e}"))?;
+            let licence = Licence { kind, number, valid_until_ms };
+            let body = TxBody::SetIssuerLicence { issuer, licence, nonce: nonce_or_random(gov.nonce)? };
+            send(body, &read_keys(&gov.governor_keys)?, &submit).await?;
+            eprintln!("licence in force until {}", crate::life_info::iso_utc(valid_until_ms));
+        }
+        TxCommand::WithdrawLicence { issuer, issuer_key, reason, gov, submit } => {
+            let issuer = key_or_file(issuer, issuer_key, "--issuer or --issuer-key")?;
+            let body = TxBody::WithdrawIssuerLicence { issuer, reason, nonce: nonce_or_random(gov.nonce)? };
+            send(body, &read_keys(&gov.governor_keys)?, &submit).await?;
+        }
+        TxCommand::LicencePolicy { required, gov, submit } => {
+            let body = TxBody::SetLicencePolicy { required, nonce: nonce_or_random(gov.nonce)? };
+            send(body, &read_keys(&gov.governor_keys)?, &submit).await?;
+        }
+        TxCommand::Synthesize { key, series, recipe, inputs, edition, holder, submit } => {
+            let issuer = keyfile::read(&key)?;
+            let client = client(&submit.rpc.rpc)?;
+            let chain = chain_of(&client).await?.chain_id;
+            let body = TxBody::Synthesize { series_id: series, recipe, inputs, edition, holder };
+            submit_and_wait(&client, &chain, body, &[issuer], Duration::from_secs(submit.timeout_secs))
+                .await?;
+            println!("{}", ids::certificate_id(&chain, &series, edition));
+        }
+        TxCommand::CloseBox { key, series, submit } => {
+            let body = TxBody::CloseBlindBox { series_id: series };
+            send(body, &[keyfile::read(&key)?], &submit).await?;
+        }
+        TxCommand::RevealBox { key, series, seed_file, submit } => {
+            let issuer = keyfile::read(&key)?;
+            let seed = read_seed_file(&seed_file)?;
+            let client = client(&submit.rpc.rpc)?;
+            let chain = chain_of(&client).await?.chain_id;
+            let entropy = reveal_entropy(&client, &chain, &series, &seed).await?;
+            let body = TxBody::RevealBlindBox { series_id: series, seed, entropy };
+            submit_and_wait(&client, &chain, body, &[issuer], Duration::from_secs(submit.timeout_secs))
+                .await?;
+        }
         TxCommand::CreateSeries {
             key,
             reviewer_key,
@@ -426,6 +590,9 @@ pub(super) async fn tx(command: TxCommand) -> anyhow::Result<ExitCode> {
             content_hash,
             max_supply,
             metadata_uri,
+            recipes,
+            blind_box,
+            seed_file,
             submit,
         } => {
             let issuer = keyfile::read(&key)?;
@@ -439,6 +606,23 @@ pub(super) async fn tx(command: TxCommand) -> anyhow::Result<ExitCode> {
                 }
                 (None, None) => bail!("give --content-file or --content-hash"),
             };
+            let recipes = recipes.iter().map(|r| parse_recipe(r)).collect::<anyhow::Result<Vec<_>>>()?;
+            let variants = blind_box.as_deref().map(read_variants).transpose()?;
+            let max_supply = match (max_supply, &variants) {
+                (Some(m), None) => m,
+                (m, Some(v)) => {
+                    let sum: u64 = v.iter().map(|v| u64::from(v.count)).sum();
+                    let sum = u32::try_from(sum).context("the variant counts do not fit a supply")?;
+                    match m {
+                        Some(m) if m != sum => bail!(
+                            "--max-supply {m} differs from the sum of the variant counts ({sum}): \
+                             leave --max-supply out, or fix the counts"
+                        ),
+                        _ => sum,
+                    }
+                }
+                (None, None) => bail!("give --max-supply"),
+            };
             let client = client(&submit.rpc.rpc)?;
             let chain = chain_of(&client).await?.chain_id;
             let subject = ReviewSubject {
@@ -448,14 +632,37 @@ pub(super) async fn tx(command: TxCommand) -> anyhow::Result<ExitCode> {
                 max_supply,
                 metadata_uri: metadata_uri.clone(),
             };
-            let approval = subject.approve(&chain, &reviewer);
-            let body = TxBody::CreateSeries {
-                issuer: issuer.public(),
-                name: name.clone(),
-                content_hash,
-                max_supply,
-                metadata_uri,
-                approval,
+            let series_id = ids::series_id(&chain, &issuer.public(), &name);
+            let body = match (recipes.is_empty(), variants, seed_file) {
+                (true, None, _) => TxBody::CreateSeries {
+                    issuer: issuer.public(),
+                    name: name.clone(),
+                    content_hash,
+                    max_supply,
+                    metadata_uri,
+                    approval: subject.approve(&chain, &reviewer),
+                },
+                (_, variants, seed_file) => {
+                    let blind_box = match (variants, seed_file) {
+                        (Some(variants), Some(seed_file)) => {
+                            let seed = new_seed_file(&seed_file, &chain, &series_id, &name)?;
+                            let seed_commitment = seed_commitment(&chain, &seed);
+                            Some(BlindBoxTerms { variants, seed_commitment })
+                        }
+                        (None, _) => None,
+                        (Some(_), None) => bail!("a blind box needs --seed-file"),
+                    };
+                    let terms = SeriesTerms { recipes, blind_box };
+                    TxBody::CreateSeriesWithTerms {
+                        issuer: issuer.public(),
+                        name: name.clone(),
+                        content_hash,
+                        max_supply,
+                        metadata_uri,
+                        approval: subject.approve_with(&chain, Some(&terms), &reviewer),
+                        terms,
+                    }
+                }
             };
             submit_and_wait(
                 &client,
@@ -465,7 +672,7 @@ pub(super) async fn tx(command: TxCommand) -> anyhow::Result<ExitCode> {
                 Duration::from_secs(submit.timeout_secs),
             )
             .await?;
-            println!("{}", ids::series_id(&chain, &issuer.public(), &name));
+            println!("{series_id}");
         }
         TxCommand::Mint { key, series, series_name, edition, holder, submit } => {
             let issuer = keyfile::read(&key)?;
@@ -500,4 +707,221 @@ async fn send(body: TxBody, signers: &[Keypair], submit: &SubmitArgs) -> anyhow:
     let client = client(&submit.rpc.rpc)?;
     let chain = chain_of(&client).await?.chain_id;
     submit_and_wait(&client, &chain, body, signers, Duration::from_secs(submit.timeout_secs)).await
+}
+
+/// Most bytes of a blind box's variants file.
+const VARIANTS_FILE_MAX: u64 = 64 * 1024;
+/// Most bytes of a seed file.
+const SEED_FILE_MAX: u64 = 4096;
+
+/// One recipe from `SERIES:COUNT,SERIES:COUNT`.
+fn parse_recipe(text: &str) -> anyhow::Result<Recipe> {
+    let inputs =
+        text.split(',')
+            .map(|part| {
+                let (series, count) = part.trim().split_once(':').with_context(|| {
+                    format!("--recipe {text:?}: {part:?} is not SERIES:COUNT (a series id, a colon, a count)")
+                })?;
+                let series_id: SeriesId = series
+                    .trim()
+                    .parse()
+                    .with_context(|| format!("--recipe {text:?}: {series:?} is not a series id"))?;
+                let count: u32 = count.trim().parse().with_context(|| {
+                    format!("--recipe {text:?}: {count:?} is not a count of certificates")
+                })?;
+                Ok(RecipeInput { series_id, count })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Recipe { inputs })
+}
+
+/// One variant as a variants file lists it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VariantSpec {
+    name: String,
+    count: u32,
+    content_hash: Option<ContentHash>,
+    content_file: Option<PathBuf>,
+}
+
+/// The variants of a blind box, from a JSON file (content files relative to it).
+fn read_variants(path: &std::path::Path) -> anyhow::Result<Vec<BoxVariant>> {
+    let text = crate::config::read_bounded(path, VARIANTS_FILE_MAX)?;
+    let specs: Vec<VariantSpec> = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not a variants file: a JSON list of {{\"name\", \"count\", and \"content_hash\" or \"content_file\"}}",
+            path.display()
+        )
+    })?;
+    if specs.is_empty() {
+        bail!("{} lists no variant: a blind box has at least one", path.display());
+    }
+    let dir = path.parent().unwrap_or_else(|| std::path::Path::new("."));
+    specs
+        .into_iter()
+        .map(|v| {
+            let content_hash = match (v.content_hash, &v.content_file) {
+                (Some(h), None) => h,
+                (None, Some(file)) => {
+                    let file = dir.join(file);
+                    let bytes =
+                        std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+                    ContentHash(sha256(&bytes).0)
+                }
+                _ => bail!("variant {:?}: give exactly one of \"content_hash\" and \"content_file\"", v.name),
+            };
+            Ok(BoxVariant { name: v.name, content_hash, count: v.count })
+        })
+        .collect()
+}
+
+/// What a seed file holds: the issuer's secret until the reveal.
+#[derive(Serialize, Deserialize)]
+struct SeedFile {
+    chain_id: String,
+    series_id: SeriesId,
+    series_name: String,
+    /// The secret seed (hex).
+    seed: Hash32,
+    /// What the chain holds in its place.
+    seed_commitment: Hash32,
+}
+
+/// Draws a blind box's seed from the OS's randomness and writes it to `path`
+/// (mode 0600, never over an existing file) before anything is submitted.
+fn new_seed_file(
+    path: &std::path::Path,
+    chain: &str,
+    series_id: &SeriesId,
+    name: &str,
+) -> anyhow::Result<Hash32> {
+    let mut seed = [0u8; 32];
+    getrandom::getrandom(&mut seed).context("the OS random number generator failed")?;
+    let seed = Hash32(seed);
+    let file = SeedFile {
+        chain_id: chain.to_string(),
+        series_id: *series_id,
+        series_name: name.to_string(),
+        seed,
+        seed_commitment: seed_commitment(chain, &seed),
+    };
+    let json = serde_json::to_string_pretty(&file).expect("a seed file serialises");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    use std::io::Write;
+    let mut f = options.open(path).with_context(|| {
+        format!(
+            "cannot create the seed file {} (it must not exist yet: a seed is never overwritten; \
+             if it holds the seed of a creation that was refused, delete it or choose another path)",
+            path.display()
+        )
+    })?;
+    f.write_all(json.as_bytes())?;
+    f.sync_all()?;
+    eprintln!("blind-box seed written to {}: keep it secret and safe until `tx reveal-box`", path.display());
+    Ok(seed)
+}
+
+fn read_seed_file(path: &std::path::Path) -> anyhow::Result<Hash32> {
+    let text = crate::config::read_bounded(path, SEED_FILE_MAX)?;
+    let file: SeedFile = serde_json::from_str(&text).with_context(|| {
+        format!("{} is not a seed file written by `tx create-series --blind-box`", path.display())
+    })?;
+    Ok(file.seed)
+}
+
+/// The entropy of a reveal: the log root just after the box's close, after
+/// checking with the node that the box is closed and that `seed` is its seed.
+async fn reveal_entropy(
+    client: &HttpClient,
+    chain: &str,
+    series: &SeriesId,
+    seed: &Hash32,
+) -> anyhow::Result<Hash32> {
+    let info = client.get_series(*series).await.map_err(describe)?;
+    let Some(b) = info.blind_box else {
+        bail!("series {series} ({}) is not a blind box", info.name);
+    };
+    if seed_commitment(chain, seed) != b.seed_commitment {
+        bail!(
+            "this seed file is not the seed of series {series} ({}): its commitment differs from the chain's",
+            info.name
+        );
+    }
+    if let Some(r) = b.revealed {
+        bail!("series {series} was already revealed at height {}", r.height);
+    }
+    let Some(closed) = b.closed else {
+        bail!(
+            "series {series} is not closed: close its sale first (`keepsake tx close-box --series {series}`)"
+        );
+    };
+    let size = closed.leaf_index + 1;
+    let root = client.get_log_root(size).await.map_err(describe)?;
+    if root.size != size {
+        bail!("the node answered the log root at size {} instead of {size}", root.size);
+    }
+    Ok(root.root)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recipes_parse_and_their_errors_say_what_to_write() {
+        let (a, b) = (SeriesId([1; 32]), SeriesId([2; 32]));
+        let recipe = parse_recipe(&format!("{a}:3, {b}:1")).unwrap();
+        assert_eq!(
+            recipe.inputs,
+            vec![RecipeInput { series_id: a, count: 3 }, RecipeInput { series_id: b, count: 1 }]
+        );
+        let err = |text: &str| format!("{:#}", parse_recipe(text).unwrap_err());
+        assert!(err(&a.to_string()).contains("is not SERIES:COUNT"), "{}", err(&a.to_string()));
+        assert!(err("relic:2").contains("is not a series id"));
+        assert!(err(&format!("{a}:many")).contains("is not a count"));
+    }
+
+    #[test]
+    fn variants_files_take_a_hash_or_a_file_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("gold.png"), b"gold").unwrap();
+        let path = dir.path().join("v.json");
+        let write = |json: &str| std::fs::write(&path, json).unwrap();
+        write(&format!(
+            r#"[{{"name":"gold","count":1,"content_file":"gold.png"}},{{"name":"plain","count":9,"content_hash":"{}"}}]"#,
+            ContentHash([7; 32])
+        ));
+        let variants = read_variants(&path).unwrap();
+        assert_eq!(variants[0].content_hash, ContentHash(sha256(b"gold").0));
+        assert_eq!((variants[1].name.as_str(), variants[1].count), ("plain", 9));
+        write(r#"[{"name":"gold","count":1}]"#);
+        assert!(format!("{:#}", read_variants(&path).unwrap_err()).contains("exactly one of"));
+        write("[]");
+        assert!(format!("{:#}", read_variants(&path).unwrap_err()).contains("no variant"));
+    }
+
+    #[test]
+    fn a_seed_file_is_written_once_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("box.seed");
+        let series = SeriesId([3; 32]);
+        let seed = new_seed_file(&path, "c", &series, "box").unwrap();
+        assert_eq!(read_seed_file(&path).unwrap(), seed);
+        // Drawn from the OS: a second one differs; the first is never overwritten.
+        assert_ne!(new_seed_file(&dir.path().join("other.seed"), "c", &series, "box").unwrap(), seed);
+        assert!(
+            format!("{:#}", new_seed_file(&path, "c", &series, "box").unwrap_err())
+                .contains("must not exist")
+        );
+        assert_eq!(read_seed_file(&path).unwrap(), seed);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+    }
 }
