@@ -17,6 +17,7 @@ pub mod audit;
 pub mod certificates;
 pub mod cli;
 pub mod config;
+pub mod dates;
 pub mod dev;
 pub mod executor;
 pub mod heap;

@@ -133,7 +133,7 @@ async fn a_withdrawn_licence_stops_minting_but_not_revoking() {
     let licence = info.licence.expect("the licence is shown");
     assert_eq!((licence.kind.as_str(), licence.number.as_str()), ("ICP", "京ICP备 2024-001"));
     assert_eq!(licence.valid_until, "2099-12-31T23:59:59.999Z");
-    assert_eq!(licence.valid_until_ms, keepsake::life_info::parse_valid_until("2099-12-31").unwrap());
+    assert_eq!(licence.valid_until_ms, keepsake::dates::parse_valid_until("2099-12-31").unwrap());
     assert!(licence.in_force && licence.withdrawn.is_none() && info.may_issue);
     // The listing shows it too.
     let listed = c.list_issuers(None, 10).await.unwrap();

@@ -666,7 +666,7 @@ fn tx_cases(t: &TestNode, series: SeriesId, revoked: CertificateId) -> Vec<Case>
             "re-mint of a minted edition to a new holder",
             submit(&signed(mint(1, holder(50)), &[issuer])),
             keepsake(4022, "DuplicateCertificate"),
-            "already exists",
+            "is already minted (certificate",
         ),
         case(
             "re-mint of a revoked edition to a new holder",

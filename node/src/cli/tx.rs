@@ -543,12 +543,12 @@ pub(super) async fn tx(command: TxCommand) -> anyhow::Result<ExitCode> {
         }
         TxCommand::SetLicence { issuer, issuer_key, kind, number, valid_until, gov, submit } => {
             let issuer = key_or_file(issuer, issuer_key, "--issuer or --issuer-key")?;
-            let valid_until_ms = crate::life_info::parse_valid_until(&valid_until)
+            let valid_until_ms = crate::dates::parse_valid_until(&valid_until)
                 .map_err(|e| anyhow::anyhow!("--valid-until: {e}"))?;
             let licence = Licence { kind, number, valid_until_ms };
             let body = TxBody::SetIssuerLicence { issuer, licence, nonce: nonce_or_random(gov.nonce)? };
             send(body, &read_keys(&gov.governor_keys)?, &submit).await?;
-            eprintln!("licence in force until {}", crate::life_info::iso_utc(valid_until_ms));
+            eprintln!("licence in force until {}", crate::dates::iso_utc(valid_until_ms));
         }
         TxCommand::WithdrawLicence { issuer, issuer_key, reason, gov, submit } => {
             let issuer = key_or_file(issuer, issuer_key, "--issuer or --issuer-key")?;
