@@ -2465,7 +2465,7 @@ export async function verifyStatus(statusJsonText, genesisObject, verifiedCertif
     }
 
     // The burn (life_proof.rs check_burn): a synthesis entry of the answer's
-    // log listing this certificate, after its mint, to its holder (T42),
+    // log listing this certificate, after its mint, to its holder (T44),
     // signed by the issuer (T7/T8).
     current = "burn";
     let burn = null;

@@ -29,7 +29,7 @@ pub fn issuer_info<V: StateView + ?Sized>(
         since_height: l.since_height,
         withdrawn: l.withdrawn.map(|w| LicenceWithdrawalInfo { reason: w.reason, height: w.height }),
     });
-    // T13 and T33, as the rules judge them.
+    // T13 and T33-T35, as the rules judge them.
     let licensed = match &licence {
         Some(l) => l.in_force,
         None => !policy.required,

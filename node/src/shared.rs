@@ -78,7 +78,7 @@ impl Shared {
             // executor has not announced yet (the store makes it visible
             // before flushing it): judge against the store's height then, or
             // a reveal right after its box's close would be judged to share
-            // the close's block (T44).
+            // the close's block (T48).
             next_height: self.committed_height.load(Relaxed).max(self.store.committed_height()) + 1,
             time_ms: now_ms(),
         }

@@ -419,7 +419,7 @@ fn generate_life(files: &mut BTreeMap<&'static str, String>) {
             8 => [(lantern, LANTERN_SEED), (lotus, LOTUS_SEED)]
                 .into_iter()
                 .map(|(series_id, seed)| {
-                    // T44: the entropy is the log root just after the close.
+                    // T51: the entropy is the log root just after the close.
                     let closed = store
                         .series_life(&series_id)
                         .expect("life")

@@ -34,7 +34,7 @@ pub struct Admission<'a, V: StateView + ?Sized> {
     pub pool: &'a Mutex<Mempool>,
     /// The height the transaction would be committed at first (committed height + 1).
     pub next_height: u64,
-    /// The time licences are judged at (T33/T34): the caller's clock, in ms
+    /// The time licences are judged at (T33-T36): the caller's clock, in ms
     /// since the Unix epoch. Block validation judges them again at the block's time.
     pub time_ms: u64,
 }

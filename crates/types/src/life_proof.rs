@@ -13,9 +13,9 @@
 //!   that burned it.
 //!
 //! What is not visible offline is vouched for by the quorum that signed the
-//! checkpoint, as for governance revocations: the reveal's entropy (rule T44:
+//! checkpoint, as for governance revocations: the reveal's entropy (rule T51:
 //! the log root just after the close; `keepsake audit` re-derives it) and that
-//! the synthesis' inputs were of the recipe's series (T39).
+//! the synthesis' inputs were of the recipe's series (T41).
 
 use serde::{Deserialize, Serialize};
 
@@ -80,7 +80,7 @@ pub struct VerifiedBurn {
     pub leaf_index: u64,
 }
 
-/// A synthesized certificate (rule T38): the recipe its `Synthesize` names
+/// A synthesized certificate (rule T40): the recipe its `Synthesize` names
 /// is one of the series' terms, which the reviewer approved.
 pub(crate) fn check_recipe(terms: Option<&SeriesTerms>, recipe: u32) -> Result<()> {
     let recipes = terms.map_or(0, |t| t.recipes.len());
@@ -194,7 +194,7 @@ pub(crate) fn check_blind_box(
     if entry.leaf_index <= mint_leaf_index {
         return Err(mismatch("reveal.leaf_index", "the reveal is logged before the mint".into()));
     }
-    // T44: the seed is the one committed to in the reviewed creation.
+    // T50: the seed is the one committed to in the reviewed creation.
     let commitment = seed_commitment(chain, seed);
     if commitment != terms.seed_commitment {
         return Err(mismatch(
@@ -252,7 +252,7 @@ pub(crate) fn check_blind_box(
 
 /// A status answer's burn, in order: a `Synthesize` entry of the answer's
 /// log whose inputs list the certificate, logged after its mint, to the
-/// certificate's holder (T42), signed by the issuer (T7/T8: the target
+/// certificate's holder (T44), signed by the issuer (T7/T8: the target
 /// series' issuer, which is the inputs' issuer).
 pub(crate) fn check_burn(
     chain: &str,
