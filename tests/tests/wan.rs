@@ -121,6 +121,11 @@ async fn four_organisations_across_a_wan_survive_a_partition_without_fork_or_los
 async fn scenario(wan: &mut Wan) -> anyhow::Result<()> {
     wan.wait_height(&all_validators(), 1, WAIT).await?;
     let series = setup(wan).await?;
+    // The series is committed on node 0; the load mints through every
+    // validator, so each must have committed it too (across the WAN a
+    // node may apply the block a round trip later).
+    let created = wan.client(0).status().await.map_err(keepsake::rpc_client::describe)?.height;
+    wan.wait_height(&all_validators(), created, WAIT).await?;
     let validators = all_validators();
     let load = MintLoad::start(
         wan.genesis.chain_id.as_str(),
