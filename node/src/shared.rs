@@ -101,14 +101,10 @@ impl Shared {
     /// `(healthy, JSON body)` for `/health`: unhealthy when halted, or when no
     /// block has been committed for `health_stale_after_ms`.
     pub fn health(&self) -> (bool, String) {
-        self.health_at(now_ms())
-    }
-
-    fn health_at(&self, now_ms: u64) -> (bool, String) {
         let halted = self.halted.lock().expect("halted lock is never poisoned").clone();
         let height = self.committed_height.load(Relaxed);
         let peers = self.net.stats().peers_connected;
-        let since = now_ms.saturating_sub(self.last_commit_ms.load(Relaxed));
+        let since = now_ms().saturating_sub(self.last_commit_ms.load(Relaxed));
         let stale = self.health_stale_after_ms > 0 && since > self.health_stale_after_ms;
         let body = |status: &str| serde_json::json!({"status": status, "height": height, "peers": peers, "last_commit_ms_ago": since});
         match halted {

@@ -233,16 +233,7 @@ fn create_with_terms(c: &Cluster, name: &str, max_supply: u32, terms: SeriesTerm
         metadata_uri: format!("https://museum.example/{name}.json"),
     };
     let approval = subject.approve_with(c.chain(), Some(&terms), &c.reviewer);
-    TxBody::CreateSeriesWithTerms {
-        issuer: subject.issuer,
-        name: subject.name,
-        content_hash: subject.content_hash,
-        max_supply,
-        metadata_uri: subject.metadata_uri,
-        terms,
-        approval,
-    }
-    .sign(c.chain(), &[&c.issuer])
+    subject.into_body(Some(terms), approval).sign(c.chain(), &[&c.issuer])
 }
 
 /// Submits each node's transactions at once (all nodes concurrently) and

@@ -18,8 +18,8 @@ use keepsake_ledger::{StateView, validate_block};
 use keepsake_store::Store;
 use keepsake_types::{
     BlindBoxTerms, BoxVariant, Certificate, CertificateId, CertificateStatus, Checkpoint, CheckpointLink,
-    Genesis, Hash32, HexBytes, Keypair, LogEntryProof, LogLeaf, Recipe, RecipeInput, ReviewSubject, SeriesId,
-    SeriesTerms, SignedTx, TxBody, Validator, ValidatorChange, VariantRecord, ids, merkle,
+    Genesis, Hash32, HexBytes, Keypair, LogEntryProof, LogLeaf, Recipe, RecipeInput, SeriesId, SeriesTerms,
+    SignedTx, TxBody, Validator, ValidatorChange, VariantRecord, ids, merkle,
 };
 use serde_json::json;
 
@@ -290,24 +290,7 @@ fn generate_set_changes(files: &mut BTreeMap<&'static str, String>) {
 
 /// A series created with `terms`, approved (review v2) by the net's reviewer.
 fn create_with_terms(net: &TestNet, name: &str, max_supply: u32, terms: SeriesTerms) -> SignedTx {
-    let subject = ReviewSubject {
-        issuer: net.issuer.public(),
-        name: name.into(),
-        content_hash: TestNet::content(name),
-        max_supply,
-        metadata_uri: format!("https://example.org/{name}.json"),
-    };
-    let approval = subject.approve_with(net.chain(), Some(&terms), &net.reviewer);
-    TxBody::CreateSeriesWithTerms {
-        issuer: subject.issuer,
-        name: subject.name,
-        content_hash: subject.content_hash,
-        max_supply,
-        metadata_uri: subject.metadata_uri,
-        terms,
-        approval,
-    }
-    .sign(net.chain(), &[&net.issuer])
+    net.create_series_with_terms(&net.issuer, &net.reviewer, name, max_supply, terms)
 }
 
 /// The seeds of the third chain's blind boxes.

@@ -9,8 +9,8 @@ use crate::state::StateView;
 use keepsake_types::{
     BlindBoxTerms, Block, BoxVariant, CertificateId, ChainParams, Commit, CommitSignature, ContentHash,
     Genesis, Hash32, Header, HolderId, IssuerStatus, Keypair, Licence, PublicKey, Recipe, RecipeInput,
-    ReviewApproval, ReviewSubject, SeriesId, SeriesTerms, SignedTx, TxBody, Validator, ValidatorChange,
-    ValidatorSet, VoteData, VoteKind, hash::sha256, ids, life, merkle,
+    ReviewSubject, SeriesId, SeriesTerms, SignedTx, TxBody, Validator, ValidatorChange, ValidatorSet,
+    VoteData, VoteKind, hash::sha256, ids, life, merkle,
 };
 
 /// Deterministic key `n` of a test network (never use outside tests and dev chains).
@@ -184,7 +184,7 @@ impl TestNet {
     ) -> SignedTx {
         let subject = self.subject(issuer, name, max_supply);
         let approval = subject.approve_with(self.chain(), Some(&terms), reviewer);
-        Self::with_terms(subject, terms, approval).sign(self.chain(), &[issuer])
+        subject.into_body(Some(terms), approval).sign(self.chain(), &[issuer])
     }
 
     /// The reviewed fields of series `name` (as [`TestNet::create_series`] fills them).
@@ -195,19 +195,6 @@ impl TestNet {
             content_hash: Self::content(name),
             max_supply,
             metadata_uri: format!("https://example.org/{name}.json"),
-        }
-    }
-
-    /// The body of a series creation with terms (unsigned).
-    pub fn with_terms(subject: ReviewSubject, terms: SeriesTerms, approval: ReviewApproval) -> TxBody {
-        TxBody::CreateSeriesWithTerms {
-            issuer: subject.issuer,
-            name: subject.name,
-            content_hash: subject.content_hash,
-            max_supply: subject.max_supply,
-            metadata_uri: subject.metadata_uri,
-            terms,
-            approval,
         }
     }
 

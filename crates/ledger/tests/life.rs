@@ -411,13 +411,13 @@ fn t16_the_review_approval_of_a_series_with_terms_covers_the_terms() {
     let subject = c.net.subject(&issuer, "t", 3);
     // Approved as a plain series (review v1): the terms were never reviewed.
     let v1 = subject.approve(c.net.chain(), &reviewer);
-    let tx = TestNet::with_terms(subject.clone(), terms.clone(), v1).sign(c.net.chain(), &[&issuer]);
+    let tx = subject.clone().into_body(Some(terms.clone()), v1).sign(c.net.chain(), &[&issuer]);
     c.refuse(tx, LedgerError::InvalidReviewApproval { reviewer: reviewer.public() });
     // Approved with one recipe, created with another one added.
     let approved = subject.approve_with(c.net.chain(), Some(&terms), &reviewer);
     let mut more = terms.clone();
     more.recipes.push(TestNet::recipe(&[(a, 1)]).recipes[0].clone());
-    let tx = TestNet::with_terms(subject.clone(), more, approved.clone()).sign(c.net.chain(), &[&issuer]);
+    let tx = subject.clone().into_body(Some(more), approved.clone()).sign(c.net.chain(), &[&issuer]);
     c.refuse(tx, LedgerError::InvalidReviewApproval { reviewer: reviewer.public() });
     // A v2 approval does not make a plain series either.
     let tx = TxBody::CreateSeries {
@@ -431,7 +431,7 @@ fn t16_the_review_approval_of_a_series_with_terms_covers_the_terms() {
     .sign(c.net.chain(), &[&issuer]);
     c.refuse(tx, LedgerError::InvalidReviewApproval { reviewer: reviewer.public() });
     // The approval over exactly these terms passes.
-    c.commit_all(vec![TestNet::with_terms(subject, terms, approved).sign(c.net.chain(), &[&issuer])]);
+    c.commit_all(vec![subject.into_body(Some(terms), approved).sign(c.net.chain(), &[&issuer])]);
 }
 
 // ---------------------------------------------------------------- T40-T45

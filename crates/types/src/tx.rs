@@ -82,6 +82,25 @@ impl ReviewSubject {
         }
     }
 
+    /// The body that creates this series with `approval`: a `CreateSeries`
+    /// without terms, a `CreateSeriesWithTerms` with them (the inverse of
+    /// [`TxBody::series_creation`]).
+    pub fn into_body(self, terms: Option<SeriesTerms>, approval: ReviewApproval) -> TxBody {
+        let ReviewSubject { issuer, name, content_hash, max_supply, metadata_uri } = self;
+        match terms {
+            None => TxBody::CreateSeries { issuer, name, content_hash, max_supply, metadata_uri, approval },
+            Some(terms) => TxBody::CreateSeriesWithTerms {
+                issuer,
+                name,
+                content_hash,
+                max_supply,
+                metadata_uri,
+                terms,
+                approval,
+            },
+        }
+    }
+
     /// [`ReviewSubject::verify`] (with terms when given), with the signature sent to `signatures`.
     pub(crate) fn check(
         &self,

@@ -630,18 +630,12 @@ pub(super) async fn tx(command: TxCommand) -> anyhow::Result<ExitCode> {
                 name: name.clone(),
                 content_hash,
                 max_supply,
-                metadata_uri: metadata_uri.clone(),
+                metadata_uri,
             };
             let series_id = ids::series_id(&chain, &issuer.public(), &name);
-            let body = match (recipes.is_empty(), variants, seed_file) {
-                (true, None, _) => TxBody::CreateSeries {
-                    issuer: issuer.public(),
-                    name: name.clone(),
-                    content_hash,
-                    max_supply,
-                    metadata_uri,
-                    approval: subject.approve(&chain, &reviewer),
-                },
+            // The reviewer approves the subject with the terms, when there are any.
+            let terms = match (recipes.is_empty(), variants, seed_file) {
+                (true, None, _) => None,
                 (_, variants, seed_file) => {
                     let blind_box = match (variants, seed_file) {
                         (Some(variants), Some(seed_file)) => {
@@ -652,18 +646,11 @@ pub(super) async fn tx(command: TxCommand) -> anyhow::Result<ExitCode> {
                         (None, _) => None,
                         (Some(_), None) => bail!("a blind box needs --seed-file"),
                     };
-                    let terms = SeriesTerms { recipes, blind_box };
-                    TxBody::CreateSeriesWithTerms {
-                        issuer: issuer.public(),
-                        name: name.clone(),
-                        content_hash,
-                        max_supply,
-                        metadata_uri,
-                        approval: subject.approve_with(&chain, Some(&terms), &reviewer),
-                        terms,
-                    }
+                    Some(SeriesTerms { recipes, blind_box })
                 }
             };
+            let approval = subject.approve_with(&chain, terms.as_ref(), &reviewer);
+            let body = subject.into_body(terms, approval);
             submit_and_wait(
                 &client,
                 &chain,
