@@ -13,11 +13,13 @@
 //! few messages as [`TX_BATCH_TXS_MAX`] transactions and the gossip message
 //! size allow.
 
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
 use keepsake_engine::{GossipVerdict as EngineVerdict, serve_blocks};
-use keepsake_network::{GossipId, GossipVerdict, NetworkEvent, NetworkHandle, Topic};
+use keepsake_network::{GossipId, GossipVerdict, NetworkEvent, NetworkHandle, Publication, Topic};
 use keepsake_types::PublicKey;
 use keepsake_types::wire::{TX_BATCH_TXS_MAX, pack_tx_batches};
 use tokio::sync::mpsc;
@@ -174,10 +176,27 @@ async fn ingest_transactions(
     }
 }
 
+/// How often batches that reached nobody are published again.
+const UNSENT_RETRY_EVERY: Duration = Duration::from_millis(200);
+/// How long a batch that reached nobody is retried before it is dropped.
+/// Dropped transactions are not lost: they stay in this node's pool and
+/// are committed when this node proposes.
+const UNSENT_RETRY_FOR: Duration = Duration::from_secs(30);
+/// Bound on the bytes of batches waiting to be published again (the oldest
+/// are dropped first).
+const UNSENT_BYTES_MAX: usize = 16 << 20;
+
 /// Publishes the transactions admitted over RPC on the transaction topic:
 /// each queued entry with whatever else is already queued (up to
 /// [`TX_BATCH_TXS_MAX`] transactions), packed into as few batches as the
 /// count limit and `max_message_bytes` allow.
+///
+/// A batch that reached nobody ([`Publication::NoSubscribedPeers`]: just
+/// after a start or a reconnection, a peer is connected before its
+/// subscription to the topic has arrived) is published again every
+/// [`UNSENT_RETRY_EVERY`] for [`UNSENT_RETRY_FOR`], within
+/// [`UNSENT_BYTES_MAX`]: otherwise a transaction admitted at that moment
+/// would wait in this node's pool until this node proposes.
 ///
 /// `shared` is weak: the queue's sender lives in the node's state, so a
 /// strong reference would keep that state (and its database) alive for
@@ -188,7 +207,20 @@ pub async fn gossip_transactions(
     mut rx: WeightedReceiver<Vec<Vec<u8>>>,
     max_message_bytes: usize,
 ) {
-    while let Some(mut txs) = rx.recv().await {
+    let mut unsent = Unsent::default();
+    loop {
+        let txs = if unsent.is_empty() {
+            rx.recv().await
+        } else {
+            tokio::select! {
+                txs = rx.recv() => txs,
+                () = tokio::time::sleep(UNSENT_RETRY_EVERY) => {
+                    unsent.retry(&net).await;
+                    continue;
+                }
+            }
+        };
+        let Some(mut txs) = txs else { return };
         while txs.len() < TX_BATCH_TXS_MAX {
             match rx.try_recv() {
                 Some(more) => txs.extend(more),
@@ -197,13 +229,69 @@ pub async fn gossip_transactions(
         }
         let mut published = 0;
         for payload in pack_tx_batches(&txs, max_message_bytes, TX_BATCH_TXS_MAX) {
-            match net.publish(Topic::Txs, payload).await {
-                Ok(()) => published += 1,
+            match net.publish(Topic::Txs, payload.clone()).await {
+                Ok(Publication::NoSubscribedPeers) => unsent.push(payload),
+                Ok(Publication::Sent | Publication::AlreadySeen) => published += 1,
                 Err(e) => tracing::debug!(error = %e, "cannot gossip a transaction batch"),
             }
         }
         let Some(shared) = shared.upgrade() else { return };
         shared.metrics.gossip_tx_batches_published.fetch_add(published, Relaxed);
         shared.metrics.gossip_txs_published.fetch_add(txs.len() as u64, Relaxed);
+    }
+}
+
+/// Transaction batches that reached nobody, oldest first, with when each
+/// was first tried.
+#[derive(Default)]
+struct Unsent {
+    batches: VecDeque<(Instant, Vec<u8>)>,
+    bytes: usize,
+}
+
+impl Unsent {
+    fn is_empty(&self) -> bool {
+        self.batches.is_empty()
+    }
+
+    fn push(&mut self, payload: Vec<u8>) {
+        self.bytes += payload.len();
+        self.batches.push_back((Instant::now(), payload));
+        while self.bytes > UNSENT_BYTES_MAX {
+            self.pop_front();
+            tracing::debug!("dropping the oldest unsent transaction batch: over the retry bound");
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<(Instant, Vec<u8>)> {
+        let front = self.batches.pop_front()?;
+        self.bytes -= front.1.len();
+        Some(front)
+    }
+
+    /// Publishes every waiting batch once more; keeps those that still
+    /// reached nobody and are younger than [`UNSENT_RETRY_FOR`].
+    async fn retry(&mut self, net: &NetworkHandle) {
+        for _ in 0..self.batches.len() {
+            let Some((since, payload)) = self.pop_front() else { break };
+            match net.publish(Topic::Txs, payload.clone()).await {
+                Ok(Publication::NoSubscribedPeers) if since.elapsed() < UNSENT_RETRY_FOR => {
+                    self.bytes += payload.len();
+                    self.batches.push_back((since, payload));
+                }
+                Ok(Publication::NoSubscribedPeers) => {
+                    tracing::debug!(
+                        "a transaction batch reached no peer for 30 s; it stays in this node's pool"
+                    )
+                }
+                Ok(Publication::Sent | Publication::AlreadySeen) => {
+                    tracing::debug!(
+                        waited_ms = since.elapsed().as_millis() as u64,
+                        "published a waiting transaction batch"
+                    )
+                }
+                Err(e) => tracing::debug!(error = %e, "cannot gossip a transaction batch"),
+            }
+        }
     }
 }

@@ -56,7 +56,7 @@ pub use error::NetworkError;
 pub use keys::{identity_keypair, peer_id_from_public_key, public_key_from_peer_id};
 pub use service::{
     GOSSIP_HEARTBEAT, GossipId, GossipVerdict, IDLE_CONNECTION_TIMEOUT, NetworkEvent, NetworkHandle,
-    STRIKE_BAN, SYNC_TIMEOUT, SyncReply, start,
+    Publication, STRIKE_BAN, SYNC_TIMEOUT, SyncReply, start,
 };
 pub use stats::NetworkStats;
 

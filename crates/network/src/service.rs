@@ -159,11 +159,22 @@ impl SyncReply {
     }
 }
 
+/// What became of a published message ([`NetworkHandle::publish`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Publication {
+    /// Handed to gossipsub for the subscribed peers.
+    Sent,
+    /// No connected peer has announced a subscription to the topic yet: nobody got it.
+    NoSubscribedPeers,
+    /// The same bytes were published or received in the last 10 s: not sent again.
+    AlreadySeen,
+}
+
 enum Command {
     Publish {
         topic: Topic,
         data: Vec<u8>,
-        reply: oneshot::Sender<Result<(), NetworkError>>,
+        reply: oneshot::Sender<Result<Publication, NetworkError>>,
     },
     RequestBlocks {
         peer: PublicKey,
@@ -172,6 +183,10 @@ enum Command {
         reply: oneshot::Sender<Result<Vec<Vec<u8>>, NetworkError>>,
     },
     ConnectedPeers {
+        reply: oneshot::Sender<Vec<PublicKey>>,
+    },
+    SubscribedPeers {
+        topic: Topic,
         reply: oneshot::Sender<Vec<PublicKey>>,
     },
     ListenAddr {
@@ -214,6 +229,7 @@ impl std::fmt::Debug for Command {
             Command::Publish { .. } => "Publish",
             Command::RequestBlocks { .. } => "RequestBlocks",
             Command::ConnectedPeers { .. } => "ConnectedPeers",
+            Command::SubscribedPeers { .. } => "SubscribedPeers",
             Command::ListenAddr { .. } => "ListenAddr",
             Command::ReportInvalid { .. } => "ReportInvalid",
             Command::Validated { .. } => "Validated",
@@ -235,14 +251,15 @@ impl NetworkHandle {
     /// Gossips `data` on `topic` to the connected peers subscribed to it (flood publish), who
     /// forward it through the mesh.
     ///
-    /// Returns `Ok(())` when the message was handed to gossipsub, and also — deliberately — when
-    /// it could not reach anybody: no peer subscribed yet (counted in
-    /// [`NetworkStats::gossip_publish_no_peers`]; the message is not queued for later) or the
-    /// same bytes were already published or received in the last 10 s (message ids are the
-    /// SHA-256 of the payload). Fails with [`NetworkError::MessageTooLarge`] over
-    /// `max_message_bytes` (counted as `gossip_dropped_oversized`), [`NetworkError::Publish`]
-    /// when every peer queue is full, and [`NetworkError::Shutdown`].
-    pub async fn publish(&self, topic: Topic, data: Vec<u8>) -> Result<(), NetworkError> {
+    /// Returns what became of the message ([`Publication`]): handed to gossipsub, or reaching
+    /// nobody because no connected peer has announced its subscription to `topic` yet (also
+    /// counted in [`NetworkStats::gossip_publish_no_peers`]; the message is not queued, so a
+    /// caller that must reach the others retries), or already seen (the same bytes were
+    /// published or received in the last 10 s: message ids are the SHA-256 of the payload).
+    /// Fails with [`NetworkError::MessageTooLarge`] over `max_message_bytes` (counted as
+    /// `gossip_dropped_oversized`), [`NetworkError::Publish`] when every peer queue is full, and
+    /// [`NetworkError::Shutdown`].
+    pub async fn publish(&self, topic: Topic, data: Vec<u8>) -> Result<Publication, NetworkError> {
         if data.len() > self.max_message_bytes {
             bump(&self.counters.gossip_dropped_oversized);
             tracing::warn!(
@@ -282,6 +299,13 @@ impl NetworkHandle {
     /// yet by [`NetworkEvent::PeerDisconnected`]).
     pub async fn connected_peers(&self) -> Result<Vec<PublicKey>, NetworkError> {
         self.call(|reply| Command::ConnectedPeers { reply }).await
+    }
+
+    /// The keys of the connected peers that have announced a subscription to `topic`: the peers a
+    /// [`NetworkHandle::publish`] on it reaches directly. Connected is not yet subscribed: the
+    /// subscription exchange follows the connection.
+    pub async fn subscribed_peers(&self, topic: Topic) -> Result<Vec<PublicKey>, NetworkError> {
+        self.call(|reply| Command::SubscribedPeers { topic, reply }).await
     }
 
     /// The bound TCP address (the real port when `listen` had port 0; the configured IP when it
@@ -936,6 +960,12 @@ impl EventLoop {
             Command::ConnectedPeers { reply } => {
                 let _ = reply.send(self.announced.iter().filter_map(key_of).collect());
             }
+            Command::SubscribedPeers { topic, reply } => {
+                let hash = self.topic_hash(topic);
+                let peers = self.swarm.behaviour().gossipsub.all_peers();
+                let subscribed = peers.filter(|(_, topics)| topics.contains(&&hash)).map(|(p, _)| p);
+                let _ = reply.send(subscribed.filter_map(key_of).collect());
+            }
             Command::ListenAddr { reply } => {
                 let _ = reply.send(self.listen_addr);
             }
@@ -1001,7 +1031,7 @@ impl EventLoop {
         }
     }
 
-    fn publish(&mut self, topic: Topic, data: Vec<u8>) -> Result<(), NetworkError> {
+    fn publish(&mut self, topic: Topic, data: Vec<u8>) -> Result<Publication, NetworkError> {
         if data.len() > self.max_message_bytes {
             bump(&self.counters.gossip_dropped_oversized);
             return Err(NetworkError::MessageTooLarge { size: data.len(), max: self.max_message_bytes });
@@ -1011,16 +1041,16 @@ impl EventLoop {
         match self.swarm.behaviour_mut().gossipsub.publish(hash, data) {
             Ok(_) => {
                 bump(&self.counters.gossip_published);
-                Ok(())
+                Ok(Publication::Sent)
             }
             Err(PublishError::NoPeersSubscribedToTopic) => {
                 bump(&self.counters.gossip_publish_no_peers);
                 tracing::debug!(?topic, size, "published to nobody: no peer subscribed yet");
-                Ok(())
+                Ok(Publication::NoSubscribedPeers)
             }
             Err(PublishError::Duplicate) => {
                 tracing::debug!(?topic, size, "message already seen; not published again");
-                Ok(())
+                Ok(Publication::AlreadySeen)
             }
             Err(PublishError::MessageTooLarge) => {
                 bump(&self.counters.gossip_dropped_oversized);

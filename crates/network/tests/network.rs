@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use keepsake_network::{
-    GossipVerdict, NetworkConfig, NetworkError, NetworkEvent, NetworkHandle, NetworkStats, Topic,
-    identity_keypair, peer_id_from_public_key, public_key_from_peer_id, start,
+    GossipVerdict, NetworkConfig, NetworkError, NetworkEvent, NetworkHandle, NetworkStats, Publication,
+    Topic, identity_keypair, peer_id_from_public_key, public_key_from_peer_id, start,
 };
 use keepsake_types::{Keypair, PublicKey};
 use tokio::sync::mpsc::Receiver;
@@ -454,4 +454,38 @@ async fn start_rejects_bad_config() {
     bad[0] = 2; // not a curve point
     config.allowed = vec![PublicKey(bad)];
     assert_eq!(start(seed(1), config).await.unwrap_err().code(), "InvalidConfig");
+}
+
+/// A publish says whether it reached anybody: before any peer has subscribed
+/// it reached nobody (and is counted), once a peer is subscribed it is sent,
+/// and the same bytes again are already seen. `subscribed_peers` tells when
+/// the subscription has arrived (it follows the connection).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_reports_whether_a_subscribed_peer_got_it() {
+    let a = node(1, &[2], &[], |_| {}).await;
+    assert_eq!(
+        a.handle.publish(Topic::Txs, b"alone".to_vec()).await.unwrap(),
+        Publication::NoSubscribedPeers
+    );
+    assert_eq!(a.handle.stats().gossip_publish_no_peers, 1);
+    assert!(a.handle.subscribed_peers(Topic::Txs).await.unwrap().is_empty());
+
+    let mut b = node(2, &[1], &[(1, a.addr)], |_| {}).await;
+    timeout(WAIT, async {
+        while !a.handle.subscribed_peers(Topic::Txs).await.unwrap().contains(&key(2)) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("b never subscribed as seen from a");
+    assert_eq!(a.handle.publish(Topic::Txs, b"hello".to_vec()).await.unwrap(), Publication::Sent);
+    let got = wait_for(&mut b.events, |e| match e {
+        NetworkEvent::Gossip { data, .. } => Some(data),
+        _ => None,
+    })
+    .await;
+    assert_eq!(got, b"hello");
+    assert_eq!(a.handle.publish(Topic::Txs, b"hello".to_vec()).await.unwrap(), Publication::AlreadySeen);
+    a.handle.shutdown().await;
+    b.handle.shutdown().await;
 }
