@@ -109,3 +109,63 @@ fn a_command_whose_node_is_not_running_names_its_url_and_what_to_do() {
     assert!(err.contains(&format!("cannot reach the node at {url}: nothing is listening there")), "{err}");
     assert!(err.contains("keepsake dev"), "{err}");
 }
+
+/// `cert verify`: 0 valid, 1 checked and INVALID, 2 could not check (a
+/// missing or oversized file, a missing or invalid genesis) — so a script
+/// never takes a typo in a path for a forged certificate.
+#[test]
+fn a_file_that_cannot_be_checked_exits_2_and_an_invalid_certificate_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixtures();
+    let genesis = f.join("genesis.json");
+    let genesis = genesis.to_str().unwrap();
+    let verify = |cert: &str, genesis: &str, json: bool| {
+        let mut args = vec!["cert", "verify", cert, "--genesis", genesis];
+        if json {
+            args.push("--json");
+        }
+        keepsake(&args)
+    };
+    let valid = f.join("valid.json");
+    let out = verify(valid.to_str().unwrap(), genesis, false);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let tampered = f.join("tampered-holder.json");
+    let out = verify(tampered.to_str().unwrap(), genesis, false);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).starts_with("INVALID certificate: CertificateMismatch"), "{}", text(&out.stderr));
+
+    let missing = dir.path().join("no-such-file.json");
+    let out = verify(missing.to_str().unwrap(), genesis, false);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.starts_with("error: cannot check the certificate: Unreadable"), "{err}");
+    assert!(err.contains("no-such-file.json"), "names the file: {err}");
+
+    let big = dir.path().join("big.json");
+    std::fs::write(&big, vec![b' '; 4 * 1024 * 1024 + 1]).unwrap();
+    let out = verify(big.to_str().unwrap(), genesis, true);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["valid"], false);
+    assert_eq!(answer["checked"], false);
+    assert_eq!(answer["code"], "Unreadable");
+
+    let out = verify(valid.to_str().unwrap(), missing.to_str().unwrap(), false);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let out = verify(valid.to_str().unwrap(), valid.to_str().unwrap(), false);
+    assert_eq!(out.status.code(), Some(2), "a certificate given as the genesis: {}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("invalid genesis file"), "{}", text(&out.stderr));
+
+    let out = keepsake(&[
+        "holder",
+        "verify",
+        "--opening",
+        missing.to_str().unwrap(),
+        "--certificate",
+        valid.to_str().unwrap(),
+        "--genesis",
+        genesis,
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}

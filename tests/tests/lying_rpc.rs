@@ -414,20 +414,20 @@ async fn certificate_commands_refuse_oversized_chain_ids_cleanly() {
     inner["checkpoint"]["header"]["chain_id"] = json!(x300);
     for (name, cert) in [("outer.json", &outer), ("inner.json", &inner)] {
         let file = write(name, cert);
-        let (code, message) = keepsake::cli::verify_files(Path::new(&file), Path::new(&genesis)).unwrap_err();
-        assert_eq!(code, "Malformed", "{name}: {message}");
-        assert!(message.contains("is 300 bytes, over the limit of 64"), "{message}");
+        let f = keepsake::cli::verify_files(Path::new(&file), Path::new(&genesis)).unwrap_err();
+        assert_eq!((f.code.as_str(), f.cannot_check), ("Malformed", false), "{name}: {}", f.message);
+        assert!(f.message.contains("is 300 bytes, over the limit of 64"), "{}", f.message);
         assert_eq!(cli(&["cert", "verify", &file, "--genesis", &genesis]), ExitCode::FAILURE);
         assert_eq!(cli(&["cert", "verify", &file, "--genesis", &genesis, "--json"]), ExitCode::FAILURE);
     }
-    // A genesis file with a 300-byte chain id: InvalidGenesis for `cert verify`,
-    // "could not audit" (exit 2) for `audit`.
+    // A genesis file with a 300-byte chain id: InvalidGenesis, "could not check"
+    // (exit 2) for `cert verify`, "could not audit" (exit 2) for `audit`.
     let mut g = fixture("genesis.json");
     g["chain_id"] = json!(x300);
     let bad_genesis = write("bad-genesis.json", &g);
-    let (code, _) = keepsake::cli::verify_files(Path::new(&valid), Path::new(&bad_genesis)).unwrap_err();
-    assert_eq!(code, "InvalidGenesis");
-    assert_eq!(cli(&["cert", "verify", &valid, "--genesis", &bad_genesis]), ExitCode::FAILURE);
+    let f = keepsake::cli::verify_files(Path::new(&valid), Path::new(&bad_genesis)).unwrap_err();
+    assert_eq!((f.code.as_str(), f.cannot_check), ("InvalidGenesis", true));
+    assert_eq!(cli(&["cert", "verify", &valid, "--genesis", &bad_genesis]), ExitCode::from(2));
     let nowhere = "http://127.0.0.1:9";
     assert_eq!(cli(&["audit", "--genesis", &bad_genesis, "--rpc", nowhere]), ExitCode::from(2));
 

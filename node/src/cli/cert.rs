@@ -107,17 +107,18 @@ pub(super) async fn cert(command: CertCommand) -> anyhow::Result<ExitCode> {
             let verdict = verify_files(&file, &genesis);
             match (&verdict, json) {
                 (Ok(v), true) => println!("{}", serde_json::json!({"valid": true, "certificate": v})),
-                (Err((code, message)), true) => {
-                    println!("{}", serde_json::json!({"valid": false, "code": code, "reason": message}))
-                }
+                (Err(f), true) => println!(
+                    "{}",
+                    serde_json::json!({"valid": false, "checked": !f.cannot_check, "code": f.code, "reason": f.message})
+                ),
                 (Ok(v), false) => {
                     for line in verified_lines(v) {
                         println!("{line}");
                     }
                 }
-                (Err((code, message)), false) => eprintln!("INVALID certificate: {code}: {message}"),
+                (Err(f), false) => f.report(),
             }
-            Ok(if verdict.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(verdict.map_or_else(|f| f.exit_code(), |_| ExitCode::SUCCESS))
         }
     }
 }
@@ -340,15 +341,31 @@ async fn status(
     json: bool,
     rpc: &str,
 ) -> anyhow::Result<ExitCode> {
-    let genesis = read_genesis(genesis)?;
-    let cert = read_certificate(file)?;
-    let verified = cert
-        .verify(&genesis)
-        .map_err(|e| anyhow::anyhow!("the certificate is invalid: {}: {e}", e.code()))?;
+    let (genesis, verified) = match load_and_verify(file, genesis) {
+        Ok(loaded) => loaded,
+        Err(f) => {
+            f.report();
+            return Ok(f.exit_code());
+        }
+    };
     let status: CertificateStatus = match answer {
-        Some(path) => serde_json::from_str(&read_bounded(path, CERTIFICATE_FILE_MAX as u64)?)
-            .with_context(|| format!("{} is not a certificate status answer", path.display()))?,
-        None => client(rpc)?.get_certificate_status(cert.certificate_id).await.map_err(describe)?,
+        Some(path) => {
+            let text = match read_bounded(path, CERTIFICATE_FILE_MAX as u64) {
+                Ok(text) => text,
+                Err(e) => return Ok(cannot_check(e)),
+            };
+            serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a certificate status answer", path.display()))?
+        }
+        None => {
+            let asked = async {
+                client(rpc)?.get_certificate_status(verified.certificate_id).await.map_err(describe)
+            };
+            match asked.await {
+                Ok(status) => status,
+                Err(e) => return Ok(cannot_check(e)),
+            }
+        }
     };
     if let Some(path) = save {
         std::fs::write(path, serde_json::to_string_pretty(&status)? + "\n")
@@ -375,18 +392,74 @@ fn read_certificate(path: &Path) -> anyhow::Result<Certificate> {
     Certificate::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {}: {e}", path.display(), e.code()))
 }
 
+/// Exit code of `cert verify`, `cert status` and `holder prove|verify` when
+/// they could not check at all: a missing, unreadable or oversized file, an
+/// invalid genesis file, a node that cannot be reached. (1 is "checked, and
+/// INVALID"; 0 valid; `holder verify` has 3 for "not the holder"; clap's own
+/// usage errors are 2 as well.)
+pub const CANNOT_CHECK_EXIT: u8 = 2;
+
+/// Why a certificate file did not verify.
+#[derive(Debug)]
+pub struct CheckFailure {
+    /// Stable code: `Unreadable` for a file that cannot be read or is over
+    /// its size limit, else the code of the genesis or certificate error.
+    pub code: String,
+    /// What is wrong, in words.
+    pub message: String,
+    /// `true` when the inputs could not be checked (a file, or the genesis),
+    /// `false` when the certificate was checked and is invalid.
+    pub cannot_check: bool,
+}
+
+impl CheckFailure {
+    /// [`CANNOT_CHECK_EXIT`] or 1.
+    pub fn exit_code(&self) -> ExitCode {
+        ExitCode::from(if self.cannot_check { CANNOT_CHECK_EXIT } else { 1 })
+    }
+
+    /// Prints the failure on stderr.
+    pub fn report(&self) {
+        if self.cannot_check {
+            eprintln!("error: cannot check the certificate: {}: {}", self.code, self.message);
+        } else {
+            eprintln!("INVALID certificate: {}: {}", self.code, self.message);
+        }
+    }
+}
+
+/// Prints a could-not-check error; its exit code.
+pub(super) fn cannot_check(e: anyhow::Error) -> ExitCode {
+    eprintln!("error: {e:#}");
+    ExitCode::from(CANNOT_CHECK_EXIT)
+}
+
 /// Reads and verifies a certificate file against a genesis file.
-/// The error is `(stable code, message)`.
-pub fn verify_files(
-    file: &Path,
-    genesis: &Path,
-) -> Result<keepsake_types::VerifiedCertificate, (String, String)> {
-    let io = |e: anyhow::Error| ("Unreadable".to_string(), format!("{e:#}"));
-    let genesis_text = read_bounded(genesis, GENESIS_FILE_MAX).map_err(io)?;
-    let genesis = Genesis::from_json(&genesis_text).map_err(|e| (e.code().to_string(), e.to_string()))?;
-    let text = read_bounded(file, CERTIFICATE_FILE_MAX as u64).map_err(io)?;
-    let cert = Certificate::from_json(&text).map_err(|e| (e.code().to_string(), e.to_string()))?;
-    cert.verify(&genesis).map_err(|e| (e.code().to_string(), e.to_string()))
+pub fn verify_files(file: &Path, genesis: &Path) -> Result<VerifiedCertificate, CheckFailure> {
+    load_and_verify(file, genesis).map(|(_, verified)| verified)
+}
+
+/// [`verify_files`], also returning the genesis.
+fn load_and_verify(file: &Path, genesis: &Path) -> Result<(Genesis, VerifiedCertificate), CheckFailure> {
+    let unreadable = |e: anyhow::Error| CheckFailure {
+        code: "Unreadable".into(),
+        message: format!("{e:#}"),
+        cannot_check: true,
+    };
+    let genesis_text = read_bounded(genesis, GENESIS_FILE_MAX).map_err(unreadable)?;
+    let genesis = Genesis::from_json(&genesis_text).map_err(|e| CheckFailure {
+        code: e.code().to_string(),
+        message: format!("invalid genesis file {}: {e}", genesis.display()),
+        cannot_check: true,
+    })?;
+    let invalid = |e: keepsake_types::Error| CheckFailure {
+        code: e.code().to_string(),
+        message: e.to_string(),
+        cannot_check: false,
+    };
+    let text = read_bounded(file, CERTIFICATE_FILE_MAX as u64).map_err(unreadable)?;
+    let verified = Certificate::from_json(&text).and_then(|cert| cert.verify(&genesis)).map_err(invalid)?;
+    Ok((genesis, verified))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use clap::Subcommand;
 use keepsake_types::holder::{HOLDER_OPENING_FILE_MAX, HolderOpening};
 use keepsake_types::ids;
 
-use super::cert::verify_files;
+use super::cert::{cannot_check, verify_files};
 use crate::config::read_bounded;
 
 /// Exit code of `keepsake holder verify` when the certificate is valid but
@@ -79,9 +79,9 @@ pub(super) fn holder(command: HolderCommand) -> anyhow::Result<ExitCode> {
         HolderCommand::Prove { account, salt, certificate, genesis, out } => {
             let verified = match verify_files(&certificate, &genesis) {
                 Ok(v) => v,
-                Err((code, message)) => {
-                    eprintln!("INVALID certificate: {code}: {message}");
-                    return Ok(ExitCode::FAILURE);
+                Err(f) => {
+                    f.report();
+                    return Ok(f.exit_code());
                 }
             };
             let opening = HolderOpening::for_certificate(&verified, &salt, &account).with_context(|| {
@@ -110,14 +110,17 @@ pub(super) fn holder(command: HolderCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn verify(opening: &Path, certificate: &Path, genesis: &Path) -> anyhow::Result<ExitCode> {
-    let text = read_bounded(opening, HOLDER_OPENING_FILE_MAX as u64)?;
+    let text = match read_bounded(opening, HOLDER_OPENING_FILE_MAX as u64) {
+        Ok(text) => text,
+        Err(e) => return Ok(cannot_check(e)),
+    };
     let opening =
         HolderOpening::from_json(&text).with_context(|| format!("cannot read {}", opening.display()))?;
     let verified = match verify_files(certificate, genesis) {
         Ok(v) => v,
-        Err((code, message)) => {
-            eprintln!("INVALID certificate: {code}: {message}");
-            return Ok(ExitCode::FAILURE);
+        Err(f) => {
+            f.report();
+            return Ok(f.exit_code());
         }
     };
     match opening.check(&verified) {

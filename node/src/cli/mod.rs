@@ -30,7 +30,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-pub use self::cert::{link_refreshed, refresh_certificate, status_lines, verified_lines, verify_files};
+pub use self::cert::{
+    CANNOT_CHECK_EXIT, CheckFailure, link_refreshed, refresh_certificate, status_lines, verified_lines,
+    verify_files,
+};
 pub use self::common::utc_date;
 // Re-exported for callers of `keepsake::cli::{client, describe}` (the tests);
 // they live in [`crate::rpc_client`] so that library modules need not
