@@ -133,7 +133,11 @@ fn a_file_that_cannot_be_checked_exits_2_and_an_invalid_certificate_1() {
     let tampered = f.join("tampered-holder.json");
     let out = verify(tampered.to_str().unwrap(), genesis, false);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).starts_with("INVALID certificate: CertificateMismatch"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).starts_with("INVALID certificate: CertificateMismatch"),
+        "{}",
+        text(&out.stderr)
+    );
 
     let missing = dir.path().join("no-such-file.json");
     let out = verify(missing.to_str().unwrap(), genesis, false);

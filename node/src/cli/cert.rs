@@ -358,12 +358,16 @@ async fn status(
                 .with_context(|| format!("{} is not a certificate status answer", path.display()))?
         }
         None => {
-            let asked = async {
-                client(rpc)?.get_certificate_status(verified.certificate_id).await.map_err(describe)
-            };
-            match asked.await {
-                Ok(status) => status,
+            let node = match client(rpc) {
+                Ok(node) => node,
                 Err(e) => return Ok(cannot_check(e)),
+            };
+            match node.get_certificate_status(verified.certificate_id).await {
+                Ok(status) => status,
+                // Nobody answered: nothing was checked. An answer that does not
+                // decode is an invalid answer (exit 1), as it is from a file.
+                Err(e @ jsonrpsee::core::ClientError::Transport(_)) => return Ok(cannot_check(describe(e))),
+                Err(e) => return Err(describe(e)),
             }
         }
     };
