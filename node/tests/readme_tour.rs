@@ -142,4 +142,15 @@ fn readme_tour_works_verbatim() {
     assert!(out.contains("this node     validator "), "{out}");
     assert!(out.contains(" UTC, "), "{out}");
     assert!(!out.contains("HolderId(") && !out.contains("PublicKey("), "no Rust debug formatting: {out}");
+
+    // A typo'd series name is echoed, not turned into "unknown series <hash>".
+    let holder = "ab".repeat(32);
+    let key = dir.path().join("keepsake-dev/keys/issuer.json");
+    let key = key.to_str().unwrap();
+    let mint =
+        ["tx", "mint", "--key", key, "--series-name", "Flying Apsras", "--edition", "2", "--holder", &holder];
+    let (code, out, err) = read(&mint);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(err.contains("no such series: --series-name \"Flying Apsras\" (series id "), "{err}");
+    assert!(err.contains("keepsake series list"), "{err}");
 }

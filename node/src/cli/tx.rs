@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
+use jsonrpsee::core::ClientError;
 use jsonrpsee::http_client::HttpClient;
 use keepsake_rpc::KeepsakeApiClient;
 use keepsake_rpc::types::TxStatus;
@@ -563,6 +564,7 @@ pub(super) async fn tx(command: TxCommand) -> anyhow::Result<ExitCode> {
             let issuer = keyfile::read(&key)?;
             let client = client(&submit.rpc.rpc)?;
             let chain = chain_of(&client).await?.chain_id;
+            series_must_exist(&client, series, &format!("--series {series}")).await?;
             let body = TxBody::Synthesize { series_id: series, recipe, inputs, edition, holder };
             submit_and_wait(&client, &chain, body, &[issuer], Duration::from_secs(submit.timeout_secs))
                 .await?;
@@ -665,11 +667,14 @@ pub(super) async fn tx(command: TxCommand) -> anyhow::Result<ExitCode> {
             let issuer = keyfile::read(&key)?;
             let client = client(&submit.rpc.rpc)?;
             let chain = chain_of(&client).await?.chain_id;
-            let series_id = match (series, series_name) {
-                (Some(id), _) => id,
-                (None, Some(name)) => ids::series_id(&chain, &issuer.public(), &name),
+            let (series_id, typed) = match (series, series_name) {
+                (Some(id), _) => (id, format!("--series {id}")),
+                (None, Some(name)) => {
+                    (ids::series_id(&chain, &issuer.public(), &name), format!("--series-name {name:?}"))
+                }
                 (None, None) => bail!("give --series or --series-name"),
             };
+            series_must_exist(&client, series_id, &typed).await?;
             let body = TxBody::Mint { series_id, edition, holder };
             submit_and_wait(&client, &chain, body, &[issuer], Duration::from_secs(submit.timeout_secs))
                 .await?;
@@ -688,6 +693,21 @@ pub(super) async fn tx(command: TxCommand) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Fails, echoing what was typed, when the node has no series `id` (a typo
+/// in a name or an id would otherwise read "unknown series" and a hash).
+async fn series_must_exist(client: &HttpClient, id: SeriesId, typed: &str) -> anyhow::Result<()> {
+    match client.get_series(id).await {
+        Ok(_) => Ok(()),
+        Err(ClientError::Call(e)) if keepsake_rpc::error::stable_code(&e).as_deref() == Some("NotFound") => {
+            bail!(
+                "no such series: {typed} (series id {id}) is not on this chain; \
+                 `keepsake series list` shows the series, with their ids and issuers"
+            )
+        }
+        Err(e) => Err(describe(e)),
+    }
 }
 
 async fn send(body: TxBody, signers: &[Keypair], submit: &SubmitArgs) -> anyhow::Result<TxId> {
