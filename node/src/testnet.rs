@@ -1,5 +1,6 @@
 //! `keepsake testnet`: genesis, keys and configs for N local validators on
-//! 127.0.0.1 (distinct ports), each in its own home directory.
+//! 127.0.0.1 (distinct ports), each in its own home directory
+//! (`keepsake testnet start|stop` runs them: node/src/cli/testnet.rs).
 //!
 //! ```text
 //! DIR/genesis.json                   the shared genesis (also copied into each home)

@@ -78,23 +78,14 @@ enum Command {
         #[arg(long)]
         home: PathBuf,
     },
-    /// Write genesis, keys and configs for N local validators (then `keepsake start --home DIR/nodeI`).
+    /// Write genesis, keys and configs for N local validators (`--dir DIR`), then start or stop
+    /// all of them (`testnet start|stop --dir DIR`, one log per node in DIR/nodeI/node.log).
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Testnet {
-        /// Number of validators.
-        #[arg(long, default_value_t = 4)]
-        validators: usize,
-        /// Output directory (must not hold a testnet yet).
-        #[arg(long)]
-        dir: PathBuf,
-        /// Chain id.
-        #[arg(long, default_value = "keepsake-testnet")]
-        chain_id: String,
-        /// RPC port of node0; node i listens on this + i.
-        #[arg(long, default_value_t = crate::DEFAULT_RPC_PORT)]
-        rpc_base_port: u16,
-        /// libp2p port of node0; node i listens on this + i.
-        #[arg(long, default_value_t = 26656)]
-        p2p_base_port: u16,
+        #[command(subcommand)]
+        command: Option<testnet::TestnetCommand>,
+        #[command(flatten)]
+        init: Option<testnet::TestnetInit>,
     },
     /// Make the home of a new node joining a running consortium chain: copies the genesis,
     /// writes a new key and a config dialling the given members; prints the public key to admit
@@ -193,8 +184,10 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Dev { home, rpc, reset } => node::dev(home, rpc, reset).await,
         Command::Start { home } => node::start(home).await,
-        Command::Testnet { validators, dir, chain_id, rpc_base_port, p2p_base_port } => {
-            testnet::testnet(validators, dir, chain_id, rpc_base_port, p2p_base_port)
+        Command::Testnet { command: Some(command), .. } => testnet::command(command).await,
+        Command::Testnet { command: None, init: Some(init) } => testnet::init(init),
+        Command::Testnet { command: None, init: None } => {
+            anyhow::bail!("give --dir DIR to write a testnet, or `testnet start|stop --dir DIR`")
         }
         Command::Init(args) => init::init(args),
         Command::Keys { command } => node::keys(command),
