@@ -42,6 +42,7 @@ const fill = (el, ...kids) => el.replaceChildren(...kids.flat(Infinity).filter((
 
 const hex = (s) => h("span", { class: "hex", title: s }, s);
 const shortHex = (s) => h("span", { class: "hex", title: s }, s && s.length > 16 ? `${s.slice(0, 8)}…${s.slice(-6)}` : s);
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 const time = (ms) => {
   const d = new Date(Number(ms));
   return Number.isNaN(d.getTime()) ? String(ms) : d.toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
@@ -49,7 +50,12 @@ const time = (ms) => {
 const kv = (pairs) => h("dl", { class: "kv" }, pairs.filter(Boolean).map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
 const isHex32 = (s) => /^(0x)?[0-9a-fA-F]{64}$/.test(s);
 
-class RpcError extends Error {}
+class RpcError extends Error {
+  constructor(message, code) {
+    super(message);
+    this.code = code; // the node's stable error code (e.g. "NotFound"), when it gave one
+  }
+}
 
 let rpcId = 0;
 async function rpc(method, params = []) {
@@ -62,8 +68,8 @@ async function rpc(method, params = []) {
   const text = await res.text();
   const body = JSON.parse(text);
   if (body.error) {
-    const code = body.error.data && body.error.data.code ? ` (${body.error.data.code})` : "";
-    throw new RpcError(`${body.error.message}${code}`);
+    const code = body.error.data && body.error.data.code ? body.error.data.code : null;
+    throw new RpcError(`${body.error.message}${code ? ` (${code})` : ""}`, code);
   }
   return body.result;
 }
@@ -96,38 +102,65 @@ function stepsList(steps) {
   );
 }
 
-function verdictBox(result, genesisHash) {
-  if (result.ok) {
-    const r = result.record;
+/**
+ * The verdict a collector reads first. A certificate that verifies but whose
+ * verified status answer says it was revoked (or burned by a synthesis) leads
+ * with that, not with "Genuine"; the proof details stay below for auditors.
+ */
+function verdictBox(result, genesisHash, status = null) {
+  if (!result.ok) {
     return h(
       "div",
-      { class: "verdict", "data-verdict": "genuine", role: "status" },
-      `Genuine: ${r.series_name} #${r.edition} of ${r.max_supply}`,
-      h(
-        "small",
-        {},
-        `Minted at block ${r.height}, anchored to block ${result.checkpointHeight} signed by power ` +
-          `${result.signedPower} of ${result.totalPower}` +
-          (result.previousHeight !== null ? `, linked to block ${result.previousHeight}` : "") +
-          `. Genesis ${genesisHash.slice(0, 16)}…`,
-      ),
+      { class: "verdict", "data-verdict": "not-genuine", role: "alert" },
+      `Not genuine: ${result.code}`,
+      h("small", {}, `This file is not a certificate of this chain. At step “${result.step}”: ${result.message}`),
+    );
+  }
+  const r = result.record;
+  const what = `${r.series_name} #${r.edition} of ${r.max_supply}`;
+  if (status && status.ok && status.status === "revoked") {
+    const v = status.revocation;
+    return h(
+      "div",
+      { class: "verdict", "data-verdict": "revoked", role: "alert" },
+      `Revoked: ${what}`,
+      h("small", {}, `It was issued on this chain, but ${v.by === "issuer" ? "its issuer" : "the chain's governance"} revoked it on ${time(v.time_ms)}: “${v.reason}”. It no longer counts as a valid collectible.`),
+    );
+  }
+  if (status && status.ok && status.status === "burned") {
+    const b = status.burn;
+    return h(
+      "div",
+      { class: "verdict", "data-verdict": "burned", role: "status" },
+      `Used up: ${what}`,
+      h("small", {}, `Its holder combined it into a new collectible on ${time(b.time_ms)}: `, h("a", { href: `#/cert/${b.into}` }, "see the new certificate"), "."),
     );
   }
   return h(
     "div",
-    { class: "verdict", "data-verdict": "not-genuine", role: "alert" },
-    `Not genuine: ${result.code}`,
-    h("small", {}, `At step “${result.step}”: ${result.message}`),
+    { class: "verdict", "data-verdict": "genuine", role: "status" },
+    `Genuine: ${what}`,
+    h(
+      "small",
+      {},
+      `Recorded on this chain on ${time(r.time_ms)} and vouched for by validators holding ${result.signedPower} of ${result.totalPower} votes. ` +
+        `Checked in this browser against the chain's genesis (${genesisHash.slice(0, 16)}…), not on the node's word.`,
+    ),
   );
 }
 
-function recordTable(r) {
+/** A name with its key beneath (the key alone when the name is unknown). */
+function named(name, key) {
+  return name ? h("span", {}, name, h("small", { class: "muted" }, " ", shortHex(key))) : hex(key);
+}
+
+function recordTable(r, names = {}) {
   return kv([
     ["Series", `${r.series_name}`],
     ["Edition", `${r.edition} of ${r.max_supply}`],
-    ["Holder commitment", hex(r.holder)],
-    ["Issuer", hex(r.issuer)],
-    ["Reviewer", hex(r.reviewer)],
+    ["Holder (private commitment)", hex(r.holder)],
+    ["Issuer", h("span", { "data-name": "issuer" }, named(names.issuer, r.issuer))],
+    ["Content reviewed by", h("span", { "data-name": "reviewer" }, named(names.reviewer, r.reviewer))],
     ["Content hash", hex(r.content_hash)],
     ["Metadata", r.metadata_uri],
     ["Minted", `block ${r.height}, ${time(r.time_ms)}`],
@@ -684,7 +717,6 @@ async function overview(view) {
   };
 }
 
-const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 /** Voting share of `power` in `total`, as a percentage with one decimal. */
 const share = (power, total) => (Number(total) > 0 ? `${((100 * Number(power)) / Number(total)).toFixed(1)} %` : "—");
@@ -919,7 +951,19 @@ async function seriesView(view, id) {
 
 async function certificateView(view, id) {
   fill(view, h("h1", {}, "Certificate"), h("p", { class: "hex" }, id), h("p", { class: "muted" }, "Loading…"));
-  const [answer, genesis] = await Promise.all([rpc("keepsake_getCertificate", [id]), getNodeGenesis()]);
+  let answer, genesis;
+  try {
+    [answer, genesis] = await Promise.all([rpc("keepsake_getCertificate", [id]), getNodeGenesis()]);
+  } catch (e) {
+    if (e.code !== "NotFound") throw e;
+    fill(view,
+      h("h1", { "data-not-found": "certificate" }, "No such certificate"),
+      h("p", { class: "hex" }, id),
+      h("p", {}, "This node has no collectible with this certificate id. Check the id (it is 64 hexadecimal characters), or ask the platform that sold it which chain it is on."),
+      h("p", {}, h("a", { href: "#/verify" }, "Verify a certificate file instead"), " · ", h("a", { href: "#/" }, "Back to the overview")),
+    );
+    return;
+  }
   const certText = JSON.stringify(answer.certificate, null, 2);
   const result = await verifyCertificate(certText, genesis.loaded);
   let status = null;
@@ -932,24 +976,26 @@ async function certificateView(view, id) {
     }
   }
   const c = answer.certificate;
-  let issuerName = null;
+  const names = {};
   try {
-    issuerName = (await rpc("keepsake_getIssuer", [c.record.issuer])).name;
+    const series = await rpc("keepsake_getSeries", [c.record.series_id]);
+    names.issuer = series.issuer_name;
+    names.reviewer = series.reviewer_name;
   } catch {
-    /* optional */
+    /* names are a convenience: the keys are shown instead */
   }
   const download = h("a", { class: "button secondary", href: URL.createObjectURL(new Blob([certText + "\n"], { type: "application/json" })), download: `certificate-${id.slice(0, 12)}.json` }, "Download the certificate file");
 
   fill(view,
     h("h1", {}, `${c.record.series_name} #${c.record.edition}`),
     h("p", { class: "hex" }, id),
-    verdictBox(result, genesis.loaded.hashHex),
+    verdictBox(result, genesis.loaded.hashHex, status),
     statusLine(status),
-    h("div", { class: "card" }, issuerName ? h("p", {}, `Issued by ${issuerName}`) : null, recordTable(c.record), result.ok ? lifeTable(result) : null),
+    h("div", { class: "card" }, names.issuer ? h("p", {}, `Issued by ${names.issuer}`) : null, recordTable(c.record, names), result.ok ? lifeTable(result) : null),
     result.ok ? holderBox(result) : null,
     h("h2", {}, "Verification in this browser"),
     h("div", { class: "card" }, stepsList(result.steps)),
-    h("h2", {}, "Proof details"),
+    h("h2", {}, "Proof details, for auditors"),
     h(
       "div",
       { class: "card" },
@@ -989,7 +1035,7 @@ async function verifyView(view) {
     try {
       const g = await currentGenesis();
       fill(genesisInfo,
-        h("p", {}, verifyState.genesis ? `Genesis from your file ${verifyState.genesisName}` : "Genesis fetched once from this node", `: chain ${g.genesis.chain_id}, ${g.genesis.validators.length} validators`),
+        h("p", {}, verifyState.genesis ? `Genesis from your file ${verifyState.genesisName}` : "Genesis fetched once from this node", `: chain ${g.genesis.chain_id}, ${plural(g.genesis.validators.length, "validator")}`),
         h("p", {}, "SHA-256 (genesis hash): ", hex(g.hashHex)),
         h("p", { class: "muted" }, "Compare it with the genesis hash published by the chain's operators."),
         verifyState.genesis
@@ -1029,7 +1075,8 @@ async function verifyView(view) {
       return;
     }
     const result = await verifyCertificate(source, g);
-    const parts = [verdictBox(result, g.hashHex), h("div", { class: "card" }, stepsList(result.steps))];
+    const verdict = h("div", {}, verdictBox(result, g.hashHex));
+    const parts = [verdict, h("div", { class: "card" }, stepsList(result.steps))];
     if (result.ok) {
       parts.push(h("div", { class: "card" }, recordTable(result.record), lifeTable(result)), holderBox(result));
       const statusOut = h("div");
@@ -1038,7 +1085,9 @@ async function verifyView(view) {
         ask.disabled = true;
         try {
           const st = await rpc("keepsake_getCertificateStatus", [result.certificateId]);
-          fill(statusOut, statusLine(await verifyStatus(JSON.stringify(st), g, result)));
+          const status = await verifyStatus(JSON.stringify(st), g, result);
+          fill(statusOut, statusLine(status));
+          fill(verdict, verdictBox(result, g.hashHex, status));
         } catch (e) {
           fill(statusOut, h("p", { class: "error" }, e.message));
         }

@@ -82,9 +82,13 @@ pub fn series_info<V: StateView + ?Sized>(
             height: v.height,
         }),
     });
+    let issuer_name = view.issuer(&r.issuer)?.map(|i| i.name).unwrap_or_default();
+    let reviewer_name = view.reviewer(&r.reviewer)?.map(|i| i.name).unwrap_or_default();
     Ok(SeriesInfo {
         series_id,
         issuer: r.issuer,
+        issuer_name,
+        reviewer_name,
         name: r.name,
         content_hash: r.content_hash,
         max_supply: r.max_supply,

@@ -181,18 +181,28 @@ try {
   ok((await page.locator("[data-status-verdict]").getAttribute("data-status-verdict")) === "active", "its status is active");
   ok((await page.locator("body").innerText()).includes("Flying Apsaras"), "the record shows the series name");
   await page.screenshot({ path: join(SHOTS, "certificate.png"), fullPage: true });
+  const names = [await page.locator('[data-name="issuer"]').innerText(), await page.locator('[data-name="reviewer"]').innerText()];
+  ok(names[0].includes("Museum") && !names[1].startsWith("0") && names[1].length > 0 && !/^[0-9a-f]{64}$/.test(names[1]), `issuer and reviewer by name (${names})`);
   await open(page, `#/cert/${REVOKED}`);
   v = await verdict(page);
   await page.locator("[data-status-verdict]").waitFor({ timeout: TIMEOUT });
   ok(
-    v.verdict === "genuine" && (await page.locator("[data-status-verdict]").getAttribute("data-status-verdict")) === "revoked",
-    "the revoked certificate is genuine and its revocation is proven",
+    v.verdict === "revoked" && v.text.startsWith("Revoked") && (await page.locator("[data-status-verdict]").getAttribute("data-status-verdict")) === "revoked",
+    `the revoked certificate leads with a red Revoked verdict, its revocation proven (got ${v.verdict}: ${v.text})`,
   );
+  ok((await page.locator('[data-verdict="genuine"]').count()) === 0, "no green Genuine banner on a revoked certificate");
+
+  // 2b. A certificate id the node does not have: a not-found page, not an error.
+  await open(page, `#/cert/${"ab".repeat(32)}`);
+  await page.locator('[data-not-found="certificate"]').waitFor({ timeout: TIMEOUT });
+  ok((await page.locator("main").innerText()).includes("No such certificate"), "an unknown certificate id gets a not-found page");
 
   // 3. The verify panel, against the node's genesis: the real certificate.
   await open(page, "#/verify");
   let r = await verifyFile(page, CERT_FILE);
   ok(r.verdict === "genuine" && r.failed.length === 0, "verify panel: the node's certificate is genuine");
+  const genesisLine = await page.locator("[data-genesis]").innerText();
+  ok(/\b\d+ validators?\b/.test(genesisLine) && !/\b1 validators\b/.test(genesisLine), `the genesis line counts validators in words (${genesisLine.split("\n")[0]})`);
   await page.screenshot({ path: join(SHOTS, "verify.png"), fullPage: true });
 
   // 4. Every golden fixture, against the fixtures' genesis loaded from disk.

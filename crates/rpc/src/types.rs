@@ -100,6 +100,12 @@ pub struct SeriesInfo {
     pub series_id: SeriesId,
     /// Issuer.
     pub issuer: PublicKey,
+    /// The issuer's registered name.
+    #[serde(default)]
+    pub issuer_name: String,
+    /// The approving reviewer's registered name.
+    #[serde(default)]
+    pub reviewer_name: String,
     /// Name.
     pub name: String,
     /// Artwork hash.
