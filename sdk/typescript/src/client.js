@@ -162,7 +162,13 @@ export class KeepsakeClient {
     } catch (e) {
       throw new TransportError(`health: cannot reach ${this.#url}: ${e.cause?.message ?? e.message}`, { cause: e });
     }
-    const body = parseJson(await readLimited(response, 64 * 1024));
+    const text = await readLimited(response, 64 * 1024);
+    let body;
+    try {
+      body = parseJson(text);
+    } catch {
+      throw new TransportError(`health: HTTP ${response.status}, not JSON: ${text.slice(0, 200)}`, { status: response.status });
+    }
     return { ...body, httpStatus: response.status };
   }
 
