@@ -1425,6 +1425,34 @@ function convert(node, type, path) {
       }
       break;
     }
+    case "bool":
+      if (node.t !== "bool") bad(`invalid type: ${describe(node)}, expected a boolean`);
+      return node.v;
+    case "enum": {
+      // serde's externally tagged enum: "unit_variant", or {"variant": {fields}}.
+      // A unit variant reads as its name, a struct variant as {kind, ...fields}
+      // (the shape encodeTxBody and encodeValidatorChange take).
+      const names = type.variants.map(([t]) => `\`${t}\``).join(", ");
+      const find = (tag) => {
+        const v = type.variants.find(([t]) => t === tag);
+        if (!v) bad(`unknown variant \`${tag}\`, expected one of ${names}`);
+        return v;
+      };
+      if (node.t === "str") {
+        if (find(node.v)[1]) bad(`invalid type: unit variant, expected struct variant ${type.name}::${node.v}`);
+        return node.v;
+      }
+      if (node.t !== "obj" || node.entries.length !== 1) {
+        bad(`invalid type: ${describe(node)}, expected enum ${type.name} (an object with exactly one variant key)`);
+      }
+      const [tag, value] = node.entries[0];
+      const [, fields] = find(tag);
+      if (!fields) {
+        if (value.t !== "null") bad(`invalid type: ${describe(value)}, expected unit variant ${type.name}::${tag}`);
+        return tag;
+      }
+      return { kind: tag, ...convert(value, fields, path ? `${path}.${tag}` : tag) };
+    }
     case "vec":
       if (node.t !== "arr") bad(`invalid type: ${describe(node)}, expected a sequence`);
       return node.items.map((item, i) => convert(item, type.of, `${path}[${i}]`));
@@ -1556,6 +1584,192 @@ function parseTyped(text, type) {
   return convert(parseJsonTree(text), type, "");
 }
 
+// Transactions in JSON (tx.rs, life.rs, membership.rs serde shapes), for
+// clients that build them (the TypeScript SDK): read exactly as the node's
+// serde reads keepsake_submitTx's parameter, into the shape encodeTxBody takes.
+const BOOL = { k: "bool" };
+const KEY = H32("PublicKey");
+const enumOf = (name, variants) => ({ k: "enum", name, variants });
+const VALIDATOR = struct("Validator", [["public_key", KEY], ["power", U64], ["name", STR]]);
+const APPROVAL = struct("ReviewApproval", [["reviewer", KEY], ["signature", SIG]]);
+const SERIES_TERMS = struct("SeriesTerms", [
+  ["recipes", vec(struct("Recipe", [["inputs", vec(struct("RecipeInput", [["series_id", H32("SeriesId")], ["count", U32]]))]]))],
+  [
+    "blind_box",
+    opt(
+      struct("BlindBoxTerms", [
+        ["variants", vec(struct("BoxVariant", [["name", STR], ["content_hash", H32("ContentHash")], ["count", U32]]))],
+        ["seed_commitment", H32("Hash32")],
+      ]),
+    ),
+  ],
+]);
+const VALIDATOR_CHANGE = enumOf("ValidatorChange", [
+  ["add", struct("Add", [["validator", VALIDATOR]])],
+  ["remove", struct("Remove", [["public_key", KEY]])],
+  ["set_power", struct("SetPower", [["public_key", KEY], ["power", U64]])],
+  ["rotate_key", struct("RotateKey", [["old_key", KEY], ["new_key", KEY]])],
+]);
+const SUBJECT_FIELDS = [
+  ["issuer", KEY],
+  ["name", STR],
+  ["content_hash", H32("ContentHash")],
+  ["max_supply", U32],
+  ["metadata_uri", STR],
+];
+/** The fields of each TxBody variant, in TX_KINDS order (the wire order). */
+const TX_BODY_FIELDS = {
+  register_issuer: [["issuer", KEY], ["name", STR], ["nonce", U64]],
+  set_issuer_status: [["issuer", KEY], ["status", enumOf("IssuerStatus", [["active", null], ["suspended", null]])], ["nonce", U64]],
+  register_reviewer: [["reviewer", KEY], ["name", STR], ["nonce", U64]],
+  remove_reviewer: [["reviewer", KEY], ["nonce", U64]],
+  create_series: [...SUBJECT_FIELDS, ["approval", APPROVAL]],
+  mint: [["series_id", H32("SeriesId")], ["edition", U32], ["holder", H32("HolderId")]],
+  revoke: [["certificate_id", H32("CertificateId")], ["reason", STR]],
+  transfer: [["certificate_id", H32("CertificateId")], ["to", H32("HolderId")]],
+  change_validators: [["change", VALIDATOR_CHANGE], ["nonce", U64]],
+  set_governance: [["governors", vec(KEY)], ["threshold", U32], ["nonce", U64]],
+  register_observer: [["observer", KEY], ["name", STR], ["nonce", U64]],
+  remove_observer: [["observer", KEY], ["nonce", U64]],
+  set_issuer_licence: [
+    ["issuer", KEY],
+    ["licence", struct("Licence", [["kind", STR], ["number", STR], ["valid_until_ms", U64]])],
+    ["nonce", U64],
+  ],
+  withdraw_issuer_licence: [["issuer", KEY], ["reason", STR], ["nonce", U64]],
+  set_licence_policy: [["required", BOOL], ["nonce", U64]],
+  create_series_with_terms: [...SUBJECT_FIELDS, ["terms", SERIES_TERMS], ["approval", APPROVAL]],
+  synthesize: [
+    ["series_id", H32("SeriesId")],
+    ["recipe", U32],
+    ["inputs", vec(H32("CertificateId"))],
+    ["edition", U32],
+    ["holder", H32("HolderId")],
+  ],
+  close_blind_box: [["series_id", H32("SeriesId")]],
+  reveal_blind_box: [["series_id", H32("SeriesId")], ["seed", H32("Hash32")], ["entropy", H32("Hash32")]],
+};
+const TX_BODY = enumOf(
+  "TxBody",
+  TX_KINDS.map((kind) => [kind, struct(kind, TX_BODY_FIELDS[kind])]),
+);
+const SIGNED_TX = struct("SignedTx", [
+  ["body", TX_BODY],
+  ["signatures", vec(struct("TxSignature", [["signer", KEY], ["signature", SIG]]))],
+]);
+
+/** JSON text of a value given as text, bytes or a plain object (BigInt written exactly). */
+function jsonText(input, what) {
+  return typeof input === "string" || input instanceof Uint8Array || input instanceof ArrayBuffer
+    ? toText(input, what)
+    : stringifyJson(input);
+}
+
+/**
+ * A transaction body in JSON (`{"mint": {...}}`, text or object), read as the
+ * node reads it (unknown fields and variants, bad hex, out-of-range integers
+ * refused), into the shape encodeTxBody takes. Throws Malformed.
+ */
+export function parseTxBody(input) {
+  try {
+    return parseTyped(jsonText(input, "transaction body"), TX_BODY);
+  } catch (e) {
+    if (e instanceof JsonError) fail("Malformed", `malformed transaction body: ${e.message}`);
+    throw e;
+  }
+}
+
+/** A SignedTx in JSON (`{"body", "signatures"}`), read as parseTxBody reads a body; for encodeSignedTx. */
+export function parseSignedTx(input) {
+  try {
+    return parseTyped(jsonText(input, "transaction"), SIGNED_TX);
+  } catch (e) {
+    if (e instanceof JsonError) fail("Malformed", `malformed transaction: ${e.message}`);
+    throw e;
+  }
+}
+
+/**
+ * JSON.parse for node answers and files, on this module's reader: integers
+ * outside Number's safe range become BigInt (random u64 governance nonces,
+ * powers), so nothing is rounded; a duplicate key keeps the last value, as
+ * JSON.parse does. Throws SyntaxError.
+ */
+export function parseJson(text) {
+  let tree;
+  try {
+    tree = parseJsonTree(toText(text, "JSON"));
+  } catch (e) {
+    if (e instanceof JsonError) throw new SyntaxError(e.message);
+    throw e;
+  }
+  const plain = (node) => {
+    switch (node.t) {
+      case "obj": {
+        const out = {};
+        for (const [k, v] of node.entries) {
+          Object.defineProperty(out, k, { value: plain(v), enumerable: true, writable: true, configurable: true });
+        }
+        return out;
+      }
+      case "arr":
+        return node.items.map(plain);
+      case "num": {
+        const n = Number(node.raw);
+        return /^-?[0-9]+$/.test(node.raw) && !Number.isSafeInteger(n) ? BigInt(node.raw) : n;
+      }
+      case "null":
+        return null;
+      default:
+        return node.v;
+    }
+  };
+  return plain(tree);
+}
+
+/**
+ * JSON.stringify that writes BigInt values as exact integers (what serde
+ * reads as u64). `indent` as JSON.stringify's `space` (2: serde_json's pretty
+ * form). undefined and functions are left out of objects (null in arrays).
+ */
+export function stringifyJson(value, indent) {
+  const pad = typeof indent === "number" ? " ".repeat(Math.min(10, indent)) : (indent || "").slice(0, 10);
+  const nl = pad ? "\n" : "";
+  const colon = pad ? ": " : ":";
+  const open = new Set();
+  const write = (v, at) => {
+    if (v !== null && typeof v === "object" && typeof v.toJSON === "function") v = v.toJSON();
+    switch (typeof v) {
+      case "bigint":
+        return v.toString();
+      case "number":
+        return Number.isFinite(v) ? String(v) : "null";
+      case "boolean":
+        return String(v);
+      case "string":
+        return JSON.stringify(v);
+      case "object":
+        break;
+      default:
+        return undefined;
+    }
+    if (v === null) return "null";
+    if (open.has(v)) throw new TypeError("cannot write a circular structure as JSON");
+    open.add(v);
+    const inner = at + pad;
+    const items = Array.isArray(v)
+      ? v.map((x) => inner + (write(x, inner) ?? "null"))
+      : Object.keys(v).flatMap((k) => {
+          const s = write(v[k], inner);
+          return s === undefined ? [] : [`${inner}${JSON.stringify(k)}${colon}${s}`];
+        });
+    open.delete(v);
+    const [l, r] = Array.isArray(v) ? ["[", "]"] : ["{", "}"];
+    return items.length ? `${l}${nl}${items.join("," + nl)}${nl}${at}${r}` : l + r;
+  };
+  return write(value, "");
+}
+
 const utf8Len = (s) => utf8(s).length;
 
 function toText(input, what) {
@@ -1634,7 +1848,7 @@ export async function loadGenesis(input) {
     if (typeof input === "string" || input instanceof Uint8Array || input instanceof ArrayBuffer) {
       text = toText(input, "genesis");
     } else if (input && typeof input === "object") {
-      text = JSON.stringify(input, (_, v) => (typeof v === "bigint" ? Number(v) : v));
+      text = stringifyJson(input); // BigInt powers (above 2^53) written exactly
     } else {
       throw new JsonError("no genesis given");
     }
