@@ -708,7 +708,9 @@ class BlockSubscription:
 
         self._errors = (OSError, WebSocketException, JsonError, TimeoutError)
         try:
-            self._ws = connect(ws_url, open_timeout=10, max_size=RESPONSE_MAX)
+            # Entered as a context manager: the form every websockets version >= 12 supports.
+            self._cm = connect(ws_url, open_timeout=10, max_size=RESPONSE_MAX)
+            self._ws = self._cm.__enter__()
         except self._errors as e:
             raise NodeError(f"cannot open the block subscription at {ws_url}: {e}") from None
         self.url = ws_url
@@ -724,7 +726,7 @@ class BlockSubscription:
                     self.subscription = msg.get("result")
                     break
         except BaseException:
-            self._ws.close()
+            self.close()
             raise
 
     def _recv(self, timeout: Optional[float]) -> Optional[Dict[str, Any]]:
@@ -764,7 +766,10 @@ class BlockSubscription:
             )
 
     def close(self) -> None:
-        self._ws.close()
+        try:
+            self._cm.__exit__(None, None, None)
+        except self._errors:
+            pass
 
     def __enter__(self) -> "BlockSubscription":
         return self
