@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -60,8 +61,8 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="session")
-def dev_node() -> Iterator[DevNode]:
+@contextlib.contextmanager
+def start_dev_node() -> Iterator[DevNode]:
     """``keepsake dev --home <tmp> --rpc 127.0.0.1:<free port>``, up until /health answers; stopped at the end.
 
     The binary is ``$KEEPSAKE_BIN`` (default ``<repo>/target/release/keepsake``). Missing: the
@@ -110,3 +111,10 @@ def dev_node() -> Iterator[DevNode]:
                 proc.kill()
                 proc.wait()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def dev_node() -> Iterator[DevNode]:
+    """A fresh dev chain for each test module that asks for one."""
+    with start_dev_node() as node:
+        yield node

@@ -75,13 +75,13 @@ def test_a_reviewed_series_and_a_single_mint_committed_through_the_subscription(
     world.series = c.create_series(
         world.issuer,
         reviewer_key=world.reviewer,
-        name="Apsaras",
-        content=b"artwork:apsaras",
+        name="Nine-coloured Deer",
+        content=b"artwork:nine-coloured-deer",
         max_supply=300,
-        metadata_uri="https://museum.example/apsaras.json",
+        metadata_uri="https://museum.example/deer.json",
     )
     info = c.get_series(world.series)
-    assert info["name"] == "Apsaras" and info["reviewer"] == world.reviewer.public_hex
+    assert info["name"] == "Nine-coloured Deer" and info["reviewer"] == world.reviewer.public_hex
     # Mint with an open subscription: the block that commits it is announced.
     with c.subscribe_blocks() as sub:
         tx = keepsake.sign(keepsake.Mint(world.series, 1, world.holder), c.chain_id, [world.issuer])
@@ -121,7 +121,7 @@ def test_a_certificate_fetched_and_verified_offline(world: World) -> None:
     c = world.client
     cert = c.fetch_certificate(world.certs[0])
     v = keepsake.verify_certificate(cert, world.node.genesis)
-    assert v.record.series_name == "Apsaras" and v.record.edition == 1
+    assert v.record.series_name == "Nine-coloured Deer" and v.record.edition == 1
     assert v.record.holder == world.holder and v.record.issuer == world.issuer.public_key
     assert (v.signed_power, v.total_power) == (1, 1)
     assert keepsake.is_holder(v, "5f2c9a", "alice@example.com")
