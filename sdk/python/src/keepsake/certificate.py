@@ -122,7 +122,7 @@ class _FileMixin(HasSerde):
     WHAT: ClassVar[str] = "file"
 
     @classmethod
-    def from_text(cls, text: Union[str, bytes]) -> Any:
+    def from_text(cls, text: Union[str, bytes, bytearray]) -> Any:
         """Parses the file: size first (``TooLarge`` over 4 MiB of UTF-8), then strict JSON (``Malformed``)."""
         if isinstance(text, str):
             try:
@@ -136,7 +136,7 @@ class _FileMixin(HasSerde):
         if n > CERTIFICATE_FILE_MAX:
             raise VerifyError("TooLarge", f"{cls.WHAT} is {n} bytes, over the limit of {CERTIFICATE_FILE_MAX}", "file")
         try:
-            return from_json(cls, parse_json(text))
+            return from_json(cls, parse_json(bytes(text) if isinstance(text, bytearray) else text))
         except JsonError as e:
             raise VerifyError("Malformed", f"malformed {cls.WHAT}: {e}", "file") from None
 
@@ -302,8 +302,11 @@ class VerifiedStatus:
 
 def _expect_eq(field_name: str, log_value: Any, record_value: Any) -> None:
     if log_value != record_value:
-        show = lambda v: v.hex() if isinstance(v, bytes) else repr(v)  # noqa: E731
-        raise mismatch(field_name, f"record says {show(record_value)}, log says {show(log_value)}")
+        raise mismatch(field_name, f"record says {_show(record_value)}, log says {_show(log_value)}")
+
+
+def _show(v: Any) -> str:
+    return v.hex() if isinstance(v, bytes) else repr(v)
 
 
 def _with_step(e: VerifyError, step: str) -> VerifyError:

@@ -13,6 +13,7 @@ is not JSON-RPC raises :class:`keepsake.NodeError`.
 from __future__ import annotations
 
 import itertools
+import re
 import secrets
 import time
 from dataclasses import dataclass, replace
@@ -70,6 +71,7 @@ __all__ = [
 DEFAULT_URL = "http://127.0.0.1:8645"
 RESPONSE_MAX = 40 * 1024 * 1024  # the node answers at most 32 MiB (max_response_bytes)
 Hex = Union[str, bytes]
+_HEX64 = re.compile(r"(0x)?[0-9a-fA-F]{64}")
 
 
 def random_nonce() -> int:
@@ -82,10 +84,9 @@ def _b32(value: Hex, what: str) -> bytes:
     if isinstance(value, (bytes, bytearray)):
         b = bytes(value)
     elif isinstance(value, str):
-        try:
-            b = bytes.fromhex(value.removeprefix("0x")) if value.strip() == value else b""
-        except ValueError:
-            raise ValueError(f"{what} must be 64 hex digits") from None
+        if not _HEX64.fullmatch(value):
+            raise ValueError(f"{what} must be 64 hex digits")
+        b = bytes.fromhex(value.removeprefix("0x"))
     else:
         raise ValueError(f"{what} must be bytes or hex text")
     if len(b) != 32:
@@ -116,7 +117,8 @@ class TxStatus:
     def from_json(value: Any) -> "TxStatus":
         if not isinstance(value, dict) or not isinstance(value.get("status"), str):
             raise NodeError(f"not a TxStatus: {value!r:.200}")
-        error = value.get("error") if isinstance(value.get("error"), dict) else {}
+        raw_error = value.get("error")
+        error: Dict[str, Any] = raw_error if isinstance(raw_error, dict) else {}
         return TxStatus(
             status=value["status"],
             height=value.get("height"),
@@ -368,17 +370,22 @@ class Client:
 
     def wait_for_commits(self, tx_ids: Iterable[Hex], timeout: float = 30.0) -> Dict[str, TxStatus]:
         """:meth:`wait_for_commit` for several transactions: their committed statuses by id (hex)."""
-        waiting = {_hex(t, "tx id") for t in tx_ids}
+        waiting = list(dict.fromkeys(_hex(t, "tx id") for t in tx_ids))
         done: Dict[str, TxStatus] = {}
         deadline = time.monotonic() + timeout
 
         def check() -> bool:
-            for t in sorted(waiting - set(done)):
+            # In submission order; stop at the first one still pending (the rest is asked after the next block).
+            for t in waiting:
+                if t in done:
+                    continue
                 st = self.get_tx_status(t)
                 if st.status == "committed":
                     done[t] = st
                 elif st.status == "rejected":
                     raise TxRejected(t, st.error_code or "Internal", st.error_message or "")
+                else:
+                    break
             return len(done) == len(waiting)
 
         if check():
@@ -396,7 +403,7 @@ class Client:
                 time.sleep(0.1)
         if check():
             return done
-        raise CommitTimeout(sorted(waiting - set(done))[0], timeout)
+        raise CommitTimeout(next(t for t in waiting if t not in done), timeout)
 
     def send(self, body: TxBody, signers: Sequence[Signer], *, wait: bool = True, timeout: float = 30.0) -> str:
         """Signs ``body`` for this chain, submits it and (by default) waits for its commit. Returns the tx id."""

@@ -99,9 +99,9 @@ class Genesis(HasSerde):
         for g in self.governors:
             if not ed25519.is_valid_point(g):
                 raise bad(f"governor key {g.hex()} is not a valid ed25519 key")
-        k = self.governance_threshold
-        if k == 0 or k > len(self.governors):
-            raise bad(f"governance threshold {k} must be between 1 and the number of governors ({len(self.governors)})")
+        threshold = self.governance_threshold
+        if threshold == 0 or threshold > len(self.governors):
+            raise bad(f"governance threshold {threshold} must be between 1 and the number of governors ({len(self.governors)})")
         p = self.params
         if p.max_supply_limit == 0 or p.block_txs_max == 0 or p.tx_bytes_max < 256:
             raise bad("params: max_supply_limit and block_txs_max must be > 0, tx_bytes_max >= 256")
@@ -136,7 +136,7 @@ def load_genesis(source: Any) -> Genesis:
         elif isinstance(source, (str, bytes, bytearray)):
             if len(source) > GENESIS_FILE_MAX:
                 raise VerifyError("InvalidGenesis", f"invalid genesis: over {GENESIS_FILE_MAX} bytes")
-            value = parse_json(source)
+            value = parse_json(bytes(source) if isinstance(source, bytearray) else source)
         elif isinstance(source, dict):
             value = source
         else:

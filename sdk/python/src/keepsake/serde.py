@@ -335,11 +335,11 @@ class Struct(Spec[Any]):
             raise JsonError(f"{path or 'value'}: invalid type: {_describe(v)}, expected struct {self.name}")
         by_name = {f.name: f for f in fields}
         for key, value in v.items():
-            f = by_name.get(key)
-            if f is None:
+            known = by_name.get(key)
+            if known is None:
                 expected = ", ".join(f"`{x.name}`" for x in fields)
                 raise JsonError(f"{path or 'value'}: unknown field `{key}`, expected one of {expected}")
-            out[key] = f.spec.convert(value, prefix + key)
+            out[key] = known.spec.convert(value, prefix + key)
         for f in fields:
             if f.name in out:
                 continue

@@ -396,7 +396,7 @@ class CreateSeriesWithTerms(TxBody):
     content_hash: bytes
     max_supply: int
     metadata_uri: str
-    terms: SeriesTerms  # type: ignore[misc]
+    terms: SeriesTerms
     approval: ReviewApproval
     INDEX: ClassVar = 15
     KIND: ClassVar = "create_series_with_terms"
