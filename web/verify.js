@@ -2420,11 +2420,13 @@ export async function verifyCertificate(certificateJsonText, genesisObject) {
     if (r.edition === 0n || r.edition > r.max_supply) {
       mismatch("record.edition", `edition ${r.edition} outside 1..=${r.max_supply}`);
     }
-    const seriesMsg = domainPreimage(TAG.TX, chain, seriesLeaf.tx.bodyBytes);
-    for (const x of seriesLeaf.tx.signatures) await verifySignature(x.signer, seriesMsg, x.signature, "transaction");
+    // Rust order (certificate.rs, protocol.md §7.2 steps 18-19): the issuer
+    // among the signers first, then the signatures.
     if (!seriesLeaf.tx.signatures.some((x) => bytesEqual(x.signer, s.issuer))) {
       mismatch("series.leaf", "the series creation is not signed by its issuer");
     }
+    const seriesMsg = domainPreimage(TAG.TX, chain, seriesLeaf.tx.bodyBytes);
+    for (const x of seriesLeaf.tx.signatures) await verifySignature(x.signer, seriesMsg, x.signature, "transaction");
     const terms = s.kind === "create_series_with_terms" ? s.terms : null;
     await verifySignature(s.approval.reviewer, reviewMessage(chain, s, terms), s.approval.signature, "review approval");
 

@@ -562,6 +562,19 @@ describe("synthetic checkpoints (test keys)", () => {
     assert.equal(r.step, "inclusion");
   });
 
+  test("a series leaf not signed by its issuer is a mismatch before its signatures are checked", async () => {
+    // Rust order (protocol.md §7.2 steps 18-19): replace the series creation's one signature
+    // (the leaf's last 96 bytes: signer, signature) with the reviewer's key and a bad signature.
+    // Both are wrong; the issuer check comes first.
+    const valid = JSON.parse(read("valid.json"));
+    const series = fromHex(valid.series.leaf);
+    const reviewer = (await keypair(2)).pub;
+    const forged = concat(series.subarray(0, series.length - 96), reviewer, new Uint8Array(64).fill(1));
+    const r = await verifyCertificate(await reanchored({ seriesLeaf: forged }), read("genesis.json"));
+    assert.equal(r.code, "CertificateMismatch", r.message);
+    assert.match(r.message, /series creation is not signed by its issuer/);
+  });
+
   test("leaf above the checkpoint, series after the mint, swapped leaves", async () => {
     let r = await verifyCertificate(await reanchored({ height: 2 }), read("genesis.json"));
     assert.equal(r.code, "CertificateMismatch");
