@@ -81,4 +81,34 @@ mod tests {
         std::fs::write(&bad, tampered).unwrap();
         assert!(read(&bad).unwrap_err().to_string().contains("does not match"));
     }
+
+    /// The key-file example of docs/protocol.md §10 reads as key 1 of the
+    /// test network; `0x` and upper-case digits are accepted, `0X` is not.
+    #[test]
+    fn the_protocol_example_reads() {
+        let doc = include_str!("../../docs/protocol.md");
+        let section = &doc[doc.find("## 10. Key files").expect("§10 in protocol.md")..];
+        let start = section.find("```json\n").unwrap() + "```json\n".len();
+        let json = &section[start..start + section[start..].find("```").unwrap()];
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.json");
+        std::fs::write(&path, json).unwrap();
+        let key = read(&path).unwrap();
+        let mut seed = [0u8; 32];
+        seed[0] = 1;
+        seed[31] = 0x6b;
+        assert_eq!(key.public(), Keypair::from_seed(seed).public());
+
+        let secret = hex::encode(seed);
+        let write_with = |secret: &str| {
+            let p = dir.path().join(format!("{}.json", secret.len()));
+            let _ = std::fs::remove_file(&p);
+            let text = format!(r#"{{"public_key": "{}", "secret_key": "{secret}"}}"#, key.public().to_hex());
+            std::fs::write(&p, text).unwrap();
+            read(&p)
+        };
+        assert!(write_with(&format!("0x{}", secret.to_uppercase())).is_ok());
+        assert!(write_with(&format!("0X{secret}")).is_err());
+        assert!(write_with(&format!(" {secret}")).is_err());
+    }
 }

@@ -289,6 +289,14 @@ fn envelope_cases() -> Vec<Case> {
         call("keepsake_\\ud800", "[]"),
         INVALID_UTF8_IN_STRING,
     ));
+    // In a parameter it is -32602 instead: jsonrpsee keeps `params` as raw
+    // JSON, so the envelope parses and the method's parameter decoding fails
+    // ("lone leading surrogate in hex escape").
+    cases.push(case(
+        "a lone surrogate in a parameter",
+        call("keepsake_getBlockByHash", r#"["\udc00"]"#),
+        STD_PARAMS,
+    ));
     cases
 }
 

@@ -353,3 +353,22 @@ pub fn validate_block_memo<V: StateView + ?Sized>(
     }
     Ok(executed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The complete example of docs/protocol.md §5.3.
+    #[test]
+    fn tx_root_matches_the_protocol_example() {
+        let ids = [TxId([0x11; 32]), TxId([0x22; 32]), TxId([0x33; 32])];
+        assert_eq!(
+            tx_root(&ids).to_string(),
+            "9bee4401962e94b921336a7910a5a9718836ffcbc545dde0a3f34d858beb5752"
+        );
+        assert_eq!(
+            tx_root(&[]).to_string(),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+}

@@ -693,3 +693,29 @@ pub fn check_stateful<V: StateView + ?Sized>(
     apply(&mut overlay, genesis, tx, tx_id, location, time_ms)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod text_tests {
+    use super::check_text;
+
+    /// docs/protocol.md §10: exactly the `Cc` characters (U+0000–U+001F,
+    /// U+007F–U+009F) are control characters; other invisible ones pass.
+    #[test]
+    fn control_characters_are_exactly_unicode_cc() {
+        for c in ['\u{0}', '\t', '\n', '\r', '\u{1f}', '\u{7f}', '\u{85}', '\u{9f}'] {
+            assert!(
+                check_text("name", &format!("a{c}b"), 64).is_err(),
+                "U+{:04X} is a control character",
+                c as u32
+            );
+        }
+        for c in ['\u{a0}', '\u{200b}', '\u{2028}', '\u{2029}', '\u{feff}', '\u{20}'] {
+            assert!(check_text("name", &format!("a{c}b"), 64).is_ok(), "U+{:04X} is not", c as u32);
+        }
+        assert!(check_text("name", " \u{3000} ", 64).is_err(), "only whitespace after trimming");
+        assert!(
+            check_text("name", "敦煌", 6).is_ok() && check_text("name", "敦煌", 5).is_err(),
+            "UTF-8 bytes"
+        );
+    }
+}
