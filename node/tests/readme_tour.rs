@@ -29,8 +29,11 @@ fn tour_script() -> String {
 fn readme_tour_works_verbatim() {
     let bin = env!("CARGO_BIN_EXE_keepsake");
     let script = tour_script();
-    assert!(script.contains("KS=./target/release/keepsake\n"), "the tour must use the README's binary path");
-    let script = script.replace("KS=./target/release/keepsake\n", &format!("KS={bin}\n"));
+    assert!(
+        script.contains("KS=$PWD/target/release/keepsake\n"),
+        "the tour must use the README's binary path"
+    );
+    let script = script.replace("KS=$PWD/target/release/keepsake\n", &format!("KS={bin}\n"));
     let lines: Vec<&str> = script.lines().collect();
     let last = lines.iter().rposition(|l| !l.trim().is_empty() && !l.starts_with('#')).unwrap();
     assert!(lines[last].contains("tx transfer"), "the tour ends with the refused transfer");
@@ -61,10 +64,15 @@ fn readme_tour_works_verbatim() {
     }
     let url = line.trim_start_matches("rpc: ").trim().to_string();
 
+    // The tour's `mktemp -d` lands under `scratch`: nothing is written where it starts.
+    let scratch = dir.path().join("scratch");
+    std::fs::create_dir(&scratch).unwrap();
+    let before: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     let out = Command::new("bash")
         .arg("-c")
         .arg(&full)
         .current_dir(dir.path())
+        .env("TMPDIR", &scratch)
         .env("KEEPSAKE_RPC", &url)
         .output()
         .unwrap();
@@ -85,8 +93,13 @@ fn readme_tour_works_verbatim() {
     assert!(log.contains("INFO"), "the node logs at INFO:\n{log}");
     assert!(!log.contains('\u{1b}'), "a log that is not a terminal has no ANSI escape codes:\n{log}");
 
+    let after: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(before, after, "the tour writes nothing where it is started (the checkout)");
+    let tour_dir =
+        std::fs::read_dir(&scratch).unwrap().next().expect("the tour's scratch directory").unwrap().path();
+
     // The tampering the README suggests is caught, naming the field.
-    let cert_path = dir.path().join("apsaras-1.json");
+    let cert_path = tour_dir.join("apsaras-1.json");
     let mut cert: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&cert_path).unwrap()).unwrap();
     let holder = cert["record"]["holder"].as_str().unwrap().to_string();
@@ -94,8 +107,9 @@ fn readme_tour_works_verbatim() {
     cert["record"]["holder"] = serde_json::Value::String(flipped);
     std::fs::write(&cert_path, cert.to_string()).unwrap();
     let out = Command::new(bin)
-        .args(["cert", "verify", "apsaras-1.json", "--genesis", "keepsake-dev/genesis.json"])
-        .current_dir(dir.path())
+        .args(["cert", "verify", "apsaras-1.json", "--genesis"])
+        .arg(dir.path().join("keepsake-dev/genesis.json"))
+        .current_dir(&tour_dir)
         .output()
         .unwrap();
     assert!(!out.status.success());

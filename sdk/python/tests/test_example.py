@@ -22,3 +22,10 @@ def test_the_example_mints_and_verifies_and_can_run_again(dev_node: DevNode) -> 
         assert m, run.stdout
         editions.append(int(m.group(1)))
     assert editions[1] == editions[0] + 1
+
+
+def test_the_readme_shows_the_example_verbatim() -> None:
+    readme = (EXAMPLE.parents[3] / "README.md").read_text()
+    block = readme.split("<!-- python-example:begin -->", 1)[1].split("<!-- python-example:end -->", 1)[0]
+    shown = block.split("```python\n", 1)[1].split("```", 1)[0]
+    assert shown == EXAMPLE.read_text(), "README.md's Python example differs from examples/mint_and_verify.py"
