@@ -44,6 +44,9 @@ pub mod wal;
 #[global_allocator]
 static TEST_ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// The node's version (the `keepsake` crate's); `info.version` of the OpenRPC document.
+pub const NODE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// The default JSON-RPC port.
 pub const DEFAULT_RPC_PORT: u16 = 8645;
 /// The default RPC URL of CLI commands (`--rpc`, or `KEEPSAKE_RPC`).

@@ -8,9 +8,9 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
-use jsonrpsee::{PendingSubscriptionSink, RpcModule};
 use jsonrpsee::core::{RpcResult, SubscriptionResult, async_trait};
 use jsonrpsee::types::ErrorObjectOwned;
+use jsonrpsee::{PendingSubscriptionSink, RpcModule};
 use keepsake_ledger::rules::Encoded;
 use keepsake_ledger::{LedgerError, StateView};
 use keepsake_rpc::types::{
