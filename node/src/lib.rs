@@ -31,6 +31,7 @@ pub mod net;
 pub mod node;
 pub mod ops;
 pub mod repair;
+pub mod request_ids;
 pub mod rpc_client;
 pub mod rpc_server;
 pub mod shared;

@@ -349,7 +349,9 @@ pub async fn start_with(config: NodeConfig, genesis: Genesis, key: Keypair) -> a
         .set_batch_request_config(BatchRequestConfig::Limit(rpc_cfg.max_batch_requests))
         .build();
     let server = ServerBuilder::with_config(server_config)
-        .set_http_middleware(tower::ServiceBuilder::new().layer(OpsLayer::new(shared.clone())))
+        .set_http_middleware(
+            tower::ServiceBuilder::new().layer(OpsLayer::new(shared.clone(), rpc_cfg.max_request_bytes)),
+        )
         .build_from_tcp(rpc_listener)
         .with_context(|| format!("cannot listen for RPC on {}", rpc_cfg.listen))?;
     let rpc_addr = server.local_addr().context("RPC server has no local address")?;
