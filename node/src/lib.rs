@@ -31,6 +31,7 @@ pub mod net;
 pub mod node;
 pub mod ops;
 pub mod repair;
+pub mod request_ids;
 pub mod rpc_client;
 pub mod rpc_server;
 pub mod shared;
@@ -43,6 +44,9 @@ pub mod wal;
 #[cfg(test)]
 #[global_allocator]
 static TEST_ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// The node's version (the `keepsake` crate's); `info.version` of the OpenRPC document.
+pub const NODE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The default JSON-RPC port.
 pub const DEFAULT_RPC_PORT: u16 = 8645;

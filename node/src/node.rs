@@ -21,7 +21,6 @@ use keepsake_network::{NetworkConfig, NetworkHandle};
 
 /// Room left in a gossip message for a proposal's header, signature and encoding overhead.
 const PROPOSAL_HEADROOM_BYTES: usize = 64 * 1024;
-use keepsake_rpc::KeepsakeApiServer;
 use keepsake_store::Store;
 use keepsake_types::{Genesis, Keypair};
 use tokio::sync::{Notify, broadcast, watch};
@@ -31,7 +30,6 @@ use crate::config::{GENESIS_FILE_MAX, NodeConfig, read_bounded};
 use crate::executor::ExecutorSettings;
 use crate::metrics::Metrics;
 use crate::ops::OpsLayer;
-use crate::rpc_server::RpcImpl;
 pub use crate::shared::{Shared, now_ms, supervise};
 use crate::wal::{SignStateFile, Wal};
 
@@ -56,6 +54,8 @@ pub struct RunningNode {
     pub shared: Arc<Shared>,
     /// The network handle.
     pub net: NetworkHandle,
+    /// The JSON-RPC methods the server registered (`RpcModule::method_names`), sorted.
+    pub rpc_methods: Vec<&'static str>,
     shutdown: watch::Sender<bool>,
     driver: JoinHandle<anyhow::Result<()>>,
     rpc: jsonrpsee::server::ServerHandle,
@@ -349,12 +349,16 @@ pub async fn start_with(config: NodeConfig, genesis: Genesis, key: Keypair) -> a
         .set_batch_request_config(BatchRequestConfig::Limit(rpc_cfg.max_batch_requests))
         .build();
     let server = ServerBuilder::with_config(server_config)
-        .set_http_middleware(tower::ServiceBuilder::new().layer(OpsLayer::new(shared.clone())))
+        .set_http_middleware(
+            tower::ServiceBuilder::new().layer(OpsLayer::new(shared.clone(), rpc_cfg.max_request_bytes)),
+        )
         .build_from_tcp(rpc_listener)
         .with_context(|| format!("cannot listen for RPC on {}", rpc_cfg.listen))?;
     let rpc_addr = server.local_addr().context("RPC server has no local address")?;
-    let module = RpcImpl::new(shared.clone(), rpc_cfg.max_batch_txs).into_rpc();
+    let module = crate::rpc_server::rpc_module(shared.clone(), rpc_cfg.max_batch_txs)?;
+    let mut rpc_methods: Vec<&'static str> = module.method_names().collect();
+    rpc_methods.sort_unstable();
     let rpc = server.start(module);
     tracing::info!(%rpc_addr, %p2p_addr, "listening: JSON-RPC (HTTP, WebSocket, GET /health, /metrics) and libp2p");
-    Ok(RunningNode { rpc_addr, p2p_addr, shared, net, shutdown, driver, rpc })
+    Ok(RunningNode { rpc_addr, p2p_addr, shared, net, rpc_methods, shutdown, driver, rpc })
 }

@@ -3,7 +3,9 @@
 //! and the page's static files (embedded in the binary from `web/`, so the
 //! page works offline on a LAN, with no CDN) are answered here; every other
 //! request (JSON-RPC `POST /`, the WebSocket upgrade `GET /`) goes on to
-//! JSON-RPC.
+//! JSON-RPC. A JSON-RPC `POST`'s body is recorded as the server reads it,
+//! so that a request whose `id` the server cannot represent gets an error
+//! instead of silence ([`crate::request_ids`]).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,25 +16,28 @@ use jsonrpsee::core::BoxError;
 use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse};
 use tower::{Layer, Service};
 
+use crate::request_ids::Recording;
 use crate::shared::Shared;
 
 /// The layer.
 #[derive(Clone)]
 pub struct OpsLayer {
     shared: Arc<Shared>,
+    max_request_bytes: usize,
 }
 
 impl OpsLayer {
-    /// A layer answering from the node's shared state.
-    pub fn new(shared: Arc<Shared>) -> Self {
-        Self { shared }
+    /// A layer answering from the node's shared state, in front of a
+    /// JSON-RPC server that refuses bodies over `max_request_bytes`.
+    pub fn new(shared: Arc<Shared>, max_request_bytes: u32) -> Self {
+        Self { shared, max_request_bytes: max_request_bytes as usize }
     }
 }
 
 impl<S> Layer<S> for OpsLayer {
     type Service = Ops<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        Ops { inner, shared: self.shared.clone() }
+        Ops { inner, shared: self.shared.clone(), max_request_bytes: self.max_request_bytes }
     }
 }
 
@@ -41,6 +46,7 @@ impl<S> Layer<S> for OpsLayer {
 pub struct Ops<S> {
     inner: S,
     shared: Arc<Shared>,
+    max_request_bytes: usize,
 }
 
 fn respond(status: u16, content_type: &'static str, body: String) -> HttpResponse {
@@ -82,9 +88,11 @@ fn asset(path: &str) -> Option<HttpResponse> {
 
 impl<S, B> Service<HttpRequest<B>> for Ops<S>
 where
-    S: Service<HttpRequest<B>, Response = HttpResponse>,
+    S: Service<HttpRequest<HttpBody>, Response = HttpResponse>,
     S::Error: Into<BoxError> + 'static,
     S::Future: Send + 'static,
+    B: hyper::body::Body<Data = hyper::body::Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
 {
     type Response = HttpResponse;
     type Error = BoxError;
@@ -136,7 +144,21 @@ where
                 _ => {}
             }
         }
+        // A JSON-RPC call over HTTP (what jsonrpsee reads as one): its body is recorded.
+        let recording = (request.method() == hyper::Method::POST
+            && jsonrpsee::server::http::content_type_is_json(&request))
+        .then(Recording::default);
+        let request = match &recording {
+            Some(r) => request.map(|body| HttpBody::new(r.tee(HttpBody::new(body), self.max_request_bytes))),
+            None => request.map(HttpBody::new),
+        };
         let fut = self.inner.call(request);
-        Box::pin(async move { fut.await.map_err(Into::into) })
+        Box::pin(async move {
+            let response = fut.await.map_err(Into::into)?;
+            Ok(match recording {
+                Some(r) => r.amend(response).await,
+                None => response,
+            })
+        })
     }
 }

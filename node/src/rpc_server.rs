@@ -1,13 +1,16 @@
 //! The node's implementation of [`KeepsakeApiServer`]. Every error is an
 //! error object with a stable code (`keepsake_rpc::error`); CPU-heavy or
 //! disk-reading work runs on the blocking pool, not on the async runtime.
+//! [`rpc_module`] is the whole JSON-RPC module the server runs: those
+//! methods plus `rpc.discover`, which returns the API's OpenRPC document
+//! (docs/openrpc.json, embedded in the binary).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
-use jsonrpsee::PendingSubscriptionSink;
 use jsonrpsee::core::{RpcResult, SubscriptionResult, async_trait};
 use jsonrpsee::types::ErrorObjectOwned;
+use jsonrpsee::{PendingSubscriptionSink, RpcModule};
 use keepsake_ledger::rules::Encoded;
 use keepsake_ledger::{LedgerError, StateView};
 use keepsake_rpc::types::{
@@ -44,6 +47,27 @@ fn issuer_infos(
             crate::life_info::issuer_info(&*s.store, issuer, r, &policy, now).map_err(|e| ledger_error(&e))
         })
         .collect()
+}
+
+/// The OpenRPC 1.2.6 document of the API: every method the node serves, its
+/// params, result and errors (docs/openrpc.json). `rpc.discover` returns it.
+pub const OPENRPC_DOCUMENT: &str = include_str!("../../docs/openrpc.json");
+
+/// The name of the OpenRPC service discovery method.
+pub const DISCOVER_METHOD: &str = "rpc.discover";
+
+/// The JSON-RPC module the node's server runs: every method of
+/// [`KeepsakeApiServer`] and [`DISCOVER_METHOD`]. The OpenRPC document is
+/// parsed once, here: an invalid document fails the node's start.
+pub fn rpc_module(shared: Arc<Shared>, max_batch_txs: usize) -> anyhow::Result<RpcModule<RpcImpl>> {
+    let mut module = RpcImpl::new(shared, max_batch_txs).into_rpc();
+    let document: serde_json::Value = serde_json::from_str(OPENRPC_DOCUMENT)
+        .map_err(|e| anyhow::anyhow!("the embedded OpenRPC document is not JSON: {e}"))?;
+    let mut discover = RpcModule::new(());
+    // No params; any given are ignored, as extra positional params are by every method.
+    discover.register_method(DISCOVER_METHOD, move |_, _, _| document.clone())?;
+    module.merge(discover)?;
+    Ok(module)
 }
 
 /// Most evidence records returned by one `getEvidence` call.

@@ -9,7 +9,9 @@
 //! `single_node.rs` (`hostile_input_gets_precise_errors_and_the_node_stays_up`)
 //! already covers a few cases (one truncated body, `keepsake_nope`, `["ten"]`,
 //! `"zz12"`, a `price` field, 9 MiB of spaces, a 101-call batch, 10,001
-//! transactions in `submitTxs`); this file extends that coverage.
+//! transactions in `submitTxs`); this file extends that coverage. Requests
+//! whose id the server cannot represent (`id_cases`) must get an error,
+//! never the silence of a notification.
 
 use std::net::SocketAddr;
 
@@ -40,6 +42,8 @@ enum Expect {
     Ack,
     /// An HTTP status without a JSON-RPC answer.
     Http(u16),
+    /// HTTP 200 and exactly this JSON answer.
+    Exact(Value),
 }
 
 /// One hostile input.
@@ -104,10 +108,6 @@ const NOT_OBJECT_OR_ARRAY: Expect = Expect::Std400(-32700);
 // An object that is neither a request, a notification nor has an `id` (`{}`):
 // -32700 (JSON-RPC 2.0 would say -32600).
 const OBJECT_WITHOUT_ID: Expect = Expect::Std(-32700);
-// An `id` that is an object or an array (not allowed by JSON-RPC 2.0): the
-// call is treated as a notification (its `id` ignored) and acknowledged with
-// a `null` body; no error.
-const ID_NOT_SCALAR: Expect = Expect::Ack;
 // More positional params than the method takes: the extra ones are ignored
 // and the call is served (docs/rpc.md says "-32602: wrong type or count";
 // only too *few* params get -32602).
@@ -125,6 +125,14 @@ fn check(case: &Case, status: u16, body: &str) -> Result<(), String> {
                 Ok(())
             } else {
                 fail("expected a bare ack".into())
+            };
+        }
+        Expect::Exact(ref want) => {
+            let got = serde_json::from_str::<Value>(body).ok();
+            return if status == 200 && got.as_ref() == Some(want) {
+                Ok(())
+            } else {
+                fail(format!("expected exactly {want}"))
             };
         }
         Expect::Std400(_) if status != 400 => return fail("expected HTTP 400".into()),
@@ -179,7 +187,7 @@ fn check(case: &Case, status: u16, body: &str) -> Result<(), String> {
             }
             _ => Err(format!("expected a batch answer of {} items", numbers.len())),
         },
-        Expect::Http(_) | Expect::Ack => unreachable!("handled above"),
+        Expect::Http(_) | Expect::Ack | Expect::Exact(_) => unreachable!("handled above"),
     };
     verdict.or_else(fail)
 }
@@ -267,11 +275,6 @@ fn envelope_cases() -> Vec<Case> {
             &br#"{"id":7,"method":"keepsake_status","params":[]}"#[..],
             STD_INVALID_REQUEST,
         ),
-        case(
-            "id is an object",
-            &br#"{"jsonrpc":"2.0","id":{"a":1},"method":"keepsake_status","params":[]}"#[..],
-            ID_NOT_SCALAR,
-        ),
         // Unknown methods.
         case("empty method name", call("", "[]"), STD_NO_METHOD),
         case("method in the wrong case", call("keepsake_SUBMITTX", "[]"), STD_NO_METHOD),
@@ -298,6 +301,100 @@ fn envelope_cases() -> Vec<Case> {
         STD_PARAMS,
     ));
     cases
+}
+
+/// The answer to a request whose id the server cannot represent (docs/rpc.md,
+/// "Request ids and notifications"; node/src/request_ids.rs).
+fn bad_id(what: &str) -> Expect {
+    Expect::Exact(json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {"code": -32600, "message": format!("Invalid request: {what}")},
+    }))
+}
+
+const ID_RULE: &str = "the id must be a string, an integer from 0 to 18446744073709551615, or null";
+
+/// Ids jsonrpsee cannot represent: an error, never silence; notifications
+/// (no id at all) keep JSON-RPC 2.0's no-answer, and neither is run.
+fn id_cases(valid_tx: &SignedTx) -> Vec<Case> {
+    let status_with_id = |id: &str| {
+        format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"keepsake_status","params":[]}}"#).into_bytes()
+    };
+    let status = r#"{"jsonrpc":"2.0","id":7,"method":"keepsake_status","params":[]}"#;
+    let notification = r#"{"jsonrpc":"2.0","method":"keepsake_status","params":[]}"#;
+    let exponent = "a number with a fraction or an exponent";
+    vec![
+        case(
+            "id 1e999999",
+            status_with_id("1e999999"),
+            bad_id(&format!("{ID_RULE}, not {exponent} (1e999999)")),
+        ),
+        case("id 1.5", status_with_id("1.5"), bad_id(&format!("{ID_RULE}, not {exponent} (1.5)"))),
+        case("id 1.0", status_with_id("1.0"), bad_id(&format!("{ID_RULE}, not {exponent} (1.0)"))),
+        case(
+            "id 123456789012345678901234567890",
+            status_with_id("123456789012345678901234567890"),
+            bad_id(&format!(
+                "{ID_RULE}, not an integer above 18446744073709551615 (123456789012345678901234567890)"
+            )),
+        ),
+        case(
+            "id u64::MAX + 1",
+            status_with_id("18446744073709551616"),
+            bad_id(&format!("{ID_RULE}, not an integer above 18446744073709551615 (18446744073709551616)")),
+        ),
+        case("id -1", status_with_id("-1"), bad_id(&format!("{ID_RULE}, not a negative number (-1)"))),
+        case(
+            r#"id {"a":1}"#,
+            status_with_id(r#"{"a":1}"#),
+            bad_id(&format!(r#"{ID_RULE}, not an object ({{"a":1}})"#)),
+        ),
+        case("id [1]", status_with_id("[1]"), bad_id(&format!("{ID_RULE}, not an array ([1])"))),
+        case("id true", status_with_id("true"), bad_id(&format!("{ID_RULE}, not a boolean (true)"))),
+        case(
+            "a 100-element array id is quoted shortened",
+            status_with_id(&format!("[{}]", vec!["1"; 100].join(","))),
+            bad_id(&format!("{ID_RULE}, not an array ([{}1...)", "1,".repeat(19))),
+        ),
+        case(
+            "two ids",
+            &br#"{"jsonrpc":"2.0","id":1,"id":2,"method":"keepsake_status","params":[]}"#[..],
+            bad_id(
+                "the request has 2 \"id\" members; it must have one, a string, an integer from 0 to \
+                 18446744073709551615, or null",
+            ),
+        ),
+        // Not run either: the final check finds nothing pending.
+        case(
+            "submitTx with id 1.5",
+            format!(
+                r#"{{"jsonrpc":"2.0","id":1.5,"method":"keepsake_submitTx","params":[{}]}}"#,
+                tx_json(valid_tx)
+            ),
+            bad_id(&format!("{ID_RULE}, not {exponent} (1.5)")),
+        ),
+        case("a notification (no id) is not answered", notification, Expect::Ack),
+        case(
+            "a batch with a bad id between two calls and a notification",
+            format!(
+                "[{status},{},{notification},{status}]",
+                String::from_utf8(status_with_id("1.5")).unwrap()
+            ),
+            Expect::Batch(vec![None, Some(-32600), None]),
+        ),
+        case_with(
+            "a batch of one bad id",
+            format!("[{}]", String::from_utf8(status_with_id(r#"{"a":1}"#)).unwrap()),
+            Expect::Batch(vec![Some(-32600)]),
+            r#"not an object ({\"a\":1})"#,
+        ),
+        case(
+            "a batch of notifications is not answered",
+            format!("[{notification},{notification}]"),
+            Expect::Ack,
+        ),
+    ]
 }
 
 /// Wrong types, wrong parameter counts, huge numbers.
@@ -577,7 +674,7 @@ fn batch_and_nesting_cases() -> Vec<Case> {
         case(
             "10,000 nested arrays as the id",
             format!(r#"{{"jsonrpc":"2.0","id":{deep_arrays},"method":"keepsake_status","params":[]}}"#),
-            ID_NOT_SCALAR,
+            bad_id(&format!("{ID_RULE}, not an array ({}...)", "[".repeat(40))),
         ),
         case(
             "mixed batch: good, bad, unknown",
@@ -940,6 +1037,7 @@ async fn hostile_rpc_catalogue_gets_precise_errors_and_the_node_stays_up() {
         TxBody::Mint { series_id: series, edition: 4, holder: holder(4) }.sign(&chain, &[&t.issuer]);
     let mut cases = envelope_cases();
     cases.extend(params_cases());
+    cases.extend(id_cases(&template));
     cases.extend(hex_cases(&template));
     cases.extend(batch_and_nesting_cases());
     cases.extend(tx_cases(&t, series, revoked));
