@@ -89,7 +89,8 @@ fn readme_tour_works_verbatim() {
         "the transfer must fail\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
     assert!(stderr.contains("rejected: TransferForbidden (4001)"), "stderr:\n{stderr}");
-    let log = std::fs::read_to_string(&log).unwrap();
+    let log_path = log;
+    let log = std::fs::read_to_string(&log_path).unwrap();
     assert!(log.contains("INFO"), "the node logs at INFO:\n{log}");
     assert!(!log.contains('\u{1b}'), "a log that is not a terminal has no ANSI escape codes:\n{log}");
 
@@ -167,4 +168,21 @@ fn readme_tour_works_verbatim() {
     assert_eq!(code, Some(1), "{out}{err}");
     assert!(err.contains("no such series: --series-name \"Flying Apsras\" (series id "), "{err}");
     assert!(err.contains("keepsake series list"), "{err}");
+
+    // A block with transactions is an INFO line; an empty one is not (DEBUG). Wait for an empty
+    // block first (the dev chain proposes one after a second without transactions).
+    let height =
+        |out: String| serde_json::from_str::<serde_json::Value>(&out).unwrap()["height"].as_u64().unwrap();
+    let start = height(read(&["status", "--json"]).1);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while height(read(&["status", "--json"]).1) <= start {
+        assert!(Instant::now() < deadline, "no empty block within 30 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.lines().any(|l| l.contains(" INFO ") && l.contains("block committed")), "{log}");
+    assert!(
+        !log.lines().any(|l| l.contains(" INFO ") && l.contains("empty block")),
+        "an empty block at INFO:\n{log}"
+    );
 }
