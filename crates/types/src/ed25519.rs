@@ -29,6 +29,9 @@
 //! thread keeps the points of the keys it decompressed last (at most
 //! [`KEY_MEMO_MAX`], keyed by the exact 32 bytes). Decompression is a pure
 //! function of those bytes, so the memo changes no verdict, only the time.
+//! Likewise a batch whose keys recur (a certificate's validators, issuer and
+//! reviewer) gets a table of their multiples for its equation after the
+//! first time (`KeyTables`, at most [`KEY_TABLE_KEYS_MAX`] keys).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
