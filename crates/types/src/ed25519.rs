@@ -29,9 +29,13 @@
 //! thread keeps the points of the keys it decompressed last (at most
 //! [`KEY_MEMO_MAX`], keyed by the exact 32 bytes). Decompression is a pure
 //! function of those bytes, so the memo changes no verdict, only the time.
+//! Likewise a batch whose keys recur (a certificate's validators, issuer and
+//! reviewer) gets a table of their multiples for its equation after the
+//! first time (`KeyTables`, at most [`KEY_TABLE_KEYS_MAX`] keys).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::sync::OnceLock;
 
 use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
@@ -199,9 +203,11 @@ struct Item {
 /// **Batch ⊆ single, except with probability at most 2^-128 per attempt.**
 /// Each `[8]E_i` lies in the subgroup of prime order ℓ, so `[8]E_i = [e_i]B`
 /// for some `e_i` mod ℓ, and the batch holds iff `Σ z_i e_i ≡ 0 (mod ℓ)`.
-/// If some `e_j ≠ 0`, then for any fixed other terms exactly one residue of
-/// `z_j` mod ℓ satisfies this; `z_j` is one of 2^128 < ℓ values, so at most
-/// one of them does. The `z_i` are not random (this crate draws no
+/// The first coefficient is `z_0 = 1` (its `R` needs no multiple: one
+/// addition): if `e_0` is the only nonzero one, the sum is `e_0 ≠ 0`. If some
+/// other `e_j ≠ 0` (`j ≥ 1`), then for any fixed other terms exactly one
+/// residue of `z_j` mod ℓ satisfies this; `z_j` is one of 2^128 < ℓ values,
+/// so at most one of them does. The `z_i` are not random (this crate draws no
 /// randomness): they are derived from SHA-512 over a domain tag, the item
 /// count and every item's `A`, `R`, `S` and `k` bytes (`k` binds the message),
 /// so they are fixed only after every input that determines the `e_i` is.
@@ -282,7 +288,7 @@ impl SignatureBatch {
             return false;
         }
         let all: Vec<usize> = (0..self.items.len()).collect();
-        self.equation_holds(&all)
+        self.equation_holds(&all, key_tables(&self.keys).as_deref())
     }
 
     /// The verdict of each signature, in push order. One batch equation
@@ -292,14 +298,20 @@ impl SignatureBatch {
     pub fn verify_each(&self) -> Vec<bool> {
         let mut verdicts: Vec<bool> = self.items.iter().map(|i| i.parts.is_some()).collect();
         let decodable: Vec<usize> = (0..self.items.len()).filter(|&i| verdicts[i]).collect();
-        if !self.equation_holds(&decodable) {
-            self.bisect(&decodable, &mut verdicts);
+        let tables = key_tables(&self.keys);
+        if !self.equation_holds(&decodable, tables.as_deref()) {
+            self.bisect(&decodable, &mut verdicts, tables.as_deref());
         }
         verdicts
     }
 
     /// Decides the items of `failing`, a set whose batch equation failed.
-    fn bisect(&self, failing: &[usize], verdicts: &mut [bool]) {
+    fn bisect(
+        &self,
+        failing: &[usize],
+        verdicts: &mut [bool],
+        tables: Option<&VartimeEdwardsPrecomputation>,
+    ) {
         if failing.len() <= SINGLES_AT_MOST {
             for &i in failing {
                 verdicts[i] = self.holds_alone(i);
@@ -307,12 +319,12 @@ impl SignatureBatch {
             return;
         }
         let (left, right) = failing.split_at(failing.len() / 2);
-        if self.equation_holds(left) {
+        if self.equation_holds(left, tables) {
             // The failure is in the right half (a batch of signatures that
             // are all valid always holds): no need to check it again.
-            self.bisect(right, verdicts);
-        } else if self.equation_holds(right) {
-            self.bisect(left, verdicts);
+            self.bisect(right, verdicts, tables);
+        } else if self.equation_holds(right, tables) {
+            self.bisect(left, verdicts, tables);
         } else {
             // Failures in both halves: they are spread out (a batch made of
             // bad signatures, say), and bisecting further would cost more
@@ -333,8 +345,9 @@ impl SignatureBatch {
         }
     }
 
-    /// The batch equation over the items `indices` (all decodable).
-    fn equation_holds(&self, indices: &[usize]) -> bool {
+    /// The batch equation over the items `indices` (all decodable), with the
+    /// table over `[B, keys...]` when this thread keeps one ([`key_tables`]).
+    fn equation_holds(&self, indices: &[usize], tables: Option<&VartimeEdwardsPrecomputation>) -> bool {
         if indices.is_empty() {
             return true;
         }
@@ -344,28 +357,46 @@ impl SignatureBatch {
         let mut scalars = Vec::with_capacity(2 * indices.len() + 1);
         let mut points = Vec::with_capacity(2 * indices.len() + 1);
         let mut coefficients = Coefficients::new(&seed);
+        // The first item's coefficient is 1: its R is added after the
+        // multiplication, with no table or multiple of its own.
+        let mut first_r = None;
         for &i in indices {
             let item = &self.items[i];
             let Some((r, s)) = item.parts else { return false };
             let z = coefficients.next();
-            b_coefficient -= z * s;
-            scalars.push(z);
-            points.push(r);
             let merged = key_coefficients[item.key].get_or_insert(Scalar::ZERO);
-            *merged += z * item.k;
-        }
-        for (key, coefficient) in self.keys.iter().zip(key_coefficients) {
-            if let Some(c) = coefficient {
-                let Some(a) = key.point else { return false };
-                scalars.push(c);
-                points.push(a);
+            if first_r.is_none() {
+                first_r = Some(r);
+                b_coefficient -= s;
+                *merged += item.k;
+            } else {
+                b_coefficient -= z * s;
+                scalars.push(z);
+                points.push(r);
+                *merged += z * item.k;
             }
         }
-        // B has a fixed table (wider windows, built once per process).
-        base_table()
-            .vartime_mixed_multiscalar_mul([b_coefficient], &scalars, &points)
-            .mul_by_cofactor()
-            .is_identity()
+        // Keys whose batches recur (a chain's validators, a drop's issuer and
+        // reviewer) have tables of their own, as B does: see `KeyTables`.
+        let sum = match tables {
+            Some(table) => {
+                let statics = std::iter::once(b_coefficient)
+                    .chain(key_coefficients.into_iter().map(|c| c.unwrap_or(Scalar::ZERO)));
+                table.vartime_mixed_multiscalar_mul(statics, &scalars, &points)
+            }
+            None => {
+                for (key, coefficient) in self.keys.iter().zip(key_coefficients) {
+                    if let Some(c) = coefficient {
+                        let Some(a) = key.point else { return false };
+                        scalars.push(c);
+                        points.push(a);
+                    }
+                }
+                // B has a fixed table (wider windows, built once per process).
+                base_table().vartime_mixed_multiscalar_mul([b_coefficient], &scalars, &points)
+            }
+        };
+        first_r.map_or(sum, |r| sum + r).mul_by_cofactor().is_identity()
     }
 
     /// SHA-512 over the domain tag, the item count and every item's `A`,
@@ -430,9 +461,10 @@ pub(crate) fn check_batched<T>(
     if batch.verify() { queued } else { check(&mut Signatures::OneByOne) }
 }
 
-/// The batch coefficients z_0, z_1, ...: four 128-bit numbers per SHA-512
-/// output, z_i being the (i mod 4)-th 16 bytes (little-endian) of
-/// SHA-512(seed || floor(i / 4) as u64 LE).
+/// The batch coefficients z_1, z_2, ... (`z_0` is 1): four 128-bit numbers
+/// per SHA-512 output, z_i being the (i mod 4)-th 16 bytes (little-endian)
+/// of SHA-512(seed || floor(i / 4) as u64 LE) (`next` also yields the unused
+/// z_0 of that derivation, which the equation replaces by 1).
 struct Coefficients<'s> {
     seed: &'s [u8; 64],
     block: [u8; 64],
@@ -457,6 +489,89 @@ impl<'s> Coefficients<'s> {
         z.copy_from_slice(&self.block[at..at + 16]);
         Scalar::from(u128::from_le_bytes(z))
     }
+}
+
+/// Most distinct keys a batch may have for its keys to get tables.
+pub const KEY_TABLE_KEYS_MAX: usize = 16;
+
+/// Most key sets whose tables one thread keeps (the least recently used
+/// goes first). A set's tables take ~10 KiB per key.
+const KEY_TABLE_SETS_MAX: usize = 4;
+
+/// A key set gets its tables the time a batch with it is verified this many
+/// times (counted while it has none; a bisection counts once).
+const KEY_TABLE_AFTER: u32 = 2;
+
+/// Most key sets counted while they have no tables (when full, the counts
+/// start again).
+const KEY_TABLE_COUNTED_MAX: usize = 64;
+
+/// This thread's tables for the keys of recurring batches. The batch
+/// equation's static points are `B` and the batch's keys, in the batch's
+/// order: a table over `[B, A_0, A_1, ...]` (odd multiples up to 127 of
+/// each point, wider windows than the dynamic points get) turns each key's
+/// ~50 point operations (its own small table and ~42 additions) into ~28
+/// additions. A table costs about one batch equation to build, so a set gets
+/// one only when it recurs ([`KEY_TABLE_AFTER`]): a certificate's
+/// `[validators, issuer, reviewer]`, the keys of every certificate of a drop.
+/// The tables are a pure function of the keys' exact bytes (keyed by them):
+/// the sum, hence every verdict, is the same with or without them.
+#[derive(Default)]
+struct KeyTables {
+    /// The key sets with tables, with the tick of their last use.
+    tables: Vec<(Vec<[u8; 32]>, Rc<VartimeEdwardsPrecomputation>, u64)>,
+    /// How many times key sets without tables were seen.
+    counted: Vec<(Vec<[u8; 32]>, u32)>,
+    tick: u64,
+}
+
+thread_local! {
+    static KEY_TABLES: RefCell<KeyTables> = RefCell::new(KeyTables::default());
+}
+
+/// The table over `[B, keys...]` for a batch about to be verified, if this
+/// thread keeps one (or now builds it).
+fn key_tables(keys: &[BatchKey]) -> Option<Rc<VartimeEdwardsPrecomputation>> {
+    if keys.is_empty() || keys.len() > KEY_TABLE_KEYS_MAX {
+        return None;
+    }
+    let same = |set: &[[u8; 32]]| set.len() == keys.len() && set.iter().zip(keys).all(|(a, k)| *a == k.bytes);
+    KEY_TABLES.with(|memo| {
+        let mut memo = memo.borrow_mut();
+        memo.tick += 1;
+        let tick = memo.tick;
+        if let Some(entry) = memo.tables.iter_mut().find(|(set, _, _)| same(set)) {
+            entry.2 = tick;
+            return Some(Rc::clone(&entry.1));
+        }
+        let points: Vec<EdwardsPoint> = keys.iter().map(|k| k.point).collect::<Option<_>>()?;
+        let seen = match memo.counted.iter_mut().position(|(set, _)| same(set)) {
+            Some(i) => {
+                memo.counted[i].1 += 1;
+                memo.counted[i].1
+            }
+            None => {
+                if memo.counted.len() >= KEY_TABLE_COUNTED_MAX {
+                    memo.counted.clear();
+                }
+                memo.counted.push((keys.iter().map(|k| k.bytes).collect(), 1));
+                1
+            }
+        };
+        if seen < KEY_TABLE_AFTER {
+            return None;
+        }
+        memo.counted.retain(|(set, _)| !same(set));
+        if memo.tables.len() >= KEY_TABLE_SETS_MAX {
+            let oldest = (0..memo.tables.len()).min_by_key(|&i| memo.tables[i].2)?;
+            memo.tables.swap_remove(oldest);
+        }
+        let table = Rc::new(VartimeEdwardsPrecomputation::new(
+            std::iter::once(ED25519_BASEPOINT_POINT).chain(points),
+        ));
+        memo.tables.push((keys.iter().map(|k| k.bytes).collect(), Rc::clone(&table), tick));
+        Some(table)
+    })
 }
 
 /// The precomputed table of the base point B for batch equations.
@@ -757,6 +872,70 @@ mod tests {
         }
     }
 
+    fn key_sets_with_tables() -> usize {
+        KEY_TABLES.with(|memo| memo.borrow().tables.len())
+    }
+
+    #[test]
+    fn key_tables_change_no_verdict() {
+        // A recurring key set gets its tables the second time a batch with
+        // it is verified; every verdict stays the same.
+        KEY_TABLES.with(|memo| *memo.borrow_mut() = KeyTables::default());
+        let keys: Vec<Keypair> = (20..27u8).map(|i| Keypair::from_seed([i; 32])).collect();
+        let batch_with = |bad: Option<usize>| {
+            let mut batch = SignatureBatch::new();
+            for (i, k) in keys.iter().enumerate() {
+                let message = [i as u8; 40];
+                let mut sig = k.sign_message(&message);
+                if bad == Some(i) {
+                    sig.0[33] ^= 1;
+                }
+                batch.push(&k.public(), &message, &sig);
+            }
+            batch
+        };
+        assert_eq!(key_sets_with_tables(), 0);
+        for round in 0..4 {
+            assert!(batch_with(None).verify(), "round {round}");
+            for bad in [0, 3, 6] {
+                let expected: Vec<bool> = (0..keys.len()).map(|i| i != bad).collect();
+                let batch = batch_with(Some(bad));
+                assert!(!batch.verify(), "round {round}, bad {bad}");
+                assert_eq!(batch.verify_each(), expected, "round {round}, bad {bad}");
+            }
+            assert_eq!(key_sets_with_tables(), 1, "round {round}");
+        }
+        // More sets than a thread keeps tables for: the oldest go, verdicts stay.
+        for n in 1..=KEY_TABLE_SETS_MAX + 2 {
+            for _ in 0..KEY_TABLE_AFTER {
+                let mut batch = SignatureBatch::new();
+                for k in &keys[..n] {
+                    batch.push(&k.public(), b"m", &k.sign_message(b"m"));
+                }
+                batch.push(&keys[0].public(), b"m", &keys[1].sign_message(b"m"));
+                assert_eq!(batch.verify_each(), [vec![true; n], vec![false]].concat(), "{n} keys");
+            }
+        }
+        assert_eq!(key_sets_with_tables(), KEY_TABLE_SETS_MAX);
+        // A batch with more keys than tables are kept for is verified without them.
+        let many: Vec<Keypair> =
+            (0..=KEY_TABLE_KEYS_MAX as u8).map(|i| Keypair::from_seed([i; 32])).collect();
+        let mut batch = SignatureBatch::new();
+        for k in &many {
+            batch.push(&k.public(), b"m", &k.sign_message(b"m"));
+        }
+        for _ in 0..3 {
+            assert!(batch.verify());
+        }
+        assert!(
+            KEY_TABLES.with(|memo| memo
+                .borrow()
+                .tables
+                .iter()
+                .all(|(set, _, _)| set.len() <= KEY_TABLE_KEYS_MAX))
+        );
+    }
+
     #[test]
     fn items_of_one_key_are_merged_and_still_judged_one_by_one() {
         let issuer = Keypair::from_seed([9; 32]);
@@ -876,7 +1055,10 @@ mod tests {
                 batch.push(key, message, sig);
             }
             let all = chunk.iter().all(|(key, message, sig)| zebra(key, message, sig));
-            assert_eq!(batch.verify(), all);
+            // The second time with the tables of the chunk's keys (torsion included).
+            for _ in 0..KEY_TABLE_AFTER {
+                assert_eq!(batch.verify(), all);
+            }
         }
     }
 }
