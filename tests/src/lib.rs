@@ -310,6 +310,19 @@ pub async fn register_and_create_series(
         let id = client.submit_tx(body.sign(chain, governors)).await.unwrap();
         assert!(matches!(wait_final(client, id).await, TxStatus::Committed { .. }));
     }
+    create_series(client, chain, issuer, reviewer, name, max_supply).await
+}
+
+/// Creates a plain series of a registered issuer, approved by a registered
+/// reviewer (content hash `SHA-256(name)`), and waits for its commit.
+pub async fn create_series(
+    client: &HttpClient,
+    chain: &str,
+    issuer: &Keypair,
+    reviewer: &Keypair,
+    name: &str,
+    max_supply: u32,
+) -> SeriesId {
     let subject = ReviewSubject {
         issuer: issuer.public(),
         name: name.into(),
@@ -317,15 +330,8 @@ pub async fn register_and_create_series(
         max_supply,
         metadata_uri: format!("https://museum.example/{name}.json"),
     };
-    let tx = TxBody::CreateSeries {
-        issuer: subject.issuer,
-        name: name.into(),
-        content_hash: subject.content_hash,
-        max_supply,
-        metadata_uri: subject.metadata_uri.clone(),
-        approval: subject.approve(chain, reviewer),
-    }
-    .sign(chain, &[issuer]);
+    let approval = subject.approve(chain, reviewer);
+    let tx = subject.into_body(None, approval).sign(chain, &[issuer]);
     let id = client.submit_tx(tx).await.unwrap();
     assert!(matches!(wait_final(client, id).await, TxStatus::Committed { .. }));
     ids::series_id(chain, &issuer.public(), name)

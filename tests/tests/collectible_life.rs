@@ -72,23 +72,7 @@ fn key(t: &TestNode, name: &str) -> String {
 
 /// A plain series of the dev issuer (already registered), approved by the dev reviewer.
 async fn plain_series(t: &TestNode, name: &str, max_supply: u32) -> SeriesId {
-    let subject = keepsake_types::ReviewSubject {
-        issuer: t.issuer.public(),
-        name: name.into(),
-        content_hash: ContentHash(sha256(name.as_bytes()).0),
-        max_supply,
-        metadata_uri: format!("https://museum.example/{name}.json"),
-    };
-    let body = TxBody::CreateSeries {
-        issuer: subject.issuer,
-        name: name.into(),
-        content_hash: subject.content_hash,
-        max_supply,
-        metadata_uri: subject.metadata_uri.clone(),
-        approval: subject.approve(t.chain(), &t.reviewer),
-    };
-    commit(t, body.sign(t.chain(), &[&t.issuer])).await;
-    ids::series_id(t.chain(), &t.issuer.public(), name)
+    keepsake_tests::create_series(&t.client(), t.chain(), &t.issuer, &t.reviewer, name, max_supply).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
