@@ -490,8 +490,7 @@ pub(super) async fn tx(command: TxCommand) -> anyhow::Result<ExitCode> {
     match command {
         TxCommand::RegisterIssuer { issuer, issuer_key, name, gov, submit } => {
             let issuer = key_or_file(issuer, issuer_key, "--issuer or --issuer-key")?;
-            let body = TxBody::RegisterIssuer { issuer, name, nonce: nonce_or_random(gov.nonce)? };
-            send(body, &read_keys(&gov.governor_keys)?, &submit).await?;
+            send_governance(&gov, &submit, |nonce| TxBody::RegisterIssuer { issuer, name, nonce }).await?;
             println!("{issuer}");
         }
         TxCommand::SetIssuerStatus { issuer, status, gov, submit } => {
@@ -499,18 +498,16 @@ pub(super) async fn tx(command: TxCommand) -> anyhow::Result<ExitCode> {
                 StatusArg::Active => IssuerStatus::Active,
                 StatusArg::Suspended => IssuerStatus::Suspended,
             };
-            let body = TxBody::SetIssuerStatus { issuer, status, nonce: nonce_or_random(gov.nonce)? };
-            send(body, &read_keys(&gov.governor_keys)?, &submit).await?;
+            send_governance(&gov, &submit, |nonce| TxBody::SetIssuerStatus { issuer, status, nonce }).await?;
         }
         TxCommand::RegisterReviewer { reviewer, reviewer_key, name, gov, submit } => {
             let reviewer = key_or_file(reviewer, reviewer_key, "--reviewer or --reviewer-key")?;
-            let body = TxBody::RegisterReviewer { reviewer, name, nonce: nonce_or_random(gov.nonce)? };
-            send(body, &read_keys(&gov.governor_keys)?, &submit).await?;
+            send_governance(&gov, &submit, |nonce| TxBody::RegisterReviewer { reviewer, name, nonce })
+                .await?;
             println!("{reviewer}");
         }
         TxCommand::RemoveReviewer { reviewer, gov, submit } => {
-            let body = TxBody::RemoveReviewer { reviewer, nonce: nonce_or_random(gov.nonce)? };
-            send(body, &read_keys(&gov.governor_keys)?, &submit).await?;
+            send_governance(&gov, &submit, |nonce| TxBody::RemoveReviewer { reviewer, nonce }).await?;
         }
         TxCommand::AddValidator { validator_key, power, name, gov, submit } => {
             let key = keyfile::read(&validator_key)?;
@@ -531,34 +528,32 @@ pub(super) async fn tx(command: TxCommand) -> anyhow::Result<ExitCode> {
             change_validators(change, &gov, Some(key), &submit).await?;
         }
         TxCommand::SetGovernance { governors, threshold, gov, submit } => {
-            let body = TxBody::SetGovernance { governors, threshold, nonce: nonce_or_random(gov.nonce)? };
-            send(body, &read_keys(&gov.governor_keys)?, &submit).await?;
+            send_governance(&gov, &submit, |nonce| TxBody::SetGovernance { governors, threshold, nonce })
+                .await?;
         }
         TxCommand::RegisterObserver { observer, name, gov, submit } => {
-            let body = TxBody::RegisterObserver { observer, name, nonce: nonce_or_random(gov.nonce)? };
-            send(body, &read_keys(&gov.governor_keys)?, &submit).await?;
+            send_governance(&gov, &submit, |nonce| TxBody::RegisterObserver { observer, name, nonce })
+                .await?;
         }
         TxCommand::RemoveObserver { observer, gov, submit } => {
-            let body = TxBody::RemoveObserver { observer, nonce: nonce_or_random(gov.nonce)? };
-            send(body, &read_keys(&gov.governor_keys)?, &submit).await?;
+            send_governance(&gov, &submit, |nonce| TxBody::RemoveObserver { observer, nonce }).await?;
         }
         TxCommand::SetLicence { issuer, issuer_key, kind, number, valid_until, gov, submit } => {
             let issuer = key_or_file(issuer, issuer_key, "--issuer or --issuer-key")?;
             let valid_until_ms = crate::dates::parse_valid_until(&valid_until)
                 .map_err(|e| anyhow::anyhow!("--valid-until: {e}"))?;
             let licence = Licence { kind, number, valid_until_ms };
-            let body = TxBody::SetIssuerLicence { issuer, licence, nonce: nonce_or_random(gov.nonce)? };
-            send(body, &read_keys(&gov.governor_keys)?, &submit).await?;
+            send_governance(&gov, &submit, |nonce| TxBody::SetIssuerLicence { issuer, licence, nonce })
+                .await?;
             eprintln!("licence in force until {}", crate::dates::iso_utc(valid_until_ms));
         }
         TxCommand::WithdrawLicence { issuer, issuer_key, reason, gov, submit } => {
             let issuer = key_or_file(issuer, issuer_key, "--issuer or --issuer-key")?;
-            let body = TxBody::WithdrawIssuerLicence { issuer, reason, nonce: nonce_or_random(gov.nonce)? };
-            send(body, &read_keys(&gov.governor_keys)?, &submit).await?;
+            send_governance(&gov, &submit, |nonce| TxBody::WithdrawIssuerLicence { issuer, reason, nonce })
+                .await?;
         }
         TxCommand::LicencePolicy { required, gov, submit } => {
-            let body = TxBody::SetLicencePolicy { required, nonce: nonce_or_random(gov.nonce)? };
-            send(body, &read_keys(&gov.governor_keys)?, &submit).await?;
+            send_governance(&gov, &submit, |nonce| TxBody::SetLicencePolicy { required, nonce }).await?;
         }
         TxCommand::Synthesize { key, series, recipe, inputs, edition, holder, submit } => {
             let issuer = keyfile::read(&key)?;
@@ -708,6 +703,17 @@ async fn series_must_exist(client: &HttpClient, id: SeriesId, typed: &str) -> an
         }
         Err(e) => Err(describe(e)),
     }
+}
+
+/// Submits a governance body signed by the `--governor-key` files; `make`
+/// gets the nonce (`--nonce`, or a random one).
+async fn send_governance(
+    gov: &GovernorArgs,
+    submit: &SubmitArgs,
+    make: impl FnOnce(u64) -> TxBody,
+) -> anyhow::Result<TxId> {
+    let body = make(nonce_or_random(gov.nonce)?);
+    send(body, &read_keys(&gov.governor_keys)?, submit).await
 }
 
 async fn send(body: TxBody, signers: &[Keypair], submit: &SubmitArgs) -> anyhow::Result<TxId> {
