@@ -208,18 +208,24 @@ fn expect_eq<T: PartialEq + std::fmt::Debug>(field: &'static str, expected: &T, 
     }
 }
 
+/// Parses a JSON file of at most `max` bytes into `T` (whose serde
+/// attributes refuse unknown fields): `TooLarge` over the limit, before
+/// parsing; `Malformed` naming `what` when it does not parse.
+pub(crate) fn parse_json_file<T: serde::de::DeserializeOwned>(
+    text: &str,
+    what: &'static str,
+    max: usize,
+) -> Result<T> {
+    if text.len() > max {
+        return Err(Error::TooLarge { what, len: text.len(), max });
+    }
+    serde_json::from_str(text).map_err(|e| Error::Malformed { what, reason: e.to_string() })
+}
+
 impl Certificate {
     /// Parses a certificate file (bounded size, unknown fields refused).
     pub fn from_json(text: &str) -> Result<Self> {
-        if text.len() > CERTIFICATE_FILE_MAX {
-            return Err(Error::TooLarge {
-                what: "certificate file",
-                len: text.len(),
-                max: CERTIFICATE_FILE_MAX,
-            });
-        }
-        serde_json::from_str(text)
-            .map_err(|e| Error::Malformed { what: "certificate file", reason: e.to_string() })
+        parse_json_file(text, "certificate file", CERTIFICATE_FILE_MAX)
     }
 
     /// Verifies this certificate against `genesis` alone. See the module docs

@@ -55,15 +55,7 @@ impl HolderOpening {
 
     /// Parses an opening file (bounded size, unknown fields refused).
     pub fn from_json(text: &str) -> Result<Self> {
-        if text.len() > HOLDER_OPENING_FILE_MAX {
-            return Err(Error::TooLarge {
-                what: "holder opening",
-                len: text.len(),
-                max: HOLDER_OPENING_FILE_MAX,
-            });
-        }
-        serde_json::from_str(text)
-            .map_err(|e| Error::Malformed { what: "holder opening", reason: e.to_string() })
+        crate::certificate::parse_json_file(text, "holder opening", HOLDER_OPENING_FILE_MAX)
     }
 
     /// Checks that this opening opens the holder commitment of `certificate`
