@@ -194,7 +194,7 @@ const UNSENT_BYTES_MAX: usize = 16 << 20;
 /// A batch that reached nobody ([`Publication::NoSubscribedPeers`]: just
 /// after a start or a reconnection, a peer is connected before its
 /// subscription to the topic has arrived) is published again every
-/// [`UNSENT_RETRY_EVERY`] for [`UNSENT_RETRY_FOR`], within
+/// [`UNSENT_RETRY_EVERY`] (while some peer is connected) for [`UNSENT_RETRY_FOR`], within
 /// [`UNSENT_BYTES_MAX`]: otherwise a transaction admitted at that moment
 /// would wait in this node's pool until this node proposes.
 ///
@@ -208,14 +208,18 @@ pub async fn gossip_transactions(
     max_message_bytes: usize,
 ) {
     let mut unsent = Unsent::default();
+    // A fixed deadline, not a sleep restarted by every new entry: a steady
+    // stream of admissions must not postpone the retries.
+    let mut next_retry = tokio::time::Instant::now();
     loop {
         let txs = if unsent.is_empty() {
             rx.recv().await
         } else {
             tokio::select! {
                 txs = rx.recv() => txs,
-                () = tokio::time::sleep(UNSENT_RETRY_EVERY) => {
+                () = tokio::time::sleep_until(next_retry) => {
                     unsent.retry(&net).await;
+                    next_retry = tokio::time::Instant::now() + UNSENT_RETRY_EVERY;
                     continue;
                 }
             }
@@ -230,7 +234,12 @@ pub async fn gossip_transactions(
         let mut published = 0;
         for payload in pack_tx_batches(&txs, max_message_bytes, TX_BATCH_TXS_MAX) {
             match net.publish(Topic::Txs, payload.clone()).await {
-                Ok(Publication::NoSubscribedPeers) => unsent.push(payload),
+                Ok(Publication::NoSubscribedPeers) => {
+                    if unsent.is_empty() {
+                        next_retry = tokio::time::Instant::now() + UNSENT_RETRY_EVERY;
+                    }
+                    unsent.push(payload);
+                }
                 Ok(Publication::Sent | Publication::AlreadySeen) => published += 1,
                 Err(e) => tracing::debug!(error = %e, "cannot gossip a transaction batch"),
             }
@@ -269,20 +278,27 @@ impl Unsent {
         Some(front)
     }
 
-    /// Publishes every waiting batch once more; keeps those that still
-    /// reached nobody and are younger than [`UNSENT_RETRY_FOR`].
+    /// Drops the batches older than [`UNSENT_RETRY_FOR`] and, when a peer is
+    /// connected (a node with none, like a one-validator chain, has nobody to
+    /// publish to), publishes the others once more, keeping those that still
+    /// reached nobody.
     async fn retry(&mut self, net: &NetworkHandle) {
+        while self.batches.front().is_some_and(|(since, _)| since.elapsed() >= UNSENT_RETRY_FOR) {
+            self.pop_front();
+            tracing::debug!(
+                after_s = UNSENT_RETRY_FOR.as_secs(),
+                "a transaction batch reached no peer; it stays in this node's pool"
+            );
+        }
+        if net.stats().peers_connected == 0 {
+            return;
+        }
         for _ in 0..self.batches.len() {
             let Some((since, payload)) = self.pop_front() else { break };
             match net.publish(Topic::Txs, payload.clone()).await {
-                Ok(Publication::NoSubscribedPeers) if since.elapsed() < UNSENT_RETRY_FOR => {
+                Ok(Publication::NoSubscribedPeers) => {
                     self.bytes += payload.len();
                     self.batches.push_back((since, payload));
-                }
-                Ok(Publication::NoSubscribedPeers) => {
-                    tracing::debug!(
-                        "a transaction batch reached no peer for 30 s; it stays in this node's pool"
-                    )
                 }
                 Ok(Publication::Sent | Publication::AlreadySeen) => {
                     tracing::debug!(
