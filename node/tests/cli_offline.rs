@@ -13,6 +13,11 @@ fn keepsake(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_keepsake")).args(args).output().expect("the keepsake binary runs")
 }
 
+/// `keepsake holder verify --opening O --certificate C --genesis G`.
+fn holder_verify(opening: &str, certificate: &str, genesis: &str) -> Output {
+    keepsake(&["holder", "verify", "--opening", opening, "--certificate", certificate, "--genesis", genesis])
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -42,38 +47,19 @@ fn a_holder_proves_and_a_verifier_checks_offline() {
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 
-    let out =
-        keepsake(&["holder", "verify", "--opening", opening, "--certificate", cert, "--genesis", genesis]);
+    let out = holder_verify(opening, cert, genesis);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("HOLDER: account \"account-2\""), "{}", text(&out.stdout));
 
     // The same opening against another certificate: not the holder (exit 3).
     let other = f.join("revoked.json");
-    let out = keepsake(&[
-        "holder",
-        "verify",
-        "--opening",
-        opening,
-        "--certificate",
-        other.to_str().unwrap(),
-        "--genesis",
-        genesis,
-    ]);
+    let out = holder_verify(opening, other.to_str().unwrap(), genesis);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("NOT the holder"), "{}", text(&out.stderr));
 
     // An invalid certificate: exit 1, before any opening is looked at.
     let tampered = f.join("tampered-holder.json");
-    let out = keepsake(&[
-        "holder",
-        "verify",
-        "--opening",
-        opening,
-        "--certificate",
-        tampered.to_str().unwrap(),
-        "--genesis",
-        genesis,
-    ]);
+    let out = holder_verify(opening, tampered.to_str().unwrap(), genesis);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("INVALID certificate"), "{}", text(&out.stderr));
 }
@@ -161,15 +147,6 @@ fn a_file_that_cannot_be_checked_exits_2_and_an_invalid_certificate_1() {
     assert_eq!(out.status.code(), Some(2), "a certificate given as the genesis: {}", text(&out.stderr));
     assert!(text(&out.stderr).contains("invalid genesis file"), "{}", text(&out.stderr));
 
-    let out = keepsake(&[
-        "holder",
-        "verify",
-        "--opening",
-        missing.to_str().unwrap(),
-        "--certificate",
-        valid.to_str().unwrap(),
-        "--genesis",
-        genesis,
-    ]);
+    let out = holder_verify(missing.to_str().unwrap(), valid.to_str().unwrap(), genesis);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
 }
