@@ -24,6 +24,7 @@ use keepsake_types::{
 
 use crate::shared::Shared;
 use keepsake_engine::AdmitError;
+use keepsake_engine::admit::Admission;
 
 /// Most records returned by one `listSeries`, `listIssuers` or `recentTransactions` call.
 pub const LIST_PER_CALL_MAX: u32 = 100;
@@ -113,13 +114,14 @@ fn not_found(what: impl std::fmt::Display) -> ErrorObjectOwned {
 /// ([`Shared::admission`]) and, when admitted, adds its canonical encoding
 /// (`encoded`, computed once for admission and gossip) to `gossip`. The caller hands `gossip` to [`queue_gossip`] once per
 /// call, so that one call's admitted transactions travel as one batch.
-fn admit(
+fn admit<V: StateView + ?Sized>(
     shared: &Shared,
+    admission: &Admission<'_, V>,
     tx: SignedTx,
     encoded: Encoded,
     gossip: &mut Vec<Vec<u8>>,
 ) -> Result<TxId, AdmitError> {
-    let result = shared.admission().admit_encoded(tx, &encoded);
+    let result = admission.admit_encoded(tx, &encoded);
     match &result {
         Ok(_) => {
             shared.metrics.txs_admitted.fetch_add(1, Relaxed);
@@ -156,7 +158,7 @@ impl KeepsakeApiServer for RpcImpl {
         self.blocking(move |s| {
             let mut gossip = Vec::with_capacity(1);
             let encoded = Encoded::of(&tx);
-            let result = admit(s, tx, encoded, &mut gossip);
+            let result = admit(s, &s.admission(), tx, encoded, &mut gossip);
             queue_gossip(s, gossip);
             result.map_err(|e| admit_error(&e))
         })
@@ -177,18 +179,20 @@ impl KeepsakeApiServer for RpcImpl {
             // for the whole call in one batch verification first; each
             // transaction is then judged alone, as by `admit`.
             let encoded: Vec<Encoded> = txs.iter().map(Encoded::of).collect();
-            s.admission().preverify(&txs, &encoded);
-            let outcomes = txs
-                .into_iter()
-                .zip(encoded)
-                .map(|(tx, encoded)| {
-                    let tx_id = tx.id(&chain);
-                    let error = admit(s, tx, encoded, &mut gossip)
-                        .err()
-                        .map(|e| Rejection { code: e.code().into(), message: e.to_string() });
-                    SubmitOutcome { tx_id, error }
-                })
-                .collect();
+            let admission = s.admission();
+            admission.preverify(&txs, &encoded);
+            let outcomes = admission.with_cached_reads(|admission| {
+                txs.into_iter()
+                    .zip(encoded)
+                    .map(|(tx, encoded)| {
+                        let tx_id = tx.id(&chain);
+                        let error = admit(s, admission, tx, encoded, &mut gossip)
+                            .err()
+                            .map(|e| Rejection { code: e.code().into(), message: e.to_string() });
+                        SubmitOutcome { tx_id, error }
+                    })
+                    .collect()
+            });
             queue_gossip(s, gossip);
             Ok(outcomes)
         })

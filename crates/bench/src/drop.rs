@@ -353,6 +353,21 @@ async fn gossip_tx_messages(urls: &[String]) -> Vec<Option<[u64; 2]>> {
     out
 }
 
+/// Each node's gossiped transactions refused as already committed
+/// (`keepsake_txs_rejected_total{stage="gossip",code="DuplicateTransaction"}`):
+/// copies that arrived after the block carrying them.
+async fn late_gossip_duplicates(urls: &[String]) -> Vec<u64> {
+    let mut out = Vec::with_capacity(urls.len());
+    for url in urls {
+        let text = crate::history::http_get(url, "/metrics").await.map(|(_, body)| body).unwrap_or_default();
+        let line = "keepsake_txs_rejected_total{stage=\"gossip\",code=\"DuplicateTransaction\"} ";
+        out.push(
+            text.lines().find_map(|l| l.strip_prefix(line)).and_then(|v| v.trim().parse().ok()).unwrap_or(0),
+        );
+    }
+    out
+}
+
 /// The highest height at which `id` is committed across `clients` (each
 /// waited for with the single-node benchmark's [`crate::wait_committed`]).
 async fn wait_committed_everywhere(clients: &[HttpClient], id: TxId) -> anyhow::Result<u64> {
@@ -457,6 +472,11 @@ pub async fn run(bin: &Path, params: DropBench) -> anyhow::Result<()> {
     for (i, tx) in mints.into_iter().enumerate() {
         shares[i % n].push(tx);
     }
+    // Each validator's sold-out moment, from its block stream: the series is
+    // read once per committed block (polling it in a loop would take CPU from
+    // the validators being measured).
+    let changed = Arc::new(tokio::sync::Notify::new());
+    let watchers = watch_sold_out(&urls, &clients, drop_series, params.editions, &changed).await?;
     let started = Instant::now();
     let submitters: Vec<_> = shares
         .into_iter()
@@ -469,14 +489,11 @@ pub async fn run(bin: &Path, params: DropBench) -> anyhow::Result<()> {
     let deadline = Instant::now() + limit;
     let mut last_progress = Instant::now();
     while done_at.iter().any(Option::is_none) {
-        for (i, c) in clients.iter().enumerate() {
-            if done_at[i].is_some() {
-                continue;
-            }
-            if let Ok(info) = c.get_series(drop_series).await
-                && info.minted >= params.editions
+        for (i, w) in watchers.iter().enumerate() {
+            if done_at[i].is_none()
+                && let Some(at) = *w.sold_out.lock().expect("not poisoned")
             {
-                done_at[i] = Some(started.elapsed().as_secs_f64());
+                done_at[i] = Some(at.saturating_duration_since(started).as_secs_f64());
             }
         }
         if let Some((j, status)) = net.cluster.exited() {
@@ -487,10 +504,7 @@ pub async fn run(bin: &Path, params: DropBench) -> anyhow::Result<()> {
         }
         if last_progress.elapsed() > Duration::from_secs(5) {
             last_progress = Instant::now();
-            let mut minted = Vec::new();
-            for c in &clients {
-                minted.push(c.get_series(drop_series).await.map(|s| s.minted).unwrap_or(0));
-            }
+            let minted: Vec<u32> = watchers.iter().map(|w| *w.minted.lock().expect("not poisoned")).collect();
             let rss: Vec<String> = (0..n).map(|i| format!("{:.0}", net.cluster.peak_rss_mib(i))).collect();
             say.line(format!(
                 "  ... {:.0} s, minted per validator: {minted:?}, peak RSS MiB: [{}]",
@@ -498,7 +512,8 @@ pub async fn run(bin: &Path, params: DropBench) -> anyhow::Result<()> {
                 rss.join(", ")
             ));
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        // Wakes when a watcher records a sell-out, or to check on the nodes.
+        tokio::time::timeout(Duration::from_millis(200), changed.notified()).await.ok();
     }
     let mut submit_seconds: f64 = 0.0;
     let mut retries = 0;
@@ -523,8 +538,10 @@ pub async fn run(bin: &Path, params: DropBench) -> anyhow::Result<()> {
         gossip_tx_messages: gossip_tx_messages(&urls).await,
     };
     say.line(format!(
-        "transaction gossip messages [published, received] per validator: {:?}",
-        drop.gossip_tx_messages
+        "transaction gossip messages [published, received] per validator: {:?}; \
+         gossiped transactions that arrived after their block: {:?}",
+        drop.gossip_tx_messages,
+        late_gossip_duplicates(&urls).await
     ));
     say.line(format!(
         "drop: {} mints sold out on all {n} validators in {all:.3} s = {tps:.0} tx/s = {:.3} of the bound",
@@ -573,6 +590,60 @@ pub async fn run(bin: &Path, params: DropBench) -> anyhow::Result<()> {
         say.line(format!("kept {}", net.cluster.dir.display()));
     }
     Ok(())
+}
+
+/// One validator's view of the drop, kept by [`watch_sold_out`].
+struct SoldOutWatcher {
+    /// When the series was first seen sold out.
+    sold_out: Arc<Mutex<Option<Instant>>>,
+    /// Editions minted at the last block.
+    minted: Arc<Mutex<u32>>,
+    _task: AbortOnDrop,
+}
+
+/// Aborts the watcher's task when the benchmark moves on.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Subscribes to every validator's blocks and, after each block, reads how
+/// many editions of `series` it has minted, recording the instant the count
+/// first reaches `editions` (and waking `changed`).
+async fn watch_sold_out(
+    urls: &[String],
+    clients: &[HttpClient],
+    series: keepsake_types::SeriesId,
+    editions: u32,
+    changed: &Arc<tokio::sync::Notify>,
+) -> anyhow::Result<Vec<SoldOutWatcher>> {
+    use jsonrpsee::ws_client::WsClientBuilder;
+    let mut watchers = Vec::new();
+    for (url, client) in urls.iter().zip(clients) {
+        let ws = WsClientBuilder::default().build(url.replace("http://", "ws://")).await?;
+        let mut blocks = ws.subscribe_blocks().await.map_err(describe)?;
+        let (sold_out, minted) = (Arc::new(Mutex::new(None)), Arc::new(Mutex::new(0)));
+        let (s, m, c, client) = (sold_out.clone(), minted.clone(), changed.clone(), client.clone());
+        let task = tokio::spawn(async move {
+            let _ws = ws;
+            while let Some(Ok(_block)) = blocks.next().await {
+                // The block's arrival is the moment; the read only tells which block it was.
+                let seen = Instant::now();
+                let Ok(info) = client.get_series(series).await else { continue };
+                *m.lock().expect("not poisoned") = info.minted;
+                if info.minted >= editions {
+                    s.lock().expect("not poisoned").get_or_insert(seen);
+                    c.notify_one();
+                    return;
+                }
+            }
+        });
+        watchers.push(SoldOutWatcher { sold_out, minted, _task: AbortOnDrop(task) });
+    }
+    Ok(watchers)
 }
 
 /// Blocks in `from..=to` that hold at least one mint of `series`.

@@ -16,6 +16,7 @@
 
 use std::sync::Mutex;
 
+use keepsake_ledger::read_cache::ReadCache;
 use keepsake_ledger::{LedgerError, StateView, rules};
 use keepsake_types::{Genesis, SignedTx, TxBody, TxId};
 
@@ -65,7 +66,7 @@ impl<V: StateView + ?Sized> Admission<'_, V> {
             .map_err(AdmitError::Invalid)?;
         self.memo.remember(checked.digest);
         rules::check_stateful(self.state, self.genesis, &tx, checked.tx_id, self.next_height, self.time_ms)?;
-        lock(self.pool).insert(checked.tx_id, tx)?;
+        lock(self.pool).insert(checked.tx_id, tx, encoded.bytes.len())?;
         Ok(checked.tx_id)
     }
 
@@ -76,7 +77,27 @@ impl<V: StateView + ?Sized> Admission<'_, V> {
     pub fn admit_many(&self, txs: Vec<SignedTx>) -> Vec<Result<TxId, AdmitError>> {
         let encoded: Vec<rules::Encoded> = txs.iter().map(rules::Encoded::of).collect();
         self.preverify(&txs, &encoded);
-        txs.into_iter().zip(&encoded).map(|(tx, e)| self.admit_encoded(tx, e)).collect()
+        self.with_cached_reads(|a| {
+            txs.into_iter().zip(&encoded).map(|(tx, e)| a.admit_encoded(tx, e)).collect()
+        })
+    }
+
+    /// Runs `f` with this admission reading committed state through a
+    /// [`ReadCache`]: the issuer, licence and series life shared by the
+    /// transactions of one call are read once, not once per transaction.
+    /// Each transaction is still judged against committed state as of the
+    /// call (state read during a call may straddle a commit with or without
+    /// the cache; block validation judges every transaction again).
+    pub fn with_cached_reads<R>(&self, f: impl FnOnce(&Admission<'_, ReadCache<'_, V>>) -> R) -> R {
+        let cached = ReadCache::new(self.state);
+        f(&Admission {
+            state: &cached,
+            genesis: self.genesis,
+            memo: self.memo,
+            pool: self.pool,
+            next_height: self.next_height,
+            time_ms: self.time_ms,
+        })
     }
 
     /// T4 for the transactions `txs` (with their `encoded` forms, in the same

@@ -120,12 +120,12 @@ impl Mempool {
         Ok(())
     }
 
-    /// Adds a checked transaction. Re-adding a pending one is a no-op.
-    pub fn insert(&mut self, tx_id: TxId, tx: SignedTx) -> Result<(), AdmitError> {
+    /// Adds a checked transaction whose canonical encoding is `size` bytes
+    /// long. Re-adding a pending one is a no-op.
+    pub fn insert(&mut self, tx_id: TxId, tx: SignedTx, size: usize) -> Result<(), AdmitError> {
         if self.txs.contains_key(&tx_id) {
             return Ok(());
         }
-        let size = encoding::encode(&tx).len();
         if self.txs.len() >= self.limits.max_txs || self.bytes + size > self.limits.max_bytes {
             return Err(AdmitError::Full { txs: self.txs.len(), bytes: self.bytes });
         }
@@ -147,7 +147,8 @@ impl Mempool {
         time_ms: u64,
     ) -> Result<TxId, AdmitError> {
         let id = Self::check(state, genesis, &tx, next_height, time_ms, &())?.tx_id;
-        self.insert(id, tx)?;
+        let size = encoding::encode(&tx).len();
+        self.insert(id, tx, size)?;
         Ok(id)
     }
 

@@ -12,6 +12,7 @@ use keepsake_types::{
 };
 
 use crate::membership;
+use crate::read_cache::ReadCache;
 use crate::rules::{self, Encoded, VerifiedMemo, apply, check_stateless_encoded};
 use crate::state::{Overlay, StateDelta, StateView, TxLocation};
 use crate::{LedgerError, Result};
@@ -132,7 +133,9 @@ fn execute_inner<V: StateView + ?Sized>(
     let chain = genesis.chain_id.as_str();
     let encoded: Vec<Encoded> = txs.iter().map(Encoded::of).collect();
     let memo = &BatchVerified::new(chain, txs, &encoded, memo);
-    let mut overlay = Overlay::new(view);
+    // The issuer, licence and series life every mint reads, read once.
+    let cached = ReadCache::new(view);
+    let mut overlay = Overlay::new(&cached);
     let mut log = LogAppend::new(view, tip.log_size);
     let mut kept = Vec::with_capacity(txs.len());
     let mut left_out = Vec::new();

@@ -27,6 +27,7 @@ mod error;
 mod life;
 pub mod membership;
 pub mod memory;
+pub mod read_cache;
 pub mod rules;
 pub mod state;
 pub mod testkit;

@@ -33,7 +33,7 @@
 //! [`FOOTER_BYTES`]: magic `KSIDX001`, `first`, `last`, `count`,
 //! `bloom_words`, the CRC-32 of the Bloom filter and fences, and 4 zero bytes.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::os::unix::fs::FileExt;
@@ -365,7 +365,9 @@ fn sync_dir(dir: &Path) -> Result<()> {
 pub(crate) struct IdIndex {
     dir: PathBuf,
     runs: Arc<RwLock<Arc<Vec<Arc<Run>>>>>,
-    mem: RwLock<BTreeMap<Key, Loc>>,
+    /// The memtable: looked up for every new id (a duplicate check), so a
+    /// hash map; sorted only when written as a run.
+    mem: RwLock<HashMap<Key, Loc>>,
     /// One background merge at a time.
     merging: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// The first fault of a background merge, reported by the next commit.
@@ -423,7 +425,7 @@ impl IdIndex {
         let index = IdIndex {
             dir: dir.to_path_buf(),
             runs: Arc::new(RwLock::new(Arc::new(kept.into_iter().map(Arc::new).collect()))),
-            mem: RwLock::new(BTreeMap::new()),
+            mem: RwLock::new(HashMap::new()),
             merging: Mutex::new(None),
             merge_fault: Arc::new(Mutex::new(None)),
             flush_entries: std::sync::atomic::AtomicUsize::new(FLUSH_ENTRIES),
@@ -488,10 +490,12 @@ impl IdIndex {
         if first > height {
             return Ok(());
         }
-        let entries: Vec<(Key, Loc)> = {
+        let mut entries: Vec<(Key, Loc)> = {
             let mem = self.mem.read().unwrap_or_else(PoisonError::into_inner);
             mem.iter().filter(|(_, l)| l.height <= height).map(|(k, l)| (*k, *l)).collect()
         };
+        // A run is sorted by key (keys are unique: the memtable is a map).
+        entries.sort_unstable_by_key(|(key, _)| *key);
         let hint = entries.len();
         let run = Arc::new(Run::write(&self.dir, first, height, hint, entries.into_iter().map(Ok))?);
         {
@@ -613,6 +617,7 @@ fn merge(dir: &Path, older: &Run, newer: &Run, runs: &RwLock<Arc<Vec<Arc<Run>>>>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     fn id(n: u64) -> [u8; 32] {
         keepsake_types::hash::sha256(&n.to_be_bytes()).0
