@@ -84,6 +84,23 @@ impl Cluster {
         self.proc_status_mib(i, "VmRSS:")
     }
 
+    /// CPU time (user + system) validator `i` has used so far, in seconds,
+    /// from `/proc/PID/stat` (Linux, whose clock tick is 1/100 s to user
+    /// space; NaN elsewhere).
+    pub(crate) fn cpu_seconds(&self, i: usize) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.children[i].id())).unwrap_or_default();
+        // Fields after the command name (which may hold spaces): state is
+        // field 3, utime 14 and stime 15.
+        let fields: Vec<&str> =
+            stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+        let tick = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<f64>().ok());
+        match (tick(14), tick(15)) {
+            (Some(user), Some(system)) => (user + system) / 100.0,
+            _ => f64::NAN,
+        }
+    }
+
     fn proc_status_mib(&self, i: usize, key: &str) -> f64 {
         let path = format!("/proc/{}/status", self.children[i].id());
         let status = std::fs::read_to_string(path).unwrap_or_default();

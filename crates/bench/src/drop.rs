@@ -104,6 +104,11 @@ pub struct DropFigures {
     /// cluster to the end of the drop (`keepsake_gossip_tx_batches_total`; `None` from a
     /// `keepsake` without that counter).
     pub gossip_tx_messages: Vec<Option<[u64; 2]>>,
+    /// CPU seconds the validators used together from the first submission
+    /// until the last one showed the series sold out (`/proc/PID/stat`,
+    /// 10 ms ticks): the machine's work per drop, steadier than its wall time
+    /// when the machine is shared.
+    pub validators_cpu_seconds: f64,
 }
 
 /// The steady phase's figures.
@@ -477,6 +482,7 @@ pub async fn run(bin: &Path, params: DropBench) -> anyhow::Result<()> {
     // the validators being measured).
     let changed = Arc::new(tokio::sync::Notify::new());
     let watchers = watch_sold_out(&urls, &clients, drop_series, params.editions, &changed).await?;
+    let cpu_before: f64 = (0..n).map(|i| net.cluster.cpu_seconds(i)).sum();
     let started = Instant::now();
     let submitters: Vec<_> = shares
         .into_iter()
@@ -515,6 +521,7 @@ pub async fn run(bin: &Path, params: DropBench) -> anyhow::Result<()> {
         // Wakes when a watcher records a sell-out, or to check on the nodes.
         tokio::time::timeout(Duration::from_millis(200), changed.notified()).await.ok();
     }
+    let validators_cpu_seconds = (0..n).map(|i| net.cluster.cpu_seconds(i)).sum::<f64>() - cpu_before;
     let mut submit_seconds: f64 = 0.0;
     let mut retries = 0;
     for s in submitters {
@@ -536,6 +543,7 @@ pub async fn run(bin: &Path, params: DropBench) -> anyhow::Result<()> {
         blocks: count_blocks_with(&clients[0], start_height + 1, drop_end_height, drop_series).await?,
         mempool_full_retries: retries,
         gossip_tx_messages: gossip_tx_messages(&urls).await,
+        validators_cpu_seconds,
     };
     say.line(format!(
         "transaction gossip messages [published, received] per validator: {:?}; \
@@ -544,8 +552,12 @@ pub async fn run(bin: &Path, params: DropBench) -> anyhow::Result<()> {
         late_gossip_duplicates(&urls).await
     ));
     say.line(format!(
-        "drop: {} mints sold out on all {n} validators in {all:.3} s = {tps:.0} tx/s = {:.3} of the bound",
-        params.editions, drop.fraction_of_bound
+        "drop: {} mints sold out on all {n} validators in {all:.3} s = {tps:.0} tx/s = {:.3} of the bound; \
+         validators' CPU {:.2} s = {:.0} us per mint per validator",
+        params.editions,
+        drop.fraction_of_bound,
+        drop.validators_cpu_seconds,
+        cpu_micros_per_mint(&drop, n)
     ));
 
     // ---- Steady load ----------------------------------------------------
@@ -784,6 +796,11 @@ pub(crate) async fn steady_phase(
     })
 }
 
+/// The validators' CPU during the drop per mint and validator, in µs.
+fn cpu_micros_per_mint(d: &DropFigures, validators: usize) -> f64 {
+    d.validators_cpu_seconds * 1e6 / f64::from(d.editions) / validators as f64
+}
+
 fn print_table(r: &DropReport) {
     let d = &r.drop;
     println!();
@@ -806,6 +823,8 @@ fn print_table(r: &DropReport) {
     row("drop throughput (tx/s)", format!("{:.0}", d.tx_per_s));
     row("drop throughput / bound", format!("{:.3}", d.fraction_of_bound));
     row("drop admission, slowest front end (s)", format!("{:.3}", d.submit_seconds));
+    row("validators' CPU during the drop (s)", format!("{:.2}", d.validators_cpu_seconds));
+    row("CPU per mint per validator (us)", format!("{:.0}", cpu_micros_per_mint(d, r.validators)));
     row("blocks carrying the drop", d.blocks.to_string());
     row("MempoolFull retries", d.mempool_full_retries.to_string());
     if let Some(s) = &r.steady {
