@@ -642,12 +642,12 @@ async fn watch_sold_out(
         let task = tokio::spawn(async move {
             let _ws = ws;
             while let Some(Ok(_block)) = blocks.next().await {
-                // The block's arrival is the moment; the read only tells which block it was.
-                let seen = Instant::now();
                 let Ok(info) = client.get_series(series).await else { continue };
                 *m.lock().expect("not poisoned") = info.minted;
                 if info.minted >= editions {
-                    s.lock().expect("not poisoned").get_or_insert(seen);
+                    // After the read (a block committed since the notification
+                    // may be the one that sold out): late by one RPC, never early.
+                    s.lock().expect("not poisoned").get_or_insert_with(Instant::now);
                     c.notify_one();
                     return;
                 }
