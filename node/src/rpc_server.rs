@@ -111,9 +111,11 @@ fn not_found(what: impl std::fmt::Display) -> ErrorObjectOwned {
 }
 
 /// Admits one transaction through the node's one admission path
-/// ([`Shared::admission`]) and, when admitted, adds its canonical encoding
-/// (`encoded`, computed once for admission and gossip) to `gossip`. The caller hands `gossip` to [`queue_gossip`] once per
-/// call, so that one call's admitted transactions travel as one batch.
+/// (`admission`: [`Shared::admission`], or a call's view of it with cached
+/// reads, `Admission::with_cached_reads`) and, when admitted, counts it and
+/// adds its canonical encoding (`encoded`, computed once for admission and
+/// gossip) to `gossip`. The caller hands `gossip` to [`queue_gossip`] once
+/// per call, so that one call's admitted transactions travel as one batch.
 fn admit<V: StateView + ?Sized>(
     shared: &Shared,
     admission: &Admission<'_, V>,
