@@ -11,7 +11,7 @@
 //!
 //! - **pre-verification** ([`preverify`]): the transactions of an answer are
 //!   decoded and their signatures checked exactly as rule T4 does (one
-//!   batch per core, `rules::verify_signatures_many`, with the same verdict
+//!   batch per core, `rules::verify_encoded_many`, with the same verdict
 //!   per transaction as `SignedTx::verify_signatures`); each
 //!   transaction that passes has its signed digest (SHA-256 of its whole
 //!   canonical encoding, signatures included) put in the memo
@@ -35,7 +35,7 @@
 use std::sync::Arc;
 
 use keepsake_engine::{VerifiedSet, message_bytes_max};
-use keepsake_ledger::rules::{signed_digest, verify_signatures_many};
+use keepsake_ledger::rules::{Encoded, verify_encoded_many};
 use keepsake_network::NetworkHandle;
 use keepsake_types::wire::SyncItem;
 use keepsake_types::{Genesis, PublicKey, SignedTx, encoding};
@@ -105,12 +105,14 @@ pub fn preverify(items: &[Vec<u8>], genesis: &Genesis, memo: &VerifiedSet, threa
             .map(|part| {
                 s.spawn(move || {
                     // One batch per thread: the same verdicts as one by one.
-                    let verdicts = verify_signatures_many(chain, part);
+                    let encoded: Vec<Encoded> = part.iter().map(|tx| Encoded::of(tx)).collect();
+                    let pairs: Vec<(&SignedTx, &Encoded)> = part.iter().copied().zip(&encoded).collect();
+                    let verdicts = verify_encoded_many(chain, &pairs);
                     let mut passed = Vec::with_capacity(part.len());
                     let mut failed = 0usize;
-                    for (tx, ok) in part.iter().zip(verdicts) {
+                    for (e, ok) in encoded.iter().zip(verdicts) {
                         if ok {
-                            passed.push(signed_digest(&encoding::encode(*tx)));
+                            passed.push(e.digest);
                         } else {
                             failed += 1;
                         }
@@ -316,7 +318,7 @@ mod tests {
     }
 
     fn digest(tx: &SignedTx) -> keepsake_types::Hash32 {
-        signed_digest(&encoding::encode(tx))
+        keepsake_ledger::rules::signed_digest(&encoding::encode(tx))
     }
 
     fn follower(chain: &TestChain, memo: Arc<VerifiedSet>) -> (Engine<LedgerRules>, MemoryChain) {

@@ -21,6 +21,7 @@ pub mod cluster;
 pub mod drop;
 pub mod history;
 pub mod mint;
+pub mod stages;
 pub mod verify;
 pub mod wan;
 

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use keepsake_bench::{catchup, cluster, drop, history, mint, verify, wan};
+use keepsake_bench::{catchup, cluster, drop, history, mint, stages, verify, wan};
 
 /// Keepsake's whole-node benchmarks: real `keepsake` processes driven over
 /// JSON-RPC (see docs/benchmarks.md).
@@ -72,6 +72,20 @@ enum BenchCommand {
         /// Certificates to mint and verify.
         #[arg(long, default_value_t = 2_000)]
         certificates: u32,
+        /// Print the figures as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One validator's work per drop mint, stage by stage (gossip admission,
+    /// proposal decode, body check, validation, commit), in-process on one
+    /// thread with a temporary sled store; no cluster.
+    Stages {
+        /// Mints to time.
+        #[arg(long, default_value_t = 20_000)]
+        mints: usize,
+        /// Mints per block.
+        #[arg(long, default_value_t = 5_000)]
+        block_txs: usize,
         /// Print the figures as JSON on stdout.
         #[arg(long)]
         json: bool,
@@ -189,6 +203,10 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    if let BenchCommand::Stages { mints, block_txs, json } = cli.command {
+        // In-process: no `keepsake` binary, no runtime.
+        return stages::run(mints, block_txs, json);
+    }
     let bin = cluster::keepsake_bin(cli.keepsake_bin.as_deref())?;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("tokio runtime")?;
@@ -204,6 +222,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             BenchCommand::Verify { validators, certificates, json } => {
                 verify::run(&bin, validators, certificates, json).await
             }
+            BenchCommand::Stages { .. } => unreachable!("run above, without a runtime"),
             BenchCommand::History {
                 certificates,
                 validators,

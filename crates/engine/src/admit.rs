@@ -110,7 +110,7 @@ impl<V: StateView + ?Sized> Admission<'_, V> {
         if txs.len() < 2 || lock(self.pool).has_room().is_err() {
             return;
         }
-        let pairs: Vec<(&SignedTx, _)> = txs.iter().zip(encoded).map(|(tx, e)| (tx, e.digest)).collect();
+        let pairs: Vec<(&SignedTx, &rules::Encoded)> = txs.iter().zip(encoded).collect();
         self.memo.preverify(&self.genesis.chain_id, &pairs);
     }
 }

@@ -17,7 +17,7 @@
 //! height into a fresh core, so a restarted validator resumes with the same
 //! locks and votes.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use keepsake_consensus::{
@@ -26,8 +26,8 @@ use keepsake_consensus::{
 use keepsake_ledger::Tip;
 use keepsake_types::wire::{ConsensusEnvelope, ConsensusMessage, SyncItem};
 use keepsake_types::{
-    Block, BlockHash, Commit, Genesis, Hash32, Header, Keypair, PublicKey, SignedTx, ValidatorSchedule,
-    ValidatorSet, Vote, VoteKind, encoding, hash,
+    Block, BlockHash, Commit, DigestSet, Genesis, Hash32, Header, Keypair, PublicKey, SignedTx,
+    ValidatorSchedule, ValidatorSet, Vote, VoteKind, encoding, hash,
 };
 
 use crate::chain::ChainStore;
@@ -134,7 +134,7 @@ pub struct Engine<R: BlockRules> {
     /// (height, round) at the previous tick.
     resend_mark: (u64, u32),
     /// Hashes of the consensus messages of the current height already fed to the core.
-    seen: HashSet<Hash32>,
+    seen: DigestSet<Hash32>,
     /// Counters of cores replaced after a sync.
     stats_base: ConsensusStats,
     marks: Marks,
@@ -216,7 +216,7 @@ impl<R: BlockRules> Engine<R> {
             prevotes: Vec::new(),
             resends: 0,
             resend_mark: (0, 0),
-            seen: HashSet::new(),
+            seen: DigestSet::default(),
             stats_base: ConsensusStats::default(),
             marks: Marks::default(),
             effects: Vec::new(),

@@ -11,12 +11,11 @@
 //! of dead digests per node; docs/benchmarks.md, "Four validators on one
 //! machine").
 
-use std::collections::HashSet;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use keepsake_ledger::rules::{self, VerifiedMemo};
-use keepsake_types::{Hash32, SignedTx};
+use keepsake_types::{DigestSet, Hash32, SignedTx};
 
 /// Tables at least this large are shrunk when mostly empty after a
 /// [`VerifiedSet::forget`] (a burst must not leave its peak table behind).
@@ -39,9 +38,9 @@ struct VerifiedInner {
     /// Whether the older generation is kept (not with a capacity of 1).
     two_generations: bool,
     /// Digests remembered since the last rotation.
-    current: HashSet<Hash32>,
+    current: DigestSet<Hash32>,
     /// The generation before, dropped whole at the next rotation.
-    previous: HashSet<Hash32>,
+    previous: DigestSet<Hash32>,
 }
 
 impl VerifiedInner {
@@ -50,7 +49,7 @@ impl VerifiedInner {
     }
 }
 
-fn shrink_if_sparse(set: &mut HashSet<Hash32>) {
+fn shrink_if_sparse(set: &mut DigestSet<Hash32>) {
     if set.capacity() >= SHRINK_MIN_CAPACITY && set.len() < set.capacity() / 4 {
         set.shrink_to(set.len() * 2);
     }
@@ -62,8 +61,8 @@ impl VerifiedSet {
         let inner = VerifiedInner {
             generation: (capacity / 2).max(capacity.min(1)),
             two_generations: capacity >= 2,
-            current: HashSet::new(),
-            previous: HashSet::new(),
+            current: DigestSet::default(),
+            previous: DigestSet::default(),
         };
         Self { inner: Mutex::new(inner), hits: AtomicU64::new(0) }
     }
@@ -80,7 +79,7 @@ impl VerifiedSet {
         }
         if m.current.len() >= m.generation {
             let full = std::mem::take(&mut m.current);
-            m.previous = if m.two_generations { full } else { HashSet::new() };
+            m.previous = if m.two_generations { full } else { DigestSet::default() };
         }
         m.current.insert(digest);
     }
@@ -107,24 +106,24 @@ impl VerifiedSet {
         m.generation.saturating_sub(m.current.len())
     }
 
-    /// Checks T4 for every transaction of `txs` (each with its signed digest)
-    /// this memo does not know yet, in one batch verification
-    /// ([`rules::verify_signatures_many`]), and remembers the digest of each
+    /// Checks T4 for every transaction of `txs` (each with its
+    /// [`rules::Encoded`] form, whose digest is the memo's key) this memo
+    /// does not know yet, in one batch verification
+    /// ([`rules::verify_encoded_many`]), and remembers the digest of each
     /// that passes. A failing transaction is not remembered: the rules check
     /// it again, alone, and name the rule it breaks.
-    pub fn preverify(&self, chain_id: &str, txs: &[(&SignedTx, Hash32)]) {
-        let fresh: Vec<(&SignedTx, Hash32)> = {
+    pub fn preverify(&self, chain_id: &str, txs: &[(&SignedTx, &rules::Encoded)]) {
+        let fresh: Vec<(&SignedTx, &rules::Encoded)> = {
             let m = self.lock();
-            txs.iter().filter(|(_, digest)| !m.contains(digest)).copied().collect()
+            txs.iter().filter(|(_, e)| !m.contains(&e.digest)).copied().collect()
         };
         if fresh.is_empty() {
             return;
         }
-        let unverified: Vec<&SignedTx> = fresh.iter().map(|(tx, _)| *tx).collect();
-        let verdicts = rules::verify_signatures_many(chain_id, &unverified);
-        for ((_, digest), ok) in fresh.into_iter().zip(verdicts) {
+        let verdicts = rules::verify_encoded_many(chain_id, &fresh);
+        for ((_, e), ok) in fresh.into_iter().zip(verdicts) {
             if ok {
-                self.remember(digest);
+                self.remember(e.digest);
             }
         }
     }

@@ -12,11 +12,11 @@
 //! Limits: `max_txs` transactions and `max_bytes` bytes pending; a full pool
 //! answers `MempoolFull` (back-pressure for bursts), never drops admitted work.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use keepsake_ledger::rules::{Stateless, VerifiedMemo};
 use keepsake_ledger::{LedgerError, StateView, rules};
-use keepsake_types::{Genesis, SignedTx, TxId, encoding};
+use keepsake_types::{DigestMap, Genesis, SignedTx, TxId, encoding};
 use serde::{Deserialize, Serialize};
 
 /// Limits of the pool (`[mempool]` in the node's config).
@@ -71,9 +71,9 @@ impl AdmitError {
 pub struct Mempool {
     limits: MempoolLimits,
     order: VecDeque<TxId>,
-    txs: HashMap<TxId, (SignedTx, usize)>,
+    txs: DigestMap<TxId, (SignedTx, usize)>,
     bytes: usize,
-    rejected: HashMap<TxId, LedgerError>,
+    rejected: DigestMap<TxId, LedgerError>,
     rejected_order: VecDeque<TxId>,
 }
 
@@ -83,9 +83,9 @@ impl Mempool {
         Self {
             limits,
             order: VecDeque::new(),
-            txs: HashMap::new(),
+            txs: DigestMap::default(),
             bytes: 0,
-            rejected: HashMap::new(),
+            rejected: DigestMap::default(),
             rejected_order: VecDeque::new(),
         }
     }

@@ -3,11 +3,9 @@
 //! one honest node builds is a block every honest node accepts, and a block
 //! carrying any invalid transaction (a transfer, say) is invalid as a whole.
 
-use std::collections::HashSet;
-
 use keepsake_types::merkle::{self, LogAppend, MemoryLog};
 use keepsake_types::{
-    Block, BlockHash, Genesis, Hash32, Header, LogLeafRef, PublicKey, SignedTx, TxId,
+    Block, BlockHash, DigestSet, Genesis, Hash32, Header, LogLeafRef, PublicKey, SignedTx, TxId,
     hash::{domain_hash, tag},
 };
 
@@ -151,7 +149,7 @@ fn execute_inner<V: StateView + ?Sized>(
             .and_then(|s| apply(&mut overlay, genesis, tx, s.tx_id, location, time_ms).map(|()| s));
         match verdict {
             Ok(s) => {
-                log.push_leaf(&LogLeafRef { height, time_ms, tx }.encode())?;
+                log.push_leaf_hash(LogLeafRef::hash_of_encoded(height, time_ms, &encoded[index].bytes))?;
                 tx_ids.push(s.tx_id);
                 digests.push(s.digest);
                 kept.push(index);
@@ -187,24 +185,23 @@ fn execute_inner<V: StateView + ?Sized>(
 /// is not in it, so the rules verify it again alone and name the bad
 /// signature; nothing about the block's verdict changes.
 struct BatchVerified {
-    verified: HashSet<Hash32>,
+    verified: DigestSet<Hash32>,
 }
 
 impl BatchVerified {
     fn new(chain_id: &str, txs: &[SignedTx], encoded: &[Encoded], memo: &dyn VerifiedMemo) -> Self {
-        let mut verified = HashSet::with_capacity(txs.len());
-        let mut unknown = Vec::new();
-        for (tx, Encoded { digest, .. }) in txs.iter().zip(encoded) {
-            if memo.verified(digest) {
-                verified.insert(*digest);
+        let mut verified = DigestSet::with_capacity_and_hasher(txs.len(), Default::default());
+        let mut unknown: Vec<(&SignedTx, &Encoded)> = Vec::new();
+        for (tx, e) in txs.iter().zip(encoded) {
+            if memo.verified(&e.digest) {
+                verified.insert(e.digest);
             } else {
-                unknown.push((*digest, tx));
+                unknown.push((tx, e));
             }
         }
         if unknown.len() >= 2 {
-            let txs: Vec<&SignedTx> = unknown.iter().map(|(_, tx)| *tx).collect();
-            let verdicts = rules::verify_signatures_many(chain_id, &txs);
-            verified.extend(unknown.iter().zip(verdicts).filter(|(_, ok)| *ok).map(|((d, _), _)| *d));
+            let verdicts = rules::verify_encoded_many(chain_id, &unknown);
+            verified.extend(unknown.iter().zip(verdicts).filter(|(_, ok)| *ok).map(|((_, e), _)| e.digest));
         }
         Self { verified }
     }

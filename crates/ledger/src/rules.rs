@@ -17,7 +17,7 @@ use keepsake_types::life::LIFE_TEXT_MAX_BYTES;
 use keepsake_types::membership::{ChangeRefusal, SET_CHANGE_DELAY};
 use keepsake_types::{
     Genesis, Hash32, IssuerStatus, PublicKey, SignatureBatch, SignedTx, TxBody, TxId, ValidatorChange,
-    encoding, hash::sha256, ids,
+    hash::sha256, ids,
 };
 
 use crate::life;
@@ -98,21 +98,35 @@ pub fn check_stateless(tx: &SignedTx, genesis: &Genesis) -> Result<TxId> {
 }
 
 /// A transaction's canonical encoding and its [`signed_digest`], computed
-/// once for everything that needs them (T2's size, the memo's key, gossip).
+/// once for everything that needs them (T2's size, the memo's key, gossip,
+/// and through [`Encoded::body`] the id and the signing message).
 #[derive(Clone, Debug)]
 pub struct Encoded {
     /// `encoding::encode(tx)`.
     pub bytes: Vec<u8>,
     /// `signed_digest(&bytes)`.
     pub digest: Hash32,
+    /// `encoding::encode(&tx.body).len()`: the body's encoding is this
+    /// prefix of `bytes` ([`SignedTx::encode_with_body_len`]).
+    body_len: usize,
 }
 
 impl Encoded {
     /// Encodes `tx` and hashes the encoding.
     pub fn of(tx: &SignedTx) -> Self {
-        let bytes = encoding::encode(tx);
+        let (bytes, body_len) = tx.encode_with_body_len();
         let digest = signed_digest(&bytes);
-        Self { bytes, digest }
+        Self { bytes, digest, body_len }
+    }
+
+    /// `encoding::encode(&tx.body)`, without encoding it again.
+    pub fn body(&self) -> &[u8] {
+        &self.bytes[..self.body_len]
+    }
+
+    /// The transaction's id on `chain_id` ([`SignedTx::id`]), from [`Encoded::body`].
+    pub fn tx_id(&self, chain_id: &str) -> TxId {
+        TxBody::id_of_encoded(chain_id, self.body())
     }
 }
 
@@ -222,9 +236,9 @@ pub fn check_stateless_encoded(
     let digest = encoded.digest;
     let verified_now = !memo.verified(&digest);
     if verified_now {
-        tx.verify_signatures(chain)?;
+        tx.verify_signatures_encoded(chain, encoded.body())?;
     }
-    Ok(Stateless { tx_id: tx.id(chain), digest, verified_now })
+    Ok(Stateless { tx_id: encoded.tx_id(chain), digest, verified_now })
 }
 
 /// T4 for many transactions at once: for each, whether every one of its
@@ -237,16 +251,25 @@ pub fn check_stateless_encoded(
 /// no signature work beyond what the rules do. Either way a `false` is left
 /// to [`check_stateless_memo`], which names the rule broken.
 pub fn verify_signatures_many(chain_id: &str, txs: &[&SignedTx]) -> Vec<bool> {
+    let encoded: Vec<Encoded> = txs.iter().map(|tx| Encoded::of(tx)).collect();
+    let pairs: Vec<(&SignedTx, &Encoded)> = txs.iter().copied().zip(&encoded).collect();
+    verify_encoded_many(chain_id, &pairs)
+}
+
+/// [`verify_signatures_many`] for transactions whose [`Encoded`] form the
+/// caller has (each must be `Encoded::of` its transaction): the signing
+/// messages are built from [`Encoded::body`], not encoded again.
+pub fn verify_encoded_many(chain_id: &str, txs: &[(&SignedTx, &Encoded)]) -> Vec<bool> {
     let checked = |tx: &SignedTx| {
         !matches!(tx.body, TxBody::Transfer { .. }) && tx.signatures.len() <= TX_SIGNATURES_MAX
     };
     let mut batch = SignatureBatch::with_capacity(txs.len());
-    for tx in txs.iter().filter(|tx| checked(tx)) {
-        tx.queue_signatures(chain_id, &mut batch);
+    for (tx, encoded) in txs.iter().filter(|(tx, _)| checked(tx)) {
+        tx.queue_signatures_encoded(chain_id, encoded.body(), &mut batch);
     }
     let mut items = batch.verify_each().into_iter();
     txs.iter()
-        .map(|tx| {
+        .map(|(tx, _)| {
             // Every item of a checked transaction is taken (no short cut), so
             // the next transaction starts at its own first signature.
             checked(tx) && items.by_ref().take(tx.signatures.len()).fold(true, |all, ok| all & ok)

@@ -743,3 +743,25 @@ fn a_block_without_life_bodies_hashes_as_before_and_one_with_them_does_not() {
     assert_eq!(licensed.executed.delta.life.licences.len(), 1);
     assert_ne!(licensed.executed.delta.digest(), bare(&licensed.executed.delta));
 }
+
+#[test]
+fn the_digest_hashed_piece_by_piece_is_the_documented_concatenation() {
+    let mut c = Chain::ready();
+    let a = c.series("big", 200);
+    // 200 mints: the encoding is many times the 4 KiB pieces it is hashed in.
+    let mut txs: Vec<_> = (1..=200).map(|e| c.net.mint(&c.issuer(), a, e, e)).collect();
+    let n = c.nonce();
+    txs.push(c.net.set_licence(&c.issuer(), c.time() + 5000, n));
+    let built = c.build(txs);
+    let delta = &built.executed.delta;
+    assert_eq!(delta.certificates.len(), 200);
+    assert!(!delta.life.is_empty());
+    let mut whole = keepsake_types::encoding::encode(delta);
+    assert!(whole.len() > 3 * 4096, "{} bytes", whole.len());
+    if !delta.membership.is_empty() {
+        whole.extend_from_slice(&keepsake_types::encoding::encode(&delta.membership));
+    }
+    whole.extend_from_slice(keepsake_ledger::state::LIFE_DELTA_MARK);
+    whole.extend_from_slice(&keepsake_types::encoding::encode(&delta.life));
+    assert_eq!(delta.digest(), keepsake_types::hash::sha256(&whole));
+}

@@ -33,7 +33,7 @@
 //! [`FOOTER_BYTES`]: magic `KSIDX001`, `first`, `last`, `count`,
 //! `bloom_words`, the CRC-32 of the Bloom filter and fences, and 4 zero bytes.
 
-use std::collections::HashMap;
+use keepsake_types::DigestMap;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::os::unix::fs::FileExt;
@@ -367,7 +367,7 @@ pub(crate) struct IdIndex {
     runs: Arc<RwLock<Arc<Vec<Arc<Run>>>>>,
     /// The memtable: looked up for every new id (a duplicate check), so a
     /// hash map; sorted only when written as a run.
-    mem: RwLock<HashMap<Key, Loc>>,
+    mem: RwLock<DigestMap<Key, Loc>>,
     /// One background merge at a time.
     merging: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// The first fault of a background merge, reported by the next commit.
@@ -425,7 +425,7 @@ impl IdIndex {
         let index = IdIndex {
             dir: dir.to_path_buf(),
             runs: Arc::new(RwLock::new(Arc::new(kept.into_iter().map(Arc::new).collect()))),
-            mem: RwLock::new(HashMap::new()),
+            mem: RwLock::new(DigestMap::default()),
             merging: Mutex::new(None),
             merge_fault: Arc::new(Mutex::new(None)),
             flush_entries: std::sync::atomic::AtomicUsize::new(FLUSH_ENTRIES),

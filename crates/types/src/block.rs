@@ -382,6 +382,22 @@ mod tests {
     }
 
     #[test]
+    fn a_leaf_hashed_from_the_encoded_transaction_is_the_leaf_hash() {
+        let key = Keypair::from_seed([4; 32]);
+        let tx = crate::TxBody::Revoke { certificate_id: crate::CertificateId([2; 32]), reason: "r".into() }
+            .sign("c", &[&key]);
+        // Heights and times across the varint length boundaries.
+        for (height, time_ms) in [(0, 0), (127, 128), (300, 1_765_000_000_000), (u64::MAX, u64::MAX)] {
+            let leaf = LogLeafRef { height, time_ms, tx: &tx }.encode();
+            assert_eq!(
+                LogLeafRef::hash_of_encoded(height, time_ms, &encode(&tx)),
+                crate::merkle::leaf_hash(&leaf),
+                "height {height}, time {time_ms}"
+            );
+        }
+    }
+
+    #[test]
     fn quorum_is_more_than_two_thirds() {
         let ks: Vec<Keypair> = (0..4u8).map(|i| Keypair::from_seed([i; 32])).collect();
         let refs: Vec<&Keypair> = ks.iter().collect();
@@ -507,5 +523,12 @@ impl LogLeafRef<'_> {
     /// The leaf bytes, `encode(LogLeaf { height, time_ms, tx })`.
     pub fn encode(&self) -> Vec<u8> {
         encode(self)
+    }
+
+    /// `merkle::leaf_hash` of the leaf bytes, given the transaction's
+    /// encoding `tx` (`encode(tx)`): the leaf is `varint(height) ||
+    /// varint(time_ms) || tx`, hashed as it is, with no copy of `tx`.
+    pub fn hash_of_encoded(height: u64, time_ms: u64, tx: &[u8]) -> Hash32 {
+        crate::merkle::leaf_hash_of_parts(&[&encode(&(height, time_ms)), tx])
     }
 }

@@ -34,6 +34,7 @@ pub mod block;
 pub mod bytes;
 pub mod certificate;
 pub mod chain_id;
+pub mod digest_map;
 pub mod ed25519;
 pub mod encoding;
 mod error;
@@ -59,6 +60,7 @@ pub use certificate::{
     Revoker, VerifiedCertificate, VerifiedRevocation, VerifiedStatus,
 };
 pub use chain_id::ChainId;
+pub use digest_map::{DigestMap, DigestSet};
 pub use ed25519::{PreparedKey, SignatureBatch};
 pub use error::{Error, Result};
 pub use genesis::{ChainParams, Genesis};

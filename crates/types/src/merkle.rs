@@ -26,9 +26,16 @@ pub const PROOF_HASHES_MAX: usize = 66;
 
 /// `SHA-256(0x00 || leaf)`.
 pub fn leaf_hash(leaf: &[u8]) -> Hash32 {
+    leaf_hash_of_parts(&[leaf])
+}
+
+/// [`leaf_hash`] of the concatenation of `parts`, without concatenating them.
+pub fn leaf_hash_of_parts(parts: &[&[u8]]) -> Hash32 {
     let mut h = Sha256::new();
     h.update([0u8]);
-    h.update(leaf);
+    for part in parts {
+        h.update(part);
+    }
     Hash32(h.finalize().into())
 }
 
