@@ -187,7 +187,7 @@ impl KeepsakeApiServer for RpcImpl {
                 txs.into_iter()
                     .zip(encoded)
                     .map(|(tx, encoded)| {
-                        let tx_id = tx.id(&chain);
+                        let tx_id = encoded.tx_id(&chain);
                         let error = admit(s, admission, tx, encoded, &mut gossip)
                             .err()
                             .map(|e| Rejection { code: e.code().into(), message: e.to_string() });

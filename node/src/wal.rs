@@ -81,16 +81,14 @@ impl Wal {
 
     /// Appends a record (not yet durable: see [`Wal::sync`]).
     pub fn append<T: Serialize>(&mut self, height: u64, entry: &T) -> anyhow::Result<()> {
-        let payload = postcard::to_stdvec(&(height, entry)).context("WAL entry does not encode")?;
-        anyhow::ensure!(
-            payload.len() <= WAL_RECORD_MAX,
-            "WAL record of {} bytes is over the limit",
-            payload.len()
-        );
-        let mut record = Vec::with_capacity(8 + payload.len());
-        record.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-        record.extend_from_slice(&checksum(&payload));
-        record.extend_from_slice(&payload);
+        // The payload is encoded behind room for the 8-byte record header,
+        // which is filled in after: a proposal's megabyte is not copied again.
+        let mut record = keepsake_types::encoding::encode_onto(&(height, entry), vec![0; 8]);
+        let len = record.len() - 8;
+        anyhow::ensure!(len <= WAL_RECORD_MAX, "WAL record of {len} bytes is over the limit");
+        let sum = checksum(&record[8..]);
+        record[..4].copy_from_slice(&(len as u32).to_be_bytes());
+        record[4..8].copy_from_slice(&sum);
         self.file.write_all(&record).with_context(|| format!("cannot append to WAL {}", self.path.display()))
     }
 

@@ -344,33 +344,36 @@ pub(crate) fn mint_edition<V: StateView + ?Sized>(
     if edition > series.max_supply {
         return Err(LedgerError::SupplyExceeded { edition, max_supply: series.max_supply });
     }
-    // T22: a certificate id is minted once (a burned one too: its record stays).
     let certificate_id = ids::certificate_id(chain, &series_id, edition);
-    if overlay.certificate(&certificate_id)?.is_some() {
+    let minted = series
+        .minted
+        .checked_add(1)
+        .ok_or_else(|| LedgerError::Invariant(format!("minted count of series {series_id} overflows")))?;
+    // T22: a certificate id is minted once (a burned one too: its record
+    // stays). Checked and written in one step; nothing is written if it exists.
+    let record = CertificateState {
+        series_id,
+        edition,
+        holder,
+        tx_id,
+        leaf_index: location.leaf_index,
+        height: location.height,
+    };
+    if !overlay.insert_certificate_if_new(certificate_id, record)? {
         return Err(LedgerError::DuplicateCertificate {
             certificate_id,
             series_name: series.name.clone(),
             edition,
         });
     }
-    series.minted = series
-        .minted
-        .checked_add(1)
-        .ok_or_else(|| LedgerError::Invariant(format!("minted count of series {series_id} overflows")))?;
-    if series.minted > series.max_supply {
+    // After T22, so that a duplicate in a sold-out series is named as such.
+    // A new edition beyond the count is a bug: `Invariant` is a fault, which
+    // abandons the whole execution, write included (`is_rejection`).
+    if minted > series.max_supply {
         return Err(LedgerError::Invariant(format!("series {series_id} minted beyond its supply")));
     }
-    overlay.insert_certificate(
-        certificate_id,
-        CertificateState {
-            series_id,
-            edition,
-            holder,
-            tx_id,
-            leaf_index: location.leaf_index,
-            height: location.height,
-        },
-    )
+    series.minted = minted;
+    Ok(())
 }
 
 /// T9: a governance nonce is used once.

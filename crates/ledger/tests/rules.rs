@@ -682,6 +682,29 @@ fn t23_t24_revocation() {
     assert_eq!(c.reject(c.net.mint(&c.net.issuer, series, 1, 2)).code(), "DuplicateCertificate");
 }
 
+#[test]
+fn t22_a_duplicate_is_named_in_a_sold_out_series_and_within_one_block() {
+    let mut c = Chain::ready();
+    let series = c.series("two", 2);
+    // Within one block: the second mint of edition 1 is left out, the first stands.
+    let rejected =
+        c.commit(vec![c.net.mint(&c.net.issuer, series, 1, 5), c.net.mint(&c.net.issuer, series, 1, 6)]);
+    assert_eq!(rejected.iter().map(LedgerError::code).collect::<Vec<_>>(), ["DuplicateCertificate"]);
+    let cert = ids::certificate_id(c.net.chain(), &series, 1);
+    assert_eq!(c.state.certificate(&cert).unwrap().unwrap().holder, TestNet::holder(5));
+    c.commit_all(vec![c.net.mint(&c.net.issuer, series, 2, 5)]);
+    // Sold out: minting an existing edition again is a duplicate, not an invariant fault.
+    assert_eq!(
+        c.reject(c.net.mint(&c.net.issuer, series, 2, 7)),
+        LedgerError::DuplicateCertificate {
+            certificate_id: ids::certificate_id(c.net.chain(), &series, 2),
+            series_name: "two".into(),
+            edition: 2
+        }
+    );
+    assert_eq!(c.state.series(&series).unwrap().unwrap().minted, 2);
+}
+
 // ---------------------------------------------------------------- state layer
 
 #[test]
