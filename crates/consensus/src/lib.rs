@@ -21,6 +21,8 @@ pub use machine::{Consensus, ConsensusStats};
 use keepsake_types::{
     Block, BlockHash, Commit, Proposal, ProposalData, PublicKey, ValidatorSet, Vote, VoteData,
 };
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 /// Messages kept for the next height (they arrive while we still finish
@@ -98,7 +100,7 @@ pub enum Input {
         /// Round asked for.
         round: u32,
         /// The block.
-        block: Block,
+        block: Arc<Block>,
     },
     /// A signed proposal (from a peer, or our own fed back). The core checks
     /// the signature, that the signer is the proposer of its round and that the
@@ -155,7 +157,7 @@ pub enum Output {
         /// Round of the proposal.
         round: u32,
         /// The block to check.
-        block: Block,
+        block: Arc<Block>,
     },
     /// Sign this proposal (after the sign guard and the fsync), gossip it and
     /// feed it back as [`Input::Proposal`].
@@ -163,7 +165,7 @@ pub enum Output {
         /// What to sign.
         data: ProposalData,
         /// The block to attach.
-        block: Block,
+        block: Arc<Block>,
     },
     /// Sign this vote (after the sign guard and the fsync), gossip it and feed
     /// it back as [`Input::Vote`].
@@ -179,7 +181,7 @@ pub enum Output {
     /// `StartHeight { height + 1 }`.
     Decide {
         /// The decided block.
-        block: Block,
+        block: Arc<Block>,
         /// Precommits of more than 2/3 of the power for it.
         commit: Commit,
     },

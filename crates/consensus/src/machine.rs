@@ -19,6 +19,7 @@
 //!   to sign and never asks for two different votes of one (round, kind).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use keepsake_types::{
     Block, BlockHash, Commit, CommitSignature, Proposal, ProposalData, PublicKey, ValidatorSet, Vote,
@@ -385,7 +386,7 @@ impl Consensus {
     }
 
     /// L19 with a fresh value: the block we asked for in L18.
-    fn on_block_built(&mut self, height: u64, round: u32, block: Block, out: &mut Vec<Output>) {
+    fn on_block_built(&mut self, height: u64, round: u32, block: Arc<Block>, out: &mut Vec<Output>) {
         if !self.is_live(height)
             || round != self.round
             || self.step != Step::Propose

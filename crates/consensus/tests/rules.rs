@@ -22,7 +22,7 @@ fn nothing_happens_before_the_first_start_height() {
             fx.proposal(H, 0, None, &b),
             timeout(H, 0, Step::Propose),
             verdict(H, 0, &b, true),
-            Input::BlockBuilt { height: H, round: 0, block: b.clone() },
+            Input::BlockBuilt { height: H, round: 0, block: b.clone().into() },
         ],
     );
     assert!(out.is_empty(), "{out:?}");
@@ -64,12 +64,12 @@ fn l22_happy_path_with_the_proposer_building_and_deciding() {
     assert_eq!(out[0], Output::BuildBlock { height: H, round: 0 });
     let b = fx.block(H, 1);
     let v = Some(b.header.hash());
-    let out = core.handle(Input::BlockBuilt { height: H, round: 0, block: b.clone() });
+    let out = core.handle(Input::BlockBuilt { height: H, round: 0, block: b.clone().into() });
     let expected_data =
         keepsake_types::ProposalData { height: H, round: 0, pol_round: None, block_hash: b.header.hash() };
-    assert_eq!(out, vec![Output::Propose { data: expected_data, block: b.clone() }]);
+    assert_eq!(out, vec![Output::Propose { data: expected_data, block: b.clone().into() }]);
     // A second BlockBuilt for the same round does not make a second proposal.
-    assert!(core.handle(Input::BlockBuilt { height: H, round: 0, block: fx.block(H, 2) }).is_empty());
+    assert!(core.handle(Input::BlockBuilt { height: H, round: 0, block: fx.block(H, 2).into() }).is_empty());
 
     // Our proposal comes back signed: validate it, prevote it.
     let out = feed_back(&fx, p, &mut core, out, true);
@@ -105,7 +105,7 @@ fn l22_happy_path_with_the_proposer_building_and_deciding() {
         .collect();
     assert_eq!(decides.len(), 1);
     let (block, commit) = &decides[0];
-    assert_eq!(block, &b);
+    assert_eq!(**block, b);
     assert_eq!((commit.height, commit.round, commit.block_hash), (H, 0, b.header.hash()));
     assert_eq!(commit.verify(&b.header, &fx.vs).expect("commit verifies"), 3);
     // Validator-set order.
@@ -212,7 +212,7 @@ fn l22_invalid_verdict_prevotes_nil() {
     let mut core = fx.core(i);
     let b = fx.block(H, 1);
     let out = feed(&mut core, [Input::StartHeight { height: H }, fx.proposal(H, 0, None, &b)]);
-    assert!(out.contains(&Output::ValidateBlock { height: H, round: 0, block: b.clone() }));
+    assert!(out.contains(&Output::ValidateBlock { height: H, round: 0, block: b.clone().into() }));
     assert!(votes(&out).is_empty(), "no prevote before the verdict");
     let out = core.handle(verdict(H, 0, &b, false));
     assert_eq!(votes(&out), vec![vote_data(H, 0, VoteKind::Prevote, None)]);
@@ -491,7 +491,7 @@ fn l36_polka_after_precommitting_nil_updates_valid_value_and_the_next_proposer_r
                 pol_round: Some(0),
                 block_hash: b.header.hash()
             },
-            block: b.clone(),
+            block: b.clone().into(),
         }
     );
     assert!(!out.iter().any(|o| matches!(o, Output::BuildBlock { .. })));
@@ -572,7 +572,7 @@ fn bad_signatures_strangers_and_wrong_proposers_are_dropped_and_counted() {
     let Input::Proposal(mut bad_sig) = fx.proposal(H, 0, None, &b) else { unreachable!() };
     bad_sig.signature.0[5] ^= 1;
     let Input::Proposal(mut bad_block) = fx.proposal(H, 0, None, &b) else { unreachable!() };
-    bad_block.block = fx.block(H, 2);
+    bad_block.block = fx.block(H, 2).into();
     let wrong_height = fx.proposal(H, 0, None, &fx.block(H + 5, 1));
     let future_pol = fx.proposal(H, 0, Some(0), &b);
 
@@ -638,9 +638,12 @@ fn next_height_messages_are_buffered_and_replayed_on_start_height() {
     assert_eq!(core.stats().dropped_messages, 0);
 
     let out = core.handle(Input::StartHeight { height: H + 1 });
-    assert!(out.contains(&Output::ValidateBlock { height: H + 1, round: 0, block: b.clone() }), "{out:?}");
+    assert!(
+        out.contains(&Output::ValidateBlock { height: H + 1, round: 0, block: b.clone().into() }),
+        "{out:?}"
+    );
     let out = core.handle(verdict(H + 1, 0, &b, true));
-    assert!(out.iter().any(|o| matches!(o, Output::Decide { block, .. } if *block == b)), "{out:?}");
+    assert!(out.iter().any(|o| matches!(o, Output::Decide { block, .. } if **block == b)), "{out:?}");
 }
 
 #[test]
@@ -651,7 +654,7 @@ fn messages_before_the_first_start_height_are_replayed() {
     let b = fx.block(H, 1);
     assert!(core.handle(fx.proposal(H, 0, None, &b)).is_empty());
     let out = core.handle(Input::StartHeight { height: H });
-    assert!(out.contains(&Output::ValidateBlock { height: H, round: 0, block: b }));
+    assert!(out.contains(&Output::ValidateBlock { height: H, round: 0, block: b.into() }));
 }
 
 #[test]
@@ -714,7 +717,7 @@ fn observer_never_votes_or_proposes_but_decides() {
             timeout(H, 0, Step::Propose),
             timeout(H, 0, Step::Prevote),
             timeout(H, 0, Step::Precommit),
-            Input::BlockBuilt { height: H, round: 1, block: b.clone() },
+            Input::BlockBuilt { height: H, round: 1, block: b.clone().into() },
             fx.proposal(H, 1, None, &b),
             verdict(H, 1, &b, true),
         ],

@@ -561,14 +561,14 @@ impl<R: BlockRules> Engine<R> {
         let block = built.block;
         tracing::debug!(height, round, txs = block.txs.len(), "built our proposal");
         self.executed.insert(block.header.hash(), built.executed);
-        self.feed(store, Input::BlockBuilt { height, round, block })
+        self.feed(store, Input::BlockBuilt { height, round, block: Arc::new(block) })
     }
 
     /// Stores a decided block with its commit.
     fn commit_decided<S: ChainStore>(
         &mut self,
         store: &mut S,
-        block: Block,
+        block: Arc<Block>,
         commit: Commit,
     ) -> Result<(), EngineError> {
         let height = block.header.height;
@@ -600,7 +600,7 @@ impl<R: BlockRules> Engine<R> {
         // A committed transaction is never valid again: its memo entry is of no
         // further use, and forgetting it keeps the memo the size of the backlog.
         self.memo.forget(executed.digests.iter().copied());
-        self.after_commit(block.header, executed.tx_ids, false);
+        self.after_commit(block.header.clone(), executed.tx_ids, false);
         // The core keeps the messages of the next height that arrived early and feeds
         // them at `StartHeight`; they were logged under this height, which `ResetWal`
         // just emptied. Log them again under the new height, so that a replay

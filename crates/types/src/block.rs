@@ -7,6 +7,7 @@
 //! `membership::ValidatorSchedule`) can check it offline ([`Commit::verify`]).
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -172,9 +173,9 @@ pub struct ProposalData {
 
 impl ProposalData {
     /// Signs this proposal and attaches the block.
-    pub fn sign(self, chain_id: &str, key: &Keypair, block: Block) -> Proposal {
+    pub fn sign(self, chain_id: &str, key: &Keypair, block: impl Into<Arc<Block>>) -> Proposal {
         let signature = key.sign(tag::PROPOSAL, chain_id, &encode(&self));
-        Proposal { data: self, proposer: key.public(), signature, block }
+        Proposal { data: self, proposer: key.public(), signature, block: block.into() }
     }
 }
 
@@ -189,7 +190,10 @@ pub struct Proposal {
     /// The proposer's signature over `data`.
     pub signature: Signature,
     /// The proposed block (`block.header.hash() == data.block_hash` is checked by receivers).
-    pub block: Block,
+    /// Shared, not copied, by everything that holds the proposal (the WAL
+    /// record, the consensus core, the validation and the commit); it
+    /// encodes as the block itself.
+    pub block: Arc<Block>,
 }
 
 impl Proposal {

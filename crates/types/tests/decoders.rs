@@ -187,7 +187,7 @@ fn proposal() -> impl Strategy<Value = Proposal> {
         data,
         proposer,
         signature,
-        block,
+        block: block.into(),
     })
 }
 

@@ -274,7 +274,7 @@ impl Cluster {
                     if self.bad_proposers.contains(&i) {
                         self.invalid.insert(block.header.hash());
                     }
-                    self.queue.push((i, Input::BlockBuilt { height, round, block }));
+                    self.queue.push((i, Input::BlockBuilt { height, round, block: block.into() }));
                 }
                 Output::ValidateBlock { height, round, block } => {
                     let block_hash = block.header.hash();
@@ -309,7 +309,7 @@ impl Cluster {
                 Output::ScheduleTimeout { timeout, .. } => self.nodes[i].timers.push(timeout),
                 Output::Decide { block, commit } => {
                     let h = block.header.height;
-                    self.nodes[i].decisions.entry(h).or_default().push((block, commit));
+                    self.nodes[i].decisions.entry(h).or_default().push(((*block).clone(), commit));
                     if h < self.last_height {
                         self.queue.push((i, Input::StartHeight { height: h + 1 }));
                     }
