@@ -186,7 +186,7 @@ pub enum Output {
         commit: Commit,
     },
     /// A validator signed two different votes for one (height, round, kind).
-    Equivocation(Evidence),
+    Equivocation(Box<Evidence>),
 }
 
 /// Proof that a validator equivocated: two different signed votes for the

@@ -500,7 +500,7 @@ impl Consensus {
                     Added::EquivocationAgain => self.run_rules(out),
                     Added::Equivocation(evidence) => {
                         self.stats.equivocations += 1;
-                        out.push(Output::Equivocation(*evidence));
+                        out.push(Output::Equivocation(evidence));
                         self.run_rules(out);
                     }
                 }

@@ -545,7 +545,10 @@ fn equivocation_is_reported_once_per_validator_round_and_kind() {
     let (Input::Vote(f), Input::Vote(s)) = (&first, &second) else { unreachable!() };
     assert_eq!(
         out,
-        vec![Output::Equivocation(keepsake_consensus::Evidence { first: f.clone(), second: s.clone() })]
+        vec![Output::Equivocation(Box::new(keepsake_consensus::Evidence {
+            first: f.clone(),
+            second: s.clone()
+        }))]
     );
     assert!(core.handle(third).is_empty());
     assert!(core.handle(second).is_empty());

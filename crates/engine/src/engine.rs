@@ -460,7 +460,7 @@ impl<R: BlockRules> Engine<R> {
             Output::Equivocation(evidence) => {
                 self.marks.equivocations += 1;
                 tracing::warn!(validator = %evidence.first.validator, height = evidence.first.data.height, round = evidence.first.data.round, "equivocation: two different votes for one step");
-                self.effects.push(Effect::Equivocation(Box::new(evidence)));
+                self.effects.push(Effect::Equivocation(evidence));
             }
         }
         Ok(())

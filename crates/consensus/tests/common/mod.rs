@@ -314,7 +314,7 @@ impl Cluster {
                         self.queue.push((i, Input::StartHeight { height: h + 1 }));
                     }
                 }
-                Output::Equivocation(e) => self.evidence.push(e),
+                Output::Equivocation(e) => self.evidence.push(*e),
             }
         }
     }
