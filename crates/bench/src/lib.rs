@@ -7,7 +7,8 @@
 //!   `verify`, `mint`, `audit`, `history`, `catchup` and `wan` (validators in network
 //!   namespaces behind a delaying relay, `crates/wan`). They drive the node as its users do: they
 //!   write homes, start `keepsake start` processes (the binary found by
-//!   [`cluster::keepsake_bin`]) and talk to them over JSON-RPC;
+//!   [`cluster::keepsake_bin`]) and talk to them over JSON-RPC; `stages`
+//!   runs one validator's code in-process instead, stage by stage;
 //! - **criterion micro-benchmarks** of the pure crates in `benches/`:
 //!   `cargo bench -p keepsake-bench`.
 //!
