@@ -128,7 +128,7 @@ fn admit<V: StateView + ?Sized>(
         Ok(_) => {
             shared.metrics.txs_admitted.fetch_add(1, Relaxed);
             shared.new_tx.notify_one();
-            gossip.push(encoded.bytes);
+            gossip.push(encoded.into_bytes());
         }
         Err(e) => shared.metrics.rejected("admission", e.code()),
     }

@@ -10,7 +10,7 @@
 //! 1. **gossip admission**: the mints arrive in gossip batches of
 //!    [`GOSSIP_BATCH`] (`Admission::admit_gossiped_batch`: decoding, the
 //!    batch signature check, the stateless and stateful rules, the pool);
-//! 2. **proposal decode**: the block as the proposal carries it;
+//! 2. **block decode**: the proposed block, from its encoding;
 //! 3. **body check**: `body_matches_header` (the ids and the tx root);
 //! 4. **validation**: `validate_block_memo`, the signatures known from
 //!    admission (the memo);
@@ -54,7 +54,7 @@ pub struct StagesReport {
     /// Gossip admission (includes the signature check).
     pub gossip_admission_us: f64,
     /// Decoding the block from its encoding.
-    pub proposal_decode_us: f64,
+    pub block_decode_us: f64,
     /// `body_matches_header`.
     pub body_check_us: f64,
     /// `validate_block_memo`, signatures known.
@@ -123,7 +123,7 @@ pub fn run(mints: usize, block_txs: usize, json: bool) -> anyhow::Result<()> {
 
         // 1. Gossip admission, into a fresh pool and memo.
         let payloads = pack_tx_batches(
-            &encoded.iter().map(|e| &e.bytes).collect::<Vec<_>>(),
+            &encoded.iter().map(Encoded::bytes).collect::<Vec<_>>(),
             usize::MAX,
             GOSSIP_BATCH.min(TX_BATCH_TXS_MAX),
         );
@@ -183,7 +183,7 @@ pub fn run(mints: usize, block_txs: usize, json: bool) -> anyhow::Result<()> {
         block_txs,
         batch_verify_us: verify,
         gossip_admission_us: admit,
-        proposal_decode_us: decode,
+        block_decode_us: decode,
         body_check_us: check,
         validation_us: validate,
         commit_us: commit_t,
@@ -198,7 +198,7 @@ pub fn run(mints: usize, block_txs: usize, json: bool) -> anyhow::Result<()> {
     println!("one validator, one thread, µs per mint (median of {} blocks):", mints.div_ceil(block_txs));
     row("batch signature verification alone (for scale)", verify);
     row("1. gossip admission (signatures included)", admit);
-    row("2. proposal decode", decode);
+    row("2. block decode", decode);
     row("3. body check (ids, tx root)", check);
     row("4. validation (signatures known)", validate);
     row("5. commit", commit_t);

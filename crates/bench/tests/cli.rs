@@ -39,3 +39,22 @@ fn a_missing_keepsake_binary_says_how_to_build_it() {
         assert!(out.stdout.is_empty(), "nothing measured: {}", String::from_utf8_lossy(&out.stdout));
     }
 }
+
+#[test]
+fn stages_runs_in_process_without_a_keepsake_binary_and_refuses_bad_sizes() {
+    // A missing `keepsake` binary does not matter: stages runs the code in-process.
+    let out = Command::new(BIN)
+        .env("KEEPSAKE_BIN", "/nonexistent/keepsake")
+        .args(["stages", "--mints", "10", "--block-txs", "5", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((report["mints"].as_u64(), report["block_txs"].as_u64()), (Some(10), Some(5)));
+    for stage in ["batch_verify_us", "gossip_admission_us", "validation_us", "commit_us", "total_us", "build_us"] {
+        assert!(report[stage].as_f64().is_some_and(|us| us > 0.0), "{stage}: {report}");
+    }
+    let out = Command::new(BIN).args(["stages", "--mints", "5", "--block-txs", "6"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--block-txs at most --mints"));
+}

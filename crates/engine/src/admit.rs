@@ -66,7 +66,7 @@ impl<V: StateView + ?Sized> Admission<'_, V> {
             .map_err(AdmitError::Invalid)?;
         self.memo.remember(checked.digest);
         rules::check_stateful(self.state, self.genesis, &tx, checked.tx_id, self.next_height, self.time_ms)?;
-        lock(self.pool).insert(checked.tx_id, tx, encoded.bytes.len())?;
+        lock(self.pool).insert(checked.tx_id, tx, encoded.bytes().len())?;
         Ok(checked.tx_id)
     }
 
@@ -83,11 +83,13 @@ impl<V: StateView + ?Sized> Admission<'_, V> {
     }
 
     /// Runs `f` with this admission reading committed state through a
-    /// [`ReadCache`]: the issuer, licence and series life shared by the
-    /// transactions of one call are read once, not once per transaction.
+    /// [`ReadCache`]: the issuer, licence, series and series life shared by
+    /// the transactions of one call are read once, not once per transaction.
     /// Each transaction is still judged against committed state as of the
-    /// call (state read during a call may straddle a commit with or without
-    /// the cache; block validation judges every transaction again).
+    /// call: as of the first read of each record (a commit may land during
+    /// the call; a series created by it is then unknown to the rest of the
+    /// call, whose mints the client submits again). Block validation judges
+    /// every transaction again.
     pub fn with_cached_reads<R>(&self, f: impl FnOnce(&Admission<'_, ReadCache<'_, V>>) -> R) -> R {
         let cached = ReadCache::new(self.state);
         f(&Admission {

@@ -131,7 +131,7 @@ fn execute_inner<V: StateView + ?Sized>(
     let chain = genesis.chain_id.as_str();
     let encoded: Vec<Encoded> = txs.iter().map(Encoded::of).collect();
     let memo = &BatchVerified::new(chain, txs, &encoded, memo);
-    // The issuer, licence and series life every mint reads, read once.
+    // The issuer, licence, series and series life every mint reads, read once.
     let cached = ReadCache::new(view);
     let mut overlay = Overlay::new(&cached);
     let mut log = LogAppend::new(view, tip.log_size);
@@ -149,7 +149,7 @@ fn execute_inner<V: StateView + ?Sized>(
             .and_then(|s| apply(&mut overlay, genesis, tx, s.tx_id, location, time_ms).map(|()| s));
         match verdict {
             Ok(s) => {
-                log.push_leaf_hash(LogLeafRef::hash_of_encoded(height, time_ms, &encoded[index].bytes))?;
+                log.push_leaf_hash(LogLeafRef::hash_of_encoded(height, time_ms, encoded[index].bytes()))?;
                 tx_ids.push(s.tx_id);
                 digests.push(s.digest);
                 kept.push(index);
@@ -180,7 +180,7 @@ fn execute_inner<V: StateView + ?Sized>(
 
 /// The memo of one execution: T4 (every signature verifies) for all the
 /// transactions the node's memo does not know, checked ahead in one batch
-/// ([`rules::verify_signatures_many`]: the same verdict per transaction as
+/// ([`rules::verify_encoded_many`]: the same verdict per transaction as
 /// verifying it alone, at a fraction of the cost). A transaction that fails
 /// is not in it, so the rules verify it again alone and name the bad
 /// signature; nothing about the block's verdict changes.

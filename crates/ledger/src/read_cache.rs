@@ -2,21 +2,26 @@
 //!
 //! Every mint of a drop reads the same issuer, licence, licence policy,
 //! series and series life: in a block of 5,000 mints that was 20,000 reads
-//! (and decodes) of four records from storage, and in an admission call of
-//! 1,000 mints 5,000 (each transaction is judged alone, on an overlay of
-//! its own, so it reads the series too). A `ReadCache` wraps the committed
-//! state for the length of one piece of work (a block's execution, one
-//! admission call) and answers repeated reads of those records from memory.
+//! (and decodes) from storage (the block's overlay holds the series after
+//! its first mint), and in an admission call of 1,000 mints 5,000 (each
+//! transaction is judged alone, on an overlay of its own). A `ReadCache`
+//! wraps the committed state for the length of one piece of work (a block's
+//! execution, one admission call) and answers repeated reads of those
+//! records from memory.
 //!
 //! The records cached are the ones many transactions read and few write;
 //! records read once per transaction (certificates, transaction locations)
 //! go to the state below each time. A series' count changes with every
 //! mint, but in the overlay above the cache: the cache holds the committed
-//! record, which does not change during the work. A cache must not outlive the state it was filled from: a block's
+//! record.
+//!
+//! A cache must not outlive the state it was filled from. A block's
 //! execution sees one committed state (commits and executions run on one
-//! thread), and an admission call is judged against committed state
-//! "as of the call", as without a cache (block validation judges every
-//! transaction again at its block).
+//! thread). An admission call is judged against committed state "as of the
+//! call", which with a cache means as of the first read of each record: a
+//! commit landing during the call is seen by the rest of the call only in
+//! records not read yet. Block validation judges every transaction again at
+//! its block.
 
 use std::cell::RefCell;
 use std::collections::HashMap;

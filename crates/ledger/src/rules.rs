@@ -17,7 +17,7 @@ use keepsake_types::life::LIFE_TEXT_MAX_BYTES;
 use keepsake_types::membership::{ChangeRefusal, SET_CHANGE_DELAY};
 use keepsake_types::{
     Genesis, Hash32, IssuerStatus, PublicKey, SignatureBatch, SignedTx, TxBody, TxId, ValidatorChange,
-    hash::sha256, ids,
+    encoding, hash::sha256, ids,
 };
 
 use crate::life;
@@ -102,8 +102,8 @@ pub fn check_stateless(tx: &SignedTx, genesis: &Genesis) -> Result<TxId> {
 /// and through [`Encoded::body`] the id and the signing message).
 #[derive(Clone, Debug)]
 pub struct Encoded {
-    /// `encoding::encode(tx)`.
-    pub bytes: Vec<u8>,
+    /// `encoding::encode(tx)` (private: [`Encoded::body`] is a prefix of it).
+    bytes: Vec<u8>,
     /// `signed_digest(&bytes)`.
     pub digest: Hash32,
     /// `encoding::encode(&tx.body).len()`: the body's encoding is this
@@ -117,6 +117,16 @@ impl Encoded {
         let (bytes, body_len) = tx.encode_with_body_len();
         let digest = signed_digest(&bytes);
         Self { bytes, digest, body_len }
+    }
+
+    /// `encoding::encode(tx)`.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// `encoding::encode(tx)`, taken.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
     }
 
     /// `encoding::encode(&tx.body)`, without encoding it again.
@@ -153,7 +163,7 @@ pub fn check_stateless_encoded(
     }
 
     // T2: the canonical encoding is at most `tx_bytes_max` bytes.
-    let len = encoded.bytes.len();
+    let len = encoded.bytes().len();
     let max = genesis.params.tx_bytes_max as usize;
     if len > max {
         return Err(LedgerError::TxTooLarge { len, max });
@@ -251,28 +261,42 @@ pub fn check_stateless_encoded(
 /// no signature work beyond what the rules do. Either way a `false` is left
 /// to [`check_stateless_memo`], which names the rule broken.
 pub fn verify_signatures_many(chain_id: &str, txs: &[&SignedTx]) -> Vec<bool> {
-    let encoded: Vec<Encoded> = txs.iter().map(|tx| Encoded::of(tx)).collect();
-    let pairs: Vec<(&SignedTx, &Encoded)> = txs.iter().copied().zip(&encoded).collect();
-    verify_encoded_many(chain_id, &pairs)
+    // The bodies only: a signing message needs nothing else.
+    let bodies: Vec<Vec<u8>> = txs
+        .iter()
+        .map(|tx| if checked_by_t4(tx) { encoding::encode(&tx.body) } else { Vec::new() })
+        .collect();
+    let pairs: Vec<(&SignedTx, &[u8])> = txs.iter().copied().zip(bodies.iter().map(Vec::as_slice)).collect();
+    verify_bodies_many(chain_id, &pairs)
 }
 
 /// [`verify_signatures_many`] for transactions whose [`Encoded`] form the
 /// caller has (each must be `Encoded::of` its transaction): the signing
 /// messages are built from [`Encoded::body`], not encoded again.
 pub fn verify_encoded_many(chain_id: &str, txs: &[(&SignedTx, &Encoded)]) -> Vec<bool> {
-    let checked = |tx: &SignedTx| {
-        !matches!(tx.body, TxBody::Transfer { .. }) && tx.signatures.len() <= TX_SIGNATURES_MAX
-    };
+    let pairs: Vec<(&SignedTx, &[u8])> = txs.iter().map(|(tx, e)| (*tx, e.body())).collect();
+    verify_bodies_many(chain_id, &pairs)
+}
+
+/// Whether T4 is reached at all (a transfer is refused by T1, too many
+/// signatures by T3, before any signature work).
+fn checked_by_t4(tx: &SignedTx) -> bool {
+    !matches!(tx.body, TxBody::Transfer { .. }) && tx.signatures.len() <= TX_SIGNATURES_MAX
+}
+
+/// The batch of [`verify_signatures_many`], each transaction with its body's
+/// encoding.
+fn verify_bodies_many(chain_id: &str, txs: &[(&SignedTx, &[u8])]) -> Vec<bool> {
     let mut batch = SignatureBatch::with_capacity(txs.len());
-    for (tx, encoded) in txs.iter().filter(|(tx, _)| checked(tx)) {
-        tx.queue_signatures_encoded(chain_id, encoded.body(), &mut batch);
+    for (tx, body) in txs.iter().filter(|(tx, _)| checked_by_t4(tx)) {
+        tx.queue_signatures_encoded(chain_id, body, &mut batch);
     }
     let mut items = batch.verify_each().into_iter();
     txs.iter()
         .map(|(tx, _)| {
             // Every item of a checked transaction is taken (no short cut), so
             // the next transaction starts at its own first signature.
-            checked(tx) && items.by_ref().take(tx.signatures.len()).fold(true, |all, ok| all & ok)
+            checked_by_t4(tx) && items.by_ref().take(tx.signatures.len()).fold(true, |all, ok| all & ok)
         })
         .collect()
 }
@@ -345,10 +369,24 @@ pub(crate) fn mint_edition<V: StateView + ?Sized>(
         return Err(LedgerError::SupplyExceeded { edition, max_supply: series.max_supply });
     }
     let certificate_id = ids::certificate_id(chain, &series_id, edition);
+    let duplicate = || LedgerError::DuplicateCertificate {
+        certificate_id,
+        series_name: series.name.clone(),
+        edition,
+    };
     let minted = series
         .minted
         .checked_add(1)
         .ok_or_else(|| LedgerError::Invariant(format!("minted count of series {series_id} overflows")))?;
+    if minted > series.max_supply {
+        // Every edition of the series is minted (T21 refused any beyond it),
+        // so this one is a duplicate (T22), unless the count is wrong: a bug,
+        // refused before anything is written.
+        if overlay.certificate(&certificate_id)?.is_some() {
+            return Err(duplicate());
+        }
+        return Err(LedgerError::Invariant(format!("series {series_id} minted beyond its supply")));
+    }
     // T22: a certificate id is minted once (a burned one too: its record
     // stays). Checked and written in one step; nothing is written if it exists.
     let record = CertificateState {
@@ -360,17 +398,7 @@ pub(crate) fn mint_edition<V: StateView + ?Sized>(
         height: location.height,
     };
     if !overlay.insert_certificate_if_new(certificate_id, record)? {
-        return Err(LedgerError::DuplicateCertificate {
-            certificate_id,
-            series_name: series.name.clone(),
-            edition,
-        });
-    }
-    // After T22, so that a duplicate in a sold-out series is named as such.
-    // A new edition beyond the count is a bug: `Invariant` is a fault, which
-    // abandons the whole execution, write included (`is_rejection`).
-    if minted > series.max_supply {
-        return Err(LedgerError::Invariant(format!("series {series_id} minted beyond its supply")));
+        return Err(duplicate());
     }
     series.minted = minted;
     Ok(())

@@ -6,11 +6,16 @@
 //! several times (the verified-signature memo, the pool, the id index). These
 //! maps use foldhash, a multiply-and-fold hasher, instead.
 //!
-//! The keys are hashes a client can grind (by varying what it signs), so the
-//! hasher is seeded, as SipHash's is, from the operating system's randomness
-//! once per process (through the standard library's `RandomState`), not from
-//! foldhash's own seed (addresses and the time). The seed decides only where
-//! a key sits in memory: nothing that consensus or a client sees iterates
+//! What this gives up: SipHash is a keyed pseudo-random function, and
+//! foldhash is not (its authors claim only minimal resistance to hash
+//! flooding). The argument for these keys is that they are SHA-256 outputs:
+//! a client chooses what it signs, not a single bit of its id or digest, so
+//! to aim many keys at one bucket it must grind hashes against a seed it
+//! does not know. That seed comes from the operating system's randomness
+//! (through the standard library's `RandomState`, as SipHash's does), not
+//! from foldhash's own (addresses and the time). Keys a client can choose
+//! byte by byte do not belong in these maps. The seed decides only where a
+//! key sits in memory: nothing that consensus or a client sees iterates
 //! these maps in their order.
 
 use std::collections::{HashMap, HashSet};

@@ -191,6 +191,10 @@ mod tests {
         let long: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
         let values: Vec<(Vec<u32>, Vec<u8>, String)> = vec![
             (vec![], vec![], String::new()),
+            // Runs ending exactly at a piece's end: the string's bytes fill the first piece
+            // to 4096 (2 for the vectors' lengths, 2 for the string's varint length).
+            (vec![], vec![], "z".repeat(SINK_PIECE - 4)),
+            (vec![], vec![], "z".repeat(SINK_PIECE)),
             ((0..3000).collect(), vec![1, 2, 3], "x".repeat(5000)),
             (vec![u32::MAX; 10], long, "y".into()),
         ];
