@@ -51,7 +51,9 @@ fn stages_runs_in_process_without_a_keepsake_binary_and_refuses_bad_sizes() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!((report["mints"].as_u64(), report["block_txs"].as_u64()), (Some(10), Some(5)));
-    for stage in ["batch_verify_us", "gossip_admission_us", "validation_us", "commit_us", "total_us", "build_us"] {
+    for stage in
+        ["batch_verify_us", "gossip_admission_us", "validation_us", "commit_us", "total_us", "build_us"]
+    {
         assert!(report[stage].as_f64().is_some_and(|us| us > 0.0), "{stage}: {report}");
     }
     let out = Command::new(BIN).args(["stages", "--mints", "5", "--block-txs", "6"]).output().unwrap();

@@ -369,11 +369,8 @@ pub(crate) fn mint_edition<V: StateView + ?Sized>(
         return Err(LedgerError::SupplyExceeded { edition, max_supply: series.max_supply });
     }
     let certificate_id = ids::certificate_id(chain, &series_id, edition);
-    let duplicate = || LedgerError::DuplicateCertificate {
-        certificate_id,
-        series_name: series.name.clone(),
-        edition,
-    };
+    let duplicate =
+        || LedgerError::DuplicateCertificate { certificate_id, series_name: series.name.clone(), edition };
     let minted = series
         .minted
         .checked_add(1)
