@@ -380,6 +380,27 @@ impl StateDelta {
 /// Separates the [`LifeDelta`] part of a state digest from what precedes it.
 pub const LIFE_DELTA_MARK: &[u8] = b"keepsake/life-delta/v1";
 
+/// Writes `value` under `key` of an insert-only map of an overlay unless the
+/// key is there already or `below` says the state underneath has it; says
+/// whether it wrote. One search of `map` for the check and the write.
+fn insert_if_absent<K: Ord, T>(
+    map: &mut BTreeMap<K, T>,
+    key: K,
+    value: T,
+    below: impl FnOnce(&K) -> Result<bool>,
+) -> Result<bool> {
+    match map.entry(key) {
+        Entry::Occupied(_) => Ok(false),
+        Entry::Vacant(slot) => {
+            if below(slot.key())? {
+                return Ok(false);
+            }
+            slot.insert(value);
+            Ok(true)
+        }
+    }
+}
+
 /// Pending writes over a committed [`StateView`].
 pub struct Overlay<'a, V: StateView + ?Sized> {
     base: &'a V,
@@ -442,16 +463,8 @@ impl<'a, V: StateView + ?Sized> Overlay<'a, V> {
     /// below), and says whether it did; an existing one is left as it is.
     /// The existence check and the write in one lookup each (T22 on a mint).
     pub fn insert_certificate_if_new(&mut self, id: CertificateId, record: CertificateState) -> Result<bool> {
-        match self.delta.certificates.entry(id) {
-            Entry::Occupied(_) => Ok(false),
-            Entry::Vacant(slot) => {
-                if self.base.certificate(slot.key())?.is_some() {
-                    return Ok(false);
-                }
-                slot.insert(record);
-                Ok(true)
-            }
-        }
+        let base = self.base;
+        insert_if_absent(&mut self.delta.certificates, id, record, |id| Ok(base.certificate(id)?.is_some()))
     }
 
     /// Inserts a revocation (insert-only).
@@ -465,16 +478,11 @@ impl<'a, V: StateView + ?Sized> Overlay<'a, V> {
 
     /// Records a committed transaction.
     pub fn insert_tx(&mut self, id: TxId, location: TxLocation) -> Result<()> {
-        let twice = || LedgerError::Invariant(format!("transaction {id} committed twice"));
-        match self.delta.txs.entry(id) {
-            Entry::Occupied(_) => Err(twice()),
-            Entry::Vacant(slot) => {
-                if self.base.tx_location(slot.key())?.is_some() {
-                    return Err(twice());
-                }
-                slot.insert(location);
-                Ok(())
-            }
+        let base = self.base;
+        if insert_if_absent(&mut self.delta.txs, id, location, |id| Ok(base.tx_location(id)?.is_some()))? {
+            Ok(())
+        } else {
+            Err(LedgerError::Invariant(format!("transaction {id} committed twice")))
         }
     }
 
