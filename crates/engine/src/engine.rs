@@ -23,7 +23,7 @@ use std::sync::Arc;
 use keepsake_consensus::{
     Consensus, ConsensusConfig, ConsensusStats, Input, Output, SignGuard, SignedStep, WalEntry,
 };
-use keepsake_ledger::Tip;
+use keepsake_ledger::{CheckedBody, Tip};
 use keepsake_types::wire::{ConsensusEnvelope, ConsensusMessage, SyncItem};
 use keepsake_types::{
     Block, BlockHash, Commit, DigestSet, Genesis, Hash32, Header, Keypair, PublicKey, SignedTx,
@@ -48,6 +48,9 @@ pub const FEED_INPUTS_MAX: usize = 100_000;
 pub const SYNC_TIMEOUT_MS: u64 = 10_000;
 /// Room for the header, commit and envelope around a block's transactions.
 const FRAME_BYTES_MAX: usize = 64 * 1024;
+/// Proposals of the current height whose checked bodies are kept for their
+/// validation (one per round is the honest case; a block each, in memory).
+pub const CHECKED_BODIES_MAX: usize = 4;
 
 /// The timeliness window of proposer-based timestamps (as CometBFT's PBTS).
 /// A fresh proposal is timely when its block time `t` satisfies
@@ -121,6 +124,10 @@ pub struct Engine<R: BlockRules> {
     guard: SignGuard,
     /// Executions of blocks validated or built at the current tip, by header hash.
     executed: BTreeMap<BlockHash, keepsake_ledger::Executed>,
+    /// Proposed blocks of the current tip whose body matched their header on
+    /// arrival, newest last (at most [`CHECKED_BODIES_MAX`]): validation
+    /// uses the encodings and ids the check computed.
+    checked: VecDeque<CheckedBody>,
     pending_build: Option<(u64, u32)>,
     replaying: bool,
     built_during_replay: BTreeSet<(u64, u32)>,
@@ -154,18 +161,6 @@ fn input_height(input: &Input) -> Option<u64> {
 
 fn is_logged(input: &Input) -> bool {
     !matches!(input, Input::StartHeight { .. })
-}
-
-/// The signed proposal covers the block's header only. A relay could swap the
-/// transactions of an honest proposal; the core caches verdicts by header
-/// hash, so a tampered copy seen first would make us prevote nil on an honest
-/// block. Checking `tx_count` and `tx_root` against the body (one hash per
-/// transaction) lets only the genuine body through.
-pub fn body_matches_header(chain_id: &str, block: &Block) -> bool {
-    block.header.tx_count as usize == block.txs.len() && {
-        let ids: Vec<_> = block.txs.iter().map(|t| t.id(chain_id)).collect();
-        keepsake_ledger::block::tx_root(&ids) == block.header.tx_root
-    }
 }
 
 /// The message inside an encoded [`ConsensusEnvelope`]: postcard writes the
@@ -208,6 +203,7 @@ impl<R: BlockRules> Engine<R> {
             core,
             guard: SignGuard::new(last_signed),
             executed: BTreeMap::new(),
+            checked: VecDeque::new(),
             pending_build: None,
             replaying: false,
             built_during_replay: BTreeSet::new(),
@@ -510,13 +506,13 @@ impl<R: BlockRules> Engine<R> {
         &mut self,
         store: &S,
         hash: BlockHash,
-        block: &Block,
+        block: &Arc<Block>,
     ) -> Result<bool, EngineError> {
         if self.executed.contains_key(&hash) {
             return Ok(true);
         }
         let tip = store.tip()?;
-        match self.rules.validate(store.state(), &self.genesis, &tip, block, &*self.memo) {
+        match self.validate_on(store, &tip, block) {
             Ok(executed) => {
                 self.executed.insert(hash, executed);
                 Ok(true)
@@ -529,6 +525,24 @@ impl<R: BlockRules> Engine<R> {
                 Ok(false)
             }
             Err(error) => Err(EngineError::LedgerFault { doing: "validating a proposal", error }),
+        }
+    }
+
+    /// [`BlockRules::validate`] of `block` on `tip`, through the body check
+    /// made when it arrived if there was one (the same verdict and execution).
+    fn validate_on<S: ChainStore>(
+        &mut self,
+        store: &S,
+        tip: &Tip,
+        block: &Arc<Block>,
+    ) -> Result<keepsake_ledger::Executed, keepsake_ledger::LedgerError> {
+        match self.checked.iter().position(|c| Arc::ptr_eq(c.block(), block)) {
+            Some(i) => {
+                let checked = self.checked.remove(i).expect("position is in range");
+                self.marks.validated_checked_body += 1;
+                self.rules.validate_checked(store.state(), &self.genesis, tip, &checked, &*self.memo)
+            }
+            None => self.rules.validate(store.state(), &self.genesis, tip, block, &*self.memo),
         }
     }
 
@@ -583,7 +597,7 @@ impl<R: BlockRules> Engine<R> {
             }
             None => {
                 let tip = store.tip()?;
-                match self.rules.validate(store.state(), &self.genesis, &tip, &block, &*self.memo) {
+                match self.validate_on(store, &tip, &block) {
                     Ok(e) => e,
                     Err(error) if error.is_rejection() => {
                         return Err(EngineError::DecidedInvalid { height, error });
@@ -617,6 +631,7 @@ impl<R: BlockRules> Engine<R> {
 
     fn after_commit(&mut self, header: Header, tx_ids: Vec<keepsake_types::TxId>, synced: bool) {
         self.executed.clear();
+        self.checked.clear();
         self.own = [None, None, None];
         self.prevotes.clear();
         self.seen.clear();
@@ -715,11 +730,19 @@ impl<R: BlockRules> Engine<R> {
             self.marks.refused_signature += 1;
             return Some("consensus message from a non-validator");
         }
-        if let ConsensusMessage::Proposal(p) = message
-            && !body_matches_header(self.chain(), &p.block)
-        {
-            self.marks.refused_body_mismatch += 1;
-            return Some("proposal whose transactions do not match its header");
+        if let ConsensusMessage::Proposal(p) = message {
+            let Some(checked) = CheckedBody::check(self.chain(), &p.block) else {
+                self.marks.refused_body_mismatch += 1;
+                return Some("proposal whose transactions do not match its header");
+            };
+            // Kept for the current height's validation only (later heights are
+            // buffered by the core and validated after a commit, which clears these).
+            if p.data.height == self.core.height() {
+                if self.checked.len() == CHECKED_BODIES_MAX {
+                    self.checked.pop_front();
+                }
+                self.checked.push_back(checked);
+            }
         }
         None
     }
@@ -842,21 +865,23 @@ impl<R: BlockRules> Engine<R> {
                 self.refuse_sync(from, "sync block without a valid commit", &e.to_string());
                 break;
             }
-            if !body_matches_header(self.chain(), &item.block) {
+            let SyncItem { block, commit } = item;
+            let Some(checked) = CheckedBody::check(self.chain(), &Arc::new(block)) else {
                 self.marks.sync_refused_body += 1;
                 self.refuse_sync(from, "sync block whose body does not match its header", "");
                 break;
-            }
-            let executed = match self.rules.validate(
+            };
+            let executed = match self.rules.validate_checked(
                 store.state(),
                 &self.genesis,
                 &tip,
-                &item.block,
+                &checked,
                 &*self.memo,
             ) {
                 Ok(e) => e,
                 Err(e) if e.is_rejection() => {
-                    tracing::error!(peer = %from, height = header.height, error = %e, "a quorum-signed block breaks a ledger rule");
+                    let height = checked.block().header.height;
+                    tracing::error!(peer = %from, height, error = %e, "a quorum-signed block breaks a ledger rule");
                     self.refuse_sync(from, "invalid synced block", &e.to_string());
                     break;
                 }
@@ -864,10 +889,11 @@ impl<R: BlockRules> Engine<R> {
                     return Err(EngineError::LedgerFault { doing: "validating a synced block", error });
                 }
             };
-            store.commit_block(&item.block, &item.commit, &executed)?;
+            let block = checked.block();
+            store.commit_block(block, &commit, &executed)?;
             self.refresh_schedule(store)?;
             self.memo.forget(executed.digests.iter().copied());
-            self.after_commit(item.block.header, executed.tx_ids, true);
+            self.after_commit(block.header.clone(), executed.tx_ids, true);
             self.marks.sync_applied += 1;
             applied += 1;
         }

@@ -46,7 +46,7 @@ pub use chain::{ChainStore, MemoryChain};
 pub use effect::{Effect, Event, GossipVerdict};
 pub use engine::{
     ClockBounds, Engine, EngineConfig, FEED_INPUTS_MAX, PREVOTES_KEPT_MAX, SEEN_MESSAGES_MAX,
-    SYNC_TIMEOUT_MS, body_matches_header, message_bytes_max, serve_blocks,
+    SYNC_TIMEOUT_MS, message_bytes_max, serve_blocks,
 };
 pub use error::{EngineError, StoreFault};
 pub use marks::Marks;

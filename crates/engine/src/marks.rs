@@ -20,6 +20,8 @@ pub struct Marks {
     pub proposal_untimely: u64,
     /// Decided blocks committed from the validated-block cache (no second execution).
     pub validated_cache_hit: u64,
+    /// Blocks validated with the encodings and ids of their body check on arrival.
+    pub validated_checked_body: u64,
     /// Own messages re-published because the height and round did not move.
     pub rebroadcast_when_stuck: u64,
     /// Prevotes of a polka behind our lock or valid value relayed.
@@ -50,7 +52,7 @@ pub struct Marks {
 
 impl Marks {
     /// Every mark with its name, for metrics and the coverage check.
-    pub fn named(&self) -> [(&'static str, u64); 19] {
+    pub fn named(&self) -> [(&'static str, u64); 20] {
         [
             ("wal_replayed", self.wal_replayed),
             ("duplicate_dropped", self.duplicate_dropped),
@@ -59,6 +61,7 @@ impl Marks {
             ("refused_body_mismatch", self.refused_body_mismatch),
             ("proposal_untimely", self.proposal_untimely),
             ("validated_cache_hit", self.validated_cache_hit),
+            ("validated_checked_body", self.validated_checked_body),
             ("rebroadcast_when_stuck", self.rebroadcast_when_stuck),
             ("polka_relayed", self.polka_relayed),
             ("sign_refused", self.sign_refused),
@@ -80,7 +83,7 @@ impl Marks {
         for (sum, (_, n)) in sums.iter_mut().zip(other.named()) {
             sum.1 += n;
         }
-        let [a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q, r, t] = sums.map(|(_, v)| v);
+        let [a, b, c, d, e, f, g, g2, h, i, j, k, l, m, n, o, p, q, r, t] = sums.map(|(_, v)| v);
         *self = Marks {
             wal_replayed: a,
             duplicate_dropped: b,
@@ -89,6 +92,7 @@ impl Marks {
             refused_body_mismatch: e,
             proposal_untimely: f,
             validated_cache_hit: g,
+            validated_checked_body: g2,
             rebroadcast_when_stuck: h,
             polka_relayed: i,
             sign_refused: j,

@@ -13,6 +13,7 @@
 //! answers `MempoolFull` (back-pressure for bursts), never drops admitted work.
 
 use std::collections::VecDeque;
+use std::collections::hash_map::Entry;
 
 use keepsake_ledger::rules::{Stateless, VerifiedMemo};
 use keepsake_ledger::{LedgerError, StateView, rules};
@@ -123,17 +124,19 @@ impl Mempool {
     /// Adds a checked transaction whose canonical encoding is `size` bytes
     /// long. Re-adding a pending one is a no-op.
     pub fn insert(&mut self, tx_id: TxId, tx: SignedTx, size: usize) -> Result<(), AdmitError> {
-        if self.txs.contains_key(&tx_id) {
-            return Ok(());
+        let (pending, bytes) = (self.txs.len(), self.bytes);
+        let full = pending >= self.limits.max_txs || bytes + size > self.limits.max_bytes;
+        match self.txs.entry(tx_id) {
+            Entry::Occupied(_) => Ok(()),
+            Entry::Vacant(_) if full => Err(AdmitError::Full { txs: pending, bytes }),
+            Entry::Vacant(slot) => {
+                slot.insert((tx, size));
+                self.rejected.remove(&tx_id);
+                self.order.push_back(tx_id);
+                self.bytes += size;
+                Ok(())
+            }
         }
-        if self.txs.len() >= self.limits.max_txs || self.bytes + size > self.limits.max_bytes {
-            return Err(AdmitError::Full { txs: self.txs.len(), bytes: self.bytes });
-        }
-        self.rejected.remove(&tx_id);
-        self.order.push_back(tx_id);
-        self.txs.insert(tx_id, (tx, size));
-        self.bytes += size;
-        Ok(())
     }
 
     /// [`Mempool::check`] then [`Mempool::insert`] (for callers that hold the

@@ -4,7 +4,7 @@
 //! engines plug in a variant to prove that its checks catch the consequence.
 
 use keepsake_ledger::rules::VerifiedMemo;
-use keepsake_ledger::{Built, Executed, LedgerError, StateView, Tip};
+use keepsake_ledger::{Built, CheckedBody, Executed, LedgerError, StateView, Tip};
 use keepsake_types::{Block, Genesis, PublicKey, SignedTx};
 
 /// Building and validating blocks over committed state.
@@ -31,6 +31,20 @@ pub trait BlockRules {
         block: &Block,
         memo: &dyn VerifiedMemo,
     ) -> Result<Executed, LedgerError>;
+
+    /// [`BlockRules::validate`] of a block whose body was checked when it
+    /// arrived: the same verdict and execution, without computing the
+    /// check's encodings and ids again where the rules know how.
+    fn validate_checked<V: StateView + ?Sized>(
+        &self,
+        view: &V,
+        genesis: &Genesis,
+        tip: &Tip,
+        body: &CheckedBody,
+        memo: &dyn VerifiedMemo,
+    ) -> Result<Executed, LedgerError> {
+        self.validate(view, genesis, tip, body.block(), memo)
+    }
 }
 
 /// The ledger's rules, B1-B11 and T1-T32 (`keepsake_ledger::block`).
@@ -60,5 +74,16 @@ impl BlockRules for LedgerRules {
         memo: &dyn VerifiedMemo,
     ) -> Result<Executed, LedgerError> {
         keepsake_ledger::validate_block_memo(view, genesis, tip, block, memo)
+    }
+
+    fn validate_checked<V: StateView + ?Sized>(
+        &self,
+        view: &V,
+        genesis: &Genesis,
+        tip: &Tip,
+        body: &CheckedBody,
+        memo: &dyn VerifiedMemo,
+    ) -> Result<Executed, LedgerError> {
+        keepsake_ledger::validate_checked_memo(view, genesis, tip, body, memo)
     }
 }

@@ -3,6 +3,8 @@
 //! one honest node builds is a block every honest node accepts, and a block
 //! carrying any invalid transaction (a transfer, say) is invalid as a whole.
 
+use std::sync::Arc;
+
 use keepsake_types::merkle::{self, LogAppend, MemoryLog};
 use keepsake_types::{
     Block, BlockHash, DigestSet, Genesis, Hash32, Header, LogLeafRef, PublicKey, SignedTx, TxId,
@@ -100,6 +102,44 @@ pub fn tx_root(ids: &[TxId]) -> Hash32 {
     log.root()
 }
 
+/// A block whose body matches its header: the header counts the
+/// transactions (B6's count) and its tx root is the root over their ids
+/// (B7). A validator checks this when a proposal or a synced block arrives:
+/// the signed proposal covers the header only, so a relay could swap the
+/// transactions of an honest proposal, and as the consensus core caches
+/// verdicts by header hash, a tampered copy seen first would make it prevote
+/// nil on an honest block. The check lets only the genuine body through.
+///
+/// It keeps each transaction's encoding and id, so that validating the same
+/// block ([`validate_checked_memo`]) does not encode and hash them again.
+#[derive(Debug)]
+pub struct CheckedBody {
+    block: Arc<Block>,
+    chain_id: String,
+    encoded: Vec<Encoded>,
+}
+
+impl CheckedBody {
+    /// `Some` when `block`'s body matches its header on `chain_id`.
+    pub fn check(chain_id: &str, block: &Arc<Block>) -> Option<Self> {
+        if block.header.tx_count as usize != block.txs.len() {
+            return None;
+        }
+        let encoded: Vec<Encoded> = block.txs.iter().map(|tx| Encoded::with_id(tx, chain_id)).collect();
+        let ids: Vec<TxId> = encoded.iter().map(|e| e.tx_id(chain_id)).collect();
+        (tx_root(&ids) == block.header.tx_root).then(|| CheckedBody {
+            block: Arc::clone(block),
+            chain_id: chain_id.to_string(),
+            encoded,
+        })
+    }
+
+    /// The block checked (the same allocation [`CheckedBody::check`] was given).
+    pub fn block(&self) -> &Arc<Block> {
+        &self.block
+    }
+}
+
 /// What to do with an invalid transaction.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum OnInvalid {
@@ -126,11 +166,20 @@ fn execute_inner<V: StateView + ?Sized>(
     height: u64,
     time_ms: u64,
     txs: &[SignedTx],
-    (on_invalid, memo): (OnInvalid, &dyn VerifiedMemo),
+    (on_invalid, memo, checked): (OnInvalid, &dyn VerifiedMemo, Option<&CheckedBody>),
 ) -> Result<Run> {
     let chain = genesis.chain_id.as_str();
-    let encoded: Vec<Encoded> = txs.iter().map(Encoded::of).collect();
-    let memo = &BatchVerified::new(chain, txs, &encoded, memo);
+    // A checked body's encodings and ids, when it is this block's on this chain.
+    let checked = checked.filter(|c| c.chain_id == chain && std::ptr::eq(c.block.txs.as_slice(), txs));
+    let fresh: Vec<Encoded>;
+    let encoded: &[Encoded] = match checked {
+        Some(c) => &c.encoded,
+        None => {
+            fresh = txs.iter().map(Encoded::of).collect();
+            &fresh
+        }
+    };
+    let memo = &BatchVerified::new(chain, txs, encoded, memo);
     // The issuer, licence, series and series life every mint reads, read once.
     let cached = ReadCache::new(view);
     let mut overlay = Overlay::new(&cached);
@@ -173,7 +222,12 @@ fn execute_inner<V: StateView + ?Sized>(
     let log_nodes = log.into_new_nodes();
     let delta = overlay.into_delta();
     let state_root = next_state_root(chain, &tip.state_root, &delta);
-    let tx_root = tx_root(&tx_ids);
+    // Every transaction of a checked body was kept (or execution failed
+    // above), so the ids are the body's, whose root the check computed.
+    let tx_root = match checked {
+        Some(c) if tx_ids.len() == c.encoded.len() => c.block.header.tx_root,
+        _ => tx_root(&tx_ids),
+    };
     let executed = Executed { delta, log_nodes, log_size, log_root, state_root, tx_root, tx_ids, digests };
     Ok(Run { executed, kept, left_out })
 }
@@ -252,7 +306,7 @@ pub fn build_block_memo<V: StateView + ?Sized>(
     let height = tip.height + 1;
     let time_ms = time_ms.max(tip.time_ms + 1);
     let Run { executed, kept, left_out } =
-        execute_inner(view, genesis, tip, height, time_ms, &candidates, (OnInvalid::Skip, memo))?;
+        execute_inner(view, genesis, tip, height, time_ms, &candidates, (OnInvalid::Skip, memo, None))?;
     let mut slots: Vec<Option<SignedTx>> = candidates.into_iter().map(Some).collect();
     let txs: Vec<SignedTx> =
         kept.iter().map(|&i| slots[i].take().expect("each position is kept at most once")).collect();
@@ -296,6 +350,30 @@ pub fn validate_block_memo<V: StateView + ?Sized>(
     block: &Block,
     memo: &dyn VerifiedMemo,
 ) -> Result<Executed> {
+    validate_inner(view, genesis, tip, block, memo, None)
+}
+
+/// [`validate_block_memo`] of a block whose body was checked: the
+/// encodings and ids the check computed are used, not computed again; the
+/// verdict and the execution are the same.
+pub fn validate_checked_memo<V: StateView + ?Sized>(
+    view: &V,
+    genesis: &Genesis,
+    tip: &Tip,
+    body: &CheckedBody,
+    memo: &dyn VerifiedMemo,
+) -> Result<Executed> {
+    validate_inner(view, genesis, tip, &body.block, memo, Some(body))
+}
+
+fn validate_inner<V: StateView + ?Sized>(
+    view: &V,
+    genesis: &Genesis,
+    tip: &Tip,
+    block: &Block,
+    memo: &dyn VerifiedMemo,
+    checked: Option<&CheckedBody>,
+) -> Result<Executed> {
     let h = &block.header;
     // B1: the block is for this chain.
     if h.chain_id != genesis.chain_id {
@@ -332,8 +410,15 @@ pub fn validate_block_memo<V: StateView + ?Sized>(
         return Err(LedgerError::ValidatorSetMismatch { expected: vs_hash, got: h.validators_hash });
     }
     // B8: every transaction valid, in order.
-    let Run { executed, .. } =
-        execute_inner(view, genesis, tip, h.height, h.time_ms, &block.txs, (OnInvalid::RejectBlock, memo))?;
+    let Run { executed, .. } = execute_inner(
+        view,
+        genesis,
+        tip,
+        h.height,
+        h.time_ms,
+        &block.txs,
+        (OnInvalid::RejectBlock, memo, checked),
+    )?;
     // B7: tx_root over the transaction ids.
     if h.tx_root != executed.tx_root {
         return Err(LedgerError::TxRootMismatch { expected: executed.tx_root, got: h.tx_root });

@@ -32,7 +32,10 @@ pub mod rules;
 pub mod state;
 pub mod testkit;
 
-pub use block::{Built, Executed, Tip, build_block, build_block_memo, validate_block, validate_block_memo};
+pub use block::{
+    Built, CheckedBody, Executed, Tip, build_block, build_block_memo, validate_block, validate_block_memo,
+    validate_checked_memo,
+};
 pub use error::{LedgerError, Result};
 pub use state::{
     BoxClose, BoxReveal, BurnRecord, CertificateState, GovernanceRecord, IssuerRecord, LicencePolicyRecord,

@@ -109,6 +109,9 @@ pub struct Encoded {
     /// `encoding::encode(&tx.body).len()`: the body's encoding is this
     /// prefix of `bytes` ([`SignedTx::encode_with_body_len`]).
     body_len: usize,
+    /// The id, when [`Encoded::with_id`] computed it (crate-private: a
+    /// [`crate::block::CheckedBody`] keeps it with the chain it is for).
+    pub(crate) id: Option<TxId>,
 }
 
 impl Encoded {
@@ -116,7 +119,16 @@ impl Encoded {
     pub fn of(tx: &SignedTx) -> Self {
         let (bytes, body_len) = tx.encode_with_body_len();
         let digest = signed_digest(&bytes);
-        Self { bytes, digest, body_len }
+        Self { bytes, digest, body_len, id: None }
+    }
+
+    /// [`Encoded::of`] with the id on `chain_id` computed now and kept (for
+    /// a block's body check, which needs the ids before the rules do). Only
+    /// [`crate::block::CheckedBody`] uses it, and only on its own chain.
+    pub(crate) fn with_id(tx: &SignedTx, chain_id: &str) -> Self {
+        let mut encoded = Self::of(tx);
+        encoded.id = Some(TxBody::id_of_encoded(chain_id, encoded.body()));
+        encoded
     }
 
     /// `encoding::encode(tx)`.
@@ -134,9 +146,11 @@ impl Encoded {
         &self.bytes[..self.body_len]
     }
 
-    /// The transaction's id on `chain_id` ([`SignedTx::id`]), from [`Encoded::body`].
+    /// The transaction's id on `chain_id` ([`SignedTx::id`]), from
+    /// [`Encoded::body`] (or as [`Encoded::with_id`] kept it: that was on
+    /// the same chain, see [`crate::block::CheckedBody`]).
     pub fn tx_id(&self, chain_id: &str) -> TxId {
-        TxBody::id_of_encoded(chain_id, self.body())
+        self.id.unwrap_or_else(|| TxBody::id_of_encoded(chain_id, self.body()))
     }
 }
 
@@ -425,9 +439,9 @@ pub fn apply<V: StateView + ?Sized>(
     let height = location.height;
 
     // T5: a transaction id is committed at most once.
-    if overlay.tx_location(&tx_id)?.is_some() {
+    let Some(new_tx) = overlay.check_new_tx(tx_id)? else {
         return Err(LedgerError::DuplicateTransaction { tx_id });
-    }
+    };
 
     match &tx.body {
         TxBody::RegisterIssuer { issuer, name, nonce } => {
@@ -708,7 +722,7 @@ pub fn apply<V: StateView + ?Sized>(
             life::apply_blind_box(overlay, genesis, tx, tx_id, location, time_ms)?
         }
     }
-    overlay.insert_tx(tx_id, location)
+    overlay.insert_new_tx(new_tx, location)
 }
 
 /// Both phases against committed state, without keeping the writes: the

@@ -401,6 +401,12 @@ fn insert_if_absent<K: Ord, T>(
     }
 }
 
+/// A transaction id found committed nowhere by [`Overlay::check_new_tx`]
+/// (T5). Only that check makes one, and [`Overlay::insert_new_tx`] consumes it.
+#[derive(Debug)]
+#[must_use]
+pub struct NewTx(TxId);
+
 /// Pending writes over a committed [`StateView`].
 pub struct Overlay<'a, V: StateView + ?Sized> {
     base: &'a V,
@@ -476,13 +482,25 @@ impl<'a, V: StateView + ?Sized> Overlay<'a, V> {
         Ok(())
     }
 
-    /// Records a committed transaction.
-    pub fn insert_tx(&mut self, id: TxId, location: TxLocation) -> Result<()> {
-        let base = self.base;
-        if insert_if_absent(&mut self.delta.txs, id, location, |id| Ok(base.tx_location(id)?.is_some()))? {
-            Ok(())
-        } else {
-            Err(LedgerError::Invariant(format!("transaction {id} committed twice")))
+    /// T5's lookup: `Some` when `id` is committed neither in the base state
+    /// nor in this overlay, with the token [`Overlay::insert_new_tx`] takes.
+    pub fn check_new_tx(&self, id: TxId) -> Result<Option<NewTx>> {
+        Ok(self.tx_location(&id)?.is_none().then_some(NewTx(id)))
+    }
+
+    /// Records a committed transaction that [`Overlay::check_new_tx`] found
+    /// new. The base state is borrowed immutably for the overlay's whole
+    /// life, so it cannot have gained the id since: only this overlay's own
+    /// writes are checked again (the write-once guard).
+    pub fn insert_new_tx(&mut self, new: NewTx, location: TxLocation) -> Result<()> {
+        match self.delta.txs.entry(new.0) {
+            Entry::Occupied(_) => {
+                Err(LedgerError::Invariant(format!("transaction {} committed twice", new.0)))
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(location);
+                Ok(())
+            }
         }
     }
 
@@ -633,5 +651,46 @@ impl<V: StateView + ?Sized> StateView for Overlay<'_, V> {
             Some(r) => Ok(Some(r.clone())),
             None => self.base.observer(key),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::block::Executed;
+    use crate::memory::MemoryState;
+
+    fn location(height: u64) -> TxLocation {
+        TxLocation { height, index: 0, leaf_index: height }
+    }
+
+    /// T5's token: a committed id gets none; a new one gets one, and the
+    /// write-once guard still refuses a second write of it in the overlay.
+    #[test]
+    fn a_new_tx_token_is_only_for_ids_committed_nowhere() {
+        let (committed, fresh) = (TxId([1; 32]), TxId([2; 32]));
+        let mut base = MemoryState::new();
+        let mut delta = StateDelta::default();
+        delta.txs.insert(committed, location(1));
+        let executed = Executed {
+            delta,
+            log_nodes: Vec::new(),
+            log_size: 0,
+            log_root: Hash32([0; 32]),
+            state_root: Hash32([0; 32]),
+            tx_root: Hash32([0; 32]),
+            tx_ids: Vec::new(),
+            digests: Vec::new(),
+        };
+        base.commit(&executed).unwrap();
+
+        let mut overlay = Overlay::new(&base);
+        assert!(overlay.check_new_tx(committed).unwrap().is_none());
+        let first = overlay.check_new_tx(fresh).unwrap().expect("not committed");
+        let second = overlay.check_new_tx(fresh).unwrap().expect("not written yet");
+        overlay.insert_new_tx(first, location(2)).unwrap();
+        assert!(overlay.check_new_tx(fresh).unwrap().is_none(), "the overlay's own write counts");
+        assert!(matches!(overlay.insert_new_tx(second, location(2)), Err(LedgerError::Invariant(_))));
+        assert_eq!(overlay.tx_location(&fresh).unwrap(), Some(location(2)));
     }
 }
