@@ -122,17 +122,19 @@ fn admit<V: StateView + ?Sized>(
     tx: SignedTx,
     encoded: Encoded,
     gossip: &mut Vec<Vec<u8>>,
-) -> Result<TxId, AdmitError> {
-    let result = admission.admit_encoded(tx, &encoded);
-    match &result {
-        Ok(_) => {
+) -> (TxId, Result<(), AdmitError>) {
+    match admission.admit_encoded(tx, &encoded) {
+        Ok(tx_id) => {
             shared.metrics.txs_admitted.fetch_add(1, Relaxed);
             shared.new_tx.notify_one();
             gossip.push(encoded.into_bytes());
+            (tx_id, Ok(()))
         }
-        Err(e) => shared.metrics.rejected("admission", e.code()),
+        Err(e) => {
+            shared.metrics.rejected("admission", e.code());
+            (encoded.tx_id(&shared.genesis.chain_id), Err(e))
+        }
     }
-    result
 }
 
 /// Queues one call's admitted transactions for gossip, as one entry (the
@@ -160,9 +162,9 @@ impl KeepsakeApiServer for RpcImpl {
         self.blocking(move |s| {
             let mut gossip = Vec::with_capacity(1);
             let encoded = Encoded::of(&tx);
-            let result = admit(s, &s.admission(), tx, encoded, &mut gossip);
+            let (tx_id, result) = admit(s, &s.admission(), tx, encoded, &mut gossip);
             queue_gossip(s, gossip);
-            result.map_err(|e| admit_error(&e))
+            result.map(|()| tx_id).map_err(|e| admit_error(&e))
         })
         .await
     }
@@ -175,7 +177,6 @@ impl KeepsakeApiServer for RpcImpl {
             ));
         }
         self.blocking(move |s| {
-            let chain = s.genesis.chain_id.clone();
             let mut gossip = Vec::with_capacity(txs.len());
             // Each transaction encoded once (size, memo digest, gossip); T4
             // for the whole call in one batch verification first; each
@@ -187,10 +188,10 @@ impl KeepsakeApiServer for RpcImpl {
                 txs.into_iter()
                     .zip(encoded)
                     .map(|(tx, encoded)| {
-                        let tx_id = encoded.tx_id(&chain);
-                        let error = admit(s, admission, tx, encoded, &mut gossip)
-                            .err()
-                            .map(|e| Rejection { code: e.code().into(), message: e.to_string() });
+                        // The id from admission (or, refused, from the encoding): hashed once.
+                        let (tx_id, result) = admit(s, admission, tx, encoded, &mut gossip);
+                        let error =
+                            result.err().map(|e| Rejection { code: e.code().into(), message: e.to_string() });
                         SubmitOutcome { tx_id, error }
                     })
                     .collect()

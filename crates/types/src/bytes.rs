@@ -22,7 +22,7 @@ macro_rules! fixed_bytes {
 
             /// Lowercase hex, no prefix.
             pub fn to_hex(&self) -> String {
-                hex::encode(self.0)
+                $crate::bytes::to_hex(&self.0)
             }
 
             /// Parses exactly `2 * LEN` hex digits (an optional `0x` prefix is accepted).
@@ -81,13 +81,43 @@ pub fn parse_hex<const N: usize>(text: &str, what: &'static str) -> Result<[u8; 
     Ok(out)
 }
 
+/// Longest fixed byte string [`serialize_fixed`] writes as hex without a
+/// heap allocation (signatures, the longest, are 64 bytes).
+const FIXED_HEX_STACK_MAX: usize = 64;
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// Writes `bytes` as lowercase hex into `out` (exactly twice as long) and
+/// returns it as text.
+fn hex_into<'a>(bytes: &[u8], out: &'a mut [u8]) -> &'a str {
+    debug_assert_eq!(out.len(), 2 * bytes.len());
+    for (byte, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        pair[0] = HEX_DIGITS[usize::from(byte >> 4)];
+        pair[1] = HEX_DIGITS[usize::from(byte & 0x0f)];
+    }
+    std::str::from_utf8(out).expect("hex digits are ASCII")
+}
+
+/// Lowercase hex, no prefix (what `hex::encode` writes, without its
+/// character-at-a-time iterator: ids and keys are written in every RPC answer).
+pub fn to_hex(bytes: &[u8]) -> String {
+    let mut out = vec![0u8; 2 * bytes.len()];
+    hex_into(bytes, &mut out);
+    String::from_utf8(out).expect("hex digits are ASCII")
+}
+
 #[doc(hidden)]
 pub fn serialize_fixed<S: serde::Serializer, const N: usize>(
     bytes: &[u8; N],
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
     if serializer.is_human_readable() {
-        serializer.serialize_str(&hex::encode(bytes))
+        // On the stack: ids, keys and signatures are written in every RPC answer.
+        let mut digits = [0u8; 2 * FIXED_HEX_STACK_MAX];
+        match digits.get_mut(..2 * N) {
+            Some(out) => serializer.serialize_str(hex_into(bytes, out)),
+            None => serializer.serialize_str(&to_hex(bytes)),
+        }
     } else {
         // A tuple has no length prefix in postcard: exactly N bytes on the wire.
         let mut tuple = serializer.serialize_tuple(N)?;
@@ -131,14 +161,14 @@ pub struct HexBytes(pub Vec<u8>);
 
 impl std::fmt::Debug for HexBytes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "HexBytes({})", hex::encode(&self.0))
+        write!(f, "HexBytes({})", to_hex(&self.0))
     }
 }
 
 impl serde::Serialize for HexBytes {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         if serializer.is_human_readable() {
-            serializer.serialize_str(&hex::encode(&self.0))
+            serializer.serialize_str(&to_hex(&self.0))
         } else {
             serializer.serialize_bytes(&self.0)
         }
@@ -167,5 +197,33 @@ impl<'de> serde::Deserialize<'de> for HexBytes {
             }
             deserializer.deserialize_bytes(BytesVisitor).map(HexBytes)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hex written is `hex::encode`'s, for every byte value, at every
+    /// length, on the stack or not.
+    #[test]
+    fn hex_is_lowercase_and_matches_the_hex_crate() {
+        let all: Vec<u8> = (0..=255).collect();
+        assert_eq!(to_hex(&all), hex::encode(&all));
+        for len in 0..=70 {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+            assert_eq!(to_hex(&bytes), hex::encode(&bytes));
+        }
+        fn json<const N: usize>(bytes: [u8; N]) -> String {
+            let mut out = Vec::new();
+            serialize_fixed(&bytes, &mut serde_json::Serializer::new(&mut out)).unwrap();
+            String::from_utf8(out).unwrap()
+        }
+        let sig: [u8; 64] = std::array::from_fn(|i| (255 - i) as u8);
+        assert_eq!(json(sig), format!("\"{}\"", hex::encode(sig)));
+        let long: [u8; 65] = std::array::from_fn(|i| i as u8);
+        assert_eq!(json(long), format!("\"{}\"", hex::encode(long)), "past the stack buffer");
+        assert_eq!(json([0xabu8; 32]), format!("\"{}\"", "ab".repeat(32)));
+        assert_eq!(format!("{:?}", HexBytes(vec![0, 0xff])), "HexBytes(00ff)");
     }
 }
