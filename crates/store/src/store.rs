@@ -1155,9 +1155,15 @@ fn encode_block(block: &Block) -> (Vec<u8>, Vec<u64>) {
         bytes.push(low | 0x80);
     }
     let mut offsets = Vec::with_capacity(block.txs.len());
-    for tx in &block.txs {
+    for (i, tx) in block.txs.iter().enumerate() {
         offsets.push(bytes.len() as u64);
-        bytes = postcard::to_extend(tx, bytes).expect("postcard serialisation into a Vec cannot fail");
+        let start = bytes.len();
+        bytes = keepsake_types::encoding::encode_onto(tx, bytes);
+        if i == 0 {
+            // Room for the rest at the first one's size (a block's are alike):
+            // a few growths at most, not one per doubling.
+            bytes.reserve((bytes.len() - start).saturating_mul(block.txs.len() - 1));
+        }
     }
     debug_assert_eq!(bytes, encode(block), "encode_block must equal encode");
     (bytes, offsets)
