@@ -64,8 +64,10 @@ impl<V: StateView + ?Sized> Admission<'_, V> {
         lock(self.pool).has_room()?;
         let checked = rules::check_stateless_encoded(&tx, encoded, self.genesis, self.memo)
             .map_err(AdmitError::Invalid)?;
-        // A digest the memo knew (a batch's pre-verification put it there) is
-        // not written again: one lock and lookup fewer per admitted transaction.
+        // A digest the memo knew (from a batch's pre-verification, an earlier
+        // admission or block sync) is not written again: one lock and lookup
+        // fewer per admitted transaction. Should it be forgotten before its
+        // block (a rotation), the block's validation verifies it again.
         if checked.verified_now {
             self.memo.remember(checked.digest);
         }

@@ -731,17 +731,27 @@ impl<R: BlockRules> Engine<R> {
             return Some("consensus message from a non-validator");
         }
         if let ConsensusMessage::Proposal(p) = message {
-            let Some(checked) = CheckedBody::check(self.chain(), &p.block) else {
+            // Kept for validation only when it can be this height's block: from
+            // the proposer of its round, at the round the core is in or later
+            // (later heights are buffered by the core and validated after a
+            // commit, which clears these). Anything else is only checked.
+            let (height, round) = (p.data.height, p.data.round);
+            let keep = height == self.core.height()
+                && round >= self.core.round()
+                && p.proposer == keepsake_consensus::proposer(self.schedule.at(height), height, round);
+            let matches = if keep {
+                CheckedBody::check(self.chain(), &p.block).map(|checked| {
+                    if self.checked.len() == CHECKED_BODIES_MAX {
+                        self.checked.pop_front();
+                    }
+                    self.checked.push_back(checked);
+                })
+            } else {
+                CheckedBody::matches(self.chain(), &p.block).then_some(())
+            };
+            if matches.is_none() {
                 self.marks.refused_body_mismatch += 1;
                 return Some("proposal whose transactions do not match its header");
-            };
-            // Kept for the current height's validation only (later heights are
-            // buffered by the core and validated after a commit, which clears these).
-            if p.data.height == self.core.height() {
-                if self.checked.len() == CHECKED_BODIES_MAX {
-                    self.checked.pop_front();
-                }
-                self.checked.push_back(checked);
             }
         }
         None

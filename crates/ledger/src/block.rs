@@ -134,6 +134,16 @@ impl CheckedBody {
         })
     }
 
+    /// Whether `block`'s body matches its header on `chain_id`, the same
+    /// check as [`CheckedBody::check`] without keeping anything (for a block
+    /// that will not be validated from it: only the ids are hashed).
+    pub fn matches(chain_id: &str, block: &Block) -> bool {
+        block.header.tx_count as usize == block.txs.len() && {
+            let ids: Vec<TxId> = block.txs.iter().map(|tx| tx.id(chain_id)).collect();
+            tx_root(&ids) == block.header.tx_root
+        }
+    }
+
     /// The block checked (the same allocation [`CheckedBody::check`] was given).
     pub fn block(&self) -> &Arc<Block> {
         &self.block
@@ -222,8 +232,10 @@ fn execute_inner<V: StateView + ?Sized>(
     let log_nodes = log.into_new_nodes();
     let delta = overlay.into_delta();
     let state_root = next_state_root(chain, &tip.state_root, &delta);
-    // Every transaction of a checked body was kept (or execution failed
-    // above), so the ids are the body's, whose root the check computed.
+    // Only validation passes a checked body, and there any invalid
+    // transaction failed the whole execution above: every transaction was
+    // kept, so the ids are the body's, whose root the check computed.
+    debug_assert!(checked.is_none() || on_invalid == OnInvalid::RejectBlock);
     let tx_root = match checked {
         Some(c) if tx_ids.len() == c.encoded.len() => c.block.header.tx_root,
         _ => tx_root(&tx_ids),

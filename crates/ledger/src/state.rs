@@ -402,7 +402,8 @@ fn insert_if_absent<K: Ord, T>(
 }
 
 /// A transaction id found committed nowhere by [`Overlay::check_new_tx`]
-/// (T5). Only that check makes one, and [`Overlay::insert_new_tx`] consumes it.
+/// (T5). Only that check makes one, and [`Overlay::insert_new_tx`] consumes
+/// it; `apply` spends it on the overlay that issued it.
 #[derive(Debug)]
 #[must_use]
 pub struct NewTx(TxId);
@@ -489,9 +490,13 @@ impl<'a, V: StateView + ?Sized> Overlay<'a, V> {
     }
 
     /// Records a committed transaction that [`Overlay::check_new_tx`] found
-    /// new. The base state is borrowed immutably for the overlay's whole
-    /// life, so it cannot have gained the id since: only this overlay's own
-    /// writes are checked again (the write-once guard).
+    /// new (in this same `apply`): only this overlay's own writes are checked
+    /// again (the write-once guard), not the base state. Block execution is
+    /// the base's only writer's own work, done in order, so there the base
+    /// cannot have gained the id in between. Admission's dry run
+    /// (`check_stateful`) can race a commit of the same id; the pool then
+    /// holds a transaction that the next build leaves out as a duplicate,
+    /// and every block's validation still refuses it (T5).
     pub fn insert_new_tx(&mut self, new: NewTx, location: TxLocation) -> Result<()> {
         match self.delta.txs.entry(new.0) {
             Entry::Occupied(_) => {

@@ -7,7 +7,7 @@
 use keepsake_engine::{BlockRules, Effect, LedgerRules};
 use keepsake_ledger::rules::VerifiedMemo;
 use keepsake_ledger::testkit::TestNet;
-use keepsake_ledger::{Built, Executed, LedgerError, StateView, Tip};
+use keepsake_ledger::{Built, CheckedBody, Executed, LedgerError, StateView, Tip};
 use keepsake_types::wire::{ConsensusEnvelope, ConsensusMessage, SyncItem};
 use keepsake_types::{
     Block, BlockHash, Genesis, Keypair, ProposalData, PublicKey, SignedTx, TxBody, TxId, VoteData, encoding,
@@ -101,6 +101,24 @@ impl BlockRules for SimRules {
                     memo,
                 )
                 .map(|b| b.executed),
+            other => other,
+        }
+    }
+
+    /// Through the ledger's own checked-body validation (what production
+    /// runs), trusting like [`SimRules::validate`].
+    fn validate_checked<V: StateView + ?Sized>(
+        &self,
+        view: &V,
+        genesis: &Genesis,
+        tip: &Tip,
+        body: &CheckedBody,
+        memo: &dyn VerifiedMemo,
+    ) -> Result<Executed, LedgerError> {
+        match LedgerRules.validate_checked(view, genesis, tip, body, memo) {
+            Err(e) if self.trusting && e.is_rejection() => {
+                self.validate(view, genesis, tip, body.block(), memo)
+            }
             other => other,
         }
     }

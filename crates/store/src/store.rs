@@ -1139,6 +1139,9 @@ fn index_entries(block: &Block, chain_id: &ChainId) -> Vec<(index::Key, Loc)> {
     out
 }
 
+/// Most bytes [`encode_block`] reserves ahead from its first transaction's size.
+const BLOCK_ENCODING_RESERVE_MAX: usize = 8 * 1024 * 1024;
+
 /// `encode(block)`, built from its parts so that the offset where each
 /// transaction's encoding starts is known (postcard writes a struct as its
 /// fields back to back and a sequence as a varint length then the items).
@@ -1161,8 +1164,10 @@ fn encode_block(block: &Block) -> (Vec<u8>, Vec<u64>) {
         bytes = keepsake_types::encoding::encode_onto(tx, bytes);
         if i == 0 {
             // Room for the rest at the first one's size (a block's are alike):
-            // a few growths at most, not one per doubling.
-            bytes.reserve((bytes.len() - start).saturating_mul(block.txs.len() - 1));
+            // a few growths at most, not one per doubling. Capped: one large
+            // transaction before many small ones must not reserve for all.
+            let rest = (bytes.len() - start).saturating_mul(block.txs.len() - 1);
+            bytes.reserve(rest.min(BLOCK_ENCODING_RESERVE_MAX));
         }
     }
     debug_assert_eq!(bytes, encode(block), "encode_block must equal encode");
