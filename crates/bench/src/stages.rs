@@ -57,7 +57,7 @@ pub struct StagesReport {
     pub block_decode_us: f64,
     /// `CheckedBody::check`.
     pub body_check_us: f64,
-    /// `validate_block_memo`, signatures known.
+    /// `validate_checked_memo`, signatures known.
     pub validation_us: f64,
     /// `Store::commit_block`.
     pub commit_us: f64,

@@ -740,16 +740,20 @@ impl<R: BlockRules> Engine<R> {
                 && round >= self.core.round()
                 && p.proposer == keepsake_consensus::proposer(self.schedule.at(height), height, round);
             let matches = if keep {
-                CheckedBody::check(self.chain(), &p.block).map(|checked| {
-                    if self.checked.len() == CHECKED_BODIES_MAX {
-                        self.checked.pop_front();
+                match CheckedBody::check(self.chain(), &p.block) {
+                    Some(checked) => {
+                        if self.checked.len() == CHECKED_BODIES_MAX {
+                            self.checked.pop_front();
+                        }
+                        self.checked.push_back(checked);
+                        true
                     }
-                    self.checked.push_back(checked);
-                })
+                    None => false,
+                }
             } else {
-                CheckedBody::matches(self.chain(), &p.block).then_some(())
+                CheckedBody::matches(self.chain(), &p.block)
             };
-            if matches.is_none() {
+            if !matches {
                 self.marks.refused_body_mismatch += 1;
                 return Some("proposal whose transactions do not match its header");
             }

@@ -102,6 +102,12 @@ pub fn tx_root(ids: &[TxId]) -> Hash32 {
     log.root()
 }
 
+/// Whether `block`'s header counts its transactions, whose `ids` these are,
+/// and its tx root is their root: the body check of [`CheckedBody`].
+fn header_describes(block: &Block, ids: &[TxId]) -> bool {
+    block.header.tx_count as usize == ids.len() && tx_root(ids) == block.header.tx_root
+}
+
 /// A block whose body matches its header: the header counts the
 /// transactions (B6's count) and its tx root is the root over their ids
 /// (B7). A validator checks this when a proposal or a synced block arrives:
@@ -122,12 +128,9 @@ pub struct CheckedBody {
 impl CheckedBody {
     /// `Some` when `block`'s body matches its header on `chain_id`.
     pub fn check(chain_id: &str, block: &Arc<Block>) -> Option<Self> {
-        if block.header.tx_count as usize != block.txs.len() {
-            return None;
-        }
         let encoded: Vec<Encoded> = block.txs.iter().map(|tx| Encoded::with_id(tx, chain_id)).collect();
         let ids: Vec<TxId> = encoded.iter().map(|e| e.tx_id(chain_id)).collect();
-        (tx_root(&ids) == block.header.tx_root).then(|| CheckedBody {
+        header_describes(block, &ids).then(|| CheckedBody {
             block: Arc::clone(block),
             chain_id: chain_id.to_string(),
             encoded,
@@ -138,10 +141,8 @@ impl CheckedBody {
     /// check as [`CheckedBody::check`] without keeping anything (for a block
     /// that will not be validated from it: only the ids are hashed).
     pub fn matches(chain_id: &str, block: &Block) -> bool {
-        block.header.tx_count as usize == block.txs.len() && {
-            let ids: Vec<TxId> = block.txs.iter().map(|tx| tx.id(chain_id)).collect();
-            tx_root(&ids) == block.header.tx_root
-        }
+        let ids: Vec<TxId> = block.txs.iter().map(|tx| tx.id(chain_id)).collect();
+        header_describes(block, &ids)
     }
 
     /// The block checked (the same allocation [`CheckedBody::check`] was given).
