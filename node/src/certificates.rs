@@ -29,13 +29,19 @@ fn not_found(what: String) -> ErrorObjectOwned {
     rpc_error("NotFound", format!("{what} not found"))
 }
 
-/// The checkpoint (header + commit) at `height`.
-pub fn checkpoint(store: &Store, height: u64) -> Result<Checkpoint, ErrorObjectOwned> {
+/// The checkpoint at `height`: its header, and of its commit only the fewest
+/// precommits that carry a quorum of the set governing it
+/// ([`keepsake_types::Commit::quorum_only`]; docs/protocol.md, "Certificate").
+/// Every verifier checks every precommit a checkpoint carries, so each one
+/// left out is one signature fewer per certificate verified.
+pub fn checkpoint(store: &Store, genesis: &Genesis, height: u64) -> Result<Checkpoint, ErrorObjectOwned> {
     let (header, commit) = store
         .header_and_commit(height)
         .map_err(unavailable)?
         .ok_or_else(|| not_found(format!("block {height}")))?;
-    Ok(Checkpoint { header, commit })
+    let validators = keepsake_ledger::membership::validator_set_at(store, genesis, height)
+        .map_err(|e| rpc_error(e.code(), e.to_string()))?;
+    Ok(Checkpoint { header, commit: commit.quorum_only(&validators) })
 }
 
 /// The log entry at `location` with its inclusion proof. The leaf is decoded
@@ -71,7 +77,7 @@ pub fn transitions(
             .tx_location(&set.change_tx)
             .map_err(lerr)?
             .ok_or_else(|| unavailable("a validator-set change's transaction is missing"))?;
-        let checkpoint = checkpoint(store, set.change_height)?;
+        let checkpoint = checkpoint(store, genesis, set.change_height)?;
         let (change, _) = entry(store, genesis, &location, checkpoint.header.log_size)?;
         transitions.push(SetTransition { change, checkpoint });
     }
@@ -180,7 +186,7 @@ pub fn build(
     // committed in between is then inside the checkpoint's log.
     let revealed = store.series_life(&cert.series_id).map_err(lerr)?.and_then(|l| l.revealed);
     let tip = store.ledger_tip(genesis).map_err(unavailable)?;
-    let checkpoint = checkpoint(store, tip.height)?;
+    let checkpoint = checkpoint(store, genesis, tip.height)?;
     let log_size = checkpoint.header.log_size;
 
     let mint_loc = store
@@ -284,7 +290,7 @@ pub fn status(
     let revocation = store.revocation(id).map_err(lerr)?;
     let burn = store.burn(id).map_err(lerr)?;
     let tip = store.ledger_tip(genesis).map_err(unavailable)?;
-    let checkpoint = checkpoint(store, tip.height)?;
+    let checkpoint = checkpoint(store, genesis, tip.height)?;
     let revocation = match revocation {
         None => None,
         Some(r) => {

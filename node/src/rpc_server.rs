@@ -370,8 +370,8 @@ impl KeepsakeApiServer for RpcImpl {
                     format!("need 1 <= old_height <= new_height, got {old_height} and {new_height}"),
                 ));
             }
-            let old = crate::certificates::checkpoint(&s.store, old_height)?;
-            let new = crate::certificates::checkpoint(&s.store, new_height)?;
+            let old = crate::certificates::checkpoint(&s.store, &s.genesis, old_height)?;
+            let new = crate::certificates::checkpoint(&s.store, &s.genesis, new_height)?;
             let proof =
                 s.store.consistency_proof(old.header.log_size, new.header.log_size).map_err(store_error)?;
             Ok(ConsistencyResponse { old, new, proof })

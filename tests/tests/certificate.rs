@@ -199,25 +199,35 @@ fn refreshing_a_certificate_issued_before_set_changes_yields_one_that_verifies()
     let link = |old: &Certificate, new: &Certificate| {
         let (o, n) = (&old.checkpoint.header, &new.checkpoint.header);
         ConsistencyResponse {
-            old: keepsake::certificates::checkpoint(&store, o.height).unwrap(),
-            new: keepsake::certificates::checkpoint(&store, n.height).unwrap(),
+            old: keepsake::certificates::checkpoint(&store, &genesis, o.height).unwrap(),
+            new: keepsake::certificates::checkpoint(&store, &genesis, n.height).unwrap(),
             proof: store.consistency_proof(o.log_size, n.log_size).unwrap(),
         }
     };
     let (old, mid, fresh) = (at[&3].clone(), at[&6].clone(), at[&8].clone());
     assert_eq!((old.transitions.len(), mid.transitions.len(), fresh.transitions.len()), (0, 1, 2));
     assert_eq!(old.verify(&genesis).unwrap().set_changes, 0);
+    // Every checkpoint the node serves carries just a quorum of its set's
+    // precommits: 3 of the genesis four, 4 of the later five.
+    let precommits = |c: &Certificate| {
+        let mut counts: Vec<usize> =
+            c.transitions.iter().map(|t| t.checkpoint.commit.signatures.len()).collect();
+        counts.push(c.checkpoint.commit.signatures.len());
+        counts
+    };
+    assert_eq!((precommits(&old), precommits(&fresh)), (vec![3], vec![3, 4, 4]));
 
     // Issued under the genesis set, refreshed to a checkpoint of the set after two changes.
     let refreshed = keepsake::cli::link_refreshed(&genesis, &old, fresh.clone(), link(&old, &fresh)).unwrap();
     assert_eq!(refreshed.transitions, fresh.transitions, "the new checkpoint's transitions come along");
     let v = refreshed.verify(&genesis).unwrap();
     assert_eq!((v.set_changes, v.previous_height, v.checkpoint_height), (2, Some(3), 8));
-    assert_eq!((v.signed_power, v.total_power), (5, 5));
+    // The node serves a quorum of the five (power 4), not every precommit.
+    assert_eq!((v.signed_power, v.total_power), (4, 5));
     let lines = keepsake::cli::verified_lines(&v);
     assert!(
         lines.iter().any(|l| l.contains(
-            "height 8, log size 6, signed by power 5 of 5 (the validator set after 2 validator-set changes)"
+            "height 8, log size 6, signed by power 4 of 5 (the validator set after 2 validator-set changes)"
         )),
         "{lines:#?}"
     );
@@ -233,7 +243,8 @@ fn refreshing_a_certificate_issued_before_set_changes_yields_one_that_verifies()
     // validators in force there, not the genesis four.
     let again = keepsake::cli::link_refreshed(&genesis, &mid, fresh.clone(), link(&mid, &fresh)).unwrap();
     assert_eq!(again.verify(&genesis).unwrap().previous_height, Some(6));
-    assert_eq!(again.previous.as_ref().unwrap().checkpoint.commit.signatures.len(), 5);
+    // It carries a quorum of the five (4); its header's validators hash names the five.
+    assert_eq!(again.previous.as_ref().unwrap().checkpoint.commit.signatures.len(), 4);
 
     // A node that leaves the transitions out: the result does not verify.
     let mut bare = fresh.clone();

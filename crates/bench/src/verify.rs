@@ -35,6 +35,8 @@ pub struct VerifyReport {
     pub certificates: usize,
     /// Distinct checkpoints among them.
     pub checkpoints: usize,
+    /// Fewest and most precommits a fetched certificate's checkpoint carried.
+    pub precommits: (usize, usize),
     /// Single ed25519 verifications (ZIP-215) per second, one core (old field name kept).
     pub strict_verify_rate: f64,
     /// `Certificate::verify`, certificates/s on one core (median of 5 rounds).
@@ -81,13 +83,21 @@ pub async fn run(bin: &Path, validators: usize, certificates: u32, json: bool) -
         heights.dedup();
         heights.len()
     };
-    say.line(format!("fetched {} certificates ({checkpoints} checkpoints); cluster stopped", certs.len()));
+    let counts = certs.iter().map(|c| c.checkpoint.commit.signatures.len());
+    let precommits = (counts.clone().min().unwrap_or(0), counts.max().unwrap_or(0));
+    say.line(format!(
+        "fetched {} certificates ({checkpoints} checkpoints, {}-{} precommits each); cluster stopped",
+        certs.len(),
+        precommits.0,
+        precommits.1
+    ));
 
     let (one_by_one, batch) = tokio::task::spawn_blocking(move || rates(&genesis, &certs)).await??;
     let report = VerifyReport {
         validators,
         certificates: certificates as usize,
         checkpoints,
+        precommits,
         strict_verify_rate: strict,
         one_by_one_per_s: one_by_one,
         batch_per_s: batch,

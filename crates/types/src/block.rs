@@ -293,6 +293,51 @@ impl Commit {
         }
         Ok(power)
     }
+
+    /// The fewest of this commit's precommits that still carry a quorum of
+    /// `validators` (more than 2/3 of the power): the largest signers first
+    /// (ties in commit order), kept in commit order. This is what a node puts
+    /// in a certificate's checkpoint: verification rules do not change (a
+    /// verifier requires distinct, known, valid signers with a quorum of
+    /// power, not every validator), and each precommit left out is one
+    /// signature fewer for every verifier to check. Signers unknown to
+    /// `validators` or repeated are never kept; a commit whose known signers
+    /// do not reach a quorum comes back unchanged, so that verifying it
+    /// reports what is wrong with it.
+    pub fn quorum_only(&self, validators: &ValidatorSet) -> Commit {
+        let mut seen = BTreeSet::new();
+        // (power, position) of each distinct known signer.
+        let mut signers: Vec<(u64, usize)> = self
+            .signatures
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let power = validators.get(&s.validator)?.power;
+                seen.insert(s.validator).then_some((power, i))
+            })
+            .collect();
+        signers.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let needed = validators.quorum_power();
+        let mut power: u64 = 0;
+        let mut kept = Vec::new();
+        for (p, i) in signers {
+            if power >= needed {
+                break;
+            }
+            power = power.saturating_add(p);
+            kept.push(i);
+        }
+        if power < needed {
+            return self.clone();
+        }
+        kept.sort_unstable();
+        Commit {
+            height: self.height,
+            round: self.round,
+            block_hash: self.block_hash,
+            signatures: kept.into_iter().map(|i| self.signatures[i].clone()).collect(),
+        }
+    }
 }
 
 /// One validator: key, voting power and a display name.
@@ -419,6 +464,51 @@ mod tests {
             .iter()
             .collect::<Vec<_>>());
         assert_eq!(seven.quorum_power(), 5);
+    }
+
+    #[test]
+    fn quorum_only_keeps_the_fewest_signers_that_still_verify() {
+        let ks: Vec<Keypair> = (0..4u8).map(|i| Keypair::from_seed([i; 32])).collect();
+        let refs: Vec<&Keypair> = ks.iter().collect();
+        let signers = |c: &Commit| c.signatures.iter().map(|s| s.validator).collect::<Vec<_>>();
+
+        // Equal power: the first three of four, in commit order.
+        let vs = set(&refs);
+        let h = header(&vs);
+        let full = commit_by(&h, &[refs[2], refs[0], refs[3], refs[1]]);
+        let trimmed = full.quorum_only(&vs);
+        assert_eq!(signers(&trimmed), vec![refs[2].public(), refs[0].public(), refs[3].public()]);
+        assert_eq!(trimmed.verify(&h, &vs).unwrap(), 3);
+        // A commit already at a quorum is kept whole.
+        assert_eq!(trimmed.quorum_only(&vs), trimmed);
+
+        // Unequal power: the largest signers first, then commit order again.
+        let mut weighted = set(&refs);
+        for (v, power) in weighted.validators.iter_mut().zip([1, 1, 5, 2]) {
+            v.power = power;
+        }
+        assert_eq!(weighted.quorum_power(), 7);
+        let h = header(&weighted);
+        let full = commit_by(&h, &refs);
+        let trimmed = full.quorum_only(&weighted);
+        assert_eq!(signers(&trimmed), vec![refs[2].public(), refs[3].public()]);
+        assert_eq!(trimmed.verify(&h, &weighted).unwrap(), 7);
+
+        // Strangers and repeats are never kept; a commit short of a quorum
+        // comes back unchanged, to fail verification with its own error.
+        let h = header(&vs);
+        let stranger = Keypair::from_seed([99; 32]);
+        let mut odd = commit_by(&h, &[&stranger, refs[0], refs[0], refs[1], refs[2], refs[3]]);
+        odd.signatures[2] = odd.signatures[1].clone();
+        let trimmed = odd.quorum_only(&vs);
+        assert_eq!(signers(&trimmed), vec![refs[0].public(), refs[1].public(), refs[2].public()]);
+        assert_eq!(trimmed.verify(&h, &vs).unwrap(), 3);
+        let short = commit_by(&h, &[&stranger, refs[0], refs[1]]);
+        assert_eq!(short.quorum_only(&vs), short);
+        assert_eq!(
+            short.quorum_only(&vs).verify(&h, &vs).unwrap_err(),
+            Error::UnknownValidator(stranger.public())
+        );
     }
 
     #[test]
