@@ -88,17 +88,25 @@ impl Cluster {
     /// from `/proc/PID/stat` (Linux, whose clock tick is 1/100 s to user
     /// space; NaN elsewhere).
     pub(crate) fn cpu_seconds(&self, i: usize) -> f64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.children[i].id())).unwrap_or_default();
-        // Fields after the command name (which may hold spaces): state is
-        // field 3, utime 14 and stime 15.
-        let fields: Vec<&str> =
-            stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
-        let tick = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<f64>().ok());
-        match (tick(14), tick(15)) {
+        match (self.proc_stat_field(i, 14), self.proc_stat_field(i, 15)) {
             (Some(user), Some(system)) => (user + system) / 100.0,
             _ => f64::NAN,
         }
+    }
+
+    /// Minor page faults validator `i` has taken so far (first touches of
+    /// memory it grows into), from `/proc/PID/stat`; NaN where unknown.
+    pub(crate) fn minor_faults(&self, i: usize) -> f64 {
+        self.proc_stat_field(i, 10).unwrap_or(f64::NAN)
+    }
+
+    /// Field `n` (1-based, as in proc(5)) of `/proc/PID/stat` of validator `i`.
+    fn proc_stat_field(&self, i: usize, n: usize) -> Option<f64> {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.children[i].id())).unwrap_or_default();
+        // Fields after the command name (which may hold spaces) start at field 3 (state).
+        let (_, rest) = stat.rsplit_once(')')?;
+        rest.split_whitespace().nth(n.checked_sub(3)?)?.parse().ok()
     }
 
     fn proc_status_mib(&self, i: usize, key: &str) -> f64 {

@@ -109,6 +109,10 @@ pub struct DropFigures {
     /// 10 ms ticks): the machine's work per drop, steadier than its wall time
     /// when the machine is shared.
     pub validators_cpu_seconds: f64,
+    /// Minor page faults the validators took together in the same window
+    /// (`/proc/PID/stat`): first touches of memory, which a fresh node pays
+    /// as its heap grows.
+    pub validators_minor_faults: f64,
 }
 
 /// The steady phase's figures.
@@ -483,6 +487,7 @@ pub async fn run(bin: &Path, params: DropBench) -> anyhow::Result<()> {
     let changed = Arc::new(tokio::sync::Notify::new());
     let watchers = watch_sold_out(&urls, &clients, drop_series, params.editions, &changed).await?;
     let cpu_before: f64 = (0..n).map(|i| net.cluster.cpu_seconds(i)).sum();
+    let faults_before: f64 = (0..n).map(|i| net.cluster.minor_faults(i)).sum();
     let started = Instant::now();
     let submitters: Vec<_> = shares
         .into_iter()
@@ -522,6 +527,7 @@ pub async fn run(bin: &Path, params: DropBench) -> anyhow::Result<()> {
         tokio::time::timeout(Duration::from_millis(200), changed.notified()).await.ok();
     }
     let validators_cpu_seconds = (0..n).map(|i| net.cluster.cpu_seconds(i)).sum::<f64>() - cpu_before;
+    let validators_minor_faults = (0..n).map(|i| net.cluster.minor_faults(i)).sum::<f64>() - faults_before;
     let mut submit_seconds: f64 = 0.0;
     let mut retries = 0;
     for s in submitters {
@@ -544,6 +550,7 @@ pub async fn run(bin: &Path, params: DropBench) -> anyhow::Result<()> {
         mempool_full_retries: retries,
         gossip_tx_messages: gossip_tx_messages(&urls).await,
         validators_cpu_seconds,
+        validators_minor_faults,
     };
     say.line(format!(
         "transaction gossip messages [published, received] per validator: {:?}; \
@@ -825,6 +832,7 @@ fn print_table(r: &DropReport) {
     row("drop admission, slowest front end (s)", format!("{:.3}", d.submit_seconds));
     row("validators' CPU during the drop (s)", format!("{:.2}", d.validators_cpu_seconds));
     row("CPU per mint per validator (us)", format!("{:.0}", cpu_micros_per_mint(d, r.validators)));
+    row("validators' minor page faults during the drop", format!("{:.0}", d.validators_minor_faults));
     row("blocks carrying the drop", d.blocks.to_string());
     row("MempoolFull retries", d.mempool_full_retries.to_string());
     if let Some(s) = &r.steady {
