@@ -18,7 +18,7 @@ use keepsake_types::certificate::CERTIFICATE_FORMAT;
 use keepsake_types::life::draw_variants;
 use keepsake_types::{
     Certificate, CertificateId, CertificateRecord, CertificateStatus, Checkpoint, Genesis, HexBytes,
-    LogEntryProof, LogLeaf, SetTransition, TxBody, VariantRecord, encoding,
+    LogEntryProof, LogLeaf, SetTransition, TxBody, ValidatorSchedule, VariantRecord, encoding,
 };
 
 fn unavailable(e: impl std::fmt::Display) -> ErrorObjectOwned {
@@ -35,13 +35,27 @@ fn not_found(what: String) -> ErrorObjectOwned {
 /// Every verifier checks every precommit a checkpoint carries, so each one
 /// left out is one signature fewer per certificate verified.
 pub fn checkpoint(store: &Store, genesis: &Genesis, height: u64) -> Result<Checkpoint, ErrorObjectOwned> {
+    checkpoint_under(store, &schedule(store, genesis)?, height)
+}
+
+/// Every validator set of the chain, read once per request (sets are only
+/// ever added for heights above the tip, so a later read agrees on every
+/// height already committed).
+fn schedule(store: &Store, genesis: &Genesis) -> Result<ValidatorSchedule, ErrorObjectOwned> {
+    keepsake_ledger::membership::schedule(store, genesis).map_err(|e| rpc_error(e.code(), e.to_string()))
+}
+
+/// [`checkpoint`], with the sets of `schedule`.
+fn checkpoint_under(
+    store: &Store,
+    schedule: &ValidatorSchedule,
+    height: u64,
+) -> Result<Checkpoint, ErrorObjectOwned> {
     let (header, commit) = store
         .header_and_commit(height)
         .map_err(unavailable)?
         .ok_or_else(|| not_found(format!("block {height}")))?;
-    let validators = keepsake_ledger::membership::validator_set_at(store, genesis, height)
-        .map_err(|e| rpc_error(e.code(), e.to_string()))?;
-    Ok(Checkpoint { header, commit: commit.quorum_only(&validators) })
+    Ok(Checkpoint { header, commit: commit.quorum_only(schedule.at(height)) })
 }
 
 /// The log entry at `location` with its inclusion proof. The leaf is decoded
@@ -69,6 +83,7 @@ pub fn transitions(
 ) -> Result<Vec<SetTransition>, ErrorObjectOwned> {
     let lerr = |e: keepsake_ledger::LedgerError| rpc_error(e.code(), e.to_string());
     let mut transitions = Vec::new();
+    let schedule = schedule(store, genesis)?;
     for set in store.validator_sets().map_err(lerr)? {
         if set.from_height > height {
             break;
@@ -77,7 +92,7 @@ pub fn transitions(
             .tx_location(&set.change_tx)
             .map_err(lerr)?
             .ok_or_else(|| unavailable("a validator-set change's transaction is missing"))?;
-        let checkpoint = checkpoint(store, genesis, set.change_height)?;
+        let checkpoint = checkpoint_under(store, &schedule, set.change_height)?;
         let (change, _) = entry(store, genesis, &location, checkpoint.header.log_size)?;
         transitions.push(SetTransition { change, checkpoint });
     }
