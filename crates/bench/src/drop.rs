@@ -52,6 +52,40 @@ pub struct DropBench {
     pub json: bool,
     /// Keep the cluster's directory (homes and logs) after the run.
     pub keep: bool,
+    /// Runs, each on a fresh cluster with its own bound; with more than one,
+    /// the medians are printed after them.
+    pub runs: usize,
+}
+
+/// Most runs one invocation may ask for.
+pub const DROP_RUNS_MAX: usize = 100;
+
+/// The medians over several runs (`--runs N --json` prints them after the runs).
+#[derive(Clone, Debug, Serialize)]
+pub struct DropMedians {
+    /// Runs the medians are taken over.
+    pub runs: usize,
+    /// Median time until the drop was sold out on every validator, seconds.
+    pub seconds_all_nodes: f64,
+    /// Median of each run's drop throughput over its own bound.
+    pub fraction_of_bound: f64,
+    /// Median validator CPU per mint per validator, microseconds.
+    pub cpu_micros_per_mint_per_validator: f64,
+    /// Median of the validators' minor page faults during the drop.
+    pub validators_minor_faults: f64,
+    /// Median steady-phase p50 and p99 finality, ms (absent without a steady phase).
+    pub steady_p50_ms: Option<f64>,
+    /// See `steady_p50_ms`.
+    pub steady_p99_ms: Option<f64>,
+}
+
+/// Every run's figures and their medians (`--runs N --json`, N > 1).
+#[derive(Clone, Debug, Serialize)]
+pub struct DropRuns {
+    /// The runs, in order.
+    pub runs: Vec<DropReport>,
+    /// Their medians.
+    pub medians: DropMedians,
 }
 
 /// The figures of one run (`--json` prints this).
@@ -429,12 +463,76 @@ pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// Runs the benchmark and prints its table (or JSON).
+/// Runs the benchmark `params.runs` times and prints each run's table (or
+/// JSON), then the medians when there was more than one run.
 pub async fn run(bin: &Path, params: DropBench) -> anyhow::Result<()> {
     if params.validators == 0 || params.editions == 0 || params.batch == 0 {
         bail!("--validators, --editions and --batch must be at least 1");
     }
+    if params.runs == 0 || params.runs > DROP_RUNS_MAX {
+        bail!("--runs must be between 1 and {DROP_RUNS_MAX}, got {}", params.runs);
+    }
     let say = Say(params.json);
+    let mut reports = Vec::with_capacity(params.runs);
+    for i in 1..=params.runs {
+        if params.runs > 1 {
+            say.line(format!("== run {i} of {}", params.runs));
+        }
+        let report = run_once(bin, &params, &say).await?;
+        if !params.json {
+            print_table(&report);
+        }
+        reports.push(report);
+    }
+    match reports.len() {
+        1 if params.json => println!("{}", serde_json::to_string_pretty(&reports[0])?),
+        1 => {}
+        _ => {
+            let medians = medians(&reports);
+            if params.json {
+                println!("{}", serde_json::to_string_pretty(&DropRuns { runs: reports, medians })?);
+            } else {
+                print_medians(&medians);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The medians of several runs' figures.
+fn medians(reports: &[DropReport]) -> DropMedians {
+    let of = |f: &dyn Fn(&DropReport) -> f64| median(reports.iter().map(f).collect());
+    let steady = |f: &dyn Fn(&SteadyFigures) -> f64| {
+        let xs: Vec<f64> = reports.iter().filter_map(|r| r.steady.as_ref().map(f)).collect();
+        (!xs.is_empty()).then(|| median(xs))
+    };
+    DropMedians {
+        runs: reports.len(),
+        seconds_all_nodes: of(&|r| r.drop.seconds_all_nodes),
+        fraction_of_bound: of(&|r| r.drop.fraction_of_bound),
+        cpu_micros_per_mint_per_validator: of(&|r| cpu_micros_per_mint(&r.drop, r.validators)),
+        validators_minor_faults: of(&|r| r.drop.validators_minor_faults),
+        steady_p50_ms: steady(&|s| s.p50_ms),
+        steady_p99_ms: steady(&|s| s.p99_ms),
+    }
+}
+
+fn print_medians(m: &DropMedians) {
+    println!("\nmedians over {} runs (each run's ratio is to its own bound)", m.runs);
+    let row = |k: &str, v: String| println!("{k:<60} {v:>8}");
+    row("drop: sold out on all validators (s)", format!("{:.3}", m.seconds_all_nodes));
+    row("drop throughput / bound", format!("{:.3}", m.fraction_of_bound));
+    row("CPU per mint per validator (us)", format!("{:.0}", m.cpu_micros_per_mint_per_validator));
+    row("validators' minor page faults during the drop", format!("{:.0}", m.validators_minor_faults));
+    if let (Some(p50), Some(p99)) = (m.steady_p50_ms, m.steady_p99_ms) {
+        row("steady finality p50 (ms)", format!("{p50:.1}"));
+        row("steady finality p99 (ms)", format!("{p99:.1}"));
+    }
+}
+
+/// One run: measures the bound, starts a fresh cluster, runs the drop and
+/// the steady phase, stops the cluster.
+async fn run_once(bin: &Path, params: &DropBench, say: &Say) -> anyhow::Result<DropReport> {
     say.line(format!(
         "keepsake-bench drop: {} validators, a {}-edition drop, then {} mints/s for {} s",
         params.validators, params.editions, params.rate, params.seconds
@@ -450,7 +548,7 @@ pub async fn run(bin: &Path, params: DropBench) -> anyhow::Result<()> {
         params.validators
     ));
 
-    let mut net = Consortium::launch(bin, params.validators, params.keep, &say).await?;
+    let mut net = Consortium::launch(bin, params.validators, params.keep, say).await?;
     let steady_total = params.rate.saturating_mul(params.seconds);
     let mut start_height = net.create_series("the drop", params.editions).await?;
     if steady_total > 0 {
@@ -572,7 +670,7 @@ pub async fn run(bin: &Path, params: DropBench) -> anyhow::Result<()> {
         None
     } else {
         let (rate, seconds) = (params.rate, params.seconds);
-        Some(steady_phase(rate, seconds, &clients, &urls, steady, &chain, steady_series, &say).await?)
+        Some(steady_phase(rate, seconds, &clients, &urls, steady, &chain, steady_series, say).await?)
     };
 
     let mut nodes: Vec<NodeFigures> = (0..n)
@@ -600,15 +698,10 @@ pub async fn run(bin: &Path, params: DropBench) -> anyhow::Result<()> {
         nodes,
         disk_bytes_per_mint: disk,
     };
-    if params.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_table(&report);
-    }
     if params.keep {
         say.line(format!("kept {}", net.cluster.dir.display()));
     }
-    Ok(())
+    Ok(report)
 }
 
 /// One validator's view of the drop, kept by [`watch_sold_out`].

@@ -62,6 +62,10 @@ enum BenchCommand {
         /// Keep the cluster directory (homes, logs) after the run.
         #[arg(long)]
         keep: bool,
+        /// Runs, each on a fresh cluster measuring its own bound; with more
+        /// than one, the medians follow (at most 100).
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
     },
     /// Offline certificate verifications per second on one core, one by one
     /// and as a batch, for certificates of a real local cluster.
@@ -215,8 +219,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             BenchCommand::Mint { editions, batch, runs } => {
                 mint::run_mint(&bin, mint::MintBench { editions, batch, runs }).await
             }
-            BenchCommand::Drop { validators, editions, batch, rate, seconds, json, keep } => {
-                let params = drop::DropBench { validators, editions, batch, rate, seconds, json, keep };
+            BenchCommand::Drop { validators, editions, batch, rate, seconds, json, keep, runs } => {
+                let params = drop::DropBench { validators, editions, batch, rate, seconds, json, keep, runs };
                 drop::run(&bin, params).await
             }
             BenchCommand::Verify { validators, certificates, json } => {

@@ -17,8 +17,21 @@ fn offers_the_four_benchmarks_with_their_flags() {
     assert!(help.contains("--keepsake-bin"), "{help}");
     let out = Command::new(BIN).args(["drop", "--help"]).output().unwrap();
     let help = String::from_utf8(out.stdout).unwrap();
-    for flag in ["--validators", "--editions", "--batch", "--rate", "--seconds", "--json", "--keep"] {
+    for flag in ["--validators", "--editions", "--batch", "--rate", "--seconds", "--json", "--keep", "--runs"]
+    {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
+    }
+}
+
+#[test]
+fn drop_runs_out_of_range_is_refused_before_any_work() {
+    for runs in ["0", "101"] {
+        // Any existing file passes the binary check; the runs are refused before it is run.
+        let out = Command::new(BIN).args(["--keepsake-bin", BIN, "drop", "--runs", runs]).output().unwrap();
+        assert!(!out.status.success(), "--runs {runs} was accepted");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.contains("--runs must be between 1 and 100"), "{stderr}");
+        assert!(out.stdout.is_empty(), "nothing measured: {}", String::from_utf8_lossy(&out.stdout));
     }
 }
 
