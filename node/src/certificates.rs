@@ -81,9 +81,18 @@ pub fn transitions(
     genesis: &Genesis,
     height: u64,
 ) -> Result<Vec<SetTransition>, ErrorObjectOwned> {
+    transitions_under(store, genesis, &schedule(store, genesis)?, height)
+}
+
+/// [`transitions`], with the sets of `schedule`.
+fn transitions_under(
+    store: &Store,
+    genesis: &Genesis,
+    schedule: &ValidatorSchedule,
+    height: u64,
+) -> Result<Vec<SetTransition>, ErrorObjectOwned> {
     let lerr = |e: keepsake_ledger::LedgerError| rpc_error(e.code(), e.to_string());
     let mut transitions = Vec::new();
-    let schedule = schedule(store, genesis)?;
     for set in store.validator_sets().map_err(lerr)? {
         if set.from_height > height {
             break;
@@ -92,7 +101,7 @@ pub fn transitions(
             .tx_location(&set.change_tx)
             .map_err(lerr)?
             .ok_or_else(|| unavailable("a validator-set change's transaction is missing"))?;
-        let checkpoint = checkpoint_under(store, &schedule, set.change_height)?;
+        let checkpoint = checkpoint_under(store, schedule, set.change_height)?;
         let (change, _) = entry(store, genesis, &location, checkpoint.header.log_size)?;
         transitions.push(SetTransition { change, checkpoint });
     }
@@ -201,7 +210,8 @@ pub fn build(
     // committed in between is then inside the checkpoint's log.
     let revealed = store.series_life(&cert.series_id).map_err(lerr)?.and_then(|l| l.revealed);
     let tip = store.ledger_tip(genesis).map_err(unavailable)?;
-    let checkpoint = checkpoint(store, genesis, tip.height)?;
+    let schedule = schedule(store, genesis)?;
+    let checkpoint = checkpoint_under(store, &schedule, tip.height)?;
     let log_size = checkpoint.header.log_size;
 
     let mint_loc = store
@@ -267,7 +277,7 @@ pub fn build(
         record,
         mint,
         series: series_entry,
-        transitions: transitions(store, genesis, checkpoint.header.height)?,
+        transitions: transitions_under(store, genesis, &schedule, checkpoint.header.height)?,
         checkpoint,
         previous: None,
         reveal,
@@ -305,7 +315,8 @@ pub fn status(
     let revocation = store.revocation(id).map_err(lerr)?;
     let burn = store.burn(id).map_err(lerr)?;
     let tip = store.ledger_tip(genesis).map_err(unavailable)?;
-    let checkpoint = checkpoint(store, genesis, tip.height)?;
+    let schedule = schedule(store, genesis)?;
+    let checkpoint = checkpoint_under(store, &schedule, tip.height)?;
     let revocation = match revocation {
         None => None,
         Some(r) => {
@@ -326,6 +337,6 @@ pub fn status(
             Some(entry(store, genesis, &location, checkpoint.header.log_size)?.0)
         }
     };
-    let transitions = transitions(store, genesis, checkpoint.header.height)?;
+    let transitions = transitions_under(store, genesis, &schedule, checkpoint.header.height)?;
     Ok(CertificateStatus { certificate_id: *id, checkpoint, transitions, revocation, burn })
 }

@@ -60,7 +60,7 @@ pub struct DropBench {
 /// Most runs one invocation may ask for.
 pub const DROP_RUNS_MAX: usize = 100;
 
-/// The medians over several runs (`--runs N --json` prints them after the runs).
+/// The medians over several runs (printed after the runs' tables, or in [`DropRuns`] with `--json`).
 #[derive(Clone, Debug, Serialize)]
 pub struct DropMedians {
     /// Runs the medians are taken over.

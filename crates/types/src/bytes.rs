@@ -87,15 +87,13 @@ const FIXED_HEX_STACK_MAX: usize = 64;
 
 const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
-/// Writes `bytes` as lowercase hex into `out` (exactly twice as long) and
-/// returns it as text.
-fn hex_into<'a>(bytes: &[u8], out: &'a mut [u8]) -> &'a str {
+/// Writes `bytes` as lowercase hex digits into `out` (exactly twice as long).
+fn hex_into(bytes: &[u8], out: &mut [u8]) {
     debug_assert_eq!(out.len(), 2 * bytes.len());
     for (byte, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
         pair[0] = HEX_DIGITS[usize::from(byte >> 4)];
         pair[1] = HEX_DIGITS[usize::from(byte & 0x0f)];
     }
-    std::str::from_utf8(out).expect("hex digits are ASCII")
 }
 
 /// Lowercase hex, no prefix (what `hex::encode` writes, without its
@@ -115,7 +113,10 @@ pub fn serialize_fixed<S: serde::Serializer, const N: usize>(
         // On the stack: ids, keys and signatures are written in every RPC answer.
         let mut digits = [0u8; 2 * FIXED_HEX_STACK_MAX];
         match digits.get_mut(..2 * N) {
-            Some(out) => serializer.serialize_str(hex_into(bytes, out)),
+            Some(out) => {
+                hex_into(bytes, out);
+                serializer.serialize_str(std::str::from_utf8(out).expect("hex digits are ASCII"))
+            }
             None => serializer.serialize_str(&to_hex(bytes)),
         }
     } else {
