@@ -726,7 +726,7 @@ async fn run_once(bin: &Path, params: &DropBench, say: &Say) -> anyhow::Result<D
             cores,
         ),
         validators_busy: validators_busy(&drop, cores),
-        fraction_of_dalek_bound: drop.tx_per_s * n as f64 / dalek_batch_rate,
+        fraction_of_dalek_bound: drop.tx_per_s / bound_tx_per_s(dalek_batch_rate, n),
         drop,
         steady: steady_figures,
         nodes,
