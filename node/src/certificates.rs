@@ -7,7 +7,7 @@
 //! change that made it, their transitions, the governance and the observers.
 
 use jsonrpsee::types::ErrorObjectOwned;
-use keepsake_ledger::{RevokedBy, StateView, TxLocation};
+use keepsake_ledger::{RevokedBy, SetRecord, StateView, TxLocation};
 use keepsake_rpc::rpc_error;
 use keepsake_rpc::types::{
     CertificateResponse, GovernanceInfo, ObserverInfo, RevocationInfo, SetChangeInfo, SetInfo,
@@ -29,33 +29,32 @@ fn not_found(what: String) -> ErrorObjectOwned {
     rpc_error("NotFound", format!("{what} not found"))
 }
 
+/// The chain's validator-set records and the schedule they make, read once
+/// per request (sets are only ever added for heights above the tip, so the
+/// one read agrees on every height already committed).
+pub struct Sets {
+    records: Vec<SetRecord>,
+    schedule: ValidatorSchedule,
+}
+
+/// Reads [`Sets`].
+pub fn sets(store: &Store, genesis: &Genesis) -> Result<Sets, ErrorObjectOwned> {
+    let records = store.validator_sets().map_err(|e| rpc_error(e.code(), e.to_string()))?;
+    let schedule = keepsake_ledger::membership::schedule_of(genesis, &records);
+    Ok(Sets { records, schedule })
+}
+
 /// The checkpoint at `height`: its header, and of its commit only the fewest
 /// precommits that carry a quorum of the set governing it
 /// ([`keepsake_types::Commit::quorum_only`]; docs/protocol.md, "Certificate").
 /// Every verifier checks every precommit a checkpoint carries, so each one
 /// left out is one signature fewer per certificate verified.
-pub fn checkpoint(store: &Store, genesis: &Genesis, height: u64) -> Result<Checkpoint, ErrorObjectOwned> {
-    checkpoint_under(store, &schedule(store, genesis)?, height)
-}
-
-/// Every validator set of the chain, read once per request (sets are only
-/// ever added for heights above the tip, so a later read agrees on every
-/// height already committed).
-fn schedule(store: &Store, genesis: &Genesis) -> Result<ValidatorSchedule, ErrorObjectOwned> {
-    keepsake_ledger::membership::schedule(store, genesis).map_err(|e| rpc_error(e.code(), e.to_string()))
-}
-
-/// [`checkpoint`], with the sets of `schedule`.
-fn checkpoint_under(
-    store: &Store,
-    schedule: &ValidatorSchedule,
-    height: u64,
-) -> Result<Checkpoint, ErrorObjectOwned> {
+pub fn checkpoint(store: &Store, sets: &Sets, height: u64) -> Result<Checkpoint, ErrorObjectOwned> {
     let (header, commit) = store
         .header_and_commit(height)
         .map_err(unavailable)?
         .ok_or_else(|| not_found(format!("block {height}")))?;
-    Ok(Checkpoint { header, commit: commit.quorum_only(schedule.at(height)) })
+    Ok(Checkpoint { header, commit: commit.quorum_only(sets.schedule.at(height)) })
 }
 
 /// The log entry at `location` with its inclusion proof. The leaf is decoded
@@ -76,32 +75,20 @@ fn entry(
 /// The proofs of every validator-set change in force at `height`, oldest
 /// first: each change's log entry, proven against the checkpoint of its own
 /// block (signed by the set before it).
-pub fn transitions(
+fn transitions(
     store: &Store,
     genesis: &Genesis,
-    height: u64,
-) -> Result<Vec<SetTransition>, ErrorObjectOwned> {
-    transitions_under(store, genesis, &schedule(store, genesis)?, height)
-}
-
-/// [`transitions`], with the sets of `schedule`.
-fn transitions_under(
-    store: &Store,
-    genesis: &Genesis,
-    schedule: &ValidatorSchedule,
+    sets: &Sets,
     height: u64,
 ) -> Result<Vec<SetTransition>, ErrorObjectOwned> {
     let lerr = |e: keepsake_ledger::LedgerError| rpc_error(e.code(), e.to_string());
     let mut transitions = Vec::new();
-    for set in store.validator_sets().map_err(lerr)? {
-        if set.from_height > height {
-            break;
-        }
+    for set in sets.records.iter().take_while(|s| s.from_height <= height) {
         let location = store
             .tx_location(&set.change_tx)
             .map_err(lerr)?
             .ok_or_else(|| unavailable("a validator-set change's transaction is missing"))?;
-        let checkpoint = checkpoint_under(store, schedule, set.change_height)?;
+        let checkpoint = checkpoint(store, sets, set.change_height)?;
         let (change, _) = entry(store, genesis, &location, checkpoint.header.log_size)?;
         transitions.push(SetTransition { change, checkpoint });
     }
@@ -126,16 +113,14 @@ pub fn validator_sets(
     let tip = store.ledger_tip(genesis).map_err(unavailable)?;
     let up_to = height.unwrap_or(u64::MAX);
     let genesis_set = genesis.validator_set();
-    let mut sets = vec![SetInfo {
+    let mut listed = vec![SetInfo {
         from_height: 1,
         total_power: genesis_set.total_power(),
         validators: genesis_set,
         change: None,
     }];
-    for record in store.validator_sets().map_err(lerr)? {
-        if record.from_height > up_to {
-            break;
-        }
+    let chain_sets = sets(store, genesis)?;
+    for record in chain_sets.records.iter().take_while(|r| r.from_height <= up_to) {
         let location = store
             .tx_location(&record.change_tx)
             .map_err(lerr)?
@@ -148,12 +133,12 @@ pub fn validator_sets(
             Some(TxBody::ChangeValidators { change, .. }) => change,
             _ => return Err(unavailable("a validator-set change's transaction is not a ChangeValidators")),
         };
-        let before = &sets.last().expect("the genesis set is first").validators;
+        let before = &listed.last().expect("the genesis set is first").validators;
         let description = keepsake_audit::describe_change(&change, before);
-        sets.push(SetInfo {
+        listed.push(SetInfo {
             from_height: record.from_height,
             total_power: record.validators.total_power(),
-            validators: record.validators,
+            validators: record.validators.clone(),
             change: Some(SetChangeInfo {
                 height: record.change_height,
                 leaf_index: record.change_leaf_index,
@@ -163,9 +148,7 @@ pub fn validator_sets(
             }),
         });
     }
-    let mut transitions = if proofs { transitions(store, genesis, up_to)? } else { Vec::new() };
-    // A change committed between the two reads: one transition per set listed.
-    transitions.truncate(sets.len() - 1);
+    let transitions = if proofs { transitions(store, genesis, &chain_sets, up_to)? } else { Vec::new() };
     let governance = match store.governance().map_err(lerr)? {
         Some(g) => GovernanceInfo {
             governors: g.governors,
@@ -191,7 +174,7 @@ pub fn validator_sets(
             former_validator: o.former_validator,
         })
         .collect();
-    Ok(ValidatorSetsResponse { height: tip.height, sets, transitions, governance, observers })
+    Ok(ValidatorSetsResponse { height: tip.height, sets: listed, transitions, governance, observers })
 }
 
 /// The certificate `id` with proofs against the latest checkpoint.
@@ -210,8 +193,8 @@ pub fn build(
     // committed in between is then inside the checkpoint's log.
     let revealed = store.series_life(&cert.series_id).map_err(lerr)?.and_then(|l| l.revealed);
     let tip = store.ledger_tip(genesis).map_err(unavailable)?;
-    let schedule = schedule(store, genesis)?;
-    let checkpoint = checkpoint_under(store, &schedule, tip.height)?;
+    let sets = sets(store, genesis)?;
+    let checkpoint = checkpoint(store, &sets, tip.height)?;
     let log_size = checkpoint.header.log_size;
 
     let mint_loc = store
@@ -277,7 +260,7 @@ pub fn build(
         record,
         mint,
         series: series_entry,
-        transitions: transitions_under(store, genesis, &schedule, checkpoint.header.height)?,
+        transitions: transitions(store, genesis, &sets, checkpoint.header.height)?,
         checkpoint,
         previous: None,
         reveal,
@@ -315,8 +298,8 @@ pub fn status(
     let revocation = store.revocation(id).map_err(lerr)?;
     let burn = store.burn(id).map_err(lerr)?;
     let tip = store.ledger_tip(genesis).map_err(unavailable)?;
-    let schedule = schedule(store, genesis)?;
-    let checkpoint = checkpoint_under(store, &schedule, tip.height)?;
+    let sets = sets(store, genesis)?;
+    let checkpoint = checkpoint(store, &sets, tip.height)?;
     let revocation = match revocation {
         None => None,
         Some(r) => {
@@ -337,6 +320,6 @@ pub fn status(
             Some(entry(store, genesis, &location, checkpoint.header.log_size)?.0)
         }
     };
-    let transitions = transitions_under(store, genesis, &schedule, checkpoint.header.height)?;
+    let transitions = transitions(store, genesis, &sets, checkpoint.header.height)?;
     Ok(CertificateStatus { certificate_id: *id, checkpoint, transitions, revocation, burn })
 }

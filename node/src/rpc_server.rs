@@ -370,8 +370,9 @@ impl KeepsakeApiServer for RpcImpl {
                     format!("need 1 <= old_height <= new_height, got {old_height} and {new_height}"),
                 ));
             }
-            let old = crate::certificates::checkpoint(&s.store, &s.genesis, old_height)?;
-            let new = crate::certificates::checkpoint(&s.store, &s.genesis, new_height)?;
+            let sets = crate::certificates::sets(&s.store, &s.genesis)?;
+            let old = crate::certificates::checkpoint(&s.store, &sets, old_height)?;
+            let new = crate::certificates::checkpoint(&s.store, &sets, new_height)?;
             let proof =
                 s.store.consistency_proof(old.header.log_size, new.header.log_size).map_err(store_error)?;
             Ok(ConsistencyResponse { old, new, proof })

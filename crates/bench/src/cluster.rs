@@ -88,8 +88,8 @@ impl Cluster {
     /// from `/proc/PID/stat` (Linux, whose clock tick is 1/100 s to user
     /// space; NaN elsewhere).
     pub(crate) fn cpu_seconds(&self, i: usize) -> f64 {
-        match (self.proc_stat_field(i, 14), self.proc_stat_field(i, 15)) {
-            (Some(user), Some(system)) => (user + system) / 100.0,
+        match self.proc_stat_fields(i, &[14, 15]).as_deref() {
+            Some(&[user, system]) => (user + system) / 100.0,
             _ => f64::NAN,
         }
     }
@@ -97,16 +97,20 @@ impl Cluster {
     /// Minor page faults validator `i` has taken so far (first touches of
     /// memory it grows into), from `/proc/PID/stat`; NaN where unknown.
     pub(crate) fn minor_faults(&self, i: usize) -> f64 {
-        self.proc_stat_field(i, 10).unwrap_or(f64::NAN)
+        match self.proc_stat_fields(i, &[10]).as_deref() {
+            Some(&[faults]) => faults,
+            _ => f64::NAN,
+        }
     }
 
-    /// Field `n` (1-based, as in proc(5)) of `/proc/PID/stat` of validator `i`.
-    fn proc_stat_field(&self, i: usize, n: usize) -> Option<f64> {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.children[i].id())).unwrap_or_default();
+    /// Fields `ns` (1-based, as in proc(5)) of one read of validator `i`'s
+    /// `/proc/PID/stat`.
+    fn proc_stat_fields(&self, i: usize, ns: &[usize]) -> Option<Vec<f64>> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.children[i].id())).ok()?;
         // Fields after the command name (which may hold spaces) start at field 3 (state).
         let (_, rest) = stat.rsplit_once(')')?;
-        rest.split_whitespace().nth(n.checked_sub(3)?)?.parse().ok()
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        ns.iter().map(|n| fields.get(n.checked_sub(3)?)?.parse().ok()).collect()
     }
 
     fn proc_status_mib(&self, i: usize, key: &str) -> f64 {

@@ -5,7 +5,7 @@
 use keepsake_types::{Genesis, PublicKey, ScheduledSet, ValidatorSchedule, ValidatorSet};
 
 use crate::Result;
-use crate::state::StateView;
+use crate::state::{SetRecord, StateView};
 
 /// The governors and threshold in force.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,11 +27,15 @@ pub fn governance<V: StateView + ?Sized>(view: &V, genesis: &Genesis) -> Result<
 /// Every validator set of the chain as far as the committed state knows:
 /// the genesis set from height 1, then each scheduled set.
 pub fn schedule<V: StateView + ?Sized>(view: &V, genesis: &Genesis) -> Result<ValidatorSchedule> {
-    let later = view
-        .validator_sets()?
-        .into_iter()
-        .map(|s| ScheduledSet { from_height: s.from_height, validators: s.validators });
-    Ok(ValidatorSchedule::with_sets(genesis, later))
+    Ok(schedule_of(genesis, &view.validator_sets()?))
+}
+
+/// [`schedule`] from set records already read (`StateView::validator_sets`),
+/// for a caller that also needs the records themselves.
+pub fn schedule_of(genesis: &Genesis, sets: &[SetRecord]) -> ValidatorSchedule {
+    let later =
+        sets.iter().map(|s| ScheduledSet { from_height: s.from_height, validators: s.validators.clone() });
+    ValidatorSchedule::with_sets(genesis, later)
 }
 
 /// The validator set governing `height`.
